@@ -1,0 +1,93 @@
+//! The event loop: owns the terminal, receives input and worker messages on one channel, and
+//! redraws after each batch of messages. It never waits on I/O or ranking itself.
+
+use std::sync::mpsc;
+
+use anyhow::Result;
+use crossterm::event::{self, Event};
+
+use crate::home::Home;
+use crate::results::rank::SetBy;
+use crate::results::store::RunStore;
+
+use super::state::{App, Request};
+use super::worker::{Loaded, spawn_load};
+
+enum Message {
+    Input(Event),
+    InputFailed(String),
+    Loaded(Loaded),
+}
+
+/// Runs the TUI until the user quits. The terminal is restored on return, error or panic.
+pub fn run_tui(home: Home) -> Result<()> {
+    let store = RunStore::new(home.runs_file());
+    let mut app = App::new(store.path().display().to_string());
+    let (sender, receiver) = mpsc::channel::<Message>();
+
+    let input = sender.clone();
+    std::thread::Builder::new()
+        .name("pepr-input".into())
+        .spawn(move || {
+            loop {
+                let message = match event::read() {
+                    Ok(event) => Message::Input(event),
+                    Err(e) => Message::InputFailed(e.to_string()),
+                };
+                let failed = matches!(message, Message::InputFailed(_));
+                if input.send(message).is_err() || failed {
+                    break;
+                }
+            }
+        })?;
+
+    let mut generation = 1;
+    spawn_load(
+        store.clone(),
+        SetBy::Group,
+        generation,
+        sender.clone(),
+        Message::Loaded,
+    );
+
+    // ratatui::init installs a panic hook that restores the terminal before the message prints.
+    let mut terminal = ratatui::init();
+    let result = (|| -> Result<()> {
+        loop {
+            terminal.draw(|frame| crate::ui::draw(frame, &app))?;
+            let mut message = receiver.recv()?;
+            loop {
+                match message {
+                    Message::Input(Event::Key(key)) => {
+                        if let Some(Request::Load(set_by)) = app.handle_key(key) {
+                            generation += 1;
+                            spawn_load(
+                                store.clone(),
+                                set_by,
+                                generation,
+                                sender.clone(),
+                                Message::Loaded,
+                            );
+                        }
+                    }
+                    Message::Input(_) => {} // resize and others: the next draw adapts
+                    Message::InputFailed(e) => anyhow::bail!("reading terminal input: {e}"),
+                    Message::Loaded(loaded) if loaded.generation == generation => {
+                        app.on_loaded(loaded.result)
+                    }
+                    Message::Loaded(_) => {} // superseded by a newer request
+                }
+                if app.quit {
+                    return Ok(());
+                }
+                // Coalesce whatever else is already queued into this frame.
+                match receiver.try_recv() {
+                    Ok(next) => message = next,
+                    Err(_) => break,
+                }
+            }
+        }
+    })();
+    ratatui::restore();
+    result
+}

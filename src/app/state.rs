@@ -1,0 +1,340 @@
+//! The explorer's state and what keys do to it. Knows nothing of the terminal: the event loop
+//! feeds it key events and worker messages, and `ui` draws it.
+
+use std::cell::Cell;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use crate::results::rank::{Ranking, SetBy, SetSummary, Variant};
+use crate::results::record::RunRecord;
+use crate::results::store::LoadWarning;
+use crate::results::view::{SortKey, select};
+
+/// Loaded runs and their ranking, produced off the UI thread.
+#[derive(Clone, Debug, Default)]
+pub struct Data {
+    pub records: Vec<RunRecord>,
+    pub ranking: Ranking,
+    pub warnings: Vec<LoadWarning>,
+    pub set_by: SetBy,
+}
+
+/// Leaderboard columns a user can sort by (resource and score follow the current variant).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortColumn {
+    Rank,
+    Arch,
+    Kind,
+    Params,
+    Performance,
+    Resource,
+    Score,
+}
+
+impl SortColumn {
+    pub const ALL: [SortColumn; 7] = [
+        SortColumn::Rank,
+        SortColumn::Arch,
+        SortColumn::Kind,
+        SortColumn::Params,
+        SortColumn::Performance,
+        SortColumn::Resource,
+        SortColumn::Score,
+    ];
+
+    pub fn key(self, variant: Variant) -> SortKey {
+        match self {
+            SortColumn::Rank => SortKey::Rank(variant),
+            SortColumn::Arch => SortKey::Arch,
+            SortColumn::Kind => SortKey::Kind,
+            SortColumn::Params => SortKey::Params,
+            SortColumn::Performance => SortKey::Performance,
+            SortColumn::Resource => SortKey::Resource(variant),
+            SortColumn::Score => SortKey::Score(variant),
+        }
+    }
+
+    fn step(self, forward: bool) -> SortColumn {
+        let i = SortColumn::ALL.iter().position(|c| *c == self).unwrap_or(0);
+        let n = SortColumn::ALL.len();
+        SortColumn::ALL[if forward {
+            (i + 1) % n
+        } else {
+            (i + n - 1) % n
+        }]
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    Table,
+    Chart,
+}
+
+/// Something the event loop must do for the app (the app itself never does I/O).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// Load the store and rank it with this set definition, on a worker thread.
+    Load(SetBy),
+}
+
+pub struct App {
+    /// Where the store lives, shown on the empty screen and in details.
+    pub store_label: String,
+    pub data: Option<Data>,
+    /// A load or rank is running on the worker.
+    pub loading: bool,
+    pub load_error: Option<String>,
+    pub set_by: SetBy,
+    pub set_index: usize,
+    pub variant: Variant,
+    pub sort_column: SortColumn,
+    /// Flips the column's natural direction.
+    pub reversed: bool,
+    pub filter: String,
+    pub editing_filter: bool,
+    pub view: View,
+    pub show_details: bool,
+    pub show_help: bool,
+    pub selected: usize,
+    pub quit: bool,
+    /// Indices into `data.ranking.runs` of the rows shown, in display order.
+    rows: Vec<usize>,
+    /// First visible table row; only the renderer moves it, to keep the selection in view.
+    pub scroll: Cell<usize>,
+}
+
+impl App {
+    pub fn new(store_label: impl Into<String>) -> App {
+        App {
+            store_label: store_label.into(),
+            data: None,
+            loading: true,
+            load_error: None,
+            set_by: SetBy::Group,
+            set_index: 0,
+            variant: Variant::Energy,
+            sort_column: SortColumn::Rank,
+            reversed: false,
+            filter: String::new(),
+            editing_filter: false,
+            view: View::Table,
+            show_details: false,
+            show_help: false,
+            selected: 0,
+            quit: false,
+            rows: Vec::new(),
+            scroll: Cell::new(0),
+        }
+    }
+
+    /// The worker finished loading (or failed). Keeps the chosen set by name where it still exists.
+    pub fn on_loaded(&mut self, result: Result<Data, String>) {
+        self.loading = false;
+        match result {
+            Ok(data) => {
+                let previous = self.current_set().map(|s| s.name.clone());
+                self.set_by = data.set_by;
+                self.data = Some(data);
+                self.load_error = None;
+                self.set_index = previous
+                    .and_then(|name| self.sets().iter().position(|s| s.name == name))
+                    .unwrap_or(0);
+                self.refresh_rows();
+            }
+            Err(message) => self.load_error = Some(message),
+        }
+    }
+
+    pub fn sets(&self) -> &[SetSummary] {
+        self.data.as_ref().map_or(&[], |d| &d.ranking.sets)
+    }
+
+    pub fn current_set(&self) -> Option<&SetSummary> {
+        self.sets().get(self.set_index)
+    }
+
+    pub fn rows(&self) -> &[usize] {
+        &self.rows
+    }
+
+    pub fn sort_key(&self) -> SortKey {
+        self.sort_column.key(self.variant)
+    }
+
+    pub fn descending(&self) -> bool {
+        self.sort_key().descending_by_default() != self.reversed
+    }
+
+    /// The selected run's record and ranking entry.
+    pub fn selected_run(&self) -> Option<(&RunRecord, &crate::results::rank::RankedRun)> {
+        let data = self.data.as_ref()?;
+        let run = &data.ranking.runs[*self.rows.get(self.selected)?];
+        Some((&data.records[run.index], run))
+    }
+
+    /// True once loaded with no runs at all: the UI shows how to get some.
+    pub fn is_empty_store(&self) -> bool {
+        self.data.as_ref().is_some_and(|d| d.records.is_empty())
+    }
+
+    /// Recomputes the visible rows after the data, set, filter or sort changed; keeps the
+    /// selected run selected when it is still shown.
+    fn refresh_rows(&mut self) {
+        let selected_run = self.rows.get(self.selected).copied();
+        let Some(data) = &self.data else {
+            self.rows.clear();
+            return;
+        };
+        let set = data
+            .ranking
+            .sets
+            .get(self.set_index)
+            .map(|s| s.name.as_str());
+        self.rows = match set {
+            Some(set) => select(
+                &data.records,
+                &data.ranking,
+                Some(set),
+                &self.filter,
+                self.sort_key(),
+                self.descending(),
+                self.variant,
+            ),
+            None => Vec::new(),
+        };
+        self.selected = selected_run
+            .and_then(|run| self.rows.iter().position(|&r| r == run))
+            .unwrap_or(0)
+            .min(self.rows.len().saturating_sub(1));
+    }
+
+    /// Applies one key press; returns work for the event loop, if any.
+    pub fn handle_key(&mut self, key: KeyEvent) -> Option<Request> {
+        if key.kind == KeyEventKind::Release {
+            return None;
+        }
+        if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
+            self.quit = true;
+            return None;
+        }
+        if self.editing_filter {
+            self.edit_filter(key);
+            return None;
+        }
+        if self.show_help {
+            // Any key closes help; `q` still quits.
+            self.show_help = false;
+            if key.code == KeyCode::Char('q') {
+                self.quit = true;
+            }
+            return None;
+        }
+        let page = 10;
+        match key.code {
+            KeyCode::Char('q') => self.quit = true,
+            KeyCode::Esc => {
+                if !self.filter.is_empty() {
+                    self.filter.clear();
+                    self.refresh_rows();
+                } else if self.show_details {
+                    self.show_details = false;
+                } else if self.view == View::Chart {
+                    self.view = View::Table;
+                }
+            }
+            KeyCode::Char('?') => self.show_help = true,
+            KeyCode::Down | KeyCode::Char('j') => self.move_selection(1),
+            KeyCode::Up | KeyCode::Char('k') => self.move_selection(-1),
+            KeyCode::PageDown => self.move_selection(page),
+            KeyCode::PageUp => self.move_selection(-page),
+            KeyCode::Home | KeyCode::Char('g') => self.selected = 0,
+            KeyCode::End | KeyCode::Char('G') => self.selected = self.rows.len().saturating_sub(1),
+            KeyCode::Char('s') | KeyCode::Char('S') => {
+                self.sort_column = self.sort_column.step(key.code == KeyCode::Char('s'));
+                self.reversed = false;
+                self.refresh_rows();
+            }
+            KeyCode::Char('r') => {
+                self.reversed = !self.reversed;
+                self.refresh_rows();
+            }
+            KeyCode::Char('e') => self.set_variant(Variant::Energy),
+            KeyCode::Char('c') => self.set_variant(Variant::Co2),
+            KeyCode::Char('t') => self.set_variant(Variant::Time),
+            KeyCode::Char('m') => self.set_variant(Variant::Memory),
+            KeyCode::Char('v') => self.set_variant(self.variant.next()),
+            KeyCode::Char('/') => self.editing_filter = true,
+            KeyCode::Char(']') | KeyCode::Char('n') => self.step_set(true),
+            KeyCode::Char('[') | KeyCode::Char('p') => self.step_set(false),
+            KeyCode::Char('b') => {
+                let next = match self.set_by {
+                    SetBy::Group => SetBy::Dataset,
+                    SetBy::Dataset => SetBy::All,
+                    SetBy::All => SetBy::Group,
+                };
+                self.loading = true;
+                return Some(Request::Load(next));
+            }
+            KeyCode::Char('R') => {
+                self.loading = true;
+                return Some(Request::Load(self.set_by));
+            }
+            KeyCode::Enter | KeyCode::Char('d') => self.show_details = !self.show_details,
+            KeyCode::Tab | KeyCode::Char('x') => {
+                self.view = if self.view == View::Table {
+                    View::Chart
+                } else {
+                    View::Table
+                };
+            }
+            _ => {}
+        }
+        None
+    }
+
+    fn edit_filter(&mut self, key: KeyEvent) {
+        match key.code {
+            KeyCode::Enter => self.editing_filter = false,
+            KeyCode::Esc => {
+                self.editing_filter = false;
+                self.filter.clear();
+            }
+            KeyCode::Backspace => {
+                self.filter.pop();
+            }
+            KeyCode::Char(c) => self.filter.push(c),
+            _ => return,
+        }
+        self.refresh_rows();
+    }
+
+    fn move_selection(&mut self, delta: isize) {
+        if self.rows.is_empty() {
+            return;
+        }
+        let last = self.rows.len() as isize - 1;
+        self.selected = (self.selected as isize + delta).clamp(0, last) as usize;
+    }
+
+    fn set_variant(&mut self, variant: Variant) {
+        self.variant = variant;
+        self.refresh_rows();
+    }
+
+    fn step_set(&mut self, forward: bool) {
+        let n = self.sets().len();
+        if n == 0 {
+            return;
+        }
+        self.set_index = if forward {
+            (self.set_index + 1) % n
+        } else {
+            (self.set_index + n - 1) % n
+        };
+        self.selected = 0;
+        self.scroll.set(0);
+        self.rows.clear();
+        self.refresh_rows();
+    }
+}

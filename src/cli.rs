@@ -1,0 +1,420 @@
+//! Headless commands: everything the results explorer does, for scripts and batch jobs.
+//!
+//! Exit codes: 0 ok, 2 usage (clap), 1 error with a one-line message on stderr.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::home::{HOME_ENV, Home};
+use crate::results::export::export;
+use crate::results::import::import_file;
+use crate::results::rank::{RankedRun, Ranking, SetBy, Variant, rank};
+use crate::results::record::RunRecord;
+use crate::results::store::RunStore;
+use crate::results::view::{SortKey, select};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pepr",
+    version,
+    about = "Explore and rank deep-learning runs by PePR = P / (1 + R_n)"
+)]
+pub struct Cli {
+    /// Data directory (default: $PEPR_HOME, else the platform data dir, e.g. ~/.local/share/pepr).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the terminal UI (the default when no command is given).
+    Tui,
+    /// Import runs from CSV files (the paper's all_results.csv layout, or pepr's generic layout).
+    Import {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Export every run with its scores; the format follows the extension: .csv, .parquet or .json.
+    Export {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// How runs form comparison sets.
+        #[arg(long, value_enum, default_value_t = SetByArg::Group)]
+        set_by: SetByArg,
+    },
+    /// Print runs ranked by PePR within each comparison set.
+    Rank {
+        /// pepr-e|pepr-c|pepr-t|pepr-m, or a column: rank, arch, group, kind, params, macs, P,
+        /// energy_kwh, co2_g, train_time_s, memory_gb, created_at.
+        #[arg(long, default_value = "pepr-e", value_parser = parse_sort_by)]
+        by: SortBy,
+        /// Only this comparison set.
+        #[arg(long, value_name = "G")]
+        group: Option<String>,
+        /// Only the first N rows of each comparison set.
+        #[arg(long, value_name = "N")]
+        top: Option<usize>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Reverse the sort order.
+        #[arg(long)]
+        reverse: bool,
+        /// How runs form comparison sets.
+        #[arg(long, value_enum, default_value_t = SetByArg::Group)]
+        set_by: SetByArg,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SetByArg {
+    Group,
+    Dataset,
+    All,
+}
+
+impl From<SetByArg> for SetBy {
+    fn from(value: SetByArg) -> SetBy {
+        match value {
+            SetByArg::Group => SetBy::Group,
+            SetByArg::Dataset => SetBy::Dataset,
+            SetByArg::All => SetBy::All,
+        }
+    }
+}
+
+/// `--by`: a PePR variant (ranks by it) or another column (sorts by it; ranks stay PePR-E's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SortBy {
+    pub key: SortKey,
+    pub variant: Variant,
+}
+
+fn parse_sort_by(text: &str) -> Result<SortBy, String> {
+    let key = SortKey::parse(text, Variant::Energy)
+        .ok_or_else(|| format!("expected one of: {}", SortKey::NAMES))?;
+    let variant = match key {
+        SortKey::Rank(v) => v,
+        _ => Variant::Energy,
+    };
+    Ok(SortBy { key, variant })
+}
+
+/// Runs a headless command. `None` (the TUI) is handled by the caller.
+pub fn run(home: &Home, command: Command) -> Result<()> {
+    let store = RunStore::new(home.runs_file());
+    match command {
+        Command::Tui => unreachable!("the TUI is started by main"),
+        Command::Import { files } => {
+            home.ensure()?;
+            for file in files {
+                let summary = import_file(&store, &file)?;
+                println!("{summary}");
+            }
+            Ok(())
+        }
+        Command::Export { file, set_by } => {
+            let (records, ranking) = load_and_rank(&store, set_by.into())?;
+            let rows = export(&records, &ranking, &file)?;
+            println!("{}: {rows} runs written", file.display());
+            Ok(())
+        }
+        Command::Rank {
+            by,
+            group,
+            top,
+            format,
+            reverse,
+            set_by,
+        } => {
+            let (records, ranking) = load_and_rank(&store, set_by.into())?;
+            if let Some(group) = &group
+                && !ranking.sets.iter().any(|s| &s.name == group)
+            {
+                let names: Vec<&str> = ranking.sets.iter().map(|s| s.name.as_str()).collect();
+                bail!(
+                    "no comparison set named {group:?}; the store has: {}",
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                );
+            }
+            let descending = by.key.descending_by_default() != reverse;
+            let mut rows = select(
+                &records,
+                &ranking,
+                group.as_deref(),
+                "",
+                by.key,
+                descending,
+                by.variant,
+            );
+            if let Some(top) = top {
+                rows = first_n_per_set(&ranking, rows, top);
+            }
+            let out = std::io::stdout();
+            let mut out = out.lock();
+            let result = print_ranking(&mut out, &records, &ranking, &rows, by.variant, format);
+            // A closed pipe (`pepr rank | head`) is not an error.
+            match result {
+                Err(e)
+                    if e.downcast_ref::<std::io::Error>()
+                        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+                {
+                    Ok(())
+                }
+                other => other,
+            }
+        }
+    }
+}
+
+fn load_and_rank(store: &RunStore, set_by: SetBy) -> Result<(Vec<RunRecord>, Ranking)> {
+    let loaded = store.load()?;
+    for warning in &loaded.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let ranking = rank(&loaded.records, set_by)?;
+    Ok((loaded.records, ranking))
+}
+
+fn first_n_per_set(ranking: &Ranking, rows: Vec<usize>, n: usize) -> Vec<usize> {
+    let mut kept = Vec::new();
+    let mut current: Option<&str> = None;
+    let mut count = 0;
+    for row in rows {
+        let set = ranking.runs[row].set.as_str();
+        if current != Some(set) {
+            current = Some(set);
+            count = 0;
+        }
+        if count < n {
+            kept.push(row);
+        }
+        count += 1;
+    }
+    kept
+}
+
+/// The columns of `pepr rank --format csv|json`.
+pub const RANK_COLUMNS: &[&str] = &[
+    "id",
+    "arch",
+    "group",
+    "dataset",
+    "kind",
+    "params",
+    "P",
+    "energy_kwh",
+    "co2_g",
+    "train_time_s",
+    "memory_gb",
+    "pepr_e",
+    "pepr_c",
+    "pepr_t",
+    "pepr_m",
+    "pareto_e",
+    "pareto_c",
+    "pareto_t",
+    "pareto_m",
+    "rank",
+];
+
+enum Cell {
+    Text(String),
+    Number(Option<f64>),
+    Flag(bool),
+}
+
+fn rank_cells(record: &RunRecord, run: &RankedRun, variant: Variant) -> Vec<Cell> {
+    let mut cells = vec![
+        Cell::Text(record.id.clone()),
+        Cell::Text(record.arch.clone()),
+        Cell::Text(record.group.clone()),
+        Cell::Text(record.dataset.clone()),
+        Cell::Text(record.kind.label().into()),
+        Cell::Number(record.params.map(|p| p as f64)),
+        Cell::Number(Some(record.performance)),
+    ];
+    cells.extend(
+        Variant::ALL
+            .iter()
+            .map(|v| Cell::Number(v.resource(record))),
+    );
+    cells.extend(
+        Variant::ALL
+            .iter()
+            .map(|v| Cell::Number(run.score[v.index()])),
+    );
+    cells.extend(
+        Variant::ALL
+            .iter()
+            .map(|v| Cell::Flag(run.pareto[v.index()])),
+    );
+    cells.push(Cell::Number(run.rank[variant.index()].map(f64::from)));
+    cells
+}
+
+fn print_ranking(
+    out: &mut impl Write,
+    records: &[RunRecord],
+    ranking: &Ranking,
+    rows: &[usize],
+    variant: Variant,
+    format: Format,
+) -> Result<()> {
+    let row_cells = |row: usize| {
+        let run = &ranking.runs[row];
+        rank_cells(&records[run.index], run, variant)
+    };
+    match format {
+        Format::Csv => {
+            let mut writer = csv::Writer::from_writer(out);
+            writer.write_record(RANK_COLUMNS)?;
+            for &row in rows {
+                writer.write_record(row_cells(row).iter().map(|cell| match cell {
+                    Cell::Text(t) => t.clone(),
+                    Cell::Number(n) => n.map(|n| n.to_string()).unwrap_or_default(),
+                    Cell::Flag(b) => b.to_string(),
+                }))?;
+            }
+            writer.flush()?;
+        }
+        Format::Json => {
+            let objects: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|&row| {
+                    let map = RANK_COLUMNS
+                        .iter()
+                        .zip(row_cells(row))
+                        .map(|(name, cell)| {
+                            let value = match cell {
+                                Cell::Text(t) => serde_json::Value::String(t),
+                                Cell::Number(n) => {
+                                    n.map_or(serde_json::Value::Null, |n| serde_json::json!(n))
+                                }
+                                Cell::Flag(b) => serde_json::Value::Bool(b),
+                            };
+                            (name.to_string(), value)
+                        })
+                        .collect();
+                    serde_json::Value::Object(map)
+                })
+                .collect();
+            serde_json::to_writer_pretty(&mut *out, &objects)?;
+            writeln!(out)?;
+        }
+        Format::Table => print_table(out, records, ranking, rows, variant)?,
+    }
+    Ok(())
+}
+
+/// A human-readable table: one block per comparison set.
+fn print_table(
+    out: &mut impl Write,
+    records: &[RunRecord],
+    ranking: &Ranking,
+    rows: &[usize],
+    variant: Variant,
+) -> Result<()> {
+    if rows.is_empty() {
+        writeln!(out, "no runs to show (import some with `pepr import FILE`)")?;
+        return Ok(());
+    }
+    let headers = [
+        "rank",
+        "arch",
+        "P",
+        "energy kWh",
+        "CO2 g",
+        "time s",
+        "mem GB",
+        &format!("PePR-{}", variant.letter()),
+        "front",
+    ];
+    let mut current: Option<&str> = None;
+    let mut block: Vec<[String; 9]> = Vec::new();
+    let flush =
+        |out: &mut dyn Write, set: &str, block: &mut Vec<[String; 9]>| -> std::io::Result<()> {
+            writeln!(out, "== {set} ==")?;
+            let mut widths = headers.map(str::len);
+            for row in block.iter() {
+                for (w, cell) in widths.iter_mut().zip(row) {
+                    *w = (*w).max(cell.chars().count());
+                }
+            }
+            let line = |out: &mut dyn Write, cells: [&str; 9]| -> std::io::Result<()> {
+                let parts: Vec<String> = cells
+                    .iter()
+                    .zip(widths)
+                    .enumerate()
+                    .map(|(i, (c, w))| {
+                        if i == 1 {
+                            format!("{c:<w$}")
+                        } else {
+                            format!("{c:>w$}")
+                        }
+                    })
+                    .collect();
+                writeln!(out, "{}", parts.join("  ").trim_end())
+            };
+            line(out, headers)?;
+            for row in block.drain(..) {
+                line(out, row.each_ref().map(String::as_str))?;
+            }
+            writeln!(out)
+        };
+    for &row in rows {
+        let run = &ranking.runs[row];
+        let record = &records[run.index];
+        if current.is_some_and(|c| c != run.set) {
+            flush(out, current.unwrap(), &mut block)?;
+        }
+        current = Some(&run.set);
+        let v = variant.index();
+        block.push([
+            run.rank[v].map_or("—".into(), |r| r.to_string()),
+            record.arch.clone(),
+            format!("{:.4}", record.performance),
+            fmt_opt(record.energy_kwh, 5),
+            fmt_opt(record.co2_g, 3),
+            fmt_opt(record.train_time_s, 1),
+            fmt_opt(record.memory_gb, 2),
+            fmt_opt(run.score[v], 4),
+            if run.pareto[v] {
+                "*".into()
+            } else {
+                String::new()
+            },
+        ]);
+    }
+    if let Some(set) = current {
+        flush(out, set, &mut block)?;
+    }
+    Ok(())
+}
+
+/// A number with fixed decimals, or an em dash when missing.
+pub fn fmt_opt(value: Option<f64>, decimals: usize) -> String {
+    value.map_or_else(|| "—".to_string(), |v| format!("{v:.decimals$}"))
+}
+
+/// Resolves the home from the parsed arguments.
+pub fn home_of(cli: &Cli) -> Result<Home> {
+    Home::resolve(cli.home.as_deref())
+        .with_context(|| format!("choosing the pepr home (--home or {HOME_ENV})"))
+}

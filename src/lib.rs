@@ -1,0 +1,10 @@
+//! pepr: a terminal explorer for small-scale deep learning, ranking runs by PePR = P / (1 + R_n).
+//!
+//! State and logic (`results`, `app`) know nothing of the terminal; `ui` draws an `&App`;
+//! long work (loading the store, ranking) runs on worker threads that report back by message.
+
+pub mod app;
+pub mod cli;
+pub mod home;
+pub mod results;
+pub mod ui;

@@ -1,0 +1,10 @@
+//! Runs and their ranking: the record schema, the append-only store, importers, the polars PePR
+//! engine, sorting/filtering for display, and export.
+
+pub mod export;
+pub mod import;
+pub mod rank;
+pub mod record;
+pub mod store;
+pub mod synthetic;
+pub mod view;

@@ -1,0 +1,474 @@
+//! The PePR engine: min-max normalise each resource within a comparison set and score
+//! `P / (1 + R_n)`, in polars; rank within each set; flag the Pareto front.
+//!
+//! Rules (the paper's, plus what it left open):
+//! - R_n = (R - min) / (max - min) over the runs in the set that have R;
+//! - a set with one such run, or all of them equal, gives R_n = 0;
+//! - a run without R gets no R_n and no score for that variant (never 0), and no rank for it.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use polars::prelude::*;
+
+use super::record::RunRecord;
+
+/// The four PePR variants, one per resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum Variant {
+    #[default]
+    Energy,
+    Co2,
+    Time,
+    Memory,
+}
+
+impl Variant {
+    pub const ALL: [Variant; 4] = [
+        Variant::Energy,
+        Variant::Co2,
+        Variant::Time,
+        Variant::Memory,
+    ];
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// "E", "C", "T", "M".
+    pub fn letter(self) -> char {
+        ['E', 'C', 'T', 'M'][self.index()]
+    }
+
+    /// "pepr_e" etc.: the score's column name.
+    pub fn score_column(self) -> &'static str {
+        ["pepr_e", "pepr_c", "pepr_t", "pepr_m"][self.index()]
+    }
+
+    pub fn pareto_column(self) -> &'static str {
+        ["pareto_e", "pareto_c", "pareto_t", "pareto_m"][self.index()]
+    }
+
+    /// The record field this variant normalises.
+    pub fn resource_column(self) -> &'static str {
+        ["energy_kwh", "co2_g", "train_time_s", "memory_gb"][self.index()]
+    }
+
+    pub fn resource_name(self) -> &'static str {
+        ["energy", "CO2", "training time", "memory"][self.index()]
+    }
+
+    pub fn unit(self) -> &'static str {
+        ["kWh", "g CO2-eq", "s", "GB"][self.index()]
+    }
+
+    pub fn resource(self, record: &RunRecord) -> Option<f64> {
+        match self {
+            Variant::Energy => record.energy_kwh,
+            Variant::Co2 => record.co2_g,
+            Variant::Time => record.train_time_s,
+            Variant::Memory => record.memory_gb,
+        }
+    }
+
+    pub fn next(self) -> Variant {
+        Variant::ALL[(self.index() + 1) % 4]
+    }
+
+    /// Parses `pepr-e`, `pepr_e`, `e`, `energy` and the like.
+    pub fn parse(text: &str) -> Option<Variant> {
+        let t = text.trim().to_ascii_lowercase().replace('_', "-");
+        let t = t.strip_prefix("pepr-").unwrap_or(&t);
+        match t {
+            "e" | "energy" => Some(Variant::Energy),
+            "c" | "co2" => Some(Variant::Co2),
+            "t" | "time" => Some(Variant::Time),
+            "m" | "memory" | "mem" => Some(Variant::Memory),
+            _ => None,
+        }
+    }
+}
+
+/// How runs are split into comparison sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SetBy {
+    /// One set per `group` (the paper's experiment groups).
+    #[default]
+    Group,
+    /// One set per base dataset, mixing groups (e.g. scratch and pretrained runs together).
+    Dataset,
+    /// Every run in one set.
+    All,
+}
+
+impl SetBy {
+    pub fn parse(text: &str) -> Option<SetBy> {
+        match text {
+            "group" => Some(SetBy::Group),
+            "dataset" => Some(SetBy::Dataset),
+            "all" => Some(SetBy::All),
+            _ => None,
+        }
+    }
+
+    pub fn set_of(self, record: &RunRecord) -> &str {
+        match self {
+            SetBy::Group => &record.group,
+            SetBy::Dataset => &record.dataset,
+            SetBy::All => ALL_RUNS,
+        }
+    }
+}
+
+/// The set name used by [`SetBy::All`].
+pub const ALL_RUNS: &str = "all runs";
+
+/// One run's scores. Arrays are indexed by [`Variant::index`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct RankedRun {
+    /// Index into the records the ranking was computed from.
+    pub index: usize,
+    pub set: String,
+    pub normalised: [Option<f64>; 4],
+    pub score: [Option<f64>; 4],
+    /// 1 = best score in its set; ties share the lower rank.
+    pub rank: [Option<u32>; 4],
+    /// On the set's Pareto front of (P up, resource down); false when the resource is missing.
+    pub pareto: [bool; 4],
+}
+
+/// A comparison set and its size.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SetSummary {
+    pub name: String,
+    pub runs: usize,
+}
+
+/// Scores for every run, in the order of the input records.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Ranking {
+    pub runs: Vec<RankedRun>,
+    /// Sets in name order.
+    pub sets: Vec<SetSummary>,
+}
+
+/// Scores, ranks and Pareto flags for all runs.
+pub fn rank(records: &[RunRecord], set_by: SetBy) -> Result<Ranking> {
+    if records.is_empty() {
+        return Ok(Ranking::default());
+    }
+    let frame = scores_frame(records, set_by)?;
+    let get_f64 = |name: &str| -> Result<Vec<Option<f64>>> {
+        Ok(frame.column(name)?.f64()?.iter().collect())
+    };
+    let get_u32 = |name: &str| -> Result<Vec<Option<u32>>> {
+        Ok(frame
+            .column(name)?
+            .cast(&DataType::UInt32)?
+            .u32()?
+            .iter()
+            .collect())
+    };
+    let mut normalised = Vec::new();
+    let mut scores = Vec::new();
+    let mut ranks = Vec::new();
+    for v in Variant::ALL {
+        normalised.push(get_f64(&format!("rn_{}", v.letter()))?);
+        scores.push(get_f64(v.score_column())?);
+        ranks.push(get_u32(&format!("rank_{}", v.letter()))?);
+    }
+    let mut runs: Vec<RankedRun> = records
+        .iter()
+        .enumerate()
+        .map(|(i, record)| RankedRun {
+            index: i,
+            set: set_by.set_of(record).to_string(),
+            normalised: std::array::from_fn(|v| normalised[v][i]),
+            score: std::array::from_fn(|v| scores[v][i]),
+            rank: std::array::from_fn(|v| ranks[v][i]),
+            pareto: [false; 4],
+        })
+        .collect();
+
+    let mut members: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for run in &runs {
+        members.entry(run.set.clone()).or_default().push(run.index);
+    }
+    for indices in members.values() {
+        for v in Variant::ALL {
+            let points: Vec<(usize, f64, f64)> = indices
+                .iter()
+                .filter_map(|&i| {
+                    v.resource(&records[i])
+                        .map(|r| (i, records[i].performance, r))
+                })
+                .collect();
+            for i in pareto_front(&points) {
+                runs[i].pareto[v.index()] = true;
+            }
+        }
+    }
+    let sets = members
+        .into_iter()
+        .map(|(name, indices)| SetSummary {
+            name,
+            runs: indices.len(),
+        })
+        .collect();
+    Ok(Ranking { runs, sets })
+}
+
+/// The polars part: one row per run with `rn_X`, `pepr_x` and `rank_X` for every variant.
+fn scores_frame(records: &[RunRecord], set_by: SetBy) -> Result<DataFrame> {
+    let set: Vec<&str> = records.iter().map(|r| set_by.set_of(r)).collect();
+    let performance: Vec<f64> = records.iter().map(|r| r.performance).collect();
+    let mut columns = vec![
+        Column::new("set".into(), set),
+        Column::new("P".into(), performance),
+    ];
+    for v in Variant::ALL {
+        let values: Vec<Option<f64>> = records.iter().map(|r| v.resource(r)).collect();
+        columns.push(Column::new(v.resource_column().into(), values));
+    }
+    let frame = anyhow::Context::context(
+        DataFrame::new_infer_height(columns),
+        "building the ranking frame",
+    )?;
+
+    let mut exprs = Vec::new();
+    for v in Variant::ALL {
+        let r = col(v.resource_column());
+        let lo = r.clone().min().over([col("set")])?;
+        let hi = r.clone().max().over([col("set")])?;
+        let rn = when(r.clone().is_null())
+            .then(lit(NULL).cast(DataType::Float64))
+            .when(hi.clone().eq(lo.clone()))
+            .then(lit(0.0))
+            .otherwise((r - lo.clone()) / (hi - lo));
+        let name = format!("rn_{}", v.letter());
+        exprs.push(rn.alias(name.as_str()));
+    }
+    let with_rn = frame.lazy().with_columns(exprs);
+    let scores: Vec<Expr> = Variant::ALL
+        .iter()
+        .map(|v| {
+            (col("P") / (lit(1.0) + col(format!("rn_{}", v.letter()).as_str())))
+                .alias(v.score_column())
+        })
+        .collect();
+    let ranks = Variant::ALL
+        .iter()
+        .map(|v| {
+            Ok(col(v.score_column())
+                .rank(
+                    RankOptions {
+                        method: RankMethod::Min,
+                        descending: true,
+                    },
+                    None,
+                )
+                .over([col("set")])?
+                .alias(format!("rank_{}", v.letter()).as_str()))
+        })
+        .collect::<PolarsResult<Vec<Expr>>>()?;
+    let frame = with_rn.with_columns(scores).with_columns(ranks).collect();
+    anyhow::Context::context(frame, "computing PePR scores")
+}
+
+/// Indices of the points (index, P, R) that no other point dominates: none has P at least as high
+/// and R at most as high with one of them strictly better.
+pub fn pareto_front(points: &[(usize, f64, f64)]) -> Vec<usize> {
+    let mut sorted: Vec<&(usize, f64, f64)> = points.iter().collect();
+    sorted.sort_by(|a, b| a.2.total_cmp(&b.2).then(b.1.total_cmp(&a.1)));
+    let mut front = Vec::new();
+    let mut best_cheaper = f64::NEG_INFINITY; // best P among points with strictly smaller R
+    let mut start = 0;
+    while start < sorted.len() {
+        let r = sorted[start].2;
+        let end = start + sorted[start..].iter().take_while(|p| p.2 == r).count();
+        let best_here = sorted[start].1; // sorted by P descending within equal R
+        for p in &sorted[start..end] {
+            if p.1 > best_cheaper && p.1 >= best_here {
+                front.push(p.0);
+            }
+        }
+        best_cheaper = best_cheaper.max(best_here);
+        start = end;
+    }
+    front.sort_unstable();
+    front
+}
+
+/// Orders for a missing value: after every present one, whatever the direction.
+pub fn cmp_missing_last<T: PartialOrd>(a: Option<T>, b: Option<T>, descending: bool) -> Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            let o = a.partial_cmp(&b).unwrap_or(Ordering::Equal);
+            if descending { o.reverse() } else { o }
+        }
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::record::sample;
+
+    fn close(a: Option<f64>, b: f64) -> bool {
+        a.is_some_and(|a| (a - b).abs() < 1e-12)
+    }
+
+    #[test]
+    fn scores_follow_the_formula() {
+        let records = vec![
+            sample("a", "g", 0.8, Some(1.0)),
+            sample("b", "g", 0.9, Some(3.0)),
+            sample("c", "g", 0.6, Some(2.0)),
+        ];
+        let ranking = rank(&records, SetBy::Group).unwrap();
+        let e = Variant::Energy.index();
+        assert!(close(ranking.runs[0].normalised[e], 0.0));
+        assert!(close(ranking.runs[1].normalised[e], 1.0));
+        assert!(close(ranking.runs[2].normalised[e], 0.5));
+        assert!(close(ranking.runs[0].score[e], 0.8));
+        assert!(close(ranking.runs[1].score[e], 0.45));
+        assert!(close(ranking.runs[2].score[e], 0.4));
+        let ranks: Vec<_> = ranking.runs.iter().map(|r| r.rank[e]).collect();
+        assert_eq!(ranks, [Some(1), Some(2), Some(3)]);
+        let pareto: Vec<_> = ranking.runs.iter().map(|r| r.pareto[e]).collect();
+        assert_eq!(pareto, [true, true, false]);
+    }
+
+    #[test]
+    fn single_run_and_equal_resources_give_zero() {
+        let records = vec![
+            sample("a", "solo", 0.7, Some(5.0)),
+            sample("b", "flat", 0.5, Some(2.0)),
+            sample("c", "flat", 0.6, Some(2.0)),
+        ];
+        let ranking = rank(&records, SetBy::Group).unwrap();
+        for run in &ranking.runs {
+            assert!(close(run.normalised[0], 0.0));
+            assert!(close(run.score[0], records[run.index].performance));
+        }
+        assert_eq!(
+            ranking.sets,
+            vec![
+                SetSummary {
+                    name: "flat".into(),
+                    runs: 2
+                },
+                SetSummary {
+                    name: "solo".into(),
+                    runs: 1
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_resource_gets_no_score_and_does_not_count_in_min_max() {
+        let records = vec![
+            sample("a", "g", 0.8, Some(1.0)),
+            sample("b", "g", 0.9, None),
+            sample("c", "g", 0.6, Some(3.0)),
+        ];
+        let ranking = rank(&records, SetBy::Group).unwrap();
+        let b = &ranking.runs[1];
+        assert_eq!(
+            (b.normalised[0], b.score[0], b.rank[0], b.pareto[0]),
+            (None, None, None, false)
+        );
+        assert!(close(ranking.runs[2].normalised[0], 1.0));
+        assert_eq!(ranking.runs[2].rank[0], Some(2));
+        // The other variants still score b.
+        assert!(b.score[Variant::Time.index()].is_some());
+    }
+
+    #[test]
+    fn sets_are_normalised_separately_and_set_by_all_mixes_them() {
+        let records = vec![
+            sample("a", "g1", 0.5, Some(1.0)),
+            sample("b", "g1", 0.5, Some(2.0)),
+            sample("c", "g2", 0.5, Some(10.0)),
+            sample("d", "g2", 0.5, Some(20.0)),
+        ];
+        let by_group = rank(&records, SetBy::Group).unwrap();
+        assert!(close(by_group.runs[1].normalised[0], 1.0));
+        assert!(close(by_group.runs[2].normalised[0], 0.0));
+        let all = rank(&records, SetBy::All).unwrap();
+        assert!(close(all.runs[1].normalised[0], 1.0 / 19.0));
+        assert_eq!(all.sets.len(), 1);
+    }
+
+    #[test]
+    fn ties_share_a_rank() {
+        let records = vec![
+            sample("a", "g", 0.5, Some(1.0)),
+            sample("b", "g", 0.5, Some(1.0)),
+            sample("c", "g", 0.4, Some(1.0)),
+        ];
+        let ranking = rank(&records, SetBy::Group).unwrap();
+        let ranks: Vec<_> = ranking.runs.iter().map(|r| r.rank[0]).collect();
+        assert_eq!(ranks, [Some(1), Some(1), Some(3)]);
+    }
+
+    #[test]
+    fn pareto_front_edge_cases() {
+        assert!(pareto_front(&[]).is_empty());
+        assert_eq!(pareto_front(&[(7, 0.5, 1.0)]), [7]);
+        // Identical points do not dominate each other.
+        assert_eq!(pareto_front(&[(0, 0.5, 1.0), (1, 0.5, 1.0)]), [0, 1]);
+        // Same R, lower P is dominated; same P, higher R is dominated.
+        assert_eq!(
+            pareto_front(&[(0, 0.5, 1.0), (1, 0.4, 1.0), (2, 0.5, 2.0)]),
+            [0]
+        );
+        // A staircase.
+        let points = [
+            (0, 0.9, 3.0),
+            (1, 0.7, 1.0),
+            (2, 0.8, 2.0),
+            (3, 0.6, 2.5),
+            (4, 0.95, 5.0),
+        ];
+        assert_eq!(pareto_front(&points), [0, 1, 2, 4]);
+    }
+
+    #[test]
+    fn pareto_front_matches_brute_force() {
+        // Deterministic pseudo-random points with many ties.
+        let mut state = 12345u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 33) % 7) as f64
+        };
+        for _ in 0..50 {
+            let points: Vec<(usize, f64, f64)> = (0..30).map(|i| (i, next(), next())).collect();
+            let brute: Vec<usize> = points
+                .iter()
+                .filter(|p| {
+                    !points
+                        .iter()
+                        .any(|q| q.1 >= p.1 && q.2 <= p.2 && (q.1 > p.1 || q.2 < p.2))
+                })
+                .map(|p| p.0)
+                .collect();
+            assert_eq!(pareto_front(&points), brute);
+        }
+    }
+
+    #[test]
+    fn variant_names_parse() {
+        assert_eq!(Variant::parse("pepr-e"), Some(Variant::Energy));
+        assert_eq!(Variant::parse("PePR_M"), Some(Variant::Memory));
+        assert_eq!(Variant::parse("t"), Some(Variant::Time));
+        assert_eq!(Variant::parse("x"), None);
+    }
+}

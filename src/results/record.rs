@@ -1,0 +1,333 @@
+//! One training run, as stored: a versioned serde record.
+//!
+//! Every later feature (training, meters, fine-tuning) adds runs as these records, so the schema is
+//! versioned: a reader skips a record written by a newer schema with a clear warning instead of
+//! guessing at fields it does not know.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The schema version this build writes and the newest it reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Broad architecture type, as the paper groups its models (it used CNN / Other).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    Cnn,
+    Transformer,
+    Mlp,
+    #[default]
+    Other,
+}
+
+impl ModelKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            ModelKind::Cnn => "CNN",
+            ModelKind::Transformer => "Transformer",
+            ModelKind::Mlp => "MLP",
+            ModelKind::Other => "Other",
+        }
+    }
+
+    /// Parses the labels used in CSV files (case-insensitive).
+    pub fn parse(text: &str) -> Option<ModelKind> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "cnn" => Some(ModelKind::Cnn),
+            "transformer" | "vit" => Some(ModelKind::Transformer),
+            "mlp" => Some(ModelKind::Mlp),
+            "other" | "" => Some(ModelKind::Other),
+            _ => None,
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    #[default]
+    Completed,
+    Interrupted,
+    Failed,
+}
+
+impl RunStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            RunStatus::Completed => "completed",
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<RunStatus> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "completed" | "" => Some(RunStatus::Completed),
+            "interrupted" => Some(RunStatus::Interrupted),
+            "failed" => Some(RunStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a power/energy figure was measured by a counter or estimated by a model, and by what.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PowerSource {
+    pub measured: bool,
+    /// The counter or model, e.g. "NVML", "RAPL", "TDP x load", "carbontracker (paper)".
+    pub by: String,
+}
+
+impl PowerSource {
+    pub fn label(&self) -> String {
+        let how = if self.measured {
+            "measured"
+        } else {
+            "estimated"
+        };
+        format!("{how} ({})", self.by)
+    }
+
+    /// Parses "measured (RAPL)" / "estimated (TDP x load)"; a bare word means measured by it.
+    pub fn parse(text: &str) -> Option<PowerSource> {
+        let text = text.trim();
+        if text.is_empty() {
+            return None;
+        }
+        let (measured, rest) = if let Some(rest) = text.strip_prefix("measured") {
+            (true, rest)
+        } else if let Some(rest) = text.strip_prefix("estimated") {
+            (false, rest)
+        } else {
+            return Some(PowerSource {
+                measured: true,
+                by: text.to_string(),
+            });
+        };
+        let by = rest
+            .trim()
+            .trim_start_matches('(')
+            .trim_end_matches(')')
+            .trim();
+        Some(PowerSource {
+            measured,
+            by: if by.is_empty() {
+                "unspecified".into()
+            } else {
+                by.into()
+            },
+        })
+    }
+}
+
+/// Where a run came from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Origin {
+    TrainedHere,
+    Imported {
+        file: String,
+        line: u64,
+        layout: String,
+    },
+}
+
+impl Origin {
+    pub fn label(&self) -> String {
+        match self {
+            Origin::TrainedHere => "trained here".to_string(),
+            Origin::Imported { file, line, layout } => {
+                format!("imported ({layout}) from {file}:{line}")
+            }
+        }
+    }
+}
+
+/// One run. Resource fields are optional: a run that lacks one gets no score for that PePR variant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub schema: u32,
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    pub arch: String,
+    #[serde(default)]
+    pub family: Option<String>,
+    #[serde(default)]
+    pub kind: ModelKind,
+    #[serde(default)]
+    pub efficient: Option<bool>,
+    #[serde(default)]
+    pub params: Option<u64>,
+    #[serde(default)]
+    pub macs: Option<u64>,
+    pub dataset: String,
+    /// The comparison set (the paper calls it the dataset: e.g. `derma_pt`).
+    pub group: String,
+    #[serde(default)]
+    pub data_fraction: Option<f64>,
+    /// `None` for training from scratch, otherwise the weights' source.
+    #[serde(default)]
+    pub pretrained: Option<String>,
+    #[serde(default)]
+    pub epochs: Option<u32>,
+    #[serde(default)]
+    pub batch_size: Option<u32>,
+    #[serde(default)]
+    pub lr: Option<f64>,
+    #[serde(default)]
+    pub seed: Option<u64>,
+    #[serde(default)]
+    pub backend: Option<String>,
+    #[serde(default)]
+    pub device: Option<String>,
+    /// Name of the performance metric, e.g. "test accuracy".
+    pub metric: String,
+    /// Test performance after each epoch, in [0, 1].
+    #[serde(default)]
+    pub epoch_perf: Vec<f64>,
+    /// Final test performance P, in [0, 1].
+    pub performance: f64,
+    #[serde(default)]
+    pub energy_kwh: Option<f64>,
+    #[serde(default)]
+    pub co2_g: Option<f64>,
+    #[serde(default)]
+    pub train_time_s: Option<f64>,
+    #[serde(default)]
+    pub memory_gb: Option<f64>,
+    /// Which memory `memory_gb` is, e.g. "GPU reserved (torch memR)" or "peak RSS".
+    #[serde(default)]
+    pub memory_kind: Option<String>,
+    #[serde(default)]
+    pub power_source: Option<PowerSource>,
+    #[serde(default)]
+    pub carbon_intensity_g_per_kwh: Option<f64>,
+    #[serde(default)]
+    pub status: RunStatus,
+    pub origin: Origin,
+}
+
+/// A record that fails these checks is refused before it reaches the store.
+pub fn validate(record: &RunRecord) -> Result<(), String> {
+    if record.id.trim().is_empty() {
+        return Err("id is empty".into());
+    }
+    if record.arch.trim().is_empty() {
+        return Err("arch is empty".into());
+    }
+    if record.group.trim().is_empty() {
+        return Err("group is empty".into());
+    }
+    check_unit("performance", Some(record.performance))?;
+    for (i, p) in record.epoch_perf.iter().enumerate() {
+        check_unit(&format!("epoch_perf[{i}]"), Some(*p))?;
+    }
+    check_unit("data_fraction", record.data_fraction)?;
+    for (name, value) in [
+        ("energy_kwh", record.energy_kwh),
+        ("co2_g", record.co2_g),
+        ("train_time_s", record.train_time_s),
+        ("memory_gb", record.memory_gb),
+        (
+            "carbon_intensity_g_per_kwh",
+            record.carbon_intensity_g_per_kwh,
+        ),
+        ("lr", record.lr),
+    ] {
+        if let Some(v) = value
+            && !(v.is_finite() && v >= 0.0)
+        {
+            return Err(format!("{name} must be a finite number >= 0, got {v}"));
+        }
+    }
+    Ok(())
+}
+
+fn check_unit(name: &str, value: Option<f64>) -> Result<(), String> {
+    match value {
+        Some(v) if !(0.0..=1.0).contains(&v) => Err(format!("{name} must be in [0, 1], got {v}")),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+pub(crate) fn sample(id: &str, group: &str, p: f64, energy: Option<f64>) -> RunRecord {
+    RunRecord {
+        schema: SCHEMA_VERSION,
+        id: id.into(),
+        created_at: DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
+            .unwrap()
+            .with_timezone(&Utc),
+        arch: format!("arch-{id}"),
+        family: None,
+        kind: ModelKind::Cnn,
+        efficient: Some(false),
+        params: Some(1_000_000),
+        macs: None,
+        dataset: group.into(),
+        group: group.into(),
+        data_fraction: None,
+        pretrained: None,
+        epochs: Some(10),
+        batch_size: Some(32),
+        lr: Some(5e-4),
+        seed: Some(1),
+        backend: None,
+        device: None,
+        metric: "test accuracy".into(),
+        epoch_perf: vec![p],
+        performance: p,
+        energy_kwh: energy,
+        co2_g: energy.map(|e| e * 100.0),
+        train_time_s: Some(10.0),
+        memory_gb: Some(1.0),
+        memory_kind: None,
+        power_source: None,
+        carbon_intensity_g_per_kwh: None,
+        status: RunStatus::Completed,
+        origin: Origin::TrainedHere,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_round_trips_through_json() {
+        let record = sample("a", "g", 0.5, Some(1.0));
+        let line = serde_json::to_string(&record).unwrap();
+        let back: RunRecord = serde_json::from_str(&line).unwrap();
+        assert_eq!(record, back);
+    }
+
+    #[test]
+    fn validate_rejects_out_of_range_values() {
+        let mut r = sample("a", "g", 0.5, Some(1.0));
+        assert!(validate(&r).is_ok());
+        r.performance = 1.5;
+        assert!(validate(&r).unwrap_err().contains("performance"));
+        let mut r = sample("a", "g", 0.5, Some(f64::NAN));
+        assert!(validate(&r).unwrap_err().contains("energy_kwh"));
+        r.energy_kwh = Some(-1.0);
+        assert!(validate(&r).is_err());
+    }
+
+    #[test]
+    fn power_source_labels_parse_back() {
+        let m = PowerSource::parse("measured (RAPL)").unwrap();
+        assert_eq!(
+            m,
+            PowerSource {
+                measured: true,
+                by: "RAPL".into()
+            }
+        );
+        assert_eq!(PowerSource::parse(&m.label()).unwrap(), m);
+        let e = PowerSource::parse("estimated (TDP x load)").unwrap();
+        assert!(!e.measured);
+        assert_eq!(e.by, "TDP x load");
+    }
+}

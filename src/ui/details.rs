@@ -1,0 +1,171 @@
+//! The details pane: every field of the selected run, its four scores, and its per-epoch curve.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Sparkline, Wrap};
+
+use crate::app::App;
+use crate::results::rank::Variant;
+
+use super::format::{human_count, sig};
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+    let block = Block::bordered().title(" details (Enter/Esc closes) ");
+    let Some((record, run)) = app.selected_run() else {
+        frame.render_widget(Paragraph::new("No run selected.").block(block), area);
+        return;
+    };
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let [text_area, curve_area] =
+        Layout::vertical([Constraint::Min(1), Constraint::Length(3)]).areas(inner);
+
+    let dim = Style::new().fg(Color::DarkGray);
+    let field = |name: &str, value: String| {
+        Line::from(vec![
+            Span::styled(format!("{name:<10}"), dim),
+            Span::raw(value),
+        ])
+    };
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "—".into());
+    let mut lines = vec![
+        Line::from(vec![
+            record.arch.clone().bold(),
+            Span::styled(format!("  {}", record.id), dim),
+        ]),
+        field(
+            "P",
+            format!(
+                "{:.4} ({}), {}",
+                record.performance,
+                record.metric,
+                record.status.label()
+            ),
+        ),
+        Line::from(Span::styled(
+            format!(
+                "{:<10}{:<14}{:<7}{:<8}{}",
+                "resource", "value", "R_n", "PePR", "rank"
+            ),
+            dim,
+        )),
+    ];
+    for v in Variant::ALL {
+        let i = v.index();
+        let value = v
+            .resource(record)
+            .map_or("—".into(), |x| format!("{} {}", sig(x, 4), short_unit(v)));
+        let text = format!(
+            "{value:<14}{:<7}{:<8}{}{}",
+            run.normalised[i].map_or("—".into(), |x| format!("{x:.3}")),
+            run.score[i].map_or("—".into(), |x| format!("{x:.4}")),
+            run.rank[i].map_or("—".into(), |r| format!("#{r}")),
+            if run.pareto[i] { " front" } else { "" },
+        );
+        let mut line = field(["energy", "CO2", "time", "memory"][i], text);
+        if v == app.variant {
+            line = line.style(Style::new().add_modifier(Modifier::BOLD));
+        }
+        lines.push(line);
+    }
+    lines.extend([
+        field(
+            "set",
+            format!(
+                "{} (group {}, dataset {})",
+                run.set, record.group, record.dataset
+            ),
+        ),
+        field(
+            "model",
+            format!(
+                "{}{}, {} params, {} MACs",
+                record.kind.label(),
+                if record.efficient == Some(true) {
+                    ", efficient"
+                } else {
+                    ""
+                },
+                opt(record.params.map(human_count)),
+                opt(record.macs.map(human_count)),
+            ),
+        ),
+        field(
+            "start",
+            record
+                .pretrained
+                .clone()
+                .map_or("from scratch".into(), |p| format!("pretrained: {p}")),
+        ),
+        field(
+            "training",
+            format!(
+                "{} epochs, batch {}, lr {}, seed {}, data {}",
+                opt(record.epochs.map(|e| e.to_string())),
+                opt(record.batch_size.map(|b| b.to_string())),
+                opt(record.lr.map(|l| l.to_string())),
+                opt(record.seed.map(|s| s.to_string())),
+                record
+                    .data_fraction
+                    .map_or("—".into(), |f| format!("{:.0}%", f * 100.0)),
+            ),
+        ),
+        field(
+            "ran on",
+            format!(
+                "backend {}, device {}",
+                opt(record.backend.clone()),
+                opt(record.device.clone())
+            ),
+        ),
+        field("memory", opt(record.memory_kind.clone())),
+        field(
+            "power",
+            opt(record.power_source.as_ref().map(|p| p.label())),
+        ),
+        field(
+            "intensity",
+            record
+                .carbon_intensity_g_per_kwh
+                .map_or("—".into(), |c| format!("{} g CO2-eq/kWh", sig(c, 4))),
+        ),
+        field("origin", record.origin.label()),
+        field(
+            "created",
+            record.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        ),
+    ]);
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text_area);
+
+    // Sparkline bars are integers: per-mille of P, on a fixed 0..1 scale.
+    let curve: Vec<u64> = record
+        .epoch_perf
+        .iter()
+        .map(|p| (p * 1000.0).round() as u64)
+        .collect();
+    let [label, bars] =
+        Layout::horizontal([Constraint::Length(10), Constraint::Min(1)]).areas(curve_area);
+    let lo = record.epoch_perf.iter().copied().reduce(f64::min);
+    let hi = record.epoch_perf.iter().copied().reduce(f64::max);
+    let range = match (lo, hi) {
+        (Some(lo), Some(hi)) => format!("{lo:.2}-{hi:.2}"),
+        _ => "no curve".into(),
+    };
+    frame.render_widget(
+        Paragraph::new(vec![Line::styled("per epoch", dim), Line::from(range)]),
+        label,
+    );
+    frame.render_widget(
+        Sparkline::default()
+            .data(&curve)
+            .max(1000)
+            .style(Style::new().fg(Color::Cyan)),
+        bars,
+    );
+}
+
+fn short_unit(v: Variant) -> &'static str {
+    ["kWh", "g", "s", "GB"][v.index()]
+}

@@ -1,0 +1,122 @@
+//! The leaderboard table of the current comparison set. Only the visible rows are built, so a
+//! set of 100k runs draws as fast as one of 100.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Cell, Row, Table};
+
+use crate::app::{App, SortColumn};
+use crate::results::rank::Variant;
+
+use super::format::{human_count, sig};
+
+pub fn column_title(column: SortColumn, variant: Variant) -> String {
+    match column {
+        SortColumn::Rank => "rank".into(),
+        SortColumn::Arch => "arch".into(),
+        SortColumn::Kind => "kind".into(),
+        SortColumn::Params => "params".into(),
+        SortColumn::Performance => "P".into(),
+        SortColumn::Resource => format!("{} {}", variant.resource_name(), variant.unit()),
+        SortColumn::Score => format!("PePR-{}", variant.letter()),
+    }
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+    let Some(data) = &app.data else { return };
+    let v = app.variant;
+    let block = Block::bordered()
+        .title(" leaderboard ")
+        .title_bottom(Line::from(" * = Pareto front (P vs resource) ").right_aligned());
+    let inner_height = area.height.saturating_sub(3) as usize; // borders + header
+    let rows = app.rows();
+
+    // Minimal scrolling: move the window only as far as needed to show the selection.
+    let mut offset = app.scroll.get().min(rows.len().saturating_sub(1));
+    if app.selected < offset {
+        offset = app.selected;
+    } else if inner_height > 0 && app.selected >= offset + inner_height {
+        offset = app.selected + 1 - inner_height;
+    }
+    app.scroll.set(offset);
+
+    let header_style = Style::new().add_modifier(Modifier::BOLD).fg(Color::Yellow);
+    let arrow = if app.descending() { "↓" } else { "↑" };
+    let columns = [
+        (SortColumn::Rank, "#".to_string()),
+        (SortColumn::Arch, "arch".into()),
+        (SortColumn::Kind, "kind".into()),
+        (SortColumn::Params, "params".into()),
+        (SortColumn::Performance, "P".into()),
+        (
+            SortColumn::Resource,
+            format!("{} {}", short_resource(v), v.unit()),
+        ),
+        (SortColumn::Score, format!("PePR-{}", v.letter())),
+    ];
+    let mut header: Vec<Cell> = columns
+        .iter()
+        .map(|(column, title)| {
+            if *column == app.sort_column {
+                Cell::from(format!("{title}{arrow}"))
+                    .style(header_style.add_modifier(Modifier::UNDERLINED))
+            } else {
+                Cell::from(title.clone()).style(header_style)
+            }
+        })
+        .collect();
+    header.push(Cell::from(""));
+
+    let visible = rows
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(inner_height.max(1));
+    let table_rows: Vec<Row> = visible
+        .map(|(position, &row)| {
+            let run = &data.ranking.runs[row];
+            let record = &data.records[run.index];
+            let i = v.index();
+            let cells = vec![
+                Cell::from(run.rank[i].map_or("—".into(), |r| r.to_string())),
+                Cell::from(record.arch.clone()),
+                Cell::from(record.kind.label()),
+                Cell::from(record.params.map_or("—".into(), human_count)),
+                Cell::from(format!("{:.4}", record.performance)),
+                Cell::from(v.resource(record).map_or("—".into(), |x| sig(x, 4))),
+                Cell::from(run.score[i].map_or("—".into(), |s| format!("{s:.4}"))),
+                Cell::from(if run.pareto[i] { "*" } else { "" }),
+            ];
+            let style = if position == app.selected {
+                Style::new().add_modifier(Modifier::REVERSED)
+            } else if run.pareto[i] {
+                Style::new().fg(Color::Green)
+            } else {
+                Style::new()
+            };
+            Row::new(cells).style(style)
+        })
+        .collect();
+
+    let widths = [
+        Constraint::Length(4),
+        Constraint::Min(12),
+        Constraint::Length(5),
+        Constraint::Length(6),
+        Constraint::Length(6),
+        Constraint::Length(11),
+        Constraint::Length(7),
+        Constraint::Length(1),
+    ];
+    let table = Table::new(table_rows, widths)
+        .header(Row::new(header))
+        .block(block)
+        .column_spacing(1);
+    frame.render_widget(table, area);
+}
+
+fn short_resource(v: Variant) -> &'static str {
+    ["energy", "CO2", "time", "mem"][v.index()]
+}

@@ -1,0 +1,178 @@
+//! Drawing: pure functions of `&App`, one file per panel.
+
+mod chart;
+mod details;
+mod format;
+mod help;
+mod leaderboard;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+
+use crate::app::{App, View};
+use crate::results::rank::SetBy;
+
+pub use format::{human_count, sig};
+
+/// Width from which the details pane sits beside the table rather than below it.
+const SIDE_BY_SIDE_WIDTH: u16 = 110;
+
+pub fn draw(frame: &mut Frame, app: &App) {
+    let [title, body, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    frame.render_widget(title_line(app), title);
+    frame.render_widget(status_line(app), status);
+
+    if let Some(message) = &app.load_error {
+        let text =
+            format!("Could not load the run store:\n{message}\n\nPress R to retry, q to quit.");
+        frame.render_widget(
+            Paragraph::new(text)
+                .wrap(Wrap { trim: false })
+                .block(Block::bordered().title(" error "))
+                .red(),
+            body,
+        );
+    } else if app.data.is_none() {
+        frame.render_widget(
+            Paragraph::new("Loading runs…").block(Block::bordered()),
+            body,
+        );
+    } else if app.is_empty_store() {
+        draw_empty(frame, body, app);
+    } else {
+        draw_main(frame, body, app);
+    }
+    if app.show_help {
+        help::draw(frame, frame.area());
+    }
+}
+
+fn draw_main(frame: &mut Frame, area: Rect, app: &App) {
+    if app.show_details && area.width < SIDE_BY_SIDE_WIDTH {
+        // Too narrow for both: the details take the screen; j/k still move through the runs.
+        details::draw(frame, area, app);
+        return;
+    }
+    let (main, details) = if app.show_details {
+        let [main, details] =
+            Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)])
+                .areas(area);
+        (main, Some(details))
+    } else {
+        (area, None)
+    };
+    match app.view {
+        View::Table => leaderboard::draw(frame, main, app),
+        View::Chart => chart::draw(frame, main, app),
+    }
+    if let Some(details) = details {
+        details::draw(frame, details, app);
+    }
+}
+
+fn draw_empty(frame: &mut Frame, area: Rect, app: &App) {
+    let cmd = Style::new().fg(Color::Cyan);
+    let lines = vec![
+        Line::from("No runs in the store yet.".bold()),
+        Line::from(""),
+        Line::from(format!("Store: {}", app.store_label)),
+        Line::from(""),
+        Line::from("Import the PePR paper's published results (131 models x 8 groups):"),
+        Line::from(Span::styled(
+            "  pepr import ../shared/paper/all_results.csv",
+            cmd,
+        )),
+        Line::from("Import your own runs (the generic CSV layout is in the README):"),
+        Line::from(Span::styled("  pepr import my_runs.csv", cmd)),
+        Line::from(""),
+        Line::from("Then press R here to reload.   ? keys   q quit"),
+    ];
+    let block = Block::bordered().title(" pepr: getting started ");
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        area,
+    );
+}
+
+fn title_line(app: &App) -> Line<'static> {
+    let mut spans = vec![Span::styled(
+        " pepr ",
+        Style::new().add_modifier(Modifier::BOLD).reversed(),
+    )];
+    if let Some(set) = app.current_set() {
+        let set_by = match app.set_by {
+            SetBy::Group => "group",
+            SetBy::Dataset => "dataset",
+            SetBy::All => "all",
+        };
+        spans.push(Span::raw(format!(
+            " {set_by} {}/{}: ",
+            app.set_index + 1,
+            app.sets().len()
+        )));
+        spans.push(Span::styled(set.name.clone(), Style::new().bold()));
+        spans.push(Span::raw(format!(" ({} runs) ", set.runs)));
+    }
+    let v = app.variant;
+    spans.push(Span::styled(
+        format!(" PePR-{} = P/(1+{}_n) ", v.letter(), v.letter()),
+        Style::new().fg(Color::Black).bg(Color::Green),
+    ));
+    if app.view == View::Chart {
+        spans.push(Span::raw(" chart"));
+    }
+    Line::from(spans)
+}
+
+fn status_line(app: &App) -> Line<'static> {
+    if app.editing_filter {
+        return Line::from(vec![
+            Span::styled(" filter: ", Style::new().bold()),
+            Span::raw(app.filter.clone()),
+            Span::styled("▏", Style::new().add_modifier(Modifier::SLOW_BLINK)),
+            Span::raw("  Enter keep · Esc clear"),
+        ]);
+    }
+    let mut spans = Vec::new();
+    if app.loading {
+        spans.push(Span::styled(" loading… ", Style::new().fg(Color::Yellow)));
+    }
+    if let Some(data) = &app.data {
+        if !data.warnings.is_empty() {
+            spans.push(Span::styled(
+                format!(
+                    " {} store line(s) skipped: {} ",
+                    data.warnings.len(),
+                    data.warnings[0]
+                ),
+                Style::new().fg(Color::Yellow),
+            ));
+        }
+        if !data.records.is_empty() {
+            let arrow = if app.descending() { "↓" } else { "↑" };
+            spans.push(Span::raw(format!(
+                " {} shown · sort {}{arrow}",
+                app.rows().len(),
+                leaderboard::column_title(app.sort_column, app.variant)
+            )));
+            if !app.filter.is_empty() {
+                spans.push(Span::raw(format!(" · filter \"{}\"", app.filter)));
+            }
+        }
+    }
+    spans.push(Span::styled(
+        "  ? keys  q quit",
+        Style::new().fg(Color::DarkGray),
+    ));
+    Line::from(spans)
+}

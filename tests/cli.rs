@@ -1,0 +1,294 @@
+//! The real `pepr` binary, run the way scripts run it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn pepr(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pepr"))
+        .arg("--home")
+        .arg(home)
+        .args(args)
+        .env_remove("PEPR_HOME")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+fn paper_csv() -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/paper/all_results.csv")
+        .display()
+        .to_string()
+}
+
+fn rank_csv(home: &Path, extra: &[&str]) -> Vec<csv::StringRecord> {
+    let mut args = vec!["rank", "--format", "csv"];
+    args.extend_from_slice(extra);
+    let output = pepr(home, &args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let mut reader = csv::Reader::from_reader(output.stdout.as_slice());
+    let headers = reader.headers().unwrap().clone();
+    let required = "id,arch,group,P,energy_kwh,co2_g,train_time_s,memory_gb,pepr_e,pepr_c,pepr_t,pepr_m,pareto_e,rank";
+    for column in required.split(',') {
+        assert!(
+            headers.iter().any(|h| h == column),
+            "missing column {column} in {headers:?}"
+        );
+    }
+    reader.records().map(Result::unwrap).collect()
+}
+
+#[test]
+fn import_paper_twice_then_rank() {
+    let home = tempfile::tempdir().unwrap();
+    let first = pepr(home.path(), &["import", &paper_csv()]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(
+        stdout(&first).contains("1048 rows (paper layout): 1048 added, 0 already in the store"),
+        "{}",
+        stdout(&first)
+    );
+    let second = pepr(home.path(), &["import", &paper_csv()]);
+    assert!(
+        stdout(&second).contains("0 added, 1048 already in the store"),
+        "{}",
+        stdout(&second)
+    );
+
+    let rows = rank_csv(home.path(), &[]);
+    assert_eq!(rows.len(), 1048);
+
+    // --group and --top: the three best PePR-E runs of derma_pt, best first, ranked 1..3.
+    let top = rank_csv(home.path(), &["--group", "derma_pt", "--top", "3"]);
+    assert_eq!(top.len(), 3);
+    let scores: Vec<f64> = top.iter().map(|r| r[11].parse().unwrap()).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    let ranks: Vec<&str> = top.iter().map(|r| r.get(r.len() - 1).unwrap()).collect();
+    assert_eq!(ranks, ["1", "2", "3"]);
+    assert!(top.iter().all(|r| &r[2] == "derma_pt"));
+
+    // --by a column sorts by it; PePR-M ranks by memory's score.
+    let by_energy = rank_csv(home.path(), &["--group", "lidc", "--by", "energy_kwh"]);
+    let energies: Vec<f64> = by_energy.iter().map(|r| r[7].parse().unwrap()).collect();
+    assert!(energies.windows(2).all(|w| w[0] <= w[1]));
+    let by_m = rank_csv(
+        home.path(),
+        &["--group", "lidc", "--by", "pepr-m", "--top", "1"],
+    );
+    assert_eq!(by_m[0].get(by_m[0].len() - 1), Some("1"));
+
+    let table = pepr(home.path(), &["rank", "--group", "pneumonia", "--top", "5"]);
+    let text = stdout(&table);
+    assert!(
+        text.contains("== pneumonia ==") && text.contains("PePR-E"),
+        "{text}"
+    );
+    assert_eq!(text.lines().filter(|l| !l.is_empty()).count(), 7, "{text}");
+
+    let json = pepr(
+        home.path(),
+        &["rank", "--format", "json", "--group", "derma", "--top", "2"],
+    );
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value.as_array().unwrap().len(), 2);
+    assert!(value[0]["pepr_e"].is_number() && value[0]["pareto_e"].is_boolean());
+}
+
+#[test]
+fn usage_errors_exit_2_and_failures_exit_1_with_one_line() {
+    let home = tempfile::tempdir().unwrap();
+    let bad_by = pepr(home.path(), &["rank", "--by", "bogus"]);
+    assert_eq!(bad_by.status.code(), Some(2));
+    assert!(stderr(&bad_by).contains("pepr-e"));
+    assert_eq!(pepr(home.path(), &["frobnicate"]).status.code(), Some(2));
+
+    let no_group = pepr(home.path(), &["rank", "--group", "nope"]);
+    assert_eq!(no_group.status.code(), Some(1));
+    assert_eq!(
+        stderr(&no_group).lines().count(),
+        1,
+        "{}",
+        stderr(&no_group)
+    );
+    assert!(stderr(&no_group).starts_with("error: no comparison set named \"nope\""));
+
+    let missing = pepr(home.path(), &["import", "/nonexistent/x.csv"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("/nonexistent/x.csv"));
+}
+
+#[test]
+fn bad_row_aborts_the_import_and_names_file_line_column() {
+    let home = tempfile::tempdir().unwrap();
+    let good = home.path().join("good.csv");
+    std::fs::write(&good, "arch,group,P,energy_kwh\na,g,0.5,0.1\n").unwrap();
+    assert!(
+        pepr(home.path(), &["import", good.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let before = std::fs::read(home.path().join("runs.jsonl")).unwrap();
+
+    let bad = home.path().join("bad.csv");
+    std::fs::write(&bad, "arch,group,P,energy_kwh\nb,g,0.5,0.1\nc,g,0.7,-3\n").unwrap();
+    let output = pepr(home.path(), &["import", bad.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(
+        message.contains(&format!(
+            "{}:3:4: column `energy_kwh`: must not be negative",
+            bad.display()
+        )),
+        "{message}"
+    );
+    assert_eq!(
+        std::fs::read(home.path().join("runs.jsonl")).unwrap(),
+        before,
+        "nothing from the bad file was written"
+    );
+}
+
+#[test]
+fn export_in_three_formats_and_reimport_the_csv() {
+    let home = tempfile::tempdir().unwrap();
+    assert!(
+        pepr(home.path(), &["import", &paper_csv()])
+            .status
+            .success()
+    );
+    for name in ["runs.csv", "runs.parquet", "runs.json"] {
+        let path = home.path().join(name);
+        let output = pepr(home.path(), &["export", path.to_str().unwrap()]);
+        assert!(output.status.success(), "{name}: {}", stderr(&output));
+        assert!(stdout(&output).contains("1048 runs written"));
+    }
+    let parquet = std::fs::read(home.path().join("runs.parquet")).unwrap();
+    assert_eq!(&parquet[..4], b"PAR1");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(home.path().join("runs.json")).unwrap()).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 1048);
+    assert!(json[0]["epoch_perf"].as_array().unwrap().len() == 10);
+
+    // The exported CSV is in the generic layout: it imports back as a no-op into the same store
+    // and as 1048 runs with the same scores into a fresh one.
+    let csv_path = home.path().join("runs.csv");
+    let again = pepr(home.path(), &["import", csv_path.to_str().unwrap()]);
+    assert!(
+        stdout(&again).contains("1048 rows (generic layout): 0 added"),
+        "{} {}",
+        stdout(&again),
+        stderr(&again)
+    );
+    let fresh = tempfile::tempdir().unwrap();
+    assert!(
+        pepr(fresh.path(), &["import", csv_path.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let original: Vec<Vec<String>> = rank_csv(home.path(), &[])
+        .iter()
+        .map(|r| r.iter().map(String::from).collect())
+        .collect();
+    let round_trip: Vec<Vec<String>> = rank_csv(fresh.path(), &[])
+        .iter()
+        .map(|r| r.iter().map(String::from).collect())
+        .collect();
+    assert_eq!(original, round_trip);
+
+    let bad = pepr(
+        home.path(),
+        &["export", home.path().join("runs.xlsx").to_str().unwrap()],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+}
+
+#[test]
+fn two_processes_importing_at_once_lose_nothing() {
+    let home = tempfile::tempdir().unwrap();
+    let files: Vec<PathBuf> = (0..4)
+        .map(|f| {
+            let path = home.path().join(format!("batch{f}.csv"));
+            let mut file = std::fs::File::create(&path).unwrap();
+            writeln!(file, "arch,group,P,energy_kwh").unwrap();
+            for i in 0..250 {
+                writeln!(
+                    file,
+                    "m{f}-{i},g{},0.{i:03},{}",
+                    i % 3,
+                    0.01 * (i + 1) as f64
+                )
+                .unwrap();
+            }
+            path
+        })
+        .collect();
+    let children: Vec<_> = files
+        .iter()
+        .map(|path| {
+            Command::new(env!("CARGO_BIN_EXE_pepr"))
+                .arg("--home")
+                .arg(home.path())
+                .arg("import")
+                .arg(path)
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    assert_eq!(rank_csv(home.path(), &[]).len(), 1000);
+}
+
+#[test]
+fn a_torn_store_line_is_reported_and_every_other_run_loads() {
+    let home = tempfile::tempdir().unwrap();
+    assert!(
+        pepr(home.path(), &["import", &paper_csv()])
+            .status
+            .success()
+    );
+    let store = home.path().join("runs.jsonl");
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&store)
+        .unwrap();
+    file.write_all(b"{\"schema\":1,\"id\":\"half-writ").unwrap();
+    drop(file);
+
+    let output = pepr(home.path(), &["rank", "--format", "csv"]);
+    assert!(output.status.success());
+    assert!(
+        stderr(&output).contains(&format!(
+            "warning: {}:1049: skipped: incomplete last line",
+            store.display()
+        )),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(stdout(&output).lines().count(), 1 + 1048);
+}
+
+#[test]
+fn pepr_home_env_is_the_default_home() {
+    let home = tempfile::tempdir().unwrap();
+    let csv = home.path().join("one.csv");
+    std::fs::write(&csv, "arch,group,P\nx,g,0.5\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_pepr"))
+        .args(["import", csv.to_str().unwrap()])
+        .env("PEPR_HOME", home.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(home.path().join("runs.jsonl").exists());
+}

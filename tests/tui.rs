@@ -1,0 +1,255 @@
+//! The explorer drawn into ratatui's TestBackend and driven by key events.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use pepr::app::{App, Data, Request, SortColumn, View};
+use pepr::results::rank::{SetBy, Variant, rank};
+use pepr::results::synthetic;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn app_with(records: Vec<pepr::results::record::RunRecord>) -> App {
+    let ranking = rank(&records, SetBy::Group).unwrap();
+    let mut app = App::new("/home/user/.local/share/pepr/runs.jsonl");
+    app.on_loaded(Ok(Data {
+        records,
+        ranking,
+        warnings: vec![],
+        set_by: SetBy::Group,
+    }));
+    app
+}
+
+fn sample_app() -> App {
+    app_with(synthetic::runs(3, 14, 42))
+}
+
+fn render(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|frame| pepr::ui::draw(frame, app)).unwrap();
+    terminal
+}
+
+fn screen(app: &App, width: u16, height: u16) -> String {
+    render(app, width, height).backend().to_string()
+}
+
+fn press(app: &mut App, code: KeyCode) -> Option<Request> {
+    app.handle_key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        press(app, KeyCode::Char(c));
+    }
+}
+
+#[test]
+fn leaderboard_80x24() {
+    insta::assert_snapshot!(render(&sample_app(), 80, 24).backend());
+}
+
+#[test]
+fn leaderboard_with_details_120x40() {
+    let mut app = sample_app();
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Enter);
+    insta::assert_snapshot!(render(&app, 120, 40).backend());
+}
+
+#[test]
+fn details_full_screen_80x24() {
+    let mut app = sample_app();
+    press(&mut app, KeyCode::Char('d'));
+    insta::assert_snapshot!(render(&app, 80, 24).backend());
+}
+
+#[test]
+fn chart_120x40() {
+    let mut app = sample_app();
+    press(&mut app, KeyCode::Tab);
+    insta::assert_snapshot!(render(&app, 120, 40).backend());
+}
+
+#[test]
+fn chart_80x24() {
+    let mut app = sample_app();
+    press(&mut app, KeyCode::Char('x'));
+    insta::assert_snapshot!(render(&app, 80, 24).backend());
+}
+
+#[test]
+fn help_80x24() {
+    let mut app = sample_app();
+    press(&mut app, KeyCode::Char('?'));
+    insta::assert_snapshot!(render(&app, 80, 24).backend());
+}
+
+#[test]
+fn empty_store_80x24() {
+    insta::assert_snapshot!(render(&app_with(vec![]), 80, 24).backend());
+}
+
+#[test]
+fn loading_and_error_screens() {
+    let mut app = App::new("store");
+    assert!(screen(&app, 80, 24).contains("Loading runs"));
+    app.on_loaded(Err("runs.jsonl: permission denied".into()));
+    let text = screen(&app, 80, 24);
+    assert!(
+        text.contains("Could not load the run store") && text.contains("permission denied"),
+        "{text}"
+    );
+    assert_eq!(
+        press(&mut app, KeyCode::Char('R')),
+        Some(Request::Load(SetBy::Group))
+    );
+}
+
+#[test]
+fn tiny_and_resized_terminals_do_not_panic() {
+    let mut app = sample_app();
+    for (w, h) in [(1, 1), (10, 3), (40, 10), (80, 24), (200, 60), (80, 24)] {
+        render(&app, w, h);
+        press(&mut app, KeyCode::Enter);
+        render(&app, w, h);
+        press(&mut app, KeyCode::Tab);
+        render(&app, w, h);
+    }
+}
+
+/// Visible arch names in table order.
+fn archs(app: &App) -> Vec<String> {
+    let data = app.data.as_ref().unwrap();
+    app.rows()
+        .iter()
+        .map(|&r| data.records[data.ranking.runs[r].index].arch.clone())
+        .collect()
+}
+
+#[test]
+fn key_driven_scenario() {
+    let mut app = sample_app();
+    assert_eq!(app.current_set().unwrap().name, "set-00");
+    assert_eq!(app.rows().len(), 14);
+    let data = app.data.clone().unwrap();
+    let score = |app: &App, i: usize| data.ranking.runs[app.rows()[i]].score[app.variant.index()];
+
+    // Opens ranked by PePR-E, best first.
+    assert_eq!(app.sort_column, SortColumn::Rank);
+    assert!(score(&app, 0) >= score(&app, 1));
+    assert!(screen(&app, 80, 24).contains("PePR-E = P/(1+E_n)"));
+
+    // Sort: `s` moves to the arch column, ascending; `r` reverses it.
+    press(&mut app, KeyCode::Char('s'));
+    assert_eq!(app.sort_column, SortColumn::Arch);
+    let ascending = archs(&app);
+    assert!(ascending.windows(2).all(|w| w[0] <= w[1]), "{ascending:?}");
+    press(&mut app, KeyCode::Char('r'));
+    let descending = archs(&app);
+    assert!(descending.windows(2).all(|w| w[0] >= w[1]));
+    assert!(screen(&app, 80, 24).contains("arch↓"));
+    // `S` steps back to rank.
+    press(&mut app, KeyCode::Char('S'));
+    assert_eq!(app.sort_column, SortColumn::Rank);
+
+    // Filter: `/` then text narrows the rows; Esc clears it.
+    press(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "model00");
+    assert!(app.editing_filter);
+    assert!(screen(&app, 80, 24).contains("filter: model00"));
+    press(&mut app, KeyCode::Enter);
+    assert!(!app.editing_filter);
+    assert!(
+        !archs(&app).is_empty() && archs(&app).iter().all(|a| a.contains("model00")),
+        "{:?}",
+        archs(&app)
+    );
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.rows().len(), 14);
+
+    // Variant: `m` switches to PePR-M; runs without memory have no score and sort last.
+    press(&mut app, KeyCode::Char('m'));
+    assert_eq!(app.variant, Variant::Memory);
+    let text = screen(&app, 80, 24);
+    assert!(
+        text.contains("PePR-M = P/(1+M_n)") && text.contains("mem GB"),
+        "{text}"
+    );
+    let last = *app.rows().last().unwrap();
+    assert_eq!(data.ranking.runs[last].score[Variant::Memory.index()], None);
+    assert!(text.contains('—'));
+    press(&mut app, KeyCode::Char('v'));
+    assert_eq!(app.variant, Variant::Energy);
+
+    // Set: `]` goes to the next comparison set, `[` back.
+    press(&mut app, KeyCode::Char(']'));
+    assert_eq!(app.current_set().unwrap().name, "set-01");
+    assert!(screen(&app, 80, 24).contains("group 2/3: set-01"));
+    press(&mut app, KeyCode::Char('['));
+    press(&mut app, KeyCode::Char('['));
+    assert_eq!(app.current_set().unwrap().name, "set-02");
+
+    // Selection moves and clamps.
+    press(&mut app, KeyCode::Char('G'));
+    assert_eq!(app.selected, 13);
+    press(&mut app, KeyCode::Down);
+    assert_eq!(app.selected, 13);
+    press(&mut app, KeyCode::Char('g'));
+    assert_eq!(app.selected, 0);
+
+    // Chart view.
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.view, View::Chart);
+    let text = screen(&app, 120, 40);
+    assert!(
+        text.contains("P vs energy (kWh)")
+            && text.contains("Pareto front")
+            && text.contains("PePR="),
+        "{text}"
+    );
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.view, View::Table);
+
+    // Sets by dataset need a re-rank: the app asks the event loop for it.
+    assert_eq!(
+        press(&mut app, KeyCode::Char('b')),
+        Some(Request::Load(SetBy::Dataset))
+    );
+
+    // Help, then any key closes it; `q` quits.
+    press(&mut app, KeyCode::Char('?'));
+    assert!(screen(&app, 80, 24).contains("reverse the sort"));
+    press(&mut app, KeyCode::Char('j'));
+    assert!(!app.show_help);
+    assert!(!app.quit);
+    press(&mut app, KeyCode::Char('q'));
+    assert!(app.quit);
+}
+
+#[test]
+fn ctrl_c_quits_even_while_typing_a_filter() {
+    let mut app = sample_app();
+    press(&mut app, KeyCode::Char('/'));
+    app.handle_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert!(app.quit);
+}
+
+#[test]
+fn selection_stays_visible_when_scrolling_a_long_set() {
+    let mut app = app_with(synthetic::runs(1, 500, 3));
+    for _ in 0..100 {
+        press(&mut app, KeyCode::Down);
+    }
+    let terminal = render(&app, 80, 24);
+    let data = app.data.as_ref().unwrap();
+    let selected = &data.records[data.ranking.runs[app.rows()[100]].index];
+    let rank = data.ranking.runs[app.rows()[100]].rank[0]
+        .unwrap()
+        .to_string();
+    let text = terminal.backend().to_string();
+    assert!(
+        text.lines()
+            .any(|l| l.contains(&selected.arch) && l.contains(&format!("│{rank:<4}"))),
+        "{text}"
+    );
+}
