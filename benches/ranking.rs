@@ -43,73 +43,29 @@ fn main() {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
 
-    measure(
-        "rank (polars scores + ranks + Pareto)",
-        iterations,
-        Duration::from_millis(100),
-        || rank(&records, SetBy::Group).unwrap(),
-    );
+    measure("rank (polars scores + ranks + Pareto)", iterations, Duration::from_millis(100), || {
+        rank(&records, SetBy::Group).unwrap()
+    });
     let ranking = rank(&records, SetBy::Group).unwrap();
-    measure(
-        "sort all 100k by PePR-E rank",
-        iterations,
-        Duration::from_millis(100),
-        || {
-            select(
-                &records,
-                &ranking,
-                None,
-                "",
-                SortKey::Rank(Variant::Energy),
-                false,
-                Variant::Energy,
-            )
-        },
-    );
-    measure(
-        "rank + sort 100k",
-        iterations,
-        Duration::from_millis(100),
-        || {
-            let ranking = rank(&records, SetBy::Group).unwrap();
-            select(
-                &records,
-                &ranking,
-                None,
-                "",
-                SortKey::Rank(Variant::Energy),
-                false,
-                Variant::Energy,
-            )
-        },
-    );
+    measure("sort all 100k by PePR-E rank", iterations, Duration::from_millis(100), || {
+        select(&records, &ranking, None, "", SortKey::Rank(Variant::Energy), false, Variant::Energy)
+    });
+    measure("rank + sort 100k", iterations, Duration::from_millis(100), || {
+        let ranking = rank(&records, SetBy::Group).unwrap();
+        select(&records, &ranking, None, "", SortKey::Rank(Variant::Energy), false, Variant::Energy)
+    });
 
     let mut app = App::new("bench");
-    app.on_loaded(Ok(Data {
-        records: records.clone(),
-        ranking,
-        warnings: vec![],
-        set_by: SetBy::Group,
-    }));
+    app.on_loaded(Ok(Data { records: records.clone(), ranking, warnings: vec![], set_by: SetBy::Group }));
     for (w, h) in [(80u16, 24u16), (120, 40)] {
         let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
-        measure(
-            &format!("draw one leaderboard frame {w}x{h}"),
-            iterations * 10,
-            Duration::from_millis(10),
-            || {
-                terminal.draw(|frame| pepr::ui::draw(frame, &app)).unwrap();
-            },
-        );
+        measure(&format!("draw one leaderboard frame {w}x{h}"), iterations * 10, Duration::from_millis(10), || {
+            terminal.draw(|frame| pepr::ui::draw(frame, &app)).unwrap();
+        });
     }
     let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
     app.view = pepr::app::View::Chart;
-    measure(
-        "draw one chart frame 120x40 (5k-run set)",
-        iterations * 10,
-        Duration::from_millis(10),
-        || {
-            terminal.draw(|frame| pepr::ui::draw(frame, &app)).unwrap();
-        },
-    );
+    measure("draw one chart frame 120x40 (5k-run set)", iterations * 10, Duration::from_millis(10), || {
+        terminal.draw(|frame| pepr::ui::draw(frame, &app)).unwrap();
+    });
 }

@@ -17,11 +17,7 @@ use crate::results::store::RunStore;
 use crate::results::view::{SortKey, select};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "pepr",
-    version,
-    about = "Explore and rank deep-learning runs by PePR = P / (1 + R_n)"
-)]
+#[command(name = "pepr", version, about = "Explore and rank deep-learning runs by PePR = P / (1 + R_n)")]
 pub struct Cli {
     /// Data directory (default: $PEPR_HOME, else the platform data dir, e.g. ~/.local/share/pepr).
     #[arg(long, global = true, value_name = "DIR")]
@@ -103,8 +99,7 @@ pub struct SortBy {
 }
 
 fn parse_sort_by(text: &str) -> Result<SortBy, String> {
-    let key = SortKey::parse(text, Variant::Energy)
-        .ok_or_else(|| format!("expected one of: {}", SortKey::NAMES))?;
+    let key = SortKey::parse(text, Variant::Energy).ok_or_else(|| format!("expected one of: {}", SortKey::NAMES))?;
     let variant = match key {
         SortKey::Rank(v) => v,
         _ => Variant::Energy,
@@ -131,14 +126,7 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             println!("{}: {rows} runs written", file.display());
             Ok(())
         }
-        Command::Rank {
-            by,
-            group,
-            top,
-            format,
-            reverse,
-            set_by,
-        } => {
+        Command::Rank { by, group, top, format, reverse, set_by } => {
             let (records, ranking) = load_and_rank(&store, set_by.into())?;
             if let Some(group) = &group
                 && !ranking.sets.iter().any(|s| &s.name == group)
@@ -146,23 +134,11 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
                 let names: Vec<&str> = ranking.sets.iter().map(|s| s.name.as_str()).collect();
                 bail!(
                     "no comparison set named {group:?}; the store has: {}",
-                    if names.is_empty() {
-                        "none".to_string()
-                    } else {
-                        names.join(", ")
-                    }
+                    if names.is_empty() { "none".to_string() } else { names.join(", ") }
                 );
             }
             let descending = by.key.descending_by_default() != reverse;
-            let mut rows = select(
-                &records,
-                &ranking,
-                group.as_deref(),
-                "",
-                by.key,
-                descending,
-                by.variant,
-            );
+            let mut rows = select(&records, &ranking, group.as_deref(), "", by.key, descending, by.variant);
             if let Some(top) = top {
                 rows = first_n_per_set(&ranking, rows, top);
             }
@@ -194,10 +170,10 @@ fn load_and_rank(store: &RunStore, set_by: SetBy) -> Result<(Vec<RunRecord>, Ran
 
 fn first_n_per_set(ranking: &Ranking, rows: Vec<usize>, n: usize) -> Vec<usize> {
     let mut kept = Vec::new();
-    let mut current: Option<&str> = None;
+    let mut current: Option<usize> = None;
     let mut count = 0;
     for row in rows {
-        let set = ranking.runs[row].set.as_str();
+        let set = ranking.runs[row].set;
         if current != Some(set) {
             current = Some(set);
             count = 0;
@@ -250,21 +226,9 @@ fn rank_cells(record: &RunRecord, run: &RankedRun, variant: Variant) -> Vec<Cell
         Cell::Number(record.params.map(|p| p as f64)),
         Cell::Number(Some(record.performance)),
     ];
-    cells.extend(
-        Variant::ALL
-            .iter()
-            .map(|v| Cell::Number(v.resource(record))),
-    );
-    cells.extend(
-        Variant::ALL
-            .iter()
-            .map(|v| Cell::Number(run.score[v.index()])),
-    );
-    cells.extend(
-        Variant::ALL
-            .iter()
-            .map(|v| Cell::Flag(run.pareto[v.index()])),
-    );
+    cells.extend(Variant::ALL.iter().map(|v| Cell::Number(v.resource(record))));
+    cells.extend(Variant::ALL.iter().map(|v| Cell::Number(run.score[v.index()])));
+    cells.extend(Variant::ALL.iter().map(|v| Cell::Flag(run.pareto[v.index()])));
     cells.push(Cell::Number(run.rank[variant.index()].map(f64::from)));
     cells
 }
@@ -304,9 +268,7 @@ fn print_ranking(
                         .map(|(name, cell)| {
                             let value = match cell {
                                 Cell::Text(t) => serde_json::Value::String(t),
-                                Cell::Number(n) => {
-                                    n.map_or(serde_json::Value::Null, |n| serde_json::json!(n))
-                                }
+                                Cell::Number(n) => n.map_or(serde_json::Value::Null, |n| serde_json::json!(n)),
                                 Cell::Flag(b) => serde_json::Value::Bool(b),
                             };
                             (name.to_string(), value)
@@ -346,45 +308,38 @@ fn print_table(
         &format!("PePR-{}", variant.letter()),
         "front",
     ];
-    let mut current: Option<&str> = None;
+    let mut current: Option<usize> = None;
     let mut block: Vec<[String; 9]> = Vec::new();
-    let flush =
-        |out: &mut dyn Write, set: &str, block: &mut Vec<[String; 9]>| -> std::io::Result<()> {
-            writeln!(out, "== {set} ==")?;
-            let mut widths = headers.map(str::len);
-            for row in block.iter() {
-                for (w, cell) in widths.iter_mut().zip(row) {
-                    *w = (*w).max(cell.chars().count());
-                }
+    let flush = |out: &mut dyn Write, set: &str, block: &mut Vec<[String; 9]>| -> std::io::Result<()> {
+        writeln!(out, "== {set} ==")?;
+        let mut widths = headers.map(str::len);
+        for row in block.iter() {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
             }
-            let line = |out: &mut dyn Write, cells: [&str; 9]| -> std::io::Result<()> {
-                let parts: Vec<String> = cells
-                    .iter()
-                    .zip(widths)
-                    .enumerate()
-                    .map(|(i, (c, w))| {
-                        if i == 1 {
-                            format!("{c:<w$}")
-                        } else {
-                            format!("{c:>w$}")
-                        }
-                    })
-                    .collect();
-                writeln!(out, "{}", parts.join("  ").trim_end())
-            };
-            line(out, headers)?;
-            for row in block.drain(..) {
-                line(out, row.each_ref().map(String::as_str))?;
-            }
-            writeln!(out)
+        }
+        let line = |out: &mut dyn Write, cells: [&str; 9]| -> std::io::Result<()> {
+            let parts: Vec<String> = cells
+                .iter()
+                .zip(widths)
+                .enumerate()
+                .map(|(i, (c, w))| if i == 1 { format!("{c:<w$}") } else { format!("{c:>w$}") })
+                .collect();
+            writeln!(out, "{}", parts.join("  ").trim_end())
         };
+        line(out, headers)?;
+        for row in block.drain(..) {
+            line(out, row.each_ref().map(String::as_str))?;
+        }
+        writeln!(out)
+    };
     for &row in rows {
         let run = &ranking.runs[row];
         let record = &records[run.index];
-        if current.is_some_and(|c| c != run.set) {
-            flush(out, current.unwrap(), &mut block)?;
+        if let Some(set) = current.filter(|&c| c != run.set) {
+            flush(out, &ranking.sets[set].name, &mut block)?;
         }
-        current = Some(&run.set);
+        current = Some(run.set);
         let v = variant.index();
         block.push([
             run.rank[v].map_or("—".into(), |r| r.to_string()),
@@ -395,15 +350,11 @@ fn print_table(
             fmt_opt(record.train_time_s, 1),
             fmt_opt(record.memory_gb, 2),
             fmt_opt(run.score[v], 4),
-            if run.pareto[v] {
-                "*".into()
-            } else {
-                String::new()
-            },
+            if run.pareto[v] { "*".into() } else { String::new() },
         ]);
     }
     if let Some(set) = current {
-        flush(out, set, &mut block)?;
+        flush(out, &ranking.sets[set].name, &mut block)?;
     }
     Ok(())
 }
@@ -415,6 +366,5 @@ pub fn fmt_opt(value: Option<f64>, decimals: usize) -> String {
 
 /// Resolves the home from the parsed arguments.
 pub fn home_of(cli: &Cli) -> Result<Home> {
-    Home::resolve(cli.home.as_deref())
-        .with_context(|| format!("choosing the pepr home (--home or {HOME_ENV})"))
+    Home::resolve(cli.home.as_deref()).with_context(|| format!("choosing the pepr home (--home or {HOME_ENV})"))
 }

@@ -23,9 +23,8 @@ impl Home {
         if let Some(dir) = std::env::var_os(HOME_ENV).filter(|v| !v.is_empty()) {
             return Ok(Home::at(PathBuf::from(dir)));
         }
-        let dirs = directories::ProjectDirs::from("", "", "pepr").ok_or_else(|| {
-            anyhow!("cannot find a data directory for pepr: set --home DIR or {HOME_ENV}")
-        })?;
+        let dirs = directories::ProjectDirs::from("", "", "pepr")
+            .ok_or_else(|| anyhow!("cannot find a data directory for pepr: set --home DIR or {HOME_ENV}"))?;
         Ok(Home::at(dirs.data_dir()))
     }
 
@@ -44,8 +43,7 @@ impl Home {
 
     /// Creates the directory if needed.
     pub fn ensure(&self) -> Result<()> {
-        std::fs::create_dir_all(&self.root)
-            .with_context(|| format!("cannot create pepr home {}", self.root.display()))
+        std::fs::create_dir_all(&self.root).with_context(|| format!("cannot create pepr home {}", self.root.display()))
     }
 }
 

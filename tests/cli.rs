@@ -24,10 +24,7 @@ fn stderr(output: &Output) -> String {
 }
 
 fn paper_csv() -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/paper/all_results.csv")
-        .display()
-        .to_string()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/paper/all_results.csv").display().to_string()
 }
 
 fn rank_csv(home: &Path, extra: &[&str]) -> Vec<csv::StringRecord> {
@@ -39,10 +36,7 @@ fn rank_csv(home: &Path, extra: &[&str]) -> Vec<csv::StringRecord> {
     let headers = reader.headers().unwrap().clone();
     let required = "id,arch,group,P,energy_kwh,co2_g,train_time_s,memory_gb,pepr_e,pepr_c,pepr_t,pepr_m,pareto_e,rank";
     for column in required.split(',') {
-        assert!(
-            headers.iter().any(|h| h == column),
-            "missing column {column} in {headers:?}"
-        );
+        assert!(headers.iter().any(|h| h == column), "missing column {column} in {headers:?}");
     }
     reader.records().map(Result::unwrap).collect()
 }
@@ -58,11 +52,7 @@ fn import_paper_twice_then_rank() {
         stdout(&first)
     );
     let second = pepr(home.path(), &["import", &paper_csv()]);
-    assert!(
-        stdout(&second).contains("0 added, 1048 already in the store"),
-        "{}",
-        stdout(&second)
-    );
+    assert!(stdout(&second).contains("0 added, 1048 already in the store"), "{}", stdout(&second));
 
     let rows = rank_csv(home.path(), &[]);
     assert_eq!(rows.len(), 1048);
@@ -80,24 +70,15 @@ fn import_paper_twice_then_rank() {
     let by_energy = rank_csv(home.path(), &["--group", "lidc", "--by", "energy_kwh"]);
     let energies: Vec<f64> = by_energy.iter().map(|r| r[7].parse().unwrap()).collect();
     assert!(energies.windows(2).all(|w| w[0] <= w[1]));
-    let by_m = rank_csv(
-        home.path(),
-        &["--group", "lidc", "--by", "pepr-m", "--top", "1"],
-    );
+    let by_m = rank_csv(home.path(), &["--group", "lidc", "--by", "pepr-m", "--top", "1"]);
     assert_eq!(by_m[0].get(by_m[0].len() - 1), Some("1"));
 
     let table = pepr(home.path(), &["rank", "--group", "pneumonia", "--top", "5"]);
     let text = stdout(&table);
-    assert!(
-        text.contains("== pneumonia ==") && text.contains("PePR-E"),
-        "{text}"
-    );
+    assert!(text.contains("== pneumonia ==") && text.contains("PePR-E"), "{text}");
     assert_eq!(text.lines().filter(|l| !l.is_empty()).count(), 7, "{text}");
 
-    let json = pepr(
-        home.path(),
-        &["rank", "--format", "json", "--group", "derma", "--top", "2"],
-    );
+    let json = pepr(home.path(), &["rank", "--format", "json", "--group", "derma", "--top", "2"]);
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(value.as_array().unwrap().len(), 2);
     assert!(value[0]["pepr_e"].is_number() && value[0]["pareto_e"].is_boolean());
@@ -113,12 +94,7 @@ fn usage_errors_exit_2_and_failures_exit_1_with_one_line() {
 
     let no_group = pepr(home.path(), &["rank", "--group", "nope"]);
     assert_eq!(no_group.status.code(), Some(1));
-    assert_eq!(
-        stderr(&no_group).lines().count(),
-        1,
-        "{}",
-        stderr(&no_group)
-    );
+    assert_eq!(stderr(&no_group).lines().count(), 1, "{}", stderr(&no_group));
     assert!(stderr(&no_group).starts_with("error: no comparison set named \"nope\""));
 
     let missing = pepr(home.path(), &["import", "/nonexistent/x.csv"]);
@@ -131,11 +107,7 @@ fn bad_row_aborts_the_import_and_names_file_line_column() {
     let home = tempfile::tempdir().unwrap();
     let good = home.path().join("good.csv");
     std::fs::write(&good, "arch,group,P,energy_kwh\na,g,0.5,0.1\n").unwrap();
-    assert!(
-        pepr(home.path(), &["import", good.to_str().unwrap()])
-            .status
-            .success()
-    );
+    assert!(pepr(home.path(), &["import", good.to_str().unwrap()]).status.success());
     let before = std::fs::read(home.path().join("runs.jsonl")).unwrap();
 
     let bad = home.path().join("bad.csv");
@@ -144,27 +116,16 @@ fn bad_row_aborts_the_import_and_names_file_line_column() {
     assert_eq!(output.status.code(), Some(1));
     let message = stderr(&output);
     assert!(
-        message.contains(&format!(
-            "{}:3:4: column `energy_kwh`: must not be negative",
-            bad.display()
-        )),
+        message.contains(&format!("{}:3:4: column `energy_kwh`: must not be negative", bad.display())),
         "{message}"
     );
-    assert_eq!(
-        std::fs::read(home.path().join("runs.jsonl")).unwrap(),
-        before,
-        "nothing from the bad file was written"
-    );
+    assert_eq!(std::fs::read(home.path().join("runs.jsonl")).unwrap(), before, "nothing from the bad file was written");
 }
 
 #[test]
 fn export_in_three_formats_and_reimport_the_csv() {
     let home = tempfile::tempdir().unwrap();
-    assert!(
-        pepr(home.path(), &["import", &paper_csv()])
-            .status
-            .success()
-    );
+    assert!(pepr(home.path(), &["import", &paper_csv()]).status.success());
     for name in ["runs.csv", "runs.parquet", "runs.json"] {
         let path = home.path().join(name);
         let output = pepr(home.path(), &["export", path.to_str().unwrap()]);
@@ -182,32 +143,16 @@ fn export_in_three_formats_and_reimport_the_csv() {
     // and as 1048 runs with the same scores into a fresh one.
     let csv_path = home.path().join("runs.csv");
     let again = pepr(home.path(), &["import", csv_path.to_str().unwrap()]);
-    assert!(
-        stdout(&again).contains("1048 rows (generic layout): 0 added"),
-        "{} {}",
-        stdout(&again),
-        stderr(&again)
-    );
+    assert!(stdout(&again).contains("1048 rows (generic layout): 0 added"), "{} {}", stdout(&again), stderr(&again));
     let fresh = tempfile::tempdir().unwrap();
-    assert!(
-        pepr(fresh.path(), &["import", csv_path.to_str().unwrap()])
-            .status
-            .success()
-    );
-    let original: Vec<Vec<String>> = rank_csv(home.path(), &[])
-        .iter()
-        .map(|r| r.iter().map(String::from).collect())
-        .collect();
-    let round_trip: Vec<Vec<String>> = rank_csv(fresh.path(), &[])
-        .iter()
-        .map(|r| r.iter().map(String::from).collect())
-        .collect();
+    assert!(pepr(fresh.path(), &["import", csv_path.to_str().unwrap()]).status.success());
+    let original: Vec<Vec<String>> =
+        rank_csv(home.path(), &[]).iter().map(|r| r.iter().map(String::from).collect()).collect();
+    let round_trip: Vec<Vec<String>> =
+        rank_csv(fresh.path(), &[]).iter().map(|r| r.iter().map(String::from).collect()).collect();
     assert_eq!(original, round_trip);
 
-    let bad = pepr(
-        home.path(),
-        &["export", home.path().join("runs.xlsx").to_str().unwrap()],
-    );
+    let bad = pepr(home.path(), &["export", home.path().join("runs.xlsx").to_str().unwrap()]);
     assert_eq!(bad.status.code(), Some(1));
 }
 
@@ -220,13 +165,7 @@ fn two_processes_importing_at_once_lose_nothing() {
             let mut file = std::fs::File::create(&path).unwrap();
             writeln!(file, "arch,group,P,energy_kwh").unwrap();
             for i in 0..250 {
-                writeln!(
-                    file,
-                    "m{f}-{i},g{},0.{i:03},{}",
-                    i % 3,
-                    0.01 * (i + 1) as f64
-                )
-                .unwrap();
+                writeln!(file, "m{f}-{i},g{},0.{i:03},{}", i % 3, 0.01 * (i + 1) as f64).unwrap();
             }
             path
         })
@@ -253,26 +192,16 @@ fn two_processes_importing_at_once_lose_nothing() {
 #[test]
 fn a_torn_store_line_is_reported_and_every_other_run_loads() {
     let home = tempfile::tempdir().unwrap();
-    assert!(
-        pepr(home.path(), &["import", &paper_csv()])
-            .status
-            .success()
-    );
+    assert!(pepr(home.path(), &["import", &paper_csv()]).status.success());
     let store = home.path().join("runs.jsonl");
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&store)
-        .unwrap();
+    let mut file = std::fs::OpenOptions::new().append(true).open(&store).unwrap();
     file.write_all(b"{\"schema\":1,\"id\":\"half-writ").unwrap();
     drop(file);
 
     let output = pepr(home.path(), &["rank", "--format", "csv"]);
     assert!(output.status.success());
     assert!(
-        stderr(&output).contains(&format!(
-            "warning: {}:1049: skipped: incomplete last line",
-            store.display()
-        )),
+        stderr(&output).contains(&format!("warning: {}:1049: skipped: incomplete last line", store.display())),
         "{}",
         stderr(&output)
     );
@@ -291,4 +220,25 @@ fn pepr_home_env_is_the_default_home() {
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(home.path().join("runs.jsonl").exists());
+}
+
+#[test]
+fn the_tui_refuses_to_start_without_a_terminal() {
+    let home = tempfile::tempdir().unwrap();
+    let output = pepr(home.path(), &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("the TUI needs a terminal"), "{}", stderr(&output));
+    assert!(output.stdout.is_empty(), "no escape codes sprayed into a pipe");
+}
+
+#[test]
+fn the_generic_example_fixture_imports_and_a_run_without_resources_gets_no_score() {
+    let home = tempfile::tempdir().unwrap();
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/generic_example.csv");
+    let output = pepr(home.path(), &["import", fixture.to_str().unwrap()]);
+    assert!(stdout(&output).contains("4 rows (generic layout): 4 added"), "{}{}", stdout(&output), stderr(&output));
+    let rows = rank_csv(home.path(), &[]);
+    let vit = rows.iter().find(|r| &r[1] == "vit_tiny").unwrap();
+    assert_eq!((&vit[7], &vit[11], &vit[15], &vit[19]), ("", "", "false", ""), "{vit:?}");
+    assert_eq!(&rows.last().unwrap()[1], "vit_tiny", "unscored runs sort last");
 }

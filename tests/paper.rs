@@ -12,11 +12,7 @@ use pepr::results::rank::{SetBy, Variant, rank};
 
 fn paper_csv() -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/paper/all_results.csv");
-    assert!(
-        path.exists(),
-        "{} is missing: the tests need the shared paper data beside the repo",
-        path.display()
-    );
+    assert!(path.exists(), "{} is missing: the tests need the shared paper data beside the repo", path.display());
     path
 }
 
@@ -33,10 +29,7 @@ fn expected_scores() -> HashMap<(String, String), [f64; 4]> {
 
     let mut by_group: HashMap<String, Vec<&csv::StringRecord>> = HashMap::new();
     for row in &rows {
-        by_group
-            .entry(row[group].to_string())
-            .or_default()
-            .push(row);
+        by_group.entry(row[group].to_string()).or_default().push(row);
     }
     let mut expected = HashMap::new();
     for (name, members) in &by_group {
@@ -44,10 +37,7 @@ fn expected_scores() -> HashMap<(String, String), [f64; 4]> {
             .iter()
             .map(|&r| {
                 let values = members.iter().map(|row| num(row, r));
-                (
-                    values.clone().fold(f64::INFINITY, f64::min),
-                    values.fold(f64::NEG_INFINITY, f64::max),
-                )
+                (values.clone().fold(f64::INFINITY, f64::min), values.fold(f64::NEG_INFINITY, f64::max))
             })
             .collect();
         for row in members {
@@ -77,8 +67,8 @@ fn every_score_of_all_eight_groups_matches_the_papers_formula() {
         let record = &records[run.index];
         let want = expected[&(record.arch.clone(), record.group.clone())];
         for v in Variant::ALL {
-            let got = run.score[v.index()]
-                .unwrap_or_else(|| panic!("{} {} has no {:?} score", record.arch, record.group, v));
+            let got =
+                run.score[v.index()].unwrap_or_else(|| panic!("{} {} has no {:?} score", record.arch, record.group, v));
             assert!(
                 (got - want[v.index()]).abs() <= 1e-12,
                 "{} in {}: PePR-{} = {got}, the paper's formula gives {}",
@@ -96,26 +86,8 @@ fn every_score_of_all_eight_groups_matches_the_papers_formula() {
 /// Values from the paper's own output, data/full_data_pepr_dataset_level.csv in saintslab/PePR
 /// (commit ce087aa), written by make_pepr_data.py: model, group, pepr_e, pepr_c, pepr_t, pepr_m.
 const PUBLISHED: &[(&str, &str, [f64; 4])] = &[
-    (
-        "hardcorenas_a",
-        "derma_pt",
-        [
-            0.5826215642247453,
-            0.5845780543759487,
-            0.5849780307031882,
-            0.5795501466398698,
-        ],
-    ),
-    (
-        "fbnetv3_b",
-        "derma_pt",
-        [
-            0.5726591830313085,
-            0.579411116002691,
-            0.5734389668143913,
-            0.5410697851766717,
-        ],
-    ),
+    ("hardcorenas_a", "derma_pt", [0.5826215642247453, 0.5845780543759487, 0.5849780307031882, 0.5795501466398698]),
+    ("fbnetv3_b", "derma_pt", [0.5726591830313085, 0.579411116002691, 0.5734389668143913, 0.5410697851766717]),
 ];
 
 #[test]
@@ -123,11 +95,8 @@ fn spot_values_equal_the_papers_published_output() {
     let (_, records) = read_file(&paper_csv(), Utc::now()).unwrap();
     let ranking = rank(&records, SetBy::Group).unwrap();
     for (arch, group, want) in PUBLISHED {
-        let run = ranking
-            .runs
-            .iter()
-            .find(|r| records[r.index].arch == *arch && records[r.index].group == *group)
-            .unwrap();
+        let run =
+            ranking.runs.iter().find(|r| records[r.index].arch == *arch && records[r.index].group == *group).unwrap();
         for v in Variant::ALL {
             let got = run.score[v.index()].unwrap();
             assert!(
@@ -153,14 +122,7 @@ fn pareto_front_of_every_group_is_non_dominated_and_complete() {
                 let (op, or) = (other.performance, v.resource(other).unwrap());
                 op >= p && or <= r && (op > p || or < r)
             });
-            assert_eq!(
-                run.pareto[v.index()],
-                !dominated,
-                "{} {} PePR-{}",
-                me.arch,
-                me.group,
-                v.letter()
-            );
+            assert_eq!(run.pareto[v.index()], !dominated, "{} {} PePR-{}", me.arch, me.group, v.letter());
         }
     }
     let fronts = ranking.runs.iter().filter(|r| r.pareto[0]).count();

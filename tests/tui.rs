@@ -10,12 +10,7 @@ use ratatui::backend::TestBackend;
 fn app_with(records: Vec<pepr::results::record::RunRecord>) -> App {
     let ranking = rank(&records, SetBy::Group).unwrap();
     let mut app = App::new("/home/user/.local/share/pepr/runs.jsonl");
-    app.on_loaded(Ok(Data {
-        records,
-        ranking,
-        warnings: vec![],
-        set_by: SetBy::Group,
-    }));
+    app.on_loaded(Ok(Data { records, ranking, warnings: vec![], set_by: SetBy::Group }));
     app
 }
 
@@ -95,14 +90,8 @@ fn loading_and_error_screens() {
     assert!(screen(&app, 80, 24).contains("Loading runs"));
     app.on_loaded(Err("runs.jsonl: permission denied".into()));
     let text = screen(&app, 80, 24);
-    assert!(
-        text.contains("Could not load the run store") && text.contains("permission denied"),
-        "{text}"
-    );
-    assert_eq!(
-        press(&mut app, KeyCode::Char('R')),
-        Some(Request::Load(SetBy::Group))
-    );
+    assert!(text.contains("Could not load the run store") && text.contains("permission denied"), "{text}");
+    assert_eq!(press(&mut app, KeyCode::Char('R')), Some(Request::Load(SetBy::Group)));
 }
 
 #[test]
@@ -120,10 +109,7 @@ fn tiny_and_resized_terminals_do_not_panic() {
 /// Visible arch names in table order.
 fn archs(app: &App) -> Vec<String> {
     let data = app.data.as_ref().unwrap();
-    app.rows()
-        .iter()
-        .map(|&r| data.records[data.ranking.runs[r].index].arch.clone())
-        .collect()
+    app.rows().iter().map(|&r| data.records[data.ranking.runs[r].index].arch.clone()).collect()
 }
 
 #[test]
@@ -159,11 +145,7 @@ fn key_driven_scenario() {
     assert!(screen(&app, 80, 24).contains("filter: model00"));
     press(&mut app, KeyCode::Enter);
     assert!(!app.editing_filter);
-    assert!(
-        !archs(&app).is_empty() && archs(&app).iter().all(|a| a.contains("model00")),
-        "{:?}",
-        archs(&app)
-    );
+    assert!(!archs(&app).is_empty() && archs(&app).iter().all(|a| a.contains("model00")), "{:?}", archs(&app));
     press(&mut app, KeyCode::Esc);
     assert_eq!(app.rows().len(), 14);
 
@@ -171,10 +153,7 @@ fn key_driven_scenario() {
     press(&mut app, KeyCode::Char('m'));
     assert_eq!(app.variant, Variant::Memory);
     let text = screen(&app, 80, 24);
-    assert!(
-        text.contains("PePR-M = P/(1+M_n)") && text.contains("mem GB"),
-        "{text}"
-    );
+    assert!(text.contains("PePR-M = P/(1+M_n)") && text.contains("mem GB"), "{text}");
     let last = *app.rows().last().unwrap();
     assert_eq!(data.ranking.runs[last].score[Variant::Memory.index()], None);
     assert!(text.contains('—'));
@@ -201,20 +180,12 @@ fn key_driven_scenario() {
     press(&mut app, KeyCode::Tab);
     assert_eq!(app.view, View::Chart);
     let text = screen(&app, 120, 40);
-    assert!(
-        text.contains("P vs energy (kWh)")
-            && text.contains("Pareto front")
-            && text.contains("PePR="),
-        "{text}"
-    );
+    assert!(text.contains("P vs energy (kWh)") && text.contains("Pareto front") && text.contains("PePR="), "{text}");
     press(&mut app, KeyCode::Esc);
     assert_eq!(app.view, View::Table);
 
     // Sets by dataset need a re-rank: the app asks the event loop for it.
-    assert_eq!(
-        press(&mut app, KeyCode::Char('b')),
-        Some(Request::Load(SetBy::Dataset))
-    );
+    assert_eq!(press(&mut app, KeyCode::Char('b')), Some(Request::Load(SetBy::Dataset)));
 
     // Help, then any key closes it; `q` quits.
     press(&mut app, KeyCode::Char('?'));
@@ -243,13 +214,7 @@ fn selection_stays_visible_when_scrolling_a_long_set() {
     let terminal = render(&app, 80, 24);
     let data = app.data.as_ref().unwrap();
     let selected = &data.records[data.ranking.runs[app.rows()[100]].index];
-    let rank = data.ranking.runs[app.rows()[100]].rank[0]
-        .unwrap()
-        .to_string();
+    let rank = data.ranking.runs[app.rows()[100]].rank[0].unwrap().to_string();
     let text = terminal.backend().to_string();
-    assert!(
-        text.lines()
-            .any(|l| l.contains(&selected.arch) && l.contains(&format!("│{rank:<4}"))),
-        "{text}"
-    );
+    assert!(text.lines().any(|l| l.contains(&selected.arch) && l.contains(&format!("│{rank:<4}"))), "{text}");
 }

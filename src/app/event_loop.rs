@@ -21,37 +21,40 @@ enum Message {
 
 /// Runs the TUI until the user quits. The terminal is restored on return, error or panic.
 pub fn run_tui(home: Home) -> Result<()> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        anyhow::bail!("the TUI needs a terminal on stdin and stdout; for scripts use `pepr rank` (see `pepr --help`)");
+    }
     let store = RunStore::new(home.runs_file());
     let mut app = App::new(store.path().display().to_string());
     let (sender, receiver) = mpsc::channel::<Message>();
 
+    // try_init installs a panic hook that restores the terminal before the panic message prints.
+    let mut terminal = match ratatui::try_init() {
+        Ok(terminal) => terminal,
+        Err(e) => {
+            ratatui::restore();
+            anyhow::bail!("cannot set up the terminal: {e}");
+        }
+    };
+
     let input = sender.clone();
-    std::thread::Builder::new()
-        .name("pepr-input".into())
-        .spawn(move || {
-            loop {
-                let message = match event::read() {
-                    Ok(event) => Message::Input(event),
-                    Err(e) => Message::InputFailed(e.to_string()),
-                };
-                let failed = matches!(message, Message::InputFailed(_));
-                if input.send(message).is_err() || failed {
-                    break;
-                }
+    std::thread::Builder::new().name("pepr-input".into()).spawn(move || {
+        loop {
+            let message = match event::read() {
+                Ok(event) => Message::Input(event),
+                Err(e) => Message::InputFailed(e.to_string()),
+            };
+            let failed = matches!(message, Message::InputFailed(_));
+            if input.send(message).is_err() || failed {
+                break;
             }
-        })?;
+        }
+    })?;
 
     let mut generation = 1;
-    spawn_load(
-        store.clone(),
-        SetBy::Group,
-        generation,
-        sender.clone(),
-        Message::Loaded,
-    );
+    spawn_load(store.clone(), SetBy::Group, generation, sender.clone(), Message::Loaded);
 
-    // ratatui::init installs a panic hook that restores the terminal before the message prints.
-    let mut terminal = ratatui::init();
     let result = (|| -> Result<()> {
         loop {
             terminal.draw(|frame| crate::ui::draw(frame, &app))?;
@@ -61,20 +64,12 @@ pub fn run_tui(home: Home) -> Result<()> {
                     Message::Input(Event::Key(key)) => {
                         if let Some(Request::Load(set_by)) = app.handle_key(key) {
                             generation += 1;
-                            spawn_load(
-                                store.clone(),
-                                set_by,
-                                generation,
-                                sender.clone(),
-                                Message::Loaded,
-                            );
+                            spawn_load(store.clone(), set_by, generation, sender.clone(), Message::Loaded);
                         }
                     }
                     Message::Input(_) => {} // resize and others: the next draw adapts
                     Message::InputFailed(e) => anyhow::bail!("reading terminal input: {e}"),
-                    Message::Loaded(loaded) if loaded.generation == generation => {
-                        app.on_loaded(loaded.result)
-                    }
+                    Message::Loaded(loaded) if loaded.generation == generation => app.on_loaded(loaded.result),
                     Message::Loaded(_) => {} // superseded by a newer request
                 }
                 if app.quit {

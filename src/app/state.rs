@@ -57,11 +57,7 @@ impl SortColumn {
     fn step(self, forward: bool) -> SortColumn {
         let i = SortColumn::ALL.iter().position(|c| *c == self).unwrap_or(0);
         let n = SortColumn::ALL.len();
-        SortColumn::ALL[if forward {
-            (i + 1) % n
-        } else {
-            (i + n - 1) % n
-        }]
+        SortColumn::ALL[if forward { (i + 1) % n } else { (i + n - 1) % n }]
     }
 }
 
@@ -137,9 +133,7 @@ impl App {
                 self.set_by = data.set_by;
                 self.data = Some(data);
                 self.load_error = None;
-                self.set_index = previous
-                    .and_then(|name| self.sets().iter().position(|s| s.name == name))
-                    .unwrap_or(0);
+                self.set_index = previous.and_then(|name| self.sets().iter().position(|s| s.name == name)).unwrap_or(0);
                 self.refresh_rows();
             }
             Err(message) => self.load_error = Some(message),
@@ -186,11 +180,7 @@ impl App {
             self.rows.clear();
             return;
         };
-        let set = data
-            .ranking
-            .sets
-            .get(self.set_index)
-            .map(|s| s.name.as_str());
+        let set = data.ranking.sets.get(self.set_index).map(|s| s.name.as_str());
         self.rows = match set {
             Some(set) => select(
                 &data.records,
@@ -282,11 +272,7 @@ impl App {
             }
             KeyCode::Enter | KeyCode::Char('d') => self.show_details = !self.show_details,
             KeyCode::Tab | KeyCode::Char('x') => {
-                self.view = if self.view == View::Table {
-                    View::Chart
-                } else {
-                    View::Table
-                };
+                self.view = if self.view == View::Table { View::Chart } else { View::Table };
             }
             _ => {}
         }
@@ -327,11 +313,7 @@ impl App {
         if n == 0 {
             return;
         }
-        self.set_index = if forward {
-            (self.set_index + 1) % n
-        } else {
-            (self.set_index + n - 1) % n
-        };
+        self.set_index = if forward { (self.set_index + 1) % n } else { (self.set_index + n - 1) % n };
         self.selected = 0;
         self.scroll.set(0);
         self.rows.clear();

@@ -18,12 +18,7 @@ pub struct Loaded {
 pub fn load(store: &RunStore, set_by: SetBy) -> Result<Data, String> {
     let loaded = store.load().map_err(|e| format!("{e:#}"))?;
     let ranking = rank(&loaded.records, set_by).map_err(|e| format!("{e:#}"))?;
-    Ok(Data {
-        records: loaded.records,
-        ranking,
-        warnings: loaded.warnings,
-        set_by,
-    })
+    Ok(Data { records: loaded.records, ranking, warnings: loaded.warnings, set_by })
 }
 
 /// Starts a load on its own thread; the answer arrives on `reply` wrapped by `wrap`.

@@ -20,55 +20,33 @@ pub enum ExportFormat {
 
 impl ExportFormat {
     pub fn from_path(path: &Path) -> Result<ExportFormat> {
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or("")
-            .to_ascii_lowercase();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         Ok(match ext.as_str() {
             "csv" => ExportFormat::Csv,
             "parquet" | "pq" => ExportFormat::Parquet,
             "json" => ExportFormat::Json,
-            _ => bail!(
-                "{}: unknown export format {ext:?}: use .csv, .parquet or .json",
-                path.display()
-            ),
+            _ => bail!("{}: unknown export format {ext:?}: use .csv, .parquet or .json", path.display()),
         })
     }
 }
 
 /// One row per run: the record's fields, then the set, normalised resources, scores, Pareto flags and ranks.
-pub fn export_frame(
-    records: &[RunRecord],
-    ranking: &Ranking,
-    format: ExportFormat,
-) -> Result<DataFrame> {
+pub fn export_frame(records: &[RunRecord], ranking: &Ranking, format: ExportFormat) -> Result<DataFrame> {
     let runs = &ranking.runs;
     let rec = |i: usize| &records[runs[i].index];
     let n = runs.len();
-    let text = |f: &dyn Fn(&RunRecord) -> Option<String>| -> Vec<Option<String>> {
-        (0..n).map(|i| f(rec(i))).collect()
-    };
-    let float = |f: &dyn Fn(&RunRecord) -> Option<f64>| -> Vec<Option<f64>> {
-        (0..n).map(|i| f(rec(i))).collect()
-    };
-    let uint = |f: &dyn Fn(&RunRecord) -> Option<u64>| -> Vec<Option<u64>> {
-        (0..n).map(|i| f(rec(i))).collect()
-    };
+    let text =
+        |f: &dyn Fn(&RunRecord) -> Option<String>| -> Vec<Option<String>> { (0..n).map(|i| f(rec(i))).collect() };
+    let float = |f: &dyn Fn(&RunRecord) -> Option<f64>| -> Vec<Option<f64>> { (0..n).map(|i| f(rec(i))).collect() };
+    let uint = |f: &dyn Fn(&RunRecord) -> Option<u64>| -> Vec<Option<u64>> { (0..n).map(|i| f(rec(i))).collect() };
 
     let mut columns = vec![
         Column::new("id".into(), text(&|r| Some(r.id.clone()))),
-        Column::new(
-            "created_at".into(),
-            text(&|r| Some(r.created_at.to_rfc3339())),
-        ),
+        Column::new("created_at".into(), text(&|r| Some(r.created_at.to_rfc3339()))),
         Column::new("arch".into(), text(&|r| Some(r.arch.clone()))),
         Column::new("family".into(), text(&|r| r.family.clone())),
         Column::new("kind".into(), text(&|r| Some(r.kind.label().into()))),
-        Column::new(
-            "efficient".into(),
-            (0..n).map(|i| rec(i).efficient).collect::<Vec<_>>(),
-        ),
+        Column::new("efficient".into(), (0..n).map(|i| rec(i).efficient).collect::<Vec<_>>()),
         Column::new("params".into(), uint(&|r| r.params)),
         Column::new("macs".into(), uint(&|r| r.macs)),
         Column::new("dataset".into(), text(&|r| Some(r.dataset.clone()))),
@@ -87,20 +65,10 @@ pub fn export_frame(
         // CSV has no list type: the generic layout's `a;b;c`.
         ExportFormat::Csv => Column::new(
             "epoch_perf".into(),
-            text(&|r| {
-                Some(
-                    r.epoch_perf
-                        .iter()
-                        .map(f64::to_string)
-                        .collect::<Vec<_>>()
-                        .join(";"),
-                )
-            }),
+            text(&|r| Some(r.epoch_perf.iter().map(f64::to_string).collect::<Vec<_>>().join(";"))),
         ),
         _ => {
-            let lists: Vec<Series> = (0..n)
-                .map(|i| Series::new("".into(), rec(i).epoch_perf.clone()))
-                .collect();
+            let lists: Vec<Series> = (0..n).map(|i| Series::new("".into(), rec(i).epoch_perf.clone())).collect();
             Column::new("epoch_perf".into(), lists)
         }
     });
@@ -111,45 +79,22 @@ pub fn export_frame(
         Column::new("train_time_s".into(), float(&|r| r.train_time_s)),
         Column::new("memory_gb".into(), float(&|r| r.memory_gb)),
         Column::new("memory_kind".into(), text(&|r| r.memory_kind.clone())),
-        Column::new(
-            "power_source".into(),
-            text(&|r| r.power_source.as_ref().map(|p| p.label())),
-        ),
-        Column::new(
-            "carbon_intensity_g_per_kwh".into(),
-            float(&|r| r.carbon_intensity_g_per_kwh),
-        ),
+        Column::new("power_source".into(), text(&|r| r.power_source.as_ref().map(|p| p.label()))),
+        Column::new("carbon_intensity_g_per_kwh".into(), float(&|r| r.carbon_intensity_g_per_kwh)),
         Column::new("status".into(), text(&|r| Some(r.status.label().into()))),
         Column::new("origin".into(), text(&|r| Some(r.origin.label()))),
-        Column::new(
-            "set".into(),
-            runs.iter().map(|r| r.set.clone()).collect::<Vec<_>>(),
-        ),
+        Column::new("set".into(), runs.iter().map(|r| ranking.set_name(r).to_string()).collect::<Vec<_>>()),
     ]);
     for v in Variant::ALL {
         let i = v.index();
         let letter = v.letter().to_ascii_lowercase();
-        columns.push(Column::new(
-            format!("rn_{letter}").into(),
-            runs.iter().map(|r| r.normalised[i]).collect::<Vec<_>>(),
-        ));
-        columns.push(Column::new(
-            v.score_column().into(),
-            runs.iter().map(|r| r.score[i]).collect::<Vec<_>>(),
-        ));
-        columns.push(Column::new(
-            v.pareto_column().into(),
-            runs.iter().map(|r| r.pareto[i]).collect::<Vec<_>>(),
-        ));
-        columns.push(Column::new(
-            format!("rank_{letter}").into(),
-            runs.iter().map(|r| r.rank[i]).collect::<Vec<_>>(),
-        ));
+        columns
+            .push(Column::new(format!("rn_{letter}").into(), runs.iter().map(|r| r.normalised[i]).collect::<Vec<_>>()));
+        columns.push(Column::new(v.score_column().into(), runs.iter().map(|r| r.score[i]).collect::<Vec<_>>()));
+        columns.push(Column::new(v.pareto_column().into(), runs.iter().map(|r| r.pareto[i]).collect::<Vec<_>>()));
+        columns.push(Column::new(format!("rank_{letter}").into(), runs.iter().map(|r| r.rank[i]).collect::<Vec<_>>()));
     }
-    anyhow::Context::context(
-        DataFrame::new_infer_height(columns),
-        "building the export table",
-    )
+    anyhow::Context::context(DataFrame::new_infer_height(columns), "building the export table")
 }
 
 /// Writes the export to a temporary file beside `path`, then renames it over `path`, so an
@@ -157,22 +102,16 @@ pub fn export_frame(
 pub fn export(records: &[RunRecord], ranking: &Ranking, path: &Path) -> Result<usize> {
     let format = ExportFormat::from_path(path)?;
     let mut frame = export_frame(records, ranking, format)?;
-    let file_name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("export");
+    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("export");
     let tmp = path.with_file_name(format!(".{file_name}.pepr-tmp"));
     let mut write = || -> Result<()> {
-        let mut file = std::fs::File::create(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
+        let mut file = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
         match format {
             ExportFormat::Csv => CsvWriter::new(&mut file).finish(&mut frame)?,
             ExportFormat::Parquet => {
                 ParquetWriter::new(&mut file).finish(&mut frame)?;
             }
-            ExportFormat::Json => JsonWriter::new(&mut file)
-                .with_json_format(JsonFormat::Json)
-                .finish(&mut frame)?,
+            ExportFormat::Json => JsonWriter::new(&mut file).with_json_format(JsonFormat::Json).finish(&mut frame)?,
         }
         file.sync_all()?;
         Ok(())
@@ -181,7 +120,6 @@ pub fn export(records: &[RunRecord], ranking: &Ranking, path: &Path) -> Result<u
         let _ = std::fs::remove_file(&tmp);
         return Err(e.context(format!("cannot write {}", path.display())));
     }
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("cannot move the export into place at {}", path.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot move the export into place at {}", path.display()))?;
     Ok(frame.height())
 }

@@ -11,9 +11,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use super::record::{
-    ModelKind, Origin, PowerSource, RunRecord, RunStatus, SCHEMA_VERSION, validate,
-};
+use super::record::{ModelKind, Origin, PowerSource, RunRecord, RunStatus, SCHEMA_VERSION, validate};
 use super::store::{AppendOutcome, RunStore};
 
 /// Which CSV layout a file uses.
@@ -47,7 +45,11 @@ pub struct ImportError {
 
 impl std::fmt::Display for ImportError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.file.display(), self.line)?;
+        // Line 0 means the file as a whole (it could not be opened or read).
+        write!(f, "{}", self.file.display())?;
+        if self.line > 0 {
+            write!(f, ":{}", self.line)?;
+        }
         if let Some(column) = self.column {
             write!(f, ":{column}")?;
         }
@@ -129,41 +131,22 @@ fn is_derived_column(name: &str) -> bool {
         || name.starts_with("rn_")
 }
 
-const PAPER_REQUIRED: &[&str] = &[
-    "model",
-    "dataset",
-    "test_09",
-    "energy",
-    "co2",
-    "train_time",
-    "memR",
-    "num_param",
-    "type",
-    "efficient",
-];
+const PAPER_REQUIRED: &[&str] =
+    &["model", "dataset", "test_09", "energy", "co2", "train_time", "memR", "num_param", "type", "efficient"];
 
 /// Parses FILE into records without touching the store.
 pub fn read_file(path: &Path, now: DateTime<Utc>) -> Result<(Layout, Vec<RunRecord>), ImportError> {
-    let file_error = |message: String| ImportError {
-        file: path.to_path_buf(),
-        line: 0,
-        column: None,
-        field: None,
-        message,
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .from_path(path)
-        .map_err(|e| file_error(format!("cannot open: {e}")))?;
+    let file_error =
+        |message: String| ImportError { file: path.to_path_buf(), line: 0, column: None, field: None, message };
+    let mut reader = csv::ReaderBuilder::new().from_path(path).map_err(|e| file_error(format!("cannot open: {e}")))?;
+    // Spreadsheets may start the file with a byte-order mark.
     let headers: Vec<String> = reader
         .headers()
         .map_err(|e| csv_error(path, e))?
         .iter()
-        .map(|h| h.trim().to_string())
+        .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
         .collect();
-    let header_error = |message: String| ImportError {
-        line: 1,
-        ..file_error(message)
-    };
+    let header_error = |message: String| ImportError { line: 1, ..file_error(message) };
     let layout = detect_layout(&headers).map_err(header_error)?;
     let columns = Columns::new(&headers, layout).map_err(|(column, message)| ImportError {
         column: Some(column + 1),
@@ -171,21 +154,13 @@ pub fn read_file(path: &Path, now: DateTime<Utc>) -> Result<(Layout, Vec<RunReco
         ..header_error(message)
     })?;
 
-    let origin_file = std::fs::canonicalize(path)
-        .unwrap_or_else(|_| path.to_path_buf())
-        .display()
-        .to_string();
+    let origin_file = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string();
     let mut records = Vec::new();
     let mut first_line_of_id: HashMap<String, u64> = HashMap::new();
     for row in reader.records() {
         let row = row.map_err(|e| csv_error(path, e))?;
         let line = row.position().map(|p| p.line()).unwrap_or(0);
-        let cells = Row {
-            path,
-            line,
-            row: &row,
-            columns: &columns,
-        };
+        let cells = Row { path, line, row: &row, columns: &columns };
         let record = match layout {
             Layout::Paper => paper_record(&cells, &origin_file, now)?,
             Layout::Generic => generic_record(&cells, &origin_file, now)?,
@@ -203,10 +178,7 @@ pub fn read_file(path: &Path, now: DateTime<Utc>) -> Result<(Layout, Vec<RunReco
                 line,
                 column: None,
                 field: None,
-                message: format!(
-                    "duplicate of the run on line {first} (same id {})",
-                    record.id
-                ),
+                message: format!("duplicate of the run on line {first} (same id {})", record.id),
             });
         }
         records.push(record);
@@ -217,37 +189,20 @@ pub fn read_file(path: &Path, now: DateTime<Utc>) -> Result<(Layout, Vec<RunReco
 /// Parses FILE and appends its new runs to the store in one locked write.
 pub fn import_file(store: &RunStore, path: &Path) -> anyhow::Result<ImportSummary> {
     let (layout, records) = read_file(path, Utc::now())?;
-    let AppendOutcome {
-        added,
-        already_present,
-    } = store.append_new(&records)?;
-    Ok(ImportSummary {
-        file: path.to_path_buf(),
-        layout,
-        rows: records.len(),
-        added,
-        already_present,
-    })
+    let AppendOutcome { added, already_present } = store.append_new(&records)?;
+    Ok(ImportSummary { file: path.to_path_buf(), layout, rows: records.len(), added, already_present })
 }
 
 fn csv_error(path: &Path, error: csv::Error) -> ImportError {
     let line = error.position().map(|p| p.line()).unwrap_or(0);
     let message = match error.kind() {
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => {
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
             format!("row has {len} fields, the header has {expected_len}")
         }
         csv::ErrorKind::Utf8 { err, .. } => format!("not valid UTF-8 in field {}", err.field() + 1),
         _ => error.to_string(),
     };
-    ImportError {
-        file: path.to_path_buf(),
-        line,
-        column: None,
-        field: None,
-        message,
-    }
+    ImportError { file: path.to_path_buf(), line, column: None, field: None, message }
 }
 
 fn detect_layout(headers: &[String]) -> Result<Layout, String> {
@@ -277,17 +232,8 @@ impl Columns {
                 (Layout::Generic, "performance") => "P".to_string(),
                 _ => name.clone(),
             };
-            if layout == Layout::Generic
-                && !GENERIC_COLUMNS.contains(&name.as_str())
-                && !is_derived_column(&name)
-            {
-                return Err((
-                    i,
-                    format!(
-                        "unknown column; the generic layout has: {}",
-                        GENERIC_COLUMNS.join(", ")
-                    ),
-                ));
+            if layout == Layout::Generic && !GENERIC_COLUMNS.contains(&name.as_str()) && !is_derived_column(&name) {
+                return Err((i, format!("unknown column; the generic layout has: {}", GENERIC_COLUMNS.join(", "))));
             }
             if index.insert(name, i).is_some() {
                 return Err((i, "column appears twice in the header".into()));
@@ -299,10 +245,7 @@ impl Columns {
         };
         for name in required {
             if !index.contains_key(*name) {
-                return Err((
-                    headers.len().saturating_sub(1),
-                    format!("missing required column `{name}`"),
-                ));
+                return Err((headers.len().saturating_sub(1), format!("missing required column `{name}`")));
             }
         }
         Ok(Columns { index })
@@ -331,37 +274,26 @@ impl Row<'_> {
     /// The trimmed cell, or `None` when the column is absent or the cell is empty.
     fn text(&self, name: &str) -> Option<&str> {
         let i = *self.columns.index.get(name)?;
-        self.row
-            .get(i)
-            .map(str::trim)
-            .filter(|s| !s.is_empty() && *s != "NA" && *s != "nan")
+        self.row.get(i).map(str::trim).filter(|s| !s.is_empty() && *s != "NA" && *s != "nan")
     }
 
     fn required_text(&self, name: &str) -> Result<&str, ImportError> {
-        self.text(name)
-            .ok_or_else(|| self.error(name, "empty, but required".into()))
+        self.text(name).ok_or_else(|| self.error(name, "empty, but required".into()))
     }
 
-    fn parse<T: std::str::FromStr>(
-        &self,
-        name: &str,
-        what: &str,
-    ) -> Result<Option<T>, ImportError> {
+    fn parse<T: std::str::FromStr>(&self, name: &str, what: &str) -> Result<Option<T>, ImportError> {
         match self.text(name) {
             None => Ok(None),
-            Some(text) => text
-                .parse::<T>()
-                .map(Some)
-                .map_err(|_| self.error(name, format!("expected {what}, found {text:?}"))),
+            Some(text) => {
+                text.parse::<T>().map(Some).map_err(|_| self.error(name, format!("expected {what}, found {text:?}")))
+            }
         }
     }
 
     fn number(&self, name: &str) -> Result<Option<f64>, ImportError> {
         let value = self.parse::<f64>(name, "a number")?;
         match value {
-            Some(v) if !v.is_finite() => {
-                Err(self.error(name, format!("expected a finite number, found {v}")))
-            }
+            Some(v) if !v.is_finite() => Err(self.error(name, format!("expected a finite number, found {v}"))),
             _ => Ok(value),
         }
     }
@@ -375,9 +307,7 @@ impl Row<'_> {
 
     fn unit(&self, name: &str) -> Result<Option<f64>, ImportError> {
         match self.number(name)? {
-            Some(v) if !(0.0..=1.0).contains(&v) => {
-                Err(self.error(name, format!("must be in [0, 1], found {v}")))
-            }
+            Some(v) if !(0.0..=1.0).contains(&v) => Err(self.error(name, format!("must be in [0, 1], found {v}"))),
             other => Ok(other),
         }
     }
@@ -394,9 +324,7 @@ impl Row<'_> {
     fn small_integer(&self, name: &str) -> Result<Option<u32>, ImportError> {
         match self.integer(name)? {
             None => Ok(None),
-            Some(v) => u32::try_from(v)
-                .map(Some)
-                .map_err(|_| self.error(name, format!("too large: {v}"))),
+            Some(v) => u32::try_from(v).map(Some).map_err(|_| self.error(name, format!("too large: {v}"))),
         }
     }
 
@@ -405,9 +333,7 @@ impl Row<'_> {
             None => Ok(None),
             Some("1" | "true" | "yes" | "y") => Ok(Some(true)),
             Some("0" | "false" | "no" | "n") => Ok(Some(false)),
-            Some(other) => {
-                Err(self.error(name, format!("expected 1/0/true/false, found {other:?}")))
-            }
+            Some(other) => Err(self.error(name, format!("expected 1/0/true/false, found {other:?}"))),
         }
     }
 
@@ -440,11 +366,7 @@ fn paper_dataset(group: &str) -> String {
     }
 }
 
-fn paper_record(
-    row: &Row,
-    origin_file: &str,
-    now: DateTime<Utc>,
-) -> Result<RunRecord, ImportError> {
+fn paper_record(row: &Row, origin_file: &str, now: DateTime<Utc>) -> Result<RunRecord, ImportError> {
     let group = row.required_text("dataset")?.to_string();
     let mut epoch_perf = Vec::new();
     for epoch in 0..100 {
@@ -452,14 +374,10 @@ fn paper_record(
         if !row.columns.index.contains_key(&name) {
             break;
         }
-        epoch_perf.push(
-            row.unit(&name)?
-                .ok_or_else(|| row.error(&name, "empty, but required".into()))?,
-        );
+        epoch_perf.push(row.unit(&name)?.ok_or_else(|| row.error(&name, "empty, but required".into()))?);
     }
     let kind_text = row.required_text("type")?;
-    let kind = ModelKind::parse(kind_text)
-        .ok_or_else(|| row.error("type", format!("unknown type {kind_text:?}")))?;
+    let kind = ModelKind::parse(kind_text).ok_or_else(|| row.error("type", format!("unknown type {kind_text:?}")))?;
     let energy = row.resource("energy")?;
     let co2 = row.resource("co2")?;
     Ok(RunRecord {
@@ -473,9 +391,7 @@ fn paper_record(
         params: row.integer("num_param")?,
         macs: None,
         dataset: paper_dataset(&group),
-        pretrained: group
-            .ends_with("_pt")
-            .then(|| "ImageNet (timm)".to_string()),
+        pretrained: group.ends_with("_pt").then(|| "ImageNet (timm)".to_string()),
         group,
         data_fraction: None,
         epochs: Some(epoch_perf.len() as u32),
@@ -485,52 +401,34 @@ fn paper_record(
         backend: None,
         device: None,
         metric: "test accuracy".into(),
-        performance: row
-            .unit("test_09")?
-            .ok_or_else(|| row.error("test_09", "empty, but required".into()))?,
+        performance: row.unit("test_09")?.ok_or_else(|| row.error("test_09", "empty, but required".into()))?,
         epoch_perf,
         energy_kwh: energy,
         co2_g: co2,
         train_time_s: row.resource("train_time")?,
         memory_gb: row.resource("memR")?,
         memory_kind: Some("GPU memory reserved (torch, memR)".into()),
-        power_source: Some(PowerSource {
-            measured: true,
-            by: "carbontracker, as published".into(),
-        }),
+        power_source: Some(PowerSource { measured: true, by: "carbontracker, as published".into() }),
         // The file has no intensity column; energy and CO2 imply the one carbontracker used.
         carbon_intensity_g_per_kwh: match (energy, co2) {
             (Some(e), Some(c)) if e > 0.0 => Some(c / e),
             _ => None,
         },
         status: RunStatus::Completed,
-        origin: Origin::Imported {
-            file: origin_file.into(),
-            line: row.line,
-            layout: Layout::Paper.name().into(),
-        },
+        origin: Origin::Imported { file: origin_file.into(), line: row.line, layout: Layout::Paper.name().into() },
     })
 }
 
-fn generic_record(
-    row: &Row,
-    origin_file: &str,
-    now: DateTime<Utc>,
-) -> Result<RunRecord, ImportError> {
+fn generic_record(row: &Row, origin_file: &str, now: DateTime<Utc>) -> Result<RunRecord, ImportError> {
     let group = row.required_text("group")?.to_string();
-    let performance = row
-        .unit("P")?
-        .ok_or_else(|| row.error("P", "empty, but required".into()))?;
+    let performance = row.unit("P")?.ok_or_else(|| row.error("P", "empty, but required".into()))?;
     let epoch_perf = match row.text("epoch_perf") {
         None => vec![],
         Some(text) => text
             .split(';')
             .map(|part| {
                 let v: f64 = part.trim().parse().map_err(|_| {
-                    row.error(
-                        "epoch_perf",
-                        format!("expected numbers separated by ';', found {part:?}"),
-                    )
+                    row.error("epoch_perf", format!("expected numbers separated by ';', found {part:?}"))
                 })?;
                 if (0.0..=1.0).contains(&v) {
                     Ok(v)
@@ -542,39 +440,25 @@ fn generic_record(
     };
     let kind = match row.text("kind") {
         None => ModelKind::Other,
-        Some(text) => ModelKind::parse(text).ok_or_else(|| {
-            row.error(
-                "kind",
-                format!("expected CNN, Transformer, MLP or Other, found {text:?}"),
-            )
-        })?,
+        Some(text) => ModelKind::parse(text)
+            .ok_or_else(|| row.error("kind", format!("expected CNN, Transformer, MLP or Other, found {text:?}")))?,
     };
     let status = match row.text("status") {
         None => RunStatus::Completed,
-        Some(text) => RunStatus::parse(text).ok_or_else(|| {
-            row.error(
-                "status",
-                format!("expected completed, interrupted or failed, found {text:?}"),
-            )
-        })?,
+        Some(text) => RunStatus::parse(text)
+            .ok_or_else(|| row.error("status", format!("expected completed, interrupted or failed, found {text:?}")))?,
     };
     let created_at = match row.text("created_at") {
         None => now,
         Some(text) => DateTime::parse_from_rfc3339(text)
             .map_err(|e| {
-                row.error(
-                    "created_at",
-                    format!("expected an RFC 3339 time such as 2026-01-31T12:00:00Z: {e}"),
-                )
+                row.error("created_at", format!("expected an RFC 3339 time such as 2026-01-31T12:00:00Z: {e}"))
             })?
             .with_timezone(&Utc),
     };
     Ok(RunRecord {
         schema: SCHEMA_VERSION,
-        id: row
-            .text("id")
-            .map(str::to_string)
-            .unwrap_or_else(|| row.content_id(Layout::Generic)),
+        id: row.text("id").map(str::to_string).unwrap_or_else(|| row.content_id(Layout::Generic)),
         created_at,
         arch: row.required_text("arch")?.to_string(),
         family: row.text("family").map(str::to_string),
@@ -585,10 +469,7 @@ fn generic_record(
         dataset: row.text("dataset").unwrap_or(&group).to_string(),
         group,
         data_fraction: row.unit("data_fraction")?,
-        pretrained: row
-            .text("pretrained")
-            .filter(|p| !p.eq_ignore_ascii_case("none"))
-            .map(str::to_string),
+        pretrained: row.text("pretrained").filter(|p| !p.eq_ignore_ascii_case("none")).map(str::to_string),
         epochs: row.small_integer("epochs")?,
         batch_size: row.small_integer("batch_size")?,
         lr: row.resource("lr")?,
@@ -606,11 +487,7 @@ fn generic_record(
         power_source: row.text("power_source").and_then(PowerSource::parse),
         carbon_intensity_g_per_kwh: row.resource("carbon_intensity_g_per_kwh")?,
         status,
-        origin: Origin::Imported {
-            file: origin_file.into(),
-            line: row.line,
-            layout: Layout::Generic.name().into(),
-        },
+        origin: Origin::Imported { file: origin_file.into(), line: row.line, layout: Layout::Generic.name().into() },
     })
 }
 
@@ -639,10 +516,7 @@ mod tests {
         let (layout, records) = read_file(&path, Utc::now()).unwrap();
         assert_eq!(layout, Layout::Paper);
         let r = &records[0];
-        assert_eq!(
-            (r.arch.as_str(), r.group.as_str(), r.dataset.as_str()),
-            ("resnet18", "derma_pt", "dermamnist")
-        );
+        assert_eq!((r.arch.as_str(), r.group.as_str(), r.dataset.as_str()), ("resnet18", "derma_pt", "dermamnist"));
         assert_eq!(r.performance, 0.7);
         assert_eq!(r.epoch_perf, vec![0.5, 0.6]);
         assert_eq!(r.pretrained.as_deref(), Some("ImageNet (timm)"));
@@ -669,16 +543,10 @@ mod tests {
             ),
         );
         let err = read_file(&path, Utc::now()).unwrap_err();
-        assert_eq!(
-            (err.line, err.column, err.field.as_deref()),
-            (3, Some(5), Some("energy"))
-        );
+        assert_eq!((err.line, err.column, err.field.as_deref()), (3, Some(5), Some("energy")));
         assert_eq!(
             err.to_string(),
-            format!(
-                "{}:3:5: column `energy`: expected a number, found \"lots\"",
-                path.display()
-            )
+            format!("{}:3:5: column `energy`: expected a number, found \"lots\"", path.display())
         );
     }
 
@@ -705,38 +573,29 @@ mod tests {
     fn generic_layout_errors() {
         let dir = tempfile::tempdir().unwrap();
         let cases = [
-            (
-                "arch,group,P,energy\nx,g,0.5,1\n",
-                "1:4: column `energy`: unknown column",
-            ),
+            ("arch,group,P,energy\nx,g,0.5,1\n", "1:4: column `energy`: unknown column"),
             ("arch,group\nx,g\n", "missing required column `P`"),
-            (
-                "arch,group,P\nx,g,1.5\n",
-                "2:3: column `P`: must be in [0, 1], found 1.5",
-            ),
-            (
-                "arch,group,P\nx,g,0.5,7\n",
-                "2: row has 4 fields, the header has 3",
-            ),
-            (
-                "arch,group,P,kind\nx,g,0.5,rnn\n",
-                "2:4: column `kind`: expected CNN",
-            ),
-            (
-                "arch,group,P\nx,g,0.5\nx,g,0.5\n",
-                "3: duplicate of the run on line 2",
-            ),
+            ("arch,group,P\nx,g,1.5\n", "2:3: column `P`: must be in [0, 1], found 1.5"),
+            ("arch,group,P\nx,g,0.5,7\n", "2: row has 4 fields, the header has 3"),
+            ("arch,group,P,kind\nx,g,0.5,rnn\n", "2:4: column `kind`: expected CNN"),
+            ("arch,group,P\nx,g,0.5\nx,g,0.5\n", "3: duplicate of the run on line 2"),
             ("name,score\nx,1\n", "1: unrecognised layout"),
         ];
         for (text, expected) in cases {
             let path = write(&dir, "bad.csv", text);
             let err = read_file(&path, Utc::now()).unwrap_err().to_string();
-            assert!(
-                err.contains(expected),
-                "{err:?} should contain {expected:?}"
-            );
+            assert!(err.contains(expected), "{err:?} should contain {expected:?}");
             assert!(err.starts_with(&path.display().to_string()));
         }
+    }
+
+    #[test]
+    fn byte_order_mark_and_unreadable_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "bom.csv", "\u{feff}arch,group,P\nx,g,0.5\n");
+        assert_eq!(read_file(&path, Utc::now()).unwrap().1.len(), 1);
+        let err = read_file(dir.path(), Utc::now()).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("{}: ", dir.path().display())), "{err}");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! - a run without R gets no R_n and no score for that variant (never 0), and no rank for it.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeSet, HashMap};
 
 use anyhow::Result;
 use polars::prelude::*;
@@ -25,12 +25,7 @@ pub enum Variant {
 }
 
 impl Variant {
-    pub const ALL: [Variant; 4] = [
-        Variant::Energy,
-        Variant::Co2,
-        Variant::Time,
-        Variant::Memory,
-    ];
+    pub const ALL: [Variant; 4] = [Variant::Energy, Variant::Co2, Variant::Time, Variant::Memory];
 
     pub fn index(self) -> usize {
         self as usize
@@ -129,7 +124,8 @@ pub const ALL_RUNS: &str = "all runs";
 pub struct RankedRun {
     /// Index into the records the ranking was computed from.
     pub index: usize,
-    pub set: String,
+    /// Index into [`Ranking::sets`].
+    pub set: usize,
     pub normalised: [Option<f64>; 4],
     pub score: [Option<f64>; 4],
     /// 1 = best score in its set; ties share the lower rank.
@@ -153,22 +149,43 @@ pub struct Ranking {
     pub sets: Vec<SetSummary>,
 }
 
+impl Ranking {
+    pub fn set_name(&self, run: &RankedRun) -> &str {
+        &self.sets[run.set].name
+    }
+
+    pub fn set_index(&self, name: &str) -> Option<usize> {
+        self.sets.iter().position(|s| s.name == name)
+    }
+}
+
 /// Scores, ranks and Pareto flags for all runs.
 pub fn rank(records: &[RunRecord], set_by: SetBy) -> Result<Ranking> {
     if records.is_empty() {
         return Ok(Ranking::default());
     }
-    let frame = scores_frame(records, set_by)?;
-    let get_f64 = |name: &str| -> Result<Vec<Option<f64>>> {
-        Ok(frame.column(name)?.f64()?.iter().collect())
-    };
+    // Sets are numbered in name order, so polars partitions on integers, not strings.
+    let names: BTreeSet<&str> = records.iter().map(|r| set_by.set_of(r)).collect();
+    let ids: HashMap<&str, u32> = names.iter().enumerate().map(|(i, name)| (*name, i as u32)).collect();
+    let mut previous: Option<(&str, u32)> = None; // runs of one set usually sit together
+    let set_of: Vec<u32> = records
+        .iter()
+        .map(|r| {
+            let name = set_by.set_of(r);
+            match previous {
+                Some((p, id)) if p == name => id,
+                _ => {
+                    let id = ids[name];
+                    previous = Some((name, id));
+                    id
+                }
+            }
+        })
+        .collect();
+    let frame = scores_frame(records, &set_of)?;
+    let get_f64 = |name: &str| -> Result<Vec<Option<f64>>> { Ok(frame.column(name)?.f64()?.iter().collect()) };
     let get_u32 = |name: &str| -> Result<Vec<Option<u32>>> {
-        Ok(frame
-            .column(name)?
-            .cast(&DataType::UInt32)?
-            .u32()?
-            .iter()
-            .collect())
+        Ok(frame.column(name)?.cast(&DataType::UInt32)?.u32()?.iter().collect())
     };
     let mut normalised = Vec::new();
     let mut scores = Vec::new();
@@ -181,9 +198,9 @@ pub fn rank(records: &[RunRecord], set_by: SetBy) -> Result<Ranking> {
     let mut runs: Vec<RankedRun> = records
         .iter()
         .enumerate()
-        .map(|(i, record)| RankedRun {
+        .map(|(i, _)| RankedRun {
             index: i,
-            set: set_by.set_of(record).to_string(),
+            set: set_of[i] as usize,
             normalised: std::array::from_fn(|v| normalised[v][i]),
             score: std::array::from_fn(|v| scores[v][i]),
             rank: std::array::from_fn(|v| ranks[v][i]),
@@ -191,50 +208,38 @@ pub fn rank(records: &[RunRecord], set_by: SetBy) -> Result<Ranking> {
         })
         .collect();
 
-    let mut members: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); names.len()];
     for run in &runs {
-        members.entry(run.set.clone()).or_default().push(run.index);
+        members[run.set].push(run.index);
     }
-    for indices in members.values() {
+    for indices in &members {
         for v in Variant::ALL {
             let points: Vec<(usize, f64, f64)> = indices
                 .iter()
-                .filter_map(|&i| {
-                    v.resource(&records[i])
-                        .map(|r| (i, records[i].performance, r))
-                })
+                .filter_map(|&i| v.resource(&records[i]).map(|r| (i, records[i].performance, r)))
                 .collect();
             for i in pareto_front(&points) {
                 runs[i].pareto[v.index()] = true;
             }
         }
     }
-    let sets = members
-        .into_iter()
-        .map(|(name, indices)| SetSummary {
-            name,
-            runs: indices.len(),
-        })
+    let sets = names
+        .iter()
+        .zip(&members)
+        .map(|(name, indices)| SetSummary { name: name.to_string(), runs: indices.len() })
         .collect();
     Ok(Ranking { runs, sets })
 }
 
 /// The polars part: one row per run with `rn_X`, `pepr_x` and `rank_X` for every variant.
-fn scores_frame(records: &[RunRecord], set_by: SetBy) -> Result<DataFrame> {
-    let set: Vec<&str> = records.iter().map(|r| set_by.set_of(r)).collect();
+fn scores_frame(records: &[RunRecord], set_of: &[u32]) -> Result<DataFrame> {
     let performance: Vec<f64> = records.iter().map(|r| r.performance).collect();
-    let mut columns = vec![
-        Column::new("set".into(), set),
-        Column::new("P".into(), performance),
-    ];
+    let mut columns = vec![Column::new("set".into(), set_of), Column::new("P".into(), performance)];
     for v in Variant::ALL {
         let values: Vec<Option<f64>> = records.iter().map(|r| v.resource(r)).collect();
         columns.push(Column::new(v.resource_column().into(), values));
     }
-    let frame = anyhow::Context::context(
-        DataFrame::new_infer_height(columns),
-        "building the ranking frame",
-    )?;
+    let frame = anyhow::Context::context(DataFrame::new_infer_height(columns), "building the ranking frame")?;
 
     let mut exprs = Vec::new();
     for v in Variant::ALL {
@@ -252,22 +257,13 @@ fn scores_frame(records: &[RunRecord], set_by: SetBy) -> Result<DataFrame> {
     let with_rn = frame.lazy().with_columns(exprs);
     let scores: Vec<Expr> = Variant::ALL
         .iter()
-        .map(|v| {
-            (col("P") / (lit(1.0) + col(format!("rn_{}", v.letter()).as_str())))
-                .alias(v.score_column())
-        })
+        .map(|v| (col("P") / (lit(1.0) + col(format!("rn_{}", v.letter()).as_str()))).alias(v.score_column()))
         .collect();
     let ranks = Variant::ALL
         .iter()
         .map(|v| {
             Ok(col(v.score_column())
-                .rank(
-                    RankOptions {
-                        method: RankMethod::Min,
-                        descending: true,
-                    },
-                    None,
-                )
+                .rank(RankOptions { method: RankMethod::Min, descending: true }, None)
                 .over([col("set")])?
                 .alias(format!("rank_{}", v.letter()).as_str()))
         })
@@ -324,11 +320,8 @@ mod tests {
 
     #[test]
     fn scores_follow_the_formula() {
-        let records = vec![
-            sample("a", "g", 0.8, Some(1.0)),
-            sample("b", "g", 0.9, Some(3.0)),
-            sample("c", "g", 0.6, Some(2.0)),
-        ];
+        let records =
+            vec![sample("a", "g", 0.8, Some(1.0)), sample("b", "g", 0.9, Some(3.0)), sample("c", "g", 0.6, Some(2.0))];
         let ranking = rank(&records, SetBy::Group).unwrap();
         let e = Variant::Energy.index();
         assert!(close(ranking.runs[0].normalised[e], 0.0));
@@ -357,32 +350,17 @@ mod tests {
         }
         assert_eq!(
             ranking.sets,
-            vec![
-                SetSummary {
-                    name: "flat".into(),
-                    runs: 2
-                },
-                SetSummary {
-                    name: "solo".into(),
-                    runs: 1
-                }
-            ]
+            vec![SetSummary { name: "flat".into(), runs: 2 }, SetSummary { name: "solo".into(), runs: 1 }]
         );
     }
 
     #[test]
     fn missing_resource_gets_no_score_and_does_not_count_in_min_max() {
-        let records = vec![
-            sample("a", "g", 0.8, Some(1.0)),
-            sample("b", "g", 0.9, None),
-            sample("c", "g", 0.6, Some(3.0)),
-        ];
+        let records =
+            vec![sample("a", "g", 0.8, Some(1.0)), sample("b", "g", 0.9, None), sample("c", "g", 0.6, Some(3.0))];
         let ranking = rank(&records, SetBy::Group).unwrap();
         let b = &ranking.runs[1];
-        assert_eq!(
-            (b.normalised[0], b.score[0], b.rank[0], b.pareto[0]),
-            (None, None, None, false)
-        );
+        assert_eq!((b.normalised[0], b.score[0], b.rank[0], b.pareto[0]), (None, None, None, false));
         assert!(close(ranking.runs[2].normalised[0], 1.0));
         assert_eq!(ranking.runs[2].rank[0], Some(2));
         // The other variants still score b.
@@ -407,11 +385,8 @@ mod tests {
 
     #[test]
     fn ties_share_a_rank() {
-        let records = vec![
-            sample("a", "g", 0.5, Some(1.0)),
-            sample("b", "g", 0.5, Some(1.0)),
-            sample("c", "g", 0.4, Some(1.0)),
-        ];
+        let records =
+            vec![sample("a", "g", 0.5, Some(1.0)), sample("b", "g", 0.5, Some(1.0)), sample("c", "g", 0.4, Some(1.0))];
         let ranking = rank(&records, SetBy::Group).unwrap();
         let ranks: Vec<_> = ranking.runs.iter().map(|r| r.rank[0]).collect();
         assert_eq!(ranks, [Some(1), Some(1), Some(3)]);
@@ -424,18 +399,9 @@ mod tests {
         // Identical points do not dominate each other.
         assert_eq!(pareto_front(&[(0, 0.5, 1.0), (1, 0.5, 1.0)]), [0, 1]);
         // Same R, lower P is dominated; same P, higher R is dominated.
-        assert_eq!(
-            pareto_front(&[(0, 0.5, 1.0), (1, 0.4, 1.0), (2, 0.5, 2.0)]),
-            [0]
-        );
+        assert_eq!(pareto_front(&[(0, 0.5, 1.0), (1, 0.4, 1.0), (2, 0.5, 2.0)]), [0]);
         // A staircase.
-        let points = [
-            (0, 0.9, 3.0),
-            (1, 0.7, 1.0),
-            (2, 0.8, 2.0),
-            (3, 0.6, 2.5),
-            (4, 0.95, 5.0),
-        ];
+        let points = [(0, 0.9, 3.0), (1, 0.7, 1.0), (2, 0.8, 2.0), (3, 0.6, 2.5), (4, 0.95, 5.0)];
         assert_eq!(pareto_front(&points), [0, 1, 2, 4]);
     }
 
@@ -444,20 +410,14 @@ mod tests {
         // Deterministic pseudo-random points with many ties.
         let mut state = 12345u64;
         let mut next = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             ((state >> 33) % 7) as f64
         };
         for _ in 0..50 {
             let points: Vec<(usize, f64, f64)> = (0..30).map(|i| (i, next(), next())).collect();
             let brute: Vec<usize> = points
                 .iter()
-                .filter(|p| {
-                    !points
-                        .iter()
-                        .any(|q| q.1 >= p.1 && q.2 <= p.2 && (q.1 > p.1 || q.2 < p.2))
-                })
+                .filter(|p| !points.iter().any(|q| q.1 >= p.1 && q.2 <= p.2 && (q.1 > p.1 || q.2 < p.2)))
                 .map(|p| p.0)
                 .collect();
             assert_eq!(pareto_front(&points), brute);

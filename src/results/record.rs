@@ -82,11 +82,7 @@ pub struct PowerSource {
 
 impl PowerSource {
     pub fn label(&self) -> String {
-        let how = if self.measured {
-            "measured"
-        } else {
-            "estimated"
-        };
+        let how = if self.measured { "measured" } else { "estimated" };
         format!("{how} ({})", self.by)
     }
 
@@ -101,24 +97,10 @@ impl PowerSource {
         } else if let Some(rest) = text.strip_prefix("estimated") {
             (false, rest)
         } else {
-            return Some(PowerSource {
-                measured: true,
-                by: text.to_string(),
-            });
+            return Some(PowerSource { measured: true, by: text.to_string() });
         };
-        let by = rest
-            .trim()
-            .trim_start_matches('(')
-            .trim_end_matches(')')
-            .trim();
-        Some(PowerSource {
-            measured,
-            by: if by.is_empty() {
-                "unspecified".into()
-            } else {
-                by.into()
-            },
-        })
+        let by = rest.trim().trim_start_matches('(').trim_end_matches(')').trim();
+        Some(PowerSource { measured, by: if by.is_empty() { "unspecified".into() } else { by.into() } })
     }
 }
 
@@ -127,11 +109,7 @@ impl PowerSource {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Origin {
     TrainedHere,
-    Imported {
-        file: String,
-        line: u64,
-        layout: String,
-    },
+    Imported { file: String, line: u64, layout: String },
 }
 
 impl Origin {
@@ -230,10 +208,7 @@ pub fn validate(record: &RunRecord) -> Result<(), String> {
         ("co2_g", record.co2_g),
         ("train_time_s", record.train_time_s),
         ("memory_gb", record.memory_gb),
-        (
-            "carbon_intensity_g_per_kwh",
-            record.carbon_intensity_g_per_kwh,
-        ),
+        ("carbon_intensity_g_per_kwh", record.carbon_intensity_g_per_kwh),
         ("lr", record.lr),
     ] {
         if let Some(v) = value
@@ -257,9 +232,7 @@ pub(crate) fn sample(id: &str, group: &str, p: f64, energy: Option<f64>) -> RunR
     RunRecord {
         schema: SCHEMA_VERSION,
         id: id.into(),
-        created_at: DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
-            .unwrap()
-            .with_timezone(&Utc),
+        created_at: DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z").unwrap().with_timezone(&Utc),
         arch: format!("arch-{id}"),
         family: None,
         kind: ModelKind::Cnn,
@@ -318,13 +291,7 @@ mod tests {
     #[test]
     fn power_source_labels_parse_back() {
         let m = PowerSource::parse("measured (RAPL)").unwrap();
-        assert_eq!(
-            m,
-            PowerSource {
-                measured: true,
-                by: "RAPL".into()
-            }
-        );
+        assert_eq!(m, PowerSource { measured: true, by: "RAPL".into() });
         assert_eq!(PowerSource::parse(&m.label()).unwrap(), m);
         let e = PowerSource::parse("estimated (TDP x load)").unwrap();
         assert!(!e.measured);

@@ -25,13 +25,7 @@ pub struct LoadWarning {
 
 impl std::fmt::Display for LoadWarning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}:{}: skipped: {}",
-            self.file.display(),
-            self.line,
-            self.message
-        )
+        write!(f, "{}:{}: skipped: {}", self.file.display(), self.line, self.message)
     }
 }
 
@@ -70,8 +64,7 @@ impl RunStore {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Loaded::default()),
             Err(e) => {
-                return Err(e)
-                    .with_context(|| format!("cannot read run store {}", self.path.display()));
+                return Err(e).with_context(|| format!("cannot read run store {}", self.path.display()));
             }
         };
         Ok(parse_store(&self.path, &bytes))
@@ -84,8 +77,7 @@ impl RunStore {
             validate(record).map_err(|e| anyhow::anyhow!("run {}: {e}", record.id))?;
         }
         if let Some(parent) = self.path.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create directory {}", parent.display()))?;
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create directory {}", parent.display()))?;
         }
         let mut file = OpenOptions::new()
             .create(true)
@@ -94,27 +86,18 @@ impl RunStore {
             .open(&self.path)
             .with_context(|| format!("cannot open run store {}", self.path.display()))?;
         // Held until `file` drops: the read of existing ids and the write are one critical section.
-        file.lock()
-            .with_context(|| format!("cannot lock run store {}", self.path.display()))?;
+        file.lock().with_context(|| format!("cannot lock run store {}", self.path.display()))?;
 
         let mut existing = Vec::new();
         file.seek(SeekFrom::Start(0))?;
-        file.read_to_end(&mut existing)
-            .with_context(|| format!("cannot read run store {}", self.path.display()))?;
-        let mut seen: HashSet<String> = parse_store(&self.path, &existing)
-            .records
-            .into_iter()
-            .map(|r| r.id)
-            .collect();
+        file.read_to_end(&mut existing).with_context(|| format!("cannot read run store {}", self.path.display()))?;
+        let mut seen: HashSet<String> = parse_store(&self.path, &existing).records.into_iter().map(|r| r.id).collect();
 
         let mut buffer = Vec::new();
         if existing.last().is_some_and(|&b| b != b'\n') {
             buffer.push(b'\n');
         }
-        let mut outcome = AppendOutcome {
-            added: 0,
-            already_present: 0,
-        };
+        let mut outcome = AppendOutcome { added: 0, already_present: 0 };
         for record in records {
             if !seen.insert(record.id.clone()) {
                 outcome.already_present += 1;
@@ -125,10 +108,8 @@ impl RunStore {
             outcome.added += 1;
         }
         if outcome.added > 0 {
-            file.write_all(&buffer)
-                .with_context(|| format!("cannot append to run store {}", self.path.display()))?;
-            file.sync_data()
-                .with_context(|| format!("cannot sync run store {}", self.path.display()))?;
+            file.write_all(&buffer).with_context(|| format!("cannot append to run store {}", self.path.display()))?;
+            file.sync_data().with_context(|| format!("cannot sync run store {}", self.path.display()))?;
         }
         Ok(outcome)
     }
@@ -146,18 +127,12 @@ fn parse_store(path: &Path, bytes: &[u8]) -> Loaded {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let warn = |message: String| LoadWarning {
-            file: path.to_path_buf(),
-            line: number,
-            message,
-        };
+        let warn = |message: String| LoadWarning { file: path.to_path_buf(), line: number, message };
         let torn = index == last_index && !ends_cleanly;
         let value: serde_json::Value = match serde_json::from_slice(line) {
             Ok(value) => value,
             Err(e) if torn => {
-                loaded.warnings.push(warn(format!(
-                    "incomplete last line (interrupted write?): {e}"
-                )));
+                loaded.warnings.push(warn(format!("incomplete last line (interrupted write?): {e}")));
                 continue;
             }
             Err(e) => {
@@ -180,16 +155,11 @@ fn parse_store(path: &Path, bytes: &[u8]) -> Loaded {
             }
         };
         if let Err(e) = validate(&record) {
-            loaded
-                .warnings
-                .push(warn(format!("invalid run {}: {e}", record.id)));
+            loaded.warnings.push(warn(format!("invalid run {}: {e}", record.id)));
             continue;
         }
         if !ids.insert(record.id.clone()) {
-            loaded.warnings.push(warn(format!(
-                "duplicate run id {} (the first one is kept)",
-                record.id
-            )));
+            loaded.warnings.push(warn(format!("duplicate run id {} (the first one is kept)", record.id)));
             continue;
         }
         loaded.records.push(record);
@@ -204,10 +174,7 @@ mod tests {
     use std::fs::File;
 
     fn file_len(path: &Path) -> u64 {
-        File::open(path)
-            .and_then(|f| f.metadata())
-            .map(|m| m.len())
-            .unwrap_or(0)
+        File::open(path).and_then(|f| f.metadata()).map(|m| m.len()).unwrap_or(0)
     }
 
     fn store() -> (tempfile::TempDir, RunStore) {
@@ -230,22 +197,14 @@ mod tests {
         let b = sample("b", "g", 0.6, Some(2.0));
         assert_eq!(store.append_new(&[a.clone()]).unwrap().added, 1);
         let outcome = store.append_new(&[a.clone(), b.clone()]).unwrap();
-        assert_eq!(
-            outcome,
-            AppendOutcome {
-                added: 1,
-                already_present: 1
-            }
-        );
+        assert_eq!(outcome, AppendOutcome { added: 1, already_present: 1 });
         assert_eq!(store.load().unwrap().records, vec![a, b]);
     }
 
     #[test]
     fn torn_last_line_is_skipped_with_a_warning_and_next_append_is_clean() {
         let (_dir, store) = store();
-        store
-            .append_new(&[sample("a", "g", 0.5, Some(1.0))])
-            .unwrap();
+        store.append_new(&[sample("a", "g", 0.5, Some(1.0))]).unwrap();
         let line = serde_json::to_string(&sample("b", "g", 0.5, Some(1.0))).unwrap();
         let mut file = OpenOptions::new().append(true).open(store.path()).unwrap();
         file.write_all(&line.as_bytes()[..line.len() / 2]).unwrap();
@@ -255,15 +214,9 @@ mod tests {
         assert_eq!(loaded.records.len(), 1);
         assert_eq!(loaded.warnings.len(), 1);
         assert_eq!(loaded.warnings[0].line, 2);
-        assert!(
-            loaded.warnings[0]
-                .to_string()
-                .contains("runs.jsonl:2: skipped: incomplete last line")
-        );
+        assert!(loaded.warnings[0].to_string().contains("runs.jsonl:2: skipped: incomplete last line"));
 
-        store
-            .append_new(&[sample("c", "g", 0.7, Some(1.0))])
-            .unwrap();
+        store.append_new(&[sample("c", "g", 0.7, Some(1.0))]).unwrap();
         let loaded = store.load().unwrap();
         let ids: Vec<_> = loaded.records.iter().map(|r| r.id.as_str()).collect();
         assert_eq!(ids, ["a", "c"]);
@@ -279,11 +232,7 @@ mod tests {
         newer.schema = SCHEMA_VERSION + 1;
         let newer = serde_json::to_string(&newer).unwrap();
         let good2 = serde_json::to_string(&sample("b", "g", 0.5, Some(1.0))).unwrap();
-        std::fs::write(
-            store.path(),
-            format!("{good}\n{{garbage\n{newer}\n{{\"schema\":1}}\n{good2}\n"),
-        )
-        .unwrap();
+        std::fs::write(store.path(), format!("{good}\n{{garbage\n{newer}\n{{\"schema\":1}}\n{good2}\n")).unwrap();
         let loaded = store.load().unwrap();
         assert_eq!(loaded.records.len(), 2);
         let lines: Vec<_> = loaded.warnings.iter().map(|w| w.line).collect();

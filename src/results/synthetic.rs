@@ -18,26 +18,16 @@ pub fn runs(sets: usize, per_set: usize, seed: u64) -> Vec<RunRecord> {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
     };
-    let start = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
-        .unwrap()
-        .with_timezone(&Utc);
-    let kinds = [
-        ModelKind::Cnn,
-        ModelKind::Transformer,
-        ModelKind::Mlp,
-        ModelKind::Other,
-    ];
+    let start = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().with_timezone(&Utc);
+    let kinds = [ModelKind::Cnn, ModelKind::Transformer, ModelKind::Mlp, ModelKind::Other];
     let mut records = Vec::with_capacity(sets * per_set);
     for s in 0..sets {
         for r in 0..per_set {
             let n = records.len();
             let size = 1.0 + 129.0 * uniform(); // millions of parameters
-            let performance =
-                (0.45 + 0.4 * (size / 130.0).sqrt() + 0.1 * (uniform() - 0.5)).clamp(0.0, 1.0);
+            let performance = (0.45 + 0.4 * (size / 130.0).sqrt() + 0.1 * (uniform() - 0.5)).clamp(0.0, 1.0);
             let energy = 0.005 + 0.0008 * size * (0.7 + 0.6 * uniform());
-            let curve: Vec<f64> = (1..=10)
-                .map(|e| performance * (0.6 + 0.04 * e as f64))
-                .collect();
+            let curve: Vec<f64> = (1..=10).map(|e| performance * (0.6 + 0.04 * e as f64)).collect();
             records.push(RunRecord {
                 schema: SCHEMA_VERSION,
                 id: format!("syn-{seed}-{s:02}-{r:06}"),
@@ -66,17 +56,10 @@ pub fn runs(sets: usize, per_set: usize, seed: u64) -> Vec<RunRecord> {
                 train_time_s: Some(5.0 + 0.6 * size * (0.8 + 0.4 * uniform())),
                 memory_gb: (n % 10 != 9).then(|| 0.5 + 0.08 * size),
                 memory_kind: Some("synthetic".into()),
-                power_source: Some(PowerSource {
-                    measured: false,
-                    by: "synthetic test data".into(),
-                }),
+                power_source: Some(PowerSource { measured: false, by: "synthetic test data".into() }),
                 carbon_intensity_g_per_kwh: Some(475.0),
                 status: RunStatus::Completed,
-                origin: Origin::Imported {
-                    file: "synthetic".into(),
-                    line: n as u64 + 2,
-                    layout: "synthetic".into(),
-                },
+                origin: Origin::Imported { file: "synthetic".into(), line: n as u64 + 2, layout: "synthetic".into() },
             });
         }
     }

@@ -50,10 +50,7 @@ impl SortKey {
 
     /// The natural direction: best first for scores and P, smallest first otherwise.
     pub fn descending_by_default(self) -> bool {
-        matches!(
-            self,
-            SortKey::Performance | SortKey::Score(_) | SortKey::Created
-        )
+        matches!(self, SortKey::Performance | SortKey::Score(_) | SortKey::Created)
     }
 
     fn compare(
@@ -67,24 +64,16 @@ impl SortKey {
         let text = |x: &str, y: &str| if descending { y.cmp(x) } else { x.cmp(y) };
         match self {
             // Rank ascending means best first; `descending` flips to worst first.
-            SortKey::Rank(v) => {
-                cmp_missing_last(ka.rank[v.index()], kb.rank[v.index()], descending)
-            }
+            SortKey::Rank(v) => cmp_missing_last(ka.rank[v.index()], kb.rank[v.index()], descending),
             SortKey::Arch => text(&ra.arch, &rb.arch),
             SortKey::Group => text(&ra.group, &rb.group),
             SortKey::Kind => text(ra.kind.label(), rb.kind.label()),
             SortKey::Params => cmp_missing_last(ra.params, rb.params, descending),
             SortKey::Macs => cmp_missing_last(ra.macs, rb.macs, descending),
-            SortKey::Performance => {
-                cmp_missing_last(Some(ra.performance), Some(rb.performance), descending)
-            }
+            SortKey::Performance => cmp_missing_last(Some(ra.performance), Some(rb.performance), descending),
             SortKey::Resource(v) => cmp_missing_last(v.resource(ra), v.resource(rb), descending),
-            SortKey::Score(v) => {
-                cmp_missing_last(ka.score[v.index()], kb.score[v.index()], descending)
-            }
-            SortKey::Created => {
-                cmp_missing_last(Some(ra.created_at), Some(rb.created_at), descending)
-            }
+            SortKey::Score(v) => cmp_missing_last(ka.score[v.index()], kb.score[v.index()], descending),
+            SortKey::Created => cmp_missing_last(Some(ra.created_at), Some(rb.created_at), descending),
         }
     }
 }
@@ -101,6 +90,11 @@ pub fn select(
     tie_variant: Variant,
 ) -> Vec<usize> {
     let needle = filter.trim().to_lowercase();
+    let set = match set.map(|name| ranking.set_index(name)) {
+        Some(None) => return Vec::new(),
+        Some(Some(index)) => Some(index),
+        None => None,
+    };
     let mut rows: Vec<usize> = ranking
         .runs
         .iter()
@@ -115,13 +109,7 @@ pub fn select(
         ka.set
             .cmp(&kb.set)
             .then_with(|| key.compare((ra, ka), (rb, kb), descending))
-            .then_with(|| {
-                cmp_missing_last(
-                    ka.rank[tie_variant.index()],
-                    kb.rank[tie_variant.index()],
-                    false,
-                )
-            })
+            .then_with(|| cmp_missing_last(ka.rank[tie_variant.index()], kb.rank[tie_variant.index()], false))
             .then_with(|| ra.arch.cmp(&rb.arch))
             .then_with(|| ra.id.cmp(&rb.id))
     });
@@ -160,75 +148,23 @@ mod tests {
         ];
         let ranking = rank(&records, SetBy::Group).unwrap();
         let ids = |rows: Vec<usize>| -> Vec<&str> {
-            rows.iter()
-                .map(|&i| records[ranking.runs[i].index].id.as_str())
-                .collect()
+            rows.iter().map(|&i| records[ranking.runs[i].index].id.as_str()).collect()
         };
         let key = SortKey::Resource(Variant::Energy);
+        assert_eq!(ids(select(&records, &ranking, Some("g"), "", key, false, Variant::Energy)), ["a", "c", "b"]);
+        assert_eq!(ids(select(&records, &ranking, Some("g"), "", key, true, Variant::Energy)), ["c", "a", "b"]);
         assert_eq!(
-            ids(select(
-                &records,
-                &ranking,
-                Some("g"),
-                "",
-                key,
-                false,
-                Variant::Energy
-            )),
-            ["a", "c", "b"]
-        );
-        assert_eq!(
-            ids(select(
-                &records,
-                &ranking,
-                Some("g"),
-                "",
-                key,
-                true,
-                Variant::Energy
-            )),
-            ["c", "a", "b"]
-        );
-        assert_eq!(
-            ids(select(
-                &records,
-                &ranking,
-                None,
-                "",
-                SortKey::Rank(Variant::Energy),
-                false,
-                Variant::Energy
-            )),
+            ids(select(&records, &ranking, None, "", SortKey::Rank(Variant::Energy), false, Variant::Energy)),
             ["a", "c", "b", "d"]
         );
-        assert_eq!(
-            ids(select(
-                &records,
-                &ranking,
-                None,
-                "ARCH-C",
-                SortKey::Arch,
-                false,
-                Variant::Energy
-            )),
-            ["c"]
-        );
+        assert_eq!(ids(select(&records, &ranking, None, "ARCH-C", SortKey::Arch, false, Variant::Energy)), ["c"]);
     }
 
     #[test]
     fn sort_key_names_parse() {
-        assert_eq!(
-            SortKey::parse("pepr-t", Variant::Energy),
-            Some(SortKey::Rank(Variant::Time))
-        );
-        assert_eq!(
-            SortKey::parse("rank", Variant::Co2),
-            Some(SortKey::Rank(Variant::Co2))
-        );
-        assert_eq!(
-            SortKey::parse("memory_gb", Variant::Energy),
-            Some(SortKey::Resource(Variant::Memory))
-        );
+        assert_eq!(SortKey::parse("pepr-t", Variant::Energy), Some(SortKey::Rank(Variant::Time)));
+        assert_eq!(SortKey::parse("rank", Variant::Co2), Some(SortKey::Rank(Variant::Co2)));
+        assert_eq!(SortKey::parse("memory_gb", Variant::Energy), Some(SortKey::Resource(Variant::Memory)));
         assert_eq!(SortKey::parse("bogus", Variant::Energy), None);
     }
 }

@@ -20,26 +20,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let Some(data) = &app.data else { return };
     let v = app.variant;
     let i = v.index();
-    let title = format!(
-        " P vs {} ({}) · PePR-{} ",
-        v.resource_name(),
-        v.unit(),
-        v.letter()
-    );
+    let title = format!(" P vs {} ({}) · PePR-{} ", v.resource_name(), v.unit(), v.letter());
     let block = Block::bordered().title(title);
 
     // Min and max over the whole set, as the normalisation uses them (the filter does not change them).
-    let set_name = app.current_set().map(|s| s.name.as_str()).unwrap_or("");
-    let in_set = data.ranking.runs.iter().filter(|r| r.set == set_name);
-    let resources: Vec<f64> = in_set
-        .clone()
-        .filter_map(|r| v.resource(&data.records[r.index]))
-        .collect();
+    let set = app.set_index;
+    let in_set = data.ranking.runs.iter().filter(|r| r.set == set);
+    let resources: Vec<f64> = in_set.clone().filter_map(|r| v.resource(&data.records[r.index])).collect();
     let best = in_set.filter_map(|r| r.score[i]).fold(f64::NAN, f64::max);
-    let (Some(lo), Some(hi)) = (
-        resources.iter().cloned().reduce(f64::min),
-        resources.iter().cloned().reduce(f64::max),
-    ) else {
+    let (Some(lo), Some(hi)) = (resources.iter().cloned().reduce(f64::min), resources.iter().cloned().reduce(f64::max))
+    else {
         let text = format!(
             "No run in this set has a {} figure, so there is no PePR-{} to plot.",
             v.resource_name(),
@@ -62,17 +52,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         if position == app.selected {
             selected.push(point);
         }
-        if run.pareto[i] {
-            front.push(point)
-        } else {
-            others.push(point)
-        }
+        if run.pareto[i] { front.push(point) } else { others.push(point) }
     }
     front.sort_by(|a, b| a.0.total_cmp(&b.0));
 
     let span = if hi > lo { hi - lo } else { 1.0 };
     let x_bounds = [lo - 0.03 * span, hi + 0.03 * span];
-    let y_bounds = performance_bounds(data, set_name);
+    let y_bounds = performance_bounds(data, set);
     let iso_lines: Vec<(f64, Vec<(f64, f64)>)> = ISO_FRACTIONS
         .iter()
         .filter(|_| best.is_finite() && best > 0.0)
@@ -83,13 +69,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             let t_end = (y_bounds[1] / c - 1.0).min(1.0);
             (t_start < t_end).then(|| {
                 let x = |t: f64| lo + t * span;
-                (
-                    c,
-                    vec![
-                        (x(t_start), c * (1.0 + t_start)),
-                        (x(t_end), c * (1.0 + t_end)),
-                    ],
-                )
+                (c, vec![(x(t_start), c * (1.0 + t_start)), (x(t_end), c * (1.0 + t_end))])
             })
         })
         .collect();
@@ -130,8 +110,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             .data(&selected),
     );
 
-    let x_labels = [x_bounds[0], (x_bounds[0] + x_bounds[1]) / 2.0, x_bounds[1]]
-        .map(|x| Line::from(sig(x.max(0.0), 3)));
+    let x_labels =
+        [x_bounds[0], (x_bounds[0] + x_bounds[1]) / 2.0, x_bounds[1]].map(|x| Line::from(sig(x.max(0.0), 3)));
     let chart = Chart::new(datasets)
         .block(block)
         .legend_position(Some(LegendPosition::BottomRight))
@@ -157,16 +137,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 /// P axis: the set's P range widened to tenths, within [0, 1], so close scores stay apart.
-fn performance_bounds(data: &Data, set_name: &str) -> [f64; 2] {
-    let ps = data
-        .ranking
-        .runs
-        .iter()
-        .filter(|r| r.set == set_name)
-        .map(|r| data.records[r.index].performance);
-    let (lo, hi) = ps.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
-        (lo.min(p), hi.max(p))
-    });
+fn performance_bounds(data: &Data, set: usize) -> [f64; 2] {
+    let ps = data.ranking.runs.iter().filter(|r| r.set == set).map(|r| data.records[r.index].performance);
+    let (lo, hi) = ps.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p), hi.max(p)));
     if !lo.is_finite() {
         return [0.0, 1.0];
     }

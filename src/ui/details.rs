@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Sparkline, Wrap};
 
 use crate::app::App;
-use crate::results::rank::Variant;
+use crate::results::rank::{RankedRun, Variant};
 
 use super::format::{human_count, sig};
 
@@ -19,44 +19,20 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     };
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let [text_area, curve_area] =
-        Layout::vertical([Constraint::Min(1), Constraint::Length(3)]).areas(inner);
+    let [text_area, curve_area] = Layout::vertical([Constraint::Min(1), Constraint::Length(3)]).areas(inner);
 
     let dim = Style::new().fg(Color::DarkGray);
-    let field = |name: &str, value: String| {
-        Line::from(vec![
-            Span::styled(format!("{name:<10}"), dim),
-            Span::raw(value),
-        ])
-    };
+    let field =
+        |name: &str, value: String| Line::from(vec![Span::styled(format!("{name:<10}"), dim), Span::raw(value)]);
     let opt = |v: Option<String>| v.unwrap_or_else(|| "—".into());
     let mut lines = vec![
-        Line::from(vec![
-            record.arch.clone().bold(),
-            Span::styled(format!("  {}", record.id), dim),
-        ]),
-        field(
-            "P",
-            format!(
-                "{:.4} ({}), {}",
-                record.performance,
-                record.metric,
-                record.status.label()
-            ),
-        ),
-        Line::from(Span::styled(
-            format!(
-                "{:<10}{:<14}{:<7}{:<8}{}",
-                "resource", "value", "R_n", "PePR", "rank"
-            ),
-            dim,
-        )),
+        Line::from(vec![record.arch.clone().bold(), Span::styled(format!("  {}", record.id), dim)]),
+        field("P", format!("{:.4} ({}), {}", record.performance, record.metric, record.status.label())),
+        Line::from(Span::styled(format!("{:<10}{:<14}{:<7}{:<8}{}", "resource", "value", "R_n", "PePR", "rank"), dim)),
     ];
     for v in Variant::ALL {
         let i = v.index();
-        let value = v
-            .resource(record)
-            .map_or("—".into(), |x| format!("{} {}", sig(x, 4), short_unit(v)));
+        let value = v.resource(record).map_or("—".into(), |x| format!("{} {}", sig(x, 4), short_unit(v)));
         let text = format!(
             "{value:<14}{:<7}{:<8}{}{}",
             run.normalised[i].map_or("—".into(), |x| format!("{x:.3}")),
@@ -71,34 +47,19 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         lines.push(line);
     }
     lines.extend([
-        field(
-            "set",
-            format!(
-                "{} (group {}, dataset {})",
-                run.set, record.group, record.dataset
-            ),
-        ),
+        field("set", format!("{} (group {}, dataset {})", set_name(app, run), record.group, record.dataset)),
         field(
             "model",
             format!(
-                "{}{}, {} params, {} MACs",
+                "{}{}{}, {} params, {} MACs",
                 record.kind.label(),
-                if record.efficient == Some(true) {
-                    ", efficient"
-                } else {
-                    ""
-                },
+                record.family.as_ref().map_or(String::new(), |f| format!(" ({f} family)")),
+                if record.efficient == Some(true) { ", efficient" } else { "" },
                 opt(record.params.map(human_count)),
                 opt(record.macs.map(human_count)),
             ),
         ),
-        field(
-            "start",
-            record
-                .pretrained
-                .clone()
-                .map_or("from scratch".into(), |p| format!("pretrained: {p}")),
-        ),
+        field("start", record.pretrained.clone().map_or("from scratch".into(), |p| format!("pretrained: {p}"))),
         field(
             "training",
             format!(
@@ -107,65 +68,38 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 opt(record.batch_size.map(|b| b.to_string())),
                 opt(record.lr.map(|l| l.to_string())),
                 opt(record.seed.map(|s| s.to_string())),
-                record
-                    .data_fraction
-                    .map_or("—".into(), |f| format!("{:.0}%", f * 100.0)),
+                record.data_fraction.map_or("—".into(), |f| format!("{:.0}%", f * 100.0)),
             ),
         ),
-        field(
-            "ran on",
-            format!(
-                "backend {}, device {}",
-                opt(record.backend.clone()),
-                opt(record.device.clone())
-            ),
-        ),
+        field("ran on", format!("backend {}, device {}", opt(record.backend.clone()), opt(record.device.clone()))),
         field("memory", opt(record.memory_kind.clone())),
-        field(
-            "power",
-            opt(record.power_source.as_ref().map(|p| p.label())),
-        ),
+        field("power", opt(record.power_source.as_ref().map(|p| p.label()))),
         field(
             "intensity",
-            record
-                .carbon_intensity_g_per_kwh
-                .map_or("—".into(), |c| format!("{} g CO2-eq/kWh", sig(c, 4))),
+            record.carbon_intensity_g_per_kwh.map_or("—".into(), |c| format!("{} g CO2-eq/kWh", sig(c, 4))),
         ),
         field("origin", record.origin.label()),
-        field(
-            "created",
-            record.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-        ),
+        field("created", record.created_at.format("%Y-%m-%d %H:%M UTC").to_string()),
     ]);
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text_area);
 
     // Sparkline bars are integers: per-mille of P, on a fixed 0..1 scale.
-    let curve: Vec<u64> = record
-        .epoch_perf
-        .iter()
-        .map(|p| (p * 1000.0).round() as u64)
-        .collect();
-    let [label, bars] =
-        Layout::horizontal([Constraint::Length(10), Constraint::Min(1)]).areas(curve_area);
+    let curve: Vec<u64> = record.epoch_perf.iter().map(|p| (p * 1000.0).round() as u64).collect();
+    let [label, bars] = Layout::horizontal([Constraint::Length(10), Constraint::Min(1)]).areas(curve_area);
     let lo = record.epoch_perf.iter().copied().reduce(f64::min);
     let hi = record.epoch_perf.iter().copied().reduce(f64::max);
     let range = match (lo, hi) {
         (Some(lo), Some(hi)) => format!("{lo:.2}-{hi:.2}"),
         _ => "no curve".into(),
     };
-    frame.render_widget(
-        Paragraph::new(vec![Line::styled("per epoch", dim), Line::from(range)]),
-        label,
-    );
-    frame.render_widget(
-        Sparkline::default()
-            .data(&curve)
-            .max(1000)
-            .style(Style::new().fg(Color::Cyan)),
-        bars,
-    );
+    frame.render_widget(Paragraph::new(vec![Line::styled("per epoch", dim), Line::from(range)]), label);
+    frame.render_widget(Sparkline::default().data(&curve).max(1000).style(Style::new().fg(Color::Cyan)), bars);
 }
 
 fn short_unit(v: Variant) -> &'static str {
     ["kWh", "g", "s", "GB"][v.index()]
+}
+
+fn set_name<'a>(app: &'a App, run: &RankedRun) -> &'a str {
+    app.data.as_ref().map_or("", |d| d.ranking.set_name(run))
 }

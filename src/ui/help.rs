@@ -29,26 +29,16 @@ pub const KEYS: &[(&str, &str)] = &[
 pub fn draw(frame: &mut Frame, area: Rect) {
     let height = (KEYS.len() as u16 + 4).min(area.height);
     let width = 58.min(area.width);
-    let [row] = Layout::vertical([Constraint::Length(height)])
-        .flex(Flex::Center)
-        .areas(area);
-    let [popup] = Layout::horizontal([Constraint::Length(width)])
-        .flex(Flex::Center)
-        .areas(row);
+    let [row] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
+    let [popup] = Layout::horizontal([Constraint::Length(width)]).flex(Flex::Center).areas(row);
     let mut lines: Vec<Line> = KEYS
         .iter()
         .map(|(keys, what)| {
-            Line::from(vec![
-                Span::styled(format!(" {keys:<14}"), Style::new().fg(Color::Cyan)),
-                Span::raw(*what),
-            ])
+            Line::from(vec![Span::styled(format!(" {keys:<14}"), Style::new().fg(Color::Cyan)), Span::raw(*what)])
         })
         .collect();
     lines.push(Line::from(""));
     lines.push(Line::from(" any key closes this help").fg(Color::DarkGray));
     frame.render_widget(Clear, popup);
-    frame.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(" keys ")),
-        popup,
-    );
+    frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(" keys ")), popup);
 }

@@ -50,18 +50,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         (SortColumn::Kind, "kind".into()),
         (SortColumn::Params, "params".into()),
         (SortColumn::Performance, "P".into()),
-        (
-            SortColumn::Resource,
-            format!("{} {}", short_resource(v), v.unit()),
-        ),
+        (SortColumn::Resource, format!("{} {}", short_resource(v), v.unit())),
         (SortColumn::Score, format!("PePR-{}", v.letter())),
     ];
     let mut header: Vec<Cell> = columns
         .iter()
         .map(|(column, title)| {
             if *column == app.sort_column {
-                Cell::from(format!("{title}{arrow}"))
-                    .style(header_style.add_modifier(Modifier::UNDERLINED))
+                Cell::from(format!("{title}{arrow}")).style(header_style.add_modifier(Modifier::UNDERLINED))
             } else {
                 Cell::from(title.clone()).style(header_style)
             }
@@ -69,11 +65,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         .collect();
     header.push(Cell::from(""));
 
-    let visible = rows
-        .iter()
-        .enumerate()
-        .skip(offset)
-        .take(inner_height.max(1));
+    let visible = rows.iter().enumerate().skip(offset).take(inner_height.max(1));
     let table_rows: Vec<Row> = visible
         .map(|(position, &row)| {
             let run = &data.ranking.runs[row];
@@ -110,10 +102,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         Constraint::Length(7),
         Constraint::Length(1),
     ];
-    let table = Table::new(table_rows, widths)
-        .header(Row::new(header))
-        .block(block)
-        .column_spacing(1);
+    let table = Table::new(table_rows, widths).header(Row::new(header)).block(block).column_spacing(1);
     frame.render_widget(table, area);
 }
 

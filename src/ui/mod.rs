@@ -21,30 +21,19 @@ pub use format::{human_count, sig};
 const SIDE_BY_SIDE_WIDTH: u16 = 110;
 
 pub fn draw(frame: &mut Frame, app: &App) {
-    let [title, body, status] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(1),
-        Constraint::Length(1),
-    ])
-    .areas(frame.area());
+    let [title, body, status] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(1), Constraint::Length(1)]).areas(frame.area());
     frame.render_widget(title_line(app), title);
     frame.render_widget(status_line(app), status);
 
     if let Some(message) = &app.load_error {
-        let text =
-            format!("Could not load the run store:\n{message}\n\nPress R to retry, q to quit.");
+        let text = format!("Could not load the run store:\n{message}\n\nPress R to retry, q to quit.");
         frame.render_widget(
-            Paragraph::new(text)
-                .wrap(Wrap { trim: false })
-                .block(Block::bordered().title(" error "))
-                .red(),
+            Paragraph::new(text).wrap(Wrap { trim: false }).block(Block::bordered().title(" error ")).red(),
             body,
         );
     } else if app.data.is_none() {
-        frame.render_widget(
-            Paragraph::new("Loading runs…").block(Block::bordered()),
-            body,
-        );
+        frame.render_widget(Paragraph::new("Loading runs…").block(Block::bordered()), body);
     } else if app.is_empty_store() {
         draw_empty(frame, body, app);
     } else {
@@ -62,9 +51,7 @@ fn draw_main(frame: &mut Frame, area: Rect, app: &App) {
         return;
     }
     let (main, details) = if app.show_details {
-        let [main, details] =
-            Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)])
-                .areas(area);
+        let [main, details] = Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(area);
         (main, Some(details))
     } else {
         (area, None)
@@ -86,40 +73,25 @@ fn draw_empty(frame: &mut Frame, area: Rect, app: &App) {
         Line::from(format!("Store: {}", app.store_label)),
         Line::from(""),
         Line::from("Import the PePR paper's published results (131 models x 8 groups):"),
-        Line::from(Span::styled(
-            "  pepr import ../shared/paper/all_results.csv",
-            cmd,
-        )),
+        Line::from(Span::styled("  pepr import ../shared/paper/all_results.csv", cmd)),
         Line::from("Import your own runs (the generic CSV layout is in the README):"),
         Line::from(Span::styled("  pepr import my_runs.csv", cmd)),
         Line::from(""),
         Line::from("Then press R here to reload.   ? keys   q quit"),
     ];
     let block = Block::bordered().title(" pepr: getting started ");
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(block),
-        area,
-    );
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
 }
 
 fn title_line(app: &App) -> Line<'static> {
-    let mut spans = vec![Span::styled(
-        " pepr ",
-        Style::new().add_modifier(Modifier::BOLD).reversed(),
-    )];
+    let mut spans = vec![Span::styled(" pepr ", Style::new().add_modifier(Modifier::BOLD).reversed())];
     if let Some(set) = app.current_set() {
         let set_by = match app.set_by {
             SetBy::Group => "group",
             SetBy::Dataset => "dataset",
             SetBy::All => "all",
         };
-        spans.push(Span::raw(format!(
-            " {set_by} {}/{}: ",
-            app.set_index + 1,
-            app.sets().len()
-        )));
+        spans.push(Span::raw(format!(" {set_by} {}/{}: ", app.set_index + 1, app.sets().len())));
         spans.push(Span::styled(set.name.clone(), Style::new().bold()));
         spans.push(Span::raw(format!(" ({} runs) ", set.runs)));
     }
@@ -150,11 +122,7 @@ fn status_line(app: &App) -> Line<'static> {
     if let Some(data) = &app.data {
         if !data.warnings.is_empty() {
             spans.push(Span::styled(
-                format!(
-                    " {} store line(s) skipped: {} ",
-                    data.warnings.len(),
-                    data.warnings[0]
-                ),
+                format!(" {} store line(s) skipped: {} ", data.warnings.len(), data.warnings[0]),
                 Style::new().fg(Color::Yellow),
             ));
         }
@@ -170,9 +138,6 @@ fn status_line(app: &App) -> Line<'static> {
             }
         }
     }
-    spans.push(Span::styled(
-        "  ? keys  q quit",
-        Style::new().fg(Color::DarkGray),
-    ));
+    spans.push(Span::styled("  ? keys  q quit", Style::new().fg(Color::DarkGray)));
     Line::from(spans)
 }
