@@ -44,6 +44,20 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = SetByArg::Group)]
         set_by: SetByArg,
     },
+    /// List the architecture catalog with parameters, MACs and FLOPs.
+    #[command(args_conflicts_with_subcommands = true)]
+    Archs {
+        #[command(subcommand)]
+        command: Option<ArchsCommand>,
+        /// Input as CxHxW for every architecture (default: 3 channels at each one's default size).
+        #[arg(long, value_parser = parse_input_arg, value_name = "CxHxW")]
+        input: Option<(usize, usize, usize)>,
+        /// Number of classes of the classifier head.
+        #[arg(long, default_value_t = 1000, value_name = "K")]
+        classes: usize,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Print runs ranked by PePR within each comparison set.
     Rank {
         /// pepr-e|pepr-c|pepr-t|pepr-m, or a column: rank, arch, group, kind, params, macs, P,
@@ -65,6 +79,25 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = SetByArg::Group)]
         set_by: SetByArg,
     },
+}
+
+/// `pepr archs show NAME`.
+#[derive(Debug, Subcommand)]
+pub enum ArchsCommand {
+    /// Per-layer breakdown of one architecture: output shape, parameters and MACs of every layer.
+    Show {
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// Input as CxHxW (default: 3 channels at the architecture's default size).
+        #[arg(long, value_parser = parse_input_arg, value_name = "CxHxW")]
+        input: Option<(usize, usize, usize)>,
+        #[arg(long, default_value_t = 1000, value_name = "K")]
+        classes: usize,
+    },
+}
+
+fn parse_input_arg(text: &str) -> Result<(usize, usize, usize), String> {
+    crate::catalog::listing::parse_input(text)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -126,6 +159,18 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             println!("{}: {rows} runs written", file.display());
             Ok(())
         }
+        Command::Archs { command: Some(ArchsCommand::Show { name, input, classes }), .. } => {
+            crate::catalog::report::print_breakdown(&mut std::io::stdout().lock(), &name, input, classes)
+        }
+        Command::Archs { command: None, input, classes, format } => {
+            let mut out = std::io::stdout().lock();
+            let result = match format {
+                Format::Table => crate::catalog::report::print_table(&mut out, input, classes),
+                Format::Csv => crate::catalog::report::print_csv(&mut out, input, classes),
+                Format::Json => crate::catalog::report::print_json(&mut out, input, classes),
+            };
+            ignore_broken_pipe(result)
+        }
         Command::Rank { by, group, top, format, reverse, set_by } => {
             let (records, ranking) = load_and_rank(&store, set_by.into())?;
             if let Some(group) = &group
@@ -145,17 +190,18 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             let out = std::io::stdout();
             let mut out = out.lock();
             let result = print_ranking(&mut out, &records, &ranking, &rows, by.variant, format);
-            // A closed pipe (`pepr rank | head`) is not an error.
-            match result {
-                Err(e)
-                    if e.downcast_ref::<std::io::Error>()
-                        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
-                {
-                    Ok(())
-                }
-                other => other,
-            }
+            ignore_broken_pipe(result)
         }
+    }
+}
+
+/// A closed pipe (`pepr rank | head`) is not an error.
+fn ignore_broken_pipe(result: Result<()>) -> Result<()> {
+    match result {
+        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) => {
+            Ok(())
+        }
+        other => other,
     }
 }
 

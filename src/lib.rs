@@ -4,6 +4,7 @@
 //! long work (loading the store, ranking) runs on worker threads that report back by message.
 
 pub mod app;
+pub mod catalog;
 pub mod cli;
 pub mod home;
 pub mod results;

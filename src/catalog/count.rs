@@ -1,0 +1,140 @@
+//! MAC counting in fvcore's convention, walking the same graph the burn module executes.
+//!
+//! fvcore (`FlopCountAnalysis(model, input).total()`) counts one per multiply-add for convolution,
+//! linear, matmul, einsum and bmm; 2 per input element for inference batch norm with affine
+//! parameters; 5 per element for layer norm with affine parameters; 1 per input element for
+//! adaptive average pooling; and nothing for activations, additions, max pooling, `mean` or
+//! softmax. pepr reports that total as MACs and FLOPs = 2 x MACs, per sample (batch 1).
+
+use super::graph::{Graph, Op, Shape};
+
+/// One row of the per-layer breakdown.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerCount {
+    pub name: String,
+    /// fvcore's operator name (`conv2d`, `linear`, `batch_norm`, ...).
+    pub kind: &'static str,
+    pub output: Shape,
+    pub params: u64,
+    pub macs: u64,
+}
+
+/// fvcore-convention MACs of one node, given its input shape.
+pub fn node_macs(op: &Op, input: Shape, output: Shape) -> u64 {
+    match op {
+        Op::Conv2d(conv) => {
+            let in_per_group = (input.features() / conv.groups) as u64;
+            output.elements() * in_per_group * (conv.kernel * conv.kernel) as u64
+        }
+        Op::BatchNorm { .. } => 2 * input.elements(),
+        Op::LayerNorm { .. } => 5 * input.elements(),
+        Op::Linear { out, .. } => input.elements() * *out as u64,
+        Op::AdaptiveAvgPool { .. } => input.elements(),
+        Op::Attention { .. } => match output {
+            // q kᵀ and attention x v: two (n x n x d) matrix products over all heads.
+            Shape::Tokens { n, d } => 2 * (n * n * d) as u64,
+            _ => 0,
+        },
+        _ => 0,
+    }
+}
+
+/// Every node that owns parameters or costs MACs, in execution order.
+pub fn breakdown(graph: &Graph) -> Vec<LayerCount> {
+    graph
+        .nodes
+        .iter()
+        .filter_map(|node| {
+            let input = graph.input_of(node);
+            let macs = node_macs(&node.op, input, node.output);
+            let params = node.params(input);
+            (macs > 0 || params > 0).then(|| LayerCount {
+                name: node.name.clone(),
+                kind: node.op.kind(),
+                output: node.output,
+                params,
+                macs,
+            })
+        })
+        .collect()
+}
+
+/// Total MACs of one forward pass on one sample.
+pub fn total_macs(graph: &Graph) -> u64 {
+    graph.nodes.iter().map(|n| node_macs(&n.op, graph.input_of(n), n.output)).sum()
+}
+
+/// Summary figures for one architecture at one input size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cost {
+    pub params: u64,
+    /// Forward multiply-accumulates per sample (fvcore convention).
+    pub macs: u64,
+}
+
+impl Cost {
+    pub fn of(graph: &Graph) -> Cost {
+        Cost { params: graph.params(), macs: total_macs(graph) }
+    }
+
+    /// Forward FLOPs per sample: 2 x MACs.
+    pub fn flops(self) -> u64 {
+        2 * self.macs
+    }
+
+    /// Training FLOPs per sample, estimated as 3 x forward (forward + backward ≈ 2 x forward).
+    pub fn train_flops(self) -> u64 {
+        3 * self.flops()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::graph::{Act, Conv, GraphBuilder, Pool};
+
+    #[test]
+    fn hand_computed_small_net() {
+        // 1x8x8 -> conv 3x3 (4 out, pad 1, bias) -> BN -> ReLU -> maxpool 2 -> flatten -> linear 10.
+        let (mut g, x) = GraphBuilder::new(1, 8, 8);
+        let x = g.conv("conv", x, Conv::new(4, 3, 1).bias(true)).unwrap();
+        let x = g.batch_norm("bn", x).unwrap();
+        let x = g.act("relu", x, Act::Relu);
+        let x = g.max_pool("pool", x, Pool::new(2, 2, 0)).unwrap();
+        let x = g.flatten("flatten", x).unwrap();
+        g.linear("fc", x, 10, true).unwrap();
+        let graph = g.finish();
+        let conv = 4 * 8 * 8 * 9; // output elements x (in channels x k x k)
+        let bn = 2 * 4 * 8 * 8;
+        let fc = 4 * 4 * 4 * 10;
+        assert_eq!(total_macs(&graph), (conv + bn + fc) as u64);
+        let params = (4 * 9 + 4) + (2 * 4) + (64 * 10 + 10);
+        assert_eq!(graph.params(), params);
+        let rows = breakdown(&graph);
+        let names: Vec<_> = rows.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["conv", "bn", "fc"]);
+        let cost = Cost::of(&graph);
+        assert_eq!(cost.flops(), 2 * cost.macs);
+        assert_eq!(cost.train_flops(), 6 * cost.macs);
+    }
+
+    #[test]
+    fn grouped_conv_pool_norm_and_attention() {
+        let (mut g, x) = GraphBuilder::new(8, 4, 4);
+        let x = g.conv("dw", x, Conv::new(8, 3, 1).groups(8)).unwrap();
+        let x = g.adaptive_avg_pool("gap", x, 1, 1).unwrap();
+        let graph = g.finish();
+        assert_eq!(total_macs(&graph), (8 * 16 * 9 + 8 * 16) as u64);
+
+        let (mut g, x) = GraphBuilder::new(3, 4, 4);
+        let x = g.map_to_tokens("tokens", x).unwrap(); // 16 tokens x 3
+        let x = g.layer_norm("ln", x, 1e-6).unwrap();
+        let x = g.linear("qkv", x, 12, true).unwrap(); // width 4, fused q, k, v
+        g.attention("attn", x, 2).unwrap();
+        let graph = g.finish();
+        let ln = 5 * 16 * 3;
+        let qkv = 16 * 3 * 12;
+        let attn = 2 * 16 * 16 * 4;
+        assert_eq!(total_macs(&graph), (ln + qkv + attn) as u64);
+    }
+}

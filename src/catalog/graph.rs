@@ -1,0 +1,588 @@
+//! The architecture description every catalog entry is built as: a graph of layers in timm's
+//! order, with timm's module names, and the shape of every intermediate value.
+//!
+//! The same description is (1) turned into a burn module by [`super::net::Net`] and (2) walked by
+//! the MAC counter in [`super::count`], so the counted network is the executed network.
+
+use std::fmt;
+
+/// Shape of one sample (the batch dimension is implicit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// A feature map, channels first.
+    Map { c: usize, h: usize, w: usize },
+    /// A sequence of `n` tokens of width `d`.
+    Tokens { n: usize, d: usize },
+    /// A flat feature vector.
+    Vector { d: usize },
+}
+
+impl Shape {
+    pub fn elements(self) -> u64 {
+        match self {
+            Shape::Map { c, h, w } => (c * h * w) as u64,
+            Shape::Tokens { n, d } => (n * d) as u64,
+            Shape::Vector { d } => d as u64,
+        }
+    }
+
+    /// The width of the last (feature) dimension: channels of a map, token width, vector length.
+    pub fn features(self) -> usize {
+        match self {
+            Shape::Map { c, .. } => c,
+            Shape::Tokens { d, .. } => d,
+            Shape::Vector { d } => d,
+        }
+    }
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Shape::Map { c, h, w } => write!(f, "{c}x{h}x{w}"),
+            Shape::Tokens { n, d } => write!(f, "{n}x{d} tokens"),
+            Shape::Vector { d } => write!(f, "{d}"),
+        }
+    }
+}
+
+/// Activations (none of them counts in fvcore's convention).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Act {
+    Relu,
+    Relu6,
+    Silu,
+    Gelu,
+    HardSwish,
+    /// timm's hard_sigmoid: relu6(x + 3) / 6.
+    HardSigmoid,
+    Sigmoid,
+}
+
+/// A 2D convolution. Padding is symmetric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv {
+    pub out: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+    pub dilation: usize,
+    pub groups: usize,
+    pub bias: bool,
+}
+
+impl Conv {
+    /// A bias-free convolution with timm's default symmetric padding
+    /// (`((stride - 1) + dilation * (kernel - 1)) / 2`).
+    pub fn new(out: usize, kernel: usize, stride: usize) -> Conv {
+        Conv { out, kernel, stride, padding: (stride - 1 + (kernel - 1)) / 2, dilation: 1, groups: 1, bias: false }
+    }
+
+    pub fn padding(mut self, padding: usize) -> Conv {
+        self.padding = padding;
+        self
+    }
+
+    pub fn groups(mut self, groups: usize) -> Conv {
+        self.groups = groups;
+        self
+    }
+
+    pub fn bias(mut self, bias: bool) -> Conv {
+        self.bias = bias;
+        self
+    }
+}
+
+/// Max or average pooling window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pool {
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+    pub ceil_mode: bool,
+    /// Average pooling only: whether padded zeros count in the mean.
+    pub count_include_pad: bool,
+}
+
+impl Pool {
+    pub fn new(kernel: usize, stride: usize, padding: usize) -> Pool {
+        Pool { kernel, stride, padding, ceil_mode: false, count_include_pad: true }
+    }
+
+    pub fn ceil_mode(mut self, ceil_mode: bool) -> Pool {
+        self.ceil_mode = ceil_mode;
+        self
+    }
+
+    pub fn count_include_pad(mut self, include: bool) -> Pool {
+        self.count_include_pad = include;
+        self
+    }
+}
+
+/// What a node computes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    Input,
+    Conv2d(Conv),
+    /// Inference-mode batch norm over channels, with affine weight and bias.
+    BatchNorm {
+        eps: f64,
+    },
+    /// Layer norm over the feature dimension (the channels of a map, as timm's LayerNorm2d).
+    LayerNorm {
+        eps: f64,
+    },
+    /// A linear layer over the feature dimension.
+    Linear {
+        out: usize,
+        bias: bool,
+    },
+    Act(Act),
+    MaxPool(Pool),
+    AvgPool(Pool),
+    /// `adaptive_avg_pool2d` to `h x w` (timm's classifier heads use it with 1x1).
+    AdaptiveAvgPool {
+        h: usize,
+        w: usize,
+    },
+    /// `x.mean((2, 3), keepdim=True)`, as in squeeze-excite (fvcore does not count `mean`).
+    SpatialMean,
+    /// `x.mean(dim=1)` over tokens (mlp-mixer's pooling; not counted).
+    TokenMean,
+    /// The first token (a ViT's class token).
+    FirstToken,
+    /// `flatten(1)`: a map to a vector.
+    Flatten,
+    /// `flatten(2).transpose(1, 2)`: a map to tokens, one per position.
+    MapToTokens,
+    /// Swaps tokens and features (mlp-mixer's token mixing).
+    TransposeTokens,
+    /// Prepends a learned class token.
+    ClassToken,
+    /// Adds a learned position embedding.
+    PositionEmbedding,
+    /// Multi-head self-attention core on a fused `qkv` input (3 x width): per head softmax(q kᵀ / √d) v.
+    Attention {
+        heads: usize,
+    },
+    /// Multiplies each channel by a learned factor (ConvNeXt's layer scale `gamma`).
+    LayerScale,
+    /// Element-wise sum of the inputs.
+    Add,
+    /// Element-wise product of a map and a per-channel gate (squeeze-excite).
+    Gate,
+    /// Concatenation along channels.
+    Concat,
+    /// Channels `start..start + len` (GhostNet keeps the first `out` of its concatenation).
+    SliceChannels {
+        start: usize,
+        len: usize,
+    },
+}
+
+impl Op {
+    /// Whether the op owns parameters (and so a layer in the burn module).
+    pub fn has_params(&self) -> bool {
+        matches!(
+            self,
+            Op::Conv2d(_)
+                | Op::BatchNorm { .. }
+                | Op::LayerNorm { .. }
+                | Op::Linear { .. }
+                | Op::ClassToken
+                | Op::PositionEmbedding
+                | Op::LayerScale
+        )
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Op::Input => "input",
+            Op::Conv2d(_) => "conv2d",
+            Op::BatchNorm { .. } => "batch_norm",
+            Op::LayerNorm { .. } => "layer_norm",
+            Op::Linear { .. } => "linear",
+            Op::Act(_) => "activation",
+            Op::MaxPool(_) => "max_pool2d",
+            Op::AvgPool(_) => "avg_pool2d",
+            Op::AdaptiveAvgPool { .. } => "adaptive_avg_pool2d",
+            Op::SpatialMean | Op::TokenMean => "mean",
+            Op::FirstToken => "select",
+            Op::Flatten | Op::MapToTokens | Op::TransposeTokens => "reshape",
+            Op::ClassToken => "cat",
+            Op::PositionEmbedding => "add",
+            Op::Attention { .. } => "matmul",
+            Op::LayerScale | Op::Gate => "mul",
+            Op::Add => "add",
+            Op::Concat => "cat",
+            Op::SliceChannels { .. } => "slice",
+        }
+    }
+}
+
+/// Index of a node in its graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Id(pub usize);
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    /// timm's module path for layers with parameters (`layer1.0.conv1`), a descriptive path otherwise.
+    pub name: String,
+    pub op: Op,
+    pub inputs: Vec<Id>,
+    pub output: Shape,
+}
+
+impl Node {
+    /// Parameters this node owns, from its op and shapes.
+    pub fn params(&self, input: Shape) -> u64 {
+        let c = input.features() as u64;
+        match &self.op {
+            Op::Conv2d(conv) => {
+                let weight = conv.out as u64 * (c / conv.groups as u64) * (conv.kernel * conv.kernel) as u64;
+                weight + if conv.bias { conv.out as u64 } else { 0 }
+            }
+            Op::BatchNorm { .. } | Op::LayerNorm { .. } => 2 * c,
+            Op::Linear { out, bias } => c * *out as u64 + if *bias { *out as u64 } else { 0 },
+            Op::ClassToken => c,
+            Op::PositionEmbedding => self.output.elements(),
+            Op::LayerScale => c,
+            _ => 0,
+        }
+    }
+}
+
+/// A finished architecture: nodes in execution order, the last one is the output.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Graph {
+    pub nodes: Vec<Node>,
+}
+
+impl Graph {
+    pub fn input(&self) -> Shape {
+        self.nodes[0].output
+    }
+
+    pub fn output(&self) -> Shape {
+        self.nodes.last().expect("a graph has an input node").output
+    }
+
+    pub fn node(&self, id: Id) -> &Node {
+        &self.nodes[id.0]
+    }
+
+    /// Shape of a node's first input.
+    pub fn input_of(&self, node: &Node) -> Shape {
+        node.inputs.first().map_or(node.output, |id| self.nodes[id.0].output)
+    }
+
+    /// Parameters counted from the description (the burn module's own count must agree).
+    pub fn params(&self) -> u64 {
+        self.nodes.iter().map(|n| n.params(self.input_of(n))).sum()
+    }
+}
+
+/// Why an architecture cannot be built as asked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShapeError {
+    pub message: String,
+}
+
+impl fmt::Display for ShapeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ShapeError {}
+
+pub type Result<T> = std::result::Result<T, ShapeError>;
+
+fn fail<T>(message: String) -> Result<T> {
+    Err(ShapeError { message })
+}
+
+/// Output size of a convolution or pooling window along one axis (PyTorch's formula).
+pub fn window_out(
+    size: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    dilation: usize,
+    ceil: bool,
+) -> Option<usize> {
+    let span = dilation * (kernel - 1) + 1;
+    let padded = size + 2 * padding;
+    if padded < span {
+        return None;
+    }
+    let steps = padded - span;
+    let mut out = if ceil { steps.div_ceil(stride) + 1 } else { steps / stride + 1 };
+    // PyTorch: the last window must start inside the input or its left padding.
+    if ceil && (out - 1) * stride >= size + padding {
+        out -= 1;
+    }
+    Some(out)
+}
+
+/// Builds a [`Graph`] node by node, checking shapes as it goes.
+pub struct GraphBuilder {
+    nodes: Vec<Node>,
+}
+
+impl GraphBuilder {
+    /// Starts a graph on a `channels x size x size` image.
+    pub fn new(channels: usize, height: usize, width: usize) -> (GraphBuilder, Id) {
+        let input = Node {
+            name: "input".into(),
+            op: Op::Input,
+            inputs: vec![],
+            output: Shape::Map { c: channels, h: height, w: width },
+        };
+        (GraphBuilder { nodes: vec![input] }, Id(0))
+    }
+
+    pub fn shape(&self, id: Id) -> Shape {
+        self.nodes[id.0].output
+    }
+
+    /// Channels of a feature map (or width of tokens).
+    pub fn channels(&self, id: Id) -> usize {
+        self.shape(id).features()
+    }
+
+    pub fn finish(self) -> Graph {
+        Graph { nodes: self.nodes }
+    }
+
+    fn push(&mut self, name: impl Into<String>, op: Op, inputs: Vec<Id>, output: Shape) -> Id {
+        self.nodes.push(Node { name: name.into(), op, inputs, output });
+        Id(self.nodes.len() - 1)
+    }
+
+    fn map(&self, name: &str, x: Id) -> Result<(usize, usize, usize)> {
+        match self.shape(x) {
+            Shape::Map { c, h, w } => Ok((c, h, w)),
+            other => fail(format!("{name}: expects a feature map, got {other}")),
+        }
+    }
+
+    fn tokens(&self, name: &str, x: Id) -> Result<(usize, usize)> {
+        match self.shape(x) {
+            Shape::Tokens { n, d } => Ok((n, d)),
+            other => fail(format!("{name}: expects tokens, got {other}")),
+        }
+    }
+
+    pub fn conv(&mut self, name: &str, x: Id, conv: Conv) -> Result<Id> {
+        let (c, h, w) = self.map(name, x)?;
+        if c % conv.groups != 0 || conv.out % conv.groups != 0 {
+            return fail(format!("{name}: {c} -> {} channels do not split into {} groups", conv.out, conv.groups));
+        }
+        let out = |size| window_out(size, conv.kernel, conv.stride, conv.padding, conv.dilation, false);
+        match (out(h), out(w)) {
+            (Some(oh), Some(ow)) => {
+                Ok(self.push(name, Op::Conv2d(conv), vec![x], Shape::Map { c: conv.out, h: oh, w: ow }))
+            }
+            _ => fail(format!(
+                "{name}: a {k}x{k} convolution does not fit the {h}x{w} feature map here: the input image is too small for this architecture",
+                k = conv.kernel
+            )),
+        }
+    }
+
+    pub fn batch_norm(&mut self, name: &str, x: Id) -> Result<Id> {
+        self.batch_norm_eps(name, x, 1e-5)
+    }
+
+    pub fn batch_norm_eps(&mut self, name: &str, x: Id, eps: f64) -> Result<Id> {
+        let shape = self.shape(x);
+        self.map(name, x)?;
+        Ok(self.push(name, Op::BatchNorm { eps }, vec![x], shape))
+    }
+
+    pub fn layer_norm(&mut self, name: &str, x: Id, eps: f64) -> Result<Id> {
+        let shape = self.shape(x);
+        Ok(self.push(name, Op::LayerNorm { eps }, vec![x], shape))
+    }
+
+    pub fn linear(&mut self, name: &str, x: Id, out: usize, bias: bool) -> Result<Id> {
+        let shape = match self.shape(x) {
+            Shape::Vector { .. } => Shape::Vector { d: out },
+            Shape::Tokens { n, .. } => Shape::Tokens { n, d: out },
+            Shape::Map { .. } => {
+                return fail(format!("{name}: a linear layer needs a vector or tokens, got a feature map"));
+            }
+        };
+        Ok(self.push(name, Op::Linear { out, bias }, vec![x], shape))
+    }
+
+    pub fn act(&mut self, name: &str, x: Id, act: Act) -> Id {
+        let shape = self.shape(x);
+        self.push(name, Op::Act(act), vec![x], shape)
+    }
+
+    fn pool(&mut self, name: &str, x: Id, pool: Pool, max: bool) -> Result<Id> {
+        let (c, h, w) = self.map(name, x)?;
+        let out = |size| window_out(size, pool.kernel, pool.stride, pool.padding, 1, pool.ceil_mode);
+        let op = if max { Op::MaxPool(pool) } else { Op::AvgPool(pool) };
+        match (out(h), out(w)) {
+            (Some(oh), Some(ow)) => Ok(self.push(name, op, vec![x], Shape::Map { c, h: oh, w: ow })),
+            _ => fail(format!(
+                "{name}: a {k}x{k} pooling window does not fit the {h}x{w} feature map here: the input image is too small for this architecture",
+                k = pool.kernel
+            )),
+        }
+    }
+
+    pub fn max_pool(&mut self, name: &str, x: Id, pool: Pool) -> Result<Id> {
+        self.pool(name, x, pool, true)
+    }
+
+    pub fn avg_pool(&mut self, name: &str, x: Id, pool: Pool) -> Result<Id> {
+        self.pool(name, x, pool, false)
+    }
+
+    pub fn adaptive_avg_pool(&mut self, name: &str, x: Id, h: usize, w: usize) -> Result<Id> {
+        let (c, ..) = self.map(name, x)?;
+        Ok(self.push(name, Op::AdaptiveAvgPool { h, w }, vec![x], Shape::Map { c, h, w }))
+    }
+
+    pub fn spatial_mean(&mut self, name: &str, x: Id) -> Result<Id> {
+        let (c, ..) = self.map(name, x)?;
+        Ok(self.push(name, Op::SpatialMean, vec![x], Shape::Map { c, h: 1, w: 1 }))
+    }
+
+    pub fn flatten(&mut self, name: &str, x: Id) -> Result<Id> {
+        let (c, h, w) = self.map(name, x)?;
+        Ok(self.push(name, Op::Flatten, vec![x], Shape::Vector { d: c * h * w }))
+    }
+
+    /// timm's classifier head: global average pool, flatten, linear.
+    pub fn classifier(&mut self, prefix: &str, x: Id, pool_name: &str, classes: usize) -> Result<Id> {
+        let pooled = self.adaptive_avg_pool(pool_name, x, 1, 1)?;
+        let flat = self.flatten(&format!("{prefix}.flatten"), pooled)?;
+        self.linear(prefix, flat, classes, true)
+    }
+
+    pub fn map_to_tokens(&mut self, name: &str, x: Id) -> Result<Id> {
+        let (c, h, w) = self.map(name, x)?;
+        Ok(self.push(name, Op::MapToTokens, vec![x], Shape::Tokens { n: h * w, d: c }))
+    }
+
+    pub fn transpose_tokens(&mut self, name: &str, x: Id) -> Result<Id> {
+        let (n, d) = self.tokens(name, x)?;
+        Ok(self.push(name, Op::TransposeTokens, vec![x], Shape::Tokens { n: d, d: n }))
+    }
+
+    pub fn class_token(&mut self, name: &str, x: Id) -> Result<Id> {
+        let (n, d) = self.tokens(name, x)?;
+        Ok(self.push(name, Op::ClassToken, vec![x], Shape::Tokens { n: n + 1, d }))
+    }
+
+    pub fn position_embedding(&mut self, name: &str, x: Id) -> Result<Id> {
+        let shape = self.shape(x);
+        self.tokens(name, x)?;
+        Ok(self.push(name, Op::PositionEmbedding, vec![x], shape))
+    }
+
+    pub fn attention(&mut self, name: &str, qkv: Id, heads: usize) -> Result<Id> {
+        let (n, d3) = self.tokens(name, qkv)?;
+        if d3 % 3 != 0 || (d3 / 3) % heads != 0 {
+            return fail(format!("{name}: width {} does not split into {heads} heads", d3 / 3));
+        }
+        Ok(self.push(name, Op::Attention { heads }, vec![qkv], Shape::Tokens { n, d: d3 / 3 }))
+    }
+
+    pub fn token_mean(&mut self, name: &str, x: Id) -> Result<Id> {
+        let (_, d) = self.tokens(name, x)?;
+        Ok(self.push(name, Op::TokenMean, vec![x], Shape::Vector { d }))
+    }
+
+    pub fn first_token(&mut self, name: &str, x: Id) -> Result<Id> {
+        let (_, d) = self.tokens(name, x)?;
+        Ok(self.push(name, Op::FirstToken, vec![x], Shape::Vector { d }))
+    }
+
+    pub fn layer_scale(&mut self, name: &str, x: Id) -> Id {
+        let shape = self.shape(x);
+        self.push(name, Op::LayerScale, vec![x], shape)
+    }
+
+    pub fn add(&mut self, name: &str, a: Id, b: Id) -> Result<Id> {
+        let (sa, sb) = (self.shape(a), self.shape(b));
+        if sa != sb {
+            return fail(format!("{name}: cannot add {sa} and {sb}"));
+        }
+        Ok(self.push(name, Op::Add, vec![a, b], sa))
+    }
+
+    /// `x * gate`, with `gate` of shape `c x 1 x 1`.
+    pub fn gate(&mut self, name: &str, x: Id, gate: Id) -> Result<Id> {
+        let (c, ..) = self.map(name, x)?;
+        match self.shape(gate) {
+            Shape::Map { c: gc, h: 1, w: 1 } if gc == c => {}
+            other => return fail(format!("{name}: gate {other} does not match {c} channels")),
+        }
+        let shape = self.shape(x);
+        Ok(self.push(name, Op::Gate, vec![x, gate], shape))
+    }
+
+    pub fn concat(&mut self, name: &str, inputs: &[Id]) -> Result<Id> {
+        let (_, h, w) = self.map(name, inputs[0])?;
+        let mut channels = 0;
+        for &id in inputs {
+            let (c, ih, iw) = self.map(name, id)?;
+            if (ih, iw) != (h, w) {
+                return fail(format!("{name}: cannot concatenate {ih}x{iw} with {h}x{w} maps"));
+            }
+            channels += c;
+        }
+        Ok(self.push(name, Op::Concat, inputs.to_vec(), Shape::Map { c: channels, h, w }))
+    }
+
+    pub fn slice_channels(&mut self, name: &str, x: Id, start: usize, len: usize) -> Result<Id> {
+        let (c, h, w) = self.map(name, x)?;
+        if start + len > c {
+            return fail(format!("{name}: channels {start}..{} out of {c}", start + len));
+        }
+        Ok(self.push(name, Op::SliceChannels { start, len }, vec![x], Shape::Map { c: len, h, w }))
+    }
+
+    /// Convolution, batch norm and (optionally) activation, named `{conv}`, `{bn}`.
+    pub fn conv_bn_act(&mut self, conv_name: &str, bn_name: &str, x: Id, conv: Conv, act: Option<Act>) -> Result<Id> {
+        let x = self.conv(conv_name, x, conv)?;
+        let x = self.batch_norm(bn_name, x)?;
+        Ok(match act {
+            Some(act) => self.act(&format!("{bn_name}.act"), x, act),
+            None => x,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_sizes_follow_pytorch() {
+        assert_eq!(window_out(224, 7, 2, 3, 1, false), Some(112));
+        assert_eq!(window_out(112, 3, 2, 1, 1, false), Some(56));
+        assert_eq!(window_out(7, 2, 2, 0, 1, true), Some(4));
+        assert_eq!(window_out(7, 2, 2, 0, 1, false), Some(3));
+        assert_eq!(window_out(1, 3, 1, 0, 1, false), None);
+        // ceil mode never starts a window in the right padding.
+        assert_eq!(window_out(5, 3, 2, 1, 1, true), Some(3));
+    }
+
+    #[test]
+    fn too_small_inputs_say_so() {
+        let (mut g, x) = GraphBuilder::new(3, 4, 4);
+        let x = g.conv("a", x, Conv::new(8, 3, 2)).unwrap();
+        let x = g.conv("b", x, Conv::new(8, 3, 2)).unwrap();
+        let err = g.conv("c", x, Conv::new(8, 3, 1).padding(0)).unwrap_err();
+        assert!(err.message.contains("c: a 3x3 convolution does not fit the 1x1 feature map"), "{err}");
+    }
+}

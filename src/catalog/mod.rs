@@ -1,0 +1,87 @@
+//! The architecture catalog: timm-faithful architectures described as layer graphs (same layers,
+//! same order and same module names as timm 1.0), buildable as burn modules for any channel
+//! count, class count and input size the architecture allows, with exact parameter counts and
+//! fvcore-convention MAC counts.
+
+pub mod count;
+pub mod families;
+pub mod graph;
+pub mod listing;
+pub mod net;
+pub mod report;
+
+use crate::results::record::ModelKind;
+
+pub use count::{Cost, LayerCount};
+pub use graph::{Graph, ShapeError};
+
+/// What to build: input channels, classes and input size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Spec {
+    pub in_chans: usize,
+    pub classes: usize,
+    pub height: usize,
+    pub width: usize,
+}
+
+impl Spec {
+    pub fn new(in_chans: usize, classes: usize, size: usize) -> Spec {
+        Spec { in_chans, classes, height: size, width: size }
+    }
+
+    /// timm's defaults: 3 channels, 1000 ImageNet classes, at `size`.
+    pub fn imagenet(size: usize) -> Spec {
+        Spec::new(3, 1000, size)
+    }
+}
+
+/// One catalog entry.
+#[derive(Clone, Copy, Debug)]
+pub struct Entry {
+    /// timm's model name (or our own, for entries not from timm).
+    pub name: &'static str,
+    pub family: &'static str,
+    pub kind: ModelKind,
+    /// Designed for efficiency (the PePR paper's `efficient` flag where the paper has the model).
+    pub efficient: bool,
+    /// The paper that introduced the architecture.
+    pub paper: &'static str,
+    /// timm's default input size (square).
+    pub default_size: usize,
+    /// False for pepr's own small-input families.
+    pub from_timm: bool,
+    pub(crate) build: fn(&Spec) -> graph::Result<Graph>,
+}
+
+impl Entry {
+    /// The architecture at `spec`, or why it cannot take that input.
+    pub fn graph(&self, spec: &Spec) -> Result<Graph, ShapeError> {
+        if spec.in_chans == 0 || spec.classes == 0 || spec.height == 0 || spec.width == 0 {
+            return Err(ShapeError {
+                message: format!("{}: channels, classes and input size must be positive", self.name),
+            });
+        }
+        (self.build)(spec).map_err(|e| ShapeError {
+            message: format!("{} at {}x{}x{}: {}", self.name, spec.in_chans, spec.height, spec.width, e.message),
+        })
+    }
+
+    pub fn cost(&self, spec: &Spec) -> Result<Cost, ShapeError> {
+        Ok(Cost::of(&self.graph(spec)?))
+    }
+}
+
+/// Every entry, timm's first, in the order of the catalog listing.
+pub fn entries() -> &'static [Entry] {
+    static ALL: std::sync::OnceLock<Vec<Entry>> = std::sync::OnceLock::new();
+    ALL.get_or_init(|| families::FAMILIES.iter().flat_map(|family| family.iter().copied()).collect())
+}
+
+pub fn find(name: &str) -> Option<&'static Entry> {
+    entries().iter().find(|e| e.name == name)
+}
+
+/// The names, for error messages.
+pub fn names() -> Vec<&'static str> {
+    entries().iter().map(|e| e.name).collect()
+}

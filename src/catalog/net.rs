@@ -1,0 +1,267 @@
+//! The burn module that executes a [`Graph`]: one layer per node with parameters, and a forward
+//! pass that walks the nodes in order. Parameter counts come from this module (burn's
+//! `num_params`), independently of the graph's own analytic count.
+
+use std::sync::Arc;
+
+use burn::module::{Initializer, Module, Param};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, max_pool2d};
+use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
+use burn::tensor::{Device, Tensor, activation};
+
+use super::graph::{Act, Graph, Id, Op, Shape};
+
+/// The parameters of one node.
+#[derive(Module, Debug)]
+pub enum Layer {
+    Conv(Conv2d),
+    BatchNorm(BatchNorm),
+    LayerNorm(LayerNorm),
+    Linear(Linear),
+    /// A per-channel vector (layer scale).
+    Vector(Param<Tensor<1>>),
+    /// A `1 x n x d` token tensor (class token, position embedding).
+    Tokens(Param<Tensor<3>>),
+}
+
+/// What the forward pass needs besides parameters: the graph, which layer each node uses, and
+/// the last node that reads each value (so it can be dropped early).
+#[derive(Debug)]
+pub struct Plan {
+    pub graph: Graph,
+    layer_of: Vec<Option<usize>>,
+    last_use: Vec<usize>,
+}
+
+/// A catalog architecture as a burn module.
+#[derive(Module, Debug)]
+pub struct Net {
+    pub layers: Vec<Layer>,
+    #[module(skip)]
+    pub plan: Arc<Plan>,
+}
+
+/// One value flowing through the graph (batch first).
+#[derive(Clone, Debug)]
+enum Value {
+    Map(Tensor<4>),
+    Tokens(Tensor<3>),
+    Vector(Tensor<2>),
+}
+
+impl Value {
+    fn map(self) -> Tensor<4> {
+        match self {
+            Value::Map(t) => t,
+            other => panic!("expected a feature map, got {other:?}"),
+        }
+    }
+
+    fn tokens(self) -> Tensor<3> {
+        match self {
+            Value::Tokens(t) => t,
+            other => panic!("expected tokens, got {other:?}"),
+        }
+    }
+}
+
+fn act<const D: usize>(t: Tensor<D>, act: Act) -> Tensor<D> {
+    match act {
+        Act::Relu => activation::relu(t),
+        Act::Relu6 => activation::relu6(t),
+        Act::Silu => activation::silu(t),
+        Act::Gelu => activation::gelu(t),
+        Act::HardSwish => activation::hard_swish(t),
+        // relu6(x + 3) / 6 == clamp(x / 6 + 1/2, 0, 1)
+        Act::HardSigmoid => activation::hard_sigmoid(t, 1.0 / 6.0, 0.5),
+        Act::Sigmoid => activation::sigmoid(t),
+    }
+}
+
+impl Net {
+    /// Creates the module with freshly initialised parameters (lazily: nothing is allocated until
+    /// a parameter is first used).
+    pub fn new(graph: Graph, device: &Device) -> Net {
+        let mut layers = Vec::new();
+        let mut layer_of = vec![None; graph.nodes.len()];
+        for (i, node) in graph.nodes.iter().enumerate() {
+            let input = graph.input_of(node);
+            let c = input.features();
+            let layer = match &node.op {
+                Op::Conv2d(conv) => Layer::Conv(
+                    Conv2dConfig::new([c, conv.out], [conv.kernel, conv.kernel])
+                        .with_stride([conv.stride, conv.stride])
+                        .with_dilation([conv.dilation, conv.dilation])
+                        .with_groups(conv.groups)
+                        .with_padding(PaddingConfig2d::Explicit(conv.padding, conv.padding, conv.padding, conv.padding))
+                        .with_bias(conv.bias)
+                        .init(device),
+                ),
+                Op::BatchNorm { eps } => Layer::BatchNorm(BatchNormConfig::new(c).with_epsilon(*eps).init(device)),
+                Op::LayerNorm { eps } => Layer::LayerNorm(LayerNormConfig::new(c).with_epsilon(*eps).init(device)),
+                Op::Linear { out, bias } => Layer::Linear(LinearConfig::new(c, *out).with_bias(*bias).init(device)),
+                Op::LayerScale => Layer::Vector(Initializer::Constant { value: 1e-6 }.init([c], device)),
+                Op::ClassToken => Layer::Tokens(Initializer::Normal { mean: 0.0, std: 1e-6 }.init([1, 1, c], device)),
+                Op::PositionEmbedding => {
+                    let Shape::Tokens { n, d } = node.output else { unreachable!("checked by the builder") };
+                    Layer::Tokens(Initializer::Normal { mean: 0.0, std: 0.02 }.init([1, n, d], device))
+                }
+                _ => continue,
+            };
+            layer_of[i] = Some(layers.len());
+            layers.push(layer);
+        }
+        let mut last_use: Vec<usize> = (0..graph.nodes.len()).collect();
+        for (i, node) in graph.nodes.iter().enumerate() {
+            for input in &node.inputs {
+                last_use[input.0] = i;
+            }
+        }
+        Net { layers, plan: Arc::new(Plan { graph, layer_of, last_use }) }
+    }
+
+    pub fn graph(&self) -> &Graph {
+        &self.plan.graph
+    }
+
+    fn layer(&self, node: usize) -> &Layer {
+        &self.layers[self.plan.layer_of[node].expect("node has parameters")]
+    }
+
+    /// Logits for a batch of images `[batch, channels, height, width]`.
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        let graph = &self.plan.graph;
+        let mut values: Vec<Option<Value>> = vec![None; graph.nodes.len()];
+        values[0] = Some(Value::Map(images));
+        for (i, node) in graph.nodes.iter().enumerate().skip(1) {
+            // Take a value on its last use, clone (a cheap handle copy) otherwise.
+            let mut take = |id: Id| -> Value {
+                if self.plan.last_use[id.0] == i {
+                    values[id.0].take().expect("value computed before use")
+                } else {
+                    values[id.0].clone().expect("value computed before use")
+                }
+            };
+            let inputs: Vec<Value> = node.inputs.iter().map(|&id| take(id)).collect();
+            let out = self.apply(i, &node.op, inputs);
+            values[i] = Some(out);
+        }
+        match values.pop().flatten() {
+            Some(Value::Vector(logits)) => logits,
+            other => panic!("the graph must end in a vector, got {other:?}"),
+        }
+    }
+
+    fn apply(&self, i: usize, op: &Op, mut inputs: Vec<Value>) -> Value {
+        let x = inputs.remove(0);
+        match op {
+            Op::Input => x,
+            Op::Conv2d(_) => match self.layer(i) {
+                Layer::Conv(conv) => Value::Map(conv.forward(x.map())),
+                _ => unreachable!(),
+            },
+            Op::BatchNorm { .. } => match self.layer(i) {
+                Layer::BatchNorm(bn) => Value::Map(bn.forward(x.map())),
+                _ => unreachable!(),
+            },
+            Op::LayerNorm { .. } => {
+                let Layer::LayerNorm(ln) = self.layer(i) else { unreachable!() };
+                match x {
+                    // timm's LayerNorm2d: normalise over channels at each position.
+                    Value::Map(t) => Value::Map(ln.forward(t.permute([0, 2, 3, 1])).permute([0, 3, 1, 2])),
+                    Value::Tokens(t) => Value::Tokens(ln.forward(t)),
+                    Value::Vector(t) => Value::Vector(ln.forward(t)),
+                }
+            }
+            Op::Linear { .. } => {
+                let Layer::Linear(linear) = self.layer(i) else { unreachable!() };
+                match x {
+                    Value::Tokens(t) => Value::Tokens(linear.forward(t)),
+                    Value::Vector(t) => Value::Vector(linear.forward(t)),
+                    Value::Map(_) => unreachable!("checked by the builder"),
+                }
+            }
+            Op::Act(a) => match x {
+                Value::Map(t) => Value::Map(act(t, *a)),
+                Value::Tokens(t) => Value::Tokens(act(t, *a)),
+                Value::Vector(t) => Value::Vector(act(t, *a)),
+            },
+            Op::MaxPool(p) => Value::Map(max_pool2d(
+                x.map(),
+                MaxPoolOptions {
+                    kernel_size: [p.kernel; 2],
+                    stride: [p.stride; 2],
+                    padding: [(p.padding, p.padding); 2],
+                    dilation: [1, 1],
+                    ceil_mode: p.ceil_mode,
+                },
+            )),
+            Op::AvgPool(p) => Value::Map(avg_pool2d(
+                x.map(),
+                AvgPoolOptions {
+                    kernel_size: [p.kernel; 2],
+                    stride: [p.stride; 2],
+                    padding: [(p.padding, p.padding); 2],
+                    count_include_pad: p.count_include_pad,
+                    ceil_mode: p.ceil_mode,
+                },
+            )),
+            Op::AdaptiveAvgPool { h, w } => Value::Map(adaptive_avg_pool2d(x.map(), [*h, *w])),
+            Op::SpatialMean => Value::Map(x.map().mean_dims(&[2, 3])),
+            Op::TokenMean => Value::Vector(x.tokens().mean_dim(1).squeeze_dim::<2>(1)),
+            Op::FirstToken => Value::Vector(x.tokens().narrow(1, 0, 1).squeeze_dim::<2>(1)),
+            Op::Flatten => Value::Vector(x.map().flatten::<2>(1, 3)),
+            Op::MapToTokens => Value::Tokens(x.map().flatten::<3>(2, 3).swap_dims(1, 2)),
+            Op::TransposeTokens => Value::Tokens(x.tokens().swap_dims(1, 2)),
+            Op::ClassToken => {
+                let Layer::Tokens(token) = self.layer(i) else { unreachable!() };
+                let t = x.tokens();
+                let [batch, _, d] = t.dims();
+                let cls = token.val().expand([batch, 1, d]);
+                Value::Tokens(Tensor::cat(vec![cls, t], 1))
+            }
+            Op::PositionEmbedding => {
+                let Layer::Tokens(pos) = self.layer(i) else { unreachable!() };
+                Value::Tokens(x.tokens() + pos.val())
+            }
+            Op::Attention { heads } => {
+                let qkv = x.tokens();
+                let [batch, n, d3] = qkv.dims();
+                let d = d3 / 3;
+                let hd = d / heads;
+                // [B, N, 3, H, hd] -> [3, B, H, N, hd], as timm's Attention.
+                let qkv = qkv.reshape([batch, n, 3, *heads, hd]).permute([2, 0, 3, 1, 4]);
+                let part = |k: usize| qkv.clone().narrow(0, k, 1).reshape([batch, *heads, n, hd]);
+                let (q, k, v) = (part(0), part(1), part(2));
+                let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(1.0 / (hd as f64).sqrt());
+                let out = activation::softmax(scores, 3).matmul(v);
+                Value::Tokens(out.swap_dims(1, 2).reshape([batch, n, d]))
+            }
+            Op::LayerScale => {
+                let Layer::Vector(gamma) = self.layer(i) else { unreachable!() };
+                let g = gamma.val();
+                let c = g.dims()[0];
+                match x {
+                    Value::Map(t) => Value::Map(t * g.reshape([1, c, 1, 1])),
+                    Value::Tokens(t) => Value::Tokens(t * g.reshape([1, 1, c])),
+                    Value::Vector(t) => Value::Vector(t * g.reshape([1, c])),
+                }
+            }
+            Op::Add => match (x, inputs.remove(0)) {
+                (Value::Map(a), Value::Map(b)) => Value::Map(a + b),
+                (Value::Tokens(a), Value::Tokens(b)) => Value::Tokens(a + b),
+                (Value::Vector(a), Value::Vector(b)) => Value::Vector(a + b),
+                _ => unreachable!("checked by the builder"),
+            },
+            Op::Gate => Value::Map(x.map() * inputs.remove(0).map()),
+            Op::Concat => {
+                let mut maps = vec![x.map()];
+                maps.extend(inputs.into_iter().map(Value::map));
+                Value::Map(Tensor::cat(maps, 1))
+            }
+            Op::SliceChannels { start, len } => Value::Map(x.map().narrow(1, *start, *len)),
+        }
+    }
+}
