@@ -5,8 +5,8 @@
 #[path = "common/timm_reference.rs"]
 mod timm_reference;
 
-use burn::module::Module;
 use burn::tensor::{Device, Tensor};
+use pepr::catalog::graph::Shape;
 use pepr::catalog::net::Net;
 use pepr::catalog::{Spec, entries, find};
 use timm_reference::{SIZES, TIMM};
@@ -39,7 +39,7 @@ fn parameter_counts_equal_timms_and_the_graphs() {
         ] {
             let graph = entry.graph(&spec).unwrap();
             let counted = graph.params();
-            let module = Net::new(graph, &device).num_params() as u64;
+            let module = Net::new(graph, &device).trainable_params();
             assert_eq!(module, expected, "{} {:?}: burn module has {module} parameters, timm {expected}", entry.name, spec);
             assert_eq!(counted, module, "{} {:?}: the graph counts {counted}, the module {module}", entry.name, spec);
         }
@@ -87,16 +87,21 @@ fn forward_passes_give_one_logit_per_class() {
         let input = Tensor::<4>::ones([2, 1, spec.height, spec.width], &device);
         let logits = net.forward(input);
         assert_eq!(logits.dims(), [2, 5], "{}", entry.name);
-        let values: Vec<f32> = logits.into_data().to_vec().unwrap();
+        let values: Vec<f32> = logits.into_data().convert::<f32>().into_vec().unwrap();
         assert!(values.iter().all(|v| v.is_finite()), "{}: non-finite logits", entry.name);
     }
 }
 
 #[test]
-fn too_small_inputs_are_errors_not_panics() {
+fn inputs_an_architecture_cannot_take_are_clear_errors_not_panics() {
     for entry in entries() {
-        let err = entry.graph(&Spec::new(3, 10, 2)).unwrap_err();
-        assert!(err.message.starts_with(entry.name), "{err}");
-        assert!(entry.graph(&Spec::new(3, 10, 0)).is_err());
+        for size in 0..=40 {
+            match entry.graph(&Spec::new(3, 10, size)) {
+                Ok(graph) => assert_eq!(graph.output(), Shape::Vector { d: 10 }, "{} at {size}", entry.name),
+                Err(e) => assert!(e.message.starts_with(entry.name), "{e}"),
+            }
+        }
     }
+    let err = find("densenet121").unwrap().graph(&Spec::imagenet(28)).unwrap_err();
+    assert!(err.message.contains("too small"), "{err}");
 }

@@ -6,6 +6,7 @@ use std::sync::mpsc;
 use anyhow::Result;
 use crossterm::event::{self, Event};
 
+use crate::catalog::listing::{self, ArchRow};
 use crate::home::Home;
 use crate::results::rank::SetBy;
 use crate::results::store::RunStore;
@@ -17,6 +18,7 @@ enum Message {
     Input(Event),
     InputFailed(String),
     Loaded(Loaded),
+    Catalog(Option<usize>, Vec<ArchRow>),
 }
 
 /// Runs the TUI until the user quits. The terminal is restored on return, error or panic.
@@ -61,12 +63,21 @@ pub fn run_tui(home: Home) -> Result<()> {
             let mut message = receiver.recv()?;
             loop {
                 match message {
-                    Message::Input(Event::Key(key)) => {
-                        if let Some(Request::Load(set_by)) = app.handle_key(key) {
+                    Message::Input(Event::Key(key)) => match app.handle_key(key) {
+                        Some(Request::Load(set_by)) => {
                             generation += 1;
                             spawn_load(store.clone(), set_by, generation, sender.clone(), Message::Loaded);
                         }
-                    }
+                        Some(Request::Catalog(size)) => {
+                            let reply = sender.clone();
+                            std::thread::Builder::new().name("pepr-catalog".into()).spawn(move || {
+                                let rows = listing::rows(size.map(|s| (3, s, s)), 1000);
+                                let _ = reply.send(Message::Catalog(size, rows));
+                            })?;
+                        }
+                        None => {}
+                    },
+                    Message::Catalog(size, rows) => app.archs.on_rows(size, rows),
                     Message::Input(_) => {} // resize and others: the next draw adapts
                     Message::InputFailed(e) => anyhow::bail!("reading terminal input: {e}"),
                     Message::Loaded(loaded) if loaded.generation == generation => app.on_loaded(loaded.result),

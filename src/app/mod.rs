@@ -1,9 +1,10 @@
 //! The TUI application: state and key handling (`state`), the loader thread (`worker`) and the
 //! event loop that owns the terminal (`event_loop`).
 
+pub mod archs;
 mod event_loop;
 pub mod state;
 pub mod worker;
 
 pub use event_loop::run_tui;
-pub use state::{App, Data, Request, SortColumn, View};
+pub use state::{App, Data, Request, Screen, SortColumn, View};

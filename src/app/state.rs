@@ -10,6 +10,8 @@ use crate::results::record::RunRecord;
 use crate::results::store::LoadWarning;
 use crate::results::view::{SortKey, select};
 
+use super::archs::ArchsScreen;
+
 /// Loaded runs and their ranking, produced off the UI thread.
 #[derive(Clone, Debug, Default)]
 pub struct Data {
@@ -61,6 +63,13 @@ impl SortColumn {
     }
 }
 
+/// The top-level screens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Screen {
+    Leaderboard,
+    Architectures,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum View {
     Table,
@@ -72,9 +81,13 @@ pub enum View {
 pub enum Request {
     /// Load the store and rank it with this set definition, on a worker thread.
     Load(SetBy),
+    /// Compute the catalog's costs at this input size (`None`: each architecture's default).
+    Catalog(Option<usize>),
 }
 
 pub struct App {
+    pub screen: Screen,
+    pub archs: ArchsScreen,
     /// Where the store lives, shown on the empty screen and in details.
     pub store_label: String,
     pub data: Option<Data>,
@@ -103,6 +116,8 @@ pub struct App {
 impl App {
     pub fn new(store_label: impl Into<String>) -> App {
         App {
+            screen: Screen::Leaderboard,
+            archs: ArchsScreen::default(),
             store_label: store_label.into(),
             data: None,
             loading: true,
@@ -208,6 +223,10 @@ impl App {
             self.quit = true;
             return None;
         }
+        if self.screen == Screen::Architectures && self.archs.editing_filter {
+            self.archs.handle_key(key);
+            return None;
+        }
         if self.editing_filter {
             self.edit_filter(key);
             return None;
@@ -220,9 +239,34 @@ impl App {
             }
             return None;
         }
+        match key.code {
+            KeyCode::Char('q') => {
+                self.quit = true;
+                return None;
+            }
+            KeyCode::Char('?') => {
+                self.show_help = true;
+                return None;
+            }
+            KeyCode::Char('1') => {
+                self.screen = Screen::Leaderboard;
+                return None;
+            }
+            KeyCode::Char('2') => {
+                self.screen = Screen::Architectures;
+                if self.archs.rows.is_empty() && !self.archs.loading {
+                    self.archs.loading = true;
+                    return Some(Request::Catalog(self.archs.input_size()));
+                }
+                return None;
+            }
+            _ => {}
+        }
+        if self.screen == Screen::Architectures {
+            return self.archs.handle_key(key).map(Request::Catalog);
+        }
         let page = 10;
         match key.code {
-            KeyCode::Char('q') => self.quit = true,
             KeyCode::Esc => {
                 if !self.filter.is_empty() {
                     self.filter.clear();
@@ -233,7 +277,6 @@ impl App {
                     self.view = View::Table;
                 }
             }
-            KeyCode::Char('?') => self.show_help = true,
             KeyCode::Down | KeyCode::Char('j') => self.move_selection(1),
             KeyCode::Up | KeyCode::Char('k') => self.move_selection(-1),
             KeyCode::PageDown => self.move_selection(page),

@@ -122,7 +122,7 @@ mod tests {
     fn grouped_conv_pool_norm_and_attention() {
         let (mut g, x) = GraphBuilder::new(8, 4, 4);
         let x = g.conv("dw", x, Conv::new(8, 3, 1).groups(8)).unwrap();
-        let x = g.adaptive_avg_pool("gap", x, 1, 1).unwrap();
+        g.adaptive_avg_pool("gap", x, 1, 1).unwrap();
         let graph = g.finish();
         assert_eq!(total_macs(&graph), (8 * 16 * 9 + 8 * 16) as u64);
 

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use burn::module::{Initializer, Module, Param};
+use burn::module::{Initializer, Module, ModuleVisitor, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, max_pool2d};
@@ -120,6 +120,14 @@ impl Net {
             }
         }
         Net { layers, plan: Arc::new(Plan { graph, layer_of, last_use }) }
+    }
+
+    /// Learnable parameters, counted by visiting the module. burn's `num_params` also counts batch
+    /// norm's running mean and variance, which PyTorch (and so timm) keeps as buffers, not parameters.
+    pub fn trainable_params(&self) -> u64 {
+        let mut counter = TrainableCounter::default();
+        self.visit(&mut counter);
+        counter.count
     }
 
     pub fn graph(&self) -> &Graph {
@@ -263,5 +271,64 @@ impl Net {
             }
             Op::SliceChannels { start, len } => Value::Map(x.map().narrow(1, *start, *len)),
         }
+    }
+}
+
+/// Counts float parameters except the fields named `running_mean` / `running_var`.
+#[derive(Default)]
+struct TrainableCounter {
+    path: Vec<String>,
+    count: u64,
+}
+
+impl ModuleVisitor for TrainableCounter {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if !matches!(self.path.last().map(String::as_str), Some("running_mean" | "running_var")) {
+            self.count += param.lazy_shape().num_elements() as u64;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::graph::{Conv, GraphBuilder};
+
+    #[test]
+    fn trainable_parameters_leave_out_batch_norm_buffers() {
+        let (mut g, x) = GraphBuilder::new(3, 8, 8);
+        let x = g.conv("conv", x, Conv::new(4, 3, 1)).unwrap();
+        let x = g.batch_norm("bn", x).unwrap();
+        let x = g.flatten("flatten", x).unwrap();
+        g.linear("fc", x, 2, true).unwrap();
+        let graph = g.finish();
+        let expected = graph.params();
+        assert_eq!(expected, 4 * 3 * 9 + 2 * 4 + (4 * 64 * 2 + 2));
+        let net = Net::new(graph, &Device::flex());
+        assert_eq!(net.trainable_params(), expected);
+        // burn's own count includes the running mean and variance.
+        assert_eq!(net.num_params() as u64, expected + 2 * 4);
+    }
+
+    #[test]
+    fn forward_runs_a_residual_net() {
+        let (mut g, x) = GraphBuilder::new(1, 6, 6);
+        let y = g.conv("conv", x, Conv::new(1, 3, 1)).unwrap();
+        let y = g.add("add", y, x).unwrap();
+        let y = g.spatial_mean("mean", y).unwrap();
+        let y = g.flatten("flatten", y).unwrap();
+        g.linear("fc", y, 3, false).unwrap();
+        let device = Device::flex();
+        let net = Net::new(g.finish(), &device);
+        let logits = net.forward(Tensor::<4>::ones([2, 1, 6, 6], &device));
+        assert_eq!(logits.dims(), [2, 3]);
     }
 }

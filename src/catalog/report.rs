@@ -3,7 +3,6 @@
 use std::io::Write;
 
 use anyhow::{Result, anyhow};
-use burn::module::Module;
 use burn::tensor::Device;
 
 use super::count::breakdown;
@@ -19,7 +18,7 @@ FLOPs = 2 x MACs, forward, per sample. Training FLOPs per sample are estimated a
 
 /// Parameters counted from the burn module built from the graph (lazily initialised, so cheap).
 pub fn module_params(graph: &Graph) -> u64 {
-    Net::new(graph.clone(), &Device::flex()).num_params() as u64
+    Net::new(graph.clone(), &Device::flex()).trainable_params()
 }
 
 fn giga(n: u64) -> String {

@@ -1,5 +1,6 @@
 //! Drawing: pure functions of `&App`, one file per panel.
 
+mod archs;
 mod chart;
 mod details;
 mod format;
@@ -12,7 +13,7 @@ use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-use crate::app::{App, View};
+use crate::app::{App, Screen, View};
 use crate::results::rank::SetBy;
 
 pub use format::{human_count, sig};
@@ -26,7 +27,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
     frame.render_widget(title_line(app), title);
     frame.render_widget(status_line(app), status);
 
-    if let Some(message) = &app.load_error {
+    if app.screen == Screen::Architectures {
+        archs::draw(frame, body, app);
+    } else if let Some(message) = &app.load_error {
         let text = format!("Could not load the run store:\n{message}\n\nPress R to retry, q to quit.");
         frame.render_widget(
             Paragraph::new(text).wrap(Wrap { trim: false }).block(Block::bordered().title(" error ")).red(),
@@ -85,6 +88,14 @@ fn draw_empty(frame: &mut Frame, area: Rect, app: &App) {
 
 fn title_line(app: &App) -> Line<'static> {
     let mut spans = vec![Span::styled(" pepr ", Style::new().add_modifier(Modifier::BOLD).reversed())];
+    for (key, name, screen) in [("1", "Leaderboard", Screen::Leaderboard), ("2", "Architectures", Screen::Architectures)] {
+        let style = if app.screen == screen { Style::new().bold().underlined() } else { Style::new().fg(Color::DarkGray) };
+        spans.push(Span::styled(format!(" {key} {name}"), style));
+    }
+    spans.push(Span::raw(" │"));
+    if app.screen == Screen::Architectures {
+        return Line::from(spans);
+    }
     if let Some(set) = app.current_set() {
         let set_by = match app.set_by {
             SetBy::Group => "group",
@@ -107,6 +118,26 @@ fn title_line(app: &App) -> Line<'static> {
 }
 
 fn status_line(app: &App) -> Line<'static> {
+    if app.screen == Screen::Architectures {
+        let a = &app.archs;
+        if a.editing_filter {
+            return Line::from(vec![
+                Span::styled(" filter: ", Style::new().bold()),
+                Span::raw(a.filter.clone()),
+                Span::styled("▏", Style::new().add_modifier(Modifier::SLOW_BLINK)),
+                Span::raw("  Enter keep · Esc clear"),
+            ]);
+        }
+        let mut spans = vec![Span::raw(format!(" {} shown · {} selected", a.order().len(), a.chosen.len()))];
+        if !a.filter.is_empty() {
+            spans.push(Span::raw(format!(" · filter \"{}\"", a.filter)));
+        }
+        if a.loading {
+            spans.push(Span::styled(" · counting…", Style::new().fg(Color::Yellow)));
+        }
+        spans.push(Span::styled("  Space select · i input size · ? keys  q quit", Style::new().fg(Color::DarkGray)));
+        return Line::from(spans);
+    }
     if app.editing_filter {
         return Line::from(vec![
             Span::styled(" filter: ", Style::new().bold()),

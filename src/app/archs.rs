@@ -1,0 +1,201 @@
+//! The Architectures screen's state: the catalog at a chosen input size, sortable, filterable, with
+//! a multi-selection that the Train screen will launch runs from.
+
+use std::cell::Cell;
+use std::cmp::Ordering;
+use std::collections::BTreeSet;
+
+use crossterm::event::{KeyCode, KeyEvent};
+
+use crate::catalog::listing::ArchRow;
+
+/// Input sizes the screen cycles through: each architecture's default, then fixed sizes.
+pub const INPUT_SIZES: [Option<usize>; 6] = [None, Some(224), Some(128), Some(64), Some(32), Some(28)];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArchColumn {
+    Arch,
+    Family,
+    Kind,
+    Params,
+    Macs,
+}
+
+impl ArchColumn {
+    pub const ALL: [ArchColumn; 5] = [ArchColumn::Arch, ArchColumn::Family, ArchColumn::Kind, ArchColumn::Params, ArchColumn::Macs];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            ArchColumn::Arch => "arch",
+            ArchColumn::Family => "family",
+            ArchColumn::Kind => "kind",
+            ArchColumn::Params => "params",
+            ArchColumn::Macs => "MACs",
+        }
+    }
+}
+
+pub struct ArchsScreen {
+    /// The catalog at `input`, as computed by a worker (empty until it arrives).
+    pub rows: Vec<ArchRow>,
+    pub loading: bool,
+    /// Index into [`INPUT_SIZES`].
+    pub input: usize,
+    pub sort: ArchColumn,
+    pub reversed: bool,
+    pub filter: String,
+    pub editing_filter: bool,
+    /// Position of the cursor in `order`.
+    pub cursor: usize,
+    /// Names of the architectures picked for training.
+    pub chosen: BTreeSet<&'static str>,
+    /// Indices into `rows` in display order.
+    order: Vec<usize>,
+    pub scroll: Cell<usize>,
+}
+
+impl Default for ArchsScreen {
+    fn default() -> Self {
+        ArchsScreen {
+            rows: Vec::new(),
+            loading: false,
+            input: 0,
+            sort: ArchColumn::Params,
+            reversed: false,
+            filter: String::new(),
+            editing_filter: false,
+            cursor: 0,
+            chosen: BTreeSet::new(),
+            order: Vec::new(),
+            scroll: Cell::new(0),
+        }
+    }
+}
+
+impl ArchsScreen {
+    /// The input size to compute the catalog at: `None` for each entry's default.
+    pub fn input_size(&self) -> Option<usize> {
+        INPUT_SIZES[self.input]
+    }
+
+    pub fn order(&self) -> &[usize] {
+        &self.order
+    }
+
+    pub fn current(&self) -> Option<&ArchRow> {
+        self.order.get(self.cursor).map(|&i| &self.rows[i])
+    }
+
+    /// Rows computed for `input` arrived; ignored if the user has moved on to another size.
+    pub fn on_rows(&mut self, input: Option<usize>, rows: Vec<ArchRow>) {
+        if input != self.input_size() {
+            return;
+        }
+        self.loading = false;
+        self.rows = rows;
+        self.refresh();
+    }
+
+    fn refresh(&mut self) {
+        let current = self.current().map(|r| r.entry.name);
+        let needle = self.filter.trim().to_lowercase();
+        let mut order: Vec<usize> = (0..self.rows.len())
+            .filter(|&i| {
+                let e = self.rows[i].entry;
+                needle.is_empty() || [e.name, e.family, e.kind.label()].iter().any(|f| f.to_lowercase().contains(&needle))
+            })
+            .collect();
+        let key = |row: &ArchRow| -> (Option<u64>, &str) {
+            match self.sort {
+                ArchColumn::Params => (row.cost.as_ref().ok().map(|c| c.params), row.entry.name),
+                ArchColumn::Macs => (row.cost.as_ref().ok().map(|c| c.macs), row.entry.name),
+                ArchColumn::Arch => (Some(0), row.entry.name),
+                ArchColumn::Family => (Some(0), row.entry.family),
+                ArchColumn::Kind => (Some(0), row.entry.kind.label()),
+            }
+        };
+        order.sort_by(|&a, &b| {
+            let (ka, kb) = (key(&self.rows[a]), key(&self.rows[b]));
+            // Entries that cannot take this input sort last either way.
+            let by_value = match (ka.0, kb.0) {
+                (Some(x), Some(y)) => x.cmp(&y).then(ka.1.cmp(kb.1)),
+                (Some(_), None) => return Ordering::Less,
+                (None, Some(_)) => return Ordering::Greater,
+                (None, None) => ka.1.cmp(kb.1),
+            };
+            let by_value = by_value.then(self.rows[a].entry.name.cmp(self.rows[b].entry.name));
+            if self.reversed { by_value.reverse() } else { by_value }
+        });
+        self.order = order;
+        self.cursor = current
+            .and_then(|name| self.order.iter().position(|&i| self.rows[i].entry.name == name))
+            .unwrap_or(0)
+            .min(self.order.len().saturating_sub(1));
+    }
+
+    /// Keys of this screen; returns the input size to compute the catalog at when it changes.
+    pub fn handle_key(&mut self, key: KeyEvent) -> Option<Option<usize>> {
+        if self.editing_filter {
+            match key.code {
+                KeyCode::Enter => self.editing_filter = false,
+                KeyCode::Esc => {
+                    self.editing_filter = false;
+                    self.filter.clear();
+                }
+                KeyCode::Backspace => {
+                    self.filter.pop();
+                }
+                KeyCode::Char(c) => self.filter.push(c),
+                _ => return None,
+            }
+            self.refresh();
+            return None;
+        }
+        let last = self.order.len().saturating_sub(1);
+        match key.code {
+            KeyCode::Down | KeyCode::Char('j') => self.cursor = (self.cursor + 1).min(last),
+            KeyCode::Up | KeyCode::Char('k') => self.cursor = self.cursor.saturating_sub(1),
+            KeyCode::PageDown => self.cursor = (self.cursor + 10).min(last),
+            KeyCode::PageUp => self.cursor = self.cursor.saturating_sub(10),
+            KeyCode::Home | KeyCode::Char('g') => self.cursor = 0,
+            KeyCode::End | KeyCode::Char('G') => self.cursor = last,
+            KeyCode::Char('s') | KeyCode::Char('S') => {
+                let i = ArchColumn::ALL.iter().position(|c| *c == self.sort).unwrap_or(0);
+                let n = ArchColumn::ALL.len();
+                self.sort = ArchColumn::ALL[if key.code == KeyCode::Char('s') { (i + 1) % n } else { (i + n - 1) % n }];
+                self.reversed = false;
+                self.refresh();
+            }
+            KeyCode::Char('r') => {
+                self.reversed = !self.reversed;
+                self.refresh();
+            }
+            KeyCode::Char('/') => self.editing_filter = true,
+            KeyCode::Esc => {
+                self.filter.clear();
+                self.refresh();
+            }
+            KeyCode::Char(' ') => {
+                if let Some(name) = self.current().map(|r| r.entry.name)
+                    && !self.chosen.remove(name)
+                {
+                    self.chosen.insert(name);
+                }
+            }
+            KeyCode::Char('a') => {
+                // Select every shown architecture that can take this input.
+                let shown: Vec<&'static str> =
+                    self.order.iter().map(|&i| &self.rows[i]).filter(|r| r.cost.is_ok()).map(|r| r.entry.name).collect();
+                self.chosen.extend(shown);
+            }
+            KeyCode::Char('A') => self.chosen.clear(),
+            KeyCode::Char('i') => {
+                self.input = (self.input + 1) % INPUT_SIZES.len();
+                self.loading = true;
+                return Some(self.input_size());
+            }
+            _ => {}
+        }
+        None
+    }
+}
