@@ -87,7 +87,7 @@ fn forward_passes_give_one_logit_per_class() {
         let input = Tensor::<4>::ones([2, 1, spec.height, spec.width], &device);
         let logits = net.forward(input);
         assert_eq!(logits.dims(), [2, 5], "{}", entry.name);
-        let values: Vec<f32> = logits.into_data().convert::<f32>().into_vec().unwrap();
+        let values: Vec<f32> = logits.into_data().try_into_vec::<f32>().unwrap();
         assert!(values.iter().all(|v| v.is_finite()), "{}: non-finite logits", entry.name);
     }
 }

@@ -242,3 +242,42 @@ fn the_generic_example_fixture_imports_and_a_run_without_resources_gets_no_score
     assert_eq!((&vit[7], &vit[11], &vit[15], &vit[19]), ("", "", "false", ""), "{vit:?}");
     assert_eq!(&rows.last().unwrap()[1], "vit_tiny", "unscored runs sort last");
 }
+
+#[test]
+fn archs_lists_the_catalog_and_shows_a_breakdown() {
+    let home = tempfile::tempdir().unwrap();
+    let output = pepr(home.path(), &["archs", "--input", "1x64x64", "--classes", "7", "--format", "csv"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let mut reader = csv::Reader::from_reader(output.stdout.as_slice());
+    let headers = reader.headers().unwrap().clone();
+    for column in ["arch", "family", "kind", "efficient", "params", "macs", "flops"] {
+        assert!(headers.iter().any(|h| h == column), "missing {column}");
+    }
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let resnet18 = rows.iter().find(|r| &r[col("arch")] == "resnet18").unwrap();
+    // timm: resnet18 with in_chans=1, num_classes=7 has 11,173,831 parameters.
+    assert_eq!(&resnet18[col("params")], "11173831");
+    let macs: u64 = resnet18[col("macs")].parse().unwrap();
+    assert_eq!(resnet18[col("flops")].parse::<u64>().unwrap(), 2 * macs);
+    assert_eq!(&resnet18[col("input")], "1x64x64");
+
+    let json = pepr(home.path(), &["archs", "--format", "json"]);
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(value.as_array().unwrap().len() >= 29);
+
+    let show = pepr(home.path(), &["archs", "show", "resnet18", "--input", "3x224x224"]);
+    let text = stdout(&show);
+    assert!(show.status.success(), "{}", stderr(&show));
+    assert!(text.contains("params: 11689512 (counted from the burn module)"), "{text}");
+    assert!(text.contains("layer4.1.conv2") && text.contains("fvcore"), "{text}");
+
+    let unknown = pepr(home.path(), &["archs", "show", "resnet9000"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(stderr(&unknown).contains("no architecture named \"resnet9000\""));
+    let too_small = pepr(home.path(), &["archs", "show", "densenet121", "--input", "3x28x28"]);
+    assert_eq!(too_small.status.code(), Some(1));
+    assert!(stderr(&too_small).contains("too small"), "{}", stderr(&too_small));
+    let bad_input = pepr(home.path(), &["archs", "--input", "big"]);
+    assert_eq!(bad_input.status.code(), Some(2));
+}

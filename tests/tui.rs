@@ -1,7 +1,7 @@
 //! The explorer drawn into ratatui's TestBackend and driven by key events.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use pepr::app::{App, Data, Request, SortColumn, View};
+use pepr::app::{App, Data, Request, Screen, SortColumn, View};
 use pepr::results::rank::{SetBy, Variant, rank};
 use pepr::results::synthetic;
 use ratatui::Terminal;
@@ -217,4 +217,74 @@ fn selection_stays_visible_when_scrolling_a_long_set() {
     let rank = data.ranking.runs[app.rows()[100]].rank[0].unwrap().to_string();
     let text = terminal.backend().to_string();
     assert!(text.lines().any(|l| l.contains(&selected.arch) && l.contains(&format!("│{rank:<4}"))), "{text}");
+}
+
+fn archs_app() -> App {
+    let mut app = sample_app();
+    assert_eq!(press(&mut app, KeyCode::Char('2')), Some(Request::Catalog(None)));
+    assert_eq!(app.screen, Screen::Architectures);
+    app.archs.on_rows(None, pepr::catalog::listing::rows(None, 1000));
+    app
+}
+
+#[test]
+fn architectures_80x24() {
+    insta::assert_snapshot!(render(&archs_app(), 80, 24).backend());
+}
+
+#[test]
+fn architectures_120x40() {
+    insta::assert_snapshot!(render(&archs_app(), 120, 40).backend());
+}
+
+#[test]
+fn architectures_scenario() {
+    let mut app = archs_app();
+    let names = |app: &App| -> Vec<&'static str> { app.archs.order().iter().map(|&i| app.archs.rows[i].entry.name).collect() };
+    let params = |app: &App| -> Vec<u64> {
+        app.archs.order().iter().map(|&i| app.archs.rows[i].cost.as_ref().unwrap().params).collect()
+    };
+    // Opens sorted by parameters, smallest first; `r` reverses.
+    let ascending = params(&app);
+    assert!(ascending.windows(2).all(|w| w[0] <= w[1]), "{ascending:?}");
+    press(&mut app, KeyCode::Char('r'));
+    assert!(params(&app).windows(2).all(|w| w[0] >= w[1]));
+    // `s` moves on to MACs, `S` back to params, then to kind and family.
+    press(&mut app, KeyCode::Char('s'));
+    assert_eq!(app.archs.sort, pepr::app::archs::ArchColumn::Macs);
+    assert!(screen(&app, 80, 24).contains("MACs↑"));
+
+    // Filter, select two, select all shown, clear.
+    press(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "resnet");
+    press(&mut app, KeyCode::Enter);
+    assert!(names(&app).iter().all(|n| n.contains("resnet")), "{:?}", names(&app));
+    press(&mut app, KeyCode::Char(' '));
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char(' '));
+    assert_eq!(app.archs.chosen.len(), 2);
+    assert!(screen(&app, 80, 24).contains("2 selected"));
+    press(&mut app, KeyCode::Char(' '));
+    assert_eq!(app.archs.chosen.len(), 1, "space toggles");
+    press(&mut app, KeyCode::Char('a'));
+    assert_eq!(app.archs.chosen.len(), names(&app).len());
+    press(&mut app, KeyCode::Char('A'));
+    assert!(app.archs.chosen.is_empty());
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(names(&app).len(), pepr::catalog::entries().len(), "Esc clears the filter");
+
+    // `i` asks for the catalog at the next input size; stale answers are ignored.
+    assert_eq!(press(&mut app, KeyCode::Char('i')), Some(Request::Catalog(Some(224))));
+    app.archs.on_rows(None, pepr::catalog::listing::rows(None, 1000));
+    assert!(app.archs.loading);
+    app.archs.on_rows(Some(224), pepr::catalog::listing::rows(Some((3, 224, 224)), 1000));
+    assert!(!app.archs.loading);
+    assert!(screen(&app, 80, 24).contains("architectures at 3x224x224"));
+
+    // `1` goes back to the leaderboard, `q` quits from either screen.
+    press(&mut app, KeyCode::Char('1'));
+    assert_eq!(app.screen, Screen::Leaderboard);
+    assert_eq!(press(&mut app, KeyCode::Char('2')), None, "the catalog is already there");
+    press(&mut app, KeyCode::Char('q'));
+    assert!(app.quit);
 }

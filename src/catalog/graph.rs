@@ -514,7 +514,9 @@ impl GraphBuilder {
     pub fn add(&mut self, name: &str, a: Id, b: Id) -> Result<Id> {
         let (sa, sb) = (self.shape(a), self.shape(b));
         if sa != sb {
-            return fail(format!("{name}: cannot add {sa} and {sb}"));
+            return fail(format!(
+                "{name}: cannot add {sa} and {sb}: the input size does not divide evenly through this architecture's strides (try a multiple of 32)"
+            ));
         }
         Ok(self.push(name, Op::Add, vec![a, b], sa))
     }

@@ -9,7 +9,7 @@ use super::count::breakdown;
 use super::listing::{ArchRow, rows};
 use super::net::Net;
 use super::{Graph, Spec, find, names};
-use crate::ui::{human_count, sig};
+use crate::ui::human_count;
 
 /// The convention behind every MAC/FLOP figure pepr prints.
 pub const CONVENTION: &str = "MACs follow fvcore's FlopCountAnalysis: 1 per multiply-add in conv/linear/matmul, \
@@ -22,7 +22,7 @@ pub fn module_params(graph: &Graph) -> u64 {
 }
 
 fn giga(n: u64) -> String {
-    format!("{}G", sig(n as f64 / 1e9, 3))
+    human_count(n)
 }
 
 pub fn print_table(out: &mut impl Write, input: Option<(usize, usize, usize)>, classes: usize) -> Result<()> {

@@ -9,11 +9,7 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
 use crate::app::App;
 use crate::app::archs::ArchColumn;
 
-use super::format::{human_count, sig};
-
-fn giga(n: u64) -> String {
-    format!("{}G", sig(n as f64 / 1e9, 3))
-}
+use super::format::human_count;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let screen = &app.archs;
@@ -23,7 +19,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     };
     let block = Block::bordered()
         .title(format!(" architectures at {input}, 1000 classes "))
-        .title_bottom(Line::from(" MACs: fvcore convention · FLOPs = 2 x MACs, forward, per sample ").right_aligned());
+        .title_bottom(Line::from(" pepr_* = pepr's own · MACs: fvcore convention · FLOPs = 2 x MACs, forward, per sample ").right_aligned());
     if screen.rows.is_empty() {
         let text = if screen.loading { "Counting parameters and MACs…" } else { "No catalog yet." };
         frame.render_widget(Paragraph::new(text).block(block), area);
@@ -69,7 +65,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             let e = row.entry;
             let chosen = screen.chosen.contains(e.name);
             let (params, macs, flops) = match &row.cost {
-                Ok(c) => (human_count(c.params), giga(c.macs), giga(c.flops())),
+                Ok(c) => (human_count(c.params), human_count(c.macs), human_count(c.flops())),
                 Err(_) => ("—".into(), "too small".into(), "—".into()),
             };
             let style = if position == screen.cursor {

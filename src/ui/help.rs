@@ -21,7 +21,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Enter  d", "details of the selected run"),
     ("Tab  x", "chart: P against the resource"),
     ("R", "reload the run store"),
-    ("1  2", "Leaderboard / Architectures screen"),
+    ("1  2", "screens: runs leaderboard / architectures"),
     ("Space", "architectures: select for training"),
     ("a  A", "architectures: select all shown / none"),
     ("i", "architectures: next input size"),

@@ -68,7 +68,7 @@ static RESNETS: &[Entry] = &[
 static SMALL: &[Entry] = &[
     Entry {
         name: "pepr_lenet5",
-        family: "pepr-lenet (not timm)",
+        family: "lenet",
         kind: ModelKind::Cnn,
         efficient: false,
         paper: "http://yann.lecun.com/exdb/publis/pdf/lecun-98.pdf",
@@ -78,7 +78,7 @@ static SMALL: &[Entry] = &[
     },
     Entry {
         name: "pepr_resnet8",
-        family: "pepr-cifar-resnet (not timm)",
+        family: "cifar-resnet",
         kind: ModelKind::Cnn,
         efficient: false,
         paper: RESNET_PAPER,
@@ -88,7 +88,7 @@ static SMALL: &[Entry] = &[
     },
     Entry {
         name: "pepr_resnet20",
-        family: "pepr-cifar-resnet (not timm)",
+        family: "cifar-resnet",
         kind: ModelKind::Cnn,
         efficient: false,
         paper: RESNET_PAPER,
