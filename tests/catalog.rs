@@ -17,10 +17,34 @@ fn every_timm_entry_has_a_reference_and_every_reference_an_entry() {
         assert!(TIMM.iter().any(|r| r.name == entry.name), "{} has no timm reference", entry.name);
     }
     let required = [
-        "mobilenetv2_050", "efficientnet_b0", "mnasnet_100", "semnasnet_075", "spnasnet_100", "ghostnet_100",
-        "tinynet_a", "fbnetc_100", "hardcorenas_a", "densenet121", "densenet169", "dla34", "dla46_c", "dla46x_c",
-        "dla60", "resnet14t", "resnet18d", "resnet26d", "resnet34d", "convnext_atto", "vgg11", "vgg13", "resnet18",
-        "resnet50", "mobilenetv2_100", "mobilenetv3_small_100", "efficientnet_lite0", "vit_tiny_patch16_224",
+        "mobilenetv2_050",
+        "efficientnet_b0",
+        "mnasnet_100",
+        "semnasnet_075",
+        "spnasnet_100",
+        "ghostnet_100",
+        "tinynet_a",
+        "fbnetc_100",
+        "hardcorenas_a",
+        "densenet121",
+        "densenet169",
+        "dla34",
+        "dla46_c",
+        "dla46x_c",
+        "dla60",
+        "resnet14t",
+        "resnet18d",
+        "resnet26d",
+        "resnet34d",
+        "convnext_atto",
+        "vgg11",
+        "vgg13",
+        "resnet18",
+        "resnet50",
+        "mobilenetv2_100",
+        "mobilenetv3_small_100",
+        "efficientnet_lite0",
+        "vit_tiny_patch16_224",
         "mixer_s16_224",
     ];
     for name in required {
@@ -40,7 +64,11 @@ fn parameter_counts_equal_timms_and_the_graphs() {
             let graph = entry.graph(&spec).unwrap();
             let counted = graph.params();
             let module = Net::new(graph, &device).trainable_params();
-            assert_eq!(module, expected, "{} {:?}: burn module has {module} parameters, timm {expected}", entry.name, spec);
+            assert_eq!(
+                module, expected,
+                "{} {:?}: burn module has {module} parameters, timm {expected}",
+                entry.name, spec
+            );
             assert_eq!(counted, module, "{} {:?}: the graph counts {counted}, the module {module}", entry.name, spec);
         }
     }
@@ -56,7 +84,13 @@ fn mac_counts_match_fvcore_within_half_a_percent() {
             match (expected, result) {
                 (Some(expected), Ok(cost)) => {
                     let error = (cost.macs as f64 - expected as f64).abs() / expected as f64;
-                    assert!(error <= 0.005, "{} at {size}: {} MACs, fvcore {expected} ({:.3}% off)", entry.name, cost.macs, 100.0 * error);
+                    assert!(
+                        error <= 0.005,
+                        "{} at {size}: {} MACs, fvcore {expected} ({:.3}% off)",
+                        entry.name,
+                        cost.macs,
+                        100.0 * error
+                    );
                     compared += 1;
                 }
                 (Some(_), Err(e)) => panic!("{} at {size}: timm works but pepr says {e}", entry.name),

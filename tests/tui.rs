@@ -240,7 +240,8 @@ fn architectures_120x40() {
 #[test]
 fn architectures_scenario() {
     let mut app = archs_app();
-    let names = |app: &App| -> Vec<&'static str> { app.archs.order().iter().map(|&i| app.archs.rows[i].entry.name).collect() };
+    let names =
+        |app: &App| -> Vec<&'static str> { app.archs.order().iter().map(|&i| app.archs.rows[i].entry.name).collect() };
     let params = |app: &App| -> Vec<u64> {
         app.archs.order().iter().map(|&i| app.archs.rows[i].cost.as_ref().unwrap().params).collect()
     };

@@ -22,7 +22,8 @@ pub enum ArchColumn {
 }
 
 impl ArchColumn {
-    pub const ALL: [ArchColumn; 5] = [ArchColumn::Arch, ArchColumn::Family, ArchColumn::Kind, ArchColumn::Params, ArchColumn::Macs];
+    pub const ALL: [ArchColumn; 5] =
+        [ArchColumn::Arch, ArchColumn::Family, ArchColumn::Kind, ArchColumn::Params, ArchColumn::Macs];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -102,7 +103,8 @@ impl ArchsScreen {
         let mut order: Vec<usize> = (0..self.rows.len())
             .filter(|&i| {
                 let e = self.rows[i].entry;
-                needle.is_empty() || [e.name, e.family, e.kind.label()].iter().any(|f| f.to_lowercase().contains(&needle))
+                needle.is_empty()
+                    || [e.name, e.family, e.kind.label()].iter().any(|f| f.to_lowercase().contains(&needle))
             })
             .collect();
         let key = |row: &ArchRow| -> (Option<u64>, &str) {
@@ -184,8 +186,13 @@ impl ArchsScreen {
             }
             KeyCode::Char('a') => {
                 // Select every shown architecture that can take this input.
-                let shown: Vec<&'static str> =
-                    self.order.iter().map(|&i| &self.rows[i]).filter(|r| r.cost.is_ok()).map(|r| r.entry.name).collect();
+                let shown: Vec<&'static str> = self
+                    .order
+                    .iter()
+                    .map(|&i| &self.rows[i])
+                    .filter(|r| r.cost.is_ok())
+                    .map(|r| r.entry.name)
+                    .collect();
                 self.chosen.extend(shown);
             }
             KeyCode::Char('A') => self.chosen.clear(),

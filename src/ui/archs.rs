@@ -17,9 +17,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         None => "each architecture's default size".to_string(),
         Some(s) => format!("3x{s}x{s}"),
     };
-    let block = Block::bordered()
-        .title(format!(" architectures at {input}, 1000 classes "))
-        .title_bottom(Line::from(" pepr_* = pepr's own · MACs: fvcore convention · FLOPs = 2 x MACs, forward, per sample ").right_aligned());
+    let block = Block::bordered().title(format!(" architectures at {input}, 1000 classes ")).title_bottom(
+        Line::from(" pepr_* = pepr's own · MACs: fvcore convention · FLOPs = 2 x MACs, forward, per sample ")
+            .right_aligned(),
+    );
     if screen.rows.is_empty() {
         let text = if screen.loading { "Counting parameters and MACs…" } else { "No catalog yet." };
         frame.render_widget(Paragraph::new(text).block(block), area);

@@ -89,7 +89,8 @@ fn draw_empty(frame: &mut Frame, area: Rect, app: &App) {
 fn title_line(app: &App) -> Line<'static> {
     let mut spans = vec![Span::styled(" pepr ", Style::new().add_modifier(Modifier::BOLD).reversed())];
     for (key, name, screen) in [("1", "Runs", Screen::Leaderboard), ("2", "Archs", Screen::Architectures)] {
-        let style = if app.screen == screen { Style::new().bold().underlined() } else { Style::new().fg(Color::DarkGray) };
+        let style =
+            if app.screen == screen { Style::new().bold().underlined() } else { Style::new().fg(Color::DarkGray) };
         spans.push(Span::styled(format!(" {key} {name}"), style));
     }
     spans.push(Span::raw(" │"));
