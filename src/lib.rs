@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod catalog;
+pub mod data;
 pub mod cli;
 pub mod home;
 pub mod results;
