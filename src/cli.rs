@@ -44,6 +44,14 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = SetByArg::Group)]
         set_by: SetByArg,
     },
+    /// Datasets: list, describe, download.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+        /// Where dataset files live (default: the home's `datasets/` folder).
+        #[arg(long, global = true, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
     /// List the architecture catalog with parameters, MACs and FLOPs.
     #[command(args_conflicts_with_subcommands = true)]
     Archs {
@@ -78,6 +86,33 @@ pub enum Command {
         /// How runs form comparison sets.
         #[arg(long, value_enum, default_value_t = SetByArg::Group)]
         set_by: SetByArg,
+    },
+}
+
+/// `pepr data ...`.
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Every dataset: name, source, local or downloadable, size, classes, splits, licence.
+    List {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// One dataset's description, classes, split sizes and licence.
+    Info {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Download a MedMNIST set from Zenodo (MD5-verified, resumable).
+    Download {
+        /// A MedMNIST flag such as dermamnist (or dermamnist_64).
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// Image size: 28, 64, 128 or 224.
+        #[arg(long, value_name = "S")]
+        size: Option<usize>,
+        /// Base URL of the files (default: MedMNIST v3's Zenodo record 10519652).
+        #[arg(long, env = "PEPR_MEDMNIST_URL", value_name = "URL")]
+        base_url: Option<String>,
     },
 }
 
@@ -158,6 +193,10 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             let rows = export(&records, &ranking, &file)?;
             println!("{}: {rows} runs written", file.display());
             Ok(())
+        }
+        Command::Data { command, data_dir } => {
+            let data_dir = data_dir.unwrap_or_else(|| home.datasets_dir());
+            crate::data::cli::run(command, &data_dir)
         }
         Command::Archs { command: Some(ArchsCommand::Show { name, input, classes }), .. } => {
             crate::catalog::report::print_breakdown(&mut std::io::stdout().lock(), &name, input, classes)

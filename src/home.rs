@@ -41,6 +41,11 @@ impl Home {
         self.root.join("runs.jsonl")
     }
 
+    /// Where dataset files live by default.
+    pub fn datasets_dir(&self) -> PathBuf {
+        self.root.join("datasets")
+    }
+
     /// Creates the directory if needed.
     pub fn ensure(&self) -> Result<()> {
         std::fs::create_dir_all(&self.root).with_context(|| format!("cannot create pepr home {}", self.root.display()))

@@ -189,7 +189,7 @@ fn key_driven_scenario() {
 
     // Help, then any key closes it; `q` quits.
     press(&mut app, KeyCode::Char('?'));
-    assert!(screen(&app, 80, 24).contains("reverse the sort"));
+    assert!(screen(&app, 80, 24).contains("r reverses"));
     press(&mut app, KeyCode::Char('j'));
     assert!(!app.show_help);
     assert!(!app.quit);

@@ -11,7 +11,10 @@ use crate::home::Home;
 use crate::results::rank::SetBy;
 use crate::results::store::RunStore;
 
+use super::data_worker;
+use super::datasets::{DataRequest, Preview};
 use super::state::{App, Request};
+use crate::data::registry::Entry;
 use super::worker::{Loaded, spawn_load};
 
 enum Message {
@@ -19,6 +22,39 @@ enum Message {
     InputFailed(String),
     Loaded(Loaded),
     Catalog(Option<usize>, Vec<ArchRow>),
+    DataList(Vec<Entry>),
+    DataPreview(String, Result<Preview, String>),
+    DownloadProgress(String, u64, Option<u64>),
+    DownloadDone(String, Result<String, String>),
+}
+
+/// Runs `work` on a named thread; a failure to spawn is reported, not fatal to the UI.
+fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<()> {
+    std::thread::Builder::new().name(name.into()).spawn(work)?;
+    Ok(())
+}
+
+fn dispatch_data(request: DataRequest, data_dir: &std::path::Path, sender: &mpsc::Sender<Message>) -> Result<()> {
+    let reply = sender.clone();
+    let dir = data_dir.to_path_buf();
+    match request {
+        DataRequest::List => spawn("pepr-data", move || {
+            let _ = reply.send(Message::DataList(data_worker::list(&dir)));
+        }),
+        DataRequest::Preview(name) => spawn("pepr-data", move || {
+            let preview = data_worker::preview(&name, &dir);
+            let _ = reply.send(Message::DataPreview(name, preview));
+        }),
+        DataRequest::Download(name) => spawn("pepr-download", move || {
+            let progress_reply = reply.clone();
+            let progress_name = name.clone();
+            let outcome = data_worker::download(&name, &dir, &mut |done, total| {
+                let _ = progress_reply.send(Message::DownloadProgress(progress_name.clone(), done, total));
+            });
+            let _ = reply.send(Message::DownloadDone(name, outcome));
+            let _ = reply.send(Message::DataList(data_worker::list(&dir)));
+        }),
+    }
 }
 
 /// Runs the TUI until the user quits. The terminal is restored on return, error or panic.
@@ -28,6 +64,7 @@ pub fn run_tui(home: Home) -> Result<()> {
         anyhow::bail!("the TUI needs a terminal on stdin and stdout; for scripts use `pepr rank` (see `pepr --help`)");
     }
     let store = RunStore::new(home.runs_file());
+    let data_dir = home.datasets_dir();
     let mut app = App::new(store.path().display().to_string());
     let (sender, receiver) = mpsc::channel::<Message>();
 
@@ -70,13 +107,18 @@ pub fn run_tui(home: Home) -> Result<()> {
                         }
                         Some(Request::Catalog(size)) => {
                             let reply = sender.clone();
-                            std::thread::Builder::new().name("pepr-catalog".into()).spawn(move || {
+                            spawn("pepr-catalog", move || {
                                 let rows = listing::rows(size.map(|s| (3, s, s)), 1000);
                                 let _ = reply.send(Message::Catalog(size, rows));
                             })?;
                         }
+                        Some(Request::Data(request)) => dispatch_data(request, &data_dir, &sender)?,
                         None => {}
                     },
+                    Message::DataList(entries) => app.datasets.on_list(entries),
+                    Message::DataPreview(name, preview) => app.datasets.on_preview(&name, preview),
+                    Message::DownloadProgress(name, done, total) => app.datasets.on_download_progress(&name, done, total),
+                    Message::DownloadDone(name, outcome) => app.datasets.on_download_done(&name, outcome),
                     Message::Catalog(size, rows) => app.archs.on_rows(size, rows),
                     Message::Input(_) => {} // resize and others: the next draw adapts
                     Message::InputFailed(e) => anyhow::bail!("reading terminal input: {e}"),

@@ -2,6 +2,8 @@
 //! event loop that owns the terminal (`event_loop`).
 
 pub mod archs;
+pub mod data_worker;
+pub mod datasets;
 mod event_loop;
 pub mod state;
 pub mod worker;

@@ -11,6 +11,7 @@ use crate::results::store::LoadWarning;
 use crate::results::view::{SortKey, select};
 
 use super::archs::ArchsScreen;
+use super::datasets::{DataRequest, DatasetsScreen};
 
 /// Loaded runs and their ranking, produced off the UI thread.
 #[derive(Clone, Debug, Default)]
@@ -68,6 +69,7 @@ impl SortColumn {
 pub enum Screen {
     Leaderboard,
     Architectures,
+    Datasets,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,17 +79,20 @@ pub enum View {
 }
 
 /// Something the event loop must do for the app (the app itself never does I/O).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request {
     /// Load the store and rank it with this set definition, on a worker thread.
     Load(SetBy),
     /// Compute the catalog's costs at this input size (`None`: each architecture's default).
     Catalog(Option<usize>),
+    /// Dataset work: list, preview, download.
+    Data(DataRequest),
 }
 
 pub struct App {
     pub screen: Screen,
     pub archs: ArchsScreen,
+    pub datasets: DatasetsScreen,
     /// Where the store lives, shown on the empty screen and in details.
     pub store_label: String,
     pub data: Option<Data>,
@@ -118,6 +123,7 @@ impl App {
         App {
             screen: Screen::Leaderboard,
             archs: ArchsScreen::default(),
+            datasets: DatasetsScreen::default(),
             store_label: store_label.into(),
             data: None,
             loading: true,
@@ -227,6 +233,9 @@ impl App {
             self.archs.handle_key(key);
             return None;
         }
+        if self.screen == Screen::Datasets && self.datasets.editing_filter {
+            return self.datasets.handle_key(key).map(Request::Data);
+        }
         if self.editing_filter {
             self.edit_filter(key);
             return None;
@@ -260,7 +269,18 @@ impl App {
                 }
                 return None;
             }
+            KeyCode::Char('3') => {
+                self.screen = Screen::Datasets;
+                if self.datasets.entries.is_empty() && !self.datasets.loading {
+                    self.datasets.loading = true;
+                    return Some(Request::Data(DataRequest::List));
+                }
+                return None;
+            }
             _ => {}
+        }
+        if self.screen == Screen::Datasets {
+            return self.datasets.handle_key(key).map(Request::Data);
         }
         if self.screen == Screen::Architectures {
             return self.archs.handle_key(key).map(Request::Catalog);

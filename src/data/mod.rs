@@ -2,6 +2,8 @@
 //! the built-in synthetic set, with seeded shuffling, stratified data-fraction subsets, and batches as
 //! burn tensors.
 
+pub mod cli;
+pub mod registry;
 pub mod rng;
 
 use std::fmt;
@@ -399,13 +401,13 @@ pub(crate) mod tests {
         assert_eq!(batches[2].labels.dims(), [2]);
         let plain = BatchOptions { batch_size: 10, shuffle_seed: None, resize: None, channels: None };
         let batch = d.batches(SplitName::Train, plain, &device).next().unwrap();
-        let values: Vec<f32> = batch.images.into_data().to_vec().unwrap();
+        let values: Vec<f32> = batch.images.into_data().iter::<f32>().collect();
         // Class 0 is black (-1 after normalisation), class 1 is 40/255.
         assert_eq!(values[0], -1.0);
         assert!((values[4] - (40.0 / 255.0 - 0.5) / 0.5).abs() < 1e-6);
         let order = |seed| -> Vec<i64> {
             let o = BatchOptions { batch_size: 10, shuffle_seed: Some(seed), resize: None, channels: None };
-            d.batches(SplitName::Train, o, &device).next().unwrap().labels.into_data().to_vec().unwrap()
+            d.batches(SplitName::Train, o, &device).next().unwrap().labels.into_data().iter::<i64>().collect()
         };
         assert_eq!(order(1), order(1));
     }

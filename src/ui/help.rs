@@ -8,23 +8,20 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 
 /// Every key the explorer knows, as shown by `?` (and listed in the README).
 pub const KEYS: &[(&str, &str)] = &[
-    ("↑ ↓  j k", "move the selection"),
-    ("PgUp PgDn", "move by 10"),
-    ("g G  Home End", "first / last run"),
-    ("s  S", "sort by the next / previous column"),
-    ("r", "reverse the sort"),
-    ("e c t m", "PePR variant: energy, CO2, time, memory"),
-    ("v", "next PePR variant"),
+    ("1  2  3", "screens: runs / architectures / datasets"),
+    ("↑↓ jk PgUp PgDn", "move (PgUp/PgDn by 10)"),
+    ("g G  Home End", "first / last"),
+    ("s  S   r", "sort by next / previous column; r reverses"),
     ("/", "filter by text (Enter keeps, Esc clears)"),
-    ("]  [   n p", "next / previous comparison set"),
-    ("b", "sets by group → dataset → all runs"),
-    ("Enter  d", "details of the selected run"),
-    ("Tab  x", "chart: P against the resource"),
-    ("R", "reload the run store"),
-    ("1  2", "screens: runs leaderboard / architectures"),
-    ("Space", "architectures: select for training"),
-    ("a  A", "architectures: select all shown / none"),
-    ("i", "architectures: next input size"),
+    ("Enter  d", "details of the selected row"),
+    ("Space", "archs, datasets: select for training"),
+    ("e c t m  v", "runs: PePR-E / C / T / M; v cycles"),
+    ("]  [   n p", "runs: next / previous comparison set"),
+    ("b", "runs: sets by group / dataset / all runs"),
+    ("Tab  x", "runs: chart of P against the resource"),
+    ("R", "runs: reload the run store"),
+    ("a  A   i", "archs: select all / none; i input size"),
+    ("D", "datasets: download (MD5-verified)"),
     ("Esc", "clear filter / close pane / back"),
     ("?", "this help"),
     ("q  Ctrl-C", "quit"),
@@ -32,13 +29,13 @@ pub const KEYS: &[(&str, &str)] = &[
 
 pub fn draw(frame: &mut Frame, area: Rect) {
     let height = (KEYS.len() as u16 + 4).min(area.height);
-    let width = 58.min(area.width);
+    let width = 62.min(area.width);
     let [row] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
     let [popup] = Layout::horizontal([Constraint::Length(width)]).flex(Flex::Center).areas(row);
     let mut lines: Vec<Line> = KEYS
         .iter()
         .map(|(keys, what)| {
-            Line::from(vec![Span::styled(format!(" {keys:<14}"), Style::new().fg(Color::Cyan)), Span::raw(*what)])
+            Line::from(vec![Span::styled(format!(" {keys:<16}"), Style::new().fg(Color::Cyan)), Span::raw(*what)])
         })
         .collect();
     lines.push(Line::from(""));

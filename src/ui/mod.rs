@@ -2,6 +2,7 @@
 
 mod archs;
 mod chart;
+mod datasets;
 mod details;
 mod format;
 mod help;
@@ -29,6 +30,8 @@ pub fn draw(frame: &mut Frame, app: &App) {
 
     if app.screen == Screen::Architectures {
         archs::draw(frame, body, app);
+    } else if app.screen == Screen::Datasets {
+        datasets::draw(frame, body, app);
     } else if let Some(message) = &app.load_error {
         let text = format!("Could not load the run store:\n{message}\n\nPress R to retry, q to quit.");
         frame.render_widget(
@@ -88,13 +91,13 @@ fn draw_empty(frame: &mut Frame, area: Rect, app: &App) {
 
 fn title_line(app: &App) -> Line<'static> {
     let mut spans = vec![Span::styled(" pepr ", Style::new().add_modifier(Modifier::BOLD).reversed())];
-    for (key, name, screen) in [("1", "Runs", Screen::Leaderboard), ("2", "Archs", Screen::Architectures)] {
+    for (key, name, screen) in [("1", "Runs", Screen::Leaderboard), ("2", "Archs", Screen::Architectures), ("3", "Data", Screen::Datasets)] {
         let style =
             if app.screen == screen { Style::new().bold().underlined() } else { Style::new().fg(Color::DarkGray) };
         spans.push(Span::styled(format!(" {key} {name}"), style));
     }
     spans.push(Span::raw(" │"));
-    if app.screen == Screen::Architectures {
+    if app.screen != Screen::Leaderboard {
         return Line::from(spans);
     }
     if let Some(set) = app.current_set() {
@@ -119,6 +122,21 @@ fn title_line(app: &App) -> Line<'static> {
 }
 
 fn status_line(app: &App) -> Line<'static> {
+    if app.screen == Screen::Datasets {
+        let d = &app.datasets;
+        if d.editing_filter {
+            return Line::from(vec![
+                Span::styled(" filter: ", Style::new().bold()),
+                Span::raw(d.filter.clone()),
+                Span::styled("▏", Style::new().add_modifier(Modifier::SLOW_BLINK)),
+                Span::raw("  Enter keep · Esc clear"),
+            ]);
+        }
+        return Line::from(vec![
+            Span::raw(format!(" {} datasets · {} selected", d.shown().len(), d.chosen.len())),
+            Span::styled("  Enter details · D download · Space select · ? keys  q quit", Style::new().fg(Color::DarkGray)),
+        ]);
+    }
     if app.screen == Screen::Architectures {
         let a = &app.archs;
         if a.editing_filter {

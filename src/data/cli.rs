@@ -1,0 +1,192 @@
+//! `pepr data list | info | download`.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+
+use super::registry::{self, Availability, Kind};
+use super::{download, medmnist};
+use crate::cli::{DataCommand, Format};
+use crate::ui::human_count;
+
+pub fn run(command: DataCommand, data_dir: &Path) -> Result<()> {
+    match command {
+        DataCommand::List { format } => list(&mut std::io::stdout().lock(), data_dir, format),
+        DataCommand::Info { name } => info(&mut std::io::stdout().lock(), data_dir, &name),
+        DataCommand::Download { name, size, base_url } => {
+            let base = base_url.unwrap_or_else(|| download::ZENODO_BASE.to_string());
+            let (flag, size) = split_name(&name, size)?;
+            let set = medmnist::find(&flag).ok_or_else(|| {
+                let flags: Vec<&str> = medmnist::sets().iter().map(|s| s.flag).collect();
+                anyhow::anyhow!("no MedMNIST set named {flag:?}; known: {}", flags.join(", "))
+            })?;
+            let mut bar = ProgressBar::new(medmnist::file_name(set.flag, size)?);
+            let path = download::download_medmnist(set, size, data_dir, &base, &mut |done, total| bar.update(done, total))?;
+            bar.finish();
+            println!("{}: verified ({}, licence {})", path.display(), set.title, set.licence);
+            Ok(())
+        }
+    }
+}
+
+/// `dermamnist` + `--size 64`, or `dermamnist_64`.
+fn split_name(name: &str, size: Option<usize>) -> Result<(String, usize)> {
+    if let Some((flag, suffix)) = name.rsplit_once('_')
+        && let Ok(from_name) = suffix.parse::<usize>()
+    {
+        if size.is_some_and(|s| s != from_name) {
+            bail!("{name} names size {from_name} but --size says {}", size.unwrap());
+        }
+        return Ok((flag.to_string(), from_name));
+    }
+    Ok((name.to_string(), size.unwrap_or(28)))
+}
+
+fn list(out: &mut impl Write, data_dir: &Path, format: Format) -> Result<()> {
+    let entries = registry::list(data_dir);
+    match format {
+        Format::Table => {
+            writeln!(
+                out,
+                "{:<20} {:<13} {:>5} {:>3} {:>7} {:>22}  {:<12} source",
+                "name", "where", "size", "ch", "classes", "train/val/test", "licence"
+            )?;
+            for e in &entries {
+                let i = &e.info;
+                writeln!(
+                    out,
+                    "{:<20} {:<13} {:>5} {:>3} {:>7} {:>22}  {:<12} {}",
+                    i.name,
+                    e.availability.label(),
+                    i.size,
+                    i.channels,
+                    i.classes.len(),
+                    format!("{}/{}/{}", i.splits[0], i.splits[1], i.splits[2]),
+                    i.licence,
+                    i.source
+                )?;
+            }
+            writeln!(out, "\ndata dir: {}  (`pepr data download NAME` fetches a downloadable set)", data_dir.display())?;
+        }
+        Format::Csv => {
+            let mut writer = csv::Writer::from_writer(out);
+            writer.write_record(["name", "availability", "path", "size", "channels", "classes", "train", "val", "test", "licence", "source", "synthetic"])?;
+            for e in &entries {
+                let i = &e.info;
+                let path = match &e.availability {
+                    Availability::Local(p) => p.display().to_string(),
+                    _ => String::new(),
+                };
+                writer.write_record([
+                    i.name.clone(),
+                    e.availability.label().into(),
+                    path,
+                    i.size.to_string(),
+                    i.channels.to_string(),
+                    i.classes.len().to_string(),
+                    i.splits[0].to_string(),
+                    i.splits[1].to_string(),
+                    i.splits[2].to_string(),
+                    i.licence.clone(),
+                    i.source.clone(),
+                    i.synthetic.to_string(),
+                ])?;
+            }
+            writer.flush()?;
+        }
+        Format::Json => {
+            let values: Vec<serde_json::Value> = entries
+                .iter()
+                .map(|e| {
+                    let i = &e.info;
+                    serde_json::json!({
+                        "name": i.name, "availability": e.availability.label(), "size": i.size,
+                        "channels": i.channels, "classes": i.classes, "splits": {"train": i.splits[0], "val": i.splits[1], "test": i.splits[2]},
+                        "licence": i.licence, "source": i.source, "synthetic": i.synthetic,
+                    })
+                })
+                .collect();
+            serde_json::to_writer_pretty(&mut *out, &values)?;
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+fn info(out: &mut impl Write, data_dir: &Path, name: &str) -> Result<()> {
+    let entry = registry::find(name, data_dir)?;
+    let i = &entry.info;
+    writeln!(out, "{}{}", i.name, if i.synthetic { "  (SYNTHETIC: generated by pepr, not real data)" } else { "" })?;
+    writeln!(out, "source:   {}", i.source)?;
+    writeln!(out, "licence:  {}", i.licence)?;
+    let place = match &entry.availability {
+        Availability::Local(p) => format!("local, {}", p.display()),
+        Availability::BuiltIn => "built-in (generated on demand)".into(),
+        Availability::Downloadable => format!("not downloaded: `pepr data download {}`", i.name),
+    };
+    writeln!(out, "where:    {place}")?;
+    writeln!(out, "images:   {} x {}x{}", i.channels, i.size, i.size)?;
+    writeln!(
+        out,
+        "splits:   train {}, val {}, test {} ({} images)",
+        i.splits[0],
+        i.splits[1],
+        i.splits[2],
+        human_count(i.splits.iter().sum::<usize>() as u64)
+    )?;
+    if let Kind::MedMnist { set, size } = &entry.kind {
+        writeln!(out, "file:     {} (MD5 {})", medmnist::file_name(set.flag, *size)?, set.md5(*size).unwrap_or("?"))?;
+    }
+    writeln!(out, "classes:")?;
+    for (k, class) in i.classes.iter().enumerate() {
+        writeln!(out, "  {k:>2}  {class}")?;
+    }
+    writeln!(out, "\n{}", i.description)?;
+    Ok(())
+}
+
+/// A one-line progress bar on stderr, redrawn at most ten times a second.
+struct ProgressBar {
+    label: String,
+    last: Option<Instant>,
+}
+
+impl ProgressBar {
+    fn new(label: String) -> ProgressBar {
+        ProgressBar { label, last: None }
+    }
+
+    fn update(&mut self, done: u64, total: Option<u64>) {
+        if self.last.is_some_and(|t| t.elapsed() < Duration::from_millis(100)) && total != Some(done) {
+            return;
+        }
+        self.last = Some(Instant::now());
+        let mb = |b: u64| b as f64 / 1e6;
+        let line = match total {
+            Some(total) if total > 0 => {
+                let fraction = (done as f64 / total as f64).min(1.0);
+                let filled = (fraction * 30.0) as usize;
+                format!(
+                    "{}  [{}{}] {:>5.1}%  {:.1}/{:.1} MB",
+                    self.label,
+                    "#".repeat(filled),
+                    ".".repeat(30 - filled),
+                    100.0 * fraction,
+                    mb(done),
+                    mb(total)
+                )
+            }
+            _ => format!("{}  {:.1} MB", self.label, mb(done)),
+        };
+        eprint!("\r{line}");
+        let _ = std::io::stderr().flush();
+    }
+
+    fn finish(&mut self) {
+        if self.last.is_some() {
+            eprintln!();
+        }
+    }
+}
