@@ -2,6 +2,8 @@
 //! the built-in synthetic set, with seeded shuffling, stratified data-fraction subsets, and batches as
 //! burn tensors.
 
+pub mod download;
+pub mod medmnist;
 pub mod rng;
 
 use std::fmt;
