@@ -3,6 +3,8 @@
 //! burn tensors.
 
 pub mod cli;
+pub mod download;
+pub mod medmnist;
 pub mod registry;
 pub mod rng;
 
