@@ -137,7 +137,7 @@ fn info(out: &mut impl Write, data_dir: &Path, name: &str) -> Result<()> {
         human_count(i.splits.iter().sum::<usize>() as u64)
     )?;
     if let Kind::MedMnist { set, size } = &entry.kind {
-        writeln!(out, "file:     {} (MD5 {})", medmnist::file_name(set.flag, *size)?, set.md5(*size).unwrap_or("?"))?;
+        writeln!(out, "file:     {} (MD5 {})", medmnist::file_name(set.flag, *size)?, set.md5_for(*size).unwrap_or("?"))?;
     }
     writeln!(out, "classes:")?;
     for (k, class) in i.classes.iter().enumerate() {
