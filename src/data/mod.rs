@@ -2,7 +2,10 @@
 //! the built-in synthetic set, with seeded shuffling, stratified data-fraction subsets, and batches as
 //! burn tensors.
 
+pub mod folder;
+pub mod idx;
 pub mod rng;
+pub mod synthetic;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
