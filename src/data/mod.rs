@@ -4,9 +4,12 @@
 
 pub mod cli;
 pub mod download;
+pub mod folder;
+pub mod idx;
 pub mod medmnist;
 pub mod registry;
 pub mod rng;
+pub mod synthetic;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
