@@ -5,8 +5,8 @@
 
 pub mod app;
 pub mod catalog;
-pub mod data;
 pub mod cli;
+pub mod data;
 pub mod home;
 pub mod results;
 pub mod ui;

@@ -291,7 +291,10 @@ fn data_list_info_and_download_errors() {
     let list = pepr(home.path(), &["data", "list", "--format", "csv"]);
     assert!(list.status.success(), "{}", stderr(&list));
     let text = stdout(&list);
-    assert!(text.starts_with("name,availability,path,size,channels,classes,train,val,test,licence,source,synthetic"), "{text}");
+    assert!(
+        text.starts_with("name,availability,path,size,channels,classes,train,val,test,licence,source,synthetic"),
+        "{text}"
+    );
     assert!(text.contains("\nsynthetic,built-in,"), "{text}");
     assert!(text.contains("\ndermamnist_64,downloadable,,64,3,7,7007,1003,2005,CC BY-NC 4.0,"), "{text}");
 

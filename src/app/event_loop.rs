@@ -14,8 +14,8 @@ use crate::results::store::RunStore;
 use super::data_worker;
 use super::datasets::{DataRequest, Preview};
 use super::state::{App, Request};
-use crate::data::registry::Entry;
 use super::worker::{Loaded, spawn_load};
+use crate::data::registry::Entry;
 
 enum Message {
     Input(Event),
@@ -117,7 +117,9 @@ pub fn run_tui(home: Home) -> Result<()> {
                     },
                     Message::DataList(entries) => app.datasets.on_list(entries),
                     Message::DataPreview(name, preview) => app.datasets.on_preview(&name, preview),
-                    Message::DownloadProgress(name, done, total) => app.datasets.on_download_progress(&name, done, total),
+                    Message::DownloadProgress(name, done, total) => {
+                        app.datasets.on_download_progress(&name, done, total)
+                    }
                     Message::DownloadDone(name, outcome) => app.datasets.on_download_done(&name, outcome),
                     Message::Catalog(size, rows) => app.archs.on_rows(size, rows),
                     Message::Input(_) => {} // resize and others: the next draw adapts

@@ -23,7 +23,8 @@ pub fn run(command: DataCommand, data_dir: &Path) -> Result<()> {
                 anyhow::anyhow!("no MedMNIST set named {flag:?}; known: {}", flags.join(", "))
             })?;
             let mut bar = ProgressBar::new(medmnist::file_name(set.flag, size)?);
-            let path = download::download_medmnist(set, size, data_dir, &base, &mut |done, total| bar.update(done, total))?;
+            let path =
+                download::download_medmnist(set, size, data_dir, &base, &mut |done, total| bar.update(done, total))?;
             bar.finish();
             println!("{}: verified ({}, licence {})", path.display(), set.title, set.licence);
             Ok(())
@@ -68,11 +69,28 @@ fn list(out: &mut impl Write, data_dir: &Path, format: Format) -> Result<()> {
                     i.source
                 )?;
             }
-            writeln!(out, "\ndata dir: {}  (`pepr data download NAME` fetches a downloadable set)", data_dir.display())?;
+            writeln!(
+                out,
+                "\ndata dir: {}  (`pepr data download NAME` fetches a downloadable set)",
+                data_dir.display()
+            )?;
         }
         Format::Csv => {
             let mut writer = csv::Writer::from_writer(out);
-            writer.write_record(["name", "availability", "path", "size", "channels", "classes", "train", "val", "test", "licence", "source", "synthetic"])?;
+            writer.write_record([
+                "name",
+                "availability",
+                "path",
+                "size",
+                "channels",
+                "classes",
+                "train",
+                "val",
+                "test",
+                "licence",
+                "source",
+                "synthetic",
+            ])?;
             for e in &entries {
                 let i = &e.info;
                 let path = match &e.availability {
@@ -137,7 +155,12 @@ fn info(out: &mut impl Write, data_dir: &Path, name: &str) -> Result<()> {
         human_count(i.splits.iter().sum::<usize>() as u64)
     )?;
     if let Kind::MedMnist { set, size } = &entry.kind {
-        writeln!(out, "file:     {} (MD5 {})", medmnist::file_name(set.flag, *size)?, set.md5_for(*size).unwrap_or("?"))?;
+        writeln!(
+            out,
+            "file:     {} (MD5 {})",
+            medmnist::file_name(set.flag, *size)?,
+            set.md5_for(*size).unwrap_or("?")
+        )?;
     }
     writeln!(out, "classes:")?;
     for (k, class) in i.classes.iter().enumerate() {

@@ -35,17 +35,58 @@ const MAX_DEFLATE_RATIO: u64 = 1100;
 /// Reads Fashion-MNIST from `dir` (normally [`FASHION_MNIST_DIR`]).
 pub fn fashion_mnist(dir: &Path) -> Result<Dataset> {
     let classes = FASHION_MNIST_CLASSES.iter().map(|c| c.to_string()).collect();
-    let source = format!(
+    let mut dataset = read_idx_dir(dir, "fashion-mnist", classes, "MIT", &fashion_source(dir))?;
+    dataset.info.description = fashion_description(&dataset.info.description);
+    Ok(dataset)
+}
+
+/// Fashion-MNIST's info without decoding its images (for listings): split sizes from the label
+/// files, with the same held-out validation split [`read_idx_dir`] makes.
+pub fn fashion_mnist_info(dir: &Path) -> Result<DatasetInfo> {
+    let classes = FASHION_MNIST_CLASSES.len();
+    let train = read_labels(&find(dir, "train-labels-idx1-ubyte")?, classes)?;
+    let test = read_labels(&find(dir, "t10k-labels-idx1-ubyte")?, classes)?;
+    let mut counts = vec![0usize; classes];
+    for &label in &train {
+        counts[label as usize] += 1;
+    }
+    let val: usize =
+        counts.iter().filter(|&&c| c >= 2).map(|&c| ((c as f64 * VAL_FRACTION).round() as usize).clamp(1, c - 1)).sum();
+    let splits = [train.len() - val, val, test.len()];
+    Ok(DatasetInfo {
+        name: "fashion-mnist".into(),
+        source: fashion_source(dir),
+        licence: "MIT".into(),
+        description: fashion_description(&format!(
+            "{} training and {} test images; pepr holds out a seeded (seed {VAL_SEED}), stratified {:.0}% of the \
+             training split as validation: train {}, val {}, test {}.",
+            train.len(),
+            test.len(),
+            VAL_FRACTION * 100.0,
+            splits[0],
+            splits[1],
+            splits[2]
+        )),
+        classes: FASHION_MNIST_CLASSES.iter().map(|c| c.to_string()).collect(),
+        channels: 1,
+        size: 28,
+        splits,
+        synthetic: false,
+    })
+}
+
+fn fashion_source(dir: &Path) -> String {
+    format!(
         "Fashion-MNIST by Zalando Research (github.com/zalandoresearch/fashion-mnist), IDX files in {}",
         dir.display()
-    );
-    let mut dataset = read_idx_dir(dir, "fashion-mnist", classes, "MIT", &source)?;
-    dataset.info.description = format!(
+    )
+}
+
+fn fashion_description(details: &str) -> String {
+    format!(
         "Fashion-MNIST: 28x28 grayscale photos of Zalando articles of clothing in 10 classes, a harder drop-in \
-         replacement for MNIST. {}",
-        dataset.info.description
-    );
-    Ok(dataset)
+         replacement for MNIST. {details}"
+    )
 }
 
 /// Reads an MNIST-style directory: `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`,

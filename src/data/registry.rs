@@ -56,16 +56,16 @@ pub fn medmnist_dir(data_dir: &Path) -> PathBuf {
 
 pub fn list(data_dir: &Path) -> Vec<Entry> {
     let mut entries = vec![Entry {
-        info: synthetic::synthetic(SYNTHETIC_SIZE, 1, SYNTHETIC_SEED).info,
+        info: synthetic::info(SYNTHETIC_SIZE, 1, SYNTHETIC_SEED),
         availability: Availability::BuiltIn,
         kind: Kind::Synthetic,
     }];
     let fashion = Path::new(idx::FASHION_MNIST_DIR);
     if fashion.is_dir()
-        && let Ok(dataset) = idx::fashion_mnist(fashion)
+        && let Ok(info) = idx::fashion_mnist_info(fashion)
     {
         entries.push(Entry {
-            info: dataset.info,
+            info,
             availability: Availability::Local(fashion.to_path_buf()),
             kind: Kind::FashionMnist(fashion.to_path_buf()),
         });
@@ -87,7 +87,10 @@ pub fn find(name: &str, data_dir: &Path) -> Result<Entry> {
         return Ok(entry.clone());
     }
     let names: Vec<&str> = entries.iter().map(|e| e.info.name.as_str()).filter(|n| !n.contains('_')).collect();
-    Err(DataError::new(format!("no dataset named {name:?}; known: {} (MedMNIST sets also as NAME_64, NAME_128, NAME_224)", names.join(", "))))
+    Err(DataError::new(format!(
+        "no dataset named {name:?}; known: {} (MedMNIST sets also as NAME_64, NAME_128, NAME_224)",
+        names.join(", ")
+    )))
 }
 
 /// Loads a listed dataset (an error if it still has to be downloaded).

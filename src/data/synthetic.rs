@@ -25,12 +25,11 @@ pub const LICENCE: &str = "MIT (pepr)";
 
 /// The synthetic set at `size x size` pixels with `channels` (3 gives RGB; anything else grayscale),
 /// the same bytes for the same arguments on every machine.
-pub fn synthetic(size: usize, channels: usize, seed: u64) -> Dataset {
+/// What [`synthetic`] makes, without making it.
+pub fn info(size: usize, channels: usize, seed: u64) -> DatasetInfo {
     let size = size.max(MIN_SIZE);
     let channels = if channels == 3 { 3 } else { 1 };
-    let [train, val, test] =
-        [0u64, 1, 2].map(|split| make_split(SPLITS[split as usize], size, channels, split_seed(seed, split)));
-    let info = DatasetInfo {
+    DatasetInfo {
         name: "synthetic".to_string(),
         source: SOURCE.to_string(),
         licence: LICENCE.to_string(),
@@ -52,7 +51,15 @@ pub fn synthetic(size: usize, channels: usize, seed: u64) -> Dataset {
         size,
         splits: SPLITS,
         synthetic: true,
-    };
+    }
+}
+
+pub fn synthetic(size: usize, channels: usize, seed: u64) -> Dataset {
+    let size = size.max(MIN_SIZE);
+    let channels = if channels == 3 { 3 } else { 1 };
+    let [train, val, test] =
+        [0u64, 1, 2].map(|split| make_split(SPLITS[split as usize], size, channels, split_seed(seed, split)));
+    let info = info(size, channels, seed);
     Dataset { info, train, val, test, data_fraction: 1.0 }
 }
 

@@ -40,13 +40,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 }
             }
         };
-        let gauge = Gauge::default().block(Block::bordered().title(" download ")).gauge_style(style).ratio(ratio).label(label);
+        let gauge =
+            Gauge::default().block(Block::bordered().title(" download ")).gauge_style(style).ratio(ratio).label(label);
         frame.render_widget(gauge, area);
     }
 }
 
 fn draw_list(frame: &mut Frame, area: Rect, screen: &DatasetsScreen) {
-    let block = Block::bordered().title(" datasets ").title_bottom(Line::from(" Enter details · D download · Space select ").right_aligned());
+    let block = Block::bordered()
+        .title(" datasets ")
+        .title_bottom(Line::from(" Enter details · D download · Space select ").right_aligned());
     if screen.entries.is_empty() {
         let text = if screen.loading { "Looking for datasets…" } else { "No datasets." };
         frame.render_widget(Paragraph::new(text).block(block), area);
@@ -56,7 +59,10 @@ fn draw_list(frame: &mut Frame, area: Rect, screen: &DatasetsScreen) {
     let height = area.height.saturating_sub(3) as usize;
     let offset = screen.cursor.saturating_sub(height.saturating_sub(1));
     let header_style = Style::new().add_modifier(Modifier::BOLD).fg(Color::Yellow);
-    let header = Row::new(["", "name", "where", "size", "ch", "cls", "train/val/test", "licence"].map(|h| Cell::from(h).style(header_style)));
+    let header = Row::new(
+        ["", "name", "where", "size", "ch", "cls", "train/val/test", "licence"]
+            .map(|h| Cell::from(h).style(header_style)),
+    );
     let rows: Vec<Row> = shown
         .iter()
         .enumerate()
@@ -137,14 +143,18 @@ fn draw_details(frame: &mut Frame, area: Rect, screen: &DatasetsScreen) {
     lines.push(Line::from(info.description.clone()));
 
     let samples_height = match &screen.preview {
-        Some(Ok(p)) if !p.samples.is_empty() => (p.samples.iter().map(|s| s.1).max().unwrap_or(0) as u16).div_ceil(2) + 1,
+        Some(Ok(p)) if !p.samples.is_empty() => {
+            (p.samples.iter().map(|s| s.1).max().unwrap_or(0) as u16).div_ceil(2) + 1
+        }
         _ => 2,
     };
     let [text, samples] = Layout::vertical([Constraint::Min(3), Constraint::Length(samples_height)]).areas(inner);
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text);
     match &screen.preview {
         Some(Ok(preview)) => draw_samples(frame, samples, preview),
-        Some(Err(message)) => frame.render_widget(Paragraph::new(message.clone()).fg(Color::Yellow).wrap(Wrap { trim: false }), samples),
+        Some(Err(message)) => {
+            frame.render_widget(Paragraph::new(message.clone()).fg(Color::Yellow).wrap(Wrap { trim: false }), samples)
+        }
         None if screen.preview_loading => frame.render_widget(Paragraph::new("Loading sample images…"), samples),
         None => {}
     }

@@ -91,7 +91,9 @@ fn draw_empty(frame: &mut Frame, area: Rect, app: &App) {
 
 fn title_line(app: &App) -> Line<'static> {
     let mut spans = vec![Span::styled(" pepr ", Style::new().add_modifier(Modifier::BOLD).reversed())];
-    for (key, name, screen) in [("1", "Runs", Screen::Leaderboard), ("2", "Archs", Screen::Architectures), ("3", "Data", Screen::Datasets)] {
+    for (key, name, screen) in
+        [("1", "Runs", Screen::Leaderboard), ("2", "Archs", Screen::Architectures), ("3", "Data", Screen::Datasets)]
+    {
         let style =
             if app.screen == screen { Style::new().bold().underlined() } else { Style::new().fg(Color::DarkGray) };
         spans.push(Span::styled(format!(" {key} {name}"), style));
@@ -134,7 +136,10 @@ fn status_line(app: &App) -> Line<'static> {
         }
         return Line::from(vec![
             Span::raw(format!(" {} datasets · {} selected", d.shown().len(), d.chosen.len())),
-            Span::styled("  Enter details · D download · Space select · ? keys  q quit", Style::new().fg(Color::DarkGray)),
+            Span::styled(
+                "  Enter details · D download · Space select · ? keys  q quit",
+                Style::new().fg(Color::DarkGray),
+            ),
         ]);
     }
     if app.screen == Screen::Architectures {

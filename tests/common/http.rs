@@ -34,7 +34,10 @@ impl Server {
                             }
                         }
                         let reason = if status == 200 { "OK" } else { "Error" };
-                        let head = format!("HTTP/1.1 {status} {reason}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                        let head = format!(
+                            "HTTP/1.1 {status} {reason}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        );
                         let _ = stream.write_all(head.as_bytes());
                         let _ = stream.write_all(&body);
                         served += 1;
