@@ -724,9 +724,9 @@ macro_rules! entry {
     };
 }
 
-/// Kinds follow the PePR paper's `type` column where the paper has the model (it files the NAS
-/// models mnasnet, semnasnet, spnasnet and hardcorenas under "Other"); every entry here is an
-/// efficiency-designed network.
+/// All of these are convolutional networks (the PePR paper's `type` column files the NAS models
+/// mnasnet, semnasnet, spnasnet and hardcorenas under "Other"; the catalog's kind is the
+/// architecture's), and every entry here is an efficiency-designed network.
 pub static ENTRIES: &[Entry] = &[
     entry!("mobilenetv2_050", "mobilenetv2", Cnn, MOBILENETV2_PAPER, 224, mobilenet_v2(0.5, 1.0)),
     entry!("mobilenetv2_100", "mobilenetv2", Cnn, MOBILENETV2_PAPER, 224, mobilenet_v2(1.0, 1.0)),
@@ -734,11 +734,11 @@ pub static ENTRIES: &[Entry] = &[
     entry!("efficientnet_b0", "efficientnet", Cnn, EFFICIENTNET_PAPER, 224, efficientnet(1.0, 1.0)),
     entry!("efficientnet_lite0", "efficientnet", Cnn, EFFICIENTNET_PAPER, 224, efficientnet_lite(1.0, 1.0)),
     entry!("tinynet_a", "tinynet", Cnn, "https://arxiv.org/abs/2010.14819", 192, tinynet(1.0, 1.2)),
-    entry!("mnasnet_100", "mnasnet", Other, MNASNET_PAPER, 224, mnasnet_b1(1.0)),
-    entry!("semnasnet_075", "mnasnet", Other, MNASNET_PAPER, 224, mnasnet_a1(0.75)),
-    entry!("spnasnet_100", "spnasnet", Other, "https://arxiv.org/abs/1904.02877", 224, spnasnet(1.0)),
+    entry!("mnasnet_100", "mnasnet", Cnn, MNASNET_PAPER, 224, mnasnet_b1(1.0)),
+    entry!("semnasnet_075", "mnasnet", Cnn, MNASNET_PAPER, 224, mnasnet_a1(0.75)),
+    entry!("spnasnet_100", "spnasnet", Cnn, "https://arxiv.org/abs/1904.02877", 224, spnasnet(1.0)),
     entry!("fbnetc_100", "fbnet", Cnn, "https://arxiv.org/abs/1812.03443", 224, fbnetc(1.0)),
-    entry!("hardcorenas_a", "hardcorenas", Other, "https://arxiv.org/abs/2102.11646", 224, hardcorenas(HARDCORENAS_A)),
+    entry!("hardcorenas_a", "hardcorenas", Cnn, "https://arxiv.org/abs/2102.11646", 224, hardcorenas(HARDCORENAS_A)),
 ];
 
 #[cfg(test)]
