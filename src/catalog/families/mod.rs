@@ -18,13 +18,16 @@ const RESNET_PAPER: &str = "https://arxiv.org/abs/1512.03385";
 
 macro_rules! resnet {
     ($name:literal, $block:ident, $layers:expr, $stem:ident, $avg_down:expr, $paper:expr) => {
+        resnet!($name, $block, $layers, $stem, $avg_down, $paper, 224)
+    };
+    ($name:literal, $block:ident, $layers:expr, $stem:ident, $avg_down:expr, $paper:expr, $size:literal) => {
         Entry {
             name: $name,
             family: "resnet",
             kind: ModelKind::Cnn,
             efficient: false,
             paper: $paper,
-            default_size: 224,
+            default_size: $size,
             from_timm: true,
             build: |spec: &Spec| {
                 resnet::build(
@@ -57,7 +60,8 @@ pub static FAMILIES: &[&[Entry]] = &[
 ];
 
 static RESNETS: &[Entry] = &[
-    resnet!("resnet14t", Bottleneck, [1, 1, 1, 1], DeepTiered, true, "https://arxiv.org/abs/2110.00476"),
+    // timm's pretrained config trains resnet14t at 176.
+    resnet!("resnet14t", Bottleneck, [1, 1, 1, 1], DeepTiered, true, "https://arxiv.org/abs/2110.00476", 176),
     resnet!("resnet18", Basic, [2, 2, 2, 2], Plain, false, RESNET_PAPER),
     resnet!("resnet18d", Basic, [2, 2, 2, 2], Deep, true, RESNET_PAPER),
     resnet!("resnet26d", Bottleneck, [2, 2, 2, 2], Deep, true, RESNET_PAPER),
