@@ -83,8 +83,9 @@ fn draw_list(frame: &mut Frame, area: Rect, screen: &DatasetsScreen) {
             };
             Row::new(vec![
                 Cell::from(if chosen { "✓" } else { " " }),
-                Cell::from(if info.synthetic { format!("{} (synthetic)", info.name) } else { info.name.clone() }),
-                Cell::from(entry.availability.label()),
+                Cell::from(info.name.clone()),
+                // The built-in set is generated, not real data: say so where its location would be.
+                Cell::from(if info.synthetic { "synthetic" } else { entry.availability.label() }),
                 Cell::from(info.size.to_string()),
                 Cell::from(info.channels.to_string()),
                 Cell::from(info.classes.len().to_string()),
