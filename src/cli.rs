@@ -102,6 +102,27 @@ pub enum DataCommand {
         #[arg(value_name = "NAME")]
         name: String,
     },
+    /// Register an image folder (one sub-folder per class; optional train/ val/ test/) as a dataset.
+    Add {
+        #[arg(value_name = "NAME")]
+        name: String,
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        /// Images are resized to S x S.
+        #[arg(long, default_value_t = 64, value_name = "S")]
+        size: usize,
+        /// 1 (grayscale) or 3 (RGB).
+        #[arg(long, default_value_t = 3, value_name = "C")]
+        channels: usize,
+        /// Seed of the stratified 80/10/10 split when the folder has no train/ val/ test/.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Forget a registered image folder (its images are not touched).
+    Remove {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
     /// Download a MedMNIST set from Zenodo (MD5-verified, resumable).
     Download {
         /// A MedMNIST flag such as dermamnist (or dermamnist_64).
@@ -196,7 +217,7 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
         }
         Command::Data { command, data_dir } => {
             let data_dir = data_dir.unwrap_or_else(|| home.datasets_dir());
-            crate::data::cli::run(command, &data_dir)
+            ignore_broken_pipe(crate::data::cli::run(command, &data_dir))
         }
         Command::Archs { command: Some(ArchsCommand::Show { name, input, classes }), .. } => {
             crate::catalog::report::print_breakdown(&mut std::io::stdout().lock(), &name, input, classes)

@@ -331,3 +331,35 @@ fn data_list_info_and_download_errors() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("404"), "{}", stderr(&output));
 }
+
+#[test]
+fn image_folders_are_registered_listed_and_forgotten() {
+    let home = tempfile::tempdir().unwrap();
+    let images = home.path().join("pets");
+    for (class, shade) in [("cat", 40u8), ("dog", 200u8)] {
+        std::fs::create_dir_all(images.join(class)).unwrap();
+        for i in 0..5u8 {
+            let image = image::GrayImage::from_pixel(20, 12, image::Luma([shade.wrapping_add(i)]));
+            image.save(images.join(class).join(format!("{i}.png"))).unwrap();
+        }
+    }
+    let add = pepr(home.path(), &["data", "add", "pets", images.to_str().unwrap(), "--size", "16", "--channels", "1"]);
+    assert!(add.status.success(), "{}", stderr(&add));
+    assert!(stdout(&add).contains("pets: 2 classes"), "{}", stdout(&add));
+    let list = stdout(&pepr(home.path(), &["data", "list", "--format", "csv"]));
+    assert!(list.contains("\npets,local,"), "{list}");
+    let info = stdout(&pepr(home.path(), &["data", "info", "pets"]));
+    assert!(info.contains("cat") && info.contains("dog") && info.contains("1 x 16x16"), "{info}");
+
+    // A corrupt image is refused at registration, naming the file; the first registration stays.
+    std::fs::write(images.join("dog").join("broken.png"), b"not a png").unwrap();
+    let bad = pepr(home.path(), &["data", "add", "pets2", images.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("broken.png"), "{}", stderr(&bad));
+
+    let remove = pepr(home.path(), &["data", "remove", "pets"]);
+    assert!(remove.status.success());
+    assert!(!stdout(&pepr(home.path(), &["data", "list", "--format", "csv"])).contains("\npets,"));
+    assert!(images.join("cat").join("0.png").exists(), "images are never touched");
+    assert_eq!(pepr(home.path(), &["data", "remove", "pets"]).status.code(), Some(1));
+}

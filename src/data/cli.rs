@@ -15,6 +15,27 @@ pub fn run(command: DataCommand, data_dir: &Path) -> Result<()> {
     match command {
         DataCommand::List { format } => list(&mut std::io::stdout().lock(), data_dir, format),
         DataCommand::Info { name } => info(&mut std::io::stdout().lock(), data_dir, &name),
+        DataCommand::Add { name, dir, size, channels, seed } => {
+            let folder = registry::add_folder(data_dir, &name, &dir, size, channels, seed)?;
+            let i = &folder.info;
+            println!(
+                "{name}: {} classes, train {} / val {} / test {} at {}x{}x{} from {}",
+                i.classes.len(),
+                i.splits[0],
+                i.splits[1],
+                i.splits[2],
+                i.channels,
+                i.size,
+                i.size,
+                folder.path.display()
+            );
+            Ok(())
+        }
+        DataCommand::Remove { name } => {
+            registry::remove_folder(data_dir, &name)?;
+            println!("{name}: forgotten (its images were not touched)");
+            Ok(())
+        }
         DataCommand::Download { name, size, base_url } => {
             let base = base_url.unwrap_or_else(|| download::ZENODO_BASE.to_string());
             let (flag, size) = split_name(&name, size)?;
@@ -46,7 +67,10 @@ fn split_name(name: &str, size: Option<usize>) -> Result<(String, usize)> {
 }
 
 fn list(out: &mut impl Write, data_dir: &Path, format: Format) -> Result<()> {
-    let entries = registry::list(data_dir);
+    let (entries, problems) = registry::list_with_warnings(data_dir);
+    for problem in problems {
+        eprintln!("warning: {problem}");
+    }
     match format {
         Format::Table => {
             writeln!(
@@ -143,6 +167,7 @@ fn info(out: &mut impl Write, data_dir: &Path, name: &str) -> Result<()> {
         Availability::Local(p) => format!("local, {}", p.display()),
         Availability::BuiltIn => "built-in (generated on demand)".into(),
         Availability::Downloadable => format!("not downloaded: `pepr data download {}`", i.name),
+        Availability::Missing(p) => format!("MISSING: the registered folder {} is gone", p.display()),
     };
     writeln!(out, "where:    {place}")?;
     writeln!(out, "images:   {} x {}x{}", i.channels, i.size, i.size)?;

@@ -181,7 +181,7 @@ impl Images {
 }
 
 /// What a dataset is, shown before anything is loaded.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DatasetInfo {
     /// The name users type: `synthetic`, `dermamnist`, `dermamnist_64`, `fashion-mnist`, ...
     pub name: String,

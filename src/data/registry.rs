@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::medmnist::{self, MedMnistSet};
-use super::{DataError, Dataset, DatasetInfo, Result, idx, synthetic};
+use super::{DataError, Dataset, DatasetInfo, Result, folder, idx, synthetic};
 
 /// Where a dataset's data is.
 #[derive(Clone, Debug, PartialEq)]
@@ -15,6 +15,8 @@ pub enum Availability {
     Local(PathBuf),
     /// Not here yet: `pepr data download NAME` fetches it.
     Downloadable,
+    /// Registered, but its folder is gone.
+    Missing(PathBuf),
 }
 
 impl Availability {
@@ -23,6 +25,7 @@ impl Availability {
             Availability::BuiltIn => "built-in",
             Availability::Local(_) => "local",
             Availability::Downloadable => "downloadable",
+            Availability::Missing(_) => "missing",
         }
     }
 }
@@ -32,6 +35,72 @@ pub enum Kind {
     Synthetic,
     FashionMnist(PathBuf),
     MedMnist { set: &'static MedMnistSet, size: usize },
+    /// An image folder registered with `pepr data add`.
+    Folder(FolderDataset),
+}
+
+/// A registered image folder: where it is and how to read it, plus its info as found when it was
+/// added (so listing never decodes images). Stored as `folders/NAME.json` in the data dir.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FolderDataset {
+    pub path: PathBuf,
+    pub size: usize,
+    pub channels: usize,
+    pub seed: u64,
+    pub info: DatasetInfo,
+}
+
+/// Folder (inside the data dir) of registered image folders.
+pub fn folders_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("folders")
+}
+
+/// Reads the image folder once (so a bad one is refused now, naming the bad file) and registers it
+/// under `name`. The images stay where they are; only a small descriptor is written.
+pub fn add_folder(data_dir: &Path, name: &str, dir: &Path, size: usize, channels: usize, seed: u64) -> Result<FolderDataset> {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err(DataError::new(format!("dataset name {name:?}: use letters, digits, '-' and '_'")));
+    }
+    if list(data_dir).iter().any(|e| e.info.name == name && !matches!(e.kind, Kind::Folder(_))) {
+        return Err(DataError::new(format!("{name} is already the name of a built-in dataset")));
+    }
+    let path = std::fs::canonicalize(dir).map_err(|e| DataError::in_file(dir, format!("cannot open: {e}")))?;
+    let mut info = folder::read_folder(&path, size, channels, seed)?.info;
+    info.name = name.to_string();
+    let descriptor = FolderDataset { path, size, channels, seed, info };
+    let folder = folders_dir(data_dir);
+    std::fs::create_dir_all(&folder).map_err(|e| DataError::in_file(&folder, format!("cannot create: {e}")))?;
+    let target = folder.join(format!("{name}.json"));
+    let temporary = folder.join(format!(".{name}.json.tmp"));
+    let text = serde_json::to_string_pretty(&descriptor).map_err(|e| DataError::new(e.to_string()))?;
+    std::fs::write(&temporary, text).map_err(|e| DataError::in_file(&temporary, format!("cannot write: {e}")))?;
+    std::fs::rename(&temporary, &target).map_err(|e| DataError::in_file(&target, format!("cannot write: {e}")))?;
+    Ok(descriptor)
+}
+
+/// Forgets a registered folder (its images are not touched).
+pub fn remove_folder(data_dir: &Path, name: &str) -> Result<()> {
+    let target = folders_dir(data_dir).join(format!("{name}.json"));
+    if !target.is_file() {
+        return Err(DataError::new(format!("no registered image folder named {name:?}")));
+    }
+    std::fs::remove_file(&target).map_err(|e| DataError::in_file(&target, format!("cannot remove: {e}")))
+}
+
+/// Registered folders, and the descriptor files that could not be read.
+fn registered_folders(data_dir: &Path) -> (Vec<FolderDataset>, Vec<DataError>) {
+    let mut found = Vec::new();
+    let mut problems = Vec::new();
+    let Ok(reader) = std::fs::read_dir(folders_dir(data_dir)) else { return (found, problems) };
+    let mut paths: Vec<PathBuf> = reader.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
+    paths.sort();
+    for path in paths {
+        match std::fs::read_to_string(&path).map_err(|e| e.to_string()).and_then(|t| serde_json::from_str::<FolderDataset>(&t).map_err(|e| e.to_string())) {
+            Ok(folder) => found.push(folder),
+            Err(e) => problems.push(DataError::in_file(&path, format!("not a pepr image-folder descriptor, skipped: {e}"))),
+        }
+    }
+    (found, problems)
 }
 
 /// One listed dataset.
@@ -55,6 +124,11 @@ pub fn medmnist_dir(data_dir: &Path) -> PathBuf {
 }
 
 pub fn list(data_dir: &Path) -> Vec<Entry> {
+    list_with_warnings(data_dir).0
+}
+
+/// Every dataset, plus registry files that could not be read (each naming its file).
+pub fn list_with_warnings(data_dir: &Path) -> (Vec<Entry>, Vec<DataError>) {
     let mut entries = vec![Entry {
         info: synthetic::info(SYNTHETIC_SIZE, 1, SYNTHETIC_SEED),
         availability: Availability::BuiltIn,
@@ -77,7 +151,15 @@ pub fn list(data_dir: &Path) -> Vec<Entry> {
             entries.push(Entry { info: medmnist::info(set, size), availability, kind: Kind::MedMnist { set, size } });
         }
     }
-    entries
+    let (folders, problems) = registered_folders(data_dir);
+    for folder in folders {
+        entries.push(Entry {
+            info: folder.info.clone(),
+            availability: if folder.path.is_dir() { Availability::Local(folder.path.clone()) } else { Availability::Missing(folder.path.clone()) },
+            kind: Kind::Folder(folder),
+        });
+    }
+    (entries, problems)
 }
 
 /// Finds a dataset by its listed name (`synthetic`, `fashion-mnist`, `dermamnist`, `dermamnist_64`).
@@ -99,6 +181,11 @@ pub fn load(entry: &Entry) -> Result<Dataset> {
         (Kind::Synthetic, _) => Ok(synthetic::synthetic(SYNTHETIC_SIZE, 1, SYNTHETIC_SEED)),
         (Kind::FashionMnist(dir), _) => idx::fashion_mnist(dir),
         (Kind::MedMnist { set, size }, Availability::Local(path)) => medmnist::read_npz(path, set, *size),
+        (Kind::Folder(f), _) => {
+            let mut dataset = folder::read_folder(&f.path, f.size, f.channels, f.seed)?;
+            dataset.info.name = entry.info.name.clone();
+            Ok(dataset)
+        }
         (Kind::MedMnist { .. }, _) => Err(DataError::new(format!(
             "{} is not downloaded yet: run `pepr data download {}`",
             entry.info.name, entry.info.name
