@@ -34,7 +34,10 @@ impl Availability {
 pub enum Kind {
     Synthetic,
     FashionMnist(PathBuf),
-    MedMnist { set: &'static MedMnistSet, size: usize },
+    MedMnist {
+        set: &'static MedMnistSet,
+        size: usize,
+    },
     /// An image folder registered with `pepr data add`.
     Folder(FolderDataset),
 }
@@ -57,7 +60,14 @@ pub fn folders_dir(data_dir: &Path) -> PathBuf {
 
 /// Reads the image folder once (so a bad one is refused now, naming the bad file) and registers it
 /// under `name`. The images stay where they are; only a small descriptor is written.
-pub fn add_folder(data_dir: &Path, name: &str, dir: &Path, size: usize, channels: usize, seed: u64) -> Result<FolderDataset> {
+pub fn add_folder(
+    data_dir: &Path,
+    name: &str,
+    dir: &Path,
+    size: usize,
+    channels: usize,
+    seed: u64,
+) -> Result<FolderDataset> {
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         return Err(DataError::new(format!("dataset name {name:?}: use letters, digits, '-' and '_'")));
     }
@@ -92,12 +102,18 @@ fn registered_folders(data_dir: &Path) -> (Vec<FolderDataset>, Vec<DataError>) {
     let mut found = Vec::new();
     let mut problems = Vec::new();
     let Ok(reader) = std::fs::read_dir(folders_dir(data_dir)) else { return (found, problems) };
-    let mut paths: Vec<PathBuf> = reader.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
+    let mut paths: Vec<PathBuf> =
+        reader.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
     paths.sort();
     for path in paths {
-        match std::fs::read_to_string(&path).map_err(|e| e.to_string()).and_then(|t| serde_json::from_str::<FolderDataset>(&t).map_err(|e| e.to_string())) {
+        match std::fs::read_to_string(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str::<FolderDataset>(&t).map_err(|e| e.to_string()))
+        {
             Ok(folder) => found.push(folder),
-            Err(e) => problems.push(DataError::in_file(&path, format!("not a pepr image-folder descriptor, skipped: {e}"))),
+            Err(e) => {
+                problems.push(DataError::in_file(&path, format!("not a pepr image-folder descriptor, skipped: {e}")))
+            }
         }
     }
     (found, problems)
@@ -155,7 +171,11 @@ pub fn list_with_warnings(data_dir: &Path) -> (Vec<Entry>, Vec<DataError>) {
     for folder in folders {
         entries.push(Entry {
             info: folder.info.clone(),
-            availability: if folder.path.is_dir() { Availability::Local(folder.path.clone()) } else { Availability::Missing(folder.path.clone()) },
+            availability: if folder.path.is_dir() {
+                Availability::Local(folder.path.clone())
+            } else {
+                Availability::Missing(folder.path.clone())
+            },
             kind: Kind::Folder(folder),
         });
     }
