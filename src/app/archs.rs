@@ -9,6 +9,8 @@ use crossterm::event::{KeyCode, KeyEvent};
 
 use crate::catalog::listing::ArchRow;
 
+use super::text_input::edit_filter;
+
 /// Input sizes the screen cycles through: each architecture's default, then fixed sizes.
 pub const INPUT_SIZES: [Option<usize>; 6] = [None, Some(224), Some(128), Some(64), Some(32), Some(28)];
 
@@ -138,19 +140,9 @@ impl ArchsScreen {
     /// Keys of this screen; returns the input size to compute the catalog at when it changes.
     pub fn handle_key(&mut self, key: KeyEvent) -> Option<Option<usize>> {
         if self.editing_filter {
-            match key.code {
-                KeyCode::Enter => self.editing_filter = false,
-                KeyCode::Esc => {
-                    self.editing_filter = false;
-                    self.filter.clear();
-                }
-                KeyCode::Backspace => {
-                    self.filter.pop();
-                }
-                KeyCode::Char(c) => self.filter.push(c),
-                _ => return None,
+            if edit_filter(&mut self.filter, &mut self.editing_filter, key) {
+                self.refresh();
             }
-            self.refresh();
             return None;
         }
         let last = self.order.len().saturating_sub(1);

@@ -7,6 +7,8 @@ use crossterm::event::{KeyCode, KeyEvent};
 
 use crate::data::registry::{Availability, Entry};
 
+use super::text_input::edit_filter;
+
 /// What the details view shows once the worker has loaded the dataset.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Preview {
@@ -123,20 +125,10 @@ impl DatasetsScreen {
 
     pub fn handle_key(&mut self, key: KeyEvent) -> Option<DataRequest> {
         if self.editing_filter {
-            match key.code {
-                KeyCode::Enter => self.editing_filter = false,
-                KeyCode::Esc => {
-                    self.editing_filter = false;
-                    self.filter.clear();
-                }
-                KeyCode::Backspace => {
-                    self.filter.pop();
-                }
-                KeyCode::Char(c) => self.filter.push(c),
-                _ => return None,
+            if edit_filter(&mut self.filter, &mut self.editing_filter, key) {
+                self.cursor = 0;
+                self.moved();
             }
-            self.cursor = 0;
-            self.moved();
             return None;
         }
         let last = self.shown().len().saturating_sub(1);

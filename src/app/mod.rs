@@ -6,6 +6,7 @@ pub mod data_worker;
 pub mod datasets;
 mod event_loop;
 pub mod state;
+mod text_input;
 pub mod worker;
 
 pub use event_loop::run_tui;

@@ -343,19 +343,9 @@ impl App {
     }
 
     fn edit_filter(&mut self, key: KeyEvent) {
-        match key.code {
-            KeyCode::Enter => self.editing_filter = false,
-            KeyCode::Esc => {
-                self.editing_filter = false;
-                self.filter.clear();
-            }
-            KeyCode::Backspace => {
-                self.filter.pop();
-            }
-            KeyCode::Char(c) => self.filter.push(c),
-            _ => return,
+        if super::text_input::edit_filter(&mut self.filter, &mut self.editing_filter, key) {
+            self.refresh_rows();
         }
-        self.refresh_rows();
     }
 
     fn move_selection(&mut self, delta: isize) {

@@ -28,13 +28,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     }
     let inner_height = area.height.saturating_sub(3) as usize;
     let order = screen.order();
-    let mut offset = screen.scroll.get().min(order.len().saturating_sub(1));
-    if screen.cursor < offset {
-        offset = screen.cursor;
-    } else if inner_height > 0 && screen.cursor >= offset + inner_height {
-        offset = screen.cursor + 1 - inner_height;
-    }
-    screen.scroll.set(offset);
+    let offset = super::scroll_to(&screen.scroll, screen.cursor, order.len(), inner_height);
 
     let arrow = if screen.reversed { "↓" } else { "↑" };
     let header_style = Style::new().add_modifier(Modifier::BOLD).fg(Color::Yellow);

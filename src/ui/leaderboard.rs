@@ -33,14 +33,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let inner_height = area.height.saturating_sub(3) as usize; // borders + header
     let rows = app.rows();
 
-    // Minimal scrolling: move the window only as far as needed to show the selection.
-    let mut offset = app.scroll.get().min(rows.len().saturating_sub(1));
-    if app.selected < offset {
-        offset = app.selected;
-    } else if inner_height > 0 && app.selected >= offset + inner_height {
-        offset = app.selected + 1 - inner_height;
-    }
-    app.scroll.set(offset);
+    let offset = super::scroll_to(&app.scroll, app.selected, rows.len(), inner_height);
 
     let header_style = Style::new().add_modifier(Modifier::BOLD).fg(Color::Yellow);
     let arrow = if app.descending() { "↓" } else { "↑" };
