@@ -139,3 +139,42 @@ fn inputs_an_architecture_cannot_take_are_clear_errors_not_panics() {
     let err = find("densenet121").unwrap().graph(&Spec::imagenet(28)).unwrap_err();
     assert!(err.message.contains("too small"), "{err}");
 }
+
+/// timm's state-dict keys and shapes (fixtures/timm/keys/NAME.txt, dumped from timm 1.0.31) less
+/// batch-norm buffers.
+fn timm_state_dict(name: &str) -> Vec<(String, Vec<usize>)> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("fixtures/timm/keys/{name}.txt"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .filter_map(|line| {
+            let (key, shape) = line.split_once(' ')?;
+            if ["running_mean", "running_var", "num_batches_tracked"].iter().any(|b| key.ends_with(b)) {
+                return None;
+            }
+            let dims =
+                shape.trim_matches(|c| c == '[' || c == ']').split(',').filter_map(|d| d.trim().parse().ok()).collect();
+            Some((key.to_string(), dims))
+        })
+        .collect()
+}
+
+/// Same keys with the same shapes. (Not the same order: PyTorch lists a module's own parameters,
+/// such as ConvNeXt's `gamma`, before its children's, whatever the order they run in.)
+#[test]
+fn every_timm_entry_has_timms_state_dict_keys_and_shapes() {
+    use std::collections::BTreeMap;
+    for entry in entries().iter().filter(|e| e.from_timm) {
+        let graph = entry.graph(&Spec::new(3, 1000, entry.default_size)).unwrap();
+        let ours: BTreeMap<String, Vec<usize>> = graph.state_dict().into_iter().collect();
+        assert_eq!(ours.len(), graph.state_dict().len(), "{}: duplicate keys", entry.name);
+        let timm: BTreeMap<String, Vec<usize>> = timm_state_dict(entry.name).into_iter().collect();
+        let missing: Vec<_> = timm.iter().filter(|(k, v)| ours.get(*k) != Some(v)).collect();
+        let extra: Vec<_> = ours.iter().filter(|(k, v)| timm.get(*k) != Some(v)).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{}: timm's not ours {missing:?}; ours not timm's {extra:?}",
+            entry.name
+        );
+    }
+}

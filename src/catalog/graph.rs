@@ -278,6 +278,47 @@ impl Graph {
         node.inputs.first().map_or(node.output, |id| self.nodes[id.0].output)
     }
 
+    /// The PyTorch state-dict keys (learnable tensors only; batch-norm buffers left out) and shapes
+    /// this graph implies: `{node}.weight` / `{node}.bias` for layers, the node name itself for the
+    /// class token, position embedding and layer scale. Equal to timm's for every timm entry, so a
+    /// timm checkpoint maps onto the graph by name.
+    pub fn state_dict(&self) -> Vec<(String, Vec<usize>)> {
+        let mut keys = Vec::new();
+        for node in &self.nodes {
+            let c = self.input_of(node).features();
+            let name = &node.name;
+            let mut add = |suffix: &str, shape: Vec<usize>| {
+                keys.push((if suffix.is_empty() { name.clone() } else { format!("{name}.{suffix}") }, shape))
+            };
+            match &node.op {
+                Op::Conv2d(conv) => {
+                    add("weight", vec![conv.out, c / conv.groups, conv.kernel, conv.kernel]);
+                    if conv.bias {
+                        add("bias", vec![conv.out]);
+                    }
+                }
+                Op::BatchNorm { .. } | Op::LayerNorm { .. } => {
+                    add("weight", vec![c]);
+                    add("bias", vec![c]);
+                }
+                Op::Linear { out, bias } => {
+                    add("weight", vec![*out, c]);
+                    if *bias {
+                        add("bias", vec![*out]);
+                    }
+                }
+                Op::LayerScale => add("", vec![c]),
+                Op::ClassToken => add("", vec![1, 1, c]),
+                Op::PositionEmbedding => match node.output {
+                    Shape::Tokens { n, d } => add("", vec![1, n, d]),
+                    _ => unreachable!("checked by the builder"),
+                },
+                op => debug_assert!(!op.has_params(), "{name}: no state-dict rule for {op:?}"),
+            }
+        }
+        keys
+    }
+
     /// Parameters counted from the description (the burn module's own count must agree).
     pub fn params(&self) -> u64 {
         self.nodes.iter().map(|n| n.params(self.input_of(n))).sum()

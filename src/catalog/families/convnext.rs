@@ -104,9 +104,10 @@ pub(crate) mod checks {
     }
 
     /// timm's state-dict keys less BatchNorm buffers, from the reference dump where this machine
-    /// has it (`/var/tmp/timmref/keys/NAME.txt`, written by timm 1.0.31).
+    /// has it (`fixtures/timm/keys/NAME.txt`, written by timm 1.0.31).
     pub fn timm_keys(model: &str) -> Option<BTreeSet<String>> {
-        let text = std::fs::read_to_string(format!("/var/tmp/timmref/keys/{model}.txt")).ok()?;
+        let text =
+            std::fs::read_to_string(format!("{}/fixtures/timm/keys/{model}.txt", env!("CARGO_MANIFEST_DIR"))).ok()?;
         let buffer = |k: &str| ["running_mean", "running_var", "num_batches_tracked"].iter().any(|b| k.ends_with(b));
         Some(
             text.lines()
@@ -166,7 +167,7 @@ mod tests {
 
     #[test]
     fn params_match_timm() {
-        // timm 1.0.31 (/var/tmp/timmref/ref.json): params_1000x3 and params_7x1.
+        // timm 1.0.31 (fixtures/timm/reference.json): params_1000x3 and params_7x1.
         for (spec, expected) in [(Spec::imagenet(224), 3_695_520), (Spec::new(1, 7, 224), 3_375_487)] {
             let graph = entry().graph(&spec).unwrap();
             assert_eq!(graph.params(), expected);
@@ -176,7 +177,7 @@ mod tests {
 
     #[test]
     fn macs_match_fvcore() {
-        // fvcore totals for timm 1.0.31 (/var/tmp/timmref/ref.json: flops[S].total with 3 channels
+        // fvcore totals for timm 1.0.31 (fixtures/timm/reference.json: flops[S].total with 3 channels
         // and 1000 classes, then flops_64_c1_nc7).
         let cases = [
             (Spec::imagenet(224), 552_053_760u64),

@@ -130,7 +130,7 @@ pub(crate) mod testing {
         let graph = entry.graph(&Spec::imagenet(224)).unwrap();
         let ours = param_keys(&graph);
         assert_eq!(ours.len(), expected_count, "{}: number of parameter keys", entry.name);
-        let path = format!("/var/tmp/timmref/keys/{}.txt", entry.name);
+        let path = format!("{}/fixtures/timm/keys/{}.txt", env!("CARGO_MANIFEST_DIR"), entry.name);
         let Ok(text) = std::fs::read_to_string(&path) else {
             eprintln!("{path} not found: key names checked by count only");
             return;
@@ -208,7 +208,7 @@ mod tests {
         ENTRIES.iter().find(|e| e.name == name).unwrap()
     }
 
-    // Expected numbers: timm 1.0.31 + fvcore (/var/tmp/timmref/ref.json); key counts are the
+    // Expected numbers: timm 1.0.31 + fvcore (fixtures/timm/reference.json); key counts are the
     // state-dict keys minus batch norm buffers.
 
     #[test]

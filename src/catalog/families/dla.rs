@@ -175,7 +175,7 @@ mod tests {
         ENTRIES.iter().find(|e| e.name == name).unwrap()
     }
 
-    // Expected numbers: timm 1.0.31 + fvcore (/var/tmp/timmref/ref.json); key counts are the
+    // Expected numbers: timm 1.0.31 + fvcore (fixtures/timm/reference.json); key counts are the
     // state-dict keys minus batch norm buffers. timm fails at 28: in level3, the strided 3x3 conv
     // gives 4x4 from 7x7 while the 2x2 max-pooled shortcut gives 3x3.
 

@@ -99,7 +99,7 @@ mod tests {
 
     #[test]
     fn params_match_timm() {
-        // timm 1.0.31 (/var/tmp/timmref/ref.json): params_1000x3 and params_7x1 at the default 224.
+        // timm 1.0.31 (fixtures/timm/reference.json): params_1000x3 and params_7x1 at the default 224.
         for (spec, expected) in [(Spec::imagenet(224), 18_528_264), (Spec::new(1, 7, 224), 17_756_711)] {
             let graph = entry().graph(&spec).unwrap();
             assert_eq!(graph.params(), expected);
@@ -109,7 +109,7 @@ mod tests {
 
     #[test]
     fn macs_match_fvcore() {
-        // fvcore totals for timm 1.0.31 built with img_size=S (/var/tmp/timmref/ref.json:
+        // fvcore totals for timm 1.0.31 built with img_size=S (fixtures/timm/reference.json:
         // flops[S].total with 3 channels and 1000 classes, then flops_64_c1_nc7).
         let cases = [
             (Spec::imagenet(224), 3_785_488_384u64),

@@ -71,6 +71,19 @@ pub fn build(config: &Config, spec: &Spec) -> Result<Graph> {
 fn block(g: &mut GraphBuilder, name: &str, x: Id, config: &Config, planes: usize, stride: usize) -> Result<Id> {
     let relu = Some(Act::Relu);
     let out = planes * config.block.expansion();
+    let n = |part: &str| format!("{name}.{part}");
+    let y = match config.block {
+        Block::Basic => {
+            let y = g.conv_bn_act(&n("conv1"), &n("bn1"), x, Conv::new(planes, 3, stride), relu)?;
+            g.conv_bn_act(&n("conv2"), &n("bn2"), y, Conv::new(planes, 3, 1), None)?
+        }
+        Block::Bottleneck => {
+            let y = g.conv_bn_act(&n("conv1"), &n("bn1"), x, Conv::new(planes, 1, 1), relu)?;
+            let y = g.conv_bn_act(&n("conv2"), &n("bn2"), y, Conv::new(planes, 3, stride), relu)?;
+            g.conv_bn_act(&n("conv3"), &n("bn3"), y, Conv::new(out, 1, 1), None)?
+        }
+    };
+    // timm registers `downsample` after the main path's layers: build it second to keep its order.
     let inplanes = g.channels(x);
     let shortcut = if stride != 1 || inplanes != out {
         if config.avg_down {
@@ -91,18 +104,6 @@ fn block(g: &mut GraphBuilder, name: &str, x: Id, config: &Config, planes: usize
         }
     } else {
         x
-    };
-    let n = |part: &str| format!("{name}.{part}");
-    let y = match config.block {
-        Block::Basic => {
-            let y = g.conv_bn_act(&n("conv1"), &n("bn1"), x, Conv::new(planes, 3, stride), relu)?;
-            g.conv_bn_act(&n("conv2"), &n("bn2"), y, Conv::new(planes, 3, 1), None)?
-        }
-        Block::Bottleneck => {
-            let y = g.conv_bn_act(&n("conv1"), &n("bn1"), x, Conv::new(planes, 1, 1), relu)?;
-            let y = g.conv_bn_act(&n("conv2"), &n("bn2"), y, Conv::new(planes, 3, stride), relu)?;
-            g.conv_bn_act(&n("conv3"), &n("bn3"), y, Conv::new(out, 1, 1), None)?
-        }
     };
     let y = g.add(&n("add"), y, shortcut)?;
     Ok(g.act(&n("act"), y, Act::Relu))

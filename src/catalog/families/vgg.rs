@@ -89,7 +89,7 @@ mod tests {
         ENTRIES.iter().find(|e| e.name == name).unwrap()
     }
 
-    // Expected numbers: timm 1.0.31 + fvcore (/var/tmp/timmref/ref.json). Below 224 fvcore counts
+    // Expected numbers: timm 1.0.31 + fvcore (fixtures/timm/reference.json). Below 224 fvcore counts
     // ConvMlp's pooling up to 7x7 (e.g. 512 x 2 x 2 = 2048 at 64, plus the head's 4096).
 
     #[test]

@@ -115,7 +115,7 @@ mod tests {
 
     #[test]
     fn params_match_timm() {
-        // timm 1.0.31 (/var/tmp/timmref/ref.json): params_1000x3 and params_7x1 at the default 224.
+        // timm 1.0.31 (fixtures/timm/reference.json): params_1000x3 and params_7x1 at the default 224.
         for (spec, expected) in [(Spec::imagenet(224), 5_717_416), (Spec::new(1, 7, 224), 5_427_463)] {
             let graph = entry().graph(&spec).unwrap();
             assert_eq!(graph.params(), expected);
@@ -129,7 +129,7 @@ mod tests {
     #[test]
     fn macs_match_fvcore_without_fused_attention() {
         // fvcore totals for timm 1.0.31 with timm.layers.set_fused_attn(False), so that the
-        // attention matrix products are counted (/var/tmp/timmref/ref.json: flops_nonfused_attn,
+        // attention matrix products are counted (fixtures/timm/reference.json: flops_nonfused_attn,
         // built with img_size=S). With fused attention fvcore counts 0 for them.
         let cases = [
             (Spec::imagenet(224), 1_258_411_200u64),
