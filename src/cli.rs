@@ -15,6 +15,7 @@ use crate::results::rank::{RankedRun, Ranking, SetBy, Variant, rank};
 use crate::results::record::RunRecord;
 use crate::results::store::RunStore;
 use crate::results::view::{SortKey, select};
+use crate::train::{Metric, TrainConfig};
 
 #[derive(Debug, Parser)]
 #[command(name = "pepr", version, about = "Explore and rank deep-learning runs by PePR = P / (1 + R_n)")]
@@ -65,6 +66,37 @@ pub enum Command {
         classes: usize,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+    },
+    /// Train an architecture on a dataset (CPU), store the run and save a checkpoint.
+    Train {
+        /// A catalog architecture (see `pepr archs`), e.g. pepr_lenet5.
+        #[arg(long, value_name = "A")]
+        arch: String,
+        /// A dataset (see `pepr data list`), e.g. synthetic or fashion-mnist.
+        #[arg(long, value_name = "D")]
+        dataset: String,
+        #[arg(long, default_value_t = TrainConfig::DEFAULT_EPOCHS, value_name = "N")]
+        epochs: usize,
+        #[arg(long, default_value_t = TrainConfig::DEFAULT_BATCH_SIZE, value_name = "B")]
+        batch_size: usize,
+        /// Adam's learning rate.
+        #[arg(long, default_value_t = TrainConfig::DEFAULT_LR, value_name = "X")]
+        lr: f64,
+        /// Share of the training split to use (a seeded, stratified subset).
+        #[arg(long, default_value_t = 1.0, value_name = "F")]
+        fraction: f64,
+        /// Seeds the initial weights, the subset and the data order.
+        #[arg(long, default_value_t = 0, value_name = "S")]
+        seed: u64,
+        /// The test metric that becomes P.
+        #[arg(long, value_enum, default_value_t = MetricArg::Accuracy)]
+        metric: MetricArg,
+        /// Print the stored run record as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Where dataset files live (default: the home's `datasets/` folder).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
     },
     /// Print runs ranked by PePR within each comparison set.
     Rank {
@@ -163,6 +195,24 @@ pub enum Format {
     Json,
 }
 
+/// `pepr train --metric`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MetricArg {
+    Accuracy,
+    BalancedAccuracy,
+    Auc,
+}
+
+impl From<MetricArg> for Metric {
+    fn from(value: MetricArg) -> Metric {
+        match value {
+            MetricArg::Accuracy => Metric::Accuracy,
+            MetricArg::BalancedAccuracy => Metric::BalancedAccuracy,
+            MetricArg::Auc => Metric::MacroAuc,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum SetByArg {
     Group,
@@ -230,6 +280,11 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
                 Format::Json => crate::catalog::report::print_json(&mut out, input, classes),
             };
             ignore_broken_pipe(result)
+        }
+        Command::Train { arch, dataset, epochs, batch_size, lr, fraction, seed, metric, json, data_dir } => {
+            let config = TrainConfig { arch, dataset, epochs, batch_size, lr, fraction, seed, metric: metric.into() };
+            let data_dir = data_dir.unwrap_or_else(|| home.datasets_dir());
+            crate::train::cli::run(home, &config, &data_dir, json).map(drop)
         }
         Command::Rank { by, group, top, format, reverse, set_by } => {
             let (records, ranking) = load_and_rank(&store, set_by.into())?;

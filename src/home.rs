@@ -46,6 +46,11 @@ impl Home {
         self.root.join("datasets")
     }
 
+    /// Where trained weights go: one folder per run id.
+    pub fn checkpoints_dir(&self) -> PathBuf {
+        self.root.join("checkpoints")
+    }
+
     /// Creates the directory if needed.
     pub fn ensure(&self) -> Result<()> {
         std::fs::create_dir_all(&self.root).with_context(|| format!("cannot create pepr home {}", self.root.display()))

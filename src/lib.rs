@@ -9,4 +9,5 @@ pub mod cli;
 pub mod data;
 pub mod home;
 pub mod results;
+pub mod train;
 pub mod ui;

@@ -1,0 +1,169 @@
+//! `pepr train`: trains one architecture on one dataset headless, stores the run, saves a checkpoint.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow, bail};
+use burn::tensor::Device;
+use chrono::Utc;
+
+use super::checkpoint::{Meta, save_checkpoint};
+use super::record::{build_record, new_run_id};
+use super::{Event, TrainConfig, input_for, train};
+use crate::catalog;
+use crate::data::registry;
+use crate::home::Home;
+use crate::results::record::{RunRecord, RunStatus};
+use crate::results::store::RunStore;
+
+/// Draws progress on stderr: one rewritten line on a terminal (at most 10 times a second), plain
+/// lines otherwise (at most once a second), and a line per finished epoch.
+struct Progress {
+    terminal: bool,
+    every: Duration,
+    last: Option<Instant>,
+    epochs: usize,
+    metric: &'static str,
+    /// A rewritten line is showing and must be cleared before a plain line.
+    dirty: bool,
+}
+
+impl Progress {
+    fn new(epochs: usize, metric: &'static str) -> Progress {
+        let terminal = std::io::stderr().is_terminal();
+        let every = if terminal { Duration::from_millis(100) } else { Duration::from_secs(1) };
+        Progress { terminal, every, last: None, epochs, metric, dirty: false }
+    }
+
+    fn event(&mut self, event: Event) {
+        let mut err = std::io::stderr().lock();
+        let clear = |err: &mut std::io::StderrLock, dirty: &mut bool| {
+            if std::mem::take(dirty) {
+                let _ = write!(err, "\r\x1b[K");
+            }
+        };
+        match event {
+            Event::Started { arch, dataset, input, classes, params, steps_per_epoch, train_samples, .. } => {
+                let _ = writeln!(
+                    err,
+                    "training {arch} ({params} parameters) on {dataset}: {train_samples} images at {}x{}x{}, \
+                     {classes} classes, {} epoch{} of {steps_per_epoch} steps",
+                    input.channels,
+                    input.height,
+                    input.width,
+                    self.epochs,
+                    if self.epochs == 1 { "" } else { "s" }
+                );
+            }
+            Event::Progress { epoch, step, steps, loss, samples_per_sec } => {
+                let now = Instant::now();
+                if step != steps && self.last.is_some_and(|last| now.duration_since(last) < self.every) {
+                    return;
+                }
+                self.last = Some(now);
+                let line = format!(
+                    "epoch {epoch}/{} step {step}/{steps} loss {loss:.4} {samples_per_sec:.0} images/s",
+                    self.epochs
+                );
+                if self.terminal {
+                    let _ = write!(err, "\r\x1b[K{line}");
+                    self.dirty = true;
+                } else {
+                    let _ = writeln!(err, "{line}");
+                }
+            }
+            Event::EpochFinished { epoch, train_loss, test_metric } => {
+                clear(&mut err, &mut self.dirty);
+                let _ = writeln!(
+                    err,
+                    "epoch {epoch}/{}: train loss {train_loss:.4}, {} {test_metric:.4}",
+                    self.epochs, self.metric
+                );
+            }
+        }
+        let _ = err.flush();
+    }
+
+    fn finish(&mut self) {
+        let mut err = std::io::stderr().lock();
+        if std::mem::take(&mut self.dirty) {
+            let _ = writeln!(err);
+        }
+    }
+}
+
+/// Trains, stores the record, saves the checkpoint; `json` prints the record on stdout. A failed
+/// run is stored too, then reported as an error.
+pub fn run(home: &Home, config: &TrainConfig, data_dir: &Path, json: bool) -> Result<RunRecord> {
+    let entry = catalog::find(&config.arch)
+        .ok_or_else(|| anyhow!("no architecture named {:?} (see `pepr archs`)", config.arch))?;
+    if config.epochs == 0 {
+        bail!("--epochs must be at least 1");
+    }
+    if config.batch_size == 0 {
+        bail!("--batch-size must be at least 1");
+    }
+    if !(config.lr.is_finite() && config.lr > 0.0) {
+        bail!("--lr must be a positive number, got {}", config.lr);
+    }
+    if !(config.fraction > 0.0 && config.fraction <= 1.0) {
+        bail!("--fraction must be in (0, 1], got {}", config.fraction);
+    }
+    let found = registry::find(&config.dataset, data_dir).map_err(|e| anyhow!("{e}"))?;
+    let dataset = registry::load(&found).map_err(|e| anyhow!("{e}"))?;
+    input_for(entry, &dataset)
+        .map_err(|message| anyhow!("{} cannot take {}: {message}", entry.name, config.dataset))?;
+
+    home.ensure()?;
+    let created_at = Utc::now();
+    let id = new_run_id(config, created_at);
+    let stop = AtomicBool::new(false);
+    let mut progress = Progress::new(config.epochs, config.metric.name());
+    let outcome = train(config, &dataset, &Device::flex(), &stop, &mut |event| progress.event(event));
+    progress.finish();
+
+    let record = build_record(config, &outcome, &id, created_at);
+    let checkpoint = match (&outcome.net, outcome.status) {
+        (Some(net), RunStatus::Completed | RunStatus::Interrupted) => {
+            let meta = Meta {
+                run_id: id.clone(),
+                arch: config.arch.clone(),
+                input: outcome.input,
+                classes: outcome.classes,
+                dataset: config.dataset.clone(),
+                format: "burnpack".into(),
+            };
+            Some(save_checkpoint(&home.checkpoints_dir().join(&id), net, &meta)?)
+        }
+        _ => None,
+    };
+    RunStore::new(home.runs_file()).append_new(std::slice::from_ref(&record))?;
+
+    if json {
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, &record)?;
+        writeln!(out)?;
+    }
+    if outcome.status == RunStatus::Failed {
+        bail!("run {id} failed: {}", outcome.message.as_deref().unwrap_or("unknown error"));
+    }
+    let summary = format!(
+        "run {id} {}: {} {:.4} after {} epoch{}, {:.1} s, {:.0} images/s; checkpoint {}",
+        record.status.label(),
+        record.metric,
+        record.performance,
+        record.epoch_perf.len(),
+        if record.epoch_perf.len() == 1 { "" } else { "s" },
+        outcome.train_time_s,
+        outcome.samples_per_sec,
+        checkpoint.map_or_else(|| "none".to_string(), |p| p.display().to_string()),
+    );
+    if json {
+        eprintln!("{summary}");
+    } else {
+        println!("{summary}");
+    }
+    Ok(record)
+}

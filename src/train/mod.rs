@@ -1,0 +1,361 @@
+//! Training a catalog architecture on a dataset: Adam on cross-entropy, the test split evaluated after
+//! every epoch, progress reported by callback, a stop flag checked between steps. The result becomes a
+//! [`RunRecord`](crate::results::record::RunRecord) ([`record`]) and a checkpoint ([`checkpoint`]).
+
+pub mod checkpoint;
+pub mod cli;
+pub mod metric;
+pub mod record;
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::activation::softmax;
+use burn::tensor::{Device, Tensor};
+
+use crate::catalog::net::Net;
+use crate::catalog::{self, Spec};
+use crate::data::{BatchOptions, Dataset, SplitName};
+use crate::results::record::RunStatus;
+
+pub use checkpoint::{Meta, load_checkpoint, save_checkpoint};
+pub use metric::Metric;
+
+/// What to train, and how.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainConfig {
+    pub arch: String,
+    pub dataset: String,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    /// Share of the training split kept (a seeded, stratified subset); val and test stay whole.
+    pub fraction: f64,
+    /// Seeds the initial weights, the subset and the data order.
+    pub seed: u64,
+    pub metric: Metric,
+}
+
+impl TrainConfig {
+    pub const DEFAULT_EPOCHS: usize = 10;
+    pub const DEFAULT_BATCH_SIZE: usize = 32;
+    pub const DEFAULT_LR: f64 = 5e-4;
+
+    pub fn new(arch: impl Into<String>, dataset: impl Into<String>) -> TrainConfig {
+        TrainConfig {
+            arch: arch.into(),
+            dataset: dataset.into(),
+            epochs: Self::DEFAULT_EPOCHS,
+            batch_size: Self::DEFAULT_BATCH_SIZE,
+            lr: Self::DEFAULT_LR,
+            fraction: 1.0,
+            seed: 0,
+            metric: Metric::Accuracy,
+        }
+    }
+}
+
+/// The model's input: channels, height, width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Input {
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+}
+
+/// What training reports while it runs. `Progress` comes after every step: the caller throttles.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    Started {
+        arch: String,
+        dataset: String,
+        input: Input,
+        classes: usize,
+        params: u64,
+        epochs: usize,
+        steps_per_epoch: usize,
+        train_samples: usize,
+        test_samples: usize,
+    },
+    Progress {
+        /// 1-based.
+        epoch: usize,
+        /// 1-based, within the epoch.
+        step: usize,
+        steps: usize,
+        /// This step's loss.
+        loss: f64,
+        /// Training throughput so far in this epoch.
+        samples_per_sec: f64,
+    },
+    EpochFinished {
+        epoch: usize,
+        /// Mean training loss over the epoch.
+        train_loss: f64,
+        test_metric: f64,
+    },
+}
+
+/// How a run ended and what it produced.
+#[derive(Debug)]
+pub struct Outcome {
+    pub status: RunStatus,
+    /// Why it failed (or was interrupted).
+    pub message: Option<String>,
+    /// Test metric after each completed epoch.
+    pub epoch_perf: Vec<f64>,
+    /// Mean training loss of each completed epoch.
+    pub epoch_loss: Vec<f64>,
+    /// Final P: the last completed epoch's test metric (0 when no epoch completed).
+    pub performance: f64,
+    /// Wall time from the first step to the end, evaluation included.
+    pub train_time_s: f64,
+    /// Training samples per second over the optimisation steps (evaluation excluded).
+    pub samples_per_sec: f64,
+    pub input: Input,
+    pub classes: usize,
+    /// Learnable parameters (batch norm's running statistics left out).
+    pub params: u64,
+    /// Forward MACs per sample at `input`.
+    pub macs: u64,
+    /// Share of the original training split used.
+    pub data_fraction: f64,
+    /// The trained network (inference mode, on the plain device); `None` when it could not be built.
+    pub net: Option<Net>,
+}
+
+impl Outcome {
+    fn failed_early(message: String, data_fraction: f64) -> Outcome {
+        Outcome {
+            status: RunStatus::Failed,
+            message: Some(message),
+            epoch_perf: Vec::new(),
+            epoch_loss: Vec::new(),
+            performance: 0.0,
+            train_time_s: 0.0,
+            samples_per_sec: 0.0,
+            input: Input { channels: 0, height: 0, width: 0 },
+            classes: 0,
+            params: 0,
+            macs: 0,
+            data_fraction,
+            net: None,
+        }
+    }
+}
+
+/// The input an architecture gets for a dataset: the dataset's own size when the architecture can
+/// take it, else the architecture's default size (images are resized up to it). Channels stay the
+/// dataset's: catalog architectures build for any channel count.
+pub fn input_for(entry: &catalog::Entry, dataset: &Dataset) -> Result<(Input, catalog::Graph), String> {
+    let classes = dataset.info.classes.len();
+    let channels = dataset.train.images.c;
+    let (h, w) = (dataset.train.images.h, dataset.train.images.w);
+    let own = Spec { in_chans: channels, classes, height: h, width: w };
+    match entry.graph(&own) {
+        Ok(graph) => Ok((Input { channels, height: h, width: w }, graph)),
+        Err(own_error) => {
+            let size = entry.default_size;
+            if size <= h.min(w) {
+                return Err(own_error.message);
+            }
+            let graph = entry.graph(&Spec::new(channels, classes, size)).map_err(|e| e.message)?;
+            Ok((Input { channels, height: size, width: size }, graph))
+        }
+    }
+}
+
+/// burn's flex backend seeds one process-wide generator, so seeding and initialising are done under
+/// one lock: two runs started at once still get the weights their seeds give.
+static INIT: Mutex<()> = Mutex::new(());
+
+/// Touches every parameter so lazy initialisation happens now, in module order.
+struct Materialize;
+
+impl ModuleVisitor for Materialize {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let _ = param.val();
+    }
+}
+
+/// A freshly initialised network, the same for the same seed.
+pub fn init_net(graph: catalog::Graph, device: &Device, seed: u64) -> Net {
+    let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
+    device.seed(seed);
+    let net = Net::new(graph, device);
+    net.visit(&mut Materialize);
+    net
+}
+
+/// The per-epoch shuffle seed (SplitMix64-style mixing of the run seed and the epoch).
+fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    let mut z = seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Evaluation batch size (no gradients, so larger batches are cheap).
+const EVAL_BATCH: usize = 256;
+
+/// The test metric of `net` (already in inference mode) on `dataset`'s test split.
+pub fn evaluate(net: &Net, dataset: &Dataset, input: Input, metric: Metric, device: &Device) -> f64 {
+    let classes = dataset.info.classes.len();
+    let options = BatchOptions {
+        batch_size: EVAL_BATCH,
+        shuffle_seed: None,
+        resize: Some(input.height),
+        channels: Some(input.channels),
+    };
+    let mut probs: Vec<f32> = Vec::with_capacity(dataset.test.len() * classes);
+    for batch in dataset.batches(SplitName::Test, options, device) {
+        let p = softmax(net.forward(batch.images), 1);
+        probs.extend(p.into_data().iter::<f32>());
+    }
+    metric.compute(&probs, &dataset.test.labels, classes)
+}
+
+/// Trains `config.arch` on `dataset` (loaded by the caller; `config.fraction` is applied here) on
+/// `device` (autodiff is enabled on it here). Never panics on bad input: problems end the run with
+/// status failed and a message.
+pub fn train(
+    config: &TrainConfig,
+    dataset: &Dataset,
+    device: &Device,
+    stop: &AtomicBool,
+    on_event: &mut dyn FnMut(Event),
+) -> Outcome {
+    let Some(entry) = catalog::find(&config.arch) else {
+        return Outcome::failed_early(
+            format!("no architecture named {:?} (see `pepr archs`)", config.arch),
+            dataset.data_fraction,
+        );
+    };
+    if config.epochs == 0 || config.batch_size == 0 {
+        return Outcome::failed_early("epochs and batch size must be positive".into(), dataset.data_fraction);
+    }
+    if !(config.lr.is_finite() && config.lr > 0.0) {
+        return Outcome::failed_early(
+            format!("learning rate must be positive, got {}", config.lr),
+            dataset.data_fraction,
+        );
+    }
+    let subset;
+    let dataset = if config.fraction < 1.0 || config.fraction.is_nan() {
+        match dataset.subset(config.fraction, config.seed) {
+            Ok(s) => {
+                subset = s;
+                &subset
+            }
+            Err(e) => return Outcome::failed_early(e.to_string(), dataset.data_fraction),
+        }
+    } else if config.fraction > 1.0 {
+        return Outcome::failed_early(
+            format!("data fraction must be in (0, 1], got {}", config.fraction),
+            dataset.data_fraction,
+        );
+    } else {
+        dataset
+    };
+    let (input, graph) = match input_for(entry, dataset) {
+        Ok(found) => found,
+        Err(message) => return Outcome::failed_early(message, dataset.data_fraction),
+    };
+    let classes = dataset.info.classes.len();
+    let macs = catalog::count::total_macs(&graph);
+    let plain = device.clone().without_autodiff();
+    let train_device = plain.clone().autodiff();
+    let mut net = init_net(graph, &train_device, config.seed);
+    let params = net.trainable_params();
+
+    let options = |shuffle: Option<u64>| BatchOptions {
+        batch_size: config.batch_size,
+        shuffle_seed: shuffle,
+        resize: Some(input.height),
+        channels: Some(input.channels),
+    };
+    let steps = dataset.train.len().div_ceil(config.batch_size);
+    on_event(Event::Started {
+        arch: config.arch.clone(),
+        dataset: dataset.info.name.clone(),
+        input,
+        classes,
+        params,
+        epochs: config.epochs,
+        steps_per_epoch: steps,
+        train_samples: dataset.train.len(),
+        test_samples: dataset.test.len(),
+    });
+
+    let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
+    let mut optimizer = AdamConfig::new().with_epsilon(1e-8).init();
+    let start = Instant::now();
+    let mut step_time = 0.0f64;
+    let mut samples_seen = 0usize;
+    let mut epoch_perf = Vec::new();
+    let mut epoch_loss = Vec::new();
+    let mut status = RunStatus::Completed;
+    let mut message = None;
+
+    'epochs: for epoch in 1..=config.epochs {
+        let epoch_start = Instant::now();
+        let mut epoch_samples = 0usize;
+        let mut loss_sum = 0.0f64;
+        let batches = dataset.batches(SplitName::Train, options(Some(epoch_seed(config.seed, epoch))), &train_device);
+        for (index, batch) in batches.enumerate() {
+            if stop.load(Ordering::Relaxed) {
+                status = RunStatus::Interrupted;
+                message = Some(format!("stopped in epoch {epoch} at step {}", index + 1));
+                break 'epochs;
+            }
+            let step_start = Instant::now();
+            let n = batch.labels.dims()[0];
+            let logits = net.forward(batch.images);
+            let loss = loss_fn.forward(logits, batch.labels);
+            let value = loss.clone().into_scalar::<f32>() as f64;
+            if !value.is_finite() {
+                status = RunStatus::Failed;
+                message = Some(format!("loss became {value} in epoch {epoch} at step {} of {steps}", index + 1));
+                break 'epochs;
+            }
+            let grads = GradientsParams::from_grads(loss.backward(), &net);
+            net = optimizer.step(config.lr, net, grads);
+            step_time += step_start.elapsed().as_secs_f64();
+            samples_seen += n;
+            epoch_samples += n;
+            loss_sum += value * n as f64;
+            on_event(Event::Progress {
+                epoch,
+                step: index + 1,
+                steps,
+                loss: value,
+                samples_per_sec: epoch_samples as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9),
+            });
+        }
+        let train_loss = loss_sum / epoch_samples.max(1) as f64;
+        let test_metric = evaluate(&net.valid(), dataset, input, config.metric, &plain);
+        epoch_loss.push(train_loss);
+        epoch_perf.push(test_metric);
+        on_event(Event::EpochFinished { epoch, train_loss, test_metric });
+    }
+    let train_time_s = start.elapsed().as_secs_f64();
+    Outcome {
+        status,
+        message,
+        performance: epoch_perf.last().copied().unwrap_or(0.0),
+        epoch_perf,
+        epoch_loss,
+        train_time_s,
+        samples_per_sec: if step_time > 0.0 { samples_seen as f64 / step_time } else { 0.0 },
+        input,
+        classes,
+        params,
+        macs,
+        data_fraction: dataset.data_fraction,
+        net: Some(net.valid()),
+    }
+}

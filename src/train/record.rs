@@ -1,0 +1,100 @@
+//! A finished (or stopped, or failed) training run as a [`RunRecord`] for the store.
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use super::{Outcome, TrainConfig};
+use crate::catalog;
+use crate::results::record::{Origin, RunRecord, SCHEMA_VERSION};
+
+/// The backend every run trained here names.
+pub const BACKEND: &str = "flex (CPU)";
+
+/// A fresh run id: `run-YYYYMMDD-HHMMSS-` and 8 hex digits of a hash of the moment, the process and
+/// the configuration (so two runs started in the same second differ).
+pub fn new_run_id(config: &TrainConfig, at: DateTime<Utc>) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(at.timestamp_nanos_opt().unwrap_or_default().to_le_bytes());
+    hasher.update(std::process::id().to_le_bytes());
+    hasher.update(format!("{config:?}").as_bytes());
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    hasher.update(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed).to_le_bytes());
+    let digest = hasher.finalize();
+    let hex: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    format!("run-{}-{hex}", at.format("%Y%m%d-%H%M%S"))
+}
+
+/// The comparison set of a run: the dataset's name, plus `_f{fraction}` for a subset.
+pub fn group_name(dataset: &str, fraction: f64) -> String {
+    if fraction < 1.0 { format!("{dataset}_f{fraction}") } else { dataset.to_string() }
+}
+
+/// This machine's CPU, in words, for the record's `device`.
+pub fn cpu_name() -> String {
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let model = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|text| {
+        text.lines()
+            .find(|l| l.starts_with("model name"))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, name)| name.trim().to_string())
+    });
+    match model {
+        Some(model) => format!("CPU: {model} ({threads} threads)"),
+        None => format!("CPU ({threads} threads)"),
+    }
+}
+
+/// The store record of a run. Energy, CO2 and memory are not measured here: they stay `None`.
+pub fn build_record(config: &TrainConfig, outcome: &Outcome, id: &str, created_at: DateTime<Utc>) -> RunRecord {
+    let entry = catalog::find(&config.arch);
+    RunRecord {
+        schema: SCHEMA_VERSION,
+        id: id.to_string(),
+        created_at,
+        arch: config.arch.clone(),
+        family: entry.map(|e| e.family.to_string()),
+        kind: entry.map(|e| e.kind).unwrap_or_default(),
+        efficient: entry.map(|e| e.efficient),
+        params: (outcome.params > 0).then_some(outcome.params),
+        macs: (outcome.macs > 0).then_some(outcome.macs),
+        dataset: config.dataset.clone(),
+        group: group_name(&config.dataset, config.fraction),
+        data_fraction: Some(outcome.data_fraction),
+        pretrained: None,
+        epochs: Some(config.epochs as u32),
+        batch_size: Some(config.batch_size as u32),
+        lr: Some(config.lr),
+        seed: Some(config.seed),
+        backend: Some(BACKEND.to_string()),
+        device: Some(cpu_name()),
+        metric: config.metric.name().to_string(),
+        epoch_perf: outcome.epoch_perf.iter().map(|p| p.clamp(0.0, 1.0)).collect(),
+        performance: outcome.performance.clamp(0.0, 1.0),
+        energy_kwh: None,
+        co2_g: None,
+        train_time_s: Some(outcome.train_time_s),
+        memory_gb: None,
+        memory_kind: None,
+        power_source: None,
+        carbon_intensity_g_per_kwh: None,
+        status: outcome.status,
+        origin: Origin::TrainedHere,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_and_ids() {
+        assert_eq!(group_name("synthetic", 1.0), "synthetic");
+        assert_eq!(group_name("synthetic", 0.25), "synthetic_f0.25");
+        let config = TrainConfig::new("pepr_lenet5", "synthetic");
+        let at = Utc::now();
+        let a = new_run_id(&config, at);
+        let b = new_run_id(&config, at);
+        assert_ne!(a, b);
+        assert!(a.starts_with("run-") && a.len() == "run-20260102-030405-abcdef01".len(), "{a}");
+    }
+}
