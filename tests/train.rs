@@ -200,12 +200,14 @@ fn checkpoint_round_trip_gives_identical_logits() {
     assert_ne!(logits(&fresh, images), before);
 }
 
-/// Measured, not asserted: `cargo test --release --test train -- --ignored --nocapture`.
+/// It must really learn: a small catalog CNN on real Fashion-MNIST (Debian's dataset-fashion-mnist,
+/// which .ci/run installs) reaches 85% test accuracy within 2 epochs on the CPU (about 20 s).
+/// Without the package the test says so and passes, except under CI, where it fails.
 #[test]
-#[ignore = "takes about 20 s; prints Fashion-MNIST figures"]
-fn fashion_mnist_lenet5_two_epochs() {
+fn fashion_mnist_lenet5_reaches_85_percent_in_two_epochs() {
     let Ok(entry) = registry::find("fashion-mnist", Path::new("/nonexistent")) else {
-        eprintln!("Fashion-MNIST is not on this machine");
+        assert!(std::env::var_os("CI").is_none(), "CI must have Fashion-MNIST: .ci/run installs dataset-fashion-mnist");
+        eprintln!("skipped: Fashion-MNIST is not on this machine (apt-get install dataset-fashion-mnist)");
         return;
     };
     let dataset = registry::load(&entry).unwrap();
@@ -215,6 +217,7 @@ fn fashion_mnist_lenet5_two_epochs() {
         "pepr_lenet5 on Fashion-MNIST, 2 epochs: test accuracy {:?}, {:.1} s, {:.0} images/s",
         outcome.epoch_perf, outcome.train_time_s, outcome.samples_per_sec
     );
+    assert!(outcome.performance >= 0.85, "test accuracy {:.4} after 2 epochs", outcome.performance);
 }
 
 fn pepr(home: &Path, args: &[&str]) -> Output {

@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 use anyhow::Result;
 use polars::prelude::*;
 
-use super::record::RunRecord;
+use super::record::{RunRecord, RunStatus};
 
 /// The four PePR variants, one per resource.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -216,7 +216,7 @@ pub fn rank(records: &[RunRecord], set_by: SetBy) -> Result<Ranking> {
         for v in Variant::ALL {
             let points: Vec<(usize, f64, f64)> = indices
                 .iter()
-                .filter_map(|&i| v.resource(&records[i]).map(|r| (i, records[i].performance, r)))
+                .filter_map(|&i| compared_resource(v, &records[i]).map(|r| (i, records[i].performance, r)))
                 .collect();
             for i in pareto_front(&points) {
                 runs[i].pareto[v.index()] = true;
@@ -231,12 +231,18 @@ pub fn rank(records: &[RunRecord], set_by: SetBy) -> Result<Ranking> {
     Ok(Ranking { runs, sets })
 }
 
+/// The resource a run is compared on: only completed runs are scored. An interrupted or failed run
+/// keeps its record (and shows in listings) but gets no score and does not move the set's min-max.
+fn compared_resource(v: Variant, record: &RunRecord) -> Option<f64> {
+    if record.status == RunStatus::Completed { v.resource(record) } else { None }
+}
+
 /// The polars part: one row per run with `rn_X`, `pepr_x` and `rank_X` for every variant.
 fn scores_frame(records: &[RunRecord], set_of: &[u32]) -> Result<DataFrame> {
     let performance: Vec<f64> = records.iter().map(|r| r.performance).collect();
     let mut columns = vec![Column::new("set".into(), set_of), Column::new("P".into(), performance)];
     for v in Variant::ALL {
-        let values: Vec<Option<f64>> = records.iter().map(|r| v.resource(r)).collect();
+        let values: Vec<Option<f64>> = records.iter().map(|r| compared_resource(v, r)).collect();
         columns.push(Column::new(v.resource_column().into(), values));
     }
     let frame = anyhow::Context::context(DataFrame::new_infer_height(columns), "building the ranking frame")?;
@@ -381,6 +387,22 @@ mod tests {
         let all = rank(&records, SetBy::All).unwrap();
         assert!(close(all.runs[1].normalised[0], 1.0 / 19.0));
         assert_eq!(all.sets.len(), 1);
+    }
+
+    #[test]
+    fn only_completed_runs_are_scored_and_normalised() {
+        let mut failed = sample("f", "g", 0.0, Some(100.0));
+        failed.status = RunStatus::Failed;
+        let mut stopped = sample("s", "g", 0.9, Some(0.01));
+        stopped.status = RunStatus::Interrupted;
+        let records = vec![sample("a", "g", 0.8, Some(1.0)), sample("b", "g", 0.6, Some(3.0)), failed, stopped];
+        let ranking = rank(&records, SetBy::Group).unwrap();
+        assert!(close(ranking.runs[1].normalised[0], 1.0), "the failed run's 100 kWh is not the max");
+        for run in &ranking.runs[2..] {
+            assert_eq!((run.score, run.rank, run.pareto), ([None; 4], [None; 4], [false; 4]));
+        }
+        assert_eq!(ranking.runs[0].rank[0], Some(1));
+        assert_eq!(ranking.sets[0].runs, 4, "they are still listed in their set");
     }
 
     #[test]

@@ -98,7 +98,9 @@ fn draw_empty(frame: &mut Frame, area: Rect, app: &App) {
         Line::from(""),
         Line::from("Then press R here to reload.   ? keys   q quit"),
         Line::from(""),
-        Line::from("Meanwhile: 2 browses the architecture catalog, 3 the datasets (a built-in synthetic set works offline)."),
+        Line::from(
+            "Meanwhile: 2 browses the architecture catalog, 3 the datasets (a built-in synthetic set works offline).",
+        ),
     ];
     let block = Block::bordered().title(" pepr: getting started ");
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
