@@ -98,6 +98,11 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
     },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Print runs ranked by PePR within each comparison set.
     Rank {
         /// pepr-e|pepr-c|pepr-t|pepr-m, or a column: rank, arch, group, kind, params, macs, P,
@@ -118,6 +123,25 @@ pub enum Command {
         /// How runs form comparison sets.
         #[arg(long, value_enum, default_value_t = SetByArg::Group)]
         set_by: SetByArg,
+    },
+}
+
+/// `pepr bench ...`.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Training throughput (images/s) of catalog models at fixed input sizes, batch 32 by default.
+    Train {
+        /// Architectures to measure (default: pepr_lenet5, pepr_resnet8, pepr_resnet20, mobilenetv2_050, resnet18).
+        #[arg(long = "arch", value_name = "A")]
+        archs: Vec<String>,
+        /// Square input sizes (default: 28 and 64).
+        #[arg(long = "size", value_name = "S")]
+        sizes: Vec<usize>,
+        #[arg(long, default_value_t = 32, value_name = "B")]
+        batch_size: usize,
+        /// Timed training steps per model and size (after 2 warm-up steps).
+        #[arg(long, default_value_t = 5, value_name = "N")]
+        steps: usize,
     },
 }
 
@@ -285,6 +309,16 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             let config = TrainConfig { arch, dataset, epochs, batch_size, lr, fraction, seed, metric: metric.into() };
             let data_dir = data_dir.unwrap_or_else(|| home.datasets_dir());
             crate::train::cli::run(home, &config, &data_dir, json).map(drop)
+        }
+        Command::Bench { command: BenchCommand::Train { archs, sizes, batch_size, steps } } => {
+            use crate::train::bench;
+            let archs =
+                if archs.is_empty() { bench::DEFAULT_MODELS.iter().map(|s| s.to_string()).collect() } else { archs };
+            let sizes = if sizes.is_empty() { bench::DEFAULT_SIZES.to_vec() } else { sizes };
+            if batch_size == 0 || steps == 0 {
+                bail!("--batch-size and --steps must be at least 1");
+            }
+            ignore_broken_pipe(bench::run(&mut std::io::stdout().lock(), &archs, &sizes, batch_size, steps))
         }
         Command::Rank { by, group, top, format, reverse, set_by } => {
             let (records, ranking) = load_and_rank(&store, set_by.into())?;
