@@ -2,6 +2,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use pepr::app::datasets::DataRequest;
+use pepr::app::train::TrainRequest;
 use pepr::app::{App, Data, Request, Screen, SortColumn, View};
 use pepr::results::rank::{SetBy, Variant, rank};
 use pepr::results::synthetic;
@@ -346,4 +347,208 @@ fn datasets_scenario() {
     assert_eq!(press(&mut app, KeyCode::Char('D')), None, "one download at a time");
     app.datasets.on_download_done("dermamnist_64", Err("checksum mismatch".into()));
     assert!(screen(&app, 80, 24).contains("checksum mismatch"));
+}
+
+/// Presses each key of `keys` in turn.
+fn press_all(app: &mut App, keys: &[KeyCode]) {
+    for &key in keys {
+        press(app, key);
+    }
+}
+
+/// An app on the Train screen with `archs` x synthetic queued, picked the way a user does.
+fn train_app(archs: &[&str], data_dir: &std::path::Path) -> App {
+    let mut app = app_with(vec![]);
+    press(&mut app, KeyCode::Char('2'));
+    app.archs.on_rows(None, pepr::catalog::listing::rows(None, 1000));
+    for arch in archs {
+        press(&mut app, KeyCode::Char('/'));
+        type_text(&mut app, arch);
+        press(&mut app, KeyCode::Enter);
+        assert_eq!(app.archs.current().unwrap().entry.name, *arch);
+        press_all(&mut app, &[KeyCode::Char(' '), KeyCode::Esc]);
+    }
+    let mut app = {
+        press(&mut app, KeyCode::Char('3'));
+        let entries: Vec<_> = pepr::data::registry::list(data_dir)
+            .into_iter()
+            .filter(|e| !matches!(e.kind, pepr::data::registry::Kind::FashionMnist(_)))
+            .collect();
+        app.datasets.on_list(entries);
+        app
+    };
+    assert_eq!(app.datasets.current().unwrap().info.name, "synthetic");
+    press(&mut app, KeyCode::Char(' '));
+    assert_eq!(press(&mut app, KeyCode::Char('4')), None);
+    assert_eq!(app.screen, Screen::Train);
+    app
+}
+
+fn queue_names(app: &App) -> Vec<String> {
+    app.train.queue.iter().map(|e| format!("{} {}", e.arch, e.dataset)).collect()
+}
+
+#[test]
+fn train_queue_80x24() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = train_app(&["pepr_lenet5", "pepr_resnet8"], dir.path());
+    insta::assert_snapshot!(render(&app, 80, 24).backend());
+}
+
+/// A finished record for fed messages.
+fn finished_record(status: pepr::results::record::RunStatus) -> Box<pepr::results::record::RunRecord> {
+    let mut record = synthetic::runs(1, 1, 0).remove(0);
+    record.id = "run-20260101-120000-abcdef01".into();
+    record.status = status;
+    record.epoch_perf = vec![0.41];
+    record.performance = 0.41;
+    Box::new(record)
+}
+
+fn started(job: u64, epochs: usize) -> pepr::train::worker::RunMessage {
+    use pepr::train::worker::{RunMessage, RunUpdate};
+    RunMessage {
+        job,
+        update: RunUpdate::Started {
+            run_id: "run-20260101-120000-abcdef01".into(),
+            input: pepr::train::Input { channels: 1, height: 28, width: 28 },
+            classes: 4,
+            params: 61_196,
+            epochs,
+            steps_per_epoch: 63,
+            train_samples: 2000,
+            test_samples: 600,
+        },
+    }
+}
+
+fn progress(job: u64, epoch: usize, step: usize, loss: f64, elapsed_s: f64) -> pepr::train::worker::RunMessage {
+    use pepr::train::worker::{RunMessage, RunUpdate};
+    RunMessage { job, update: RunUpdate::Progress { epoch, step, steps: 63, loss, samples_per_sec: 850.0, elapsed_s } }
+}
+
+#[test]
+fn train_running_80x24() {
+    use pepr::train::worker::{RunMessage, RunUpdate};
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = train_app(&["pepr_lenet5", "pepr_resnet8"], dir.path());
+    press_all(&mut app, &[KeyCode::Char('-'); 7]);
+    let Some(Request::Train(TrainRequest::Start(job))) = press(&mut app, KeyCode::Char('s')) else { panic!() };
+    assert_eq!(job.config.epochs, 3);
+    app.on_run_message(started(job.id, 3));
+    for step in 1..=63 {
+        app.on_run_message(progress(job.id, 1, step, 1.4 - step as f64 * 0.01, step as f64 * 0.1));
+    }
+    app.on_run_message(RunMessage {
+        job: job.id,
+        update: RunUpdate::EpochFinished { epoch: 1, train_loss: 1.1, test_metric: 0.412 },
+    });
+    for step in 1..=20 {
+        app.on_run_message(progress(job.id, 2, step, 0.8 - step as f64 * 0.01, 6.3 + step as f64 * 0.1));
+    }
+    let text = screen(&app, 80, 24);
+    assert!(text.contains("epoch 2/3 · step 20/63") && text.contains("ETA 11s"), "{text}");
+    assert!(text.contains("850 images/s") && text.contains("0.412"), "{text}");
+    insta::assert_snapshot!(render(&app, 80, 24).backend());
+}
+
+#[test]
+fn train_pause_stop_and_queue_order() {
+    use pepr::results::record::RunStatus;
+    use pepr::train::worker::{RunMessage, RunUpdate};
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = train_app(&["pepr_lenet5", "pepr_resnet8"], dir.path());
+    assert_eq!(press(&mut app, KeyCode::Char('p')), None, "nothing to pause yet");
+    let Some(Request::Train(TrainRequest::Start(first))) = press(&mut app, KeyCode::Char('s')) else { panic!() };
+    assert_eq!(first.config.arch, "pepr_lenet5");
+    assert_eq!(press(&mut app, KeyCode::Char('s')), None, "one run at a time");
+    // The running entry cannot be moved or removed.
+    press_all(&mut app, &[KeyCode::Char('J'), KeyCode::Char('x')]);
+    assert_eq!(app.train.queue.len(), 2);
+    app.on_run_message(started(first.id, 10));
+    app.on_run_message(progress(first.id, 1, 5, 1.3, 0.5));
+    assert_eq!(press(&mut app, KeyCode::Char('p')), Some(Request::Train(TrainRequest::Pause)));
+    app.on_run_message(RunMessage { job: first.id, update: RunUpdate::Paused(true) });
+    let text = screen(&app, 80, 24);
+    assert!(text.contains("PAUSED") && text.contains("paused 1/10"), "{text}");
+    assert_eq!(press(&mut app, KeyCode::Char('p')), Some(Request::Train(TrainRequest::Resume)));
+    app.on_run_message(RunMessage { job: first.id, update: RunUpdate::Paused(false) });
+    assert_eq!(press(&mut app, KeyCode::Char('S')), Some(Request::Train(TrainRequest::Stop)));
+    assert!(screen(&app, 80, 24).contains("stopping"));
+    // Stopped: stored as interrupted; the leaderboard reloads; the rest of the queue waits.
+    let finished = RunUpdate::Finished {
+        record: finished_record(RunStatus::Interrupted),
+        message: Some("stopped in epoch 1 at step 6".into()),
+        checkpoint: None,
+    };
+    let requests = app.on_run_message(RunMessage { job: first.id, update: finished });
+    assert_eq!(requests, vec![Request::Load(SetBy::Group)]);
+    let text = screen(&app, 80, 24);
+    assert!(text.contains("interrupted P=0.410") && text.contains("stopped in epoch 1"), "{text}");
+    // `s` goes on with the next; a run that cannot start is marked and the queue ends.
+    let Some(Request::Train(TrainRequest::Start(second))) = press(&mut app, KeyCode::Char('s')) else { panic!() };
+    assert_eq!(second.config.arch, "pepr_resnet8");
+    let requests = app.on_run_message(RunMessage { job: second.id, update: RunUpdate::Failed("disk full".into()) });
+    assert!(requests.is_empty());
+    assert!(!app.train.running && app.train.current.is_none());
+    assert!(screen(&app, 80, 24).contains("could not run: disk full"));
+    // `C` clears ended runs; `a` queues the selection again.
+    press(&mut app, KeyCode::Char('C'));
+    assert!(app.train.queue.is_empty());
+    press(&mut app, KeyCode::Char('a'));
+    assert_eq!(queue_names(&app), ["pepr_lenet5 synthetic", "pepr_resnet8 synthetic"]);
+    press(&mut app, KeyCode::Char('a'));
+    assert_eq!(app.train.queue.len(), 2, "a pair already waiting is not queued twice");
+}
+
+/// The whole path on a real run: select, queue, edit, start, train (the worker's body, run here
+/// synchronously), store, reload, and the run is on the leaderboard.
+#[test]
+fn train_scenario_runs_and_the_run_appears_on_the_leaderboard() {
+    use pepr::train::worker::{Control, run_job};
+    let home = tempfile::tempdir().unwrap();
+    let data_dir = home.path().join("datasets");
+    let mut app = train_app(&["pepr_lenet5", "pepr_resnet8"], &data_dir);
+    assert_eq!(queue_names(&app), ["pepr_lenet5 synthetic", "pepr_resnet8 synthetic"]);
+
+    // Edit the queue: J moves down, K up, x removes.
+    press(&mut app, KeyCode::Char('J'));
+    assert_eq!(queue_names(&app), ["pepr_resnet8 synthetic", "pepr_lenet5 synthetic"]);
+    assert_eq!(app.train.cursor, 1);
+    press(&mut app, KeyCode::Char('K'));
+    assert_eq!(queue_names(&app), ["pepr_lenet5 synthetic", "pepr_resnet8 synthetic"]);
+    press_all(&mut app, &[KeyCode::Down, KeyCode::Char('x')]);
+    assert_eq!(queue_names(&app), ["pepr_lenet5 synthetic"]);
+
+    // Settings: 1 epoch, a tenth of the data, seed 2, batch 16.
+    press_all(&mut app, &[KeyCode::Char('-'); 12]);
+    assert_eq!(app.train.settings.epochs, 1, "epochs stop at 1");
+    press_all(&mut app, &[KeyCode::Tab, KeyCode::Char('-')]);
+    press_all(&mut app, &[KeyCode::Tab, KeyCode::Tab, KeyCode::Char('-'), KeyCode::Char('-'), KeyCode::Char('-')]);
+    press_all(&mut app, &[KeyCode::Char('-'), KeyCode::Tab, KeyCode::Char('+'), KeyCode::Char('+')]);
+    let text = screen(&app, 80, 24);
+    assert!(text.contains("fraction         0.1"), "{text}");
+
+    let Some(Request::Train(TrainRequest::Start(job))) = press(&mut app, KeyCode::Char('s')) else { panic!() };
+    assert_eq!((job.config.epochs, job.config.batch_size, job.config.fraction, job.config.seed), (1, 16, 0.1, 2));
+    assert!(screen(&app, 80, 24).contains("loading data"));
+
+    let mut messages = Vec::new();
+    run_job(&job, &pepr::home::Home::at(home.path()), &data_dir, &Control::default(), &mut |m| messages.push(m));
+    let mut requests = Vec::new();
+    for message in messages {
+        requests.extend(app.on_run_message(message));
+    }
+    assert_eq!(requests, vec![Request::Load(SetBy::Group)], "stored, nothing else queued");
+    let text = screen(&app, 80, 24);
+    assert!(text.contains("completed P=") && text.contains("queue done"), "{text}");
+    assert!(text.contains("completed after 1 of 1 epochs"), "{text}");
+
+    // The event loop reloads the store; the run is on the leaderboard.
+    let store = pepr::results::store::RunStore::new(home.path().join("runs.jsonl"));
+    app.on_loaded(pepr::app::worker::load(&store, SetBy::Group));
+    press(&mut app, KeyCode::Char('1'));
+    assert_eq!(app.current_set().unwrap().name, "synthetic_f0.1");
+    assert_eq!(archs(&app), ["pepr_lenet5"]);
+    assert!(screen(&app, 80, 24).contains("pepr_lenet5"));
 }

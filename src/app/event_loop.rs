@@ -14,8 +14,10 @@ use crate::results::store::RunStore;
 use super::data_worker;
 use super::datasets::{DataRequest, Preview};
 use super::state::{App, Request};
+use super::train::TrainRequest;
 use super::worker::{Loaded, spawn_load};
 use crate::data::registry::Entry;
+use crate::train::worker::{RunHandle, RunMessage, spawn_run_with};
 
 enum Message {
     Input(Event),
@@ -26,6 +28,7 @@ enum Message {
     DataPreview(String, Result<Preview, String>),
     DownloadProgress(String, u64, Option<u64>),
     DownloadDone(String, Result<String, String>),
+    Run(RunMessage),
 }
 
 /// Runs `work` on a named thread; a failure to spawn is reported, not fatal to the UI.
@@ -91,8 +94,37 @@ pub fn run_tui(home: Home) -> Result<()> {
         }
     })?;
 
-    let mut generation = 1;
+    let mut generation: u64 = 1;
     spawn_load(store.clone(), SetBy::Group, generation, sender.clone(), Message::Loaded);
+
+    // The training run in progress, if any (one at a time).
+    let mut run: Option<RunHandle> = None;
+    let dispatch = |request: Request, generation: &mut u64, run: &mut Option<RunHandle>| -> Result<()> {
+        match request {
+            Request::Load(set_by) => {
+                *generation += 1;
+                spawn_load(store.clone(), set_by, *generation, sender.clone(), Message::Loaded);
+            }
+            Request::Catalog(size) => {
+                let reply = sender.clone();
+                spawn("pepr-catalog", move || {
+                    let rows = listing::rows(size.map(|s| (3, s, s)), 1000);
+                    let _ = reply.send(Message::Catalog(size, rows));
+                })?;
+            }
+            Request::Data(request) => dispatch_data(request, &data_dir, &sender)?,
+            Request::Train(TrainRequest::Start(job)) => {
+                if let Some(previous) = run.take() {
+                    previous.stop();
+                }
+                *run = Some(spawn_run_with(job, home.clone(), data_dir.clone(), sender.clone(), Message::Run));
+            }
+            Request::Train(TrainRequest::Pause) => run.iter().for_each(RunHandle::pause),
+            Request::Train(TrainRequest::Resume) => run.iter().for_each(RunHandle::resume),
+            Request::Train(TrainRequest::Stop) => run.iter().for_each(RunHandle::stop),
+        }
+        Ok(())
+    };
 
     let result = (|| -> Result<()> {
         loop {
@@ -100,21 +132,27 @@ pub fn run_tui(home: Home) -> Result<()> {
             let mut message = receiver.recv()?;
             loop {
                 match message {
-                    Message::Input(Event::Key(key)) => match app.handle_key(key) {
-                        Some(Request::Load(set_by)) => {
-                            generation += 1;
-                            spawn_load(store.clone(), set_by, generation, sender.clone(), Message::Loaded);
+                    Message::Input(Event::Key(key)) => {
+                        if let Some(request) = app.handle_key(key) {
+                            dispatch(request, &mut generation, &mut run)?;
                         }
-                        Some(Request::Catalog(size)) => {
-                            let reply = sender.clone();
-                            spawn("pepr-catalog", move || {
-                                let rows = listing::rows(size.map(|s| (3, s, s)), 1000);
-                                let _ = reply.send(Message::Catalog(size, rows));
-                            })?;
+                    }
+                    Message::Run(message) => {
+                        let ended = matches!(
+                            message.update,
+                            crate::train::worker::RunUpdate::Finished { .. }
+                                | crate::train::worker::RunUpdate::Failed(_)
+                        );
+                        if ended && run.as_ref().is_some_and(|h| h.job == message.job) {
+                            // Its last message: the thread is ending.
+                            if let Some(handle) = run.take() {
+                                handle.join();
+                            }
                         }
-                        Some(Request::Data(request)) => dispatch_data(request, &data_dir, &sender)?,
-                        None => {}
-                    },
+                        for request in app.on_run_message(message) {
+                            dispatch(request, &mut generation, &mut run)?;
+                        }
+                    }
                     Message::DataList(entries) => app.datasets.on_list(entries),
                     Message::DataPreview(name, preview) => app.datasets.on_preview(&name, preview),
                     Message::DownloadProgress(name, done, total) => {
@@ -139,5 +177,11 @@ pub fn run_tui(home: Home) -> Result<()> {
         }
     })();
     ratatui::restore();
+    if let Some(handle) = run.take() {
+        // Stop the run and wait for it to be stored as interrupted (a step and a write).
+        eprintln!("stopping the training run; it is stored as interrupted…");
+        handle.stop();
+        handle.join();
+    }
     result
 }

@@ -7,6 +7,7 @@ pub mod datasets;
 mod event_loop;
 pub mod state;
 mod text_input;
+pub mod train;
 pub mod worker;
 
 pub use event_loop::run_tui;

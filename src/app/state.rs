@@ -12,6 +12,8 @@ use crate::results::view::{SortKey, select};
 
 use super::archs::ArchsScreen;
 use super::datasets::{DataRequest, DatasetsScreen};
+use super::train::{TrainRequest, TrainScreen};
+use crate::train::worker::RunMessage;
 
 /// Loaded runs and their ranking, produced off the UI thread.
 #[derive(Clone, Debug, Default)]
@@ -70,6 +72,7 @@ pub enum Screen {
     Leaderboard,
     Architectures,
     Datasets,
+    Train,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,7 +82,7 @@ pub enum View {
 }
 
 /// Something the event loop must do for the app (the app itself never does I/O).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Request {
     /// Load the store and rank it with this set definition, on a worker thread.
     Load(SetBy),
@@ -87,12 +90,15 @@ pub enum Request {
     Catalog(Option<usize>),
     /// Dataset work: list, preview, download.
     Data(DataRequest),
+    /// Start, pause, resume or stop a training run.
+    Train(TrainRequest),
 }
 
 pub struct App {
     pub screen: Screen,
     pub archs: ArchsScreen,
     pub datasets: DatasetsScreen,
+    pub train: TrainScreen,
     /// Where the store lives, shown on the empty screen and in details.
     pub store_label: String,
     pub data: Option<Data>,
@@ -124,6 +130,7 @@ impl App {
             screen: Screen::Leaderboard,
             archs: ArchsScreen::default(),
             datasets: DatasetsScreen::default(),
+            train: TrainScreen::default(),
             store_label: store_label.into(),
             data: None,
             loading: true,
@@ -159,6 +166,26 @@ impl App {
             }
             Err(message) => self.load_error = Some(message),
         }
+    }
+
+    /// A training worker's report; returns what the event loop must do next: reload the store when
+    /// a run was stored (so it appears on the leaderboard), start the next queued run.
+    pub fn on_run_message(&mut self, message: RunMessage) -> Vec<Request> {
+        let (next, stored) = self.train.on_message(message);
+        let mut requests = Vec::new();
+        if stored {
+            self.loading = true;
+            requests.push(Request::Load(self.set_by));
+        }
+        requests.extend(next.map(Request::Train));
+        requests
+    }
+
+    /// Queues every pair of the architectures and datasets selected on their screens.
+    fn queue_selection(&mut self) -> usize {
+        let archs: Vec<&str> = self.archs.chosen.iter().copied().collect();
+        let datasets: Vec<&str> = self.datasets.chosen.iter().map(String::as_str).collect();
+        self.train.add_pairs(archs, datasets)
     }
 
     pub fn sets(&self) -> &[SetSummary] {
@@ -277,7 +304,29 @@ impl App {
                 }
                 return None;
             }
+            KeyCode::Char('4') => {
+                self.screen = Screen::Train;
+                if self.train.queued() == 0 {
+                    self.queue_selection();
+                }
+                return None;
+            }
             _ => {}
+        }
+        if self.screen == Screen::Train {
+            if key.code == KeyCode::Char('a') {
+                let added = self.queue_selection();
+                let line = match added {
+                    0 if self.archs.chosen.is_empty() || self.datasets.chosen.is_empty() => {
+                        "select architectures (2, Space) and datasets (3, Space) to queue runs".to_string()
+                    }
+                    0 => "every selected pair is already queued".to_string(),
+                    n => format!("queued {n} run{}", if n == 1 { "" } else { "s" }),
+                };
+                self.train.note(line);
+                return None;
+            }
+            return self.train.handle_key(key).map(Request::Train);
         }
         if self.screen == Screen::Datasets {
             return self.datasets.handle_key(key).map(Request::Data);

@@ -5,18 +5,15 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Result, bail};
 use burn::tensor::Device;
 use chrono::Utc;
 
-use super::checkpoint::{Meta, save_checkpoint};
-use super::record::{build_record, new_run_id};
-use super::{Event, TrainConfig, input_for, train};
-use crate::catalog;
-use crate::data::registry;
+use super::record::new_run_id;
+use super::run::{Stored, load_dataset, store_outcome};
+use super::{Event, TrainConfig, train};
 use crate::home::Home;
 use crate::results::record::{RunRecord, RunStatus};
-use crate::results::store::RunStore;
 
 /// Draws progress on stderr: one rewritten line on a terminal (at most 10 times a second), plain
 /// lines otherwise (at most once a second), and a line per finished epoch.
@@ -97,25 +94,7 @@ impl Progress {
 /// Trains, stores the record, saves the checkpoint; `json` prints the record on stdout. A failed
 /// run is stored too, then reported as an error.
 pub fn run(home: &Home, config: &TrainConfig, data_dir: &Path, json: bool) -> Result<RunRecord> {
-    let entry = catalog::find(&config.arch)
-        .ok_or_else(|| anyhow!("no architecture named {:?} (see `pepr archs`)", config.arch))?;
-    if config.epochs == 0 {
-        bail!("--epochs must be at least 1");
-    }
-    if config.batch_size == 0 {
-        bail!("--batch-size must be at least 1");
-    }
-    if !(config.lr.is_finite() && config.lr > 0.0) {
-        bail!("--lr must be a positive number, got {}", config.lr);
-    }
-    if !(config.fraction > 0.0 && config.fraction <= 1.0) {
-        bail!("--fraction must be in (0, 1], got {}", config.fraction);
-    }
-    let found = registry::find(&config.dataset, data_dir).map_err(|e| anyhow!("{e}"))?;
-    let dataset = registry::load(&found).map_err(|e| anyhow!("{e}"))?;
-    input_for(entry, &dataset)
-        .map_err(|message| anyhow!("{} cannot take {}: {message}", entry.name, config.dataset))?;
-
+    let dataset = load_dataset(config, data_dir)?;
     home.ensure()?;
     let created_at = Utc::now();
     let id = new_run_id(config, created_at);
@@ -124,22 +103,7 @@ pub fn run(home: &Home, config: &TrainConfig, data_dir: &Path, json: bool) -> Re
     let outcome = train(config, &dataset, &Device::flex(), &stop, &mut |event| progress.event(event));
     progress.finish();
 
-    let record = build_record(config, &outcome, &id, created_at);
-    let checkpoint = match (&outcome.net, outcome.status) {
-        (Some(net), RunStatus::Completed | RunStatus::Interrupted) => {
-            let meta = Meta {
-                run_id: id.clone(),
-                arch: config.arch.clone(),
-                input: outcome.input,
-                classes: outcome.classes,
-                dataset: config.dataset.clone(),
-                format: "burnpack".into(),
-            };
-            Some(save_checkpoint(&home.checkpoints_dir().join(&id), net, &meta)?)
-        }
-        _ => None,
-    };
-    RunStore::new(home.runs_file()).append_new(std::slice::from_ref(&record))?;
+    let Stored { record, checkpoint } = store_outcome(home, config, &outcome, &id, created_at)?;
 
     if json {
         let mut out = std::io::stdout().lock();

@@ -7,6 +7,8 @@ pub mod checkpoint;
 pub mod cli;
 pub mod metric;
 pub mod record;
+pub mod run;
+pub mod worker;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};

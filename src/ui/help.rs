@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 
 /// Every key the explorer knows, as shown by `?` (and listed in the README).
 pub const KEYS: &[(&str, &str)] = &[
-    ("1  2  3", "screens: runs / architectures / datasets"),
+    ("1  2  3  4", "screens: runs / archs / datasets / train"),
     ("↑↓ jk PgUp PgDn", "move (PgUp/PgDn by 10)"),
     ("g G  Home End", "first / last"),
     ("s  S   r", "sort by next / previous column; r reverses"),
@@ -22,6 +22,9 @@ pub const KEYS: &[(&str, &str)] = &[
     ("R", "runs: reload the run store"),
     ("a  A   i", "archs: select all / none; i input size"),
     ("D", "datasets: download (MD5-verified)"),
+    ("a  x  J K", "train: queue the selection / remove / move"),
+    ("Tab  + -", "train: pick a setting / change it"),
+    ("s  p  S Esc", "train: start queue / pause, resume / stop"),
     ("Esc", "clear filter / close pane / back"),
     ("?", "this help"),
     ("q  Ctrl-C", "quit"),

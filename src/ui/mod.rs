@@ -7,6 +7,7 @@ mod details;
 mod format;
 mod help;
 mod leaderboard;
+mod train;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -38,13 +39,15 @@ const SIDE_BY_SIDE_WIDTH: u16 = 110;
 pub fn draw(frame: &mut Frame, app: &App) {
     let [title, body, status] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(1), Constraint::Length(1)]).areas(frame.area());
-    frame.render_widget(title_line(app), title);
+    frame.render_widget(title_line(app, title.width), title);
     frame.render_widget(status_line(app), status);
 
     if app.screen == Screen::Architectures {
         archs::draw(frame, body, app);
     } else if app.screen == Screen::Datasets {
         datasets::draw(frame, body, app);
+    } else if app.screen == Screen::Train {
+        train::draw(frame, body, app);
     } else if let Some(message) = &app.load_error {
         let text = format!("Could not load the run store:\n{message}\n\nPress R to retry, q to quit.");
         frame.render_widget(
@@ -106,14 +109,25 @@ fn draw_empty(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
 }
 
-fn title_line(app: &App) -> Line<'static> {
+/// The title: the screens as tabs, then the current set and variant on the leaderboard. When it
+/// does not fit in `width`, the tabs other than the current one show their key only.
+fn title_line(app: &App, width: u16) -> Line<'static> {
+    let full = title_with_tabs(app, false);
+    if full.width() <= width as usize { full } else { title_with_tabs(app, true) }
+}
+
+fn title_with_tabs(app: &App, compact: bool) -> Line<'static> {
     let mut spans = vec![Span::styled(" pepr ", Style::new().add_modifier(Modifier::BOLD).reversed())];
-    for (key, name, screen) in
-        [("1", "Runs", Screen::Leaderboard), ("2", "Archs", Screen::Architectures), ("3", "Data", Screen::Datasets)]
-    {
-        let style =
-            if app.screen == screen { Style::new().bold().underlined() } else { Style::new().fg(Color::DarkGray) };
-        spans.push(Span::styled(format!(" {key} {name}"), style));
+    for (key, name, screen) in [
+        ("1", "Runs", Screen::Leaderboard),
+        ("2", "Archs", Screen::Architectures),
+        ("3", "Data", Screen::Datasets),
+        ("4", "Train", Screen::Train),
+    ] {
+        let current = app.screen == screen;
+        let style = if current { Style::new().bold().underlined() } else { Style::new().fg(Color::DarkGray) };
+        let tab = if compact && !current { format!(" {key}") } else { format!(" {key} {name}") };
+        spans.push(Span::styled(tab, style));
     }
     spans.push(Span::raw(" │"));
     if app.screen != Screen::Leaderboard {
@@ -141,6 +155,19 @@ fn title_line(app: &App) -> Line<'static> {
 }
 
 fn status_line(app: &App) -> Line<'static> {
+    if app.screen == Screen::Train {
+        let t = &app.train;
+        let state = match (&t.live, t.current) {
+            (Some(live), Some(_)) if live.paused => "paused",
+            (_, Some(_)) if t.stopping => "stopping",
+            (_, Some(_)) => "training",
+            _ => "idle",
+        };
+        return Line::from(vec![
+            Span::raw(format!(" {state} · {} queued", t.queued())),
+            Span::styled("  s start · p pause · S stop · a add · ? keys  q quit", Style::new().fg(Color::DarkGray)),
+        ]);
+    }
     if app.screen == Screen::Datasets {
         let d = &app.datasets;
         if d.editing_filter {

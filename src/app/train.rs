@@ -1,0 +1,502 @@
+//! The Train screen's state: a queue of runs (architecture x dataset pairs from the Architectures and
+//! Datasets selections), editable until each starts, the settings every run gets when it starts, and
+//! the live progress of the current run as its worker reports it. Runs go one after another.
+
+use crossterm::event::{KeyCode, KeyEvent};
+
+use crate::results::record::RunStatus;
+use crate::train::worker::{Job, RunMessage, RunUpdate};
+use crate::train::{Input, Metric, TrainConfig};
+
+/// Where a queued run stands.
+#[derive(Clone, Debug, PartialEq)]
+pub enum JobState {
+    Queued,
+    Running,
+    /// Ended and stored.
+    Done {
+        status: RunStatus,
+        performance: f64,
+        run_id: String,
+    },
+    /// Could not start or could not be stored.
+    Failed(String),
+}
+
+impl JobState {
+    pub fn label(&self) -> String {
+        match self {
+            JobState::Queued => "queued".into(),
+            JobState::Running => "running".into(),
+            JobState::Done { status, performance, .. } => format!("{} P={performance:.3}", status.label()),
+            JobState::Failed(_) => "could not run".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueueEntry {
+    pub id: u64,
+    pub arch: String,
+    pub dataset: String,
+    pub state: JobState,
+    /// The settings it got when it started.
+    pub config: Option<TrainConfig>,
+}
+
+/// The settings a run gets when it starts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Setting {
+    #[default]
+    Epochs,
+    BatchSize,
+    Lr,
+    Fraction,
+    Seed,
+    Metric,
+}
+
+impl Setting {
+    pub const ALL: [Setting; 6] =
+        [Setting::Epochs, Setting::BatchSize, Setting::Lr, Setting::Fraction, Setting::Seed, Setting::Metric];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Setting::Epochs => "epochs",
+            Setting::BatchSize => "batch size",
+            Setting::Lr => "lr",
+            Setting::Fraction => "fraction",
+            Setting::Seed => "seed",
+            Setting::Metric => "metric",
+        }
+    }
+}
+
+pub const BATCH_SIZES: [usize; 6] = [8, 16, 32, 64, 128, 256];
+pub const LEARNING_RATES: [f64; 7] = [1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2];
+pub const FRACTIONS: [f64; 6] = [0.05, 0.1, 0.25, 0.5, 0.75, 1.0];
+pub const MAX_EPOCHS: usize = 200;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub fraction: f64,
+    pub seed: u64,
+    pub metric: Metric,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            epochs: TrainConfig::DEFAULT_EPOCHS,
+            batch_size: TrainConfig::DEFAULT_BATCH_SIZE,
+            lr: TrainConfig::DEFAULT_LR,
+            fraction: 1.0,
+            seed: 0,
+            metric: Metric::Accuracy,
+        }
+    }
+}
+
+/// The next (or previous) value of a list, staying at the ends; a value not in the list goes to
+/// the nearest one in that direction.
+fn step_in<T: Copy + PartialOrd>(values: &[T], current: T, up: bool) -> T {
+    if up {
+        values.iter().copied().find(|&v| v > current).unwrap_or(current)
+    } else {
+        values.iter().rev().copied().find(|&v| v < current).unwrap_or(current)
+    }
+}
+
+impl Settings {
+    pub fn value(&self, setting: Setting) -> String {
+        match setting {
+            Setting::Epochs => self.epochs.to_string(),
+            Setting::BatchSize => self.batch_size.to_string(),
+            Setting::Lr => format!("{:e}", self.lr),
+            Setting::Fraction => format!("{}", self.fraction),
+            Setting::Seed => self.seed.to_string(),
+            Setting::Metric => match self.metric {
+                Metric::Accuracy => "accuracy".into(),
+                Metric::BalancedAccuracy => "balanced".into(),
+                Metric::MacroAuc => "AUC".into(),
+            },
+        }
+    }
+
+    pub fn change(&mut self, setting: Setting, up: bool) {
+        match setting {
+            Setting::Epochs => {
+                self.epochs = if up { (self.epochs + 1).min(MAX_EPOCHS) } else { self.epochs.saturating_sub(1).max(1) }
+            }
+            Setting::BatchSize => self.batch_size = step_in(&BATCH_SIZES, self.batch_size, up),
+            Setting::Lr => self.lr = step_in(&LEARNING_RATES, self.lr, up),
+            Setting::Fraction => self.fraction = step_in(&FRACTIONS, self.fraction, up),
+            Setting::Seed => self.seed = if up { self.seed.saturating_add(1) } else { self.seed.saturating_sub(1) },
+            Setting::Metric => {
+                let all = Metric::ALL;
+                let i = all.iter().position(|m| *m == self.metric).unwrap_or(0);
+                self.metric = all[if up { (i + 1) % all.len() } else { (i + all.len() - 1) % all.len() }];
+            }
+        }
+    }
+
+    pub fn config(&self, arch: &str, dataset: &str) -> TrainConfig {
+        TrainConfig {
+            arch: arch.to_string(),
+            dataset: dataset.to_string(),
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            lr: self.lr,
+            fraction: self.fraction,
+            seed: self.seed,
+            metric: self.metric,
+        }
+    }
+}
+
+/// The current run as its worker reported it.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Live {
+    pub job: u64,
+    pub arch: String,
+    pub dataset: String,
+    pub metric: String,
+    pub run_id: Option<String>,
+    pub input: Option<Input>,
+    pub classes: usize,
+    pub params: u64,
+    pub train_samples: usize,
+    pub epochs: usize,
+    pub steps_per_epoch: usize,
+    /// 1-based; 0 before the first step.
+    pub epoch: usize,
+    pub step: usize,
+    pub samples_per_sec: f64,
+    /// Training seconds so far, pauses left out.
+    pub elapsed_s: f64,
+    /// Mean loss of each progress report, oldest first.
+    pub losses: Vec<f64>,
+    /// Test metric after each finished epoch.
+    pub epoch_metrics: Vec<f64>,
+    pub paused: bool,
+    /// Set once the run has ended: its status.
+    pub ended: Option<RunStatus>,
+}
+
+impl Live {
+    /// Steps done over all epochs, and the total.
+    pub fn steps_done(&self) -> (usize, usize) {
+        let total = self.epochs * self.steps_per_epoch;
+        let done = if self.epoch == 0 { 0 } else { (self.epoch - 1) * self.steps_per_epoch + self.step };
+        (done.min(total), total)
+    }
+
+    /// Seconds left at the pace so far (evaluation included in the pace only as it happened).
+    pub fn eta_s(&self) -> Option<f64> {
+        let (done, total) = self.steps_done();
+        (done > 0 && self.elapsed_s > 0.0).then(|| self.elapsed_s / done as f64 * (total - done) as f64)
+    }
+}
+
+/// Work the Train screen asks of the event loop, which owns the worker's handle.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrainRequest {
+    Start(Job),
+    Pause,
+    Resume,
+    Stop,
+}
+
+/// Log lines kept.
+const LOG_LINES: usize = 200;
+/// Loss reports kept for the sparkline.
+const LOSS_POINTS: usize = 400;
+
+#[derive(Default)]
+pub struct TrainScreen {
+    pub queue: Vec<QueueEntry>,
+    pub cursor: usize,
+    pub settings: Settings,
+    pub setting: Setting,
+    /// The queue is being worked through: when a run ends the next queued one starts.
+    pub running: bool,
+    /// The job whose worker is alive.
+    pub current: Option<u64>,
+    /// Pause asked for (the worker confirms with `Paused`).
+    pub pause_requested: bool,
+    pub stopping: bool,
+    pub live: Option<Live>,
+    pub log: Vec<String>,
+    next_id: u64,
+}
+
+impl TrainScreen {
+    /// Adds every architecture x dataset pair not already waiting in the queue; returns how many.
+    pub fn add_pairs<'a>(
+        &mut self,
+        archs: impl IntoIterator<Item = &'a str>,
+        datasets: impl IntoIterator<Item = &'a str> + Clone,
+    ) -> usize {
+        let mut added = 0;
+        for arch in archs {
+            for dataset in datasets.clone() {
+                let waiting =
+                    self.queue.iter().any(|e| e.state == JobState::Queued && e.arch == arch && e.dataset == dataset);
+                if !waiting {
+                    self.next_id += 1;
+                    self.queue.push(QueueEntry {
+                        id: self.next_id,
+                        arch: arch.to_string(),
+                        dataset: dataset.to_string(),
+                        state: JobState::Queued,
+                        config: None,
+                    });
+                    added += 1;
+                }
+            }
+        }
+        added
+    }
+
+    pub fn queued(&self) -> usize {
+        self.queue.iter().filter(|e| e.state == JobState::Queued).count()
+    }
+
+    /// Adds a line to the log pane.
+    pub fn note(&mut self, line: impl Into<String>) {
+        self.log.push(line.into());
+        if self.log.len() > LOG_LINES {
+            self.log.remove(0);
+        }
+    }
+
+    fn entry(&mut self, id: u64) -> Option<&mut QueueEntry> {
+        self.queue.iter_mut().find(|e| e.id == id)
+    }
+
+    /// Starts the first queued run, if any; otherwise the queue is done.
+    fn start_next(&mut self) -> Option<TrainRequest> {
+        let settings = self.settings.clone();
+        let Some(entry) = self.queue.iter_mut().find(|e| e.state == JobState::Queued) else {
+            if self.running {
+                self.running = false;
+                self.note("queue done");
+            }
+            return None;
+        };
+        let config = settings.config(&entry.arch, &entry.dataset);
+        entry.state = JobState::Running;
+        entry.config = Some(config.clone());
+        let job = Job { id: entry.id, config };
+        self.running = true;
+        self.current = Some(job.id);
+        self.pause_requested = false;
+        self.stopping = false;
+        self.live = Some(Live {
+            job: job.id,
+            arch: job.config.arch.clone(),
+            dataset: job.config.dataset.clone(),
+            metric: job.config.metric.name().to_string(),
+            epochs: job.config.epochs,
+            ..Live::default()
+        });
+        self.note(format!("loading {} for {}…", job.config.dataset, job.config.arch));
+        Some(TrainRequest::Start(job))
+    }
+
+    /// Keys of this screen (the app handles `a` and the screen switches).
+    pub fn handle_key(&mut self, key: KeyEvent) -> Option<TrainRequest> {
+        let last = self.queue.len().saturating_sub(1);
+        let movable = |s: &TrainScreen, i: usize| s.queue.get(i).is_some_and(|e| e.state == JobState::Queued);
+        match key.code {
+            KeyCode::Down | KeyCode::Char('j') => self.cursor = (self.cursor + 1).min(last),
+            KeyCode::Up | KeyCode::Char('k') => self.cursor = self.cursor.saturating_sub(1),
+            KeyCode::Home | KeyCode::Char('g') => self.cursor = 0,
+            KeyCode::End | KeyCode::Char('G') => self.cursor = last,
+            KeyCode::Char('J') => {
+                if movable(self, self.cursor) && movable(self, self.cursor + 1) {
+                    self.queue.swap(self.cursor, self.cursor + 1);
+                    self.cursor += 1;
+                }
+            }
+            KeyCode::Char('K') => {
+                if self.cursor > 0 && movable(self, self.cursor) && movable(self, self.cursor - 1) {
+                    self.queue.swap(self.cursor, self.cursor - 1);
+                    self.cursor -= 1;
+                }
+            }
+            KeyCode::Char('x') | KeyCode::Delete => {
+                if movable(self, self.cursor) {
+                    self.queue.remove(self.cursor);
+                    self.cursor = self.cursor.min(self.queue.len().saturating_sub(1));
+                }
+            }
+            KeyCode::Char('C') => {
+                let current = self.queue.get(self.cursor).map(|e| e.id);
+                self.queue.retain(|e| matches!(e.state, JobState::Queued | JobState::Running));
+                self.cursor = current
+                    .and_then(|id| self.queue.iter().position(|e| e.id == id))
+                    .unwrap_or(0)
+                    .min(self.queue.len().saturating_sub(1));
+            }
+            KeyCode::Tab | KeyCode::Right | KeyCode::Char('l') => {
+                let i = Setting::ALL.iter().position(|s| *s == self.setting).unwrap_or(0);
+                self.setting = Setting::ALL[(i + 1) % Setting::ALL.len()];
+            }
+            KeyCode::BackTab | KeyCode::Left | KeyCode::Char('h') => {
+                let i = Setting::ALL.iter().position(|s| *s == self.setting).unwrap_or(0);
+                self.setting = Setting::ALL[(i + Setting::ALL.len() - 1) % Setting::ALL.len()];
+            }
+            KeyCode::Char('+') | KeyCode::Char('=') => self.settings.change(self.setting, true),
+            KeyCode::Char('-') | KeyCode::Char('_') => self.settings.change(self.setting, false),
+            KeyCode::Char('s') => {
+                if self.current.is_none() {
+                    if self.queued() == 0 {
+                        self.note("nothing queued: select architectures (2) and datasets (3), then a here");
+                        return None;
+                    }
+                    return self.start_next();
+                }
+            }
+            KeyCode::Char('p') => {
+                if self.current.is_some() && !self.stopping {
+                    self.pause_requested = !self.pause_requested;
+                    return Some(if self.pause_requested { TrainRequest::Pause } else { TrainRequest::Resume });
+                }
+            }
+            KeyCode::Char('S') | KeyCode::Esc => {
+                if self.current.is_some() && !self.stopping {
+                    self.stopping = true;
+                    self.running = false;
+                    self.note("stopping after this step; the rest of the queue waits (s starts it)");
+                    return Some(TrainRequest::Stop);
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+
+    /// A worker's report. Returns the next run to start when one ended and the queue goes on, and
+    /// whether a run was stored (the leaderboard should reload).
+    pub fn on_message(&mut self, message: RunMessage) -> (Option<TrainRequest>, bool) {
+        let id = message.job;
+        let live = self.live.as_mut().filter(|l| l.job == id);
+        match message.update {
+            RunUpdate::Started {
+                run_id,
+                input,
+                classes,
+                params,
+                epochs,
+                steps_per_epoch,
+                train_samples,
+                test_samples,
+            } => {
+                if let Some(live) = live {
+                    live.run_id = Some(run_id.clone());
+                    live.input = Some(input);
+                    live.classes = classes;
+                    live.params = params;
+                    live.train_samples = train_samples;
+                    live.epochs = epochs;
+                    live.steps_per_epoch = steps_per_epoch;
+                    let line = format!(
+                        "{run_id}: {} on {}, {train_samples} train / {test_samples} test images at {}x{}x{}, \
+                         {classes} classes, {} parameters",
+                        live.arch,
+                        live.dataset,
+                        input.channels,
+                        input.height,
+                        input.width,
+                        crate::ui::human_count(params)
+                    );
+                    self.note(line);
+                }
+            }
+            RunUpdate::Progress { epoch, step, steps, loss, samples_per_sec, elapsed_s } => {
+                if let Some(live) = live {
+                    live.epoch = epoch;
+                    live.step = step;
+                    live.steps_per_epoch = steps;
+                    live.samples_per_sec = samples_per_sec;
+                    live.elapsed_s = elapsed_s;
+                    live.losses.push(loss);
+                    if live.losses.len() > LOSS_POINTS {
+                        live.losses.remove(0);
+                    }
+                }
+            }
+            RunUpdate::EpochFinished { epoch, train_loss, test_metric } => {
+                if let Some(live) = live {
+                    live.epoch_metrics.push(test_metric);
+                    let line = format!(
+                        "epoch {epoch}/{}: train loss {train_loss:.4}, {} {test_metric:.4}",
+                        live.epochs, live.metric
+                    );
+                    self.note(line);
+                }
+            }
+            RunUpdate::Paused(paused) => {
+                if let Some(live) = live {
+                    live.paused = paused;
+                    self.note(if paused { "paused (p resumes)" } else { "resumed" });
+                }
+            }
+            RunUpdate::Finished { record, message, checkpoint } => {
+                if let Some(live) = live {
+                    live.ended = Some(record.status);
+                    live.paused = false;
+                }
+                let mut line = format!(
+                    "{} {}: {} {:.4} after {} epoch{}",
+                    record.id,
+                    record.status.label(),
+                    record.metric,
+                    record.performance,
+                    record.epoch_perf.len(),
+                    if record.epoch_perf.len() == 1 { "" } else { "s" },
+                );
+                if let Some(message) = message {
+                    line.push_str(&format!(" ({message})"));
+                }
+                if checkpoint.is_some() {
+                    line.push_str("; weights saved");
+                }
+                self.note(line);
+                if let Some(entry) = self.entry(id) {
+                    entry.state = JobState::Done {
+                        status: record.status,
+                        performance: record.performance,
+                        run_id: record.id.clone(),
+                    };
+                }
+                return (self.ended(id), true);
+            }
+            RunUpdate::Failed(error) => {
+                if let Some(live) = live {
+                    live.ended = Some(RunStatus::Failed);
+                }
+                self.note(format!("could not run: {error}"));
+                if let Some(entry) = self.entry(id) {
+                    entry.state = JobState::Failed(error);
+                }
+                return (self.ended(id), false);
+            }
+        }
+        (None, false)
+    }
+
+    fn ended(&mut self, id: u64) -> Option<TrainRequest> {
+        if self.current != Some(id) {
+            return None;
+        }
+        self.current = None;
+        self.pause_requested = false;
+        self.stopping = false;
+        if self.running { self.start_next() } else { None }
+    }
+}

@@ -1,0 +1,232 @@
+//! The Train screen: the queue with each run's state, the settings, the current run's progress (gauge
+//! with ETA, images/s, loss sparkline, test metric per epoch) and the last log lines.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, Gauge, Paragraph, Row, Sparkline, Table};
+
+use crate::app::App;
+use crate::app::train::{JobState, Live, Setting, TrainScreen};
+use crate::results::record::RunStatus;
+
+use super::format::human_count;
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+    let screen = &app.train;
+    let [top, progress, log] =
+        Layout::vertical([Constraint::Length(8), Constraint::Length(7), Constraint::Min(3)]).areas(area);
+    let [queue, settings] = Layout::horizontal([Constraint::Min(30), Constraint::Length(24)]).areas(top);
+    draw_queue(frame, queue, screen);
+    draw_settings(frame, settings, screen);
+    draw_progress(frame, progress, screen);
+    draw_log(frame, log, screen);
+}
+
+/// 65 -> "1m 05s", 3725 -> "1h 02m", 7 -> "7s".
+pub fn duration(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m {:02}s", s / 60, s % 60),
+        _ => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+fn state_cell(entry_state: &JobState, live: Option<&Live>) -> (String, Style) {
+    match entry_state {
+        JobState::Queued => ("queued".into(), Style::new().fg(Color::DarkGray)),
+        JobState::Running => {
+            let text = match live {
+                Some(l) if l.paused => format!("paused {}/{}", l.epoch, l.epochs),
+                Some(l) if l.epoch > 0 => format!("epoch {}/{}", l.epoch, l.epochs),
+                _ => "loading…".into(),
+            };
+            (text, Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD))
+        }
+        JobState::Done { status: RunStatus::Completed, .. } => (entry_state.label(), Style::new().fg(Color::Green)),
+        JobState::Done { .. } | JobState::Failed(_) => (entry_state.label(), Style::new().fg(Color::Red)),
+    }
+}
+
+fn draw_queue(frame: &mut Frame, area: Rect, screen: &TrainScreen) {
+    let running = if screen.running { " · running" } else { "" };
+    let block = Block::bordered()
+        .title(format!(" queue: {} waiting{running} ", screen.queued()))
+        .title_bottom(Line::from(" a add · x remove · J K move · s start ").right_aligned());
+    if screen.queue.is_empty() {
+        let text = vec![
+            Line::from("Nothing queued."),
+            Line::from("Select architectures (2, Space) and datasets"),
+            Line::from("(3, Space), then press a here."),
+        ];
+        frame.render_widget(Paragraph::new(text).fg(Color::DarkGray).block(block), area);
+        return;
+    }
+    let height = area.height.saturating_sub(3) as usize;
+    let offset = screen.cursor.saturating_sub(height.saturating_sub(1));
+    let header_style = Style::new().add_modifier(Modifier::BOLD).fg(Color::Yellow);
+    let header = Row::new(["#", "arch", "dataset", "state"].map(|h| Cell::from(h).style(header_style)));
+    let live = screen.live.as_ref();
+    let rows: Vec<Row> = screen
+        .queue
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(height.max(1))
+        .map(|(i, entry)| {
+            let (state, state_style) = state_cell(&entry.state, live.filter(|l| l.job == entry.id));
+            let dataset_style =
+                if entry.dataset == "synthetic" { Style::new().fg(Color::Magenta) } else { Style::new() };
+            let row = Row::new(vec![
+                Cell::from(format!("{}", i + 1)),
+                Cell::from(entry.arch.clone()),
+                Cell::from(entry.dataset.clone()).style(dataset_style),
+                Cell::from(state).style(state_style),
+            ]);
+            if i == screen.cursor { row.style(Style::new().add_modifier(Modifier::REVERSED)) } else { row }
+        })
+        .collect();
+    let widths = [Constraint::Length(2), Constraint::Min(12), Constraint::Min(9), Constraint::Length(20)];
+    frame.render_widget(Table::new(rows, widths).header(header).block(block).column_spacing(1), area);
+}
+
+fn draw_settings(frame: &mut Frame, area: Rect, screen: &TrainScreen) {
+    let block = Block::bordered().title(" settings ").title_bottom(Line::from(" Tab field · + - ").right_aligned());
+    let lines: Vec<Line> = Setting::ALL
+        .iter()
+        .map(|&setting| {
+            let text = format!(" {:<10}{:>10} ", setting.title(), screen.settings.value(setting));
+            if setting == screen.setting {
+                Line::from(Span::styled(text, Style::new().add_modifier(Modifier::REVERSED)))
+            } else {
+                Line::from(text)
+            }
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+fn draw_progress(frame: &mut Frame, area: Rect, screen: &TrainScreen) {
+    let Some(live) = &screen.live else {
+        let block = Block::bordered().title(" progress ");
+        let text = "No run yet: s starts the queue; p pauses, S or Esc stops.";
+        frame.render_widget(Paragraph::new(text).fg(Color::DarkGray).block(block), area);
+        return;
+    };
+    let title = match &live.run_id {
+        Some(id) => format!(" {} on {} · {id} ", live.arch, live.dataset),
+        None => format!(" {} on {} ", live.arch, live.dataset),
+    };
+    let block = Block::bordered().title(title).title_bottom(Line::from(" p pause · S stop ").right_aligned());
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let [gauge, info, metrics, spark] =
+        Layout::vertical([Constraint::Length(1), Constraint::Length(1), Constraint::Length(1), Constraint::Min(0)])
+            .areas(inner);
+
+    let (done, total) = live.steps_done();
+    let ratio = if total > 0 { done as f64 / total as f64 } else { 0.0 };
+    let (label, style) = match live.ended {
+        Some(status) => {
+            let color = if status == RunStatus::Completed { Color::Green } else { Color::Red };
+            (
+                format!(
+                    "{} after {} of {} epochs · {}",
+                    status.label(),
+                    live.epoch_metrics.len(),
+                    live.epochs,
+                    duration(live.elapsed_s)
+                ),
+                Style::new().fg(color),
+            )
+        }
+        None if live.epoch == 0 => ("loading data and building the network…".to_string(), Style::new().fg(Color::Cyan)),
+        None => {
+            let eta = live.eta_s().map_or_else(|| "—".to_string(), duration);
+            let paused = if live.paused { "PAUSED · " } else { "" };
+            (
+                format!(
+                    "{paused}epoch {}/{} · step {}/{} · {:.0}% · ETA {eta}",
+                    live.epoch,
+                    live.epochs,
+                    live.step,
+                    live.steps_per_epoch,
+                    ratio * 100.0
+                ),
+                Style::new().fg(if live.paused { Color::Yellow } else { Color::Cyan }),
+            )
+        }
+    };
+    frame.render_widget(Gauge::default().gauge_style(style).ratio(ratio.clamp(0.0, 1.0)).label(label), gauge);
+
+    let dim = Style::new().fg(Color::DarkGray);
+    let mut spans = Vec::new();
+    if live.epoch > 0 {
+        spans.push(Span::raw(format!("{:.0} images/s", live.samples_per_sec)));
+        if let Some(loss) = live.losses.last() {
+            spans.push(Span::styled(" · loss ", dim));
+            spans.push(Span::raw(format!("{loss:.4}")));
+        }
+        spans.push(Span::styled(" · ", dim));
+    }
+    if let Some(input) = live.input {
+        spans.push(Span::raw(format!(
+            "{} params · {}x{}x{} · {} classes · {} train",
+            human_count(live.params),
+            input.channels,
+            input.height,
+            input.width,
+            live.classes,
+            live.train_samples
+        )));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), info);
+
+    let mut spans = vec![Span::styled(format!("{} by epoch:", live.metric), dim)];
+    if live.epoch_metrics.is_empty() {
+        spans.push(Span::styled(" after the first epoch", dim));
+    }
+    // The most recent that fit.
+    let fit = (metrics.width as usize).saturating_sub(live.metric.len() + 10) / 6;
+    let skip = live.epoch_metrics.len().saturating_sub(fit);
+    if skip > 0 {
+        spans.push(Span::styled(" …", dim));
+    }
+    for m in &live.epoch_metrics[skip..] {
+        spans.push(Span::raw(format!(" {m:.3}")));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), metrics);
+
+    if spark.height > 0 && !live.losses.is_empty() {
+        let width = spark.width.saturating_sub(5) as usize;
+        let shown = &live.losses[live.losses.len().saturating_sub(width)..];
+        // Scaled between the shown minimum and maximum, so the trend shows even when it is small.
+        let finite = shown.iter().copied().filter(|l| l.is_finite());
+        let (min, max) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), l| (lo.min(l), hi.max(l)));
+        let range = max - min;
+        let data: Vec<u64> = shown
+            .iter()
+            .map(|l| if l.is_finite() && range > 0.0 { 1 + ((l - min) / range * 999.0) as u64 } else { 500 })
+            .collect();
+        let [label, line] = Layout::horizontal([Constraint::Length(5), Constraint::Min(0)]).areas(spark);
+        frame.render_widget(Paragraph::new("loss").style(dim), label);
+        frame.render_widget(Sparkline::default().data(&data).max(1000).style(Style::new().fg(Color::Cyan)), line);
+    }
+}
+
+fn draw_log(frame: &mut Frame, area: Rect, screen: &TrainScreen) {
+    let block = Block::bordered().title(" log ");
+    let height = area.height.saturating_sub(2) as usize;
+    let width = area.width.saturating_sub(2).max(1) as usize;
+    // Long lines wrap (by characters); the newest lines that fit are shown.
+    let mut wrapped: Vec<String> = Vec::new();
+    for line in &screen.log[screen.log.len().saturating_sub(height)..] {
+        let chars: Vec<char> = line.chars().collect();
+        wrapped.extend(chars.chunks(width).map(|c| c.iter().collect::<String>()));
+    }
+    let lines: Vec<Line> =
+        wrapped[wrapped.len().saturating_sub(height)..].iter().map(|l| Line::from(l.clone())).collect();
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
