@@ -75,28 +75,22 @@ pub enum Command {
         /// A dataset (see `pepr data list`), e.g. synthetic or fashion-mnist.
         #[arg(long, value_name = "D")]
         dataset: String,
-        #[arg(long, default_value_t = TrainConfig::DEFAULT_EPOCHS, value_name = "N")]
-        epochs: usize,
-        #[arg(long, default_value_t = TrainConfig::DEFAULT_BATCH_SIZE, value_name = "B")]
-        batch_size: usize,
-        /// Adam's learning rate.
-        #[arg(long, default_value_t = TrainConfig::DEFAULT_LR, value_name = "X")]
-        lr: f64,
-        /// Share of the training split to use (a seeded, stratified subset).
-        #[arg(long, default_value_t = 1.0, value_name = "F")]
-        fraction: f64,
-        /// Seeds the initial weights, the subset and the data order.
-        #[arg(long, default_value_t = 0, value_name = "S")]
-        seed: u64,
-        /// The test metric that becomes P.
-        #[arg(long, value_enum, default_value_t = MetricArg::Accuracy)]
-        metric: MetricArg,
+        #[command(flatten)]
+        settings: TrainSettings,
         /// Print the stored run record as JSON on stdout.
         #[arg(long)]
         json: bool,
-        /// Where dataset files live (default: the home's `datasets/` folder).
-        #[arg(long, value_name = "DIR")]
-        data_dir: Option<PathBuf>,
+    },
+    /// Train every architecture on every dataset, one run after another (same settings as `train`).
+    Sweep {
+        /// Architectures, comma-separated or repeated.
+        #[arg(long = "arch", value_name = "A", value_delimiter = ',', required = true)]
+        archs: Vec<String>,
+        /// Datasets, comma-separated or repeated.
+        #[arg(long = "dataset", value_name = "D", value_delimiter = ',', required = true)]
+        datasets: Vec<String>,
+        #[command(flatten)]
+        settings: TrainSettings,
     },
     /// Benchmarks.
     Bench {
@@ -124,6 +118,45 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = SetByArg::Group)]
         set_by: SetByArg,
     },
+}
+
+/// Training settings shared by `pepr train` and `pepr sweep`.
+#[derive(Debug, clap::Args)]
+pub struct TrainSettings {
+    #[arg(long, default_value_t = TrainConfig::DEFAULT_EPOCHS, value_name = "N")]
+    epochs: usize,
+    #[arg(long, default_value_t = TrainConfig::DEFAULT_BATCH_SIZE, value_name = "B")]
+    batch_size: usize,
+    /// Adam's learning rate.
+    #[arg(long, default_value_t = TrainConfig::DEFAULT_LR, value_name = "X")]
+    lr: f64,
+    /// Share of the training split to use (a seeded, stratified subset).
+    #[arg(long, default_value_t = 1.0, value_name = "F")]
+    fraction: f64,
+    /// Seeds the initial weights, the subset and the data order.
+    #[arg(long, default_value_t = 0, value_name = "S")]
+    seed: u64,
+    /// The test metric that becomes P.
+    #[arg(long, value_enum, default_value_t = MetricArg::Accuracy)]
+    metric: MetricArg,
+    /// Where dataset files live (default: the home's `datasets/` folder).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+impl TrainSettings {
+    fn config(&self, arch: &str, dataset: &str) -> TrainConfig {
+        TrainConfig {
+            arch: arch.to_string(),
+            dataset: dataset.to_string(),
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            lr: self.lr,
+            fraction: self.fraction,
+            seed: self.seed,
+            metric: self.metric.into(),
+        }
+    }
 }
 
 /// `pepr bench ...`.
@@ -305,10 +338,20 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             };
             ignore_broken_pipe(result)
         }
-        Command::Train { arch, dataset, epochs, batch_size, lr, fraction, seed, metric, json, data_dir } => {
-            let config = TrainConfig { arch, dataset, epochs, batch_size, lr, fraction, seed, metric: metric.into() };
-            let data_dir = data_dir.unwrap_or_else(|| home.datasets_dir());
-            crate::train::cli::run(home, &config, &data_dir, json).map(drop)
+        Command::Train { arch, dataset, settings, json } => {
+            let config = settings.config(&arch, &dataset);
+            let data_dir = settings.data_dir.clone().unwrap_or_else(|| home.datasets_dir());
+            let record = crate::train::cli::run(home, &config, &data_dir, json)?;
+            if record.status == crate::results::record::RunStatus::Interrupted {
+                std::process::exit(130);
+            }
+            Ok(())
+        }
+        Command::Sweep { archs, datasets, settings } => {
+            let data_dir = settings.data_dir.clone().unwrap_or_else(|| home.datasets_dir());
+            let configs: Vec<TrainConfig> =
+                archs.iter().flat_map(|a| datasets.iter().map(|d| settings.config(a, d))).collect();
+            crate::train::cli::sweep(home, &configs, &data_dir)
         }
         Command::Bench { command: BenchCommand::Train { archs, sizes, batch_size, steps } } => {
             use crate::train::bench;

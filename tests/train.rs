@@ -306,3 +306,60 @@ fn pepr_train_errors_are_one_line() {
     assert_eq!(loaded.records.len(), 1);
     assert_eq!(loaded.records[0].status, RunStatus::Failed);
 }
+
+#[test]
+fn sweep_trains_every_pair_and_refuses_unknown_names_up_front() {
+    let home = tempfile::tempdir().unwrap();
+    let args = [
+        "sweep",
+        "--arch",
+        "pepr_lenet5,pepr_resnet8",
+        "--dataset",
+        "synthetic",
+        "--epochs",
+        "1",
+        "--fraction",
+        "0.05",
+    ];
+    let output = pepr(home.path(), &args);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("sweep: 2 runs") && text.contains("pepr_lenet5") && text.contains("pepr_resnet8"), "{text}");
+    let store = std::fs::read_to_string(home.path().join("runs.jsonl")).unwrap();
+    assert_eq!(store.lines().count(), 2);
+
+    let bad = pepr(home.path(), &["sweep", "--arch", "pepr_lenet5,nope", "--dataset", "synthetic", "--epochs", "1"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no architecture named \"nope\""));
+    let store = std::fs::read_to_string(home.path().join("runs.jsonl")).unwrap();
+    assert_eq!(store.lines().count(), 2, "nothing trained when a name is wrong");
+}
+
+#[test]
+fn ctrl_c_stops_pepr_train_and_stores_the_run_as_interrupted() {
+    use std::io::{BufRead, BufReader};
+    let home = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pepr"))
+        .args(["--home", home.path().to_str().unwrap(), "train", "--arch", "pepr_resnet20", "--dataset", "synthetic"])
+        .args(["--epochs", "50"])
+        .env_remove("PEPR_HOME")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the first progress line, then send SIGINT as a terminal's Ctrl-C would.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 && !line.contains("step") {
+        line.clear();
+    }
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let exit = child.wait().unwrap();
+    assert_eq!(exit.code(), Some(130), "{rest}");
+    let store = std::fs::read_to_string(home.path().join("runs.jsonl")).unwrap();
+    assert!(store.contains("\"status\":\"interrupted\""), "{store}");
+}

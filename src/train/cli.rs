@@ -91,6 +91,25 @@ impl Progress {
     }
 }
 
+/// Set by Ctrl-C: the run in progress stops at the next step and is stored as interrupted. A
+/// second Ctrl-C exits at once (the store is only ever appended to, so nothing is damaged).
+pub fn interrupt_flag() -> &'static AtomicBool {
+    static STOP: AtomicBool = AtomicBool::new(false);
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let installed = ctrlc::set_handler(|| {
+            if STOP.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            eprintln!("\nstopping after this step (Ctrl-C again to quit at once)…");
+        });
+        if let Err(e) = installed {
+            eprintln!("warning: Ctrl-C will not stop the run gracefully: {e}");
+        }
+    });
+    &STOP
+}
+
 /// Trains, stores the record, saves the checkpoint; `json` prints the record on stdout. A failed
 /// run is stored too, then reported as an error.
 pub fn run(home: &Home, config: &TrainConfig, data_dir: &Path, json: bool) -> Result<RunRecord> {
@@ -98,9 +117,9 @@ pub fn run(home: &Home, config: &TrainConfig, data_dir: &Path, json: bool) -> Re
     home.ensure()?;
     let created_at = Utc::now();
     let id = new_run_id(config, created_at);
-    let stop = AtomicBool::new(false);
+    let stop = interrupt_flag();
     let mut progress = Progress::new(config.epochs, config.metric.name());
-    let outcome = train(config, &dataset, &Device::flex(), &stop, &mut |event| progress.event(event));
+    let outcome = train(config, &dataset, &Device::flex(), stop, &mut |event| progress.event(event));
     progress.finish();
 
     let Stored { record, checkpoint } = store_outcome(home, config, &outcome, &id, created_at)?;
@@ -130,4 +149,52 @@ pub fn run(home: &Home, config: &TrainConfig, data_dir: &Path, json: bool) -> Re
         println!("{summary}");
     }
     Ok(record)
+}
+
+/// `pepr sweep`: every configuration in turn. A failed run is reported and the sweep goes on;
+/// Ctrl-C stores the current run as interrupted and ends the sweep. Exit status: 0 when every run
+/// completed, 1 when one failed, 130 when interrupted.
+pub fn sweep(home: &Home, configs: &[TrainConfig], data_dir: &Path) -> Result<()> {
+    // Refuse an unknown architecture or dataset before anything trains.
+    for config in configs {
+        crate::train::run::check(config)?;
+        crate::data::registry::find(&config.dataset, data_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let stop = interrupt_flag();
+    let mut summary = Vec::new();
+    let mut any_failed = false;
+    for (i, config) in configs.iter().enumerate() {
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            summary.push(format!("{:<22} {:<18} not started (interrupted)", config.arch, config.dataset));
+            continue;
+        }
+        eprintln!("[{}/{}] {} on {}", i + 1, configs.len(), config.arch, config.dataset);
+        let line = match run(home, config, data_dir, false) {
+            Ok(r) => format!(
+                "{:<22} {:<18} {:<11} {} {:.4}  {}",
+                config.arch,
+                config.dataset,
+                r.status.label(),
+                r.metric,
+                r.performance,
+                r.id
+            ),
+            Err(e) => {
+                any_failed = true;
+                format!("{:<22} {:<18} failed      {e:#}", config.arch, config.dataset)
+            }
+        };
+        summary.push(line);
+    }
+    println!("\nsweep: {} runs", configs.len());
+    for line in &summary {
+        println!("{line}");
+    }
+    if stop.load(std::sync::atomic::Ordering::SeqCst) {
+        std::process::exit(130);
+    }
+    if any_failed {
+        bail!("some runs failed (they are stored with status failed)");
+    }
+    Ok(())
 }
