@@ -142,6 +142,9 @@ pub struct TrainSettings {
     /// Where dataset files live (default: the home's `datasets/` folder).
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// cpu (burn's flex backend) or cuda (needs a build with `--features cuda`).
+    #[arg(long, value_enum, default_value_t = crate::train::backend::Backend::Cpu)]
+    backend: crate::train::backend::Backend,
 }
 
 impl TrainSettings {
@@ -155,6 +158,7 @@ impl TrainSettings {
             fraction: self.fraction,
             seed: self.seed,
             metric: self.metric.into(),
+            backend: self.backend,
         }
     }
 }

@@ -153,6 +153,7 @@ impl Settings {
             fraction: self.fraction,
             seed: self.seed,
             metric: self.metric,
+            backend: crate::train::backend::Backend::Cpu,
         }
     }
 }

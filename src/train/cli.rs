@@ -6,7 +6,6 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
-use burn::tensor::Device;
 use chrono::Utc;
 
 use super::record::new_run_id;
@@ -119,7 +118,8 @@ pub fn run(home: &Home, config: &TrainConfig, data_dir: &Path, json: bool) -> Re
     let id = new_run_id(config, created_at);
     let stop = interrupt_flag();
     let mut progress = Progress::new(config.epochs, config.metric.name());
-    let outcome = train(config, &dataset, &Device::flex(), stop, &mut |event| progress.event(event));
+    let device = config.backend.device()?;
+    let outcome = train(config, &dataset, &device, stop, &mut |event| progress.event(event));
     progress.finish();
 
     let Stored { record, checkpoint } = store_outcome(home, config, &outcome, &id, created_at)?;

@@ -2,6 +2,7 @@
 //! every epoch, progress reported by callback, a stop flag checked between steps. The result becomes a
 //! [`RunRecord`](crate::results::record::RunRecord) ([`record`]) and a checkpoint ([`checkpoint`]).
 
+pub mod backend;
 pub mod bench;
 pub mod checkpoint;
 pub mod cli;
@@ -41,6 +42,7 @@ pub struct TrainConfig {
     /// Seeds the initial weights, the subset and the data order.
     pub seed: u64,
     pub metric: Metric,
+    pub backend: backend::Backend,
 }
 
 impl TrainConfig {
@@ -58,6 +60,7 @@ impl TrainConfig {
             fraction: 1.0,
             seed: 0,
             metric: Metric::Accuracy,
+            backend: backend::Backend::Cpu,
         }
     }
 }

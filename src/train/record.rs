@@ -7,9 +7,6 @@ use super::{Outcome, TrainConfig};
 use crate::catalog;
 use crate::results::record::{Origin, RunRecord, SCHEMA_VERSION};
 
-/// The backend every run trained here names.
-pub const BACKEND: &str = "flex (CPU)";
-
 /// A fresh run id: `run-YYYYMMDD-HHMMSS-` and 8 hex digits of a hash of the moment, the process and
 /// the configuration (so two runs started in the same second differ).
 pub fn new_run_id(config: &TrainConfig, at: DateTime<Utc>) -> String {
@@ -65,8 +62,11 @@ pub fn build_record(config: &TrainConfig, outcome: &Outcome, id: &str, created_a
         batch_size: Some(config.batch_size as u32),
         lr: Some(config.lr),
         seed: Some(config.seed),
-        backend: Some(BACKEND.to_string()),
-        device: Some(cpu_name()),
+        backend: Some(config.backend.label().to_string()),
+        device: Some(match config.backend {
+            super::backend::Backend::Cpu => cpu_name(),
+            super::backend::Backend::Cuda => "CUDA device 0".to_string(),
+        }),
         metric: config.metric.name().to_string(),
         epoch_perf: outcome.epoch_perf.iter().map(|p| p.clamp(0.0, 1.0)).collect(),
         performance: outcome.performance.clamp(0.0, 1.0),
