@@ -79,6 +79,15 @@ pub fn run_tui(home: Home) -> Result<()> {
             anyhow::bail!("cannot set up the terminal: {e}");
         }
     };
+    // A training run's panic is caught by the run (it ends as failed, with the message in its log):
+    // it must neither restore the terminal under the running UI nor print over the screen.
+    let restore_and_report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().name().is_some_and(|name| name.starts_with("pepr-train")) {
+            return;
+        }
+        restore_and_report(info);
+    }));
 
     let input = sender.clone();
     std::thread::Builder::new().name("pepr-input".into()).spawn(move || {

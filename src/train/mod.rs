@@ -235,6 +235,32 @@ pub fn train(
     stop: &AtomicBool,
     on_event: &mut dyn FnMut(Event),
 ) -> Outcome {
+    contain(|| train_unguarded(config, dataset, device, stop, on_event), dataset.data_fraction)
+}
+
+/// Runs a training function so that a panic inside it (a backend error, a bug) ends the run as
+/// failed with the panic's message instead of taking pepr down.
+pub fn contain(run: impl FnOnce() -> Outcome, data_fraction: f64) -> Outcome {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+        Ok(outcome) => outcome,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            Outcome::failed_early(format!("the run crashed: {message}"), data_fraction)
+        }
+    }
+}
+
+fn train_unguarded(
+    config: &TrainConfig,
+    dataset: &Dataset,
+    device: &Device,
+    stop: &AtomicBool,
+    on_event: &mut dyn FnMut(Event),
+) -> Outcome {
     let Some(entry) = catalog::find(&config.arch) else {
         return Outcome::failed_early(
             format!("no architecture named {:?} (see `pepr archs`)", config.arch),
@@ -363,5 +389,20 @@ pub fn train(
         macs,
         data_fraction: dataset.data_fraction,
         net: Some(net.valid()),
+    }
+}
+
+#[cfg(test)]
+mod containment_tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_inside_a_run_fails_the_run_not_pepr() {
+        let outcome = contain(|| panic!("backend exploded"), 0.5);
+        assert_eq!(outcome.status, RunStatus::Failed);
+        assert_eq!(outcome.message.as_deref(), Some("the run crashed: backend exploded"));
+        assert_eq!(outcome.data_fraction, 0.5);
+        let outcome = contain(|| panic!("{} at step {}", "shape mismatch", 3), 1.0);
+        assert_eq!(outcome.message.as_deref(), Some("the run crashed: shape mismatch at step 3"));
     }
 }
