@@ -6,6 +6,7 @@ pub mod backend;
 pub mod bench;
 pub mod checkpoint;
 pub mod cli;
+pub mod memory;
 pub mod metric;
 pub mod record;
 pub mod run;
@@ -297,6 +298,10 @@ fn train_unguarded(
         Ok(found) => found,
         Err(message) => return Outcome::failed_early(message, dataset.data_fraction),
     };
+    // An allocation failure would abort the whole process: refuse a run that cannot fit instead.
+    if let Err(message) = memory::check(&graph, config.batch_size, memory::available_bytes()) {
+        return Outcome::failed_early(message, dataset.data_fraction);
+    }
     let classes = dataset.info.classes.len();
     let macs = catalog::count::total_macs(&graph);
     let plain = device.clone().without_autodiff();
