@@ -76,31 +76,13 @@ pub(crate) mod checks {
 
     use burn::tensor::{Device, Distribution, Tensor};
 
-    use crate::catalog::graph::{Graph, Op};
+    use crate::catalog::graph::Graph;
     use crate::catalog::net::Net;
     use crate::catalog::{Entry, Spec};
 
-    /// The state-dict keys the graph's parameter nodes imply: `{name}.weight` / `{name}.bias` for
-    /// layers, the node name itself for class tokens, position embeddings and layer scales.
+    /// The state-dict key names the graph implies ([`Graph::state_dict`]).
     pub fn implied_keys(graph: &Graph) -> BTreeSet<String> {
-        let mut keys = BTreeSet::new();
-        for node in &graph.nodes {
-            let bias = match &node.op {
-                Op::Conv2d(conv) => conv.bias,
-                Op::Linear { bias, .. } => *bias,
-                Op::LayerNorm { .. } | Op::BatchNorm { .. } => true,
-                Op::ClassToken | Op::PositionEmbedding | Op::LayerScale => {
-                    keys.insert(node.name.clone());
-                    continue;
-                }
-                _ => continue,
-            };
-            keys.insert(format!("{}.weight", node.name));
-            if bias {
-                keys.insert(format!("{}.bias", node.name));
-            }
-        }
-        keys
+        graph.state_dict().into_iter().map(|(key, _)| key).collect()
     }
 
     /// timm's state-dict keys less BatchNorm buffers, from the reference dump where this machine

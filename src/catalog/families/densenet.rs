@@ -91,37 +91,13 @@ pub(crate) mod testing {
     use burn::tensor::{Device, Distribution, Tensor};
 
     use crate::catalog::count::total_macs;
-    use crate::catalog::graph::{Graph, Op};
+    use crate::catalog::graph::Graph;
     use crate::catalog::net::{Layer, Net};
     use crate::catalog::{Entry, Spec};
 
-    /// The parameter keys (`name.weight`, `name.bias`) and shapes the graph implies.
+    /// The parameter keys and shapes the graph implies ([`Graph::state_dict`]), as `key [d1, d2]`.
     pub fn param_keys(graph: &Graph) -> BTreeSet<String> {
-        let mut keys = BTreeSet::new();
-        for node in &graph.nodes {
-            let c = graph.input_of(node).features();
-            let name = &node.name;
-            match &node.op {
-                Op::Conv2d(conv) => {
-                    keys.insert(format!("{name}.weight {:?}", [conv.out, c / conv.groups, conv.kernel, conv.kernel]));
-                    if conv.bias {
-                        keys.insert(format!("{name}.bias {:?}", [conv.out]));
-                    }
-                }
-                Op::BatchNorm { .. } | Op::LayerNorm { .. } => {
-                    keys.insert(format!("{name}.weight {:?}", [c]));
-                    keys.insert(format!("{name}.bias {:?}", [c]));
-                }
-                Op::Linear { out, bias } => {
-                    keys.insert(format!("{name}.weight {:?}", [*out, c]));
-                    if *bias {
-                        keys.insert(format!("{name}.bias {:?}", [*out]));
-                    }
-                }
-                op => assert!(!op.has_params(), "{name}: no key rule for {op:?}"),
-            }
-        }
-        keys
+        graph.state_dict().into_iter().map(|(key, shape)| format!("{key} {shape:?}")).collect()
     }
 
     /// Compares with timm's state-dict keys file from the reference run (timm 1.0.31), minus batch
