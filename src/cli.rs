@@ -145,6 +145,19 @@ pub struct TrainSettings {
     /// cpu (burn's flex backend) or cuda (needs a build with `--features cuda`).
     #[arg(long, value_enum, default_value_t = crate::train::backend::Backend::Cpu)]
     backend: crate::train::backend::Backend,
+    /// Start from these weights instead of from scratch: an imported weights name, or `run:ID` for an
+    /// earlier run's checkpoint of the same architecture.
+    #[arg(long, value_name = "SRC")]
+    pretrained: Option<String>,
+    /// With --pretrained: train only the classifier head.
+    #[arg(long, requires = "pretrained")]
+    freeze_backbone: bool,
+    /// Name the comparison group instead of deriving it from the dataset, fraction and start.
+    #[arg(long, value_name = "G")]
+    group: Option<String>,
+    /// The experiment-grid cell this run fills (written by `pepr grid` and Slurm array tasks).
+    #[arg(long, value_name = "CELL", hide = true)]
+    grid_cell: Option<String>,
 }
 
 impl TrainSettings {
@@ -159,6 +172,10 @@ impl TrainSettings {
             seed: self.seed,
             metric: self.metric.into(),
             backend: self.backend,
+            pretrained: self.pretrained.clone(),
+            freeze_backbone: self.freeze_backbone,
+            group: self.group.clone(),
+            grid_cell: self.grid_cell.clone(),
         }
     }
 }

@@ -154,6 +154,7 @@ impl Settings {
             seed: self.seed,
             metric: self.metric,
             backend: crate::train::backend::Backend::Cpu,
+            ..TrainConfig::new(arch, dataset)
         }
     }
 }

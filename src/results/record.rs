@@ -182,9 +182,76 @@ pub struct RunRecord {
     pub power_source: Option<PowerSource>,
     #[serde(default)]
     pub carbon_intensity_g_per_kwh: Option<f64>,
+    /// How the resource figures of a run trained here were measured (absent for imported runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meters: Option<MeterDetail>,
+    /// Totals predicted after the first epoch, kept beside the actual ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prediction: Option<Prediction>,
+    /// Fine-tuning with every layer but the classifier head frozen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frozen_backbone: Option<bool>,
+    /// The experiment-grid cell this run fills, so a resumed grid can skip it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grid_cell: Option<String>,
+    /// The machine the run trained on (host name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// The Slurm array task that ran it, when it ran on a cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm: Option<SlurmTask>,
     #[serde(default)]
     pub status: RunStatus,
     pub origin: Origin,
+}
+
+/// The detail behind a trained run's energy, CO2, FLOP/s and memory figures.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct MeterDetail {
+    /// What the energy covers, e.g. "training and evaluation".
+    #[serde(default)]
+    pub energy_scope: Option<String>,
+    /// Gross energy minus the idle baseline times the run's duration.
+    #[serde(default)]
+    pub energy_net_kwh: Option<f64>,
+    #[serde(default)]
+    pub idle_power_w: Option<f64>,
+    #[serde(default)]
+    pub mean_power_w: Option<f64>,
+    /// Power usage effectiveness the CO2 figure was multiplied by.
+    #[serde(default)]
+    pub pue: Option<f64>,
+    /// Where the carbon intensity came from, e.g. "world average (Ember 2024)".
+    #[serde(default)]
+    pub carbon_intensity_source: Option<String>,
+    /// Training FLOPs per sample from the catalog's analytic counter (3 x forward).
+    #[serde(default)]
+    pub train_flops_per_sample: Option<f64>,
+    #[serde(default)]
+    pub achieved_flops_per_s: Option<f64>,
+    /// The device's measured peak (matrix-multiply benchmark).
+    #[serde(default)]
+    pub peak_flops_per_s: Option<f64>,
+    #[serde(default)]
+    pub sample_interval_ms: Option<u64>,
+}
+
+/// Totals predicted from the first epoch(s), linear in epochs (as carbontracker does).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    pub after_epochs: u32,
+    pub time_s: f64,
+    #[serde(default)]
+    pub energy_kwh: Option<f64>,
+    #[serde(default)]
+    pub co2_g: Option<f64>,
+}
+
+/// A Slurm job-array task.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlurmTask {
+    pub job_id: String,
+    pub array_task_id: u32,
 }
 
 /// A record that fails these checks is refused before it reaches the store.
@@ -259,6 +326,12 @@ pub(crate) fn sample(id: &str, group: &str, p: f64, energy: Option<f64>) -> RunR
         memory_kind: None,
         power_source: None,
         carbon_intensity_g_per_kwh: None,
+        meters: None,
+        prediction: None,
+        frozen_backbone: None,
+        grid_cell: None,
+        node: None,
+        slurm: None,
         status: RunStatus::Completed,
         origin: Origin::TrainedHere,
     }

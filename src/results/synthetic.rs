@@ -58,6 +58,12 @@ pub fn runs(sets: usize, per_set: usize, seed: u64) -> Vec<RunRecord> {
                 memory_kind: Some("synthetic".into()),
                 power_source: Some(PowerSource { measured: false, by: "synthetic test data".into() }),
                 carbon_intensity_g_per_kwh: Some(475.0),
+                meters: None,
+                prediction: None,
+                frozen_backbone: None,
+                grid_cell: None,
+                node: None,
+                slurm: None,
                 status: RunStatus::Completed,
                 origin: Origin::Imported { file: "synthetic".into(), line: n as u64 + 2, layout: "synthetic".into() },
             });

@@ -44,6 +44,16 @@ pub struct TrainConfig {
     pub seed: u64,
     pub metric: Metric,
     pub backend: backend::Backend,
+    /// Where the initial weights come from: `None` trains from scratch; otherwise a weights source
+    /// (an imported weights name, or `run:ID` for an earlier run's checkpoint), named in the record.
+    pub pretrained: Option<String>,
+    /// Fine-tune only the classifier head; every other layer keeps its starting weights.
+    pub freeze_backbone: bool,
+    /// The comparison group, when a caller (e.g. an experiment grid) names it; otherwise derived
+    /// from the dataset, fraction and start (see `record::group_name`).
+    pub group: Option<String>,
+    /// The experiment-grid cell this run fills, so a resumed grid can skip it.
+    pub grid_cell: Option<String>,
 }
 
 impl TrainConfig {
@@ -62,6 +72,10 @@ impl TrainConfig {
             seed: 0,
             metric: Metric::Accuracy,
             backend: backend::Backend::Cpu,
+            pretrained: None,
+            freeze_backbone: false,
+            group: None,
+            grid_cell: None,
         }
     }
 }
@@ -274,6 +288,13 @@ fn train_unguarded(
     if !(config.lr.is_finite() && config.lr > 0.0) {
         return Outcome::failed_early(
             format!("learning rate must be positive, got {}", config.lr),
+            dataset.data_fraction,
+        );
+    }
+    if let Some(source) = &config.pretrained {
+        // Fine-tuning (issue 7) resolves weight sources; until then a run asking for them fails clearly.
+        return Outcome::failed_early(
+            format!("starting from pretrained weights ({source}) is not supported by this build"),
             dataset.data_fraction,
         );
     }

@@ -21,9 +21,17 @@ pub fn new_run_id(config: &TrainConfig, at: DateTime<Utc>) -> String {
     format!("run-{}-{hex}", at.format("%Y%m%d-%H%M%S"))
 }
 
-/// The comparison set of a run: the dataset's name, plus `_f{fraction}` for a subset.
-pub fn group_name(dataset: &str, fraction: f64) -> String {
-    if fraction < 1.0 { format!("{dataset}_f{fraction}") } else { dataset.to_string() }
+/// The comparison set of a run: the dataset's name, plus `_pt` when it starts from pretrained
+/// weights (the paper's naming) and `_f{fraction}` for a subset.
+pub fn group_name(dataset: &str, fraction: f64, pretrained: bool) -> String {
+    let mut name = dataset.to_string();
+    if pretrained {
+        name.push_str("_pt");
+    }
+    if fraction < 1.0 {
+        name.push_str(&format!("_f{fraction}"));
+    }
+    name
 }
 
 /// This machine's CPU, in words, for the record's `device`.
@@ -55,9 +63,12 @@ pub fn build_record(config: &TrainConfig, outcome: &Outcome, id: &str, created_a
         params: (outcome.params > 0).then_some(outcome.params),
         macs: (outcome.macs > 0).then_some(outcome.macs),
         dataset: config.dataset.clone(),
-        group: group_name(&config.dataset, config.fraction),
+        group: config
+            .group
+            .clone()
+            .unwrap_or_else(|| group_name(&config.dataset, config.fraction, config.pretrained.is_some())),
         data_fraction: Some(outcome.data_fraction),
-        pretrained: None,
+        pretrained: config.pretrained.clone(),
         epochs: Some(config.epochs as u32),
         batch_size: Some(config.batch_size as u32),
         lr: Some(config.lr),
@@ -77,6 +88,12 @@ pub fn build_record(config: &TrainConfig, outcome: &Outcome, id: &str, created_a
         memory_kind: None,
         power_source: None,
         carbon_intensity_g_per_kwh: None,
+        meters: None,
+        prediction: None,
+        frozen_backbone: config.pretrained.is_some().then_some(config.freeze_backbone),
+        grid_cell: config.grid_cell.clone(),
+        node: None,
+        slurm: None,
         status: outcome.status,
         origin: Origin::TrainedHere,
     }
@@ -88,8 +105,10 @@ mod tests {
 
     #[test]
     fn groups_and_ids() {
-        assert_eq!(group_name("synthetic", 1.0), "synthetic");
-        assert_eq!(group_name("synthetic", 0.25), "synthetic_f0.25");
+        assert_eq!(group_name("synthetic", 1.0, false), "synthetic");
+        assert_eq!(group_name("synthetic", 0.25, false), "synthetic_f0.25");
+        assert_eq!(group_name("derma", 1.0, true), "derma_pt");
+        assert_eq!(group_name("derma", 0.1, true), "derma_pt_f0.1");
         let config = TrainConfig::new("pepr_lenet5", "synthetic");
         let at = Utc::now();
         let a = new_run_id(&config, at);
