@@ -11,10 +11,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::home::{HOME_ENV, Home};
 use crate::results::export::export;
 use crate::results::import::import_file;
-use crate::results::rank::{RankedRun, Ranking, SetBy, Variant, rank};
+use crate::results::rank::{EnergyBasis, RankedRun, Ranking, SetBy, Variant, rank_with};
 use crate::results::record::RunRecord;
 use crate::results::store::RunStore;
 use crate::results::view::{SortKey, select};
+use crate::settings::Settings;
 use crate::train::{Metric, TrainConfig};
 
 #[derive(Debug, Parser)]
@@ -117,7 +118,52 @@ pub enum Command {
         /// How runs form comparison sets.
         #[arg(long, value_enum, default_value_t = SetByArg::Group)]
         set_by: SetByArg,
+        /// The energy PePR-E ranks on: gross (the paper's) or net of the idle baseline
+        /// (default: the `rank_energy` setting, else gross).
+        #[arg(long, value_enum, value_name = "gross|net")]
+        energy: Option<EnergyArg>,
     },
+    /// Show or change the settings (carbon intensity, PUE, meter interval, idle baseline, CPU TDP,
+    /// ranking energy), kept in the home's settings.json.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+/// `pepr config ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Every setting with the value in effect and where it comes from.
+    Show,
+    /// Set a key: carbon_intensity, pue, sample_interval_ms, idle_baseline_s, cpu_tdp_w, rank_energy.
+    Set {
+        #[arg(value_name = "KEY")]
+        key: String,
+        #[arg(value_name = "VALUE", allow_hyphen_values = true)]
+        value: String,
+    },
+    /// Return a key to its default.
+    Unset {
+        #[arg(value_name = "KEY")]
+        key: String,
+    },
+}
+
+/// `pepr rank --energy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum EnergyArg {
+    Gross,
+    Net,
+}
+
+impl From<EnergyArg> for EnergyBasis {
+    fn from(value: EnergyArg) -> EnergyBasis {
+        match value {
+            EnergyArg::Gross => EnergyBasis::Gross,
+            EnergyArg::Net => EnergyBasis::Net,
+        }
+    }
 }
 
 /// Training settings shared by `pepr train` and `pepr sweep`.
@@ -338,7 +384,7 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             Ok(())
         }
         Command::Export { file, set_by } => {
-            let (records, ranking) = load_and_rank(&store, set_by.into())?;
+            let (records, ranking) = load_and_rank(&store, set_by.into(), EnergyBasis::Gross)?;
             let rows = export(&records, &ranking, &file)?;
             println!("{}: {rows} runs written", file.display());
             Ok(())
@@ -384,8 +430,19 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             }
             ignore_broken_pipe(bench::run(&mut std::io::stdout().lock(), &archs, &sizes, batch_size, steps))
         }
-        Command::Rank { by, group, top, format, reverse, set_by } => {
-            let (records, ranking) = load_and_rank(&store, set_by.into())?;
+        Command::Config { command } => config(home, command),
+        Command::Rank { by, group, top, format, reverse, set_by, energy } => {
+            let energy = match energy {
+                Some(energy) => energy.into(),
+                None => {
+                    let (settings, warning) = Settings::load_or_default(&home.settings_file());
+                    if let Some(warning) = warning {
+                        eprintln!("warning: {warning}");
+                    }
+                    settings.rank_energy()
+                }
+            };
+            let (records, ranking) = load_and_rank(&store, set_by.into(), energy)?;
             if let Some(group) = &group
                 && !ranking.sets.iter().any(|s| &s.name == group)
             {
@@ -408,6 +465,45 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
     }
 }
 
+/// `pepr config show|set|unset`. Show falls back to the defaults over a bad file (with a warning);
+/// set and unset refuse to write over a file they could not read.
+fn config(home: &Home, command: ConfigCommand) -> Result<()> {
+    let path = home.settings_file();
+    match command {
+        ConfigCommand::Show => {
+            let (settings, warning) = Settings::load_or_default(&path);
+            if let Some(warning) = warning {
+                eprintln!("warning: {warning}");
+            }
+            let state = if path.exists() { "" } else { " (not created yet: every key has its default)" };
+            println!("settings file: {}{state}", path.display());
+            for (key, value, origin) in settings.describe() {
+                println!("{key:<19}{value:<22}{origin}");
+            }
+            Ok(())
+        }
+        ConfigCommand::Set { key, value } => {
+            let mut settings =
+                Settings::load(&path).map_err(|e| anyhow::anyhow!("{e}; fix or remove the file first"))?;
+            settings.set(&key, &value).map_err(|e| anyhow::anyhow!("{e}"))?;
+            settings.save(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let (_, value, origin) = settings.describe().into_iter().find(|(k, _, _)| *k == key).expect("a known key");
+            println!("{key} = {value} ({origin})");
+            Ok(())
+        }
+        ConfigCommand::Unset { key } => {
+            let mut settings =
+                Settings::load(&path).map_err(|e| anyhow::anyhow!("{e}; fix or remove the file first"))?;
+            settings.unset(&key).map_err(|e| anyhow::anyhow!("{e}"))?;
+            if path.exists() {
+                settings.save(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
+            }
+            println!("{key}: back to its default");
+            Ok(())
+        }
+    }
+}
+
 /// A closed pipe (`pepr rank | head`) is not an error.
 fn ignore_broken_pipe(result: Result<()>) -> Result<()> {
     match result {
@@ -418,12 +514,12 @@ fn ignore_broken_pipe(result: Result<()>) -> Result<()> {
     }
 }
 
-fn load_and_rank(store: &RunStore, set_by: SetBy) -> Result<(Vec<RunRecord>, Ranking)> {
+fn load_and_rank(store: &RunStore, set_by: SetBy, energy: EnergyBasis) -> Result<(Vec<RunRecord>, Ranking)> {
     let loaded = store.load()?;
     for warning in &loaded.warnings {
         eprintln!("warning: {warning}");
     }
-    let ranking = rank(&loaded.records, set_by)?;
+    let ranking = rank_with(&loaded.records, set_by, energy)?;
     Ok((loaded.records, ranking))
 }
 
@@ -556,11 +652,12 @@ fn print_table(
         writeln!(out, "no runs to show (import some with `pepr import FILE`)")?;
         return Ok(());
     }
+    let energy_header = if ranking.energy == EnergyBasis::Net { "net kWh" } else { "energy kWh" };
     let headers = [
         "rank",
         "arch",
         "P",
-        "energy kWh",
+        energy_header,
         "CO2 g",
         "time s",
         "mem GB",
@@ -569,8 +666,11 @@ fn print_table(
     ];
     let mut current: Option<usize> = None;
     let mut block: Vec<[String; 9]> = Vec::new();
-    let flush = |out: &mut dyn Write, set: &str, block: &mut Vec<[String; 9]>| -> std::io::Result<()> {
-        writeln!(out, "== {set} ==")?;
+    let flush = |out: &mut dyn Write, set: usize, block: &mut Vec<[String; 9]>| -> std::io::Result<()> {
+        writeln!(out, "== {} ==", ranking.sets[set].name)?;
+        if variant == Variant::Co2 && ranking.co2_mirrors_energy_in(set) {
+            writeln!(out, "{}", crate::ui::CO2_MIRRORS_ENERGY)?;
+        }
         let mut widths = headers.map(str::len);
         for row in block.iter() {
             for (w, cell) in widths.iter_mut().zip(row) {
@@ -596,7 +696,7 @@ fn print_table(
         let run = &ranking.runs[row];
         let record = &records[run.index];
         if let Some(set) = current.filter(|&c| c != run.set) {
-            flush(out, &ranking.sets[set].name, &mut block)?;
+            flush(out, set, &mut block)?;
         }
         current = Some(run.set);
         let v = variant.index();
@@ -604,7 +704,7 @@ fn print_table(
             run.rank[v].map_or("—".into(), |r| r.to_string()),
             record.arch.clone(),
             format!("{:.4}", record.performance),
-            fmt_opt(record.energy_kwh, 5),
+            fmt_opt(ranking.resource(Variant::Energy, record), 5),
             fmt_opt(record.co2_g, 3),
             fmt_opt(record.train_time_s, 1),
             fmt_opt(record.memory_gb, 2),
@@ -613,7 +713,7 @@ fn print_table(
         ]);
     }
     if let Some(set) = current {
-        flush(out, &ranking.sets[set].name, &mut block)?;
+        flush(out, set, &mut block)?;
     }
     Ok(())
 }

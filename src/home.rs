@@ -51,6 +51,11 @@ impl Home {
         self.root.join("checkpoints")
     }
 
+    /// The user's settings (carbon intensity, PUE, meter intervals, ranking energy).
+    pub fn settings_file(&self) -> PathBuf {
+        self.root.join("settings.json")
+    }
+
     /// Creates the directory if needed.
     pub fn ensure(&self) -> Result<()> {
         std::fs::create_dir_all(&self.root).with_context(|| format!("cannot create pepr home {}", self.root.display()))

@@ -8,6 +8,8 @@ pub mod catalog;
 pub mod cli;
 pub mod data;
 pub mod home;
+pub mod meter;
 pub mod results;
+pub mod settings;
 pub mod train;
 pub mod ui;

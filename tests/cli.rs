@@ -363,3 +363,92 @@ fn image_folders_are_registered_listed_and_forgotten() {
     assert!(images.join("cat").join("0.png").exists(), "images are never touched");
     assert_eq!(pepr(home.path(), &["data", "remove", "pets"]).status.code(), Some(1));
 }
+
+#[test]
+fn config_show_set_unset_and_errors_name_the_key() {
+    let home = tempfile::tempdir().unwrap();
+    let settings = home.path().join("settings.json");
+    let show = pepr(home.path(), &["config", "show"]);
+    assert!(show.status.success(), "{}", stderr(&show));
+    let text = stdout(&show);
+    assert!(text.contains("not created yet"), "{text}");
+    assert!(text.contains("carbon_intensity") && text.contains("world average"), "{text}");
+    assert!(text.contains("carbontracker uses 1.58"), "{text}");
+    assert!(!settings.exists(), "show writes nothing");
+
+    let set = pepr(home.path(), &["config", "set", "carbon_intensity", "dnk"]);
+    assert!(set.status.success(), "{}", stderr(&set));
+    assert!(stdout(&set).contains("Denmark"), "{}", stdout(&set));
+    assert!(pepr(home.path(), &["config", "set", "pue", "1.58"]).status.success());
+    let stored: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&settings).unwrap()).unwrap();
+    assert_eq!(stored, serde_json::json!({"carbon_intensity": "DNK", "pue": 1.58}));
+    let text = stdout(&pepr(home.path(), &["config", "show"]));
+    assert!(text.contains("set to DNK") && text.contains("1.58"), "{text}");
+
+    // Bad values: exit 1, one line naming the key, the file unchanged.
+    let before = std::fs::read_to_string(&settings).unwrap();
+    for (key, value, expected) in [
+        ("pue", "0.3", "`pue`"),
+        ("sample_interval_ms", "fast", "`sample_interval_ms`"),
+        ("carbon_intensity", "Atlantis", "\"Atlantis\""),
+        ("colour", "red", "`colour`: unknown setting"),
+    ] {
+        let out = pepr(home.path(), &["config", "set", key, value]);
+        assert_eq!(out.status.code(), Some(1), "{key}={value}");
+        let err = stderr(&out);
+        assert!(err.contains(expected) && err.lines().count() == 1, "{key}={value}: {err}");
+    }
+    assert_eq!(std::fs::read_to_string(&settings).unwrap(), before);
+
+    assert!(pepr(home.path(), &["config", "unset", "pue"]).status.success());
+    let stored: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&settings).unwrap()).unwrap();
+    assert_eq!(stored, serde_json::json!({"carbon_intensity": "DNK"}));
+}
+
+#[test]
+fn a_bad_settings_file_is_reported_never_overwritten_and_rank_still_runs() {
+    let home = tempfile::tempdir().unwrap();
+    let settings = home.path().join("settings.json");
+    let bad = "{\"pue\": \"high\"}";
+    std::fs::write(&settings, bad).unwrap();
+    let show = pepr(home.path(), &["config", "show"]);
+    assert!(show.status.success());
+    let err = stderr(&show);
+    assert!(err.contains("settings.json") && err.contains("field `pue`") && err.contains("default"), "{err}");
+    let set = pepr(home.path(), &["config", "set", "cpu_tdp_w", "65"]);
+    assert_eq!(set.status.code(), Some(1));
+    assert!(stderr(&set).contains("fix or remove the file"), "{}", stderr(&set));
+    assert_eq!(std::fs::read_to_string(&settings).unwrap(), bad, "the user's file is untouched");
+    let rank = pepr(home.path(), &["rank"]);
+    assert!(rank.status.success(), "{}", stderr(&rank));
+    assert!(stderr(&rank).contains("field `pue`"), "{}", stderr(&rank));
+}
+
+#[test]
+fn rank_energy_net_uses_the_net_figure_and_the_setting_is_its_default() {
+    let home = tempfile::tempdir().unwrap();
+    // Gross order a < b; net order b < a. Same intensity, so PePR-C repeats gross PePR-E.
+    let csv = home.path().join("runs.csv");
+    std::fs::write(
+        &csv,
+        "id,arch,group,P,energy_kwh,co2_g,carbon_intensity_g_per_kwh\na,arch_a,g,0.8,1.0,100,100\nb,arch_b,g,0.8,2.0,200,100\n",
+    )
+    .unwrap();
+    assert!(pepr(home.path(), &["import", csv.to_str().unwrap()]).status.success());
+    // Imported runs have no meter detail, hence no net energy: with --energy net they get no PePR-E.
+    let gross = rank_csv(home.path(), &[]);
+    assert_eq!(gross.iter().map(|r| r[19].to_string()).collect::<Vec<_>>(), ["1", "2"]);
+    let net = rank_csv(home.path(), &["--energy", "net"]);
+    assert!(net.iter().all(|r| r[11].is_empty() && r[19].is_empty()), "{net:?}");
+    assert!(pepr(home.path(), &["config", "set", "rank_energy", "net"]).status.success());
+    let from_setting = rank_csv(home.path(), &[]);
+    assert!(from_setting.iter().all(|r| r[11].is_empty()), "{from_setting:?}");
+    let flag_wins = rank_csv(home.path(), &["--energy", "gross"]);
+    assert_eq!(flag_wins.iter().map(|r| r[19].to_string()).collect::<Vec<_>>(), ["1", "2"]);
+
+    let table = stdout(&pepr(home.path(), &["rank", "--by", "pepr-c", "--energy", "gross"]));
+    assert!(table.contains("PePR-C orders these runs exactly as PePR-E"), "{table}");
+    let table = stdout(&pepr(home.path(), &["rank", "--by", "pepr-c"]));
+    assert!(!table.contains("exactly as PePR-E"), "net energy: PePR-C is its own ordering\n{table}");
+    assert!(stdout(&pepr(home.path(), &["rank", "--energy", "net"])).contains("net kWh"));
+}

@@ -128,3 +128,28 @@ fn pareto_front_of_every_group_is_non_dominated_and_complete() {
     let fronts = ranking.runs.iter().filter(|r| r.pareto[0]).count();
     assert!(fronts >= 8, "each group has at least one front member");
 }
+
+/// carbontracker fetched a live intensity for each run (Denmark's grid varies hour by hour), so the
+/// intensity each paper run implies (co2 / energy) differs within every group: PePR-C is an ordering
+/// of its own there, and the leaderboard must not say it repeats PePR-E.
+#[test]
+fn paper_groups_have_varying_intensity_so_pepr_c_is_not_pepr_e() {
+    let (_, records) = read_file(&paper_csv(), Utc::now()).unwrap();
+    let ranking = rank(&records, SetBy::Group).unwrap();
+    assert_eq!(ranking.co2_mirrors_energy, vec![false; 8]);
+    for (set, summary) in ranking.sets.iter().enumerate() {
+        let implied: Vec<f64> = ranking
+            .runs
+            .iter()
+            .filter(|r| r.set == set)
+            .filter_map(|r| records[r.index].carbon_intensity_g_per_kwh)
+            .collect();
+        let lo = implied.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = implied.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        assert_eq!(implied.len(), 131, "{}", summary.name);
+        assert!(hi > 1.5 * lo, "{}: implied intensity {lo:.1}..{hi:.1} g/kWh", summary.name);
+        // And the orderings do differ somewhere in each group.
+        let differs = ranking.runs.iter().filter(|r| r.set == set).any(|r| r.rank[0] != r.rank[1]);
+        assert!(differs, "{}", summary.name);
+    }
+}

@@ -552,3 +552,33 @@ fn train_scenario_runs_and_the_run_appears_on_the_leaderboard() {
     assert_eq!(archs(&app), ["pepr_lenet5"]);
     assert!(screen(&app, 80, 24).contains("pepr_lenet5"));
 }
+
+/// Synthetic runs share one intensity (475 g/kWh, no PUE): PePR-C only repeats PePR-E, and says so.
+#[test]
+fn pepr_c_with_one_intensity_says_it_repeats_pepr_e_80x24() {
+    let mut app = sample_app();
+    assert!(!screen(&app, 80, 24).contains("exactly as PePR-E"), "not on PePR-E");
+    press(&mut app, KeyCode::Char('c'));
+    assert!(app.co2_mirrors_energy());
+    insta::assert_snapshot!(render(&app, 80, 24).backend());
+}
+
+#[test]
+fn pepr_c_with_different_intensities_is_shown_as_its_own_ordering() {
+    let mut records = synthetic::runs(1, 14, 42);
+    records[3].carbon_intensity_g_per_kwh = Some(143.3);
+    records[3].co2_g = records[3].energy_kwh.map(|e| e * 143.3);
+    let mut app = app_with(records);
+    press(&mut app, KeyCode::Char('c'));
+    assert!(!app.co2_mirrors_energy());
+    let text = screen(&app, 80, 24);
+    assert!(text.contains("PePR-C = P/(1+C_n)") && !text.contains("exactly as PePR-E"), "{text}");
+}
+
+#[test]
+fn a_settings_warning_shows_in_the_status_line() {
+    let mut app = sample_app();
+    app.settings_warning = Some("settings.json: field `pue`: bad; using the default settings".into());
+    let text = screen(&app, 120, 30);
+    assert!(text.contains("field `pue`"), "{text}");
+}

@@ -69,6 +69,10 @@ pub fn run_tui(home: Home) -> Result<()> {
     let store = RunStore::new(home.runs_file());
     let data_dir = home.datasets_dir();
     let mut app = App::new(store.path().display().to_string());
+    // Read once at start: PePR-E's energy basis (gross or net); a bad file is reported, not fatal.
+    let (settings, settings_warning) = crate::settings::Settings::load_or_default(&home.settings_file());
+    let energy = settings.rank_energy();
+    app.settings_warning = settings_warning;
     let (sender, receiver) = mpsc::channel::<Message>();
 
     // try_init installs a panic hook that restores the terminal before the panic message prints.
@@ -104,7 +108,7 @@ pub fn run_tui(home: Home) -> Result<()> {
     })?;
 
     let mut generation: u64 = 1;
-    spawn_load(store.clone(), SetBy::Group, generation, sender.clone(), Message::Loaded);
+    spawn_load(store.clone(), SetBy::Group, energy, generation, sender.clone(), Message::Loaded);
 
     // The training run in progress, if any (one at a time).
     let mut run: Option<RunHandle> = None;
@@ -112,7 +116,7 @@ pub fn run_tui(home: Home) -> Result<()> {
         match request {
             Request::Load(set_by) => {
                 *generation += 1;
-                spawn_load(store.clone(), set_by, *generation, sender.clone(), Message::Loaded);
+                spawn_load(store.clone(), set_by, energy, *generation, sender.clone(), Message::Loaded);
             }
             Request::Catalog(size) => {
                 let reply = sender.clone();

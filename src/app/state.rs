@@ -122,6 +122,8 @@ pub struct App {
     rows: Vec<usize>,
     /// First visible table row; only the renderer moves it, to keep the selection in view.
     pub scroll: Cell<usize>,
+    /// Why the settings file was not used (pepr runs on the defaults), shown in the status line.
+    pub settings_warning: Option<String>,
 }
 
 impl App {
@@ -149,6 +151,7 @@ impl App {
             quit: false,
             rows: Vec::new(),
             scroll: Cell::new(0),
+            settings_warning: None,
         }
     }
 
@@ -213,6 +216,12 @@ impl App {
         let data = self.data.as_ref()?;
         let run = &data.ranking.runs[*self.rows.get(self.selected)?];
         Some((&data.records[run.index], run))
+    }
+
+    /// PePR-C is shown for a set where it only repeats PePR-E (one intensity x PUE for every run).
+    pub fn co2_mirrors_energy(&self) -> bool {
+        self.variant == Variant::Co2
+            && self.data.as_ref().is_some_and(|d| d.ranking.co2_mirrors_energy_in(self.set_index))
     }
 
     /// True once loaded with no runs at all: the UI shows how to get some.

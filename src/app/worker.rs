@@ -3,7 +3,7 @@
 
 use std::sync::mpsc::Sender;
 
-use crate::results::rank::{SetBy, rank};
+use crate::results::rank::{EnergyBasis, SetBy, rank_with};
 use crate::results::store::RunStore;
 
 use super::state::Data;
@@ -16,8 +16,13 @@ pub struct Loaded {
 
 /// Loads and ranks the store synchronously (the worker's body; also used by tests and benches).
 pub fn load(store: &RunStore, set_by: SetBy) -> Result<Data, String> {
+    load_with(store, set_by, EnergyBasis::Gross)
+}
+
+/// Loads and ranks the store, PePR-E on the given energy basis.
+pub fn load_with(store: &RunStore, set_by: SetBy, energy: EnergyBasis) -> Result<Data, String> {
     let loaded = store.load().map_err(|e| format!("{e:#}"))?;
-    let ranking = rank(&loaded.records, set_by).map_err(|e| format!("{e:#}"))?;
+    let ranking = rank_with(&loaded.records, set_by, energy).map_err(|e| format!("{e:#}"))?;
     Ok(Data { records: loaded.records, ranking, warnings: loaded.warnings, set_by })
 }
 
@@ -25,6 +30,7 @@ pub fn load(store: &RunStore, set_by: SetBy) -> Result<Data, String> {
 pub fn spawn_load<M: Send + 'static>(
     store: RunStore,
     set_by: SetBy,
+    energy: EnergyBasis,
     generation: u64,
     reply: Sender<M>,
     wrap: fn(Loaded) -> M,
@@ -32,7 +38,7 @@ pub fn spawn_load<M: Send + 'static>(
     std::thread::Builder::new()
         .name("pepr-load".into())
         .spawn(move || {
-            let result = load(&store, set_by);
+            let result = load_with(&store, set_by, energy);
             // The UI may have quit meanwhile; nothing to do then.
             let _ = reply.send(wrap(Loaded { generation, result }));
         })

@@ -116,6 +116,41 @@ impl SetBy {
     }
 }
 
+/// Which energy PePR-E normalises: gross (everything measured, as the paper did) or net of the
+/// idle baseline (`meters.energy_net_kwh`; a run without it gets no PePR-E score).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EnergyBasis {
+    #[default]
+    Gross,
+    Net,
+}
+
+impl EnergyBasis {
+    pub fn parse(text: &str) -> Option<EnergyBasis> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "gross" => Some(EnergyBasis::Gross),
+            "net" => Some(EnergyBasis::Net),
+            _ => None,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            EnergyBasis::Gross => "gross",
+            EnergyBasis::Net => "net",
+        }
+    }
+
+    /// The energy this basis ranks on.
+    pub fn energy(self, record: &RunRecord) -> Option<f64> {
+        match self {
+            EnergyBasis::Gross => record.energy_kwh,
+            EnergyBasis::Net => record.meters.as_ref().and_then(|m| m.energy_net_kwh),
+        }
+    }
+}
+
 /// The set name used by [`SetBy::All`].
 pub const ALL_RUNS: &str = "all runs";
 
@@ -147,9 +182,27 @@ pub struct Ranking {
     pub runs: Vec<RankedRun>,
     /// Sets in name order.
     pub sets: Vec<SetSummary>,
+    /// The energy PePR-E was computed on.
+    pub energy: EnergyBasis,
+    /// Per set (indexed like `sets`): PePR-C orders the set exactly as PePR-E does, because every
+    /// run's CO2 is its energy times one intensity x PUE (see [`co2_mirrors_energy`]).
+    pub co2_mirrors_energy: Vec<bool>,
 }
 
 impl Ranking {
+    /// The resource a variant normalises for this ranking: energy on its basis, the others as stored.
+    pub fn resource(&self, variant: Variant, record: &RunRecord) -> Option<f64> {
+        match variant {
+            Variant::Energy => self.energy.energy(record),
+            _ => variant.resource(record),
+        }
+    }
+
+    /// Whether PePR-C merely repeats PePR-E in this set.
+    pub fn co2_mirrors_energy_in(&self, set: usize) -> bool {
+        self.co2_mirrors_energy.get(set).copied().unwrap_or(false)
+    }
+
     pub fn set_name(&self, run: &RankedRun) -> &str {
         &self.sets[run.set].name
     }
@@ -159,10 +212,15 @@ impl Ranking {
     }
 }
 
-/// Scores, ranks and Pareto flags for all runs.
+/// Scores, ranks and Pareto flags for all runs, PePR-E on gross energy (as the paper).
 pub fn rank(records: &[RunRecord], set_by: SetBy) -> Result<Ranking> {
+    rank_with(records, set_by, EnergyBasis::Gross)
+}
+
+/// Scores, ranks and Pareto flags for all runs, PePR-E on the given energy basis.
+pub fn rank_with(records: &[RunRecord], set_by: SetBy, energy: EnergyBasis) -> Result<Ranking> {
     if records.is_empty() {
-        return Ok(Ranking::default());
+        return Ok(Ranking { energy, ..Ranking::default() });
     }
     // Sets are numbered in name order, so polars partitions on integers, not strings.
     let names: BTreeSet<&str> = records.iter().map(|r| set_by.set_of(r)).collect();
@@ -182,7 +240,7 @@ pub fn rank(records: &[RunRecord], set_by: SetBy) -> Result<Ranking> {
             }
         })
         .collect();
-    let frame = scores_frame(records, &set_of)?;
+    let frame = scores_frame(records, &set_of, energy)?;
     let get_f64 = |name: &str| -> Result<Vec<Option<f64>>> { Ok(frame.column(name)?.f64()?.iter().collect()) };
     let get_u32 = |name: &str| -> Result<Vec<Option<u32>>> {
         Ok(frame.column(name)?.cast(&DataType::UInt32)?.u32()?.iter().collect())
@@ -216,7 +274,7 @@ pub fn rank(records: &[RunRecord], set_by: SetBy) -> Result<Ranking> {
         for v in Variant::ALL {
             let points: Vec<(usize, f64, f64)> = indices
                 .iter()
-                .filter_map(|&i| compared_resource(v, &records[i]).map(|r| (i, records[i].performance, r)))
+                .filter_map(|&i| compared_resource(v, energy, &records[i]).map(|r| (i, records[i].performance, r)))
                 .collect();
             for i in pareto_front(&points) {
                 runs[i].pareto[v.index()] = true;
@@ -228,21 +286,62 @@ pub fn rank(records: &[RunRecord], set_by: SetBy) -> Result<Ranking> {
         .zip(&members)
         .map(|(name, indices)| SetSummary { name: name.to_string(), runs: indices.len() })
         .collect();
-    Ok(Ranking { runs, sets })
+    let co2_mirrors_energy = members.iter().map(|indices| co2_mirrors_energy(records, indices, energy)).collect();
+    Ok(Ranking { runs, sets, energy, co2_mirrors_energy })
+}
+
+/// True when PePR-C must order the runs `indices` exactly as PePR-E does: the same completed runs
+/// have CO2 and (ranked) energy, at least two of them, and every CO2 figure came from one carbon
+/// intensity x PUE (the record's `carbon_intensity_g_per_kwh` and `meters.pue`, missing PUE = 1.0).
+/// Then CO2 = k x energy for one k, which min-max normalisation cancels. Net energy never
+/// qualifies: CO2 is charged on gross energy.
+pub fn co2_mirrors_energy(records: &[RunRecord], indices: &[usize], energy: EnergyBasis) -> bool {
+    if energy != EnergyBasis::Gross {
+        return false;
+    }
+    let mut factor: Option<f64> = None;
+    let mut with_co2 = 0;
+    for &i in indices {
+        let record = &records[i];
+        let co2 = compared_resource(Variant::Co2, energy, record);
+        let kwh = compared_resource(Variant::Energy, energy, record);
+        match (co2, kwh) {
+            (None, None) => continue,
+            (Some(_), Some(_)) => {}
+            _ => return false, // one variant scores a run the other does not
+        }
+        let Some(intensity) = record.carbon_intensity_g_per_kwh else { return false };
+        let pue = record.meters.as_ref().and_then(|m| m.pue).unwrap_or(crate::meter::carbon::DEFAULT_PUE);
+        let k = intensity * pue;
+        match factor {
+            None => factor = Some(k),
+            // Exact for runs trained here; imported runs carry an intensity implied by co2 / energy.
+            Some(f) if (k - f).abs() <= 1e-9 * f.abs().max(k.abs()) => {}
+            Some(_) => return false,
+        }
+        with_co2 += 1;
+    }
+    with_co2 >= 2
 }
 
 /// The resource a run is compared on: only completed runs are scored. An interrupted or failed run
 /// keeps its record (and shows in listings) but gets no score and does not move the set's min-max.
-fn compared_resource(v: Variant, record: &RunRecord) -> Option<f64> {
-    if record.status == RunStatus::Completed { v.resource(record) } else { None }
+fn compared_resource(v: Variant, energy: EnergyBasis, record: &RunRecord) -> Option<f64> {
+    if record.status != RunStatus::Completed {
+        return None;
+    }
+    match v {
+        Variant::Energy => energy.energy(record),
+        _ => v.resource(record),
+    }
 }
 
 /// The polars part: one row per run with `rn_X`, `pepr_x` and `rank_X` for every variant.
-fn scores_frame(records: &[RunRecord], set_of: &[u32]) -> Result<DataFrame> {
+fn scores_frame(records: &[RunRecord], set_of: &[u32], energy: EnergyBasis) -> Result<DataFrame> {
     let performance: Vec<f64> = records.iter().map(|r| r.performance).collect();
     let mut columns = vec![Column::new("set".into(), set_of), Column::new("P".into(), performance)];
     for v in Variant::ALL {
-        let values: Vec<Option<f64>> = records.iter().map(|r| compared_resource(v, r)).collect();
+        let values: Vec<Option<f64>> = records.iter().map(|r| compared_resource(v, energy, r)).collect();
         columns.push(Column::new(v.resource_column().into(), values));
     }
     let frame = anyhow::Context::context(DataFrame::new_infer_height(columns), "building the ranking frame")?;
@@ -444,6 +543,95 @@ mod tests {
                 .collect();
             assert_eq!(pareto_front(&points), brute);
         }
+    }
+
+    fn metered(id: &str, p: f64, gross: f64, net: f64, intensity: f64, pue: Option<f64>) -> RunRecord {
+        let mut r = sample(id, "g", p, Some(gross));
+        r.carbon_intensity_g_per_kwh = Some(intensity);
+        r.co2_g = Some(gross * intensity * pue.unwrap_or(1.0));
+        r.meters = Some(crate::results::record::MeterDetail { energy_net_kwh: Some(net), pue, ..Default::default() });
+        r
+    }
+
+    #[test]
+    fn net_energy_ranks_on_the_meters_net_figure_and_skips_runs_without_it() {
+        // Gross order: a < b < c; net order: c < a < b.
+        let mut records = vec![
+            metered("a", 0.8, 1.0, 0.6, 100.0, None),
+            metered("b", 0.8, 2.0, 0.9, 100.0, None),
+            metered("c", 0.8, 3.0, 0.3, 100.0, None),
+            sample("imported", "g", 0.9, Some(0.5)),
+        ];
+        records[3].meters = None;
+        let gross = rank_with(&records, SetBy::Group, EnergyBasis::Gross).unwrap();
+        assert_eq!(gross.runs.iter().map(|r| r.rank[0]).collect::<Vec<_>>(), [Some(2), Some(3), Some(4), Some(1)]);
+        let net = rank_with(&records, SetBy::Group, EnergyBasis::Net).unwrap();
+        assert_eq!(net.energy, EnergyBasis::Net);
+        assert_eq!(net.runs.iter().map(|r| r.rank[0]).collect::<Vec<_>>(), [Some(2), Some(3), Some(1), None]);
+        assert!(close(net.runs[0].normalised[0], 0.5));
+        assert_eq!(net.resource(Variant::Energy, &records[2]), Some(0.3));
+        assert_eq!(gross.resource(Variant::Energy, &records[2]), Some(3.0));
+        // The other variants do not change.
+        assert_eq!(net.runs[3].score[Variant::Time.index()], gross.runs[3].score[Variant::Time.index()]);
+        assert_eq!(EnergyBasis::parse("NET"), Some(EnergyBasis::Net));
+        assert_eq!(EnergyBasis::parse("both"), None);
+    }
+
+    #[test]
+    fn co2_mirrors_energy_when_one_intensity_and_pue_cover_the_set() {
+        let same = vec![
+            metered("a", 0.8, 1.0, 0.5, 143.3, None),
+            metered("b", 0.9, 3.0, 1.0, 143.3, Some(1.0)), // missing PUE counts as 1.0
+            metered("c", 0.6, 2.0, 1.0, 143.3, None),
+        ];
+        let ranking = rank(&same, SetBy::Group).unwrap();
+        assert_eq!(ranking.co2_mirrors_energy, [true]);
+        assert!(ranking.co2_mirrors_energy_in(0));
+        // What the flag claims: the scores are the same (up to rounding).
+        for run in &ranking.runs {
+            let (e, c) = (run.score[0].unwrap(), run.score[1].unwrap());
+            assert!((e - c).abs() < 1e-12, "{e} vs {c}");
+            assert_eq!(run.rank[0], run.rank[1]);
+        }
+        // Net energy: CO2 is charged on gross, so PePR-C is its own ordering.
+        assert_eq!(rank_with(&same, SetBy::Group, EnergyBasis::Net).unwrap().co2_mirrors_energy, [false]);
+
+        let mut different = same.clone();
+        different[2] = metered("c", 0.6, 2.0, 1.0, 708.3, None);
+        assert_eq!(rank(&different, SetBy::Group).unwrap().co2_mirrors_energy, [false]);
+        let mut other_pue = same.clone();
+        other_pue[1] = metered("b", 0.9, 3.0, 1.0, 143.3, Some(1.58));
+        assert_eq!(rank(&other_pue, SetBy::Group).unwrap().co2_mirrors_energy, [false]);
+        // A run with CO2 but no intensity on record: nothing can be claimed.
+        let mut unknown = same.clone();
+        unknown[0].carbon_intensity_g_per_kwh = None;
+        assert_eq!(rank(&unknown, SetBy::Group).unwrap().co2_mirrors_energy, [false]);
+        // A run with energy but no CO2 is scored by PePR-E only.
+        let mut partial = same.clone();
+        partial[0].co2_g = None;
+        assert_eq!(rank(&partial, SetBy::Group).unwrap().co2_mirrors_energy, [false]);
+        // One run alone, or none with CO2, is no finding either way.
+        assert_eq!(rank(&same[..1], SetBy::Group).unwrap().co2_mirrors_energy, [false]);
+        // Failed runs are not scored, so their intensity does not matter.
+        let mut failed = same.clone();
+        failed.push(metered("f", 0.1, 9.0, 9.0, 999.0, None));
+        failed[3].status = RunStatus::Failed;
+        assert_eq!(rank(&failed, SetBy::Group).unwrap().co2_mirrors_energy, [true]);
+    }
+
+    #[test]
+    fn the_flag_is_per_set() {
+        let mut records = vec![
+            metered("a", 0.8, 1.0, 0.5, 100.0, None),
+            metered("b", 0.9, 3.0, 1.0, 100.0, None),
+            metered("c", 0.8, 1.0, 0.5, 100.0, None),
+            metered("d", 0.9, 3.0, 1.0, 400.0, None),
+        ];
+        records[2].group = "h".into();
+        records[3].group = "h".into();
+        let ranking = rank(&records, SetBy::Group).unwrap();
+        assert_eq!(ranking.co2_mirrors_energy, [true, false]);
+        assert!(!ranking.co2_mirrors_energy_in(7));
     }
 
     #[test]

@@ -2,13 +2,13 @@
 //! set of 100k runs draws as fast as one of 100.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Cell, Row, Table};
 
 use crate::app::{App, SortColumn};
-use crate::results::rank::Variant;
+use crate::results::rank::{EnergyBasis, Variant};
 
 use super::format::{human_count, sig};
 
@@ -24,8 +24,18 @@ pub fn column_title(column: SortColumn, variant: Variant) -> String {
     }
 }
 
+/// Said instead of presenting PePR-C as a finding of its own when it only repeats PePR-E.
+pub const CO2_MIRRORS_ENERGY: &str = "PePR-C orders these runs exactly as PePR-E (one intensity x PUE for the set)";
+
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let Some(data) = &app.data else { return };
+    let area = if app.co2_mirrors_energy() && area.height > 4 {
+        let [note, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
+        frame.render_widget(Line::styled(format!(" {CO2_MIRRORS_ENERGY}"), Style::new().fg(Color::Yellow)), note);
+        rest
+    } else {
+        area
+    };
     let v = app.variant;
     let block = Block::bordered()
         .title(" leaderboard ")
@@ -43,7 +53,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         (SortColumn::Kind, "kind".into()),
         (SortColumn::Params, "params".into()),
         (SortColumn::Performance, "P".into()),
-        (SortColumn::Resource, format!("{} {}", short_resource(v), v.unit())),
+        (SortColumn::Resource, resource_title(v, data.ranking.energy)),
         (SortColumn::Score, format!("PePR-{}", v.letter())),
     ];
     let mut header: Vec<Cell> = columns
@@ -70,7 +80,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 Cell::from(record.kind.label()),
                 Cell::from(record.params.map_or("—".into(), human_count)),
                 Cell::from(format!("{:.4}", record.performance)),
-                Cell::from(v.resource(record).map_or("—".into(), |x| sig(x, 4))),
+                Cell::from(data.ranking.resource(v, record).map_or("—".into(), |x| sig(x, 4))),
                 Cell::from(run.score[i].map_or("—".into(), |s| format!("{s:.4}"))),
                 Cell::from(if run.pareto[i] { "*" } else { "" }),
             ];
@@ -97,6 +107,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     ];
     let table = Table::new(table_rows, widths).header(Row::new(header)).block(block).column_spacing(1);
     frame.render_widget(table, area);
+}
+
+/// The resource column's title; net energy says so.
+fn resource_title(v: Variant, energy: EnergyBasis) -> String {
+    if v == Variant::Energy && energy == EnergyBasis::Net {
+        format!("net {}", v.unit())
+    } else {
+        format!("{} {}", short_resource(v), v.unit())
+    }
 }
 
 fn short_resource(v: Variant) -> &'static str {

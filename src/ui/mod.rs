@@ -19,6 +19,7 @@ use crate::app::{App, Screen, View};
 use crate::results::rank::SetBy;
 
 pub use format::{human_count, sig};
+pub use leaderboard::CO2_MIRRORS_ENERGY;
 
 /// The first visible row of a list `height` rows tall after moving only as far as needed from
 /// `previous` to show `cursor`; stored back so the next frame scrolls from there.
@@ -217,6 +218,9 @@ fn status_line(app: &App) -> Line<'static> {
     let mut spans = Vec::new();
     if app.loading {
         spans.push(Span::styled(" loading… ", Style::new().fg(Color::Yellow)));
+    }
+    if let Some(warning) = &app.settings_warning {
+        spans.push(Span::styled(format!(" {warning} "), Style::new().fg(Color::Yellow)));
     }
     if let Some(data) = &app.data {
         if !data.warnings.is_empty() {
