@@ -480,6 +480,20 @@ fn config(home: &Home, command: ConfigCommand) -> Result<()> {
             for (key, value, origin) in settings.describe() {
                 println!("{key:<19}{value:<22}{origin}");
             }
+            if settings.carbon_intensity.is_none() {
+                println!("(set your grid's intensity with `pepr config set carbon_intensity CODE`, e.g. DK or 120)");
+            }
+            if settings.cpu_tdp_w().is_none() {
+                let model = crate::meter::tdp::this_cpu_model();
+                let tdp = model.as_deref().and_then(crate::meter::tdp::lookup);
+                match (model, tdp) {
+                    (Some(_), Some(tdp)) => println!("this CPU: {:.1} W: {}", tdp.watts, tdp.source),
+                    (Some(model), None) => {
+                        println!("this CPU ({model}) is not in the TDP table: set cpu_tdp_w for the estimate")
+                    }
+                    (None, _) => println!("this CPU's model name is unknown (no /proc/cpuinfo): set cpu_tdp_w"),
+                }
+            }
             Ok(())
         }
         ConfigCommand::Set { key, value } => {

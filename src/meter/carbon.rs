@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 pub const WORLD_AVERAGE_G_PER_KWH: f64 = 445.0;
 
 /// How the world average is named wherever it is shown or stored.
-pub const WORLD_AVERAGE_SOURCE: &str = "world average, 2024 (IEA Electricity 2025, as in carbontracker 2.4.7); set yours with `pepr config set carbon_intensity CODE`";
+pub const WORLD_AVERAGE_SOURCE: &str = "world average, 2024 (IEA Electricity 2025, via carbontracker 2.4.7)";
 
 /// PUE when none is set: the energy measured is the energy counted. carbontracker multiplies by
 /// 1.58 (Uptime Institute's 2023 data-centre average) instead.
