@@ -55,6 +55,7 @@ impl SortKey {
 
     fn compare(
         self,
+        ranking: &Ranking,
         a: (&RunRecord, &super::rank::RankedRun),
         b: (&RunRecord, &super::rank::RankedRun),
         descending: bool,
@@ -71,7 +72,8 @@ impl SortKey {
             SortKey::Params => cmp_missing_last(ra.params, rb.params, descending),
             SortKey::Macs => cmp_missing_last(ra.macs, rb.macs, descending),
             SortKey::Performance => cmp_missing_last(Some(ra.performance), Some(rb.performance), descending),
-            SortKey::Resource(v) => cmp_missing_last(v.resource(ra), v.resource(rb), descending),
+            // Energy on the ranking's basis (gross or net), as shown.
+            SortKey::Resource(v) => cmp_missing_last(ranking.resource(v, ra), ranking.resource(v, rb), descending),
             SortKey::Score(v) => cmp_missing_last(ka.score[v.index()], kb.score[v.index()], descending),
             SortKey::Created => cmp_missing_last(Some(ra.created_at), Some(rb.created_at), descending),
         }
@@ -108,7 +110,7 @@ pub fn select(
         let (ra, rb) = (&records[ka.index], &records[kb.index]);
         ka.set
             .cmp(&kb.set)
-            .then_with(|| key.compare((ra, ka), (rb, kb), descending))
+            .then_with(|| key.compare(ranking, (ra, ka), (rb, kb), descending))
             .then_with(|| cmp_missing_last(ka.rank[tie_variant.index()], kb.rank[tie_variant.index()], false))
             .then_with(|| ra.arch.cmp(&rb.arch))
             .then_with(|| ra.id.cmp(&rb.id))
@@ -158,6 +160,23 @@ mod tests {
             ["a", "c", "b", "d"]
         );
         assert_eq!(ids(select(&records, &ranking, None, "ARCH-C", SortKey::Arch, false, Variant::Energy)), ["c"]);
+    }
+
+    #[test]
+    fn sorting_by_energy_follows_the_rankings_basis() {
+        let mut records = vec![sample("a", "g", 0.8, Some(1.0)), sample("b", "g", 0.8, Some(2.0))];
+        for (record, net) in records.iter_mut().zip([0.9, 0.2]) {
+            record.meters =
+                Some(crate::results::record::MeterDetail { energy_net_kwh: Some(net), ..Default::default() });
+        }
+        let key = SortKey::Resource(Variant::Energy);
+        let order = |energy| {
+            let ranking = crate::results::rank::rank_with(&records, SetBy::Group, energy).unwrap();
+            let rows = select(&records, &ranking, None, "", key, false, Variant::Energy);
+            rows.iter().map(|&i| records[ranking.runs[i].index].id.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(order(crate::results::rank::EnergyBasis::Gross), ["a", "b"]);
+        assert_eq!(order(crate::results::rank::EnergyBasis::Net), ["b", "a"]);
     }
 
     #[test]
