@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod cli;
 pub mod data;
 pub mod home;
+pub mod meter;
 pub mod results;
 pub mod train;
 pub mod ui;
