@@ -97,6 +97,14 @@ pub enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// Which power sources this machine has and which a run uses, the peak FLOP/s, the memory source.
+    Doctor {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        meter: MeterArgs,
+    },
     /// Print runs ranked by PePR within each comparison set.
     Rank {
         /// pepr-e|pepr-c|pepr-t|pepr-m, or a column: rank, arch, group, kind, params, macs, P,
@@ -158,6 +166,44 @@ pub struct TrainSettings {
     /// The experiment-grid cell this run fills (written by `pepr grid` and Slurm array tasks).
     #[arg(long, value_name = "CELL", hide = true)]
     grid_cell: Option<String>,
+    #[command(flatten)]
+    meter: MeterArgs,
+}
+
+/// How runs are metered (train, sweep; `pepr doctor` and `pepr bench meter` take the source ones).
+#[derive(Debug, Clone, clap::Args)]
+pub struct MeterArgs {
+    /// Carbon intensity for CO2: g CO2-eq per kWh, or a region code (default: the world average).
+    #[arg(long, value_name = "G_PER_KWH|REGION")]
+    carbon_intensity: Option<String>,
+    /// Power usage effectiveness CO2 is multiplied by (1.0: none; carbontracker uses 1.58).
+    #[arg(long, default_value_t = 1.0, value_name = "X")]
+    pue: f64,
+    /// How often the power sources are sampled, in milliseconds.
+    #[arg(long, default_value_t = crate::meter::sampler::DEFAULT_INTERVAL_MS, value_name = "MS")]
+    sample_ms: u64,
+    /// Measure idle power for this many seconds before the run, for net energy beside gross.
+    #[arg(long, default_value_t = 0.0, value_name = "SECONDS")]
+    idle_baseline: f64,
+    /// The CPU's TDP in watts for the estimate when RAPL is not readable (overrides the table).
+    #[arg(long, value_name = "WATTS")]
+    cpu_tdp: Option<f64>,
+    /// Where the powercap (RAPL) tree is (for tests).
+    #[arg(long, value_name = "DIR", hide = true, default_value = crate::meter::rapl::POWERCAP_ROOT)]
+    powercap_root: PathBuf,
+}
+
+impl MeterArgs {
+    fn settings(&self) -> crate::meter::MeterSettings {
+        crate::meter::MeterSettings {
+            sample_ms: self.sample_ms,
+            idle_baseline_s: self.idle_baseline,
+            carbon_intensity: self.carbon_intensity.clone(),
+            pue: self.pue,
+            cpu_tdp_w: self.cpu_tdp,
+            powercap_root: self.powercap_root.clone(),
+        }
+    }
 }
 
 impl TrainSettings {
@@ -176,6 +222,7 @@ impl TrainSettings {
             freeze_backbone: self.freeze_backbone,
             group: self.group.clone(),
             grid_cell: self.grid_cell.clone(),
+            meter: self.meter.settings(),
         }
     }
 }
@@ -196,6 +243,14 @@ pub enum BenchCommand {
         /// Timed training steps per model and size (after 2 warm-up steps).
         #[arg(long, default_value_t = 5, value_name = "N")]
         steps: usize,
+    },
+    /// The sampler's cost: its own work and CPU time while sampling this machine's sources.
+    Meter {
+        /// How long to sample.
+        #[arg(long, default_value_t = 10.0, value_name = "S")]
+        seconds: f64,
+        #[command(flatten)]
+        meter: MeterArgs,
     },
 }
 
@@ -383,6 +438,17 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
                 bail!("--batch-size and --steps must be at least 1");
             }
             ignore_broken_pipe(bench::run(&mut std::io::stdout().lock(), &archs, &sizes, batch_size, steps))
+        }
+        Command::Doctor { json, meter } => {
+            let settings = meter.settings();
+            let root = home.root().to_path_buf();
+            ignore_broken_pipe(crate::meter::doctor::run(&mut std::io::stdout().lock(), &settings, Some(&root), json))
+        }
+        Command::Bench { command: BenchCommand::Meter { seconds, meter } } => {
+            if !(seconds.is_finite() && seconds > 0.0) || meter.sample_ms == 0 {
+                bail!("--seconds and --sample-ms must be positive");
+            }
+            crate::meter::bench::run(&mut std::io::stdout().lock(), &meter.settings(), seconds)
         }
         Command::Rank { by, group, top, format, reverse, set_by } => {
             let (records, ranking) = load_and_rank(&store, set_by.into())?;

@@ -186,6 +186,12 @@ pub struct Live {
     pub paused: bool,
     /// Set once the run has ended: its status.
     pub ended: Option<RunStatus>,
+    /// The latest live meters (power, energy, CO2, FLOP/s, memory, prediction).
+    pub meters: Option<crate::meter::LiveMeters>,
+    /// Power in watts about once a second, oldest first (the sparkline of recent minutes).
+    pub power_history: Vec<f64>,
+    /// Meter time of the last point in `power_history`.
+    pub power_history_at: Option<f64>,
 }
 
 impl Live {
@@ -216,6 +222,8 @@ pub enum TrainRequest {
 const LOG_LINES: usize = 200;
 /// Loss reports kept for the sparkline.
 const LOSS_POINTS: usize = 400;
+/// Power points kept (one a second: the last five minutes).
+const POWER_POINTS: usize = 300;
 
 #[derive(Default)]
 pub struct TrainScreen {
@@ -440,6 +448,20 @@ impl TrainScreen {
                         live.epochs, live.metric
                     );
                     self.note(line);
+                }
+            }
+            RunUpdate::Meters(meters) => {
+                if let Some(live) = live {
+                    if let Some(w) = meters.power_w
+                        && live.power_history_at.is_none_or(|t| meters.elapsed_s - t >= 1.0)
+                    {
+                        live.power_history.push(w);
+                        live.power_history_at = Some(meters.elapsed_s);
+                        if live.power_history.len() > POWER_POINTS {
+                            live.power_history.remove(0);
+                        }
+                    }
+                    live.meters = Some(*meters);
                 }
             }
             RunUpdate::Paused(paused) => {

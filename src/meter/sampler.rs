@@ -51,7 +51,7 @@ pub struct Finished {
 
 pub struct Sampler {
     shared: Arc<Shared>,
-    stop: Sender<()>,
+    commands: Sender<Command>,
     thread: Option<JoinHandle<Finished>>,
 }
 
@@ -59,18 +59,29 @@ impl Sampler {
     /// Starts sampling `sources` every `interval` (the first sample is taken at once).
     pub fn start(sources: Vec<Box<dyn EnergySource>>, interval: Duration) -> Sampler {
         let shared = Arc::new(Shared { snapshot: Mutex::new(Snapshot::default()), paused: AtomicBool::new(false) });
-        let (stop, stopped) = channel();
+        let (commands, received) = channel();
         let worker = shared.clone();
         let interval = interval.max(Duration::from_millis(1));
         let thread = std::thread::Builder::new()
             .name("pepr-meter".into())
-            .spawn(move || sample_loop(sources, interval, &worker, stopped))
+            .spawn(move || sample_loop(sources, interval, &worker, received))
             .ok();
-        Sampler { shared, stop, thread }
+        Sampler { shared, commands, thread }
     }
 
     pub fn snapshot(&self) -> Snapshot {
         self.shared.snapshot.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// A sample taken now (the latest one if the thread cannot answer).
+    pub fn sample_now(&self) -> Snapshot {
+        let (reply, answer) = channel();
+        if self.commands.send(Command::Now(reply)).is_ok()
+            && let Ok(snapshot) = answer.recv_timeout(Duration::from_secs(5))
+        {
+            return snapshot;
+        }
+        self.snapshot()
     }
 
     /// While paused, time and energy are not counted (a paused run is not training).
@@ -80,7 +91,7 @@ impl Sampler {
 
     /// Takes a last sample, stops the thread and hands back the sources.
     pub fn stop(mut self) -> Finished {
-        let _ = self.stop.send(());
+        let _ = self.commands.send(Command::Stop);
         match self.thread.take().map(|t| t.join()) {
             Some(Ok(finished)) => finished,
             _ => Finished { snapshot: self.snapshot(), thread_cpu_s: None, sources: Vec::new() },
@@ -90,30 +101,38 @@ impl Sampler {
 
 impl Drop for Sampler {
     fn drop(&mut self) {
-        let _ = self.stop.send(());
+        let _ = self.commands.send(Command::Stop);
     }
 }
 
-fn sample_loop(
-    mut sources: Vec<Box<dyn EnergySource>>,
-    interval: Duration,
-    shared: &Shared,
-    stopped: Receiver<()>,
-) -> Finished {
-    let mut integrators = vec![Integrator::default(); sources.len()];
-    let start = Instant::now();
-    let mut last_t = 0.0f64;
-    let mut state = Snapshot::default();
-    loop {
+/// What the owner asks of the thread.
+enum Command {
+    /// Take a sample now and send it back (e.g. at the end of an epoch).
+    Now(Sender<Snapshot>),
+    Stop,
+}
+
+/// The thread's state between samples.
+struct State {
+    sources: Vec<Box<dyn EnergySource>>,
+    integrators: Vec<Integrator>,
+    start: Instant,
+    last_t: f64,
+    snapshot: Snapshot,
+}
+
+impl State {
+    fn sample(&mut self, shared: &Shared) -> Snapshot {
         let work = Instant::now();
-        let t = start.elapsed().as_secs_f64();
+        let t = self.start.elapsed().as_secs_f64();
         let counting = !shared.paused.load(Ordering::SeqCst);
+        let s = &mut self.snapshot;
         if counting {
-            state.elapsed_s += t - last_t;
+            s.elapsed_s += t - self.last_t;
         }
-        last_t = t;
+        self.last_t = t;
         let mut gpu_memory = None;
-        for (source, integrator) in sources.iter_mut().zip(&mut integrators) {
+        for (source, integrator) in self.sources.iter_mut().zip(&mut self.integrators) {
             match source.read() {
                 Ok(reading) => {
                     if let Some(m) = reading.memory_bytes {
@@ -121,58 +140,52 @@ fn sample_loop(
                     }
                     integrator.add(t, reading, counting);
                 }
-                Err(e) => state.last_error = Some(format!("{}: {e}", source.name())),
+                Err(e) => s.last_error = Some(format!("{}: {e}", source.name())),
             }
         }
-        let powers: Vec<f64> = integrators.iter().filter_map(|i| i.power_w).collect();
-        state.power_w = (!powers.is_empty()).then(|| powers.iter().sum());
-        state.energy_j = (!sources.is_empty()).then(|| integrators.iter().map(|i| i.energy_j).sum());
-        state.rss_bytes = process::rss_bytes();
-        state.peak_rss_bytes = state.peak_rss_bytes.max(state.rss_bytes);
-        state.gpu_memory_bytes = gpu_memory;
-        state.peak_gpu_memory_bytes = state.peak_gpu_memory_bytes.max(gpu_memory);
-        state.samples += 1;
-        state.busy_s += work.elapsed().as_secs_f64();
-        *shared.snapshot.lock().unwrap_or_else(|e| e.into_inner()) = state.clone();
-        match stopped.recv_timeout(interval.saturating_sub(work.elapsed())) {
-            Err(RecvTimeoutError::Timeout) => continue,
-            // Stopped (or the owner is gone): the sample above was the last one wanted... unless
-            // time has passed since it, so take a final one first.
-            _ => {
-                if start.elapsed().as_secs_f64() - t > 0.001 {
-                    final_sample(&mut sources, &mut integrators, start, &mut last_t, shared, &mut state);
-                }
+        let powers: Vec<f64> = self.integrators.iter().filter_map(|i| i.power_w).collect();
+        s.power_w = (!powers.is_empty()).then(|| powers.iter().sum());
+        s.energy_j = (!self.sources.is_empty()).then(|| self.integrators.iter().map(|i| i.energy_j).sum());
+        s.rss_bytes = process::rss_bytes();
+        s.peak_rss_bytes = s.peak_rss_bytes.max(s.rss_bytes);
+        s.gpu_memory_bytes = gpu_memory;
+        s.peak_gpu_memory_bytes = s.peak_gpu_memory_bytes.max(gpu_memory);
+        s.samples += 1;
+        s.busy_s += work.elapsed().as_secs_f64();
+        *shared.snapshot.lock().unwrap_or_else(|e| e.into_inner()) = s.clone();
+        s.clone()
+    }
+}
+
+fn sample_loop(
+    sources: Vec<Box<dyn EnergySource>>,
+    interval: Duration,
+    shared: &Shared,
+    commands: Receiver<Command>,
+) -> Finished {
+    let integrators = vec![Integrator::default(); sources.len()];
+    let mut state = State { sources, integrators, start: Instant::now(), last_t: 0.0, snapshot: Snapshot::default() };
+    state.sample(shared);
+    let mut next = Instant::now() + interval;
+    loop {
+        match commands.recv_timeout(next.saturating_duration_since(Instant::now())) {
+            Err(RecvTimeoutError::Timeout) => {
+                state.sample(shared);
+                let now = Instant::now();
+                // A late sample (a busy machine) does not cause a burst of catch-up samples.
+                next = (next + interval).max(now + interval / 2);
+            }
+            Ok(Command::Now(reply)) => {
+                let _ = reply.send(state.sample(shared));
+            }
+            // Stopped, or the owner is gone: one last sample closes the run.
+            Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => {
+                state.sample(shared);
                 break;
             }
         }
     }
-    Finished { snapshot: state, thread_cpu_s: process::thread_cpu_s(), sources }
-}
-
-fn final_sample(
-    sources: &mut [Box<dyn EnergySource>],
-    integrators: &mut [Integrator],
-    start: Instant,
-    last_t: &mut f64,
-    shared: &Shared,
-    state: &mut Snapshot,
-) {
-    let work = Instant::now();
-    let t = start.elapsed().as_secs_f64();
-    let counting = !shared.paused.load(Ordering::SeqCst);
-    if counting {
-        state.elapsed_s += t - *last_t;
-    }
-    *last_t = t;
-    for (source, integrator) in sources.iter_mut().zip(integrators.iter_mut()) {
-        if let Ok(reading) = source.read() {
-            integrator.add(t, reading, counting);
-        }
-    }
-    state.energy_j = (!sources.is_empty()).then(|| integrators.iter().map(|i| i.energy_j).sum());
-    state.samples += 1;
-    state.busy_s += work.elapsed().as_secs_f64();
-    *shared.snapshot.lock().unwrap_or_else(|e| e.into_inner()) = state.clone();
+    Finished { snapshot: state.snapshot, thread_cpu_s: process::thread_cpu_s(), sources: state.sources }
 }
 
 #[cfg(test)]
@@ -185,7 +198,9 @@ mod tests {
         let fake = FakeSource::new("fake", true, vec![Ok(Reading { power_w: Some(40.0), ..Reading::default() })]);
         let sampler = Sampler::start(vec![Box::new(fake)], Duration::from_millis(5));
         std::thread::sleep(Duration::from_millis(100));
+        let now = sampler.sample_now();
         let live = sampler.snapshot();
+        assert!(now.samples >= 1 && now.samples <= live.samples, "{now:?}");
         assert!(live.samples >= 2 && live.power_w == Some(40.0), "{live:?}");
         assert!(live.peak_rss_bytes.unwrap() > 0);
         let done = sampler.stop();

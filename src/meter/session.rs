@@ -3,7 +3,7 @@
 //! the run trains, gives live figures to the caller and fills the record's resource fields.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use burn::tensor::Device;
 
@@ -228,6 +228,10 @@ pub struct RunMeters {
     prediction: Option<Prediction>,
     epochs: usize,
     sample_ms: u64,
+    /// The training clock for throughput: pauses left out.
+    clock: Instant,
+    paused_since: Option<Instant>,
+    paused_for: Duration,
 }
 
 /// The peak FLOP/s of a device: cached in `home` (when given) or measured now.
@@ -298,6 +302,9 @@ impl RunMeters {
             prediction: None,
             epochs,
             sample_ms: settings.sample_ms,
+            clock: Instant::now(),
+            paused_since: None,
+            paused_for: Duration::ZERO,
         })
     }
 
@@ -308,16 +315,31 @@ impl RunMeters {
         self.flops = cost.map(|c| FlopMeter::new(c.train_flops() as f64, self.peak.as_ref().map(|p| p.flops_per_s)));
     }
 
-    pub fn set_paused(&self, paused: bool) {
+    /// A paused run counts neither time nor energy.
+    pub fn set_paused(&mut self, paused: bool) {
         self.sampler.set_paused(paused);
+        match (paused, self.paused_since) {
+            (true, None) => self.paused_since = Some(Instant::now()),
+            (false, Some(since)) => {
+                self.paused_for += since.elapsed();
+                self.paused_since = None;
+            }
+            _ => {}
+        }
+    }
+
+    /// Seconds of training time since the meters started.
+    fn now_s(&self) -> f64 {
+        self.clock.elapsed().saturating_sub(self.paused_for).as_secs_f64()
     }
 
     fn kwh_of(snapshot: &Snapshot) -> Option<f64> {
         snapshot.energy_j.map(|j| j / 3.6e6)
     }
 
-    /// Live figures after `samples_in_epoch` samples of `epoch` by `t` seconds of training time.
-    pub fn progress(&mut self, epoch: usize, samples_in_epoch: u64, t: f64) -> LiveMeters {
+    /// `samples_in_epoch` samples of `epoch` are trained by now.
+    pub fn observe(&mut self, epoch: usize, samples_in_epoch: u64) {
+        let t = self.now_s();
         if let Some(flops) = &mut self.flops {
             if epoch != self.flops_epoch {
                 // Each epoch's rate is its own: evaluation between epochs is not training throughput.
@@ -326,7 +348,6 @@ impl RunMeters {
             }
             flops.observe(t, samples_in_epoch);
         }
-        self.live()
     }
 
     /// Live figures now.
@@ -362,7 +383,7 @@ impl RunMeters {
     /// After the first epoch: the predicted totals, linear in epochs.
     pub fn epoch_finished(&mut self, epoch: usize) {
         if epoch == 1 && self.prediction.is_none() {
-            let s = self.sampler.snapshot();
+            let s = self.sampler.sample_now();
             let energy = Self::kwh_of(&s);
             let co2 = energy.map(|e| emissions::co2_g(e, self.carbon.g_per_kwh, self.pue));
             self.prediction = predict(1, self.epochs as u32, s.elapsed_s, energy, co2);
@@ -511,7 +532,9 @@ mod tests {
             x = x.wrapping_mul(31).wrapping_add(7);
         }
         std::hint::black_box(x);
-        let live = meters.progress(1, 64, 1.0);
+        meters.observe(1, 0);
+        meters.observe(1, 64);
+        let live = meters.live();
         assert_eq!(live.power_label.as_deref(), Some("estimated (TDP x load)"));
         meters.epoch_finished(1);
         let report = meters.finish(100.0);
