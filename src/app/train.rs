@@ -487,6 +487,9 @@ impl TrainScreen {
                 if let Some(message) = message {
                     line.push_str(&format!(" ({message})"));
                 }
+                if let (Some(e), Some(source)) = (record.energy_kwh, &record.power_source) {
+                    line.push_str(&format!("; {} {}", crate::meter::session::kwh(e), source.label()));
+                }
                 if checkpoint.is_some() {
                     line.push_str("; weights saved");
                 }

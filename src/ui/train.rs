@@ -16,12 +16,21 @@ use super::format::human_count;
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let screen = &app.train;
     let [top, progress, log] =
-        Layout::vertical([Constraint::Length(8), Constraint::Length(11), Constraint::Min(3)]).areas(area);
+        Layout::vertical([Constraint::Length(8), Constraint::Length(progress_height(screen)), Constraint::Min(3)])
+            .areas(area);
     let [queue, settings] = Layout::horizontal([Constraint::Min(30), Constraint::Length(24)]).areas(top);
     draw_queue(frame, queue, screen);
     draw_settings(frame, settings, screen);
     draw_progress(frame, progress, screen);
     draw_log(frame, log, screen);
+}
+
+/// The live meters take four more rows while a run trains; an ended run gives them back to the log.
+fn progress_height(screen: &TrainScreen) -> u16 {
+    match &screen.live {
+        Some(live) if live.ended.is_none() => 10,
+        _ => 7,
+    }
 }
 
 /// 65 -> "1m 05s", 3725 -> "1h 02m", 7 -> "7s".
@@ -122,15 +131,24 @@ fn draw_progress(frame: &mut Frame, area: Rect, screen: &TrainScreen) {
     let block = Block::bordered().title(title).title_bottom(Line::from(" p pause · S stop ").right_aligned());
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let [gauge, info, metrics, meters, spark] = Layout::vertical([
+    let metering = live.ended.is_none();
+    let [gauge, info, metrics, meters, sparks] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Length(1),
-        Constraint::Length(5),
+        Constraint::Length(if metering { 4 } else { 0 }),
         Constraint::Min(0),
     ])
     .areas(inner);
-    draw_meters(frame, meters, live);
+    // The loss and power sparklines share a row while the meters show.
+    let [spark, power_spark] = if metering {
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(sparks)
+    } else {
+        [sparks, Rect::default()]
+    };
+    if metering {
+        draw_meters(frame, meters, power_spark, live);
+    }
 
     let (done, total) = live.steps_done();
     let ratio = if total > 0 { done as f64 / total as f64 } else { 0.0 };
@@ -223,9 +241,9 @@ fn draw_progress(frame: &mut Frame, area: Rect, screen: &TrainScreen) {
 }
 
 /// The live meters: power gauge and sparkline, energy and CO2, FLOP/s, memory, predicted totals.
-fn draw_meters(frame: &mut Frame, area: Rect, live: &Live) {
+fn draw_meters(frame: &mut Frame, area: Rect, spark: Rect, live: &Live) {
     let dim = Style::new().fg(Color::DarkGray);
-    let [power, spark, energy, compute, memory] = Layout::vertical([Constraint::Length(1); 5]).areas(area);
+    let [power, energy, compute, memory] = Layout::vertical([Constraint::Length(1); 4]).areas(area);
     let Some(m) = &live.meters else {
         let text = "meters: starting (peak FLOP/s, power sources)…";
         frame.render_widget(Paragraph::new(text).style(dim), power);
@@ -244,8 +262,8 @@ fn draw_meters(frame: &mut Frame, area: Rect, live: &Live) {
         _ => frame.render_widget(Paragraph::new(m.power_text()), value),
     }
     let [label, value] = row(spark);
-    let minutes = live.power_history.len() as f64 / 60.0;
-    frame.render_widget(Paragraph::new(format!("{minutes:.0}m W")).style(dim), label);
+    // One point a second: the label says how far back the line goes.
+    frame.render_widget(Paragraph::new(format!(" W {}", duration(live.power_history.len() as f64))).style(dim), label);
     if !live.power_history.is_empty() {
         let width = value.width as usize;
         let shown = &live.power_history[live.power_history.len().saturating_sub(width)..];
