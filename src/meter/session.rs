@@ -135,7 +135,8 @@ pub struct LiveMeters {
     pub prediction: Option<Prediction>,
 }
 
-fn si(value: f64, unit: &str) -> String {
+/// 2.5e9, "FLOP/s" -> "2.500 GFLOP/s".
+pub fn si(value: f64, unit: &str) -> String {
     let (v, prefix) = match value.abs() {
         v if v >= 1e12 => (value / 1e12, "T"),
         v if v >= 1e9 => (value / 1e9, "G"),
