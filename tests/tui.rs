@@ -577,4 +577,9 @@ fn train_scenario_runs_and_the_run_appears_on_the_leaderboard() {
     assert_eq!(app.current_set().unwrap().name, "synthetic_f0.1");
     assert_eq!(archs(&app), ["pepr_lenet5"]);
     assert!(screen(&app, 80, 24).contains("pepr_lenet5"));
+    // Its details say how it was metered: memory's kind, FLOP/s against the peak, the prediction.
+    press(&mut app, KeyCode::Enter);
+    let text = screen(&app, 120, 40);
+    assert!(text.contains("peak RSS") && text.contains("FLOP/s est.") && text.contains("% of peak)"), "{text}");
+    assert!(text.contains("predicted") && text.contains("after epoch 1:"), "{text}");
 }
