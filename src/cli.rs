@@ -98,6 +98,14 @@ pub enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// Which power sources this machine has and which a run uses, the peak FLOP/s, the memory source.
+    Doctor {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        meter: MeterArgs,
+    },
     /// Print runs ranked by PePR within each comparison set.
     Rank {
         /// pepr-e|pepr-c|pepr-t|pepr-m, or a column: rank, arch, group, kind, params, macs, P,
@@ -204,10 +212,64 @@ pub struct TrainSettings {
     /// The experiment-grid cell this run fills (written by `pepr grid` and Slurm array tasks).
     #[arg(long, value_name = "CELL", hide = true)]
     grid_cell: Option<String>,
+    #[command(flatten)]
+    meter: MeterArgs,
+}
+
+/// How runs are metered (train, sweep; `pepr doctor` and `pepr bench meter` take the source ones).
+#[derive(Debug, Clone, clap::Args)]
+pub struct MeterArgs {
+    /// Carbon intensity for CO2: g CO2-eq per kWh, or a country code (default: the `carbon_intensity`
+    /// setting, else the world average).
+    #[arg(long, value_name = "G_PER_KWH|REGION")]
+    carbon_intensity: Option<String>,
+    /// Power usage effectiveness CO2 is multiplied by (default: the `pue` setting, else 1.0;
+    /// carbontracker uses 1.58).
+    #[arg(long, value_name = "X")]
+    pue: Option<f64>,
+    /// How often the power sources are sampled, in milliseconds (default: the setting, else 200).
+    #[arg(long, value_name = "MS")]
+    sample_ms: Option<u64>,
+    /// Measure idle power for this many seconds before the run, for net energy beside gross
+    /// (default: the `idle_baseline_s` setting, else off).
+    #[arg(long, value_name = "SECONDS")]
+    idle_baseline: Option<f64>,
+    /// The CPU's TDP in watts for the estimate when RAPL is not readable (overrides the table and
+    /// the `cpu_tdp_w` setting).
+    #[arg(long, value_name = "WATTS")]
+    cpu_tdp: Option<f64>,
+    /// Where the powercap (RAPL) tree is (for tests).
+    #[arg(long, value_name = "DIR", hide = true, default_value = crate::meter::rapl::POWERCAP_ROOT)]
+    powercap_root: PathBuf,
+}
+
+impl MeterArgs {
+    /// The meter settings in effect: a flag wins over the home's settings file, which wins over the
+    /// defaults.
+    fn settings(&self, stored: &Settings) -> crate::meter::MeterSettings {
+        let base = stored.meter_settings();
+        crate::meter::MeterSettings {
+            sample_ms: self.sample_ms.unwrap_or(base.sample_ms),
+            idle_baseline_s: self.idle_baseline.unwrap_or(base.idle_baseline_s),
+            carbon_intensity: self.carbon_intensity.clone().or(base.carbon_intensity),
+            pue: self.pue.unwrap_or(base.pue),
+            cpu_tdp_w: self.cpu_tdp.or(base.cpu_tdp_w),
+            powercap_root: self.powercap_root.clone(),
+        }
+    }
+}
+
+/// The home's settings file, or the defaults with a warning on stderr when it cannot be used.
+fn stored_settings(home: &Home) -> Settings {
+    let (settings, warning) = Settings::load_or_default(&home.settings_file());
+    if let Some(warning) = warning {
+        eprintln!("warning: {warning}");
+    }
+    settings
 }
 
 impl TrainSettings {
-    fn config(&self, arch: &str, dataset: &str) -> TrainConfig {
+    fn config(&self, arch: &str, dataset: &str, stored: &Settings) -> TrainConfig {
         TrainConfig {
             arch: arch.to_string(),
             dataset: dataset.to_string(),
@@ -222,6 +284,7 @@ impl TrainSettings {
             freeze_backbone: self.freeze_backbone,
             group: self.group.clone(),
             grid_cell: self.grid_cell.clone(),
+            meter: self.meter.settings(stored),
         }
     }
 }
@@ -242,6 +305,14 @@ pub enum BenchCommand {
         /// Timed training steps per model and size (after 2 warm-up steps).
         #[arg(long, default_value_t = 5, value_name = "N")]
         steps: usize,
+    },
+    /// The sampler's cost: its own work and CPU time while sampling this machine's sources.
+    Meter {
+        /// How long to sample.
+        #[arg(long, default_value_t = 10.0, value_name = "S")]
+        seconds: f64,
+        #[command(flatten)]
+        meter: MeterArgs,
     },
 }
 
@@ -406,7 +477,7 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             ignore_broken_pipe(result)
         }
         Command::Train { arch, dataset, settings, json } => {
-            let config = settings.config(&arch, &dataset);
+            let config = settings.config(&arch, &dataset, &stored_settings(home));
             let data_dir = settings.data_dir.clone().unwrap_or_else(|| home.datasets_dir());
             let record = crate::train::cli::run(home, &config, &data_dir, json)?;
             if record.status == crate::results::record::RunStatus::Interrupted {
@@ -416,8 +487,9 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
         }
         Command::Sweep { archs, datasets, settings } => {
             let data_dir = settings.data_dir.clone().unwrap_or_else(|| home.datasets_dir());
+            let stored = stored_settings(home);
             let configs: Vec<TrainConfig> =
-                archs.iter().flat_map(|a| datasets.iter().map(|d| settings.config(a, d))).collect();
+                archs.iter().flat_map(|a| datasets.iter().map(|d| settings.config(a, d, &stored))).collect();
             crate::train::cli::sweep(home, &configs, &data_dir)
         }
         Command::Bench { command: BenchCommand::Train { archs, sizes, batch_size, steps } } => {
@@ -430,17 +502,23 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             }
             ignore_broken_pipe(bench::run(&mut std::io::stdout().lock(), &archs, &sizes, batch_size, steps))
         }
+        Command::Doctor { json, meter } => {
+            let settings = meter.settings(&stored_settings(home));
+            let root = home.root().to_path_buf();
+            ignore_broken_pipe(crate::meter::doctor::run(&mut std::io::stdout().lock(), &settings, Some(&root), json))
+        }
+        Command::Bench { command: BenchCommand::Meter { seconds, meter } } => {
+            let settings = meter.settings(&stored_settings(home));
+            if !(seconds.is_finite() && seconds > 0.0) || settings.sample_ms == 0 {
+                bail!("--seconds and --sample-ms must be positive");
+            }
+            crate::meter::bench::run(&mut std::io::stdout().lock(), &settings, seconds)
+        }
         Command::Config { command } => config(home, command),
         Command::Rank { by, group, top, format, reverse, set_by, energy } => {
             let energy = match energy {
                 Some(energy) => energy.into(),
-                None => {
-                    let (settings, warning) = Settings::load_or_default(&home.settings_file());
-                    if let Some(warning) = warning {
-                        eprintln!("warning: {warning}");
-                    }
-                    settings.rank_energy()
-                }
+                None => stored_settings(home).rank_energy(),
             };
             let (records, ranking) = load_and_rank(&store, set_by.into(), energy)?;
             if let Some(group) = &group

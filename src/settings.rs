@@ -201,6 +201,18 @@ impl Settings {
         self.cpu_tdp_w
     }
 
+    /// The meters' settings from this file (flags may still override them).
+    pub fn meter_settings(&self) -> crate::meter::MeterSettings {
+        crate::meter::MeterSettings {
+            sample_ms: self.sample_interval_ms(),
+            idle_baseline_s: self.idle_baseline_s(),
+            carbon_intensity: self.carbon_intensity.clone(),
+            pue: self.pue(),
+            cpu_tdp_w: self.cpu_tdp_w(),
+            ..crate::meter::MeterSettings::default()
+        }
+    }
+
     pub fn rank_energy(&self) -> EnergyBasis {
         self.rank_energy.unwrap_or_default()
     }

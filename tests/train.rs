@@ -248,7 +248,8 @@ fn pepr_train_end_to_end() {
     assert_eq!(record["metric"], "test balanced accuracy");
     assert_eq!(record["epoch_perf"].as_array().unwrap().len(), 2);
     assert_eq!(record["seed"], 4);
-    assert!(record["energy_kwh"].is_null() && record["memory_gb"].is_null());
+    // The meters fill memory always; energy needs a power source (tests/meters.rs covers them).
+    assert!(record["memory_gb"].as_f64().unwrap() > 0.0 && record["node"].is_string());
     // Progress and the summary on stderr, plain lines (not a terminal here).
     assert!(stderr.contains("epoch 2/2: train loss"), "{stderr}");
     assert!(!stderr.contains('\r'), "{stderr}");

@@ -43,6 +43,13 @@ fn a_run_reports_started_progress_epochs_and_is_stored() {
     let handle = spawn_run(job(7, 1, 0.1), Home::at(home.path()), home.path().join("datasets"), sender);
     let updates = until_end(&receiver, Vec::new());
     handle.join();
+    // Live meters come with the progress and after each epoch; the rest of the sequence is checked below.
+    let meters: Vec<_> =
+        updates.iter().filter_map(|u| if let RunUpdate::Meters(m) = u { Some(m) } else { None }).collect();
+    let last = meters.last().expect("live meters");
+    assert!(last.memory_gb.is_some_and(|gb| gb > 0.0) && last.memory_kind.contains("RSS"), "{last:?}");
+    assert!(last.flops_per_s.is_some() && last.prediction.is_some(), "{last:?}");
+    let updates: Vec<RunUpdate> = updates.into_iter().filter(|u| !matches!(u, RunUpdate::Meters(_))).collect();
 
     let RunUpdate::Started { run_id, params, epochs, steps_per_epoch, train_samples, .. } = &updates[0] else {
         panic!("first {:?}", updates[0])

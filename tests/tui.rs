@@ -446,7 +446,33 @@ fn train_running_80x24() {
     for step in 1..=20 {
         app.on_run_message(progress(job.id, 2, step, 0.8 - step as f64 * 0.01, 6.3 + step as f64 * 0.1));
     }
+    for k in 0..40 {
+        let meters = pepr::meter::LiveMeters {
+            elapsed_s: k as f64 * 0.5,
+            power_w: Some(30.0 + (k % 10) as f64),
+            power_label: Some("estimated (TDP x load)".into()),
+            gauge_max_w: Some(100.0),
+            energy_kwh: Some(k as f64 * 5e-6),
+            co2_g: Some(k as f64 * 5e-6 * 480.0),
+            samples_per_s: Some(850.0),
+            flops_per_s: Some(2.1e9),
+            share_of_peak: Some(0.0245),
+            memory_gb: Some(0.12),
+            memory_kind: "peak RSS".into(),
+            prediction: Some(pepr::results::record::Prediction {
+                after_epochs: 1,
+                time_s: 19.0,
+                energy_kwh: Some(3e-4),
+                co2_g: Some(0.144),
+            }),
+        };
+        app.on_run_message(RunMessage { job: job.id, update: RunUpdate::Meters(Box::new(meters)) });
+    }
     let text = screen(&app, 80, 24);
+    assert!(text.contains("39.0 W estimated (TDP x load)") && text.contains("1.95e-4 kWh"), "{text}");
+    assert!(text.contains("2.100 GFLOP/s (2.5% of peak)") && text.contains("850 samples/s"), "{text}");
+    assert!(text.contains("0.12 GB peak RSS") && text.contains("predicted total 19 s"), "{text}");
+    assert_eq!(app.train.live.as_ref().unwrap().power_history.len(), 20, "one point a second");
     assert!(text.contains("epoch 2/3 · step 20/63") && text.contains("ETA 11s"), "{text}");
     assert!(text.contains("850 images/s") && text.contains("0.412"), "{text}");
     insta::assert_snapshot!(render(&app, 80, 24).backend());
@@ -551,6 +577,11 @@ fn train_scenario_runs_and_the_run_appears_on_the_leaderboard() {
     assert_eq!(app.current_set().unwrap().name, "synthetic_f0.1");
     assert_eq!(archs(&app), ["pepr_lenet5"]);
     assert!(screen(&app, 80, 24).contains("pepr_lenet5"));
+    // Its details say how it was metered: memory's kind, FLOP/s against the peak, the prediction.
+    press(&mut app, KeyCode::Enter);
+    let text = screen(&app, 120, 40);
+    assert!(text.contains("peak RSS") && text.contains("FLOP/s est.") && text.contains("% of peak)"), "{text}");
+    assert!(text.contains("predicted") && text.contains("after epoch 1:"), "{text}");
 }
 
 /// Synthetic runs share one intensity (475 g/kWh, no PUE): PePR-C only repeats PePR-E, and says so.

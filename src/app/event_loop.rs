@@ -69,9 +69,11 @@ pub fn run_tui(home: Home) -> Result<()> {
     let store = RunStore::new(home.runs_file());
     let data_dir = home.datasets_dir();
     let mut app = App::new(store.path().display().to_string());
-    // Read once at start: PePR-E's energy basis (gross or net); a bad file is reported, not fatal.
+    // Read once at start: PePR-E's energy basis (gross or net) and the meters' settings; a bad file
+    // is reported, not fatal.
     let (settings, settings_warning) = crate::settings::Settings::load_or_default(&home.settings_file());
     let energy = settings.rank_energy();
+    app.train.settings.meter = settings.meter_settings();
     app.settings_warning = settings_warning;
     let (sender, receiver) = mpsc::channel::<Message>();
 

@@ -85,6 +85,8 @@ pub struct Settings {
     pub fraction: f64,
     pub seed: u64,
     pub metric: Metric,
+    /// From the home's settings file (read at start); not edited on this screen.
+    pub meter: crate::meter::MeterSettings,
 }
 
 impl Default for Settings {
@@ -96,6 +98,7 @@ impl Default for Settings {
             fraction: 1.0,
             seed: 0,
             metric: Metric::Accuracy,
+            meter: crate::meter::MeterSettings::default(),
         }
     }
 }
@@ -154,6 +157,7 @@ impl Settings {
             seed: self.seed,
             metric: self.metric,
             backend: crate::train::backend::Backend::Cpu,
+            meter: self.meter.clone(),
             ..TrainConfig::new(arch, dataset)
         }
     }
@@ -186,6 +190,12 @@ pub struct Live {
     pub paused: bool,
     /// Set once the run has ended: its status.
     pub ended: Option<RunStatus>,
+    /// The latest live meters (power, energy, CO2, FLOP/s, memory, prediction).
+    pub meters: Option<crate::meter::LiveMeters>,
+    /// Power in watts about once a second, oldest first (the sparkline of recent minutes).
+    pub power_history: Vec<f64>,
+    /// Meter time of the last point in `power_history`.
+    pub power_history_at: Option<f64>,
 }
 
 impl Live {
@@ -216,6 +226,8 @@ pub enum TrainRequest {
 const LOG_LINES: usize = 200;
 /// Loss reports kept for the sparkline.
 const LOSS_POINTS: usize = 400;
+/// Power points kept (one a second: the last five minutes).
+const POWER_POINTS: usize = 300;
 
 #[derive(Default)]
 pub struct TrainScreen {
@@ -442,6 +454,20 @@ impl TrainScreen {
                     self.note(line);
                 }
             }
+            RunUpdate::Meters(meters) => {
+                if let Some(live) = live {
+                    if let Some(w) = meters.power_w
+                        && live.power_history_at.is_none_or(|t| meters.elapsed_s - t >= 1.0)
+                    {
+                        live.power_history.push(w);
+                        live.power_history_at = Some(meters.elapsed_s);
+                        if live.power_history.len() > POWER_POINTS {
+                            live.power_history.remove(0);
+                        }
+                    }
+                    live.meters = Some(*meters);
+                }
+            }
             RunUpdate::Paused(paused) => {
                 if let Some(live) = live {
                     live.paused = paused;
@@ -464,6 +490,9 @@ impl TrainScreen {
                 );
                 if let Some(message) = message {
                     line.push_str(&format!(" ({message})"));
+                }
+                if let (Some(e), Some(source)) = (record.energy_kwh, &record.power_source) {
+                    line.push_str(&format!("; {} {}", crate::meter::session::kwh(e), source.label()));
                 }
                 if checkpoint.is_some() {
                     line.push_str("; weights saved");

@@ -234,6 +234,18 @@ pub struct MeterDetail {
     pub peak_flops_per_s: Option<f64>,
     #[serde(default)]
     pub sample_interval_ms: Option<u64>,
+    /// The sources behind the energy, e.g. "TDP 65 W (table) x process CPU share over 8 logical CPUs".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_detail: Option<String>,
+    /// Seconds the meters covered (pauses left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metered_s: Option<f64>,
+    /// CPU seconds the sampler thread itself used (its cost).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampler_cpu_s: Option<f64>,
+    /// Samples the sampler took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub samples: Option<u64>,
 }
 
 /// Totals predicted from the first epoch(s), linear in epochs (as carbontracker does).

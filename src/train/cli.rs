@@ -9,9 +9,10 @@ use anyhow::{Result, bail};
 use chrono::Utc;
 
 use super::record::new_run_id;
-use super::run::{Stored, load_dataset, store_outcome};
-use super::{Event, TrainConfig, train};
+use super::run::{Stored, load_dataset, store_metered, train_metered};
+use super::{Event, TrainConfig};
 use crate::home::Home;
+use crate::meter::RunMeters;
 use crate::results::record::{RunRecord, RunStatus};
 
 /// Draws progress on stderr: one rewritten line on a terminal (at most 10 times a second), plain
@@ -33,7 +34,7 @@ impl Progress {
         Progress { terminal, every, last: None, epochs, metric, dirty: false }
     }
 
-    fn event(&mut self, event: Event) {
+    fn event(&mut self, event: Event, meters: &mut RunMeters) {
         let mut err = std::io::stderr().lock();
         let clear = |err: &mut std::io::StderrLock, dirty: &mut bool| {
             if std::mem::take(dirty) {
@@ -60,8 +61,9 @@ impl Progress {
                 }
                 self.last = Some(now);
                 let line = format!(
-                    "epoch {epoch}/{} step {step}/{steps} loss {loss:.4} {samples_per_sec:.0} images/s",
-                    self.epochs
+                    "epoch {epoch}/{} step {step}/{steps} loss {loss:.4} {samples_per_sec:.0} images/s · {}",
+                    self.epochs,
+                    meters.live().summary()
                 );
                 if self.terminal {
                     let _ = write!(err, "\r\x1b[K{line}");
@@ -74,8 +76,10 @@ impl Progress {
                 clear(&mut err, &mut self.dirty);
                 let _ = writeln!(
                     err,
-                    "epoch {epoch}/{}: train loss {train_loss:.4}, {} {test_metric:.4}",
-                    self.epochs, self.metric
+                    "epoch {epoch}/{}: train loss {train_loss:.4}, {} {test_metric:.4} · {}",
+                    self.epochs,
+                    self.metric,
+                    meters.live().summary()
                 );
             }
         }
@@ -119,10 +123,14 @@ pub fn run(home: &Home, config: &TrainConfig, data_dir: &Path, json: bool) -> Re
     let stop = interrupt_flag();
     let mut progress = Progress::new(config.epochs, config.metric.name());
     let device = config.backend.device()?;
-    let outcome = train(config, &dataset, &device, stop, &mut |event| progress.event(event));
+    let (outcome, meters) =
+        train_metered(config, &dataset, &device, stop, home, &mut |event, meters| progress.event(event, meters))?;
     progress.finish();
+    for note in &meters.notes {
+        eprintln!("meters: {note}");
+    }
 
-    let Stored { record, checkpoint } = store_outcome(home, config, &outcome, &id, created_at)?;
+    let Stored { record, checkpoint } = store_metered(home, config, &outcome, &meters, &id, created_at)?;
 
     if json {
         let mut out = std::io::stdout().lock();
@@ -133,7 +141,7 @@ pub fn run(home: &Home, config: &TrainConfig, data_dir: &Path, json: bool) -> Re
         bail!("run {id} failed: {}", outcome.message.as_deref().unwrap_or("unknown error"));
     }
     let summary = format!(
-        "run {id} {}: {} {:.4} after {} epoch{}, {:.1} s, {:.0} images/s; checkpoint {}",
+        "run {id} {}: {} {:.4} after {} epoch{}, {:.1} s, {:.0} images/s, {}; checkpoint {}",
         record.status.label(),
         record.metric,
         record.performance,
@@ -141,6 +149,7 @@ pub fn run(home: &Home, config: &TrainConfig, data_dir: &Path, json: bool) -> Re
         if record.epoch_perf.len() == 1 { "" } else { "s" },
         outcome.train_time_s,
         outcome.samples_per_sec,
+        resources_text(&record),
         checkpoint.map_or_else(|| "none".to_string(), |p| p.display().to_string()),
     );
     if json {
@@ -149,6 +158,23 @@ pub fn run(home: &Home, config: &TrainConfig, data_dir: &Path, json: bool) -> Re
         println!("{summary}");
     }
     Ok(record)
+}
+
+/// The stored resource figures in words, each with its source.
+fn resources_text(record: &RunRecord) -> String {
+    use crate::meter::session::{grams, kwh};
+    let energy = match (record.energy_kwh, &record.power_source) {
+        (Some(e), Some(source)) => format!("{} {}", kwh(e), source.label()),
+        _ => "energy unknown (no power source: see `pepr doctor`)".into(),
+    };
+    let co2 = record.co2_g.map_or_else(String::new, |c| {
+        format!(", {} CO2-eq at {} g/kWh", grams(c), record.carbon_intensity_g_per_kwh.unwrap_or_default())
+    });
+    let memory = match (record.memory_gb, &record.memory_kind) {
+        (Some(gb), Some(kind)) => format!(", {gb:.2} GB {kind}"),
+        _ => String::new(),
+    };
+    format!("{energy}{co2}{memory}")
 }
 
 /// `pepr sweep`: every configuration in turn. A failed run is reported and the sweep goes on;

@@ -54,6 +54,8 @@ pub struct TrainConfig {
     pub group: Option<String>,
     /// The experiment-grid cell this run fills, so a resumed grid can skip it.
     pub grid_cell: Option<String>,
+    /// How the run's power, energy, CO2 and FLOP/s are metered.
+    pub meter: crate::meter::MeterSettings,
 }
 
 impl TrainConfig {
@@ -76,6 +78,7 @@ impl TrainConfig {
             freeze_backbone: false,
             group: None,
             grid_cell: None,
+            meter: crate::meter::MeterSettings::default(),
         }
     }
 }

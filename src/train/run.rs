@@ -8,10 +8,12 @@ use chrono::{DateTime, Utc};
 
 use super::checkpoint::{Meta, save_checkpoint};
 use super::record::build_record;
-use super::{Outcome, TrainConfig, input_for};
+use super::{Event, Outcome, TrainConfig, input_for, train};
 use crate::catalog;
 use crate::data::{Dataset, registry};
 use crate::home::Home;
+use crate::meter::RunMeters;
+use crate::meter::session::MeterReport;
 use crate::results::record::{RunRecord, RunStatus};
 use crate::results::store::RunStore;
 
@@ -52,6 +54,48 @@ pub struct Stored {
     pub checkpoint: Option<PathBuf>,
 }
 
+/// Trains with the meters running (see [`crate::meter`]): `on_event` gets each training event and
+/// the meters, for live figures. The meters start before the network is built and stop after the
+/// last evaluation; bad meter settings are an error before anything trains.
+pub fn train_metered(
+    config: &TrainConfig,
+    dataset: &Dataset,
+    device: &burn::tensor::Device,
+    stop: &std::sync::atomic::AtomicBool,
+    home: &Home,
+    on_event: &mut dyn FnMut(Event, &mut RunMeters),
+) -> Result<(Outcome, MeterReport)> {
+    let mut meters = RunMeters::start(&config.meter, config.backend, device, Some(home.root()), config.epochs)
+        .map_err(|e| anyhow!(e))?;
+    let batch = config.batch_size as u64;
+    let mut train_samples = u64::MAX;
+    let outcome = train(config, dataset, device, stop, &mut |event| {
+        match &event {
+            Event::Started { input, classes, train_samples: n, .. } => {
+                meters.set_input(&config.arch, *input, *classes);
+                train_samples = *n as u64;
+            }
+            Event::Progress { epoch, step, .. } => meters.observe(*epoch, (*step as u64 * batch).min(train_samples)),
+            Event::EpochFinished { epoch, .. } => meters.epoch_finished(*epoch),
+        }
+        on_event(event, &mut meters);
+    });
+    let report = meters.finish(outcome.samples_per_sec);
+    Ok((outcome, report))
+}
+
+/// [`store_outcome`] with the meters' figures filled in.
+pub fn store_metered(
+    home: &Home,
+    config: &TrainConfig,
+    outcome: &Outcome,
+    report: &MeterReport,
+    id: &str,
+    created_at: DateTime<Utc>,
+) -> Result<Stored> {
+    store_with(home, config, outcome, id, created_at, &mut |record| report.apply(record))
+}
+
 /// Builds the run's record, saves the weights of a completed or interrupted run in
 /// `checkpoints/<id>/`, and appends the record to the home's store (a failed run is stored too).
 pub fn store_outcome(
@@ -61,8 +105,20 @@ pub fn store_outcome(
     id: &str,
     created_at: DateTime<Utc>,
 ) -> Result<Stored> {
+    store_with(home, config, outcome, id, created_at, &mut |_| {})
+}
+
+fn store_with(
+    home: &Home,
+    config: &TrainConfig,
+    outcome: &Outcome,
+    id: &str,
+    created_at: DateTime<Utc>,
+    fill: &mut dyn FnMut(&mut RunRecord),
+) -> Result<Stored> {
     home.ensure()?;
-    let record = build_record(config, outcome, id, created_at);
+    let mut record = build_record(config, outcome, id, created_at);
+    fill(&mut record);
     let checkpoint = match (&outcome.net, outcome.status) {
         (Some(net), RunStatus::Completed | RunStatus::Interrupted) => {
             let meta = Meta {

@@ -14,8 +14,8 @@ use burn::tensor::Device;
 use chrono::Utc;
 
 use super::record::new_run_id;
-use super::run::{load_dataset, store_outcome};
-use super::{Event, Input, TrainConfig, train};
+use super::run::{load_dataset, store_metered, train_metered};
+use super::{Event, Input, TrainConfig};
 use crate::home::Home;
 use crate::results::record::RunRecord;
 
@@ -62,6 +62,8 @@ pub enum RunUpdate {
         train_loss: f64,
         test_metric: f64,
     },
+    /// Live meters: power, energy, CO2, FLOP/s, memory, predicted totals (with the progress).
+    Meters(Box<crate::meter::LiveMeters>),
     /// The worker has stopped between steps (`true`) or carries on (`false`).
     Paused(bool),
     /// The run ended (completed, interrupted or failed) and is stored.
@@ -204,7 +206,8 @@ pub fn run_job(
     let mut last_sent: Option<Instant> = None;
     let (mut loss_sum, mut loss_steps) = (0.0f64, 0usize);
 
-    let mut outcome = train(config, &dataset, &Device::flex(), &control.stop, &mut |event| {
+    let metered = train_metered(config, &dataset, &Device::flex(), &control.stop, home, &mut |event, meters| {
+        let epoch_end = matches!(event, Event::EpochFinished { .. });
         match event {
             Event::Started { input, classes, params, epochs, steps_per_epoch, train_samples, test_samples, .. } => {
                 report(RunUpdate::Started {
@@ -233,6 +236,7 @@ pub fn run_job(
                         samples_per_sec,
                         elapsed_s: (now - start).saturating_sub(paused_for).as_secs_f64(),
                     });
+                    report(RunUpdate::Meters(Box::new(meters.live())));
                     (loss_sum, loss_steps) = (0.0, 0);
                 }
             }
@@ -240,21 +244,30 @@ pub fn run_job(
                 report(RunUpdate::EpochFinished { epoch, train_loss, test_metric })
             }
         }
+        if epoch_end {
+            report(RunUpdate::Meters(Box::new(meters.live())));
+        }
         // Between steps: hold here while paused, until resumed or stopped.
         if control.is_paused() && !control.is_stopped() {
             let since = Instant::now();
+            meters.set_paused(true);
             report(RunUpdate::Paused(true));
             while control.is_paused() && !control.is_stopped() {
                 std::thread::sleep(PAUSE_POLL);
             }
             paused_for += since.elapsed();
+            meters.set_paused(false);
             report(RunUpdate::Paused(false));
         }
     });
+    let (mut outcome, meters) = match metered {
+        Ok(done) => done,
+        Err(e) => return report(RunUpdate::Failed(format!("{e:#}"))),
+    };
     // A pause is no training time (PePR-T ranks by it).
     outcome.train_time_s = (outcome.train_time_s - paused_for.as_secs_f64()).max(0.0);
 
-    match store_outcome(home, config, &outcome, &id, created_at) {
+    match store_metered(home, config, &outcome, &meters, &id, created_at) {
         Ok(stored) => report(RunUpdate::Finished {
             record: Box::new(stored.record),
             message: outcome.message,

@@ -81,6 +81,22 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         field("origin", record.origin.label()),
         field("created", record.created_at.format("%Y-%m-%d %H:%M UTC").to_string()),
     ]);
+    // Runs trained here: how their figures were metered, and the totals predicted after epoch 1.
+    if let Some(m) = &record.meters {
+        let flops =
+            m.achieved_flops_per_s.map_or("—".into(), |f| format!("{} est.", crate::meter::session::si(f, "FLOP/s")));
+        let peak = match (m.achieved_flops_per_s, m.peak_flops_per_s) {
+            (Some(a), Some(p)) if p > 0.0 => format!(" ({:.1}% of peak)", 100.0 * a / p),
+            _ => String::new(),
+        };
+        lines.push(field("compute", format!("{flops}{peak}")));
+        lines.push(field("pue", m.pue.map_or("—".into(), |p| sig(p, 3))));
+    }
+    if let Some(p) = &record.prediction {
+        let energy = p.energy_kwh.map_or(String::new(), |e| format!(", {} kWh", sig(e, 3)));
+        let co2 = p.co2_g.map_or(String::new(), |c| format!(", {} g", sig(c, 3)));
+        lines.push(field("predicted", format!("after epoch {}: {:.0} s{energy}{co2}", p.after_epochs, p.time_s)));
+    }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text_area);
 
     // Sparkline bars are integers: per-mille of P, on a fixed 0..1 scale.

@@ -16,12 +16,21 @@ use super::format::human_count;
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let screen = &app.train;
     let [top, progress, log] =
-        Layout::vertical([Constraint::Length(8), Constraint::Length(7), Constraint::Min(3)]).areas(area);
+        Layout::vertical([Constraint::Length(8), Constraint::Length(progress_height(screen)), Constraint::Min(3)])
+            .areas(area);
     let [queue, settings] = Layout::horizontal([Constraint::Min(30), Constraint::Length(24)]).areas(top);
     draw_queue(frame, queue, screen);
     draw_settings(frame, settings, screen);
     draw_progress(frame, progress, screen);
     draw_log(frame, log, screen);
+}
+
+/// The live meters take four more rows while a run trains; an ended run gives them back to the log.
+fn progress_height(screen: &TrainScreen) -> u16 {
+    match &screen.live {
+        Some(live) if live.ended.is_none() => 10,
+        _ => 7,
+    }
 }
 
 /// 65 -> "1m 05s", 3725 -> "1h 02m", 7 -> "7s".
@@ -122,9 +131,24 @@ fn draw_progress(frame: &mut Frame, area: Rect, screen: &TrainScreen) {
     let block = Block::bordered().title(title).title_bottom(Line::from(" p pause · S stop ").right_aligned());
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let [gauge, info, metrics, spark] =
-        Layout::vertical([Constraint::Length(1), Constraint::Length(1), Constraint::Length(1), Constraint::Min(0)])
-            .areas(inner);
+    let metering = live.ended.is_none();
+    let [gauge, info, metrics, meters, sparks] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Length(if metering { 4 } else { 0 }),
+        Constraint::Min(0),
+    ])
+    .areas(inner);
+    // The loss and power sparklines share a row while the meters show.
+    let [spark, power_spark] = if metering {
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(sparks)
+    } else {
+        [sparks, Rect::default()]
+    };
+    if metering {
+        draw_meters(frame, meters, power_spark, live);
+    }
 
     let (done, total) = live.steps_done();
     let ratio = if total > 0 { done as f64 / total as f64 } else { 0.0 };
@@ -213,6 +237,65 @@ fn draw_progress(frame: &mut Frame, area: Rect, screen: &TrainScreen) {
         let [label, line] = Layout::horizontal([Constraint::Length(5), Constraint::Min(0)]).areas(spark);
         frame.render_widget(Paragraph::new("loss").style(dim), label);
         frame.render_widget(Sparkline::default().data(&data).max(1000).style(Style::new().fg(Color::Cyan)), line);
+    }
+}
+
+/// The live meters: power gauge and sparkline, energy and CO2, FLOP/s, memory, predicted totals.
+fn draw_meters(frame: &mut Frame, area: Rect, spark: Rect, live: &Live) {
+    let dim = Style::new().fg(Color::DarkGray);
+    let [power, energy, compute, memory] = Layout::vertical([Constraint::Length(1); 4]).areas(area);
+    let Some(m) = &live.meters else {
+        let text = "meters: starting (peak FLOP/s, power sources)…";
+        frame.render_widget(Paragraph::new(text).style(dim), power);
+        return;
+    };
+    let label_width = 9;
+    let row = |area: Rect| Layout::horizontal([Constraint::Length(label_width), Constraint::Min(0)]).areas::<2>(area);
+    let [label, value] = row(power);
+    frame.render_widget(Paragraph::new("power").style(dim), label);
+    match (m.power_w, m.gauge_max_w) {
+        (Some(w), Some(max)) if max > 0.0 => {
+            let text = format!("{} · full scale {max:.0} W", m.power_text());
+            let gauge = Gauge::default().gauge_style(Style::new().fg(Color::Yellow)).ratio((w / max).clamp(0.0, 1.0));
+            frame.render_widget(gauge.label(text), value);
+        }
+        _ => frame.render_widget(Paragraph::new(m.power_text()), value),
+    }
+    let [label, value] = row(spark);
+    // One point a second: the label says how far back the line goes.
+    frame.render_widget(Paragraph::new(format!(" W {}", duration(live.power_history.len() as f64))).style(dim), label);
+    if !live.power_history.is_empty() {
+        let width = value.width as usize;
+        let shown = &live.power_history[live.power_history.len().saturating_sub(width)..];
+        let max = shown.iter().copied().fold(0.0f64, f64::max);
+        let data: Vec<u64> =
+            shown.iter().map(|w| if max > 0.0 { (w / max * 1000.0).round() as u64 } else { 0 }).collect();
+        frame.render_widget(Sparkline::default().data(&data).max(1000).style(Style::new().fg(Color::Yellow)), value);
+    }
+    let lines = [
+        (energy, "energy", m.energy_text()),
+        (
+            compute,
+            "compute",
+            format!(
+                "{} est. (3 x forward FLOPs x {})",
+                m.flops_text(),
+                m.samples_per_s.map_or_else(|| "— samples/s".to_string(), |r| format!("{r:.0} samples/s"))
+            ),
+        ),
+        (
+            memory,
+            "memory",
+            match m.prediction_text() {
+                Some(p) => format!("{} · {p}", m.memory_text()),
+                None => format!("{} · prediction after the first epoch", m.memory_text()),
+            },
+        ),
+    ];
+    for (area, name, text) in lines {
+        let [label, value] = row(area);
+        frame.render_widget(Paragraph::new(name).style(dim), label);
+        frame.render_widget(Paragraph::new(text), value);
     }
 }
 

@@ -1,0 +1,598 @@
+//! The meters of one training run, from start to record: picks the power sources for the backend,
+//! measures (or reads the cached) peak FLOP/s and the optional idle baseline, runs the sampler while
+//! the run trains, gives live figures to the caller and fills the record's resource fields.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use burn::tensor::Device;
+
+use super::emissions::{self, Intensity};
+use super::estimate::{self, LoadEstimate};
+use super::flops::{self, FlopMeter, Peak};
+use super::nvml::{NvmlDevice, NvmlSource};
+use super::predict::predict;
+use super::process;
+use super::rapl::{self, Rapl};
+use super::sampler::{self, Sampler, Snapshot};
+use super::source::EnergySource;
+use crate::catalog::{self, Cost, Spec};
+use crate::results::record::{MeterDetail, PowerSource, Prediction, RunRecord};
+use crate::train::Input;
+use crate::train::backend::Backend;
+
+/// What the energy of a run trained here covers.
+pub const ENERGY_SCOPE: &str = "training and evaluation: the whole run from building the network to the last test evaluation \
+     (idle baseline and peak benchmark excluded)";
+
+/// How a run is metered (command-line flags; the TUI uses the defaults).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MeterSettings {
+    pub sample_ms: u64,
+    /// Seconds of idle power measured before the run (0: none) to give net energy beside gross.
+    pub idle_baseline_s: f64,
+    /// A number in g CO2-eq/kWh or a region code; `None`: the world average.
+    pub carbon_intensity: Option<String>,
+    pub pue: f64,
+    /// The CPU's TDP in watts, overriding the table.
+    pub cpu_tdp_w: Option<f64>,
+    /// Where powercap lives (a fake tree in tests).
+    pub powercap_root: PathBuf,
+}
+
+impl Default for MeterSettings {
+    fn default() -> Self {
+        MeterSettings {
+            sample_ms: sampler::DEFAULT_INTERVAL_MS,
+            idle_baseline_s: 0.0,
+            carbon_intensity: None,
+            pue: 1.0,
+            cpu_tdp_w: None,
+            powercap_root: PathBuf::from(rapl::POWERCAP_ROOT),
+        }
+    }
+}
+
+/// The sources a run uses and why the others are not used.
+pub struct SourcePlan {
+    pub sources: Vec<Box<dyn EnergySource>>,
+    /// One line per source considered: used, or why not.
+    pub notes: Vec<String>,
+}
+
+/// GPU runs read NVML for the device they use; the CPU is read through RAPL when readable,
+/// otherwise estimated from its TDP x the process's load; with neither, energy is unknown.
+pub fn plan_sources(settings: &MeterSettings, backend: Backend) -> SourcePlan {
+    let mut sources: Vec<Box<dyn EnergySource>> = Vec::new();
+    let mut notes = Vec::new();
+    match backend {
+        Backend::Cuda => match NvmlDevice::open(0) {
+            Ok(device) => {
+                let source = NvmlSource::new(device);
+                notes.push(format!("NVML: used ({})", source.detail()));
+                sources.push(Box::new(source));
+            }
+            Err(why) => notes.push(format!("NVML: not available ({why}): GPU energy is not counted")),
+        },
+        Backend::Cpu => notes.push("NVML: not used (the run trains on the CPU)".into()),
+    }
+    match Rapl::open(&settings.powercap_root, rapl::read_file) {
+        Ok(rapl) => {
+            notes.push(format!("RAPL: used ({})", rapl.detail()));
+            sources.push(Box::new(rapl));
+        }
+        Err(problem) => {
+            notes.push(problem.message().to_string());
+            let model = process::cpu_model();
+            match estimate::cpu_tdp(settings.cpu_tdp_w, model.as_deref()) {
+                Some(tdp) => {
+                    let source = LoadEstimate::new(tdp, process::logical_cpus(), estimate::proc_clock());
+                    notes.push(format!("TDP: used, {}", source.detail()));
+                    sources.push(Box::new(source));
+                }
+                None => notes.push(format!(
+                    "TDP: unknown for {}: CPU energy is not estimated (set --cpu-tdp WATTS)",
+                    model.as_deref().unwrap_or("this CPU")
+                )),
+            }
+        }
+    }
+    SourcePlan { sources, notes }
+}
+
+/// "measured (RAPL)", "estimated (TDP x load)", or for a mix "estimated (NVML measured + TDP x load)".
+pub fn power_source_of(sources: &[Box<dyn EnergySource>]) -> Option<PowerSource> {
+    if sources.is_empty() {
+        return None;
+    }
+    let measured = sources.iter().all(|s| s.measured());
+    let by = if measured || sources.iter().all(|s| !s.measured()) {
+        sources.iter().map(|s| s.name().to_string()).collect::<Vec<_>>().join(" + ")
+    } else {
+        let part =
+            |s: &Box<dyn EnergySource>| format!("{} {}", s.name(), if s.measured() { "measured" } else { "estimated" });
+        sources.iter().map(part).collect::<Vec<_>>().join(" + ")
+    };
+    Some(PowerSource { measured, by })
+}
+
+/// The live figures shown while a run trains.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LiveMeters {
+    pub elapsed_s: f64,
+    pub power_w: Option<f64>,
+    /// "measured (RAPL)" / "estimated (TDP x load)"; `None`: no power source.
+    pub power_label: Option<String>,
+    /// Full scale of the power gauge: the TDP when estimating, else the highest power seen.
+    pub gauge_max_w: Option<f64>,
+    pub energy_kwh: Option<f64>,
+    pub co2_g: Option<f64>,
+    pub samples_per_s: Option<f64>,
+    pub flops_per_s: Option<f64>,
+    pub share_of_peak: Option<f64>,
+    pub memory_gb: Option<f64>,
+    pub memory_kind: String,
+    pub prediction: Option<Prediction>,
+}
+
+/// 2.5e9, "FLOP/s" -> "2.500 GFLOP/s".
+pub fn si(value: f64, unit: &str) -> String {
+    let (v, prefix) = match value.abs() {
+        v if v >= 1e12 => (value / 1e12, "T"),
+        v if v >= 1e9 => (value / 1e9, "G"),
+        v if v >= 1e6 => (value / 1e6, "M"),
+        v if v >= 1e3 => (value / 1e3, "k"),
+        _ => (value, ""),
+    };
+    format!("{v:.3} {prefix}{unit}")
+}
+
+/// An energy in kWh with enough digits for the small figures of small runs.
+pub fn kwh(value: f64) -> String {
+    if value == 0.0 || value >= 0.01 { format!("{value:.3} kWh") } else { format!("{value:.2e} kWh") }
+}
+
+pub fn grams(value: f64) -> String {
+    if value == 0.0 || value >= 0.1 { format!("{value:.2} g") } else { format!("{value:.2e} g") }
+}
+
+impl LiveMeters {
+    pub fn power_text(&self) -> String {
+        match (self.power_w, &self.power_label) {
+            (Some(w), Some(label)) => format!("{w:.1} W {label}"),
+            (None, Some(label)) => format!("— W {label}"),
+            _ => "power unknown (no source)".into(),
+        }
+    }
+
+    pub fn energy_text(&self) -> String {
+        match (self.energy_kwh, self.co2_g) {
+            (Some(e), Some(c)) => format!("{} · {} CO2-eq", kwh(e), grams(c)),
+            _ => "energy unknown".into(),
+        }
+    }
+
+    /// "1.234 GFLOP/s (12% of peak)", estimated from the analytic count.
+    pub fn flops_text(&self) -> String {
+        match self.flops_per_s {
+            Some(f) => {
+                let share = self.share_of_peak.map(|s| format!(" ({:.1}% of peak)", s * 100.0)).unwrap_or_default();
+                format!("{}{share}", si(f, "FLOP/s"))
+            }
+            None => "— FLOP/s".into(),
+        }
+    }
+
+    pub fn memory_text(&self) -> String {
+        match self.memory_gb {
+            Some(gb) => format!("{gb:.2} GB {}", self.memory_kind),
+            None => "memory unknown".into(),
+        }
+    }
+
+    pub fn prediction_text(&self) -> Option<String> {
+        let p = self.prediction.as_ref()?;
+        let mut text = format!("predicted total {:.0} s", p.time_s);
+        if let Some(e) = p.energy_kwh {
+            text.push_str(&format!(", {}", kwh(e)));
+        }
+        if let Some(c) = p.co2_g {
+            text.push_str(&format!(", {} CO2-eq", grams(c)));
+        }
+        Some(text)
+    }
+
+    /// The figures on one line (for `pepr train`'s progress).
+    pub fn summary(&self) -> String {
+        let mut parts = vec![self.power_text(), self.energy_text(), self.flops_text(), self.memory_text()];
+        if let Some(p) = self.prediction_text() {
+            parts.push(p);
+        }
+        parts.join(" · ")
+    }
+}
+
+/// The meters of one run.
+pub struct RunMeters {
+    sampler: Sampler,
+    pub carbon: Intensity,
+    pub pue: f64,
+    power_source: Option<PowerSource>,
+    power_detail: String,
+    gauge_max_w: Option<f64>,
+    gpu_memory: bool,
+    pub notes: Vec<String>,
+    idle_power_w: Option<f64>,
+    peak: Option<Peak>,
+    flops: Option<FlopMeter>,
+    flops_epoch: usize,
+    prediction: Option<Prediction>,
+    epochs: usize,
+    sample_ms: u64,
+    /// The training clock for throughput: pauses left out.
+    clock: Instant,
+    paused_since: Option<Instant>,
+    paused_for: Duration,
+}
+
+/// The peak FLOP/s of a device: cached in `home` (when given) or measured now.
+pub fn device_peak(backend: Backend, device: &Device, home: Option<&Path>) -> Peak {
+    let device_name = match backend {
+        Backend::Cpu => process::cpu_model().unwrap_or_else(|| "CPU".into()),
+        Backend::Cuda => "CUDA device 0".into(),
+    };
+    let key = flops::cache_key(backend.label(), &device_name, process::logical_cpus());
+    let measure = || flops::measure_peak(device, flops::PEAK_MATRIX, flops::PEAK_REPS);
+    match home {
+        Some(home) => flops::peak(&flops::cache_path(home), &key, measure),
+        None => Peak { flops_per_s: measure(), how: "measured now", warning: None, key },
+    }
+}
+
+impl RunMeters {
+    /// Checks the settings, picks the sources, takes the peak and the idle baseline, and starts
+    /// sampling. Bad settings (intensity, PUE, interval) are an error before anything trains.
+    pub fn start(
+        settings: &MeterSettings,
+        backend: Backend,
+        device: &Device,
+        home: Option<&Path>,
+        epochs: usize,
+    ) -> Result<RunMeters, String> {
+        let carbon = emissions::resolve_intensity(settings.carbon_intensity.as_deref())?;
+        let pue = emissions::check_pue(settings.pue)?;
+        if settings.sample_ms == 0 {
+            return Err("--sample-ms must be at least 1".into());
+        }
+        if !(settings.idle_baseline_s.is_finite() && settings.idle_baseline_s >= 0.0) {
+            return Err(format!("--idle-baseline must be a number of seconds >= 0, got {}", settings.idle_baseline_s));
+        }
+        let SourcePlan { sources, mut notes } = plan_sources(settings, backend);
+        let peak = device_peak(backend, device, home);
+        if let Some(w) = &peak.warning {
+            notes.push(w.clone());
+        }
+        let interval = Duration::from_millis(settings.sample_ms);
+        let power_source = power_source_of(&sources);
+        let power_detail = sources.iter().map(|s| s.detail()).collect::<Vec<_>>().join("; ");
+        let gauge_max_w = sources.iter().find_map(|s| s.full_scale_w());
+        let (sources, idle_power_w) = if settings.idle_baseline_s > 0.0 && !sources.is_empty() {
+            let idle = Sampler::start(sources, interval);
+            std::thread::sleep(Duration::from_secs_f64(settings.idle_baseline_s));
+            let done = idle.stop();
+            let s = done.snapshot;
+            let idle_w = s.energy_j.filter(|_| s.elapsed_s > 0.0).map(|e| e / s.elapsed_s);
+            (done.sources, idle_w)
+        } else {
+            (sources, None)
+        };
+        let gpu_memory = backend == Backend::Cuda && sources.iter().any(|s| s.name() == "NVML");
+        Ok(RunMeters {
+            sampler: Sampler::start(sources, interval),
+            carbon,
+            pue,
+            power_source,
+            power_detail,
+            gauge_max_w,
+            gpu_memory,
+            notes,
+            idle_power_w,
+            peak: Some(peak),
+            flops: None,
+            flops_epoch: 0,
+            prediction: None,
+            epochs,
+            sample_ms: settings.sample_ms,
+            clock: Instant::now(),
+            paused_since: None,
+            paused_for: Duration::ZERO,
+        })
+    }
+
+    /// The network's input is known: training FLOPs per sample from the catalog's count.
+    pub fn set_input(&mut self, arch: &str, input: Input, classes: usize) {
+        let spec = Spec { in_chans: input.channels, classes, height: input.height, width: input.width };
+        let cost = catalog::find(arch).and_then(|e| e.graph(&spec).ok()).map(|g| Cost::of(&g));
+        self.flops = cost.map(|c| FlopMeter::new(c.train_flops() as f64, self.peak.as_ref().map(|p| p.flops_per_s)));
+    }
+
+    /// A paused run counts neither time nor energy.
+    pub fn set_paused(&mut self, paused: bool) {
+        self.sampler.set_paused(paused);
+        match (paused, self.paused_since) {
+            (true, None) => self.paused_since = Some(Instant::now()),
+            (false, Some(since)) => {
+                self.paused_for += since.elapsed();
+                self.paused_since = None;
+            }
+            _ => {}
+        }
+    }
+
+    /// Seconds of training time since the meters started.
+    fn now_s(&self) -> f64 {
+        self.clock.elapsed().saturating_sub(self.paused_for).as_secs_f64()
+    }
+
+    fn kwh_of(snapshot: &Snapshot) -> Option<f64> {
+        snapshot.energy_j.map(|j| j / 3.6e6)
+    }
+
+    /// `samples_in_epoch` samples of `epoch` are trained by now.
+    pub fn observe(&mut self, epoch: usize, samples_in_epoch: u64) {
+        let t = self.now_s();
+        if let Some(flops) = &mut self.flops {
+            if epoch != self.flops_epoch {
+                // Each epoch's rate is its own: evaluation between epochs is not training throughput.
+                *flops = FlopMeter::new(flops.train_flops_per_sample, flops.peak_flops_per_s);
+                self.flops_epoch = epoch;
+            }
+            flops.observe(t, samples_in_epoch);
+        }
+    }
+
+    /// Live figures now.
+    pub fn live(&mut self) -> LiveMeters {
+        let s = self.sampler.snapshot();
+        let energy_kwh = Self::kwh_of(&s);
+        let samples_per_s = self.flops.as_ref().and_then(|f| f.samples_per_s());
+        let flops_per_s = self.flops.as_ref().and_then(|f| f.achieved_flops_per_s());
+        if let Some(w) = s.power_w {
+            self.gauge_max_w = Some(self.gauge_max_w.unwrap_or(0.0).max(w));
+        }
+        let (memory_gb, memory_kind) = self.memory(&s);
+        LiveMeters {
+            elapsed_s: s.elapsed_s,
+            power_w: s.power_w,
+            power_label: self.power_source.as_ref().map(|p| p.label()),
+            gauge_max_w: self.gauge_max_w,
+            energy_kwh,
+            co2_g: energy_kwh.map(|e| emissions::co2_g(e, self.carbon.g_per_kwh, self.pue)),
+            samples_per_s,
+            flops_per_s,
+            share_of_peak: flops_per_s.and_then(|f| self.flops.as_ref()?.share_of_peak(f)),
+            memory_gb,
+            memory_kind,
+            prediction: self.prediction.clone(),
+        }
+    }
+
+    fn memory(&self, s: &Snapshot) -> (Option<f64>, String) {
+        memory_of(self.gpu_memory, self.sample_ms, s)
+    }
+
+    /// After the first epoch: the predicted totals, linear in epochs.
+    pub fn epoch_finished(&mut self, epoch: usize) {
+        if epoch == 1 && self.prediction.is_none() {
+            let s = self.sampler.sample_now();
+            let energy = Self::kwh_of(&s);
+            let co2 = energy.map(|e| emissions::co2_g(e, self.carbon.g_per_kwh, self.pue));
+            self.prediction = predict(1, self.epochs as u32, s.elapsed_s, energy, co2);
+        }
+    }
+
+    /// Stops sampling and returns what goes into the record. `samples_per_s` is the run's measured
+    /// training throughput (optimisation steps only).
+    pub fn finish(self, samples_per_s: f64) -> MeterReport {
+        let train_flops = self.flops.as_ref().map(|f| f.train_flops_per_sample);
+        let achieved = self.flops.as_ref().filter(|_| samples_per_s > 0.0).map(|f| f.flops_at(samples_per_s));
+        let done = self.sampler.stop();
+        let s = done.snapshot;
+        let energy_kwh = Self::kwh_of(&s);
+        let (memory_gb, memory_kind) = memory_of(self.gpu_memory, self.sample_ms, &s);
+        let co2_g = energy_kwh.map(|e| emissions::co2_g(e, self.carbon.g_per_kwh, self.pue));
+        let net = match (energy_kwh, self.idle_power_w) {
+            (Some(e), Some(idle)) => Some((e - idle * s.elapsed_s / 3.6e6).max(0.0)),
+            _ => None,
+        };
+        MeterReport {
+            energy_kwh,
+            co2_g,
+            memory_gb,
+            memory_kind,
+            power_source: self.power_source,
+            carbon_intensity_g_per_kwh: self.carbon.g_per_kwh,
+            prediction: self.prediction,
+            detail: MeterDetail {
+                energy_scope: Some(ENERGY_SCOPE.into()),
+                energy_net_kwh: net,
+                idle_power_w: self.idle_power_w,
+                mean_power_w: s.energy_j.filter(|_| s.elapsed_s > 0.0).map(|e| e / s.elapsed_s),
+                pue: Some(self.pue),
+                carbon_intensity_source: Some(self.carbon.source),
+                train_flops_per_sample: train_flops,
+                achieved_flops_per_s: achieved,
+                peak_flops_per_s: self.peak.as_ref().map(|p| p.flops_per_s),
+                sample_interval_ms: Some(self.sample_ms),
+                power_detail: (!self.power_detail.is_empty()).then_some(self.power_detail),
+                metered_s: Some(s.elapsed_s),
+                sampler_cpu_s: done.thread_cpu_s,
+                samples: Some(s.samples),
+            },
+            notes: self.notes,
+        }
+    }
+}
+
+/// Which memory a run's figure is: the GPU's (NVML) for a metered GPU run, else the process's RSS.
+fn memory_of(gpu_memory: bool, sample_ms: u64, s: &Snapshot) -> (Option<f64>, String) {
+    if gpu_memory {
+        (s.peak_gpu_memory_bytes.map(|b| b as f64 / 1e9), "peak GPU memory used (NVML, device 0, all processes)".into())
+    } else {
+        (s.peak_rss_bytes.map(|b| b as f64 / 1e9), format!("peak RSS (VmRSS every {sample_ms} ms)"))
+    }
+}
+
+/// The resource figures of a finished run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MeterReport {
+    pub energy_kwh: Option<f64>,
+    pub co2_g: Option<f64>,
+    pub memory_gb: Option<f64>,
+    pub memory_kind: String,
+    pub power_source: Option<PowerSource>,
+    pub carbon_intensity_g_per_kwh: f64,
+    pub prediction: Option<Prediction>,
+    pub detail: MeterDetail,
+    pub notes: Vec<String>,
+}
+
+impl MeterReport {
+    /// Fills the record's resource fields (and `node`, the host it trained on).
+    pub fn apply(&self, record: &mut RunRecord) {
+        record.energy_kwh = self.energy_kwh;
+        record.co2_g = self.co2_g;
+        record.memory_gb = self.memory_gb;
+        record.memory_kind = self.memory_gb.map(|_| self.memory_kind.clone());
+        record.power_source = self.power_source.clone();
+        record.carbon_intensity_g_per_kwh = Some(self.carbon_intensity_g_per_kwh);
+        record.meters = Some(self.detail.clone());
+        record.prediction = self.prediction.clone();
+        record.node = process::host_name();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::source::{FakeSource, Reading};
+    use super::*;
+
+    fn fake(name: &str, measured: bool) -> Box<dyn EnergySource> {
+        Box::new(FakeSource::new(name, measured, vec![Ok(Reading::default())]))
+    }
+
+    #[test]
+    fn power_source_labels() {
+        assert_eq!(power_source_of(&[]), None);
+        assert_eq!(power_source_of(&[fake("RAPL", true)]).unwrap().label(), "measured (RAPL)");
+        assert_eq!(power_source_of(&[fake("TDP x load", false)]).unwrap().label(), "estimated (TDP x load)");
+        let mixed = power_source_of(&[fake("NVML", true), fake("TDP x load", false)]).unwrap();
+        assert_eq!(mixed.label(), "estimated (NVML measured + TDP x load estimated)");
+    }
+
+    #[test]
+    fn plans_rapl_then_tdp_then_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().join("intel-rapl:0");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("name"), "package-0").unwrap();
+        std::fs::write(d.join("energy_uj"), "5").unwrap();
+        let mut settings = MeterSettings { powercap_root: tmp.path().into(), ..MeterSettings::default() };
+        let plan = plan_sources(&settings, Backend::Cpu);
+        assert_eq!(plan.sources.iter().map(|s| s.name()).collect::<Vec<_>>(), ["RAPL"]);
+        settings.powercap_root = tmp.path().join("none");
+        settings.cpu_tdp_w = Some(100.0);
+        let plan = plan_sources(&settings, Backend::Cpu);
+        assert_eq!(plan.sources.iter().map(|s| s.name()).collect::<Vec<_>>(), ["TDP x load"]);
+        assert!(plan.notes.iter().any(|n| n.contains("TDP: used, TDP 100 W")), "{:?}", plan.notes);
+        settings.cpu_tdp_w = None;
+        let plan = plan_sources(&settings, Backend::Cpu);
+        if plan.sources.is_empty() {
+            assert!(plan.notes.iter().any(|n| n.contains("--cpu-tdp")), "{:?}", plan.notes);
+        }
+    }
+
+    #[test]
+    fn a_metered_run_fills_every_resource_field() {
+        let tmp = tempfile::tempdir().unwrap();
+        let settings = MeterSettings {
+            cpu_tdp_w: Some(50.0),
+            powercap_root: tmp.path().join("none"),
+            pue: 1.5,
+            carbon_intensity: Some("100".into()),
+            sample_ms: 10,
+            idle_baseline_s: 0.05,
+            ..MeterSettings::default()
+        };
+        let mut meters = RunMeters::start(&settings, Backend::Cpu, &Device::flex(), Some(tmp.path()), 2).unwrap();
+        meters.set_input("pepr_lenet5", Input { channels: 1, height: 28, width: 28 }, 4);
+        // Burn some CPU so the estimate has load to see.
+        let spin = std::time::Instant::now();
+        let mut x = 0u64;
+        while spin.elapsed() < Duration::from_millis(150) {
+            x = x.wrapping_mul(31).wrapping_add(7);
+        }
+        std::hint::black_box(x);
+        meters.observe(1, 0);
+        meters.observe(1, 64);
+        let live = meters.live();
+        assert_eq!(live.power_label.as_deref(), Some("estimated (TDP x load)"));
+        meters.epoch_finished(1);
+        let report = meters.finish(100.0);
+        let mut record = crate::results::record::sample("a", "g", 0.5, None);
+        report.apply(&mut record);
+        let e = record.energy_kwh.unwrap();
+        assert!(e > 0.0, "{report:?}");
+        assert!((record.co2_g.unwrap() - e * 100.0 * 1.5).abs() < 1e-12);
+        assert!(record.memory_gb.unwrap() > 0.0 && record.memory_kind.unwrap().contains("RSS"));
+        assert_eq!(record.power_source.unwrap().label(), "estimated (TDP x load)");
+        assert_eq!(record.carbon_intensity_g_per_kwh, Some(100.0));
+        let m = record.meters.unwrap();
+        assert!(m.energy_scope.unwrap().contains("training and evaluation"));
+        assert!(m.idle_power_w.is_some() && m.energy_net_kwh.unwrap() <= e);
+        assert_eq!(m.pue, Some(1.5));
+        assert!(m.carbon_intensity_source.unwrap().contains("set by user"));
+        let flops = m.train_flops_per_sample.unwrap();
+        assert_eq!(m.achieved_flops_per_s, Some(flops * 100.0));
+        assert!(m.peak_flops_per_s.unwrap() > 0.0);
+        assert!(record.prediction.unwrap().time_s > 0.0);
+        assert!(record.node.is_some());
+        assert!(flops::cache_path(tmp.path()).exists(), "the peak is cached in the home");
+    }
+
+    #[test]
+    fn bad_settings_are_refused_before_anything_runs() {
+        let bad = MeterSettings { pue: 0.5, ..MeterSettings::default() };
+        let err = RunMeters::start(&bad, Backend::Cpu, &Device::flex(), None, 1).err().unwrap();
+        assert!(err.contains("--pue"), "{err}");
+        let bad = MeterSettings { carbon_intensity: Some("-1".into()), ..MeterSettings::default() };
+        assert!(RunMeters::start(&bad, Backend::Cpu, &Device::flex(), None, 1).err().unwrap().contains("intensity"));
+    }
+
+    #[test]
+    fn live_text_has_units_and_sources() {
+        let live = LiveMeters {
+            power_w: Some(12.34),
+            power_label: Some("estimated (TDP x load)".into()),
+            energy_kwh: Some(0.00012),
+            co2_g: Some(0.0576),
+            flops_per_s: Some(2.5e9),
+            share_of_peak: Some(0.125),
+            memory_gb: Some(0.25),
+            memory_kind: "peak RSS".into(),
+            prediction: Some(Prediction { after_epochs: 1, time_s: 100.0, energy_kwh: Some(0.001), co2_g: Some(0.48) }),
+            ..LiveMeters::default()
+        };
+        let s = live.summary();
+        for part in
+            ["12.3 W estimated (TDP x load)", "1.20e-4 kWh", "5.76e-2 g CO2-eq", "2.500 GFLOP/s (12.5% of peak)"]
+        {
+            assert!(s.contains(part), "{part} in {s}");
+        }
+        assert!(
+            s.contains("0.25 GB peak RSS") && s.contains("predicted total 100 s, 1.00e-3 kWh, 0.48 g CO2-eq"),
+            "{s}"
+        );
+        assert_eq!(LiveMeters::default().power_text(), "power unknown (no source)");
+    }
+}
