@@ -1,6 +1,7 @@
 //! Runs and their ranking: the record schema, the append-only store, importers, the polars PePR
 //! engine, sorting/filtering for display, and export.
 
+pub mod analysis;
 pub mod export;
 pub mod import;
 pub mod rank;
