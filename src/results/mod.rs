@@ -2,6 +2,7 @@
 //! engine, sorting/filtering for display, and export.
 
 pub mod analysis;
+pub mod analysis_report;
 pub mod export;
 pub mod import;
 pub mod rank;
