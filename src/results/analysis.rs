@@ -375,6 +375,9 @@ pub fn fraction_label(fraction: Option<f64>) -> String {
 /// Every family with at least two levels, in (dataset, start) order.
 pub fn families(cells: &[Cell]) -> Vec<Family> {
     let kinds = group_kinds(cells);
+    // (group, arch) -> cell; a group in a family has one start and fraction, so one cell per arch.
+    let by_group_arch: std::collections::HashMap<(&str, &str), &Cell> =
+        cells.iter().map(|c| ((c.group.as_str(), c.arch.as_str()), c)).collect();
     let mut by_family: BTreeMap<(String, Option<String>), Vec<Level>> = BTreeMap::new();
     for (group, kind) in &kinds {
         let Some(kind) = kind else { continue };
@@ -402,12 +405,7 @@ pub fn families(cells: &[Cell]) -> Vec<Family> {
                     arch: arch.to_string(),
                     points: levels
                         .iter()
-                        .map(|l| {
-                            cells
-                                .iter()
-                                .find(|c| c.group == l.group && c.arch == arch)
-                                .map(|c| (c.performance, c.score))
-                        })
+                        .map(|l| by_group_arch.get(&(l.group.as_str(), arch)).map(|c| (c.performance, c.score)))
                         .collect(),
                 })
                 .collect();

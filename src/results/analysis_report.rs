@@ -219,7 +219,9 @@ fn print_paired(out: &mut impl Write, shown: &[&Paired], v: Variant, format: Out
                 )?;
                 writeln!(
                     out,
-                    "d{r} = pretrained - scratch: mean {}, median {}; median ratio {}; pretrained used less: {}",
+                    "dR = R(pretrained) - R(scratch), R = {} ({}): mean {}, median {}; median ratio {}; pretrained used less: {}",
+                    v.resource_name(),
+                    v.unit(),
                     signed(s.mean_dr, 5),
                     signed(s.median_dr, 5),
                     fixed(s.median_r_ratio, 3),
@@ -242,7 +244,6 @@ fn print_paired(out: &mut impl Write, shown: &[&Paired], v: Variant, format: Out
                         ]
                     })
                     .collect();
-                writeln!(out, "R = {} ({})", v.resource_name(), v.unit())?;
                 table(out, &headers, &rows)?;
                 writeln!(out)?;
             }
