@@ -276,3 +276,79 @@ fn pepr_analyze_on_an_empty_store() {
     let output = pepr(home.path(), &["analyze", "params", "--format", "json"]);
     assert_eq!(String::from_utf8(output.stdout).unwrap(), "[]\n");
 }
+
+/// Runs of one's own, as a generic CSV written here: two architectures, three seeds per cell, a
+/// scratch group, a group fine-tuned from an earlier run and a 25% group, plus an interrupted run.
+#[test]
+fn own_runs_with_seeds_are_averaged_per_cell_through_the_binary() {
+    let home = tempfile::tempdir().unwrap();
+    let mut csv =
+        String::from("arch,group,dataset,pretrained,data_fraction,seed,P,energy_kwh,params,efficient,status\n");
+    // P and energy per (group, arch); seeds add -0.01, 0, +0.01 to P and 0, 1, 2 Wh to energy.
+    let cells = [
+        ("syn", "", "1", "a", 0.70, 0.010),
+        ("syn", "", "1", "b", 0.60, 0.020),
+        ("syn_pt", "run:abc", "1", "a", 0.80, 0.008),
+        ("syn_pt", "run:abc", "1", "b", 0.55, 0.030),
+        ("syn_f0.25", "", "0.25", "a", 0.50, 0.003),
+        ("syn_f0.25", "", "0.25", "b", 0.45, 0.004),
+    ];
+    for (group, pretrained, fraction, arch, p, energy) in cells {
+        for seed in 0..3 {
+            let (p, e) = (p + 0.01 * (seed as f64 - 1.0), energy + 0.001 * seed as f64);
+            let params = if arch == "a" { 100_000 } else { 2_000_000 };
+            let efficient = arch == "a";
+            csv.push_str(&format!(
+                "{arch},{group},synthetic,{pretrained},{fraction},{seed},{p},{e},{params},{efficient},completed\n"
+            ));
+        }
+    }
+    // Interrupted: left out of every analysis however good it looks.
+    csv.push_str("a,syn_pt,synthetic,run:abc,1,9,0.99,0.0001,100000,true,interrupted\n");
+    let file = home.path().join("own.csv");
+    std::fs::write(&file, csv).unwrap();
+    let output = pepr(home.path(), &["import", file.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+
+    let output = pepr(home.path(), &["analyze", "pretrained", "--format", "json"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let pair = &value[0];
+    assert_eq!((pair["scratch_group"].as_str(), pair["pretrained_group"].as_str()), (Some("syn"), Some("syn_pt")));
+    assert_eq!(pair["source"], "run:abc");
+    let rows = pair["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    let num = |v: &serde_json::Value| v.as_f64().unwrap();
+    // Seed means: P 0.70 / 0.80 for a (the interrupted 0.99 is not counted), energy +1 Wh each.
+    assert_eq!(
+        (rows[0]["arch"].as_str(), rows[0]["runs_scratch"].as_u64(), rows[0]["runs_pretrained"].as_u64()),
+        (Some("a"), Some(3), Some(3))
+    );
+    assert!((num(&rows[0]["dP"]) - 0.10).abs() < 1e-12);
+    assert!((num(&rows[0]["R_ratio"]) - 0.009 / 0.011).abs() < 1e-12);
+    assert!((num(&rows[1]["dP"]) + 0.05).abs() < 1e-12);
+    let summary = &pair["summary"];
+    assert_eq!(
+        (summary["pretrained_higher_P"].as_u64(), summary["pretrained_less_resource"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert!((num(&summary["mean_dP"]) - 0.025).abs() < 1e-12);
+
+    // The fraction family: syn (100%) then syn_f0.25 (25%), medians of the seed means.
+    let output = pepr(home.path(), &["analyze", "fraction", "--format", "json"]);
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(value.as_array().unwrap().len(), 1, "syn_pt alone is no family");
+    let levels = value[0]["levels"].as_array().unwrap();
+    assert_eq!(levels[0]["group"], "syn");
+    assert_eq!(levels[1]["fraction"], 0.25);
+    assert!((num(&levels[0]["median_P"]) - 0.65).abs() < 1e-12);
+    assert!((num(&levels[1]["median_P"]) - 0.475).abs() < 1e-12);
+
+    // Params: a is efficient and small, b not.
+    let output = pepr(home.path(), &["analyze", "params", "--dataset", "syn", "--format", "csv"]);
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(text.lines().count(), 3, "{text}");
+    let fields: Vec<&str> = text.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!(fields[..6], ["syn", "synthetic", "a", "100000", "5", "true"], "{text}");
+    assert!((fields[6].parse::<f64>().unwrap() - 0.7).abs() < 1e-12, "{text}");
+}
