@@ -165,9 +165,9 @@ fn spearman(xs: &[f64], ys: &[f64]) -> f64 {
 #[test]
 fn pepr_against_parameters_matches_the_csv() {
     let analyses = paper_analyses();
-    assert_eq!(analyses.params.len(), 8);
+    assert_eq!(analyses.params.len(), 9, "eight groups, then all of them averaged");
     let groups = raw();
-    for group in &analyses.params {
+    for group in &analyses.params[..8] {
         let runs = &groups[&group.group];
         let scores = pepr_e(runs);
         assert_eq!(group.points.len(), 131);
@@ -204,6 +204,36 @@ fn imported_home() -> tempfile::TempDir {
     let output = pepr(home.path(), &["import", paper_csv().to_str().unwrap()]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     home
+}
+
+#[test]
+fn params_averaged_over_all_groups_like_the_papers_figure() {
+    // paper_plots.py, Fig. 5c/d: tmp = allDf.groupby('model').mean(); scatter of tmp.pepr_e against
+    // log10(tmp.num_param), hue = efficient.
+    let analyses = paper_analyses();
+    let all = analyses.params.last().unwrap();
+    assert_eq!(all.group, "all groups");
+    assert_eq!(all.points.len(), 131);
+    let groups = raw();
+    let scores: Vec<HashMap<String, f64>> = groups.values().map(pepr_e).collect();
+    // The mean over the eight groups of a per-group value (k indexes `scores`, built in the same order).
+    let mean = |value: &dyn Fn(&HashMap<String, Raw>, usize) -> f64| -> f64 {
+        groups.values().enumerate().map(|(k, g)| value(g, k)).sum::<f64>() / 8.0
+    };
+    let mut xs = Vec::new();
+    let mut ys = Vec::new();
+    for point in &all.points {
+        let m = point.arch.as_str();
+        let want_p = mean(&|g, _| g[m].p);
+        let want_e = mean(&|_, k| scores[k][m]);
+        assert!((point.performance - want_p).abs() < 1e-12, "{m}");
+        assert!((point.score[0].unwrap() - want_e).abs() < 1e-12, "{m}");
+        xs.push((point.params as f64).log10());
+        ys.push(want_e);
+    }
+    let s = all.summary(Variant::Energy);
+    assert!((s.spearman.unwrap() - spearman(&xs, &ys)).abs() < 1e-9);
+    assert!(s.median_efficient > s.median_other);
 }
 
 #[test]

@@ -90,10 +90,15 @@ fn params_scatter_with_efficient_marked_120x40() {
     let mut app = analyses_app();
     press(&mut app, KeyCode::Left); // wraps round to the third analysis
     assert_eq!(app.analyses.view, AnalysisView::Params);
-    press(&mut app, KeyCode::Char(']')); // derma_pt, the paper's Fig. 5d set
+    press(&mut app, KeyCode::Char(']'));
     press(&mut app, KeyCode::Char('m'));
+    assert!(render(&app, 120, 40).contains("PePR-M vs parameters 2/9: derma_pt (dermamnist)"));
+    // [ from the first group wraps to the mean over all groups: the paper's Fig. 5d.
+    press(&mut app, KeyCode::Char('['));
+    press(&mut app, KeyCode::Char('['));
+    press(&mut app, KeyCode::Char('e'));
     let screen = render(&app, 120, 40);
-    assert!(screen.contains("PePR-M vs parameters 2/8: derma_pt"), "{screen}");
+    assert!(screen.contains("PePR-E vs parameters 9/9: all groups (mean per architecture)"), "{screen}");
     insta::assert_snapshot!(screen);
 }
 

@@ -466,7 +466,13 @@ impl ParamsGroup {
     }
 }
 
-/// One entry per group with at least one parameter count, in group order.
+/// The name of the entry that averages every group, as the paper's Fig. 5c/d does
+/// (`allDf.groupby('model').mean()` in paper_plots.py).
+pub const ALL_GROUPS: &str = "all groups";
+
+/// One entry per group with at least one parameter count, in group order; then, when there are
+/// several groups, [`ALL_GROUPS`]: per architecture, the mean over the groups of its cells' P and
+/// PePR (each scored within its own group).
 pub fn params_groups(cells: &[Cell]) -> Vec<ParamsGroup> {
     let mut groups: BTreeMap<&str, ParamsGroup> = BTreeMap::new();
     for cell in cells {
@@ -483,7 +489,37 @@ pub fn params_groups(cells: &[Cell]) -> Vec<ParamsGroup> {
                 score: cell.score,
             });
     }
-    groups.into_values().collect()
+    let mut groups: Vec<ParamsGroup> = groups.into_values().collect();
+    if groups.len() > 1 {
+        groups.push(mean_over_groups(&groups));
+    }
+    groups
+}
+
+fn mean_over_groups(groups: &[ParamsGroup]) -> ParamsGroup {
+    let mut by_arch: BTreeMap<&str, (&ParamsPoint, Sums)> = BTreeMap::new();
+    for point in groups.iter().flat_map(|g| &g.points) {
+        let (_, sum) = by_arch.entry(&point.arch).or_insert_with(|| (point, Sums::default()));
+        sum.runs += 1;
+        sum.performance += point.performance;
+        for (k, score) in point.score.iter().enumerate() {
+            if let Some(score) = score {
+                sum.score[k].0 += score;
+                sum.score[k].1 += 1;
+            }
+        }
+    }
+    let points = by_arch
+        .into_values()
+        .map(|(first, sum)| ParamsPoint {
+            arch: first.arch.clone(),
+            params: first.params,
+            efficient: first.efficient,
+            performance: sum.performance / sum.runs as f64,
+            score: sum.score.map(mean_of),
+        })
+        .collect();
+    ParamsGroup { group: ALL_GROUPS.into(), dataset: "mean per architecture".into(), points }
 }
 
 /// All three analyses of a set of runs.

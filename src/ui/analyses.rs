@@ -427,7 +427,7 @@ fn draw_params(frame: &mut Frame, area: Rect, screen: &AnalysesScreen, group: &P
         frame.render_widget(Paragraph::new(format!("No architecture here has a PePR-{} score.", v.letter())), body);
         return;
     }
-    let x = [(x_lo - 0.1).floor(), (x_hi + 0.1).ceil()];
+    let x = [x_lo.floor(), x_hi.ceil().max(x_lo.floor() + 1.0)];
     let y = [((y_lo - 0.02) * 10.0).floor().max(0.0) / 10.0, ((y_hi + 0.02) * 10.0).ceil().min(10.0) / 10.0];
     let mut datasets = vec![
         Dataset::default()
