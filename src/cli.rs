@@ -106,6 +106,21 @@ pub enum Command {
         #[command(flatten)]
         meter: MeterArgs,
     },
+    /// The paper's analyses of the stored runs: pretrained vs scratch (paired by architecture),
+    /// P and PePR against the share of training data, PePR against parameter count.
+    Analyze {
+        #[arg(value_enum)]
+        analysis: AnalysisArg,
+        /// Only this dataset or group (e.g. dermamnist, derma or derma_pt).
+        #[arg(long, value_name = "D")]
+        dataset: Option<String>,
+        /// pepr-e (default), pepr-c, pepr-t or pepr-m: the PePR variant, and the resource compared
+        /// between pretrained and scratch.
+        #[arg(long, default_value = "pepr-e", value_parser = parse_variant)]
+        variant: Variant,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Print runs ranked by PePR within each comparison set.
     Rank {
         /// pepr-e|pepr-c|pepr-t|pepr-m, or a column: rank, arch, group, kind, params, macs, P,
@@ -408,6 +423,21 @@ impl From<MetricArg> for Metric {
     }
 }
 
+/// `pepr analyze ...`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AnalysisArg {
+    /// Pretrained vs scratch per architecture: the difference in P and in the resource.
+    Pretrained,
+    /// P and PePR against the share of training data.
+    Fraction,
+    /// PePR against parameter count, efficient architectures apart.
+    Params,
+}
+
+fn parse_variant(text: &str) -> Result<Variant, String> {
+    Variant::parse(text).ok_or_else(|| "expected pepr-e, pepr-c, pepr-t or pepr-m".to_string())
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum SetByArg {
     Group,
@@ -515,6 +545,26 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             crate::meter::bench::run(&mut std::io::stdout().lock(), &settings, seconds)
         }
         Command::Config { command } => config(home, command),
+        Command::Analyze { analysis, dataset, variant, format } => {
+            use crate::results::analysis_report::{Output, Which, print};
+            let loaded = store.load()?;
+            for warning in &loaded.warnings {
+                eprintln!("warning: {warning}");
+            }
+            let analyses = crate::results::analysis::analyze(&loaded.records)?;
+            let which = match analysis {
+                AnalysisArg::Pretrained => Which::Pretrained,
+                AnalysisArg::Fraction => Which::Fraction,
+                AnalysisArg::Params => Which::Params,
+            };
+            let output = match format {
+                Format::Table => Output::Table,
+                Format::Csv => Output::Csv,
+                Format::Json => Output::Json,
+            };
+            let mut out = std::io::stdout().lock();
+            ignore_broken_pipe(print(&mut out, &analyses, which, dataset.as_deref(), variant, output))
+        }
         Command::Rank { by, group, top, format, reverse, set_by, energy } => {
             let energy = match energy {
                 Some(energy) => energy.into(),

@@ -29,6 +29,7 @@ enum Message {
     DownloadProgress(String, u64, Option<u64>),
     DownloadDone(String, Result<String, String>),
     Run(RunMessage),
+    Analyzed(u64, Result<crate::results::analysis::Analyses, String>),
 }
 
 /// Runs `work` on a named thread; a failure to spawn is reported, not fatal to the UI.
@@ -134,6 +135,13 @@ pub fn run_tui(home: Home) -> Result<()> {
                 }
                 *run = Some(spawn_run_with(job, home.clone(), data_dir.clone(), sender.clone(), Message::Run));
             }
+            Request::Analyze(job) => {
+                let reply = sender.clone();
+                spawn("pepr-analyze", move || {
+                    let result = crate::results::analysis::analyze(&job.records).map_err(|e| format!("{e:#}"));
+                    let _ = reply.send(Message::Analyzed(job.generation, result));
+                })?;
+            }
             Request::Train(TrainRequest::Pause) => run.iter().for_each(RunHandle::pause),
             Request::Train(TrainRequest::Resume) => run.iter().for_each(RunHandle::resume),
             Request::Train(TrainRequest::Stop) => run.iter().for_each(RunHandle::stop),
@@ -177,7 +185,13 @@ pub fn run_tui(home: Home) -> Result<()> {
                     Message::Catalog(size, rows) => app.archs.on_rows(size, rows),
                     Message::Input(_) => {} // resize and others: the next draw adapts
                     Message::InputFailed(e) => anyhow::bail!("reading terminal input: {e}"),
-                    Message::Loaded(loaded) if loaded.generation == generation => app.on_loaded(loaded.result),
+                    Message::Loaded(loaded) if loaded.generation == generation => {
+                        app.on_loaded(loaded.result);
+                        if let Some(request) = app.analyses_request() {
+                            dispatch(request, &mut generation, &mut run)?;
+                        }
+                    }
+                    Message::Analyzed(generation, result) => app.analyses.on_result(generation, result),
                     Message::Loaded(_) => {} // superseded by a newer request
                 }
                 if app.quit {

@@ -1,6 +1,7 @@
 //! The TUI application: state and key handling (`state`), the loader thread (`worker`) and the
 //! event loop that owns the terminal (`event_loop`).
 
+pub mod analyses;
 pub mod archs;
 pub mod data_worker;
 pub mod datasets;

@@ -10,6 +10,7 @@ use crate::results::record::RunRecord;
 use crate::results::store::LoadWarning;
 use crate::results::view::{SortKey, select};
 
+use super::analyses::{AnalysesScreen, AnalyzeRequest};
 use super::archs::ArchsScreen;
 use super::datasets::{DataRequest, DatasetsScreen};
 use super::train::{TrainRequest, TrainScreen};
@@ -73,6 +74,8 @@ pub enum Screen {
     Architectures,
     Datasets,
     Train,
+    /// The paper's analyses: pretrained vs scratch, data fraction, parameters.
+    Analyses,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +95,8 @@ pub enum Request {
     Data(DataRequest),
     /// Start, pause, resume or stop a training run.
     Train(TrainRequest),
+    /// Compute the analyses of these runs on a worker thread.
+    Analyze(AnalyzeRequest),
 }
 
 pub struct App {
@@ -99,6 +104,7 @@ pub struct App {
     pub archs: ArchsScreen,
     pub datasets: DatasetsScreen,
     pub train: TrainScreen,
+    pub analyses: AnalysesScreen,
     /// Where the store lives, shown on the empty screen and in details.
     pub store_label: String,
     pub data: Option<Data>,
@@ -133,6 +139,7 @@ impl App {
             archs: ArchsScreen::default(),
             datasets: DatasetsScreen::default(),
             train: TrainScreen::default(),
+            analyses: AnalysesScreen::default(),
             store_label: store_label.into(),
             data: None,
             loading: true,
@@ -164,6 +171,7 @@ impl App {
                 self.set_by = data.set_by;
                 self.data = Some(data);
                 self.load_error = None;
+                self.analyses.stale = true;
                 self.set_index = previous.and_then(|name| self.sets().iter().position(|s| s.name == name)).unwrap_or(0);
                 self.refresh_rows();
             }
@@ -182,6 +190,15 @@ impl App {
         }
         requests.extend(next.map(Request::Train));
         requests
+    }
+
+    /// Fresh analyses when the Analyses screen is shown and its figures are missing or stale.
+    pub fn analyses_request(&mut self) -> Option<Request> {
+        if self.screen != Screen::Analyses {
+            return None;
+        }
+        let records = &self.data.as_ref()?.records;
+        self.analyses.request(records).map(Request::Analyze)
     }
 
     /// Queues every pair of the architectures and datasets selected on their screens.
@@ -320,7 +337,19 @@ impl App {
                 }
                 return None;
             }
+            KeyCode::Char('5') => {
+                self.screen = Screen::Analyses;
+                return self.analyses_request();
+            }
             _ => {}
+        }
+        if self.screen == Screen::Analyses {
+            if key.code == KeyCode::Char('R') {
+                self.loading = true;
+                return Some(Request::Load(self.set_by));
+            }
+            self.analyses.handle_key(key);
+            return None;
         }
         if self.screen == Screen::Train {
             if key.code == KeyCode::Char('a') {

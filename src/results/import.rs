@@ -366,6 +366,13 @@ fn paper_dataset(group: &str) -> String {
     }
 }
 
+/// The paper's `_small` groups trained on 10% of the training split (see
+/// [`crate::results::analysis::PAPER_SMALL_FRACTION`]); its code does not state `_smallest`'s share,
+/// and the other groups used the whole split (left empty, which means the whole split).
+fn paper_fraction(group: &str) -> Option<f64> {
+    (group.ends_with("_small")).then_some(crate::results::analysis::PAPER_SMALL_FRACTION)
+}
+
 fn paper_record(row: &Row, origin_file: &str, now: DateTime<Utc>) -> Result<RunRecord, ImportError> {
     let group = row.required_text("dataset")?.to_string();
     let mut epoch_perf = Vec::new();
@@ -392,8 +399,8 @@ fn paper_record(row: &Row, origin_file: &str, now: DateTime<Utc>) -> Result<RunR
         macs: None,
         dataset: paper_dataset(&group),
         pretrained: group.ends_with("_pt").then(|| "ImageNet (timm)".to_string()),
+        data_fraction: paper_fraction(&group),
         group,
-        data_fraction: None,
         epochs: Some(epoch_perf.len() as u32),
         batch_size: None,
         lr: None,
@@ -542,6 +549,18 @@ mod tests {
                 layout: "paper".into()
             }
         );
+    }
+
+    #[test]
+    fn paper_small_groups_get_the_fraction_the_papers_code_states() {
+        let dir = tempfile::tempdir().unwrap();
+        let row =
+            |group: &str| format!("\"resnet18\",11000000,25.4,2.5,0.02,1.56,11.5,0.5,0.6,0.7,\"CNN\",0,\"{group}\"\n");
+        let body = ["derma", "derma_small", "derma_smallest"].map(row).concat();
+        let path = write(&dir, "p.csv", &format!("{PAPER_HEADER}\n{body}"));
+        let (_, records) = read_file(&path, Utc::now()).unwrap();
+        let fractions: Vec<Option<f64>> = records.iter().map(|r| r.data_fraction).collect();
+        assert_eq!(fractions, [None, Some(0.1), None]);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Runs and their ranking: the record schema, the append-only store, importers, the polars PePR
 //! engine, sorting/filtering for display, and export.
 
+pub mod analysis;
+pub mod analysis_report;
 pub mod export;
 pub mod import;
 pub mod rank;

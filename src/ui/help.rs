@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 
 /// Every key the explorer knows, as shown by `?` (and listed in the README).
 pub const KEYS: &[(&str, &str)] = &[
-    ("1  2  3  4", "screens: runs / archs / datasets / train"),
+    ("1 2 3 4 5", "screens: runs/archs/datasets/train/analyses"),
     ("↑↓ jk PgUp PgDn", "move (PgUp/PgDn by 10)"),
     ("g G  Home End", "first / last"),
     ("s  S   r", "sort by next / previous column; r reverses"),
@@ -25,13 +25,14 @@ pub const KEYS: &[(&str, &str)] = &[
     ("a  x  J K", "train: queue the selection / remove / move"),
     ("Tab  + -", "train: pick a setting / change it"),
     ("s  p  S Esc", "train: start queue / pause, resume / stop"),
+    ("← →  h l", "analyses: previous / next analysis"),
     ("Esc", "clear filter / close pane / back"),
     ("?", "this help"),
     ("q  Ctrl-C", "quit"),
 ];
 
 pub fn draw(frame: &mut Frame, area: Rect) {
-    let height = (KEYS.len() as u16 + 4).min(area.height);
+    let height = (KEYS.len() as u16 + 3).min(area.height);
     let width = 62.min(area.width);
     let [row] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
     let [popup] = Layout::horizontal([Constraint::Length(width)]).flex(Flex::Center).areas(row);
@@ -41,7 +42,6 @@ pub fn draw(frame: &mut Frame, area: Rect) {
             Line::from(vec![Span::styled(format!(" {keys:<16}"), Style::new().fg(Color::Cyan)), Span::raw(*what)])
         })
         .collect();
-    lines.push(Line::from(""));
     lines.push(Line::from(" any key closes this help").fg(Color::DarkGray));
     frame.render_widget(Clear, popup);
     frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(" keys ")), popup);

@@ -1,5 +1,6 @@
 //! Drawing: pure functions of `&App`, one file per panel.
 
+mod analyses;
 mod archs;
 mod chart;
 mod datasets;
@@ -49,6 +50,8 @@ pub fn draw(frame: &mut Frame, app: &App) {
         datasets::draw(frame, body, app);
     } else if app.screen == Screen::Train {
         train::draw(frame, body, app);
+    } else if app.screen == Screen::Analyses {
+        analyses::draw(frame, body, app);
     } else if let Some(message) = &app.load_error {
         let text = format!("Could not load the run store:\n{message}\n\nPress R to retry, q to quit.");
         frame.render_widget(
@@ -124,6 +127,7 @@ fn title_with_tabs(app: &App, compact: bool) -> Line<'static> {
         ("2", "Archs", Screen::Architectures),
         ("3", "Data", Screen::Datasets),
         ("4", "Train", Screen::Train),
+        ("5", "Analyses", Screen::Analyses),
     ] {
         let current = app.screen == screen;
         let style = if current { Style::new().bold().underlined() } else { Style::new().fg(Color::DarkGray) };
@@ -156,6 +160,17 @@ fn title_with_tabs(app: &App, compact: bool) -> Line<'static> {
 }
 
 fn status_line(app: &App) -> Line<'static> {
+    if app.screen == Screen::Analyses {
+        let a = &app.analyses;
+        let mut spans = Vec::new();
+        if a.computing || app.loading {
+            spans.push(Span::styled(" computing… ", Style::new().fg(Color::Yellow)));
+        }
+        let position = crate::app::analyses::AnalysisView::ALL.iter().position(|v| *v == a.view).unwrap_or(0);
+        spans.push(Span::raw(format!(" {}/3 {} · PePR-{}", position + 1, a.view.title(), a.variant.letter())));
+        spans.push(Span::styled("  ←→ analysis · ][ set · ? keys  q quit", Style::new().fg(Color::DarkGray)));
+        return Line::from(spans);
+    }
     if app.screen == Screen::Train {
         let t = &app.train;
         let state = match (&t.live, t.current) {
