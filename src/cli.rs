@@ -92,6 +92,8 @@ pub enum Command {
         #[command(flatten)]
         settings: TrainSettings,
     },
+    /// Experiment grid: archs x datasets x starts x fractions x seeds, resumable (see README).
+    Grid(crate::grid::cli::GridArgs),
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -117,6 +119,9 @@ pub enum Command {
         /// How runs form comparison sets.
         #[arg(long, value_enum, default_value_t = SetByArg::Group)]
         set_by: SetByArg,
+        /// Collapse runs that differ only by seed into one row: mean, std, min and max.
+        #[arg(long)]
+        aggregate_seeds: bool,
     },
 }
 
@@ -384,7 +389,8 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             }
             ignore_broken_pipe(bench::run(&mut std::io::stdout().lock(), &archs, &sizes, batch_size, steps))
         }
-        Command::Rank { by, group, top, format, reverse, set_by } => {
+        Command::Grid(args) => crate::grid::cli::run(home, args),
+        Command::Rank { by, group, top, format, reverse, set_by, aggregate_seeds } => {
             let (records, ranking) = load_and_rank(&store, set_by.into())?;
             if let Some(group) = &group
                 && !ranking.sets.iter().any(|s| &s.name == group)
@@ -394,6 +400,17 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
                     "no comparison set named {group:?}; the store has: {}",
                     if names.is_empty() { "none".to_string() } else { names.join(", ") }
                 );
+            }
+            if aggregate_seeds {
+                return ignore_broken_pipe(print_aggregated(
+                    &records,
+                    &ranking,
+                    group.as_deref(),
+                    top,
+                    by,
+                    reverse,
+                    format,
+                ));
             }
             let descending = by.key.descending_by_default() != reverse;
             let mut rows = select(&records, &ranking, group.as_deref(), "", by.key, descending, by.variant);
@@ -405,6 +422,42 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             let result = print_ranking(&mut out, &records, &ranking, &rows, by.variant, format);
             ignore_broken_pipe(result)
         }
+    }
+}
+
+/// `pepr rank --aggregate-seeds`: rows sorted by the mean of the chosen PePR variant within each set.
+fn print_aggregated(
+    records: &[RunRecord],
+    ranking: &Ranking,
+    group: Option<&str>,
+    top: Option<usize>,
+    by: SortBy,
+    reverse: bool,
+    format: Format,
+) -> Result<()> {
+    use crate::results::seeds;
+    let mut groups = seeds::aggregate_seeds(records, ranking)?;
+    seeds::sort_groups(&mut groups, by.variant);
+    let mut rows: Vec<&seeds::SeedGroup> =
+        groups.iter().filter(|g| group.is_none_or(|name| ranking.sets[g.set].name == name)).collect();
+    if reverse {
+        rows.reverse();
+        rows.sort_by_key(|g| g.set);
+    }
+    if let Some(top) = top {
+        let mut count = std::collections::HashMap::new();
+        rows.retain(|g| {
+            let n = count.entry(g.set).or_insert(0usize);
+            *n += 1;
+            *n <= top
+        });
+    }
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    match format {
+        Format::Csv => seeds::write_csv(&mut out, ranking, &rows),
+        Format::Table => seeds::write_table(&mut out, ranking, &rows, by.variant),
+        Format::Json => bail!("--aggregate-seeds prints a table or CSV (--format table|csv)"),
     }
 }
 
