@@ -124,6 +124,14 @@ fn a_resumed_grid_runs_only_the_cells_not_yet_completed() {
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("a different grid is already saved as \"tiny\""));
 
+    // One cell by position, as a job-array task asks: done already, so nothing runs.
+    let output = pepr(home, &["grid", "--resume", "tiny", "--cell", "2"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains(&format!("grid tiny: cell 2 ({}) is done", cell(2))));
+    let output = pepr(home, &["grid", "--resume", "tiny", "--cell", "3"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("--cell 3: grid tiny has 3 cells (0 to 2)"));
+
     // Three seeds of one cell collapse to one row.
     let output = pepr(home, &["rank", "--aggregate-seeds", "--format", "csv"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
@@ -183,4 +191,30 @@ fn aggregating_the_papers_single_seed_runs_keeps_every_score() {
             (row[col(&ha, "pepr_e_mean")].parse().unwrap(), run[col(&h, "pepr_e")].parse().unwrap());
         assert!((mean - score).abs() < 1e-12, "{arch}: {mean} vs {score}");
     }
+}
+
+#[test]
+fn a_cell_run_alone_through_its_train_arguments_counts_as_done() {
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let mut spec = pepr::grid::GridSpec::new(vec!["pepr_lenet5".into()], vec!["synthetic".into()]);
+    spec.fractions = vec![0.05];
+    spec.seeds = vec![0, 1];
+    spec.train.epochs = 1;
+    spec.name = "alone".into();
+    spec.save(&pepr::home::Home::at(home)).unwrap();
+    let cells = pepr::grid::expand(&spec);
+    let args = cells[1].train_args();
+    let output = pepr(home, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stored = records(home);
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].grid_cell.as_deref(), Some(cells[1].id.as_str()));
+    assert_eq!(stored[0].group, cells[1].group);
+    assert_eq!((stored[0].seed, stored[0].data_fraction, stored[0].epochs), (Some(1), Some(0.05), Some(1)));
+    let states = pepr::grid::cell_states(&cells, &stored);
+    assert!(!states[0].is_done() && states[1].is_done());
+
+    let output = pepr(home, &["grid", "--resume", "alone", "--dry-run"]);
+    assert!(text(&output.stdout).contains("grid alone: 2 cells, 1 done, 1 to run"), "{}", text(&output.stdout));
 }

@@ -70,6 +70,10 @@ pub struct GridArgs {
     /// Continue the grid saved as NAME: its cells not yet stored as completed run.
     #[arg(long, value_name = "NAME")]
     pub resume: Option<String>,
+    /// Run only the cell at this 0-based position of the grid (skipped when done), e.g. one task
+    /// of a job array: `--resume NAME --cell $SLURM_ARRAY_TASK_ID`.
+    #[arg(long, value_name = "INDEX")]
+    pub cell: Option<usize>,
     /// List the cells and which are done; train nothing, save nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -171,6 +175,11 @@ pub fn run(home: &Home, args: GridArgs) -> Result<()> {
         crate::data::registry::find(dataset, &data_dir).map_err(|e| anyhow!("{e}"))?;
     }
     let cells = expand(&spec);
+    if let Some(index) = args.cell
+        && index >= cells.len()
+    {
+        bail!("--cell {index}: grid {} has {} cells (0 to {})", spec.name, cells.len(), cells.len().saturating_sub(1));
+    }
     let loaded = RunStore::new(home.runs_file()).load()?;
     for warning in &loaded.warnings {
         eprintln!("warning: {warning}");
@@ -222,10 +231,19 @@ pub fn run(home: &Home, args: GridArgs) -> Result<()> {
         cells.len() - done,
         path.display()
     );
-    let configs: Vec<TrainConfig> =
-        cells.iter().zip(&states).filter(|(_, s)| !s.is_done()).map(|(c, _)| c.config.clone()).collect();
+    let chosen = |i: usize| args.cell.is_none_or(|only| only == i);
+    let configs: Vec<TrainConfig> = cells
+        .iter()
+        .zip(&states)
+        .enumerate()
+        .filter(|(i, (_, s))| chosen(*i) && !s.is_done())
+        .map(|(_, (c, _))| c.config.clone())
+        .collect();
     if configs.is_empty() {
-        println!("grid {}: every cell is done", spec.name);
+        match args.cell {
+            Some(index) => println!("grid {}: cell {index} ({}) is done", spec.name, cells[index].id),
+            None => println!("grid {}: every cell is done", spec.name),
+        }
         return Ok(());
     }
     crate::train::cli::sweep(home, &configs, &data_dir)

@@ -16,6 +16,46 @@ pub struct Cell {
     pub config: TrainConfig,
 }
 
+impl Cell {
+    /// The `pepr train` arguments (after the program name) that run this cell on its own, e.g. as
+    /// one task of a Slurm job array; the stored run carries the cell's group and id.
+    pub fn train_args(&self) -> Vec<String> {
+        let c = &self.config;
+        let mut args: Vec<String> = vec![
+            "train".into(),
+            "--arch".into(),
+            c.arch.clone(),
+            "--dataset".into(),
+            c.dataset.clone(),
+            "--epochs".into(),
+            c.epochs.to_string(),
+            "--batch-size".into(),
+            c.batch_size.to_string(),
+            "--lr".into(),
+            c.lr.to_string(),
+            "--fraction".into(),
+            c.fraction.to_string(),
+            "--seed".into(),
+            c.seed.to_string(),
+            "--metric".into(),
+            c.metric.key().into(),
+            "--backend".into(),
+            match c.backend {
+                crate::train::backend::Backend::Cpu => "cpu".into(),
+                crate::train::backend::Backend::Cuda => "cuda".into(),
+            },
+        ];
+        if let Some(source) = &c.pretrained {
+            args.extend(["--pretrained".into(), source.clone()]);
+            if c.freeze_backbone {
+                args.push("--freeze-backbone".into());
+            }
+        }
+        args.extend(["--group".into(), self.group.clone(), "--grid-cell".into(), self.id.clone()]);
+        args
+    }
+}
+
 /// Every cell of a (validated) spec.
 pub fn expand(spec: &GridSpec) -> Vec<Cell> {
     let metric = spec.train.metric().unwrap_or_default();
@@ -116,6 +156,21 @@ mod tests {
         assert!(cells.iter().all(|c| c.config.epochs == 3));
         // Only pretrained cells freeze their backbone.
         assert!(cells.iter().all(|c| c.config.freeze_backbone == c.config.pretrained.is_some()));
+    }
+
+    #[test]
+    fn a_cell_as_train_arguments() {
+        let mut spec = spec();
+        spec.train.freeze_backbone = true;
+        let cells = expand(&spec);
+        let args = cells[23].train_args().join(" ");
+        assert_eq!(
+            args,
+            "train --arch resnet18 --dataset derma --epochs 10 --batch-size 32 --lr 0.0005 --fraction 0.1 --seed 2 \
+             --metric accuracy --backend cpu --pretrained imagenet --freeze-backbone --group derma_pt_small \
+             --grid-cell derma/resnet18/pt/f0.1/s2"
+        );
+        assert!(!cells[0].train_args().contains(&"--pretrained".to_string()));
     }
 
     #[test]
