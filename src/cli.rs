@@ -457,7 +457,7 @@ fn print_aggregated(
     match format {
         Format::Csv => seeds::write_csv(&mut out, ranking, &rows),
         Format::Table => seeds::write_table(&mut out, ranking, &rows, by.variant),
-        Format::Json => bail!("--aggregate-seeds prints a table or CSV (--format table|csv)"),
+        Format::Json => seeds::write_json(&mut out, ranking, &rows),
     }
 }
 

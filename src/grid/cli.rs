@@ -203,7 +203,12 @@ pub fn run(home: &Home, args: GridArgs) -> Result<()> {
             spec.name,
             cells.len(),
             cells.len() - done,
-            if path.exists() { format!(" (saved as {})", path.display()) } else { " (dry run: not saved)".into() }
+            match GridSpec::read(&path) {
+                Ok(saved) if saved == spec => format!(" (saved as {})", path.display()),
+                Ok(_) => format!(" (dry run; a different grid is saved as {})", path.display()),
+                Err(_) if path.exists() => format!(" (dry run; {} cannot be read)", path.display()),
+                Err(_) => " (dry run: not saved)".into(),
+            }
         );
         return Ok(());
     }

@@ -241,6 +241,37 @@ pub fn write_csv(out: &mut dyn Write, ranking: &Ranking, groups: &[&SeedGroup]) 
     Ok(())
 }
 
+/// Writes the rows as a JSON array of objects with the CSV's columns (`null` when missing; `seeds`
+/// an array).
+pub fn write_json(out: &mut dyn Write, ranking: &Ranking, groups: &[&SeedGroup]) -> Result<()> {
+    use serde_json::{Map, Value, json};
+    let header = csv_header();
+    let objects: Vec<Value> = groups
+        .iter()
+        .map(|g| {
+            let mut values = vec![
+                json!(ranking.sets[g.set].name),
+                json!(g.group),
+                json!(g.arch),
+                json!(g.pretrained),
+                json!(g.fraction),
+                json!(g.runs.len()),
+                json!(g.seeds),
+            ];
+            for spread in std::iter::once(Some(g.performance)).chain(g.resource).chain(g.score) {
+                values.push(json!(spread.map(|s| s.mean)));
+                values.push(json!(spread.and_then(|s| s.std)));
+                values.push(json!(spread.map(|s| s.min)));
+                values.push(json!(spread.map(|s| s.max)));
+            }
+            Value::Object(header.iter().cloned().zip(values).collect::<Map<String, Value>>())
+        })
+        .collect();
+    serde_json::to_writer_pretty(&mut *out, &objects)?;
+    writeln!(out)?;
+    Ok(())
+}
+
 /// A human-readable table, one block per comparison set: each quantity as `mean±std`, and the
 /// chosen PePR variant's min–max.
 pub fn write_table(out: &mut dyn Write, ranking: &Ranking, groups: &[&SeedGroup], variant: Variant) -> Result<()> {
@@ -384,5 +415,15 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert_eq!(text.lines().count(), 5);
         assert!(text.lines().next().unwrap().starts_with("set,group,arch,pretrained,data_fraction,runs,seeds,P_mean"));
+        let mut out = Vec::new();
+        write_json(&mut out, &ranking, &groups.iter().collect::<Vec<_>>()).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let rows = value.as_array().unwrap();
+        assert_eq!(rows.len(), 4);
+        let resnet = rows.iter().find(|r| r["pretrained"] == "imagenet").unwrap();
+        assert_eq!(resnet["seeds"], serde_json::json!([1]));
+        assert_eq!(resnet["P_mean"], serde_json::json!(0.7));
+        assert_eq!(resnet["P_std"], serde_json::Value::Null);
+        assert_eq!(resnet["co2_g_mean"], serde_json::Value::Null);
     }
 }
