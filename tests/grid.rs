@@ -218,3 +218,42 @@ fn a_cell_run_alone_through_its_train_arguments_counts_as_done() {
     let output = pepr(home, &["grid", "--resume", "alone", "--dry-run"]);
     assert!(text(&output.stdout).contains("grid alone: 2 cells, 1 done, 1 to run"), "{}", text(&output.stdout));
 }
+
+#[test]
+fn ctrl_c_stores_the_current_cell_as_interrupted_and_the_resume_lists_it_to_run_again() {
+    use std::io::{BufRead, BufReader};
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pepr"))
+        .arg("--home")
+        .arg(home)
+        .args(["grid", "--arch", "pepr_lenet5", "--dataset", "synthetic", "--fractions", "0.05"])
+        .args(["--seeds", "0,1", "--epochs", "200", "--name", "stopped"])
+        .env_remove("PEPR_HOME")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    // Wait until the first cell trains, then press Ctrl-C (SIGINT).
+    for line in lines.by_ref() {
+        if line.unwrap().starts_with("training pepr_lenet5") {
+            break;
+        }
+    }
+    let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(sent.success());
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    assert_eq!(child.wait().unwrap().code(), Some(130), "{rest:?}");
+
+    let stored = records(home);
+    assert_eq!(stored.len(), 1, "the second cell never started");
+    assert_eq!(stored[0].status, RunStatus::Interrupted);
+    assert_eq!(stored[0].grid_cell.as_deref(), Some("synthetic/pepr_lenet5/scratch/f0.05/s0"));
+    let output = pepr(home, &["grid", "--resume", "stopped", "--dry-run"]);
+    let listing = text(&output.stdout);
+    assert!(listing.contains("interrupted  synthetic/pepr_lenet5/scratch/f0.05/s0"), "{listing}");
+    assert!(listing.contains("to run       synthetic/pepr_lenet5/scratch/f0.05/s1"), "{listing}");
+    assert!(listing.contains("grid stopped: 2 cells, 0 done, 2 to run"), "{listing}");
+}
