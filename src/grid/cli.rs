@@ -48,6 +48,9 @@ pub struct GridArgs {
     /// Rename a group: FROM=TO (repeatable), e.g. dermamnist_pt_small=derma_small.
     #[arg(long = "group-name", value_name = "FROM=TO", value_parser = parse_rename, conflicts_with = "resume")]
     pub group_names: Vec<(String, String)>,
+    /// How group names are made, from {dataset} {pt} {fraction} {f} {start} (default: {dataset}{pt}{fraction}).
+    #[arg(long, value_name = "T", conflicts_with = "resume")]
+    pub group_template: Option<String>,
     #[arg(long, default_value_t = TrainConfig::DEFAULT_EPOCHS, value_name = "N", conflicts_with = "resume")]
     pub epochs: usize,
     #[arg(long, default_value_t = TrainConfig::DEFAULT_BATCH_SIZE, value_name = "B", conflicts_with = "resume")]
@@ -93,6 +96,7 @@ impl GridArgs {
         if !self.seeds.is_empty() {
             spec.seeds = self.seeds.clone();
         }
+        spec.group_template = self.group_template.clone();
         for (from, to) in &self.group_names {
             if spec.group_names.insert(from.clone(), to.clone()).is_some() {
                 bail!("--group-name renames {from:?} twice");
@@ -150,6 +154,7 @@ fn flag_of(error: &str) -> String {
         ("field `fractions`", "--fractions"),
         ("field `seeds`", "--seeds"),
         ("field `group_names`", "--group-name"),
+        ("field `group_template`", "--group-template"),
         ("field `name`", "--name"),
         ("field `train.epochs`", "--epochs"),
         ("field `train.batch_size`", "--batch-size"),

@@ -1,7 +1,7 @@
 //! The grid's cross product: one [`Cell`] per dataset x start x fraction x architecture x seed, in
 //! that order (so the cells of one comparison group run together).
 
-use super::names::{cell_id, default_group};
+use super::names::cell_id;
 use super::spec::GridSpec;
 use crate::train::TrainConfig;
 
@@ -65,7 +65,7 @@ pub fn expand(spec: &GridSpec) -> Vec<Cell> {
         for start in &spec.starts {
             let pretrained = start.source().map(str::to_string);
             for &fraction in &spec.fractions {
-                let group = spec.group_name(&default_group(dataset, pretrained.is_some(), fraction));
+                let group = spec.group_name(&spec.templated_group(dataset, pretrained.is_some(), fraction));
                 for arch in &spec.archs {
                     for &seed in &spec.seeds {
                         let id = cell_id(dataset, arch, pretrained.is_some(), fraction, seed);
@@ -156,6 +156,21 @@ mod tests {
         assert!(cells.iter().all(|c| c.config.epochs == 3));
         // Only pretrained cells freeze their backbone.
         assert!(cells.iter().all(|c| c.config.freeze_backbone == c.config.pretrained.is_some()));
+    }
+
+    #[test]
+    fn a_template_names_the_groups_and_may_merge_them() {
+        let mut spec = spec();
+        spec.group_template = Some("{dataset}-{start}".into());
+        spec.validate().unwrap();
+        let cells = expand(&spec);
+        let groups: std::collections::BTreeSet<&str> = cells.iter().map(|c| c.group.as_str()).collect();
+        assert_eq!(
+            groups.into_iter().collect::<Vec<_>>(),
+            ["derma-pt", "derma-scratch", "synthetic-pt", "synthetic-scratch"]
+        );
+        spec.group_template = Some("{dataset} {f}".into());
+        assert!(spec.validate().unwrap_err().contains("field `group_template`"));
     }
 
     #[test]

@@ -9,6 +9,46 @@
 //! Note that the paper's `derma_small` and `derma_smallest` runs were pretrained; pepr's
 //! pretrained-and-reduced groups are `derma_pt_small` unless renamed (e.g. `dermamnist_pt_small=derma_small`).
 
+/// The default group-name template: `{dataset}{pt}{fraction}`.
+pub const DEFAULT_TEMPLATE: &str = "{dataset}{pt}{fraction}";
+
+/// The placeholders a group-name template may use.
+pub const PLACEHOLDERS: &[(&str, &str)] = &[
+    ("{dataset}", "the dataset's name"),
+    ("{pt}", "`_pt` for a pretrained start, else nothing"),
+    ("{fraction}", "`_small` (0.1), `_smallest` (0.01), `_fF` (other), nothing (1)"),
+    ("{f}", "the fraction as a number, e.g. 0.25"),
+    ("{start}", "`scratch` or `pt`"),
+];
+
+/// A cell's group under `template` (see [`PLACEHOLDERS`]).
+pub fn apply_template(template: &str, dataset: &str, pretrained: bool, fraction: f64) -> String {
+    template
+        .replace("{dataset}", dataset)
+        .replace("{pt}", if pretrained { "_pt" } else { "" })
+        .replace("{fraction}", &fraction_suffix(fraction))
+        .replace("{f}", &fraction.to_string())
+        .replace("{start}", if pretrained { "pt" } else { "scratch" })
+}
+
+/// Rejects a template with an unknown `{...}` placeholder or unbalanced braces.
+pub fn check_template(template: &str) -> Result<(), String> {
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let close = rest[open..].find('}').ok_or_else(|| format!("{template:?}: a `{{` is not closed"))?;
+        let token = &rest[open..open + close + 1];
+        if !PLACEHOLDERS.iter().any(|(p, _)| *p == token) {
+            let known: Vec<&str> = PLACEHOLDERS.iter().map(|(p, _)| *p).collect();
+            return Err(format!("{template:?}: unknown placeholder {token} (known: {})", known.join(" ")));
+        }
+        rest = &rest[open + close + 1..];
+    }
+    if rest.contains('}') {
+        return Err(format!("{template:?}: a `}}` has no `{{`"));
+    }
+    Ok(())
+}
+
 /// The default comparison group of a cell.
 pub fn default_group(dataset: &str, pretrained: bool, fraction: f64) -> String {
     let mut name = dataset.to_string();
@@ -69,6 +109,19 @@ mod tests {
         assert_eq!(default_group("derma", false, 0.01), "derma_smallest");
         assert_eq!(default_group("derma", true, 0.1), "derma_pt_small");
         assert_eq!(default_group("derma", false, 0.25), "derma_f0.25");
+    }
+
+    #[test]
+    fn templates() {
+        for (pt, f) in [(false, 1.0), (true, 0.1), (false, 0.01), (true, 0.3)] {
+            assert_eq!(apply_template(DEFAULT_TEMPLATE, "derma", pt, f), default_group("derma", pt, f));
+        }
+        assert_eq!(apply_template("{dataset}-{start}-{f}", "derma", true, 0.1), "derma-pt-0.1");
+        assert_eq!(apply_template("{dataset}{fraction}", "derma", true, 0.1), "derma_small");
+        assert!(check_template("{dataset}{pt}").is_ok());
+        assert!(check_template("{dataset}{seed}").unwrap_err().contains("unknown placeholder {seed}"));
+        assert!(check_template("{dataset").unwrap_err().contains("not closed"));
+        assert!(check_template("dataset}").unwrap_err().contains("has no"));
     }
 
     #[test]

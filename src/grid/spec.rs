@@ -10,7 +10,7 @@ use anyhow::{Context, Result, anyhow};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::names::{check_group_name, default_group};
+use super::names::{DEFAULT_TEMPLATE, apply_template, check_group_name, check_template};
 use crate::home::Home;
 use crate::train::backend::Backend;
 use crate::train::{Metric, TrainConfig};
@@ -114,7 +114,10 @@ pub struct GridSpec {
     pub seeds: Vec<u64>,
     #[serde(default)]
     pub train: TrainSettings,
-    /// Renames of default group names (`derma_f0.1` -> `derma_small`).
+    /// How group names are made (default `{dataset}{pt}{fraction}`; see `names::PLACEHOLDERS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_template: Option<String>,
+    /// Renames of templated group names (`derma_pt_small` -> `derma_small`).
     #[serde(default)]
     pub group_names: BTreeMap<String, String>,
 }
@@ -132,6 +135,7 @@ impl GridSpec {
             fractions: vec![1.0],
             seeds: vec![0],
             train: TrainSettings::default(),
+            group_template: None,
             group_names: BTreeMap::new(),
         };
         spec.name = spec.derived_name();
@@ -155,7 +159,7 @@ impl GridSpec {
         for dataset in &self.datasets {
             for start in &self.starts {
                 for &fraction in &self.fractions {
-                    let group = default_group(dataset, start.source().is_some(), fraction);
+                    let group = self.templated_group(dataset, start.source().is_some(), fraction);
                     if seen.insert(group.clone()) {
                         groups.push(group);
                     }
@@ -163,6 +167,11 @@ impl GridSpec {
             }
         }
         groups
+    }
+
+    /// A cell's group under the spec's template, before renames.
+    pub fn templated_group(&self, dataset: &str, pretrained: bool, fraction: f64) -> String {
+        apply_template(self.group_template.as_deref().unwrap_or(DEFAULT_TEMPLATE), dataset, pretrained, fraction)
     }
 
     /// The group a default name becomes after the spec's renames.
@@ -213,7 +222,13 @@ impl GridSpec {
         if t.backend().is_none() {
             return Err(format!("field `train.backend`: {:?} is not cpu or cuda", t.backend));
         }
+        if let Some(template) = &self.group_template {
+            check_template(template).map_err(|e| format!("field `group_template`: {e}"))?;
+        }
         let defaults = self.default_groups();
+        for group in &defaults {
+            check_group_name(group).map_err(|e| format!("field `group_template`: {e}"))?;
+        }
         for (from, to) in &self.group_names {
             if !defaults.contains(from) {
                 return Err(format!(
