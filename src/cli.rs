@@ -93,6 +93,8 @@ pub enum Command {
         #[command(flatten)]
         settings: TrainSettings,
     },
+    /// Experiment grid: archs x datasets x starts x fractions x seeds, resumable (see README).
+    Grid(crate::grid::cli::GridArgs),
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -145,6 +147,9 @@ pub enum Command {
         /// (default: the `rank_energy` setting, else gross).
         #[arg(long, value_enum, value_name = "gross|net")]
         energy: Option<EnergyArg>,
+        /// Collapse runs that differ only by seed into one row: mean, std, min and max.
+        #[arg(long)]
+        aggregate_seeds: bool,
     },
     /// Show or change the settings (carbon intensity, PUE, meter interval, idle baseline, CPU TDP,
     /// ranking energy), kept in the home's settings.json.
@@ -261,7 +266,7 @@ pub struct MeterArgs {
 impl MeterArgs {
     /// The meter settings in effect: a flag wins over the home's settings file, which wins over the
     /// defaults.
-    fn settings(&self, stored: &Settings) -> crate::meter::MeterSettings {
+    pub(crate) fn settings(&self, stored: &Settings) -> crate::meter::MeterSettings {
         let base = stored.meter_settings();
         crate::meter::MeterSettings {
             sample_ms: self.sample_ms.unwrap_or(base.sample_ms),
@@ -275,7 +280,7 @@ impl MeterArgs {
 }
 
 /// The home's settings file, or the defaults with a warning on stderr when it cannot be used.
-fn stored_settings(home: &Home) -> Settings {
+pub(crate) fn stored_settings(home: &Home) -> Settings {
     let (settings, warning) = Settings::load_or_default(&home.settings_file());
     if let Some(warning) = warning {
         eprintln!("warning: {warning}");
@@ -565,7 +570,8 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             let mut out = std::io::stdout().lock();
             ignore_broken_pipe(print(&mut out, &analyses, which, dataset.as_deref(), variant, output))
         }
-        Command::Rank { by, group, top, format, reverse, set_by, energy } => {
+        Command::Grid(args) => crate::grid::cli::run(home, args),
+        Command::Rank { by, group, top, format, reverse, set_by, energy, aggregate_seeds } => {
             let energy = match energy {
                 Some(energy) => energy.into(),
                 None => stored_settings(home).rank_energy(),
@@ -579,6 +585,17 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
                     "no comparison set named {group:?}; the store has: {}",
                     if names.is_empty() { "none".to_string() } else { names.join(", ") }
                 );
+            }
+            if aggregate_seeds {
+                return ignore_broken_pipe(print_aggregated(
+                    &records,
+                    &ranking,
+                    group.as_deref(),
+                    top,
+                    by,
+                    reverse,
+                    format,
+                ));
             }
             let descending = by.key.descending_by_default() != reverse;
             let mut rows = select(&records, &ranking, group.as_deref(), "", by.key, descending, by.variant);
@@ -643,6 +660,42 @@ fn config(home: &Home, command: ConfigCommand) -> Result<()> {
             println!("{key}: back to its default");
             Ok(())
         }
+    }
+}
+
+/// `pepr rank --aggregate-seeds`: rows sorted by the mean of the chosen PePR variant within each set.
+fn print_aggregated(
+    records: &[RunRecord],
+    ranking: &Ranking,
+    group: Option<&str>,
+    top: Option<usize>,
+    by: SortBy,
+    reverse: bool,
+    format: Format,
+) -> Result<()> {
+    use crate::results::seeds;
+    let mut groups = seeds::aggregate_seeds(records, ranking)?;
+    seeds::sort_groups(&mut groups, by.variant);
+    let mut rows: Vec<&seeds::SeedGroup> =
+        groups.iter().filter(|g| group.is_none_or(|name| ranking.sets[g.set].name == name)).collect();
+    if reverse {
+        rows.reverse();
+        rows.sort_by_key(|g| g.set);
+    }
+    if let Some(top) = top {
+        let mut count = std::collections::HashMap::new();
+        rows.retain(|g| {
+            let n = count.entry(g.set).or_insert(0usize);
+            *n += 1;
+            *n <= top
+        });
+    }
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    match format {
+        Format::Csv => seeds::write_csv(&mut out, ranking, &rows),
+        Format::Table => seeds::write_table(&mut out, ranking, &rows, by.variant),
+        Format::Json => seeds::write_json(&mut out, ranking, &rows),
     }
 }
 

@@ -613,3 +613,63 @@ fn a_settings_warning_shows_in_the_status_line() {
     let text = screen(&app, 120, 30);
     assert!(text.contains("field `pue`"), "{text}");
 }
+
+#[test]
+fn grid_form_shows_the_cells_and_queues_the_missing_ones_80x24() {
+    use KeyCode::{Backspace, Down, Enter};
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = train_app(&["pepr_lenet5", "pepr_resnet8"], dir.path());
+    press_all(&mut app, &[KeyCode::Char('x'), KeyCode::Char('x')]); // the pairs `4` queued
+    assert!(app.train.queue.is_empty());
+    // One cell of the grid is already stored as completed.
+    let mut done = synthetic::runs(1, 1, 0);
+    done[0].grid_cell = Some("synthetic/pepr_resnet8/scratch/f0.1/s1".into());
+    done[0].group = "synthetic_small".into();
+    let ranking = rank(&done, SetBy::Group).unwrap();
+    app.on_loaded(Ok(Data { records: done, ranking, warnings: vec![], set_by: SetBy::Group }));
+
+    press(&mut app, KeyCode::Char('E'));
+    assert!(app.grid_form.open);
+    press_all(&mut app, &[Down, Down, Down, Enter, Backspace, Backspace, Enter]); // seeds 0,1,2 -> 0,1
+    assert_eq!(app.grid_form.seeds, "0,1");
+    let terminal = render(&app, 80, 24);
+    let shown = terminal.backend().to_string();
+    assert!(shown.contains("8 · 1 done (stored as completed) · 7 to queue"), "{shown}");
+    insta::assert_snapshot!(terminal.backend());
+
+    press(&mut app, KeyCode::Char('a'));
+    assert!(!app.grid_form.open);
+    assert_eq!(app.train.queued(), 7);
+    assert!(app.train.log.last().unwrap().contains("queued 7 missing cells"));
+    let shown = screen(&app, 80, 24);
+    assert!(shown.contains("synthetic s1") && shown.contains("queued 7 missing cells"), "{shown}");
+    // The form keeps its values; queuing the grid again adds nothing: its cells are waiting already.
+    press_all(&mut app, &[KeyCode::Char('E'), KeyCode::Char('a')]);
+    assert_eq!(app.train.queued(), 7);
+    assert!(app.train.log.last().unwrap().contains("its 7 missing cells are already queued"));
+
+    let Some(Request::Train(TrainRequest::Start(job))) = press(&mut app, KeyCode::Char('s')) else { panic!() };
+    assert_eq!(job.config.grid_cell.as_deref(), Some("synthetic/pepr_lenet5/scratch/f1/s0"));
+    assert_eq!(job.config.group.as_deref(), Some("synthetic"));
+    assert_eq!(job.config.epochs, app.train.settings.epochs);
+}
+
+#[test]
+fn seeds_aggregated_80x24() {
+    let mut records = synthetic::runs(1, 9, 5);
+    for (i, record) in records.iter_mut().enumerate() {
+        record.arch = ["resnet18", "pepr_lenet5", "mobilenetv2_050"][i % 3].into();
+        record.seed = Some((i / 3) as u64);
+        record.group = "derma".into();
+        record.pretrained = None;
+        record.data_fraction = Some(1.0);
+    }
+    let mut app = app_with(records);
+    press(&mut app, KeyCode::Char('a'));
+    assert!(app.aggregate_seeds);
+    assert_eq!(app.current_seed_groups().len(), 3);
+    assert!(app.current_seed_groups().iter().all(|g| g.runs.len() == 3));
+    insta::assert_snapshot!(render(&app, 80, 24).backend());
+    press(&mut app, KeyCode::Char('a'));
+    assert!(!screen(&app, 80, 24).contains("seeds aggregated"));
+}

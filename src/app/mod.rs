@@ -6,6 +6,7 @@ pub mod archs;
 pub mod data_worker;
 pub mod datasets;
 mod event_loop;
+pub mod grid_form;
 pub mod state;
 mod text_input;
 pub mod train;

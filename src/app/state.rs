@@ -130,6 +130,12 @@ pub struct App {
     pub scroll: Cell<usize>,
     /// Why the settings file was not used (pepr runs on the defaults), shown in the status line.
     pub settings_warning: Option<String>,
+    /// The Train screen's experiment-grid form.
+    pub grid_form: super::grid_form::GridForm,
+    /// The leaderboard shows runs that differ only by seed as one row (mean and spread).
+    pub aggregate_seeds: bool,
+    /// Those rows, for every set, when `aggregate_seeds` is on.
+    pub seed_groups: Vec<crate::results::seeds::SeedGroup>,
 }
 
 impl App {
@@ -159,6 +165,9 @@ impl App {
             rows: Vec::new(),
             scroll: Cell::new(0),
             settings_warning: None,
+            grid_form: Default::default(),
+            aggregate_seeds: false,
+            seed_groups: Vec::new(),
         }
     }
 
@@ -174,6 +183,7 @@ impl App {
                 self.analyses.stale = true;
                 self.set_index = previous.and_then(|name| self.sets().iter().position(|s| s.name == name)).unwrap_or(0);
                 self.refresh_rows();
+                self.refresh_seed_groups();
             }
             Err(message) => self.load_error = Some(message),
         }
@@ -293,6 +303,13 @@ impl App {
             self.edit_filter(key);
             return None;
         }
+        if self.screen == Screen::Train
+            && self.grid_form.open
+            && (self.grid_form.editing || key.code != KeyCode::Char('q'))
+        {
+            self.grid_key(key);
+            return None;
+        }
         if self.show_help {
             // Any key closes help; `q` still quits.
             self.show_help = false;
@@ -352,6 +369,10 @@ impl App {
             return None;
         }
         if self.screen == Screen::Train {
+            if key.code == KeyCode::Char('E') {
+                self.grid_form.open = true;
+                return None;
+            }
             if key.code == KeyCode::Char('a') {
                 let added = self.queue_selection();
                 let line = match added {
@@ -421,6 +442,10 @@ impl App {
                 return Some(Request::Load(self.set_by));
             }
             KeyCode::Enter | KeyCode::Char('d') => self.show_details = !self.show_details,
+            KeyCode::Char('a') => {
+                self.aggregate_seeds = !self.aggregate_seeds;
+                self.refresh_seed_groups();
+            }
             KeyCode::Tab | KeyCode::Char('x') => {
                 self.view = if self.view == View::Table { View::Chart } else { View::Table };
             }
@@ -446,6 +471,52 @@ impl App {
     fn set_variant(&mut self, variant: Variant) {
         self.variant = variant;
         self.refresh_rows();
+        crate::results::seeds::sort_groups(&mut self.seed_groups, variant);
+    }
+
+    /// Recomputes the seed-aggregated rows (polars; milliseconds for thousands of runs) when shown.
+    fn refresh_seed_groups(&mut self) {
+        self.seed_groups = match (&self.data, self.aggregate_seeds) {
+            (Some(data), true) => {
+                crate::results::seeds::aggregate_seeds(&data.records, &data.ranking).unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
+        crate::results::seeds::sort_groups(&mut self.seed_groups, self.variant);
+    }
+
+    /// The seed-aggregated rows of the current set.
+    pub fn current_seed_groups(&self) -> Vec<&crate::results::seeds::SeedGroup> {
+        self.seed_groups.iter().filter(|g| g.set == self.set_index).collect()
+    }
+
+    /// A key for the open grid form: edits it, closes it, or queues its missing cells.
+    fn grid_key(&mut self, key: KeyEvent) {
+        use super::grid_form::GridAction;
+        let form = &mut self.grid_form;
+        let archs: Vec<&str> = self.archs.chosen.iter().copied().collect();
+        let datasets: Vec<&str> = self.datasets.chosen.iter().map(String::as_str).collect();
+        let records = self.data.as_ref().map_or(&[][..], |d| &d.records);
+        match form.handle_key(key, &archs, &datasets, &self.train.settings, records) {
+            Ok(GridAction::None) => {}
+            Ok(GridAction::Close) => self.grid_form.open = false,
+            Ok(GridAction::Queue(cells)) => {
+                let added = self.train.add_cells(&cells);
+                let line = if cells.is_empty() {
+                    "grid: every cell is already stored as completed".to_string()
+                } else if added == 0 {
+                    format!("grid: its {} missing cells are already queued", cells.len())
+                } else {
+                    format!(
+                        "grid: queued {added} missing cell{} (s starts the queue)",
+                        if added == 1 { "" } else { "s" }
+                    )
+                };
+                self.train.note(line);
+                self.grid_form.open = false;
+            }
+            Err(message) => self.train.note(format!("grid: {message}")),
+        }
     }
 
     fn step_set(&mut self, forward: bool) {

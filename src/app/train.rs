@@ -42,6 +42,8 @@ pub struct QueueEntry {
     pub state: JobState,
     /// The settings it got when it started.
     pub config: Option<TrainConfig>,
+    /// An experiment-grid cell: its fraction, seed, start, group and id override the settings.
+    pub grid_cell: Option<crate::grid::Cell>,
 }
 
 /// The settings a run gets when it starts.
@@ -267,9 +269,34 @@ impl TrainScreen {
                         dataset: dataset.to_string(),
                         state: JobState::Queued,
                         config: None,
+                        grid_cell: None,
                     });
                     added += 1;
                 }
+            }
+        }
+        added
+    }
+
+    /// Adds grid cells not already waiting or running in the queue; returns how many.
+    pub fn add_cells(&mut self, cells: &[crate::grid::Cell]) -> usize {
+        let mut added = 0;
+        for cell in cells {
+            let present = self.queue.iter().any(|e| {
+                matches!(e.state, JobState::Queued | JobState::Running)
+                    && e.grid_cell.as_ref().is_some_and(|c| c.id == cell.id && c.group == cell.group)
+            });
+            if !present {
+                self.next_id += 1;
+                self.queue.push(QueueEntry {
+                    id: self.next_id,
+                    arch: cell.config.arch.clone(),
+                    dataset: cell.config.dataset.clone(),
+                    state: JobState::Queued,
+                    config: None,
+                    grid_cell: Some(cell.clone()),
+                });
+                added += 1;
             }
         }
         added
@@ -301,7 +328,18 @@ impl TrainScreen {
             }
             return None;
         };
-        let config = settings.config(&entry.arch, &entry.dataset);
+        let mut config = settings.config(&entry.arch, &entry.dataset);
+        if let Some(cell) = &entry.grid_cell {
+            // The shared settings as they are now; the cell's own fraction, seed, start and group.
+            config = TrainConfig {
+                epochs: config.epochs,
+                batch_size: config.batch_size,
+                lr: config.lr,
+                metric: config.metric,
+                meter: config.meter.clone(),
+                ..cell.config.clone()
+            };
+        }
         entry.state = JobState::Running;
         entry.config = Some(config.clone());
         let job = Job { id: entry.id, config };

@@ -7,6 +7,7 @@ pub mod export;
 pub mod import;
 pub mod rank;
 pub mod record;
+pub mod seeds;
 pub mod store;
 pub mod synthetic;
 pub mod view;

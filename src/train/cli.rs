@@ -194,7 +194,12 @@ pub fn sweep(home: &Home, configs: &[TrainConfig], data_dir: &Path) -> Result<()
             summary.push(format!("{:<22} {:<18} not started (interrupted)", config.arch, config.dataset));
             continue;
         }
-        eprintln!("[{}/{}] {} on {}", i + 1, configs.len(), config.arch, config.dataset);
+        match &config.grid_cell {
+            Some(cell) => {
+                eprintln!("[{}/{}] cell {cell} (group {})", i + 1, configs.len(), config.group.as_deref().unwrap_or(""))
+            }
+            None => eprintln!("[{}/{}] {} on {}", i + 1, configs.len(), config.arch, config.dataset),
+        }
         let line = match run(home, config, data_dir, false) {
             Ok(r) => format!(
                 "{:<22} {:<18} {:<11} {} {:.4}  {}",

@@ -6,8 +6,10 @@ mod chart;
 mod datasets;
 mod details;
 mod format;
+mod grid_form;
 mod help;
 mod leaderboard;
+mod seeds;
 mod train;
 
 use ratatui::Frame;
@@ -50,6 +52,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
         datasets::draw(frame, body, app);
     } else if app.screen == Screen::Train {
         train::draw(frame, body, app);
+        if app.grid_form.open {
+            grid_form::draw(frame, body, app, &app.grid_form);
+        }
     } else if app.screen == Screen::Analyses {
         analyses::draw(frame, body, app);
     } else if let Some(message) = &app.load_error {
@@ -83,6 +88,7 @@ fn draw_main(frame: &mut Frame, area: Rect, app: &App) {
         (area, None)
     };
     match app.view {
+        View::Table if app.aggregate_seeds => seeds::draw(frame, main, app),
         View::Table => leaderboard::draw(frame, main, app),
         View::Chart => chart::draw(frame, main, app),
     }

@@ -91,7 +91,11 @@ fn draw_queue(frame: &mut Frame, area: Rect, screen: &TrainScreen) {
             let row = Row::new(vec![
                 Cell::from(format!("{}", i + 1)),
                 Cell::from(entry.arch.clone()),
-                Cell::from(entry.dataset.clone()).style(dataset_style),
+                Cell::from(match &entry.grid_cell {
+                    Some(cell) => format!("{} s{}", cell.group, cell.config.seed),
+                    None => entry.dataset.clone(),
+                })
+                .style(dataset_style),
                 Cell::from(state).style(state_style),
             ]);
             if i == screen.cursor { row.style(Style::new().add_modifier(Modifier::REVERSED)) } else { row }

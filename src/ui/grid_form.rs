@@ -1,0 +1,71 @@
+//! The experiment-grid form over the Train screen: the selections, the editable axes, the groups
+//! the cells will form, and how many cells the run store already holds as completed.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+use crate::app::App;
+use crate::app::grid_form::{GridField, GridForm};
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, form: &GridForm) {
+    let width = 76.min(area.width);
+    let height = 16.min(area.height);
+    let [row] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
+    let [popup] = Layout::horizontal([Constraint::Length(width)]).flex(Flex::Center).areas(row);
+    let archs: Vec<&str> = app.archs.chosen.iter().copied().collect();
+    let datasets: Vec<&str> = app.datasets.chosen.iter().map(String::as_str).collect();
+    let label = |text: &str| Span::styled(format!(" {text:<10}"), Style::new().fg(Color::Cyan));
+    let none = |list: &[&str], hint: &str| if list.is_empty() { hint.to_string() } else { list.join(", ") };
+    let mut lines = vec![
+        Line::from(vec![label("archs"), Span::raw(none(&archs, "none selected (2, Space)"))]),
+        Line::from(vec![label("datasets"), Span::raw(none(&datasets, "none selected (3, Space)"))]),
+    ];
+    for field in GridField::ALL {
+        let mut value = form.value(field);
+        if field == form.field && form.editing {
+            value.push('▏');
+        }
+        if field == GridField::Start {
+            value = format!("‹ {value} ›");
+        }
+        let style = if field == form.field { Style::new().add_modifier(Modifier::REVERSED) } else { Style::new() };
+        lines.push(Line::from(vec![label(field.title()), Span::styled(value, style)]));
+    }
+    let settings = &app.train.settings;
+    lines.push(Line::from(vec![
+        label("settings"),
+        Span::raw(format!(
+            "{} epochs, batch {}, lr {:e}, {} (from Train, at each start)",
+            settings.epochs,
+            settings.batch_size,
+            settings.lr,
+            settings.metric.key()
+        ))
+        .fg(Color::DarkGray),
+    ]));
+    lines.push(Line::from(""));
+    let records = app.data.as_ref().map_or(&[][..], |d| &d.records);
+    match form.preview(&archs, &datasets, settings, records) {
+        Ok(preview) => {
+            lines.push(Line::from(vec![label("groups"), Span::raw(preview.groups.join(", "))]));
+            lines.push(Line::from(vec![
+                label("cells"),
+                Span::styled(format!("{}", preview.cells.len()), Style::new().bold()),
+                Span::raw(format!(
+                    " · {} done (stored as completed) · {} to queue",
+                    preview.done,
+                    preview.cells.len() - preview.done
+                )),
+            ]));
+        }
+        Err(message) => lines.push(Line::from(vec![label("problem"), Span::raw(message).fg(Color::Red)])),
+    }
+    let block = Block::bordered()
+        .title(" experiment grid ")
+        .title_bottom(Line::from(" ↑↓ field · Enter edit · ← → start · a queue missing · Esc close ").right_aligned());
+    frame.render_widget(Clear, popup);
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), popup);
+}
