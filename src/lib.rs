@@ -9,5 +9,6 @@ pub mod cli;
 pub mod data;
 pub mod home;
 pub mod results;
+pub mod slurm;
 pub mod train;
 pub mod ui;

@@ -3,6 +3,7 @@
 
 pub mod export;
 pub mod import;
+pub mod incoming;
 pub mod rank;
 pub mod record;
 pub mod store;

@@ -109,7 +109,16 @@ impl PowerSource {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Origin {
     TrainedHere,
-    Imported { file: String, line: u64, layout: String },
+    Imported {
+        file: String,
+        line: u64,
+        layout: String,
+    },
+    /// Written by pepr from Slurm's job state for an array task that never left a record of its own
+    /// (cancelled while pending, or killed before it could write one): pepr did not train it.
+    SlurmState {
+        state: String,
+    },
 }
 
 impl Origin {
@@ -119,6 +128,7 @@ impl Origin {
             Origin::Imported { file, line, layout } => {
                 format!("imported ({layout}) from {file}:{line}")
             }
+            Origin::SlurmState { state } => format!("from Slurm's job state ({state}); pepr never ran it"),
         }
     }
 }

@@ -12,7 +12,7 @@ use super::{Outcome, TrainConfig, input_for};
 use crate::catalog;
 use crate::data::{Dataset, registry};
 use crate::home::Home;
-use crate::results::record::{RunRecord, RunStatus};
+use crate::results::record::{RunRecord, RunStatus, SlurmTask};
 use crate::results::store::RunStore;
 
 /// Rejects settings no run can use, naming the command-line flag.
@@ -52,6 +52,27 @@ pub struct Stored {
     pub checkpoint: Option<PathBuf>,
 }
 
+/// Where a finished run's record goes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Destination {
+    /// Appended to the home's run store.
+    Store,
+    /// Its own file in the home's `incoming/` folder, merged later (Slurm array tasks: appends over
+    /// NFS are not atomic), carrying the Slurm task's ids when there is one.
+    Incoming(Option<SlurmTask>),
+}
+
+impl Destination {
+    /// `incoming/` when asked (`pepr train --incoming`) or inside a Slurm job, else the store.
+    pub fn detect(incoming: bool) -> Destination {
+        if incoming || crate::slurm::task::in_slurm_job() {
+            Destination::Incoming(crate::slurm::task::from_env())
+        } else {
+            Destination::Store
+        }
+    }
+}
+
 /// Builds the run's record, saves the weights of a completed or interrupted run in
 /// `checkpoints/<id>/`, and appends the record to the home's store (a failed run is stored too).
 pub fn store_outcome(
@@ -61,8 +82,21 @@ pub fn store_outcome(
     id: &str,
     created_at: DateTime<Utc>,
 ) -> Result<Stored> {
+    store_outcome_to(home, config, outcome, id, created_at, &Destination::Store)
+}
+
+/// [`store_outcome`], with the record going to `destination`. The record names the node it ran on.
+pub fn store_outcome_to(
+    home: &Home,
+    config: &TrainConfig,
+    outcome: &Outcome,
+    id: &str,
+    created_at: DateTime<Utc>,
+    destination: &Destination,
+) -> Result<Stored> {
     home.ensure()?;
-    let record = build_record(config, outcome, id, created_at);
+    let mut record = build_record(config, outcome, id, created_at);
+    record.node = crate::slurm::task::node_name();
     let checkpoint = match (&outcome.net, outcome.status) {
         (Some(net), RunStatus::Completed | RunStatus::Interrupted) => {
             let meta = Meta {
@@ -77,6 +111,14 @@ pub fn store_outcome(
         }
         _ => None,
     };
-    RunStore::new(home.runs_file()).append_new(std::slice::from_ref(&record))?;
+    match destination {
+        Destination::Store => {
+            RunStore::new(home.runs_file()).append_new(std::slice::from_ref(&record))?;
+        }
+        Destination::Incoming(task) => {
+            record.slurm = task.clone();
+            crate::results::incoming::write_incoming(&home.incoming_dir(), &record)?;
+        }
+    }
     Ok(Stored { record, checkpoint })
 }
