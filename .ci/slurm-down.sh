@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Stops what .ci/slurm-up.sh started, by the pids the daemons wrote (never by name). munged is left
-# running only if it was not started for us: its pid file is /run/munge/munged.pid.
+# Stops the daemons .ci/slurm-up.sh started (listed in /run/pepr-ci-slurm.started), by the pids they
+# wrote, never by name; daemons that were already running before it are left alone.
 set -uo pipefail
+started=/run/pepr-ci-slurm.started
+[ -f "$started" ] || exit 0
 stop() { # pidfile
   local pid
   pid=$(cat "$1" 2>/dev/null || true)
@@ -11,7 +13,7 @@ stop() { # pidfile
     kill -9 "$pid" 2>/dev/null || true
   fi
 }
-stop /run/slurmd.pid
-stop /run/slurmctld.pid
-stop /run/munge/munged.pid
+# Reverse order: slurmd, slurmctld, then munged.
+tac "$started" | while read -r pidfile; do stop "$pidfile"; done
+rm -f "$started"
 exit 0

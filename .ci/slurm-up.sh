@@ -15,7 +15,13 @@ if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
 fi
 
 host=$(hostname -s)
+# The pid files of the daemons this script starts; slurm-down.sh stops those and nothing else.
+started=/run/pepr-ci-slurm.started
+: > "$started"
 cpus=$(nproc)
+# The notes' 2000 MB, or less on a smaller machine (slurmd drains a node that has less than it claims).
+mem=$(awk '/MemTotal/ {print int($2 / 1024)}' /proc/meminfo)
+[ "$mem" -gt 2000 ] && mem=2000
 
 # munge authenticates every Slurm message; the package made /etc/munge/munge.key.
 for d in /etc/munge /run/munge /var/lib/munge /var/log/munge; do
@@ -24,6 +30,7 @@ for d in /etc/munge /run/munge /var/lib/munge /var/log/munge; do
 done
 if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
   su -s /bin/sh munge -c /usr/sbin/munged
+  echo /run/munge/munged.pid >> "$started"
   for _ in $(seq 1 50); do
     munge -n 2>/dev/null | unmunge >/dev/null 2>&1 && break
     sleep 0.1
@@ -53,7 +60,7 @@ SlurmctldPidFile=/run/slurmctld.pid
 SlurmdPidFile=/run/slurmd.pid
 SlurmctldLogFile=/var/log/slurm/slurmctld.log
 SlurmdLogFile=/var/log/slurm/slurmd.log
-NodeName=$host CPUs=$cpus RealMemory=2000 State=UNKNOWN
+NodeName=$host CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
 # 22.05 has no "disabled" cgroup plugin, and slurmd does not start without this file.
@@ -70,6 +77,7 @@ start() { # name pidfile
     return 0
   fi
   "$1"
+  echo "$2" >> "$started"
 }
 start slurmctld /run/slurmctld.pid
 sleep 1
