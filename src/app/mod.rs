@@ -5,6 +5,8 @@ pub mod archs;
 pub mod data_worker;
 pub mod datasets;
 mod event_loop;
+pub mod jobs;
+pub mod jobs_worker;
 pub mod state;
 mod text_input;
 pub mod train;

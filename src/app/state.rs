@@ -12,6 +12,7 @@ use crate::results::view::{SortKey, select};
 
 use super::archs::ArchsScreen;
 use super::datasets::{DataRequest, DatasetsScreen};
+use super::jobs::{JobsRequest, JobsScreen, JobsUpdate};
 use super::train::{TrainRequest, TrainScreen};
 use crate::train::worker::RunMessage;
 
@@ -73,6 +74,8 @@ pub enum Screen {
     Architectures,
     Datasets,
     Train,
+    /// Slurm arrays submitted from this home.
+    Jobs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +95,8 @@ pub enum Request {
     Data(DataRequest),
     /// Start, pause, resume or stop a training run.
     Train(TrainRequest),
+    /// Poll Slurm now, or cancel an array.
+    Jobs(JobsRequest),
 }
 
 pub struct App {
@@ -99,6 +104,7 @@ pub struct App {
     pub archs: ArchsScreen,
     pub datasets: DatasetsScreen,
     pub train: TrainScreen,
+    pub jobs: JobsScreen,
     /// Where the store lives, shown on the empty screen and in details.
     pub store_label: String,
     pub data: Option<Data>,
@@ -131,6 +137,7 @@ impl App {
             archs: ArchsScreen::default(),
             datasets: DatasetsScreen::default(),
             train: TrainScreen::default(),
+            jobs: JobsScreen::default(),
             store_label: store_label.into(),
             data: None,
             loading: true,
@@ -179,6 +186,15 @@ impl App {
         }
         requests.extend(next.map(Request::Train));
         requests
+    }
+
+    /// The jobs poller's answer; reloads the leaderboard when it merged runs into the store.
+    pub fn on_jobs(&mut self, update: JobsUpdate) -> Option<Request> {
+        if self.jobs.on_update(update) {
+            self.loading = true;
+            return Some(Request::Load(self.set_by));
+        }
+        None
     }
 
     /// Queues every pair of the architectures and datasets selected on their screens.
@@ -311,7 +327,14 @@ impl App {
                 }
                 return None;
             }
+            KeyCode::Char('5') => {
+                self.screen = Screen::Jobs;
+                return Some(Request::Jobs(JobsRequest::Refresh));
+            }
             _ => {}
+        }
+        if self.screen == Screen::Jobs {
+            return self.jobs.handle_key(key).map(Request::Jobs);
         }
         if self.screen == Screen::Train {
             if key.code == KeyCode::Char('a') {

@@ -152,6 +152,9 @@ pub fn refresh(home: &Home) -> Result<(MergeReport, Vec<JobStatus>)> {
     let store = RunStore::new(home.runs_file());
     let report = incoming::merge(&store, &home.incoming_dir())?;
     let submitted = jobs::load(home)?;
+    if submitted.is_empty() {
+        return Ok((report, Vec::new()));
+    }
     let mut loaded = store.load()?.records;
     let mut statuses = Vec::new();
     let mut written = Vec::new();

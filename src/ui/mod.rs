@@ -6,6 +6,7 @@ mod datasets;
 mod details;
 mod format;
 mod help;
+mod jobs;
 mod leaderboard;
 mod train;
 
@@ -48,6 +49,8 @@ pub fn draw(frame: &mut Frame, app: &App) {
         datasets::draw(frame, body, app);
     } else if app.screen == Screen::Train {
         train::draw(frame, body, app);
+    } else if app.screen == Screen::Jobs {
+        jobs::draw(frame, body, app);
     } else if let Some(message) = &app.load_error {
         let text = format!("Could not load the run store:\n{message}\n\nPress R to retry, q to quit.");
         frame.render_widget(
@@ -123,8 +126,13 @@ fn title_with_tabs(app: &App, compact: bool) -> Line<'static> {
         ("2", "Archs", Screen::Architectures),
         ("3", "Data", Screen::Datasets),
         ("4", "Train", Screen::Train),
+        ("5", "Jobs", Screen::Jobs),
     ] {
         let current = app.screen == screen;
+        // The Jobs tab only once this home has submitted a Slurm array.
+        if screen == Screen::Jobs && !current && !app.jobs.has_jobs() {
+            continue;
+        }
         let style = if current { Style::new().bold().underlined() } else { Style::new().fg(Color::DarkGray) };
         let tab = if compact && !current { format!(" {key}") } else { format!(" {key} {name}") };
         spans.push(Span::styled(tab, style));
@@ -155,6 +163,13 @@ fn title_with_tabs(app: &App, compact: bool) -> Line<'static> {
 }
 
 fn status_line(app: &App) -> Line<'static> {
+    if app.screen == Screen::Jobs {
+        let active = app.jobs.jobs.iter().filter(|j| j.active()).count();
+        return Line::from(vec![
+            Span::raw(format!(" {} job(s) · {active} active · polled every 5 s", app.jobs.jobs.len())),
+            Span::styled("  ↑↓ select · X X cancel · R refresh · ? keys  q quit", Style::new().fg(Color::DarkGray)),
+        ]);
+    }
     if app.screen == Screen::Train {
         let t = &app.train;
         let state = match (&t.live, t.current) {
