@@ -204,6 +204,15 @@ pub enum JobsCommand {
         #[arg(value_name = "JOB_ID")]
         job_id: String,
     },
+    /// Submit again, as a new array, the cells of JOB_ID without a completed run (failed, cancelled,
+    /// never started), with the same options.
+    Resubmit {
+        #[arg(value_name = "JOB_ID")]
+        job_id: String,
+        /// Print the new script instead of submitting it.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// `pepr bench ...`.
@@ -415,6 +424,11 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
         Command::Jobs { command: Some(JobsCommand::Cancel { job_id }), .. } => {
             crate::slurm::watch::cancel(home, &job_id)?;
             println!("cancelled job {job_id}; `pepr jobs` shows its cells as they stop");
+            Ok(())
+        }
+        Command::Jobs { command: Some(JobsCommand::Resubmit { job_id, dry_run }), .. } => {
+            let submission = crate::slurm::watch::resubmit(home, &job_id, dry_run)?;
+            crate::slurm::submit::print_submission(&submission);
             Ok(())
         }
         Command::Jobs { command: None, json } => {

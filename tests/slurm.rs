@@ -264,6 +264,24 @@ fn a_cancelled_pending_array_leaves_interrupted_records() {
     // Asking again writes nothing twice.
     jobs(home.path());
     assert_eq!(stored(home.path()).len(), 3);
+
+    // Resubmitting runs the three missing cells as a new array with the same options, so it is
+    // held too: released here with scontrol.
+    let again = ok(&pepr(home.path(), &["jobs", "resubmit", &job_id]));
+    let resubmitted = submitted_id(&again);
+    let new_id = resubmitted.0.clone();
+    assert_ne!(new_id, job_id);
+    let release = Command::new("scontrol").args(["release", &new_id]).output().unwrap();
+    assert!(release.status.success(), "{}", String::from_utf8_lossy(&release.stderr));
+    wait_for(home.path(), &new_id, "finished", |job| {
+        job["cells"].as_array().unwrap().iter().all(|c| c["state"] == "completed")
+    });
+    let records = stored(home.path());
+    assert_eq!(records.len(), 6);
+    assert_eq!(records.iter().filter(|r| r["status"] == "completed").count(), 3);
+    // Nothing is missing any more from the new array.
+    let output = pepr(home.path(), &["jobs", "resubmit", &new_id]);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("nothing to resubmit"));
     // Only this home's jobs can be cancelled from it.
     let output = pepr(home.path(), &["jobs", "cancel", "999999"]);
     assert!(String::from_utf8_lossy(&output.stderr).contains("no job 999999 was submitted from this home"));

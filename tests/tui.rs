@@ -582,6 +582,8 @@ fn jobs_fixture() -> Vec<pepr::slurm::watch::JobStatus> {
             submitted_at: at,
             dir: format!("/lab/pepr/slurm/pepr-{id}").into(),
             cells: cells.len(),
+            options: Default::default(),
+            resubmits: None,
         },
         cells,
         slurm_error: None,

@@ -115,6 +115,8 @@ mod tests {
                 submitted_at: chrono::Utc::now(),
                 dir: "/h/slurm/x".into(),
                 cells: 0,
+                options: Default::default(),
+                resubmits: None,
             },
             cells: vec![],
             slurm_error: None,

@@ -23,6 +23,12 @@ pub struct SubmittedJob {
     /// The submission's folder: `job.sbatch`, `cells.json`, task logs.
     pub dir: PathBuf,
     pub cells: usize,
+    /// The options it was submitted with (a resubmission reuses them).
+    #[serde(default)]
+    pub options: super::SlurmOptions,
+    /// The array whose missing cells this one reruns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resubmits: Option<String>,
 }
 
 /// One cell of an array, as the cells file keeps it: enough to show it and to write a record for it
@@ -146,6 +152,8 @@ mod tests {
             submitted_at: Utc::now(),
             dir: dir.path().join(id),
             cells,
+            options: Default::default(),
+            resubmits: None,
         };
         add(&home, job("7", 3)).unwrap();
         add(&home, job("8", 2)).unwrap();

@@ -18,7 +18,8 @@ pub mod watch;
 pub use submit::{Submission, submit};
 
 /// How the array is submitted: sbatch's own options, passed through.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct SlurmOptions {
     /// `--job-name` (default `pepr`).
     pub job_name: Option<String>,

@@ -8,6 +8,7 @@ use crate::train::TrainConfig;
 use crate::train::backend::Backend;
 
 use super::SlurmOptions;
+use super::jobs::Cell;
 
 /// The `pepr train` flags that reproduce `config` (everything but `--home`).
 pub fn train_args(config: &TrainConfig) -> Vec<String> {
@@ -63,7 +64,8 @@ pub struct ScriptInput<'a> {
     /// The submission's folder: task logs go here.
     pub dir: &'a Path,
     pub job_name: &'a str,
-    pub configs: &'a [TrainConfig],
+    /// The cells in array-task order (their `index` is rewritten to the position here).
+    pub cells: &'a [Cell],
     pub options: &'a SlurmOptions,
 }
 
@@ -73,7 +75,7 @@ pub fn render(input: &ScriptInput) -> String {
     let mut s = String::from("#!/bin/bash\n");
     let mut directive = |text: String| s.push_str(&format!("#SBATCH {text}\n"));
     directive(format!("--job-name={}", input.job_name));
-    directive(format!("--array=0-{}", input.configs.len().saturating_sub(1)));
+    directive(format!("--array=0-{}", input.cells.len().saturating_sub(1)));
     directive(format!("--output={}", input.dir.join("task-%a.out").display()));
     directive(format!("--error={}", input.dir.join("task-%a.err").display()));
     if let Some(partition) = &options.partition {
@@ -104,8 +106,8 @@ pub fn render(input: &ScriptInput) -> String {
          case \"${{SLURM_ARRAY_TASK_ID:?not an array task}}\" in\n",
         env!("CARGO_PKG_VERSION")
     ));
-    for (index, config) in input.configs.iter().enumerate() {
-        let args: Vec<String> = train_args(config).iter().map(|a| shell_quote(a)).collect();
+    for (index, cell) in input.cells.iter().enumerate() {
+        let args: Vec<String> = cell.args.iter().map(|a| shell_quote(a)).collect();
         s.push_str(&format!("  {index}) args=({}) ;;\n", args.join(" ")));
     }
     s.push_str("  *) echo \"pepr: this array has no cell $SLURM_ARRAY_TASK_ID\" >&2; exit 2 ;;\nesac\n");
@@ -154,7 +156,10 @@ mod tests {
 
     #[test]
     fn script_has_the_directives_and_one_case_per_cell() {
-        let configs = vec![TrainConfig::new("pepr_lenet5", "synthetic"), TrainConfig::new("pepr_resnet8", "synthetic")];
+        let cells = vec![
+            Cell::new(0, &TrainConfig::new("pepr_lenet5", "synthetic")),
+            Cell::new(1, &TrainConfig::new("pepr_resnet8", "synthetic")),
+        ];
         let options = SlurmOptions {
             partition: Some("gpu".into()),
             gpus_per_task: Some(1),
@@ -169,7 +174,7 @@ mod tests {
             home: Path::new("/shared/my home"),
             dir: Path::new("/shared/my home/slurm/s1"),
             job_name: "pepr-sweep",
-            configs: &configs,
+            cells: &cells,
             options: &options,
         });
         for line in [

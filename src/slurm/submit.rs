@@ -54,8 +54,23 @@ fn check_options(options: &SlurmOptions) -> Result<()> {
 /// with `sbatch --parsable`, and adds the job to `HOME/slurm/jobs.json`. A dry run only renders the
 /// script. The home must be a path every node sees; this pepr binary's path is what the tasks run.
 pub fn submit(home: &Home, configs: &[TrainConfig], options: &SlurmOptions, dry_run: bool) -> Result<Submission> {
-    if configs.is_empty() {
+    let cells: Vec<Cell> = configs.iter().enumerate().map(|(i, c)| Cell::new(i as u32, c)).collect();
+    submit_cells(home, cells, options, dry_run, None)
+}
+
+/// [`submit`] for cells already made (a resubmission's); they are renumbered 0, 1, ... in order.
+pub fn submit_cells(
+    home: &Home,
+    mut cells: Vec<Cell>,
+    options: &SlurmOptions,
+    dry_run: bool,
+    resubmits: Option<String>,
+) -> Result<Submission> {
+    if cells.is_empty() {
         bail!("nothing to submit: no runs");
+    }
+    for (index, cell) in cells.iter_mut().enumerate() {
+        cell.index = index as u32;
     }
     check_options(options)?;
     let name = options.job_name.clone().unwrap_or_else(|| "pepr".to_string());
@@ -66,12 +81,11 @@ pub fn submit(home: &Home, configs: &[TrainConfig], options: &SlurmOptions, dry_
     let pepr = std::env::current_exe().context("cannot find pepr's own executable")?;
     let now = Utc::now();
     let dir = home.slurm_dir().join(format!("{name}-{}", now.format("%Y%m%d-%H%M%S-%3f")));
-    let script = render(&ScriptInput { pepr: &pepr, home: &root, dir: &dir, job_name: &name, configs, options });
+    let script = render(&ScriptInput { pepr: &pepr, home: &root, dir: &dir, job_name: &name, cells: &cells, options });
     if dry_run {
-        return Ok(Submission { job_id: None, dir, script, cells: configs.len() });
+        return Ok(Submission { job_id: None, dir, script, cells: cells.len() });
     }
 
-    let cells: Vec<Cell> = configs.iter().enumerate().map(|(i, c)| Cell::new(i as u32, c)).collect();
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     jobs::write_atomic(&dir.join(CELLS_FILE), &serde_json::to_vec_pretty(&cells)?)?;
     let script_path = dir.join(SCRIPT_FILE);
@@ -96,9 +110,17 @@ pub fn submit(home: &Home, configs: &[TrainConfig], options: &SlurmOptions, dry_
     }
     jobs::add(
         &home,
-        SubmittedJob { job_id: job_id.clone(), name, submitted_at: now, dir: dir.clone(), cells: configs.len() },
+        SubmittedJob {
+            job_id: job_id.clone(),
+            name,
+            submitted_at: now,
+            dir: dir.clone(),
+            cells: cells.len(),
+            options: options.clone(),
+            resubmits,
+        },
     )?;
-    Ok(Submission { job_id: Some(job_id), dir, script, cells: configs.len() })
+    Ok(Submission { job_id: Some(job_id), dir, script, cells: cells.len() })
 }
 
 /// `pepr sweep ... --slurm`: checks every run's settings, architecture and dataset here first (the
@@ -117,6 +139,12 @@ pub fn sweep(
     let mut options = args.options();
     options.data_dir = explicit_data_dir.map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.to_path_buf()));
     let submission = submit(home, configs, &options, args.dry_run)?;
+    print_submission(&submission);
+    Ok(())
+}
+
+/// What a submission prints: the script for a dry run, else the job id and where its files are.
+pub fn print_submission(submission: &Submission) {
     // A closed stdout (`| head`) is not an error: the job is submitted either way.
     let mut out = std::io::stdout().lock();
     let _ = match &submission.job_id {
@@ -130,7 +158,6 @@ pub fn sweep(
             submission.dir.display()
         ),
     };
-    Ok(())
 }
 
 #[cfg(test)]

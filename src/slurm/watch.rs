@@ -293,13 +293,51 @@ pub fn cancel(home: &Home, job_id: &str) -> Result<()> {
     query::cancel(job_id).map_err(|e| anyhow::anyhow!(e))
 }
 
+/// The cells of an array worth running again: no completed run, and not still queued or running.
+pub fn missing_cells(status: &JobStatus) -> Vec<u32> {
+    status
+        .cells
+        .iter()
+        .filter(|cell| match (&cell.run, &cell.slurm) {
+            (Some((_, status)), _) => *status != RunStatus::Completed,
+            (None, Some(info)) => info.is_terminal(),
+            // Slurm has forgotten it and no record came: lost.
+            (None, None) => true,
+        })
+        .map(|cell| cell.index)
+        .collect()
+}
+
+/// `pepr jobs resubmit ID`: a new array of the cells of array ID that have no completed run (failed,
+/// cancelled, never started, lost), with the options ID was submitted with.
+pub fn resubmit(home: &Home, job_id: &str, dry_run: bool) -> Result<super::Submission> {
+    let (_, statuses) = refresh(home)?;
+    let Some(status) = statuses.iter().find(|s| s.job.job_id == job_id) else {
+        anyhow::bail!("no job {job_id} was submitted from this home (`pepr jobs` lists them)");
+    };
+    let missing = missing_cells(status);
+    if missing.is_empty() {
+        anyhow::bail!("job {job_id} has nothing to resubmit: {}", status.summary());
+    }
+    let cells: Vec<Cell> = jobs::load_cells(&status.job)?.into_iter().filter(|c| missing.contains(&c.index)).collect();
+    super::submit::submit_cells(home, cells, &status.job.options, dry_run, Some(job_id.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::train::TrainConfig;
 
     fn job(dir: &std::path::Path) -> SubmittedJob {
-        SubmittedJob { job_id: "12".into(), name: "pepr".into(), submitted_at: Utc::now(), dir: dir.into(), cells: 3 }
+        SubmittedJob {
+            job_id: "12".into(),
+            name: "pepr".into(),
+            submitted_at: Utc::now(),
+            dir: dir.into(),
+            cells: 3,
+            options: Default::default(),
+            resubmits: None,
+        }
     }
 
     fn info(state: &str, node: Option<&str>) -> TaskInfo {
@@ -327,6 +365,33 @@ mod tests {
         assert_eq!(status.summary(), "1 completed, 1 pending, 1 running");
         assert!(status.active());
         assert_eq!(status.cells[2].log, dir.join("task-2.err"));
+        assert!(missing_cells(&status).is_empty(), "running and pending cells are not missing");
+    }
+
+    #[test]
+    fn failed_cancelled_and_lost_cells_are_missing() {
+        let cells: Vec<Cell> = (0..5).map(|i| Cell::new(i, &TrainConfig::new("pepr_lenet5", "synthetic"))).collect();
+        let tasks = BTreeMap::from([
+            (0, info("COMPLETED", Some("n1"))),
+            (1, info("FAILED", Some("n1"))),
+            (2, info("CANCELLED", None)),
+        ]);
+        let mut done = crate::results::record::sample("r0", "synthetic", 0.9, None);
+        done.slurm = Some(SlurmTask { job_id: "12".into(), array_task_id: 0 });
+        let mut stopped = done.clone();
+        stopped.id = "r2".into();
+        stopped.status = RunStatus::Interrupted;
+        stopped.slurm = Some(SlurmTask { job_id: "12".into(), array_task_id: 2 });
+        let records = HashMap::from([(("12".to_string(), 0), &done), (("12".to_string(), 2), &stopped)]);
+        let dir = std::path::Path::new("/h");
+        let status = JobStatus {
+            job: job(dir),
+            cells: cell_statuses(&job(dir), &cells, &tasks, &records),
+            slurm_error: None,
+            cells_error: None,
+        };
+        // 1 failed without a record, 2 interrupted, 3 and 4 unknown to Slurm and unrecorded.
+        assert_eq!(missing_cells(&status), [1, 2, 3, 4]);
     }
 
     #[test]
