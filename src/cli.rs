@@ -433,6 +433,9 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
         }
         Command::Jobs { command: None, json } => {
             let (report, statuses) = crate::slurm::watch::refresh(home)?;
+            for (path, why) in &report.bad {
+                eprintln!("warning: {}: not merged: {why}", path.display());
+            }
             let mut out = std::io::stdout().lock();
             let result = if json {
                 serde_json::to_writer_pretty(&mut out, &crate::slurm::watch::to_json(&statuses))

@@ -192,11 +192,9 @@ pub fn refresh(home: &Home) -> Result<(MergeReport, Vec<JobStatus>)> {
     Ok((report, statuses))
 }
 
-/// `pepr jobs`: a block per array, a line per cell.
+/// `pepr jobs`: a block per array, a line per cell (files that would not merge are the caller's to
+/// report, on stderr).
 pub fn print(out: &mut impl std::io::Write, report: &MergeReport, statuses: &[JobStatus]) -> std::io::Result<()> {
-    for (path, why) in &report.bad {
-        writeln!(out, "warning: {}: not merged: {why}", path.display())?;
-    }
     if report.added > 0 {
         writeln!(out, "{report}")?;
     }

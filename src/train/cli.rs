@@ -144,6 +144,12 @@ pub fn run_to(
     progress.finish();
 
     let Stored { record, checkpoint } = store_outcome_to(home, config, &outcome, &id, created_at, destination)?;
+    if matches!(destination, Destination::Incoming(_)) {
+        eprintln!(
+            "record written to {} (`pepr merge` moves it into the store)",
+            crate::results::incoming::incoming_file(&home.incoming_dir(), &id).display()
+        );
+    }
 
     if json {
         let mut out = std::io::stdout().lock();
