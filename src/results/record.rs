@@ -109,16 +109,10 @@ impl PowerSource {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Origin {
     TrainedHere,
-    Imported {
-        file: String,
-        line: u64,
-        layout: String,
-    },
-    /// Written by pepr from Slurm's job state for an array task that never left a record of its own
-    /// (cancelled while pending, or killed before it could write one): pepr did not train it.
-    SlurmState {
-        state: String,
-    },
+    Imported { file: String, line: u64, layout: String },
+    // Written by pepr from Slurm's job state for an array task that never left a record of its own
+    // (cancelled while pending): pepr did not train it.
+    SlurmState { state: String },
 }
 
 impl Origin {
