@@ -39,8 +39,17 @@ fi
 munge -n | unmunge | grep -q Success || { echo "slurm-up: munge does not work" >&2; exit 1; }
 
 mkdir -p /etc/slurm /var/spool/slurmctld /var/spool/slurmd /var/log/slurm
+# A machine with its own Slurm configuration keeps it: only a file this script wrote is rewritten.
+marker="# written by pepr's .ci/slurm-up.sh"
+if [ -f /etc/slurm/slurm.conf ] && ! grep -qE "^(# written by pepr|ClusterName=pepr-ci$)" /etc/slurm/slurm.conf; then
+  echo "slurm-up: /etc/slurm/slurm.conf exists and was not written by this script; using it as it is" >&2
+  if sinfo -h -o %T 2>/dev/null | grep -qE '^(idle|mixed|allocated)'; then exit 0; fi
+  echo "slurm-up: but no node is up (sinfo)" >&2
+  exit 1
+fi
 # No accounting database: sacct has nothing, pepr reads job state from squeue and scontrol.
 cat > /etc/slurm/slurm.conf <<CONF
+$marker
 ClusterName=pepr-ci
 SlurmctldHost=$host
 SlurmUser=root
@@ -65,6 +74,7 @@ PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
 # 22.05 has no "disabled" cgroup plugin, and slurmd does not start without this file.
 cat > /etc/slurm/cgroup.conf <<CONF
+$marker
 CgroupPlugin=cgroup/v1
 IgnoreSystemd=yes
 CgroupAutomount=no

@@ -129,20 +129,40 @@ fn inside_a_slurm_task_the_record_goes_to_incoming_and_merges_once() {
     assert_eq!(records[1]["slurm"]["array_task_id"], 3);
 }
 
-/// Whether a Slurm controller answers and has a usable node. In CI its absence fails the test.
+/// A node state (sinfo's `%T`) that takes jobs, now or once its current ones end. A trailing `*`
+/// means the node does not respond.
+fn usable(state: &str) -> bool {
+    let state = state.trim();
+    !state.ends_with('*')
+        && matches!(
+            state.trim_end_matches(|c: char| !c.is_ascii_alphabetic()),
+            "idle" | "mixed" | "allocated" | "completing" | "planned"
+        )
+}
+
+/// Whether a Slurm controller answers and has a usable node (asked for up to 20 s, so a node still
+/// cleaning up after the previous test counts). In CI its absence fails the test.
 fn cluster() -> Option<std::sync::MutexGuard<'static, ()>> {
     let guard = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
-    let answer = Command::new("sinfo").args(["-h", "-o", "%T"]).output();
-    let why = match &answer {
-        Err(e) => format!("sinfo cannot run ({e})"),
-        Ok(out) if !out.status.success() => format!("sinfo failed: {}", String::from_utf8_lossy(&out.stderr).trim()),
-        Ok(out) => {
-            let states = String::from_utf8_lossy(&out.stdout);
-            if states.lines().any(|s| matches!(s.trim(), "idle" | "mixed" | "allocated")) {
-                return Some(guard);
+    let start = Instant::now();
+    let why = loop {
+        let why = match Command::new("sinfo").args(["-h", "-o", "%T"]).output() {
+            Err(e) => break format!("sinfo cannot run ({e})"),
+            Ok(out) if !out.status.success() => {
+                format!("sinfo failed: {}", String::from_utf8_lossy(&out.stderr).trim())
             }
-            format!("no node is up (sinfo says {:?})", states.trim())
+            Ok(out) => {
+                let states = String::from_utf8_lossy(&out.stdout);
+                if states.lines().any(usable) {
+                    return Some(guard);
+                }
+                format!("no node is up (sinfo says {:?})", states.trim())
+            }
+        };
+        if start.elapsed() > Duration::from_secs(20) {
+            break why;
         }
+        std::thread::sleep(Duration::from_millis(500));
     };
     if std::env::var_os("CI").is_some() {
         panic!("Slurm is not running: {why}. Start it with .ci/slurm-up.sh (.ci/run does).");
