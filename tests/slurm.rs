@@ -266,8 +266,8 @@ fn a_cancelled_pending_array_leaves_interrupted_records() {
     assert_eq!(job["active"], true);
 
     ok(&pepr(home.path(), &["jobs", "cancel", &job_id]));
-    let job = wait_for(home.path(), &job_id, "interrupted", |job| {
-        job["cells"].as_array().unwrap().iter().all(|c| c["state"] == "interrupted")
+    let job = wait_for(home.path(), &job_id, "cancelled", |job| {
+        job["cells"].as_array().unwrap().iter().all(|c| c["state"] == "cancelled")
     });
     for cell in job["cells"].as_array().unwrap() {
         assert_eq!(cell["slurm_state"], "CANCELLED");

@@ -572,6 +572,7 @@ fn jobs_fixture() -> Vec<pepr::slurm::watch::JobStatus> {
         group: "synthetic".into(),
         node: slurm.as_ref().and_then(|s| s.node.clone()),
         slurm,
+        never_started: run.is_some_and(|(id, _)| id.starts_with("slurm-")),
         run: run.map(|(id, status)| (id.to_string(), status)),
         log: format!("/lab/pepr/slurm/sweep/task-{index}.err").into(),
     };
@@ -631,7 +632,7 @@ fn jobs_screen_80x24() {
     assert_eq!(press(&mut app, KeyCode::Char('X')), Some(Request::Jobs(JobsRequest::Cancel("57".into()))));
     press(&mut app, KeyCode::Down);
     let text = screen(&app, 80, 24);
-    assert!(text.contains("slurm-41_0") && text.contains("interrupted"), "{text}");
+    assert!(text.contains("slurm-41_0") && text.contains("cancelled"), "{text}");
     press(&mut app, KeyCode::Char('1'));
     assert!(screen(&app, 160, 24).contains("5 Jobs"), "the tab shows once a job exists");
 }

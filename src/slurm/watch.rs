@@ -32,6 +32,8 @@ pub struct CellStatus {
     pub slurm: Option<TaskInfo>,
     /// The merged record's id and status.
     pub run: Option<(String, RunStatus)>,
+    /// Its record was written from Slurm's state: Slurm cancelled it before it started.
+    pub never_started: bool,
     pub node: Option<String>,
     /// The task's stderr log.
     pub log: PathBuf,
@@ -39,8 +41,12 @@ pub struct CellStatus {
 
 impl CellStatus {
     /// pending, running, completed, failed, interrupted, cancelled, … : the record's status once it
-    /// has merged, Slurm's state (lower case) before.
+    /// has merged ("cancelled" when Slurm cancelled it before it started: its record says
+    /// interrupted), Slurm's state (lower case) before.
     pub fn state(&self) -> String {
+        if self.never_started {
+            return "cancelled".to_string();
+        }
         match (&self.run, &self.slurm) {
             (Some((_, status)), _) => status.label().to_string(),
             (None, Some(info)) => info.state.to_ascii_lowercase(),
@@ -139,6 +145,7 @@ pub fn cell_statuses(
                 group: cell.group.clone(),
                 node: record.and_then(|r| r.node.clone()).or_else(|| slurm.as_ref().and_then(|s| s.node.clone())),
                 run: record.map(|r| (r.id.clone(), r.status)),
+                never_started: record.is_some_and(|r| matches!(r.origin, Origin::SlurmState { .. })),
                 slurm,
                 log: job.dir.join(format!("task-{}.err", cell.index)),
             }
