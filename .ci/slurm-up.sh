@@ -15,9 +15,11 @@ if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
 fi
 
 host=$(hostname -s)
-# The pid files of the daemons this script starts; slurm-down.sh stops those and nothing else.
+# The pid files of the daemons this script starts; slurm-down.sh stops those and nothing else (and
+# removes the list). Kept across runs that end early, so nothing started is forgotten.
 started=/run/pepr-ci-slurm.started
-: > "$started"
+touch "$started"
+remember() { grep -qxF "$1" "$started" || echo "$1" >> "$started"; }
 cpus=$(nproc)
 # The notes' 2000 MB, or less on a smaller machine (slurmd drains a node that has less than it claims).
 mem=$(awk '/MemTotal/ {print int($2 / 1024)}' /proc/meminfo)
@@ -30,7 +32,7 @@ for d in /etc/munge /run/munge /var/lib/munge /var/log/munge; do
 done
 if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
   su -s /bin/sh munge -c /usr/sbin/munged
-  echo /run/munge/munged.pid >> "$started"
+  remember /run/munge/munged.pid
   for _ in $(seq 1 50); do
     munge -n 2>/dev/null | unmunge >/dev/null 2>&1 && break
     sleep 0.1
@@ -87,7 +89,7 @@ start() { # name pidfile
     return 0
   fi
   "$1"
-  echo "$2" >> "$started"
+  remember "$2"
 }
 start slurmctld /run/slurmctld.pid
 sleep 1
