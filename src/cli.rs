@@ -81,6 +81,10 @@ pub enum Command {
         /// Print the stored run record as JSON on stdout.
         #[arg(long)]
         json: bool,
+        /// Write the record to the home's incoming/ folder (merged later) instead of runs.jsonl;
+        /// automatic inside a Slurm job (SLURM_JOB_ID set).
+        #[arg(long)]
+        incoming: bool,
     },
     /// Train every architecture on every dataset, one run after another (same settings as `train`).
     Sweep {
@@ -92,6 +96,18 @@ pub enum Command {
         datasets: Vec<String>,
         #[command(flatten)]
         settings: TrainSettings,
+        #[command(flatten)]
+        slurm: crate::slurm::args::SlurmArgs,
+    },
+    /// Move finished runs from the home's incoming/ folder (Slurm array tasks) into the run store.
+    Merge,
+    /// Slurm job arrays submitted from this home, with each cell's state; `jobs cancel ID` cancels one.
+    Jobs {
+        #[command(subcommand)]
+        command: Option<JobsCommand>,
+        /// Print the jobs and their cells as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Experiment grid: archs x datasets x starts x fractions x seeds, resumable (see README).
     Grid(crate::grid::cli::GridArgs),
@@ -309,6 +325,25 @@ impl TrainSettings {
     }
 }
 
+/// `pepr jobs ...`.
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Cancel a submitted array (scancel): running cells stop and are stored as interrupted.
+    Cancel {
+        #[arg(value_name = "JOB_ID")]
+        job_id: String,
+    },
+    /// Submit again, as a new array, the cells of JOB_ID without a completed run (failed, cancelled,
+    /// never started), with the same options.
+    Resubmit {
+        #[arg(value_name = "JOB_ID")]
+        job_id: String,
+        /// Print the new script instead of submitting it.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
 /// `pepr bench ...`.
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -511,21 +546,58 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             };
             ignore_broken_pipe(result)
         }
-        Command::Train { arch, dataset, settings, json } => {
+        Command::Train { arch, dataset, settings, json, incoming } => {
             let config = settings.config(&arch, &dataset, &stored_settings(home));
             let data_dir = settings.data_dir.clone().unwrap_or_else(|| home.datasets_dir());
-            let record = crate::train::cli::run(home, &config, &data_dir, json)?;
+            let destination = crate::train::run::Destination::detect(incoming);
+            let record = crate::train::cli::run_to(home, &config, &data_dir, json, &destination)?;
             if record.status == crate::results::record::RunStatus::Interrupted {
                 std::process::exit(130);
             }
             Ok(())
         }
-        Command::Sweep { archs, datasets, settings } => {
+        Command::Sweep { archs, datasets, settings, slurm } => {
             let data_dir = settings.data_dir.clone().unwrap_or_else(|| home.datasets_dir());
             let stored = stored_settings(home);
             let configs: Vec<TrainConfig> =
                 archs.iter().flat_map(|a| datasets.iter().map(|d| settings.config(a, d, &stored))).collect();
+            if slurm.slurm {
+                return crate::slurm::submit::sweep(home, &configs, &data_dir, settings.data_dir.as_deref(), &slurm);
+            }
             crate::train::cli::sweep(home, &configs, &data_dir)
+        }
+        Command::Merge => {
+            let report = crate::results::incoming::merge(&store, &home.incoming_dir())?;
+            for (path, why) in &report.bad {
+                eprintln!("warning: {}: not merged: {why}", path.display());
+            }
+            println!("{report}");
+            Ok(())
+        }
+        Command::Jobs { command: Some(JobsCommand::Cancel { job_id }), .. } => {
+            crate::slurm::watch::cancel(home, &job_id)?;
+            println!("cancelled job {job_id}; `pepr jobs` shows its cells as they stop");
+            Ok(())
+        }
+        Command::Jobs { command: Some(JobsCommand::Resubmit { job_id, dry_run }), .. } => {
+            let submission = crate::slurm::watch::resubmit(home, &job_id, dry_run)?;
+            crate::slurm::submit::print_submission(&submission);
+            Ok(())
+        }
+        Command::Jobs { command: None, json } => {
+            let (report, statuses) = crate::slurm::watch::refresh(home)?;
+            for (path, why) in &report.bad {
+                eprintln!("warning: {}: not merged: {why}", path.display());
+            }
+            let mut out = std::io::stdout().lock();
+            let result = if json {
+                serde_json::to_writer_pretty(&mut out, &crate::slurm::watch::to_json(&statuses))
+                    .map_err(anyhow::Error::from)
+                    .and_then(|()| writeln!(out).map_err(anyhow::Error::from))
+            } else {
+                crate::slurm::watch::print(&mut out, &report, &statuses).map_err(anyhow::Error::from)
+            };
+            ignore_broken_pipe(result)
         }
         Command::Bench { command: BenchCommand::Train { archs, sizes, batch_size, steps } } => {
             use crate::train::bench;

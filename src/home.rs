@@ -56,6 +56,16 @@ impl Home {
         self.root.join("settings.json")
     }
 
+    /// Finished runs from Slurm array tasks, one file each, waiting to be merged into the store.
+    pub fn incoming_dir(&self) -> PathBuf {
+        self.root.join("incoming")
+    }
+
+    /// Submitted Slurm arrays: one folder per submission (script, cells, task logs) and `jobs.json`.
+    pub fn slurm_dir(&self) -> PathBuf {
+        self.root.join("slurm")
+    }
+
     /// Creates the directory if needed.
     pub fn ensure(&self) -> Result<()> {
         std::fs::create_dir_all(&self.root).with_context(|| format!("cannot create pepr home {}", self.root.display()))

@@ -12,5 +12,6 @@ pub mod home;
 pub mod meter;
 pub mod results;
 pub mod settings;
+pub mod slurm;
 pub mod train;
 pub mod ui;

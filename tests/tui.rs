@@ -673,3 +673,96 @@ fn seeds_aggregated_80x24() {
     press(&mut app, KeyCode::Char('a'));
     assert!(!screen(&app, 80, 24).contains("seeds aggregated"));
 }
+
+fn jobs_fixture() -> Vec<pepr::slurm::watch::JobStatus> {
+    use pepr::results::record::RunStatus;
+    use pepr::slurm::jobs::SubmittedJob;
+    use pepr::slurm::query::TaskInfo;
+    use pepr::slurm::watch::{CellStatus, JobStatus};
+    let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&chrono::Utc);
+    let info = |state: &str, node: Option<&str>, reason: Option<&str>| TaskInfo {
+        state: state.into(),
+        node: node.map(Into::into),
+        started: node.is_some(),
+        reason: reason.map(Into::into),
+    };
+    let cell = |index: u32, arch: &str, slurm: Option<TaskInfo>, run: Option<(&str, RunStatus)>| CellStatus {
+        index,
+        arch: arch.into(),
+        dataset: "synthetic".into(),
+        group: "synthetic".into(),
+        node: slurm.as_ref().and_then(|s| s.node.clone()),
+        slurm,
+        never_started: run.is_some_and(|(id, _)| id.starts_with("slurm-")),
+        run: run.map(|(id, status)| (id.to_string(), status)),
+        log: format!("/lab/pepr/slurm/sweep/task-{index}.err").into(),
+    };
+    let job = |id: &str, at: chrono::DateTime<chrono::Utc>, cells: Vec<CellStatus>| JobStatus {
+        job: SubmittedJob {
+            job_id: id.into(),
+            name: "pepr".into(),
+            submitted_at: at,
+            dir: format!("/lab/pepr/slurm/pepr-{id}").into(),
+            cells: cells.len(),
+            options: Default::default(),
+            resubmits: None,
+        },
+        cells,
+        slurm_error: None,
+        cells_error: None,
+    };
+    vec![
+        job(
+            "41",
+            at("2026-01-02T09:00:00Z"),
+            vec![cell(0, "pepr_lenet5", None, Some(("slurm-41_0", RunStatus::Interrupted)))],
+        ),
+        job(
+            "57",
+            at("2026-01-02T10:30:00Z"),
+            vec![
+                cell(
+                    0,
+                    "pepr_lenet5",
+                    Some(info("COMPLETED", Some("n1"), None)),
+                    Some(("run-a", RunStatus::Completed)),
+                ),
+                cell(1, "pepr_resnet8", Some(info("RUNNING", Some("n2"), None)), None),
+                cell(2, "pepr_resnet20", Some(info("PENDING", None, Some("Resources"))), None),
+                cell(3, "resnet18", Some(info("FAILED", Some("n1"), None)), None),
+            ],
+        ),
+    ]
+}
+
+#[test]
+fn jobs_screen_80x24() {
+    use pepr::app::jobs::JobsRequest;
+    use pepr::results::incoming::MergeReport;
+    let mut app = sample_app();
+    assert!(!screen(&app, 160, 24).contains("6 Jobs"), "no tab before a job was submitted");
+    // Merged runs make the leaderboard reload.
+    let report = MergeReport { added: 1, ..MergeReport::default() };
+    assert_eq!(app.on_jobs(Ok((report, jobs_fixture()))), Some(Request::Load(SetBy::Group)));
+    assert_eq!(press(&mut app, KeyCode::Char('6')), Some(Request::Jobs(JobsRequest::Refresh)));
+    assert_eq!(app.screen, Screen::Jobs);
+    insta::assert_snapshot!(render(&app, 80, 24).backend());
+    // The newest array is selected; X twice cancels it.
+    assert_eq!(press(&mut app, KeyCode::Char('X')), None);
+    assert!(screen(&app, 80, 24).contains("press X again to cancel job 57"));
+    assert_eq!(press(&mut app, KeyCode::Char('X')), Some(Request::Jobs(JobsRequest::Cancel("57".into()))));
+    press(&mut app, KeyCode::Down);
+    let text = screen(&app, 80, 24);
+    assert!(text.contains("slurm-41_0") && text.contains("cancelled"), "{text}");
+    press(&mut app, KeyCode::Char('1'));
+    assert!(screen(&app, 160, 24).contains("6 Jobs"), "the tab shows once a job exists");
+}
+
+#[test]
+fn jobs_screen_without_jobs_says_how_to_submit() {
+    let mut app = sample_app();
+    press(&mut app, KeyCode::Char('6'));
+    assert!(screen(&app, 80, 24).contains("Asking Slurm"));
+    app.on_jobs(Ok((Default::default(), vec![])));
+    assert!(screen(&app, 80, 24).contains("pepr sweep ... --slurm"));
+}

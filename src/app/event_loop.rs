@@ -13,6 +13,7 @@ use crate::results::store::RunStore;
 
 use super::data_worker;
 use super::datasets::{DataRequest, Preview};
+use super::jobs::JobsRequest;
 use super::state::{App, Request};
 use super::train::TrainRequest;
 use super::worker::{Loaded, spawn_load};
@@ -30,6 +31,8 @@ enum Message {
     DownloadDone(String, Result<String, String>),
     Run(RunMessage),
     Analyzed(u64, Result<crate::results::analysis::Analyses, String>),
+    Jobs(super::jobs::JobsUpdate),
+    JobCancelled(String, Result<(), String>),
 }
 
 /// Runs `work` on a named thread; a failure to spawn is reported, not fatal to the UI.
@@ -110,6 +113,9 @@ pub fn run_tui(home: Home) -> Result<()> {
         }
     })?;
 
+    // Merges incoming records now (and while Slurm arrays run), and answers the Jobs screen.
+    let poller = super::jobs_worker::spawn(home.clone(), sender.clone(), Message::Jobs);
+
     let mut generation: u64 = 1;
     spawn_load(store.clone(), SetBy::Group, energy, generation, sender.clone(), Message::Loaded);
 
@@ -145,6 +151,15 @@ pub fn run_tui(home: Home) -> Result<()> {
             Request::Train(TrainRequest::Pause) => run.iter().for_each(RunHandle::pause),
             Request::Train(TrainRequest::Resume) => run.iter().for_each(RunHandle::resume),
             Request::Train(TrainRequest::Stop) => run.iter().for_each(RunHandle::stop),
+            Request::Jobs(JobsRequest::Refresh) => poller.wake(),
+            Request::Jobs(JobsRequest::Cancel(job_id)) => {
+                let reply = sender.clone();
+                let home = home.clone();
+                spawn("pepr-scancel", move || {
+                    let result = crate::slurm::watch::cancel(&home, &job_id).map_err(|e| format!("{e:#}"));
+                    let _ = reply.send(Message::JobCancelled(job_id, result));
+                })?;
+            }
         }
         Ok(())
     };
@@ -183,6 +198,15 @@ pub fn run_tui(home: Home) -> Result<()> {
                     }
                     Message::DownloadDone(name, outcome) => app.datasets.on_download_done(&name, outcome),
                     Message::Catalog(size, rows) => app.archs.on_rows(size, rows),
+                    Message::Jobs(update) => {
+                        if let Some(request) = app.on_jobs(update) {
+                            dispatch(request, &mut generation, &mut run)?;
+                        }
+                    }
+                    Message::JobCancelled(job_id, result) => {
+                        app.jobs.on_cancelled(&job_id, result);
+                        poller.wake();
+                    }
                     Message::Input(_) => {} // resize and others: the next draw adapts
                     Message::InputFailed(e) => anyhow::bail!("reading terminal input: {e}"),
                     Message::Loaded(loaded) if loaded.generation == generation => {
@@ -197,6 +221,7 @@ pub fn run_tui(home: Home) -> Result<()> {
                 if app.quit {
                     return Ok(());
                 }
+                poller.set_visible(app.screen == super::state::Screen::Jobs);
                 // Coalesce whatever else is already queued into this frame.
                 match receiver.try_recv() {
                     Ok(next) => message = next,

@@ -7,6 +7,8 @@ pub mod data_worker;
 pub mod datasets;
 mod event_loop;
 pub mod grid_form;
+pub mod jobs;
+pub mod jobs_worker;
 pub mod state;
 mod text_input;
 pub mod train;

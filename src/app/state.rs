@@ -13,6 +13,7 @@ use crate::results::view::{SortKey, select};
 use super::analyses::{AnalysesScreen, AnalyzeRequest};
 use super::archs::ArchsScreen;
 use super::datasets::{DataRequest, DatasetsScreen};
+use super::jobs::{JobsRequest, JobsScreen, JobsUpdate};
 use super::train::{TrainRequest, TrainScreen};
 use crate::train::worker::RunMessage;
 
@@ -76,6 +77,8 @@ pub enum Screen {
     Train,
     /// The paper's analyses: pretrained vs scratch, data fraction, parameters.
     Analyses,
+    /// Slurm arrays submitted from this home.
+    Jobs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,6 +100,8 @@ pub enum Request {
     Train(TrainRequest),
     /// Compute the analyses of these runs on a worker thread.
     Analyze(AnalyzeRequest),
+    /// Poll Slurm now, or cancel an array.
+    Jobs(JobsRequest),
 }
 
 pub struct App {
@@ -105,6 +110,7 @@ pub struct App {
     pub datasets: DatasetsScreen,
     pub train: TrainScreen,
     pub analyses: AnalysesScreen,
+    pub jobs: JobsScreen,
     /// Where the store lives, shown on the empty screen and in details.
     pub store_label: String,
     pub data: Option<Data>,
@@ -146,6 +152,7 @@ impl App {
             datasets: DatasetsScreen::default(),
             train: TrainScreen::default(),
             analyses: AnalysesScreen::default(),
+            jobs: JobsScreen::default(),
             store_label: store_label.into(),
             data: None,
             loading: true,
@@ -209,6 +216,15 @@ impl App {
         }
         let records = &self.data.as_ref()?.records;
         self.analyses.request(records).map(Request::Analyze)
+    }
+
+    /// The jobs poller's answer; reloads the leaderboard when it merged runs into the store.
+    pub fn on_jobs(&mut self, update: JobsUpdate) -> Option<Request> {
+        if self.jobs.on_update(update) {
+            self.loading = true;
+            return Some(Request::Load(self.set_by));
+        }
+        None
     }
 
     /// Queues every pair of the architectures and datasets selected on their screens.
@@ -358,6 +374,10 @@ impl App {
                 self.screen = Screen::Analyses;
                 return self.analyses_request();
             }
+            KeyCode::Char('6') => {
+                self.screen = Screen::Jobs;
+                return Some(Request::Jobs(JobsRequest::Refresh));
+            }
             _ => {}
         }
         if self.screen == Screen::Analyses {
@@ -367,6 +387,9 @@ impl App {
             }
             self.analyses.handle_key(key);
             return None;
+        }
+        if self.screen == Screen::Jobs {
+            return self.jobs.handle_key(key).map(Request::Jobs);
         }
         if self.screen == Screen::Train {
             if key.code == KeyCode::Char('E') {

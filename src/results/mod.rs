@@ -5,6 +5,7 @@ pub mod analysis;
 pub mod analysis_report;
 pub mod export;
 pub mod import;
+pub mod incoming;
 pub mod rank;
 pub mod record;
 pub mod seeds;

@@ -110,6 +110,9 @@ impl PowerSource {
 pub enum Origin {
     TrainedHere,
     Imported { file: String, line: u64, layout: String },
+    // Written by pepr from Slurm's job state for an array task that never left a record of its own
+    // (cancelled while pending): pepr did not train it.
+    SlurmState { state: String },
 }
 
 impl Origin {
@@ -119,6 +122,7 @@ impl Origin {
             Origin::Imported { file, line, layout } => {
                 format!("imported ({layout}) from {file}:{line}")
             }
+            Origin::SlurmState { state } => format!("from Slurm's job state ({state}); pepr never ran it"),
         }
     }
 }

@@ -116,7 +116,7 @@ impl RunStore {
 }
 
 /// Parses store bytes line by line; bad lines become warnings.
-fn parse_store(path: &Path, bytes: &[u8]) -> Loaded {
+pub(crate) fn parse_store(path: &Path, bytes: &[u8]) -> Loaded {
     let mut loaded = Loaded::default();
     let mut ids = HashSet::new();
     let ends_cleanly = bytes.last().is_none_or(|&b| b == b'\n');

@@ -9,7 +9,7 @@ use anyhow::{Result, bail};
 use chrono::Utc;
 
 use super::record::new_run_id;
-use super::run::{Stored, load_dataset, store_metered, train_metered};
+use super::run::{Destination, Stored, load_dataset, store_metered, store_outcome_to, train_metered};
 use super::{Event, TrainConfig};
 use crate::home::Home;
 use crate::meter::RunMeters;
@@ -94,8 +94,8 @@ impl Progress {
     }
 }
 
-/// Set by Ctrl-C: the run in progress stops at the next step and is stored as interrupted. A
-/// second Ctrl-C exits at once (the store is only ever appended to, so nothing is damaged).
+/// Set by Ctrl-C, and by SIGTERM or SIGHUP (`scancel` sends SIGTERM): the run in progress stops at
+/// the next step and is stored as interrupted. A second signal exits at once (the store is only ever appended to, so nothing is damaged).
 pub fn interrupt_flag() -> &'static AtomicBool {
     static STOP: AtomicBool = AtomicBool::new(false);
     static INSTALL: std::sync::Once = std::sync::Once::new();
@@ -114,23 +114,60 @@ pub fn interrupt_flag() -> &'static AtomicBool {
 }
 
 /// Trains, stores the record, saves the checkpoint; `json` prints the record on stdout. A failed
-/// run is stored too, then reported as an error.
+/// run is stored too, then reported as an error. Inside a Slurm job the record goes to `incoming/`.
 pub fn run(home: &Home, config: &TrainConfig, data_dir: &Path, json: bool) -> Result<RunRecord> {
-    let dataset = load_dataset(config, data_dir)?;
-    home.ensure()?;
+    run_to(home, config, data_dir, json, &Destination::detect(false))
+}
+
+/// [`run`], with the record going to `destination`.
+pub fn run_to(
+    home: &Home,
+    config: &TrainConfig,
+    data_dir: &Path,
+    json: bool,
+    destination: &Destination,
+) -> Result<RunRecord> {
+    // Installed before the (possibly slow) dataset load, so an early scancel still leaves a record.
+    let stop = interrupt_flag();
     let created_at = Utc::now();
     let id = new_run_id(config, created_at);
-    let stop = interrupt_flag();
+    let dataset = match load_dataset(config, data_dir) {
+        Ok(dataset) => dataset,
+        // An array task must leave a record even when it cannot start, or its cell would look lost.
+        Err(e) if matches!(destination, Destination::Incoming(_)) => {
+            let outcome = super::Outcome::failed_early(format!("{e:#}"), config.fraction);
+            store_outcome_to(home, config, &outcome, &id, created_at, destination)?;
+            return Err(e.context(format!("run {id} failed")));
+        }
+        Err(e) => return Err(e),
+    };
+    home.ensure()?;
     let mut progress = Progress::new(config.epochs, config.metric.name());
     let device = config.backend.device()?;
-    let (outcome, meters) =
-        train_metered(config, &dataset, &device, stop, home, &mut |event, meters| progress.event(event, meters))?;
+    let metered =
+        train_metered(config, &dataset, &device, stop, home, &mut |event, meters| progress.event(event, meters));
+    let (outcome, meters) = match metered {
+        Ok(done) => done,
+        // Bad meter settings stop the run before it trains; an array task still leaves a record.
+        Err(e) if matches!(destination, Destination::Incoming(_)) => {
+            let outcome = super::Outcome::failed_early(format!("{e:#}"), config.fraction);
+            store_outcome_to(home, config, &outcome, &id, created_at, destination)?;
+            return Err(e.context(format!("run {id} failed")));
+        }
+        Err(e) => return Err(e),
+    };
     progress.finish();
     for note in &meters.notes {
         eprintln!("meters: {note}");
     }
 
-    let Stored { record, checkpoint } = store_metered(home, config, &outcome, &meters, &id, created_at)?;
+    let Stored { record, checkpoint } = store_metered(home, config, &outcome, &meters, &id, created_at, destination)?;
+    if matches!(destination, Destination::Incoming(_)) {
+        eprintln!(
+            "record written to {} (`pepr merge` moves it into the store)",
+            crate::results::incoming::incoming_file(&home.incoming_dir(), &id).display()
+        );
+    }
 
     if json {
         let mut out = std::io::stdout().lock();

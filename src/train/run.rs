@@ -14,7 +14,7 @@ use crate::data::{Dataset, registry};
 use crate::home::Home;
 use crate::meter::RunMeters;
 use crate::meter::session::MeterReport;
-use crate::results::record::{RunRecord, RunStatus};
+use crate::results::record::{RunRecord, RunStatus, SlurmTask};
 use crate::results::store::RunStore;
 
 /// Rejects settings no run can use, naming the command-line flag.
@@ -92,8 +92,30 @@ pub fn store_metered(
     report: &MeterReport,
     id: &str,
     created_at: DateTime<Utc>,
+    destination: &Destination,
 ) -> Result<Stored> {
-    store_with(home, config, outcome, id, created_at, &mut |record| report.apply(record))
+    store_with(home, config, outcome, id, created_at, destination, &mut |record| report.apply(record))
+}
+
+/// Where a finished run's record goes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Destination {
+    /// Appended to the home's run store.
+    Store,
+    /// Its own file in the home's `incoming/` folder, merged later (Slurm array tasks: appends over
+    /// NFS are not atomic), carrying the Slurm task's ids when there is one.
+    Incoming(Option<SlurmTask>),
+}
+
+impl Destination {
+    /// `incoming/` when asked (`pepr train --incoming`) or inside a Slurm job, else the store.
+    pub fn detect(incoming: bool) -> Destination {
+        if incoming || crate::slurm::task::in_slurm_job() {
+            Destination::Incoming(crate::slurm::task::from_env())
+        } else {
+            Destination::Store
+        }
+    }
 }
 
 /// Builds the run's record, saves the weights of a completed or interrupted run in
@@ -105,20 +127,39 @@ pub fn store_outcome(
     id: &str,
     created_at: DateTime<Utc>,
 ) -> Result<Stored> {
-    store_with(home, config, outcome, id, created_at, &mut |_| {})
+    store_with(home, config, outcome, id, created_at, &Destination::Store, &mut |_| {})
 }
 
+/// [`store_outcome`], with the record going to `destination`.
+pub fn store_outcome_to(
+    home: &Home,
+    config: &TrainConfig,
+    outcome: &Outcome,
+    id: &str,
+    created_at: DateTime<Utc>,
+    destination: &Destination,
+) -> Result<Stored> {
+    store_with(home, config, outcome, id, created_at, destination, &mut |_| {})
+}
+
+/// Builds the record, lets `fill` add the meters' figures, names the node, saves the checkpoint and
+/// sends the record to `destination`.
 fn store_with(
     home: &Home,
     config: &TrainConfig,
     outcome: &Outcome,
     id: &str,
     created_at: DateTime<Utc>,
+    destination: &Destination,
     fill: &mut dyn FnMut(&mut RunRecord),
 ) -> Result<Stored> {
     home.ensure()?;
     let mut record = build_record(config, outcome, id, created_at);
     fill(&mut record);
+    // Inside a Slurm job the node is Slurm's name for it; otherwise the host name.
+    if let Some(node) = crate::slurm::task::node_name() {
+        record.node = Some(node);
+    }
     let checkpoint = match (&outcome.net, outcome.status) {
         (Some(net), RunStatus::Completed | RunStatus::Interrupted) => {
             let meta = Meta {
@@ -133,6 +174,14 @@ fn store_with(
         }
         _ => None,
     };
-    RunStore::new(home.runs_file()).append_new(std::slice::from_ref(&record))?;
+    match destination {
+        Destination::Store => {
+            RunStore::new(home.runs_file()).append_new(std::slice::from_ref(&record))?;
+        }
+        Destination::Incoming(task) => {
+            record.slurm = task.clone();
+            crate::results::incoming::write_incoming(&home.incoming_dir(), &record)?;
+        }
+    }
     Ok(Stored { record, checkpoint })
 }

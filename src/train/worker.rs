@@ -267,7 +267,7 @@ pub fn run_job(
     // A pause is no training time (PePR-T ranks by it).
     outcome.train_time_s = (outcome.train_time_s - paused_for.as_secs_f64()).max(0.0);
 
-    match store_metered(home, config, &outcome, &meters, &id, created_at) {
+    match store_metered(home, config, &outcome, &meters, &id, created_at, &super::run::Destination::Store) {
         Ok(stored) => report(RunUpdate::Finished {
             record: Box::new(stored.record),
             message: outcome.message,

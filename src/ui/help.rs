@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 
 /// Every key the explorer knows, as shown by `?` (and listed in the README).
 pub const KEYS: &[(&str, &str)] = &[
-    ("1 2 3 4 5", "screens: runs/archs/datasets/train/analyses"),
+    ("1 … 6", "runs, archs, data, train, analyses, jobs"),
     ("↑↓ jk PgUp PgDn", "move (PgUp/PgDn by 10)"),
     ("g G  Home End", "first / last"),
     ("s  S   r", "sort by next / previous column; r reverses"),
@@ -26,9 +26,9 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Tab  + -", "train: pick a setting / change it"),
     ("s  p  S Esc", "train: start queue / pause, resume / stop"),
     ("← →  h l", "analyses: previous / next analysis"),
+    ("X X   R", "jobs: cancel the Slurm array / poll now"),
     ("Esc", "clear filter / close pane / back"),
-    ("?", "this help"),
-    ("q  Ctrl-C", "quit"),
+    ("?   q  Ctrl-C", "this help / quit"),
 ];
 
 pub fn draw(frame: &mut Frame, area: Rect) {

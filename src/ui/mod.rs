@@ -8,6 +8,7 @@ mod details;
 mod format;
 mod grid_form;
 mod help;
+mod jobs;
 mod leaderboard;
 mod seeds;
 mod train;
@@ -57,6 +58,8 @@ pub fn draw(frame: &mut Frame, app: &App) {
         }
     } else if app.screen == Screen::Analyses {
         analyses::draw(frame, body, app);
+    } else if app.screen == Screen::Jobs {
+        jobs::draw(frame, body, app);
     } else if let Some(message) = &app.load_error {
         let text = format!("Could not load the run store:\n{message}\n\nPress R to retry, q to quit.");
         frame.render_widget(
@@ -134,8 +137,13 @@ fn title_with_tabs(app: &App, compact: bool) -> Line<'static> {
         ("3", "Data", Screen::Datasets),
         ("4", "Train", Screen::Train),
         ("5", "Analyses", Screen::Analyses),
+        ("6", "Jobs", Screen::Jobs),
     ] {
         let current = app.screen == screen;
+        // The Jobs tab only once this home has submitted a Slurm array.
+        if screen == Screen::Jobs && !current && !app.jobs.has_jobs() {
+            continue;
+        }
         let style = if current { Style::new().bold().underlined() } else { Style::new().fg(Color::DarkGray) };
         let tab = if compact && !current { format!(" {key}") } else { format!(" {key} {name}") };
         spans.push(Span::styled(tab, style));
@@ -176,6 +184,13 @@ fn status_line(app: &App) -> Line<'static> {
         spans.push(Span::raw(format!(" {}/3 {} · PePR-{}", position + 1, a.view.title(), a.variant.letter())));
         spans.push(Span::styled("  ←→ analysis · ][ set · ? keys  q quit", Style::new().fg(Color::DarkGray)));
         return Line::from(spans);
+    }
+    if app.screen == Screen::Jobs {
+        let active = app.jobs.jobs.iter().filter(|j| j.active()).count();
+        return Line::from(vec![
+            Span::raw(format!(" {} job(s) · {active} active · polled every 5 s", app.jobs.jobs.len())),
+            Span::styled("  ↑↓ select · X X cancel · R refresh · ? keys  q quit", Style::new().fg(Color::DarkGray)),
+        ]);
     }
     if app.screen == Screen::Train {
         let t = &app.train;

@@ -1,0 +1,154 @@
+//! The Jobs screen's state: the Slurm arrays submitted from this home with each cell's state, as
+//! the jobs poller (a worker thread running `slurm::watch::refresh`) last reported them. Records
+//! merged by the poller make the leaderboard reload, so finished cells appear there as they merge.
+
+use crossterm::event::{KeyCode, KeyEvent};
+
+use crate::results::incoming::MergeReport;
+use crate::slurm::watch::JobStatus;
+
+/// What the Jobs screen asks the event loop for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JobsRequest {
+    /// Ask Slurm and merge now, rather than at the next poll.
+    Refresh,
+    /// `scancel` this array.
+    Cancel(String),
+}
+
+/// One answer of the poller.
+pub type JobsUpdate = Result<(MergeReport, Vec<JobStatus>), String>;
+
+#[derive(Clone, Debug, Default)]
+pub struct JobsScreen {
+    pub jobs: Vec<JobStatus>,
+    /// The poller has answered at least once.
+    pub loaded: bool,
+    pub error: Option<String>,
+    /// The selected array (newest first on screen: index into `jobs` from the end).
+    pub selected: usize,
+    /// Set by the first `X`: the job a second `X` cancels.
+    pub confirm_cancel: Option<String>,
+    /// The last thing worth telling: merged runs, a cancel's outcome, files that would not merge.
+    pub note: Option<String>,
+}
+
+impl JobsScreen {
+    /// The arrays newest first, as shown.
+    pub fn shown(&self) -> impl Iterator<Item = &JobStatus> {
+        self.jobs.iter().rev()
+    }
+
+    pub fn selected_job(&self) -> Option<&JobStatus> {
+        self.shown().nth(self.selected)
+    }
+
+    /// Whether any array was ever submitted from this home (the Jobs tab shows then).
+    pub fn has_jobs(&self) -> bool {
+        !self.jobs.is_empty()
+    }
+
+    /// Takes a poll's answer; true when runs were merged (the leaderboard must reload).
+    pub fn on_update(&mut self, update: JobsUpdate) -> bool {
+        self.loaded = true;
+        match update {
+            Ok((report, jobs)) => {
+                self.jobs = jobs;
+                self.error = None;
+                self.selected = self.selected.min(self.jobs.len().saturating_sub(1));
+                if !report.bad.is_empty() {
+                    let (path, why) = &report.bad[0];
+                    self.note = Some(format!("{} not merged: {why}", path.display()));
+                } else if report.added > 0 {
+                    self.note = Some(report.to_string());
+                }
+                report.added > 0
+            }
+            Err(e) => {
+                self.error = Some(e);
+                false
+            }
+        }
+    }
+
+    pub fn on_cancelled(&mut self, job_id: &str, result: Result<(), String>) {
+        self.note = Some(match result {
+            Ok(()) => format!("cancelled job {job_id}; its cells stop and are stored as interrupted"),
+            Err(e) => format!("cannot cancel job {job_id}: {e}"),
+        });
+    }
+
+    pub fn handle_key(&mut self, key: KeyEvent) -> Option<JobsRequest> {
+        let confirm = self.confirm_cancel.take();
+        match key.code {
+            KeyCode::Down | KeyCode::Char('j') => {
+                self.selected = (self.selected + 1).min(self.jobs.len().saturating_sub(1));
+            }
+            KeyCode::Up | KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
+            KeyCode::Char('R') => return Some(JobsRequest::Refresh),
+            KeyCode::Char('X') => {
+                let job = self.selected_job()?.job.job_id.clone();
+                if confirm.as_deref() == Some(job.as_str()) {
+                    self.note = Some(format!("cancelling job {job}…"));
+                    return Some(JobsRequest::Cancel(job));
+                }
+                self.note = Some(format!("press X again to cancel job {job}"));
+                self.confirm_cancel = Some(job);
+            }
+            _ => {}
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::slurm::jobs::SubmittedJob;
+    use crossterm::event::KeyModifiers;
+
+    fn status(id: &str) -> JobStatus {
+        JobStatus {
+            job: SubmittedJob {
+                job_id: id.into(),
+                name: "pepr".into(),
+                submitted_at: chrono::Utc::now(),
+                dir: "/h/slurm/x".into(),
+                cells: 0,
+                options: Default::default(),
+                resubmits: None,
+            },
+            cells: vec![],
+            slurm_error: None,
+            cells_error: None,
+        }
+    }
+
+    fn press(screen: &mut JobsScreen, code: KeyCode) -> Option<JobsRequest> {
+        screen.handle_key(KeyEvent::new(code, KeyModifiers::NONE))
+    }
+
+    #[test]
+    fn cancelling_needs_x_twice_on_the_same_job() {
+        let mut screen = JobsScreen::default();
+        assert!(!screen.on_update(Ok((MergeReport::default(), vec![status("7"), status("8")]))));
+        // Newest first: 8 is selected.
+        assert_eq!(press(&mut screen, KeyCode::Char('X')), None);
+        assert_eq!(press(&mut screen, KeyCode::Char('X')), Some(JobsRequest::Cancel("8".into())));
+        assert_eq!(press(&mut screen, KeyCode::Char('X')), None);
+        assert_eq!(press(&mut screen, KeyCode::Down), None);
+        assert_eq!(press(&mut screen, KeyCode::Char('X')), None, "moving away forgets the first X");
+        assert_eq!(press(&mut screen, KeyCode::Char('X')), Some(JobsRequest::Cancel("7".into())));
+    }
+
+    #[test]
+    fn merged_runs_ask_for_a_reload_and_say_so() {
+        let mut screen = JobsScreen::default();
+        let report = MergeReport { added: 2, ..MergeReport::default() };
+        assert!(screen.on_update(Ok((report, vec![status("7")]))));
+        assert_eq!(screen.note.as_deref(), Some("merged 2 new run(s), 0 already stored"));
+        assert!(!screen.on_update(Err("scontrol: boom".into())));
+        assert_eq!(screen.error.as_deref(), Some("scontrol: boom"));
+        assert_eq!(screen.jobs.len(), 1, "the last good answer stays shown");
+    }
+}
