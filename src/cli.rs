@@ -67,6 +67,24 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Pretrained weights: import timm checkpoints, list them.
+    Weights {
+        #[command(subcommand)]
+        command: crate::weights::cli::WeightsCommand,
+    },
+    /// Classify images with an architecture and weights: each image's top classes with probabilities.
+    Predict {
+        #[arg(long, value_name = "NAME")]
+        arch: String,
+        /// An imported weights name, `run:ID` (a run's checkpoint) or a checkpoint file.
+        #[arg(long, value_name = "W")]
+        weights: String,
+        #[arg(required = true, value_name = "IMAGE")]
+        images: Vec<PathBuf>,
+        /// How many classes to print per image.
+        #[arg(long, default_value_t = 5, value_name = "K")]
+        top: usize,
+    },
     /// Train an architecture on a dataset (CPU), store the run and save a checkpoint.
     Train {
         /// A catalog architecture (see `pepr archs`), e.g. pepr_lenet5.
@@ -329,6 +347,10 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
     let store = RunStore::new(home.runs_file());
     match command {
         Command::Tui => unreachable!("the TUI is started by main"),
+        Command::Weights { command } => crate::weights::cli::run(home, command),
+        Command::Predict { arch, weights, images, top } => {
+            crate::weights::cli::run_predict(home, &arch, &weights, &images, top)
+        }
         Command::Import { files } => {
             home.ensure()?;
             for file in files {

@@ -11,3 +11,4 @@ pub mod home;
 pub mod results;
 pub mod train;
 pub mod ui;
+pub mod weights;

@@ -10,7 +10,7 @@ use chrono::Utc;
 
 use super::record::new_run_id;
 use super::run::{Stored, load_dataset, store_outcome};
-use super::{Event, TrainConfig, train};
+use super::{Event, TrainConfig, train_in};
 use crate::home::Home;
 use crate::results::record::{RunRecord, RunStatus};
 
@@ -119,7 +119,7 @@ pub fn run(home: &Home, config: &TrainConfig, data_dir: &Path, json: bool) -> Re
     let stop = interrupt_flag();
     let mut progress = Progress::new(config.epochs, config.metric.name());
     let device = config.backend.device()?;
-    let outcome = train(config, &dataset, &device, stop, &mut |event| progress.event(event));
+    let outcome = train_in(Some(home), config, &dataset, &device, stop, &mut |event| progress.event(event));
     progress.finish();
 
     let Stored { record, checkpoint } = store_outcome(home, config, &outcome, &id, created_at)?;

@@ -25,7 +25,9 @@ use burn::tensor::{Device, Tensor};
 use crate::catalog::net::Net;
 use crate::catalog::{self, Spec};
 use crate::data::{BatchOptions, Dataset, SplitName};
+use crate::home::Home;
 use crate::results::record::RunStatus;
+use crate::weights;
 
 pub use checkpoint::{Meta, load_checkpoint, save_checkpoint};
 pub use metric::Metric;
@@ -220,6 +222,32 @@ fn epoch_seed(seed: u64, epoch: usize) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Loads the weights of `source` into `net` (stem and head adapted), and freezes every layer but
+/// the classifier head when asked: frozen layers get no gradients and their batch norms keep their
+/// running statistics (inference behaviour), so their weights stay bit-identical.
+fn start_from(
+    home: Option<&Home>,
+    config: &TrainConfig,
+    source: &str,
+    net: Net,
+    device: &Device,
+) -> anyhow::Result<Net> {
+    let home = match home {
+        Some(home) => home.clone(),
+        None => Home::resolve(None)?,
+    };
+    let resolved = weights::start::resolve(&home, &config.arch, source)
+        .map_err(|e| anyhow::anyhow!("pretrained weights {source:?}: {e:#}"))?;
+    let (mut net, _report) = weights::load_into(net, &resolved.state, device)
+        .map_err(|e| anyhow::anyhow!("pretrained weights {source:?} for {}: {e:#}", config.arch))?;
+    if config.freeze_backbone {
+        let last = net.layers.len().saturating_sub(1);
+        let layers = std::mem::take(&mut net.layers);
+        net.layers = layers.into_iter().enumerate().map(|(i, l)| if i == last { l } else { l.freeze() }).collect();
+    }
+    Ok(net)
+}
+
 /// Evaluation batch size (no gradients, so larger batches are cheap).
 const EVAL_BATCH: usize = 256;
 
@@ -250,7 +278,20 @@ pub fn train(
     stop: &AtomicBool,
     on_event: &mut dyn FnMut(Event),
 ) -> Outcome {
-    contain(|| train_unguarded(config, dataset, device, stop, on_event), dataset.data_fraction)
+    train_in(None, config, dataset, device, stop, on_event)
+}
+
+/// [`train`], resolving `config.pretrained` (imported weights, `run:ID` checkpoints) in `home`;
+/// `None` resolves the home as pepr does without `--home` (`$PEPR_HOME`, else the platform's).
+pub fn train_in(
+    home: Option<&Home>,
+    config: &TrainConfig,
+    dataset: &Dataset,
+    device: &Device,
+    stop: &AtomicBool,
+    on_event: &mut dyn FnMut(Event),
+) -> Outcome {
+    contain(|| train_unguarded(home, config, dataset, device, stop, on_event), dataset.data_fraction)
 }
 
 /// Runs a training function so that a panic inside it (a backend error, a bug) ends the run as
@@ -270,6 +311,7 @@ pub fn contain(run: impl FnOnce() -> Outcome, data_fraction: f64) -> Outcome {
 }
 
 fn train_unguarded(
+    home: Option<&Home>,
     config: &TrainConfig,
     dataset: &Dataset,
     device: &Device,
@@ -291,10 +333,9 @@ fn train_unguarded(
             dataset.data_fraction,
         );
     }
-    if let Some(source) = &config.pretrained {
-        // Fine-tuning (issue 7) resolves weight sources; until then a run asking for them fails clearly.
+    if config.freeze_backbone && config.pretrained.is_none() {
         return Outcome::failed_early(
-            format!("starting from pretrained weights ({source}) is not supported by this build"),
+            "freezing the backbone needs pretrained weights to start from".into(),
             dataset.data_fraction,
         );
     }
@@ -328,6 +369,13 @@ fn train_unguarded(
     let plain = device.clone().without_autodiff();
     let train_device = plain.clone().autodiff();
     let mut net = init_net(graph, &train_device, config.seed);
+    if let Some(source) = &config.pretrained {
+        // The fresh network supplies the head when the class count differs (seeded like a scratch run).
+        match start_from(home, config, source, net, &train_device) {
+            Ok(started) => net = started,
+            Err(e) => return Outcome::failed_early(format!("{e:#}"), dataset.data_fraction),
+        }
+    }
     let params = net.trainable_params();
 
     let options = |shuffle: Option<u64>| BatchOptions {

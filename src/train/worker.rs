@@ -15,7 +15,7 @@ use chrono::Utc;
 
 use super::record::new_run_id;
 use super::run::{load_dataset, store_outcome};
-use super::{Event, Input, TrainConfig, train};
+use super::{Event, Input, TrainConfig, train_in};
 use crate::home::Home;
 use crate::results::record::RunRecord;
 
@@ -204,7 +204,7 @@ pub fn run_job(
     let mut last_sent: Option<Instant> = None;
     let (mut loss_sum, mut loss_steps) = (0.0f64, 0usize);
 
-    let mut outcome = train(config, &dataset, &Device::flex(), &control.stop, &mut |event| {
+    let mut outcome = train_in(Some(home), config, &dataset, &Device::flex(), &control.stop, &mut |event| {
         match event {
             Event::Started { input, classes, params, epochs, steps_per_epoch, train_samples, test_samples, .. } => {
                 report(RunUpdate::Started {
