@@ -69,6 +69,7 @@ pub fn run_tui(home: Home) -> Result<()> {
     let store = RunStore::new(home.runs_file());
     let data_dir = home.datasets_dir();
     let mut app = App::new(store.path().display().to_string());
+    app.train.weights_home = Some(home.clone());
     let (sender, receiver) = mpsc::channel::<Message>();
 
     // try_init installs a panic hook that restores the terminal before the panic message prints.

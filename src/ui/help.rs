@@ -22,7 +22,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("R", "runs: reload the run store"),
     ("a  A   i", "archs: select all / none; i input size"),
     ("D", "datasets: download (MD5-verified)"),
-    ("a  x  J K", "train: queue the selection / remove / move"),
+    ("a x JK  w f", "train: queue, remove, move; start, freeze"),
     ("Tab  + -", "train: pick a setting / change it"),
     ("s  p  S Esc", "train: start queue / pause, resume / stop"),
     ("Esc", "clear filter / close pane / back"),

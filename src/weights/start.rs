@@ -83,3 +83,21 @@ pub fn resolve(home: &Home, arch: &str, source: &str) -> Result<Source> {
         class_names: meta.class_names,
     })
 }
+
+/// The starts a run of `arch` can take besides scratch: imported weights of that architecture by name,
+/// then earlier runs' checkpoints of it as `run:ID` (oldest first).
+pub fn choices(home: &Home, arch: &str) -> Vec<String> {
+    let mut out: Vec<String> = store::list(home, Some(arch)).0.into_iter().map(|m| m.name).collect();
+    let Ok(dirs) = std::fs::read_dir(home.checkpoints_dir()) else { return out };
+    let mut runs: Vec<String> = dirs
+        .flatten()
+        .filter_map(|d| {
+            let text = std::fs::read_to_string(d.path().join(crate::train::checkpoint::META_FILE)).ok()?;
+            let meta: crate::train::checkpoint::Meta = serde_json::from_str(&text).ok()?;
+            (meta.arch == arch).then(|| format!("run:{}", meta.run_id))
+        })
+        .collect();
+    runs.sort();
+    out.extend(runs);
+    out
+}
