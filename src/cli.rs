@@ -163,8 +163,8 @@ pub struct TrainSettings {
     /// cpu (burn's flex backend) or cuda (needs a build with `--features cuda`).
     #[arg(long, value_enum, default_value_t = crate::train::backend::Backend::Cpu)]
     backend: crate::train::backend::Backend,
-    /// Start from these weights instead of from scratch: an imported weights name, or `run:ID` for an
-    /// earlier run's checkpoint of the same architecture.
+    /// Start from these weights instead of from scratch: an imported weights name, `run:ID` for an
+    /// earlier run's checkpoint of the same architecture, or a timm checkpoint file.
     #[arg(long, value_name = "SRC")]
     pretrained: Option<String>,
     /// With --pretrained: train only the classifier head.
