@@ -154,21 +154,22 @@ pub fn write_safetensors(path: &Path, state: &StateDict) -> Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
 }
 
+/// Top-level keys training scripts nest a model's weights under (timm's train.py writes `state_dict`
+/// beside `optimizer`, `epoch`, ...); the first one present is read instead of the whole file.
+const NESTED_KEYS: [&str; 3] = ["state_dict", "model", "model_state_dict"];
+
 pub fn read_pytorch(path: &Path) -> Result<StateDict> {
-    // A training checkpoint often nests the weights under "state_dict" or "model".
-    let reader = match PytorchReader::new(path) {
-        Ok(r) if !r.is_empty() => r,
-        first => ["state_dict", "model", "model_state_dict"]
-            .iter()
-            .find_map(|key| PytorchReader::with_top_level_key(path, key).ok().filter(|r| !r.is_empty()))
-            .map_or_else(
-                || match first {
-                    Ok(_) => Err(anyhow!("{}: no tensors found", path.display())),
-                    Err(e) => Err(anyhow!("{}: cannot read as a PyTorch checkpoint: {e}", path.display())),
-                },
-                Ok,
-            )?,
+    let reader = PytorchReader::new(path)
+        .map_err(|e| anyhow!("{}: cannot read as a PyTorch checkpoint: {e}", path.display()))?;
+    let nested = NESTED_KEYS.iter().find(|key| reader.keys().iter().any(|k| k.starts_with(&format!("{key}."))));
+    let reader = match nested {
+        Some(key) => PytorchReader::with_top_level_key(path, key)
+            .map_err(|e| anyhow!("{}: cannot read its {key:?}: {e}", path.display()))?,
+        None => reader,
     };
+    if reader.is_empty() {
+        bail!("{}: no tensors found", path.display());
+    }
     let mut state = StateDict::new();
     for (name, tensor) in reader.into_tensors() {
         let dtype = match tensor.dtype() {
@@ -184,7 +185,16 @@ pub fn read_pytorch(path: &Path) -> Result<StateDict> {
         let values = floats(dtype, &bytes).expect("a float type");
         state.insert(name, Tensor::new(shape, values));
     }
-    Ok(state)
+    Ok(strip_data_parallel(state))
+}
+
+/// `torch.nn.DataParallel` saves every key under `module.`; timm strips it too.
+fn strip_data_parallel(state: StateDict) -> StateDict {
+    if !state.is_empty() && state.keys().all(|k| k.starts_with("module.")) {
+        state.into_iter().map(|(k, v)| (k["module.".len()..].to_string(), v)).collect()
+    } else {
+        state
+    }
 }
 
 #[cfg(test)]
@@ -219,5 +229,16 @@ mod tests {
         let err = read_file(&bad).unwrap_err().to_string();
         assert!(err.contains("w.pth"), "{err}");
         assert!(read_file(&dir.path().join("w.txt")).unwrap_err().to_string().contains("unknown weights format"));
+    }
+
+    /// fixtures/timm/weights/nested.pth: a training checkpoint (`epoch`, `optimizer`, and the weights under
+    /// `state_dict` with DataParallel's `module.` prefix), as make_weights.py writes it.
+    #[test]
+    fn training_checkpoints_give_their_model_weights() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/timm/weights/nested.pth");
+        let state = read_file(&path).unwrap();
+        let keys: Vec<&str> = state.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["bn.weight", "stem.weight"], "integer tensors dropped, optimizer state left out");
+        assert_eq!(state["stem.weight"].shape, [4, 3, 3, 3]);
     }
 }
