@@ -180,6 +180,13 @@ fn imported_weights_start_a_run_from_the_command_line() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("stem conv_stem adapted from 3 to 1 input channels")
+            && stderr
+                .contains("classifier classifier re-initialised for 4 classes (the checkpoint has 5); backbone frozen"),
+        "{stderr}"
+    );
     let record: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(record["pretrained"], "fixture");
     assert_eq!(record["frozen_backbone"], true);

@@ -121,6 +121,9 @@ pub fn run(home: &Home, config: &TrainConfig, data_dir: &Path, json: bool) -> Re
     let device = config.backend.device()?;
     let outcome = train_in(Some(home), config, &dataset, &device, stop, &mut |event| progress.event(event));
     progress.finish();
+    if let Some(start) = &outcome.start {
+        eprintln!("{start}");
+    }
 
     let Stored { record, checkpoint } = store_outcome(home, config, &outcome, &id, created_at)?;
 

@@ -149,6 +149,8 @@ pub struct Outcome {
     pub data_fraction: f64,
     /// The trained network (inference mode, on the plain device); `None` when it could not be built.
     pub net: Option<Net>,
+    /// How a pretrained start was loaded: tensors, stem adaptation, head re-initialisation, freezing.
+    pub start: Option<String>,
 }
 
 impl Outcome {
@@ -167,6 +169,7 @@ impl Outcome {
             macs: 0,
             data_fraction,
             net: None,
+            start: None,
         }
     }
 }
@@ -231,21 +234,21 @@ fn start_from(
     source: &str,
     net: Net,
     device: &Device,
-) -> anyhow::Result<Net> {
+) -> anyhow::Result<(Net, weights::Report)> {
     let home = match home {
         Some(home) => home.clone(),
         None => Home::resolve(None)?,
     };
     let resolved = weights::start::resolve(&home, &config.arch, source)
         .map_err(|e| anyhow::anyhow!("pretrained weights {source:?}: {e:#}"))?;
-    let (mut net, _report) = weights::load_into(net, &resolved.state, device)
+    let (mut net, report) = weights::load_into(net, &resolved.state, device)
         .map_err(|e| anyhow::anyhow!("pretrained weights {source:?} for {}: {e:#}", config.arch))?;
     if config.freeze_backbone {
         let last = net.layers.len().saturating_sub(1);
         let layers = std::mem::take(&mut net.layers);
         net.layers = layers.into_iter().enumerate().map(|(i, l)| if i == last { l } else { l.freeze() }).collect();
     }
-    Ok(net)
+    Ok((net, report))
 }
 
 /// Evaluation batch size (no gradients, so larger batches are cheap).
@@ -369,10 +372,15 @@ fn train_unguarded(
     let plain = device.clone().without_autodiff();
     let train_device = plain.clone().autodiff();
     let mut net = init_net(graph, &train_device, config.seed);
+    let mut start_note = None;
     if let Some(source) = &config.pretrained {
         // The fresh network supplies the head when the class count differs (seeded like a scratch run).
         match start_from(home, config, source, net, &train_device) {
-            Ok(started) => net = started,
+            Ok((started, report)) => {
+                net = started;
+                let frozen = if config.freeze_backbone { "; backbone frozen" } else { "" };
+                start_note = Some(format!("started from {source}: {report}{frozen}"));
+            }
             Err(e) => return Outcome::failed_early(format!("{e:#}"), dataset.data_fraction),
         }
     }
@@ -463,6 +471,7 @@ fn train_unguarded(
         macs,
         data_fraction: dataset.data_fraction,
         net: Some(net.valid()),
+        start: start_note,
     }
 }
 
