@@ -68,6 +68,24 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Pretrained weights: import timm checkpoints, list them.
+    Weights {
+        #[command(subcommand)]
+        command: crate::weights::cli::WeightsCommand,
+    },
+    /// Classify images with an architecture and weights: each image's top classes with probabilities.
+    Predict {
+        #[arg(long, value_name = "NAME")]
+        arch: String,
+        /// An imported weights name, `run:ID` (a run's checkpoint) or a checkpoint file.
+        #[arg(long, value_name = "W")]
+        weights: String,
+        #[arg(required = true, value_name = "IMAGE")]
+        images: Vec<PathBuf>,
+        /// How many classes to print per image.
+        #[arg(long, default_value_t = 5, value_name = "K")]
+        top: usize,
+    },
     /// Train an architecture on a dataset (CPU), store the run and save a checkpoint.
     Train {
         /// A catalog architecture (see `pepr archs`), e.g. pepr_lenet5.
@@ -235,8 +253,8 @@ pub struct TrainSettings {
     /// cpu (burn's flex backend) or cuda (needs a build with `--features cuda`).
     #[arg(long, value_enum, default_value_t = crate::train::backend::Backend::Cpu)]
     backend: crate::train::backend::Backend,
-    /// Start from these weights instead of from scratch: an imported weights name, or `run:ID` for an
-    /// earlier run's checkpoint of the same architecture.
+    /// Start from these weights instead of from scratch: an imported weights name, `run:ID` for an
+    /// earlier run's checkpoint of the same architecture, or a timm checkpoint file.
     #[arg(long, value_name = "SRC")]
     pretrained: Option<String>,
     /// With --pretrained: train only the classifier head.
@@ -516,6 +534,10 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
     let store = RunStore::new(home.runs_file());
     match command {
         Command::Tui => unreachable!("the TUI is started by main"),
+        Command::Weights { command } => crate::weights::cli::run(home, command),
+        Command::Predict { arch, weights, images, top } => {
+            crate::weights::cli::run_predict(home, &arch, &weights, &images, top)
+        }
         Command::Import { files } => {
             home.ensure()?;
             for file in files {

@@ -15,3 +15,4 @@ pub mod settings;
 pub mod slurm;
 pub mod train;
 pub mod ui;
+pub mod weights;

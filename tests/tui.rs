@@ -766,3 +766,48 @@ fn jobs_screen_without_jobs_says_how_to_submit() {
     app.on_jobs(Ok((Default::default(), vec![])));
     assert!(screen(&app, 80, 24).contains("pepr sweep ... --slurm"));
 }
+
+/// `w` cycles a queued run's start (scratch, imported weights, earlier runs' checkpoints of its
+/// architecture), `f` freezes the backbone, and the run starts with them.
+#[test]
+fn train_queue_picks_pretrained_starts() {
+    use pepr::train::worker::Job;
+    let dir = tempfile::tempdir().unwrap();
+    let home = pepr::home::Home::at(dir.path().join("home"));
+    // An imported weights entry and a run checkpoint of pepr_lenet5 (and one of another architecture).
+    let graph = pepr::catalog::find("pepr_lenet5").unwrap().graph(&pepr::catalog::Spec::new(1, 4, 28)).unwrap();
+    let net = pepr::catalog::net::Net::new(graph, &burn::tensor::Device::flex());
+    let file = dir.path().join("lenet.safetensors");
+    pepr::weights::tensors::write_safetensors(&file, &pepr::weights::state_dict_of(&net)).unwrap();
+    pepr::weights::store::import(&home, &file, "pepr_lenet5", Some("mine"), None).unwrap();
+    for (id, arch) in [("run-a", "pepr_lenet5"), ("run-b", "pepr_resnet8")] {
+        let checkpoint = home.checkpoints_dir().join(id);
+        std::fs::create_dir_all(&checkpoint).unwrap();
+        let meta = format!(
+            r#"{{"run_id":"{id}","arch":"{arch}","input":{{"channels":1,"height":28,"width":28}},"classes":4,"dataset":"synthetic","format":"burnpack"}}"#
+        );
+        std::fs::write(checkpoint.join("meta.json"), meta).unwrap();
+    }
+    let mut app = train_app(&["pepr_lenet5"], dir.path());
+    app.train.weights_home = Some(home);
+
+    press(&mut app, KeyCode::Char('f'));
+    assert!(app.train.log.last().unwrap().contains("freezing needs pretrained weights"));
+    press(&mut app, KeyCode::Char('w'));
+    assert_eq!(app.train.queue[0].start.as_deref(), Some("mine"));
+    press(&mut app, KeyCode::Char('w'));
+    assert_eq!(app.train.queue[0].start.as_deref(), Some("run:run-a"));
+    press(&mut app, KeyCode::Char('f'));
+    assert!(app.train.queue[0].freeze);
+    let text = screen(&app, 80, 24);
+    assert!(text.contains("start") && text.contains("[f] run:run-a"), "{text}");
+
+    let Some(Request::Train(TrainRequest::Start(Job { config, .. }))) = press(&mut app, KeyCode::Char('s')) else {
+        panic!("s starts the queue")
+    };
+    assert_eq!(config.pretrained.as_deref(), Some("run:run-a"));
+    assert!(config.freeze_backbone);
+    // A started run keeps its start.
+    press(&mut app, KeyCode::Char('w'));
+    assert_eq!(app.train.queue[0].start.as_deref(), Some("run:run-a"));
+}

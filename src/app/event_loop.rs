@@ -79,6 +79,7 @@ pub fn run_tui(home: Home) -> Result<()> {
     let energy = settings.rank_energy();
     app.train.settings.meter = settings.meter_settings();
     app.settings_warning = settings_warning;
+    app.train.weights_home = Some(home.clone());
     let (sender, receiver) = mpsc::channel::<Message>();
 
     // try_init installs a panic hook that restores the terminal before the panic message prints.

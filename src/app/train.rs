@@ -44,6 +44,25 @@ pub struct QueueEntry {
     pub config: Option<TrainConfig>,
     /// An experiment-grid cell: its fraction, seed, start, group and id override the settings.
     pub grid_cell: Option<crate::grid::Cell>,
+    /// Initial weights: `None` from scratch, else a weights source (imported name or `run:ID`).
+    pub start: Option<String>,
+    /// With a start: train only the classifier head.
+    pub freeze: bool,
+}
+
+impl QueueEntry {
+    /// The start as the queue shows it: `scratch`, or the source, `[f]` marking a frozen backbone.
+    pub fn start_label(&self) -> String {
+        let Some(source) = &self.start else { return "scratch".into() };
+        // Run ids end in 8 hex digits that tell them apart; the date before them is long for a column.
+        let short = match source.strip_prefix("run:") {
+            Some(id) if id.chars().count() > 12 => {
+                format!("run:…{}", id.chars().skip(id.chars().count() - 8).collect::<String>())
+            }
+            _ => source.clone(),
+        };
+        if self.freeze { format!("[f] {short}") } else { short }
+    }
 }
 
 /// The settings a run gets when it starts.
@@ -247,6 +266,8 @@ pub struct TrainScreen {
     pub live: Option<Live>,
     pub log: Vec<String>,
     next_id: u64,
+    /// Where imported weights and earlier runs' checkpoints are looked up for `w` (the app's home).
+    pub weights_home: Option<crate::home::Home>,
 }
 
 impl TrainScreen {
@@ -270,6 +291,8 @@ impl TrainScreen {
                         state: JobState::Queued,
                         config: None,
                         grid_cell: None,
+                        start: None,
+                        freeze: false,
                     });
                     added += 1;
                 }
@@ -294,6 +317,8 @@ impl TrainScreen {
                     dataset: cell.config.dataset.clone(),
                     state: JobState::Queued,
                     config: None,
+                    start: cell.config.pretrained.clone(),
+                    freeze: cell.config.freeze_backbone,
                     grid_cell: Some(cell.clone()),
                 });
                 added += 1;
@@ -340,6 +365,9 @@ impl TrainScreen {
                 ..cell.config.clone()
             };
         }
+        // The start chosen on this screen (`w`, `f`); a grid cell's entry starts as its cell says.
+        config.pretrained = entry.start.clone();
+        config.freeze_backbone = entry.freeze && entry.start.is_some();
         entry.state = JobState::Running;
         entry.config = Some(config.clone());
         let job = Job { id: entry.id, config };
@@ -386,6 +414,28 @@ impl TrainScreen {
                     self.cursor = self.cursor.min(self.queue.len().saturating_sub(1));
                 }
             }
+            KeyCode::Char('w') => {
+                if movable(self, self.cursor) {
+                    self.cycle_start();
+                }
+            }
+            KeyCode::Char('f') => {
+                if movable(self, self.cursor) {
+                    let entry = &mut self.queue[self.cursor];
+                    if entry.start.is_some() {
+                        entry.freeze = !entry.freeze;
+                        let line = format!(
+                            "{} on {}: {}",
+                            entry.arch,
+                            entry.dataset,
+                            if entry.freeze { "only the classifier head trains" } else { "every layer trains" }
+                        );
+                        self.note(line);
+                    } else {
+                        self.note("freezing needs pretrained weights: w picks a start first");
+                    }
+                }
+            }
             KeyCode::Char('C') => {
                 let current = self.queue.get(self.cursor).map(|e| e.id);
                 self.queue.retain(|e| matches!(e.state, JobState::Queued | JobState::Running));
@@ -430,6 +480,28 @@ impl TrainScreen {
             _ => {}
         }
         None
+    }
+
+    /// The next start of the queued run under the cursor: scratch, then each imported weights of its
+    /// architecture, then each earlier run's checkpoint of it, then scratch again.
+    fn cycle_start(&mut self) {
+        let arch = self.queue[self.cursor].arch.clone();
+        let mut choices: Vec<Option<String>> = vec![None];
+        if let Some(home) = &self.weights_home {
+            choices.extend(crate::weights::start::choices(home, &arch).into_iter().map(Some));
+        }
+        let entry = &mut self.queue[self.cursor];
+        let at = choices.iter().position(|c| *c == entry.start).unwrap_or(0);
+        entry.start = choices[(at + 1) % choices.len()].clone();
+        if entry.start.is_none() {
+            entry.freeze = false;
+        }
+        let line = if choices.len() == 1 {
+            format!("no imported weights or earlier {arch} runs to start from (pepr weights import)")
+        } else {
+            format!("{} on {} starts from {}", entry.arch, entry.dataset, entry.start_label())
+        };
+        self.note(line);
     }
 
     /// A worker's report. Returns the next run to start when one ended and the queue goes on, and

@@ -160,6 +160,9 @@ pub fn run_to(
     for note in &meters.notes {
         eprintln!("meters: {note}");
     }
+    if let Some(start) = &outcome.start {
+        eprintln!("{start}");
+    }
 
     let Stored { record, checkpoint } = store_metered(home, config, &outcome, &meters, &id, created_at, destination)?;
     if matches!(destination, Destination::Incoming(_)) {

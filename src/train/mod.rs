@@ -25,7 +25,9 @@ use burn::tensor::{Device, Tensor};
 use crate::catalog::net::Net;
 use crate::catalog::{self, Spec};
 use crate::data::{BatchOptions, Dataset, SplitName};
+use crate::home::Home;
 use crate::results::record::RunStatus;
+use crate::weights;
 
 pub use checkpoint::{Meta, load_checkpoint, save_checkpoint};
 pub use metric::Metric;
@@ -150,6 +152,8 @@ pub struct Outcome {
     pub data_fraction: f64,
     /// The trained network (inference mode, on the plain device); `None` when it could not be built.
     pub net: Option<Net>,
+    /// How a pretrained start was loaded: tensors, stem adaptation, head re-initialisation, freezing.
+    pub start: Option<String>,
 }
 
 impl Outcome {
@@ -168,6 +172,7 @@ impl Outcome {
             macs: 0,
             data_fraction,
             net: None,
+            start: None,
         }
     }
 }
@@ -223,6 +228,32 @@ fn epoch_seed(seed: u64, epoch: usize) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Loads the weights of `source` into `net` (stem and head adapted), and freezes every layer but
+/// the classifier head when asked: frozen layers get no gradients and their batch norms keep their
+/// running statistics (inference behaviour), so their weights stay bit-identical.
+fn start_from(
+    home: Option<&Home>,
+    config: &TrainConfig,
+    source: &str,
+    net: Net,
+    device: &Device,
+) -> anyhow::Result<(Net, weights::Report)> {
+    let home = match home {
+        Some(home) => home.clone(),
+        None => Home::resolve(None)?,
+    };
+    let resolved = weights::start::resolve(&home, &config.arch, source)
+        .map_err(|e| anyhow::anyhow!("pretrained weights {source:?}: {e:#}"))?;
+    let (mut net, report) = weights::load_into(net, &resolved.state, device)
+        .map_err(|e| anyhow::anyhow!("pretrained weights {source:?} for {}: {e:#}", config.arch))?;
+    if config.freeze_backbone {
+        let last = net.layers.len().saturating_sub(1);
+        let layers = std::mem::take(&mut net.layers);
+        net.layers = layers.into_iter().enumerate().map(|(i, l)| if i == last { l } else { l.freeze() }).collect();
+    }
+    Ok((net, report))
+}
+
 /// Evaluation batch size (no gradients, so larger batches are cheap).
 const EVAL_BATCH: usize = 256;
 
@@ -253,7 +284,20 @@ pub fn train(
     stop: &AtomicBool,
     on_event: &mut dyn FnMut(Event),
 ) -> Outcome {
-    contain(|| train_unguarded(config, dataset, device, stop, on_event), dataset.data_fraction)
+    train_in(None, config, dataset, device, stop, on_event)
+}
+
+/// [`train`], resolving `config.pretrained` (imported weights, `run:ID` checkpoints) in `home`;
+/// `None` resolves the home as pepr does without `--home` (`$PEPR_HOME`, else the platform's).
+pub fn train_in(
+    home: Option<&Home>,
+    config: &TrainConfig,
+    dataset: &Dataset,
+    device: &Device,
+    stop: &AtomicBool,
+    on_event: &mut dyn FnMut(Event),
+) -> Outcome {
+    contain(|| train_unguarded(home, config, dataset, device, stop, on_event), dataset.data_fraction)
 }
 
 /// Runs a training function so that a panic inside it (a backend error, a bug) ends the run as
@@ -273,6 +317,7 @@ pub fn contain(run: impl FnOnce() -> Outcome, data_fraction: f64) -> Outcome {
 }
 
 fn train_unguarded(
+    home: Option<&Home>,
     config: &TrainConfig,
     dataset: &Dataset,
     device: &Device,
@@ -294,10 +339,9 @@ fn train_unguarded(
             dataset.data_fraction,
         );
     }
-    if let Some(source) = &config.pretrained {
-        // Fine-tuning (issue 7) resolves weight sources; until then a run asking for them fails clearly.
+    if config.freeze_backbone && config.pretrained.is_none() {
         return Outcome::failed_early(
-            format!("starting from pretrained weights ({source}) is not supported by this build"),
+            "freezing the backbone needs pretrained weights to start from".into(),
             dataset.data_fraction,
         );
     }
@@ -331,6 +375,18 @@ fn train_unguarded(
     let plain = device.clone().without_autodiff();
     let train_device = plain.clone().autodiff();
     let mut net = init_net(graph, &train_device, config.seed);
+    let mut start_note = None;
+    if let Some(source) = &config.pretrained {
+        // The fresh network supplies the head when the class count differs (seeded like a scratch run).
+        match start_from(home, config, source, net, &train_device) {
+            Ok((started, report)) => {
+                net = started;
+                let frozen = if config.freeze_backbone { "; backbone frozen" } else { "" };
+                start_note = Some(format!("started from {source}: {report}{frozen}"));
+            }
+            Err(e) => return Outcome::failed_early(format!("{e:#}"), dataset.data_fraction),
+        }
+    }
     let params = net.trainable_params();
 
     let options = |shuffle: Option<u64>| BatchOptions {
@@ -418,6 +474,7 @@ fn train_unguarded(
         macs,
         data_fraction: dataset.data_fraction,
         net: Some(net.valid()),
+        start: start_note,
     }
 }
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::checkpoint::{Meta, save_checkpoint};
 use super::record::build_record;
-use super::{Event, Outcome, TrainConfig, input_for, train};
+use super::{Event, Outcome, TrainConfig, input_for};
 use crate::catalog;
 use crate::data::{Dataset, registry};
 use crate::home::Home;
@@ -69,7 +69,7 @@ pub fn train_metered(
         .map_err(|e| anyhow!(e))?;
     let batch = config.batch_size as u64;
     let mut train_samples = u64::MAX;
-    let outcome = train(config, dataset, device, stop, &mut |event| {
+    let outcome = super::train_in(Some(home), config, dataset, device, stop, &mut |event| {
         match &event {
             Event::Started { input, classes, train_samples: n, .. } => {
                 meters.set_input(&config.arch, *input, *classes);

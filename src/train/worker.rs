@@ -69,7 +69,8 @@ pub enum RunUpdate {
     /// The run ended (completed, interrupted or failed) and is stored.
     Finished {
         record: Box<RunRecord>,
-        /// Why it was interrupted or failed.
+        /// Why it was interrupted or failed; else, for a run from pretrained weights, how they were
+        /// loaded (stem adapted, head re-initialised, backbone frozen).
         message: Option<String>,
         checkpoint: Option<PathBuf>,
     },
@@ -270,7 +271,7 @@ pub fn run_job(
     match store_metered(home, config, &outcome, &meters, &id, created_at, &super::run::Destination::Store) {
         Ok(stored) => report(RunUpdate::Finished {
             record: Box::new(stored.record),
-            message: outcome.message,
+            message: outcome.message.or(outcome.start),
             checkpoint: stored.checkpoint,
         }),
         Err(e) => report(RunUpdate::Failed(format!(

@@ -22,7 +22,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("R  a", "runs: reload the store / seeds mean±std"),
     ("a  A   i", "archs: select all / none; i input size"),
     ("D", "datasets: download (MD5-verified)"),
-    ("a x J K  E", "train: queue / remove / move; E grid form"),
+    ("a x JK E w f", "train: queue/drop/move; grid; start; freeze"),
     ("Tab  + -", "train: pick a setting / change it"),
     ("s  p  S Esc", "train: start queue / pause, resume / stop"),
     ("← →  h l", "analyses: previous / next analysis"),

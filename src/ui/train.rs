@@ -76,7 +76,14 @@ fn draw_queue(frame: &mut Frame, area: Rect, screen: &TrainScreen) {
     let height = area.height.saturating_sub(3) as usize;
     let offset = screen.cursor.saturating_sub(height.saturating_sub(1));
     let header_style = Style::new().add_modifier(Modifier::BOLD).fg(Color::Yellow);
-    let header = Row::new(["#", "arch", "dataset", "state"].map(|h| Cell::from(h).style(header_style)));
+    // The start column appears once some run starts from pretrained weights.
+    let starts = screen.queue.iter().any(|e| e.start.is_some());
+    let mut titles = vec!["#", "arch", "dataset"];
+    if starts {
+        titles.push("start");
+    }
+    titles.push("state");
+    let header = Row::new(titles.into_iter().map(|h| Cell::from(h).style(header_style)));
     let live = screen.live.as_ref();
     let rows: Vec<Row> = screen
         .queue
@@ -88,7 +95,7 @@ fn draw_queue(frame: &mut Frame, area: Rect, screen: &TrainScreen) {
             let (state, state_style) = state_cell(&entry.state, live.filter(|l| l.job == entry.id));
             let dataset_style =
                 if entry.dataset == "synthetic" { Style::new().fg(Color::Magenta) } else { Style::new() };
-            let row = Row::new(vec![
+            let mut cells = vec![
                 Cell::from(format!("{}", i + 1)),
                 Cell::from(entry.arch.clone()),
                 Cell::from(match &entry.grid_cell {
@@ -96,12 +103,20 @@ fn draw_queue(frame: &mut Frame, area: Rect, screen: &TrainScreen) {
                     None => entry.dataset.clone(),
                 })
                 .style(dataset_style),
-                Cell::from(state).style(state_style),
-            ]);
+            ];
+            if starts {
+                cells.push(Cell::from(entry.start_label()));
+            }
+            cells.push(Cell::from(state).style(state_style));
+            let row = Row::new(cells);
             if i == screen.cursor { row.style(Style::new().add_modifier(Modifier::REVERSED)) } else { row }
         })
         .collect();
-    let widths = [Constraint::Length(2), Constraint::Min(12), Constraint::Min(9), Constraint::Length(20)];
+    let mut widths = vec![Constraint::Length(2), Constraint::Min(12), Constraint::Min(9)];
+    if starts {
+        widths.push(Constraint::Min(14));
+    }
+    widths.push(Constraint::Length(if starts { 13 } else { 20 }));
     frame.render_widget(Table::new(rows, widths).header(header).block(block).column_spacing(1), area);
 }
 

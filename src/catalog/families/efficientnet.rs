@@ -741,6 +741,68 @@ pub static ENTRIES: &[Entry] = &[
     entry!("hardcorenas_a", "hardcorenas", Cnn, "https://arxiv.org/abs/2102.11646", 224, hardcorenas(HARDCORENAS_A)),
 ];
 
+/// Renames a state dict from efficientnet_pytorch's key names (lukemelas/EfficientNet-PyTorch and
+/// forks such as EfficientNet-Lite-PyTorch: `_conv_stem`, `_blocks.N._expand_conv`, `_fc`, ...) to
+/// timm's, for the EfficientNet graph `graph`. efficientnet_pytorch numbers blocks 0..N across
+/// stages; timm nests them as `blocks.STAGE.INDEX`, taken here from the graph in order. Returns
+/// `None` when the keys are not efficientnet_pytorch's; an unknown key is kept as it is (the
+/// loader then reports it as unexpected).
+pub fn from_efficientnet_pytorch<T>(
+    graph: &Graph,
+    state: std::collections::BTreeMap<String, T>,
+) -> Option<std::collections::BTreeMap<String, T>> {
+    if !state.contains_key("_conv_stem.weight") {
+        return None;
+    }
+    // timm's blocks in execution order, and whether each has an expansion conv (conv_pwl).
+    let mut blocks: Vec<(String, bool)> = Vec::new();
+    for node in &graph.nodes {
+        let mut parts = node.name.splitn(4, '.');
+        if let (Some("blocks"), Some(stage), Some(index)) = (parts.next(), parts.next(), parts.next()) {
+            let block = format!("blocks.{stage}.{index}");
+            if blocks.last().map(|(b, _)| b != &block).unwrap_or(true) {
+                blocks.push((block.clone(), false));
+            }
+            if node.name == format!("{block}.conv_pwl") {
+                blocks.last_mut().expect("pushed").1 = true;
+            }
+        }
+    }
+    let rename = |key: &str| -> Option<String> {
+        let (module, leaf) = key.rsplit_once('.')?;
+        let top = |m: &str| match m {
+            "_conv_stem" => Some("conv_stem"),
+            "_bn0" => Some("bn1"),
+            "_conv_head" => Some("conv_head"),
+            "_bn1" => Some("bn2"),
+            "_fc" => Some("classifier"),
+            _ => None,
+        };
+        if let Some(t) = top(module) {
+            return Some(format!("{t}.{leaf}"));
+        }
+        let rest = module.strip_prefix("_blocks.")?;
+        let (n, m) = rest.split_once('.')?;
+        let (block, inverted) = blocks.get(n.parse::<usize>().ok()?)?;
+        let part = match (m, inverted) {
+            ("_expand_conv", true) => "conv_pw",
+            ("_bn0", true) => "bn1",
+            ("_depthwise_conv", _) => "conv_dw",
+            ("_bn1", true) => "bn2",
+            ("_bn1", false) => "bn1",
+            ("_project_conv", true) => "conv_pwl",
+            ("_project_conv", false) => "conv_pw",
+            ("_bn2", true) => "bn3",
+            ("_bn2", false) => "bn2",
+            ("_se_reduce", _) => "se.conv_reduce",
+            ("_se_expand", _) => "se.conv_expand",
+            _ => return None,
+        };
+        Some(format!("{block}.{part}.{leaf}"))
+    };
+    Some(state.into_iter().map(|(k, v)| (rename(&k).unwrap_or(k), v)).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -828,5 +890,49 @@ mod tests {
         assert_eq!(names, ["classifier", "flatten", "act2", "conv_head", "global_pool.pool"]);
         assert_eq!(graph.params(), 2_542_856);
         assert_eq!(total_macs(&graph), 59_364_160);
+    }
+
+    #[test]
+    fn efficientnet_pytorch_names_map_onto_timm_keys() {
+        let graph = crate::catalog::find("efficientnet_lite0").unwrap().graph(&Spec::imagenet(224)).unwrap();
+        let ours: std::collections::BTreeMap<String, ()> = [
+            "_conv_stem.weight",
+            "_bn0.running_var",
+            "_blocks.0._depthwise_conv.weight",
+            "_blocks.0._project_conv.weight",
+            "_blocks.0._bn2.bias",
+            "_blocks.1._expand_conv.weight",
+            "_blocks.1._bn0.weight",
+            "_blocks.3._bn2.weight",
+            "_blocks.15._project_conv.weight",
+            "_conv_head.weight",
+            "_bn1.weight",
+            "_fc.bias",
+            "_unknown.weight",
+        ]
+        .into_iter()
+        .map(|k| (k.to_string(), ()))
+        .collect();
+        let mapped: Vec<String> = from_efficientnet_pytorch(&graph, ours).unwrap().into_keys().collect();
+        let expected = [
+            "_unknown.weight",
+            "blocks.0.0.bn2.bias",
+            "blocks.0.0.conv_dw.weight",
+            "blocks.0.0.conv_pw.weight",
+            "blocks.1.0.bn1.weight",
+            "blocks.1.0.conv_pw.weight",
+            "blocks.2.0.bn3.weight",
+            "blocks.6.0.conv_pwl.weight",
+            "bn1.running_var",
+            "bn2.weight",
+            "classifier.bias",
+            "conv_head.weight",
+            "conv_stem.weight",
+        ];
+        assert_eq!(mapped, expected);
+        let timm_keys: std::collections::BTreeSet<String> = graph.state_dict().into_iter().map(|(k, _)| k).collect();
+        assert!(
+            mapped.iter().filter(|k| *k != "_unknown.weight" && !k.contains("running")).all(|k| timm_keys.contains(k))
+        );
     }
 }

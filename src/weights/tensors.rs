@@ -1,0 +1,244 @@
+//! A state dict read into memory: tensor name -> shape and float32 values, from a `.safetensors`
+//! file (parsed here: an 8-byte header length, a JSON header, raw little-endian data) or a PyTorch
+//! `.pth` / `.pt` / `.bin` file (zip or legacy format, through burn's pytorch-reader).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
+use burn::store::pytorch_reader::{DType, PytorchReader};
+
+/// One tensor: its shape (outermost first) and values, row-major.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tensor {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+impl Tensor {
+    pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Tensor {
+        debug_assert_eq!(shape.iter().product::<usize>(), data.len());
+        Tensor { shape, data }
+    }
+}
+
+/// Tensors by name. Integer tensors (batch norm's `num_batches_tracked`) are dropped on reading:
+/// nothing in a catalog model uses them.
+pub type StateDict = BTreeMap<String, Tensor>;
+
+/// Reads a checkpoint by its extension: `.safetensors`, else PyTorch's formats.
+pub fn read_file(path: &Path) -> Result<StateDict> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    match ext.as_str() {
+        "safetensors" => read_safetensors(path),
+        "pth" | "pt" | "bin" | "ckpt" => read_pytorch(path),
+        _ => bail!("{}: unknown weights format (expected .safetensors, .pth, .pt or .bin)", path.display()),
+    }
+}
+
+fn f16_to_f32(bits: u16) -> f32 {
+    let sign = ((bits >> 15) as u32) << 31;
+    let exp = ((bits >> 10) & 0x1f) as u32;
+    let mant = (bits & 0x3ff) as u32;
+    let value = match (exp, mant) {
+        (0, 0) => sign,
+        (0, _) => {
+            // Subnormal: normalise the mantissa.
+            let mut e = 127 - 15 + 1;
+            let mut m = mant;
+            while m & 0x400 == 0 {
+                m <<= 1;
+                e -= 1;
+            }
+            sign | ((e as u32) << 23) | ((m & 0x3ff) << 13)
+        }
+        (0x1f, _) => sign | 0x7f80_0000 | (mant << 13),
+        _ => sign | ((exp + 127 - 15) << 23) | (mant << 13),
+    };
+    f32::from_bits(value)
+}
+
+/// Converts little-endian bytes of a float type to f32; `None` for non-float types.
+fn floats(dtype: &str, bytes: &[u8]) -> Option<Vec<f32>> {
+    Some(match dtype {
+        "F32" => bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+        "F64" => bytes.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap()) as f32).collect(),
+        "F16" => bytes.chunks_exact(2).map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]]))).collect(),
+        "BF16" => {
+            bytes.chunks_exact(2).map(|b| f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16)).collect()
+        }
+        _ => return None,
+    })
+}
+
+fn dtype_size(dtype: &str) -> Option<usize> {
+    Some(match dtype {
+        "F64" | "I64" | "U64" => 8,
+        "F32" | "I32" | "U32" => 4,
+        "F16" | "BF16" | "I16" | "U16" => 2,
+        "I8" | "U8" | "BOOL" => 1,
+        _ => return None,
+    })
+}
+
+pub fn read_safetensors(path: &Path) -> Result<StateDict> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    parse_safetensors(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))
+}
+
+fn parse_safetensors(bytes: &[u8]) -> Result<StateDict> {
+    if bytes.len() < 8 {
+        bail!("not a safetensors file (shorter than its 8-byte header length)");
+    }
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let data_start = 8usize.checked_add(header_len).filter(|&end| end <= bytes.len());
+    let Some(data_start) = data_start else {
+        bail!("not a safetensors file (header length {header_len} exceeds the file)");
+    };
+    let header: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&bytes[8..data_start])
+        .map_err(|e| anyhow!("not a safetensors file (header is not a JSON object: {e})"))?;
+    let data = &bytes[data_start..];
+    let mut state = StateDict::new();
+    for (name, entry) in header {
+        if name == "__metadata__" {
+            continue;
+        }
+        let dtype = entry["dtype"].as_str().ok_or_else(|| anyhow!("tensor {name}: no dtype"))?;
+        let shape: Vec<usize> =
+            serde_json::from_value(entry["shape"].clone()).map_err(|e| anyhow!("tensor {name}: bad shape ({e})"))?;
+        let offsets: [usize; 2] = serde_json::from_value(entry["data_offsets"].clone())
+            .map_err(|e| anyhow!("tensor {name}: bad data_offsets ({e})"))?;
+        let size = dtype_size(dtype).ok_or_else(|| anyhow!("tensor {name}: unsupported dtype {dtype}"))?;
+        let [start, end] = offsets;
+        if start > end || end > data.len() || end - start != shape.iter().product::<usize>() * size {
+            bail!("tensor {name}: data offsets {start}..{end} do not fit its {dtype} shape {shape:?} or the file");
+        }
+        if let Some(values) = floats(dtype, &data[start..end]) {
+            state.insert(name, Tensor::new(shape, values));
+        }
+    }
+    Ok(state)
+}
+
+/// Writes float32 tensors as a safetensors file, under a temporary name renamed into place.
+pub fn write_safetensors(path: &Path, state: &StateDict) -> Result<()> {
+    let mut header = serde_json::Map::new();
+    let mut offset = 0usize;
+    for (name, t) in state {
+        let len = t.data.len() * 4;
+        header.insert(
+            name.clone(),
+            serde_json::json!({ "dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + len] }),
+        );
+        offset += len;
+    }
+    let mut header = serde_json::to_vec(&header)?;
+    // The format asks for the data to start 8-byte aligned.
+    while header.len() % 8 != 0 {
+        header.push(b' ');
+    }
+    let tmp = path.with_extension("safetensors.tmp");
+    let write = || -> std::io::Result<()> {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        file.write_all(&(header.len() as u64).to_le_bytes())?;
+        file.write_all(&header)?;
+        for t in state.values() {
+            for v in &t.data {
+                file.write_all(&v.to_le_bytes())?;
+            }
+        }
+        file.into_inner().map_err(|e| e.into_error())?.sync_all()
+    };
+    write().with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
+}
+
+/// Top-level keys training scripts nest a model's weights under (timm's train.py writes `state_dict`
+/// beside `optimizer`, `epoch`, ...); the first one present is read instead of the whole file.
+const NESTED_KEYS: [&str; 3] = ["state_dict", "model", "model_state_dict"];
+
+pub fn read_pytorch(path: &Path) -> Result<StateDict> {
+    let reader = PytorchReader::new(path)
+        .map_err(|e| anyhow!("{}: cannot read as a PyTorch checkpoint: {e}", path.display()))?;
+    let nested = NESTED_KEYS.iter().find(|key| reader.keys().iter().any(|k| k.starts_with(&format!("{key}."))));
+    let reader = match nested {
+        Some(key) => PytorchReader::with_top_level_key(path, key)
+            .map_err(|e| anyhow!("{}: cannot read its {key:?}: {e}", path.display()))?,
+        None => reader,
+    };
+    if reader.is_empty() {
+        bail!("{}: no tensors found", path.display());
+    }
+    let mut state = StateDict::new();
+    for (name, tensor) in reader.into_tensors() {
+        let dtype = match tensor.dtype() {
+            DType::F32 => "F32",
+            DType::F64 => "F64",
+            DType::F16 => "F16",
+            DType::BF16 => "BF16",
+            _ => continue,
+        };
+        let shape = tensor.shape().to_vec();
+        let bytes = tensor.read().map_err(|e| anyhow!("{}: tensor {name}: {e}", path.display()))?;
+        // pytorch-reader hands out native-endian bytes; pepr runs on little-endian targets.
+        let values = floats(dtype, &bytes).expect("a float type");
+        state.insert(name, Tensor::new(shape, values));
+    }
+    Ok(strip_data_parallel(state))
+}
+
+/// `torch.nn.DataParallel` saves every key under `module.`; timm strips it too.
+fn strip_data_parallel(state: StateDict) -> StateDict {
+    if !state.is_empty() && state.keys().all(|k| k.starts_with("module.")) {
+        state.into_iter().map(|(k, v)| (k["module.".len()..].to_string(), v)).collect()
+    } else {
+        state
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn half_floats_convert_exactly() {
+        assert_eq!(f16_to_f32(0x3c00), 1.0);
+        assert_eq!(f16_to_f32(0xc000), -2.0);
+        assert_eq!(f16_to_f32(0x3555), 0.333_251_95);
+        assert_eq!(f16_to_f32(0x0001), 5.960_464_5e-8); // smallest subnormal
+        assert_eq!(f16_to_f32(0x7bff), 65504.0);
+        assert!(f16_to_f32(0x7c00).is_infinite());
+    }
+
+    #[test]
+    fn safetensors_round_trip_and_bad_files_say_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.safetensors");
+        let mut state = StateDict::new();
+        state.insert("a.weight".into(), Tensor::new(vec![2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.5]));
+        state.insert("b".into(), Tensor::new(vec![1], vec![-0.25]));
+        write_safetensors(&path, &state).unwrap();
+        assert_eq!(read_file(&path).unwrap(), state);
+
+        std::fs::write(&path, b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}").unwrap();
+        let err = read_file(&path).unwrap_err().to_string();
+        assert!(err.contains("w.safetensors") && err.contains("not a safetensors file"), "{err}");
+        let bad = dir.path().join("w.pth");
+        std::fs::write(&bad, b"garbage").unwrap();
+        let err = read_file(&bad).unwrap_err().to_string();
+        assert!(err.contains("w.pth"), "{err}");
+        assert!(read_file(&dir.path().join("w.txt")).unwrap_err().to_string().contains("unknown weights format"));
+    }
+
+    /// fixtures/timm/weights/nested.pth: a training checkpoint (`epoch`, `optimizer`, and the weights under
+    /// `state_dict` with DataParallel's `module.` prefix), as make_weights.py writes it.
+    #[test]
+    fn training_checkpoints_give_their_model_weights() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/timm/weights/nested.pth");
+        let state = read_file(&path).unwrap();
+        let keys: Vec<&str> = state.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["bn.weight", "stem.weight"], "integer tensors dropped, optimizer state left out");
+        assert_eq!(state["stem.weight"].shape, [4, 3, 3, 3]);
+    }
+}
