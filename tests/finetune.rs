@@ -191,5 +191,5 @@ fn imported_weights_start_a_run_from_the_command_line() {
     assert_eq!(record["pretrained"], "fixture");
     assert_eq!(record["frozen_backbone"], true);
     assert_eq!(record["status"], "completed");
-    assert_eq!(record["group"], "synthetic_pt_f0.1", "{stdout}");
+    assert_eq!(record["group"], "synthetic_pt_small", "{stdout}");
 }

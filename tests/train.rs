@@ -136,7 +136,7 @@ fn record_has_every_field_and_is_stored() {
     assert_eq!(record.params, Some(graph.params()));
     assert_eq!(record.macs, Some(catalog::count::total_macs(&graph)));
     assert_eq!(record.dataset, "synthetic");
-    assert_eq!(record.group, "synthetic_f0.1");
+    assert_eq!(record.group, "synthetic_small");
     assert_eq!(record.data_fraction, Some(0.1));
     assert_eq!(record.pretrained, None);
     assert_eq!((record.epochs, record.batch_size, record.lr, record.seed), (Some(1), Some(32), Some(5e-4), Some(3)));
@@ -156,7 +156,7 @@ fn record_has_every_field_and_is_stored() {
     assert_eq!(store.append_new(std::slice::from_ref(&record)).unwrap().added, 1);
     let loaded = store.load().unwrap().records;
     assert_eq!(loaded.len(), 1);
-    assert_eq!((loaded[0].id.as_str(), loaded[0].group.as_str()), ("run-test-1", "synthetic_f0.1"));
+    assert_eq!((loaded[0].id.as_str(), loaded[0].group.as_str()), ("run-test-1", "synthetic_small"));
     // serde_json's default float parsing may differ from the written value in the last bit.
     assert!((loaded[0].performance - record.performance).abs() < 1e-12);
 }

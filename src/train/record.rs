@@ -21,17 +21,11 @@ pub fn new_run_id(config: &TrainConfig, at: DateTime<Utc>) -> String {
     format!("run-{}-{hex}", at.format("%Y%m%d-%H%M%S"))
 }
 
-/// The comparison set of a run: the dataset's name, plus `_pt` when it starts from pretrained
-/// weights (the paper's naming) and `_f{fraction}` for a subset.
+/// The comparison set of a run, named as an experiment grid names its cells (the paper's naming):
+/// the dataset, `_pt` for a pretrained start, `_small` for 10% of the data, `_smallest` for 1%,
+/// `_f{fraction}` for any other subset. A run and a grid cell with the same settings compare together.
 pub fn group_name(dataset: &str, fraction: f64, pretrained: bool) -> String {
-    let mut name = dataset.to_string();
-    if pretrained {
-        name.push_str("_pt");
-    }
-    if fraction < 1.0 {
-        name.push_str(&format!("_f{fraction}"));
-    }
-    name
+    crate::grid::names::default_group(dataset, pretrained, fraction)
 }
 
 /// This machine's CPU, in words, for the record's `device`.
@@ -108,7 +102,8 @@ mod tests {
         assert_eq!(group_name("synthetic", 1.0, false), "synthetic");
         assert_eq!(group_name("synthetic", 0.25, false), "synthetic_f0.25");
         assert_eq!(group_name("derma", 1.0, true), "derma_pt");
-        assert_eq!(group_name("derma", 0.1, true), "derma_pt_f0.1");
+        assert_eq!(group_name("derma", 0.1, true), "derma_pt_small");
+        assert_eq!(group_name("derma", 0.01, false), "derma_smallest");
         let config = TrainConfig::new("pepr_lenet5", "synthetic");
         let at = Utc::now();
         let a = new_run_id(&config, at);
