@@ -433,3 +433,29 @@ fn a_grid_of_three_cells_runs_on_slurm_and_then_resumes_as_done() {
     assert!(again.contains("every cell is done, nothing to submit"), "{again}");
     assert_eq!(jobs(home.path()).len(), 1, "nothing was submitted again");
 }
+
+#[test]
+fn a_grid_cell_queued_in_an_earlier_array_is_not_submitted_twice() {
+    let Some(_cluster) = cluster() else { return };
+    let home = tempfile::tempdir().unwrap();
+    let output = pepr(home.path(), &[&GRID[..], &["--slurm", "--extra=--hold"]].concat());
+    let submitted = submitted_id(&ok(&output));
+    let job_id = submitted.0.clone();
+    wait_for(home.path(), &job_id, "pending", |job| {
+        job["cells"].as_array().unwrap().iter().all(|c| c["state"] == "pending")
+    });
+    let again = ok(&pepr(home.path(), &["grid", "--resume", "tiny", "--slurm"]));
+    assert!(again.contains(&format!("3 still queued or running (job {job_id}): nothing else to submit")), "{again}");
+    assert_eq!(jobs(home.path()).len(), 1);
+
+    // Cancelled before they started, the cells are missing again: a resumed grid submits all three.
+    ok(&pepr(home.path(), &["jobs", "cancel", &job_id]));
+    wait_for(home.path(), &job_id, "cancelled", |job| {
+        job["cells"].as_array().unwrap().iter().all(|c| c["state"] == "cancelled")
+    });
+    let output = pepr(home.path(), &["grid", "--resume", "tiny", "--slurm", "--dry-run"]);
+    let script = ok(&output);
+    assert!(script.lines().any(|l| l == "#SBATCH --array=0-2"), "{script}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("grid tiny: 3 cells, 0 done: 3 to submit (dry run)"), "{stderr}");
+}

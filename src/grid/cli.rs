@@ -231,20 +231,7 @@ pub fn run(home: &Home, args: GridArgs) -> Result<()> {
     }
 
     if !resuming {
-        home.ensure()?;
-        if path.exists() {
-            let saved = GridSpec::read(&path)?;
-            if saved != spec {
-                bail!(
-                    "a different grid is already saved as {:?} ({}): continue it with --resume {}, or pick another --name",
-                    spec.name,
-                    path.display(),
-                    spec.name
-                );
-            }
-        } else {
-            spec.save(home)?;
-        }
+        super::slurm::save_or_check(home, &spec)?;
     }
     eprintln!(
         "grid {}: {} cells, {done} already done, {} to run (spec: {})",

@@ -77,6 +77,9 @@ pub fn submit_missing(home: &Home, job: GridJob) -> Result<GridSubmission> {
     let store = RunStore::new(home.runs_file());
     let mut warnings = Vec::new();
     let mut extra = Vec::new();
+    if !job.dry_run {
+        save_or_check(home, spec)?;
+    }
     if job.dry_run {
         // What a submission would merge first, read without moving it.
         let (good, _) = incoming::read_incoming(&home.incoming_dir())?;
@@ -127,9 +130,6 @@ pub fn submit_missing(home: &Home, job: GridJob) -> Result<GridSubmission> {
     };
     if configs.is_empty() {
         return Ok(outcome);
-    }
-    if !job.dry_run {
-        save_or_check(home, spec)?;
     }
     let mut json = serde_json::to_vec_pretty(spec)?;
     json.push(b'\n');
