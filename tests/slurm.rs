@@ -90,6 +90,65 @@ fn dry_run_prints_the_array_script_and_submits_nothing() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("no_such_net"));
 }
 
+/// `pepr grid` flags of a three-cell grid (seeds 0, 1, 2) of tiny runs on the synthetic set.
+const GRID: [&str; 13] = [
+    "grid",
+    "--arch",
+    "pepr_lenet5",
+    "--dataset",
+    "synthetic",
+    "--fractions",
+    "0.05",
+    "--seeds",
+    "0,1,2",
+    "--epochs",
+    "1",
+    "--name",
+    "tiny",
+];
+
+fn grid_cell(seed: u64) -> String {
+    format!("synthetic/pepr_lenet5/scratch/f0.05/s{seed}")
+}
+
+#[test]
+fn a_grid_dry_run_scripts_one_task_per_missing_cell() {
+    let home = tempfile::tempdir().unwrap();
+    // A new grid's dry run saves nothing.
+    let script = ok(&pepr(home.path(), &[&GRID[..], &["--slurm", "--dry-run"]].concat()));
+    assert!(script.lines().any(|l| l == "#SBATCH --array=0-2"), "{script}");
+    assert!(!home.path().join("grids").exists() && !home.path().join("slurm").exists());
+
+    // Cell 1 trained here; the others are left for the cluster.
+    ok(&pepr(home.path(), &[&GRID[..], &["--cell", "1"]].concat()));
+    let output = pepr(
+        home.path(),
+        &["grid", "--resume", "tiny", "--slurm", "--dry-run", "--partition", "short", "--pue", "1.5"],
+    );
+    let script = ok(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("grid tiny: 3 cells, 1 done: 2 to submit (dry run)"), "{stderr}");
+    for line in ["#SBATCH --array=0-1", "#SBATCH --job-name=pepr-tiny", "#SBATCH --partition=short"] {
+        assert!(script.lines().any(|l| l == line), "missing {line:?} in\n{script}");
+    }
+    let tasks: Vec<&str> =
+        script.lines().filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit())).collect();
+    assert_eq!(tasks.len(), 2, "{script}");
+    for (task, seed) in tasks.iter().zip([0, 2]) {
+        assert!(task.contains(&format!("--seed {seed} ")), "{task}");
+        assert!(task.contains(&format!("--grid-cell {}", grid_cell(seed))), "{task}");
+        assert!(task.contains("--group synthetic"), "{task}");
+        assert!(task.contains("--fraction 0.05 ") && task.contains("--pue 1.5"), "{task}");
+    }
+    assert!(script.contains("grid.json beside this script"), "{script}");
+    assert!(!home.path().join("slurm").exists(), "a dry run submits nothing");
+
+    // sbatch's options need --slurm.
+    let output = pepr(home.path(), &["grid", "--resume", "tiny", "--partition", "short"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--slurm"));
+}
+
 #[test]
 fn inside_a_slurm_task_the_record_goes_to_incoming_and_merges_once() {
     let home = tempfile::tempdir().unwrap();
@@ -332,4 +391,71 @@ fn a_running_task_cancelled_by_scancel_stores_itself_as_interrupted() {
     assert_eq!(records[0]["origin"]["type"], "trained_here");
     assert_eq!(records[0]["node"], host().as_str());
     assert_eq!(records[0]["slurm"]["array_task_id"], 0);
+}
+
+#[test]
+fn a_grid_of_three_cells_runs_on_slurm_and_then_resumes_as_done() {
+    let Some(_cluster) = cluster() else { return };
+    let home = tempfile::tempdir().unwrap();
+    let output = pepr(home.path(), &[&GRID[..], &["--slurm", "--cpus-per-task", "1"]].concat());
+    let submitted = submitted_id(&ok(&output));
+    let job_id = submitted.0.clone();
+    let started = Instant::now();
+    let job = wait_for(home.path(), &job_id, "finished", |job| {
+        job["cells"].as_array().unwrap().iter().all(|c| c["run_id"].is_string())
+    });
+    eprintln!("grid of 3 tiny cells on Slurm: all merged after {:.1} s", started.elapsed().as_secs_f64());
+    assert_eq!(job["name"], "pepr-tiny");
+    ok(&pepr(home.path(), &["merge"]));
+    assert!(incoming_files(home.path()).is_empty());
+
+    let records = stored(home.path());
+    assert_eq!(records.len(), 3, "{records:#?}");
+    let mut cells: Vec<&str> = records.iter().map(|r| r["grid_cell"].as_str().unwrap()).collect();
+    cells.sort();
+    assert_eq!(cells, [grid_cell(0), grid_cell(1), grid_cell(2)]);
+    for record in &records {
+        assert_eq!(record["status"], "completed", "{record:#}");
+        assert_eq!(record["slurm"]["job_id"], job_id.as_str());
+        assert_eq!(record["node"], host().as_str());
+        assert_eq!(record["data_fraction"], 0.05);
+        assert!(record["group"].as_str().unwrap().starts_with("synthetic"), "{record:#}");
+        assert_eq!(record["epoch_perf"].as_array().unwrap().len(), 1);
+    }
+    // The grid's spec is beside the script, the same as the home's copy.
+    let dir = Path::new(job["dir"].as_str().unwrap());
+    let beside = std::fs::read(dir.join("grid.json")).unwrap();
+    assert_eq!(beside, std::fs::read(home.path().join("grids/tiny.json")).unwrap());
+
+    let listing = ok(&pepr(home.path(), &["grid", "--resume", "tiny", "--dry-run"]));
+    assert!(listing.contains("grid tiny: 3 cells, 3 done, 0 to run"), "{listing}");
+    let again = ok(&pepr(home.path(), &["grid", "--resume", "tiny", "--slurm"]));
+    assert!(again.contains("every cell is done, nothing to submit"), "{again}");
+    assert_eq!(jobs(home.path()).len(), 1, "nothing was submitted again");
+}
+
+#[test]
+fn a_grid_cell_queued_in_an_earlier_array_is_not_submitted_twice() {
+    let Some(_cluster) = cluster() else { return };
+    let home = tempfile::tempdir().unwrap();
+    let output = pepr(home.path(), &[&GRID[..], &["--slurm", "--extra=--hold"]].concat());
+    let submitted = submitted_id(&ok(&output));
+    let job_id = submitted.0.clone();
+    wait_for(home.path(), &job_id, "pending", |job| {
+        job["cells"].as_array().unwrap().iter().all(|c| c["state"] == "pending")
+    });
+    let again = ok(&pepr(home.path(), &["grid", "--resume", "tiny", "--slurm"]));
+    assert!(again.contains(&format!("3 still queued or running (job {job_id}): nothing else to submit")), "{again}");
+    assert_eq!(jobs(home.path()).len(), 1);
+
+    // Cancelled before they started, the cells are missing again: a resumed grid submits all three.
+    ok(&pepr(home.path(), &["jobs", "cancel", &job_id]));
+    wait_for(home.path(), &job_id, "cancelled", |job| {
+        job["cells"].as_array().unwrap().iter().all(|c| c["state"] == "cancelled")
+    });
+    let output = pepr(home.path(), &["grid", "--resume", "tiny", "--slurm", "--dry-run"]);
+    let script = ok(&output);
+    assert!(script.lines().any(|l| l == "#SBATCH --array=0-2"), "{script}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("grid tiny: 3 cells, 0 done: 3 to submit (dry run)"), "{stderr}");
 }

@@ -655,6 +655,41 @@ fn grid_form_shows_the_cells_and_queues_the_missing_ones_80x24() {
 }
 
 #[test]
+fn grid_form_offers_slurm_when_sbatch_is_there_80x24() {
+    use KeyCode::{Char, Down, Enter, Up};
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = train_app(&["pepr_lenet5"], dir.path());
+    // The event loop sets this at start when sbatch is on the PATH.
+    app.grid_form.slurm = true;
+    press(&mut app, Char('E'));
+    // Partition: the row after renames.
+    press_all(&mut app, &[Up, Up, Enter, Char('d'), Char('e'), Char('b'), Char('u'), Char('g'), Enter]);
+    assert_eq!(app.grid_form.partition, "debug");
+    let terminal = render(&app, 80, 24);
+    let shown = terminal.backend().to_string();
+    assert!(shown.contains("partition") && shown.contains("debug"), "{shown}");
+    assert!(shown.contains("(Slurm's default)") && shown.contains("S Slurm"), "{shown}");
+    insta::assert_snapshot!(terminal.backend());
+
+    let Some(Request::GridSlurm(submit)) = press(&mut app, Char('S')) else { panic!("S asks for a submission") };
+    assert_eq!(submit.options.partition.as_deref(), Some("debug"));
+    assert_eq!(submit.options.time, None);
+    assert_eq!(pepr::grid::expand(&submit.spec).len(), 2 * 3, "fractions 1,0.1 x seeds 0,1,2");
+    assert!(app.grid_form.open, "the form stays open to show the outcome");
+    assert_eq!(press(&mut app, Char('S')), None, "one submission at a time");
+    assert!(screen(&app, 80, 24).contains("already on its way"));
+
+    let answer = Ok("grid g: 6 cells, 0 done: submitted job 77 with 6 array task(s)".to_string());
+    assert_eq!(app.on_grid_submitted(answer), Some(Request::Jobs(pepr::app::jobs::JobsRequest::Refresh)));
+    assert!(screen(&app, 80, 24).contains("submitted job 77"));
+    assert!(app.train.log.last().unwrap().contains("submitted job 77"));
+    press(&mut app, Down);
+    assert_eq!(app.grid_form.field, pepr::app::grid_form::GridField::Time);
+    assert_eq!(app.on_grid_submitted(Err("sbatch refused it".into())), None);
+    assert!(screen(&app, 80, 24).contains("Slurm: sbatch refused it"));
+}
+
+#[test]
 fn seeds_aggregated_80x24() {
     let mut records = synthetic::runs(1, 9, 5);
     for (i, record) in records.iter_mut().enumerate() {

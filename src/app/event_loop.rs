@@ -33,6 +33,7 @@ enum Message {
     Analyzed(u64, Result<crate::results::analysis::Analyses, String>),
     Jobs(super::jobs::JobsUpdate),
     JobCancelled(String, Result<(), String>),
+    GridSubmitted(Result<String, String>),
 }
 
 /// Runs `work` on a named thread; a failure to spawn is reported, not fatal to the UI.
@@ -80,6 +81,8 @@ pub fn run_tui(home: Home) -> Result<()> {
     app.train.settings.meter = settings.meter_settings();
     app.settings_warning = settings_warning;
     app.train.weights_home = Some(home.clone());
+    // Looked up once (a PATH scan, nothing run): the grid form offers Slurm when sbatch is there.
+    app.grid_form.slurm = crate::slurm::submit::sbatch_on_path();
     let (sender, receiver) = mpsc::channel::<Message>();
 
     // try_init installs a panic hook that restores the terminal before the panic message prints.
@@ -153,6 +156,23 @@ pub fn run_tui(home: Home) -> Result<()> {
             Request::Train(TrainRequest::Resume) => run.iter().for_each(RunHandle::resume),
             Request::Train(TrainRequest::Stop) => run.iter().for_each(RunHandle::stop),
             Request::Jobs(JobsRequest::Refresh) => poller.wake(),
+            Request::GridSlurm(submit) => {
+                let reply = sender.clone();
+                let home = home.clone();
+                spawn("pepr-sbatch", move || {
+                    let job = crate::grid::slurm::GridJob {
+                        spec: &submit.spec,
+                        meter: &submit.meter,
+                        options: submit.options.clone(),
+                        only: None,
+                        dry_run: false,
+                    };
+                    let result = crate::grid::slurm::submit_missing(&home, job)
+                        .map(|outcome| outcome.summary())
+                        .map_err(|e| format!("{e:#}"));
+                    let _ = reply.send(Message::GridSubmitted(result));
+                })?;
+            }
             Request::Jobs(JobsRequest::Cancel(job_id)) => {
                 let reply = sender.clone();
                 let home = home.clone();
@@ -201,6 +221,11 @@ pub fn run_tui(home: Home) -> Result<()> {
                     Message::Catalog(size, rows) => app.archs.on_rows(size, rows),
                     Message::Jobs(update) => {
                         if let Some(request) = app.on_jobs(update) {
+                            dispatch(request, &mut generation, &mut run)?;
+                        }
+                    }
+                    Message::GridSubmitted(result) => {
+                        if let Some(request) = app.on_grid_submitted(result) {
                             dispatch(request, &mut generation, &mut run)?;
                         }
                     }

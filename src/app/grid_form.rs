@@ -1,7 +1,10 @@
 //! The Train screen's experiment-grid form (`E`): the architectures and datasets selected on their
 //! screens, crossed with starts, data fractions and seeds, with group renames. It shows how many
 //! cells the grid has and how many the run store already holds as completed, and queues the
-//! missing ones (`a`). Pure state: the app hands it the selections, settings and stored runs.
+//! missing ones (`a`). When `sbatch` is on the PATH (found once at start), it also offers a
+//! partition and a time limit and submits the missing cells to Slurm as one job array (`S`; a
+//! worker thread submits, the answer comes back to [`GridForm::on_submitted`]). Pure state: the app
+//! hands it the selections, settings and stored runs.
 
 use crossterm::event::{KeyCode, KeyEvent};
 
@@ -19,6 +22,10 @@ pub enum GridField {
     Fractions,
     Seeds,
     Renames,
+    /// sbatch --partition (empty: the cluster's default); shown when Slurm is available.
+    Partition,
+    /// sbatch --time (empty: the partition's default); shown when Slurm is available.
+    Time,
 }
 
 impl GridField {
@@ -32,6 +39,8 @@ impl GridField {
             GridField::Fractions => "fractions",
             GridField::Seeds => "seeds",
             GridField::Renames => "renames",
+            GridField::Partition => "partition",
+            GridField::Time => "time",
         }
     }
 }
@@ -68,6 +77,18 @@ pub enum GridAction {
     Close,
     /// Queue these cells (the missing ones).
     Queue(Vec<Cell>),
+    /// Submit the grid's missing cells to Slurm (the worker decides which are missing, after
+    /// merging incoming records).
+    Submit(GridSubmit),
+}
+
+/// A Slurm submission of the form's grid.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GridSubmit {
+    pub spec: GridSpec,
+    pub options: crate::slurm::SlurmOptions,
+    /// The meters' settings of this machine's home, which every task uses on its own node.
+    pub meter: crate::meter::MeterSettings,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -86,6 +107,14 @@ pub struct GridForm {
     pub renames: String,
     /// A text field is being typed into.
     pub editing: bool,
+    /// `sbatch` is on the PATH: the form offers Slurm (set once at start).
+    pub slurm: bool,
+    pub partition: String,
+    pub time: String,
+    /// A submission is on its way (one at a time).
+    pub submitting: bool,
+    /// The last submission's outcome or problem, shown in the form.
+    pub slurm_note: Option<String>,
 }
 
 impl Default for GridForm {
@@ -99,6 +128,11 @@ impl Default for GridForm {
             seeds: "0,1,2".into(),
             renames: String::new(),
             editing: false,
+            slurm: false,
+            partition: String::new(),
+            time: String::new(),
+            submitting: false,
+            slurm_note: None,
         }
     }
 }
@@ -121,7 +155,33 @@ impl GridForm {
             GridField::Fractions => self.fractions.clone(),
             GridField::Seeds => self.seeds.clone(),
             GridField::Renames => self.renames.clone(),
+            GridField::Partition => self.partition.clone(),
+            GridField::Time => self.time.clone(),
         }
+    }
+
+    /// The rows shown: the Slurm ones only when Slurm is available.
+    pub fn fields(&self) -> Vec<GridField> {
+        let mut fields = GridField::ALL.to_vec();
+        if self.slurm {
+            fields.extend([GridField::Partition, GridField::Time]);
+        }
+        fields
+    }
+
+    /// The sbatch options the form sets; empty rows leave Slurm's defaults.
+    pub fn slurm_options(&self) -> crate::slurm::SlurmOptions {
+        let word = |text: &str| Some(text.trim().to_string()).filter(|t| !t.is_empty());
+        crate::slurm::SlurmOptions { partition: word(&self.partition), time: word(&self.time), ..Default::default() }
+    }
+
+    /// The worker's answer to a submission: its summary (job id) or what went wrong.
+    pub fn on_submitted(&mut self, result: &Result<String, String>) {
+        self.submitting = false;
+        self.slurm_note = Some(match result {
+            Ok(summary) => summary.clone(),
+            Err(e) => format!("Slurm: {e}"),
+        });
     }
 
     fn text_mut(&mut self) -> Option<&mut String> {
@@ -131,6 +191,8 @@ impl GridForm {
             GridField::Fractions => Some(&mut self.fractions),
             GridField::Seeds => Some(&mut self.seeds),
             GridField::Renames => Some(&mut self.renames),
+            GridField::Partition => Some(&mut self.partition),
+            GridField::Time => Some(&mut self.time),
         }
     }
 
@@ -220,12 +282,13 @@ impl GridForm {
             }
             return Ok(GridAction::None);
         }
-        let i = GridField::ALL.iter().position(|f| *f == self.field).unwrap_or(0);
-        let n = GridField::ALL.len();
+        let fields = self.fields();
+        let i = fields.iter().position(|f| *f == self.field).unwrap_or(0);
+        let n = fields.len();
         match key.code {
             KeyCode::Esc => return Ok(GridAction::Close),
-            KeyCode::Down | KeyCode::Char('j') | KeyCode::Tab => self.field = GridField::ALL[(i + 1) % n],
-            KeyCode::Up | KeyCode::Char('k') | KeyCode::BackTab => self.field = GridField::ALL[(i + n - 1) % n],
+            KeyCode::Down | KeyCode::Char('j') | KeyCode::Tab => self.field = fields[(i + 1) % n],
+            KeyCode::Up | KeyCode::Char('k') | KeyCode::BackTab => self.field = fields[(i + n - 1) % n],
             KeyCode::Left | KeyCode::Char('-') | KeyCode::Char('h') if self.field == GridField::Start => {
                 self.start = self.start.next(false)
             }
@@ -241,9 +304,46 @@ impl GridForm {
                 let missing = preview.cells.into_iter().zip(states).filter(|(_, s)| !s.is_done()).map(|(c, _)| c);
                 return Ok(GridAction::Queue(missing.collect()));
             }
+            KeyCode::Char('S') => return self.submit(archs, datasets, settings, records),
             _ => {}
         }
         Ok(GridAction::None)
+    }
+}
+
+impl GridForm {
+    /// `S`: the grid's missing cells to Slurm, when it is available and nothing is being submitted.
+    fn submit(
+        &mut self,
+        archs: &[&str],
+        datasets: &[&str],
+        settings: &Settings,
+        records: &[RunRecord],
+    ) -> Result<GridAction, String> {
+        let problem = if !self.slurm {
+            Some("Slurm: sbatch is not on the PATH".to_string())
+        } else if self.submitting {
+            Some("Slurm: a submission is already on its way".to_string())
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            self.slurm_note = Some(problem.clone());
+            return Err(problem);
+        }
+        let preview = self.preview(archs, datasets, settings, records).inspect_err(|e| {
+            self.slurm_note = Some(e.clone());
+        })?;
+        let missing = preview.cells.len() - preview.done;
+        if missing == 0 {
+            self.slurm_note = Some("every cell is already stored as completed: nothing to submit".into());
+            return Ok(GridAction::None);
+        }
+        self.submitting = true;
+        self.slurm_note =
+            Some(format!("submitting {missing} missing cell{} to Slurm…", if missing == 1 { "" } else { "s" }));
+        let options = self.slurm_options();
+        Ok(GridAction::Submit(GridSubmit { spec: preview.spec, options, meter: settings.meter.clone() }))
     }
 }
 
@@ -314,6 +414,55 @@ mod tests {
         };
         assert_eq!(cells.len(), 23);
         assert!(!cells.iter().any(|c| c.id == "synthetic/pepr_resnet8/scratch/f0.1/s2"));
+    }
+
+    #[test]
+    fn slurm_rows_and_s_only_when_sbatch_is_on_the_path() {
+        let settings = Settings { epochs: 1, ..Settings::default() };
+        let (archs, datasets) = (["pepr_lenet5"], ["synthetic"]);
+        let mut form = GridForm { seeds: "0,1,2".into(), fractions: "0.1".into(), ..GridForm::default() };
+        let press = |form: &mut GridForm, code| form.handle_key(key(code), &archs, &datasets, &settings, &[]);
+        assert_eq!(form.fields().len(), 5);
+        assert_eq!(press(&mut form, KeyCode::Char('S')), Err("Slurm: sbatch is not on the PATH".into()));
+        assert_eq!(form.slurm_note.as_deref(), Some("Slurm: sbatch is not on the PATH"));
+        for _ in 0..5 {
+            press(&mut form, KeyCode::Down).unwrap();
+        }
+        assert_eq!(form.field, GridField::Start, "without Slurm the rows wrap after renames");
+
+        form.slurm = true;
+        assert_eq!(form.fields().len(), 7);
+        for code in [KeyCode::Up, KeyCode::Up, KeyCode::Enter] {
+            press(&mut form, code).unwrap();
+        }
+        assert_eq!(form.field, GridField::Partition);
+        for c in "debug".chars() {
+            press(&mut form, KeyCode::Char(c)).unwrap();
+        }
+        for code in [KeyCode::Enter, KeyCode::Down, KeyCode::Enter] {
+            press(&mut form, code).unwrap();
+        }
+        for c in "00:10:00".chars() {
+            press(&mut form, KeyCode::Char(c)).unwrap();
+        }
+        press(&mut form, KeyCode::Enter).unwrap();
+        let GridAction::Submit(submit) = press(&mut form, KeyCode::Char('S')).unwrap() else { panic!() };
+        assert_eq!(submit.options.partition.as_deref(), Some("debug"));
+        assert_eq!(submit.options.time.as_deref(), Some("00:10:00"));
+        assert_eq!(expand(&submit.spec).len(), 3);
+        assert_eq!(submit.spec.train.epochs, 1);
+        assert!(form.submitting);
+        assert_eq!(form.slurm_note.as_deref(), Some("submitting 3 missing cells to Slurm…"));
+        assert!(press(&mut form, KeyCode::Char('S')).unwrap_err().contains("already on its way"));
+
+        form.on_submitted(&Ok("grid g: 3 cells, 0 done: submitted job 12 with 3 array task(s)".into()));
+        assert!(!form.submitting);
+        assert!(form.slurm_note.as_deref().unwrap().contains("submitted job 12"));
+        form.on_submitted(&Err("sbatch refused x".into()));
+        assert_eq!(form.slurm_note.as_deref(), Some("Slurm: sbatch refused x"));
+        // An empty row leaves Slurm's default.
+        form.partition = "  ".into();
+        assert_eq!(form.slurm_options().partition, None);
     }
 
     #[test]

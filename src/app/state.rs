@@ -102,6 +102,8 @@ pub enum Request {
     Analyze(AnalyzeRequest),
     /// Poll Slurm now, or cancel an array.
     Jobs(JobsRequest),
+    /// Submit the grid form's missing cells to Slurm as one job array, on a worker thread.
+    GridSlurm(super::grid_form::GridSubmit),
 }
 
 pub struct App {
@@ -323,8 +325,7 @@ impl App {
             && self.grid_form.open
             && (self.grid_form.editing || key.code != KeyCode::Char('q'))
         {
-            self.grid_key(key);
-            return None;
+            return self.grid_key(key);
         }
         if self.show_help {
             // Any key closes help; `q` still quits.
@@ -513,8 +514,25 @@ impl App {
         self.seed_groups.iter().filter(|g| g.set == self.set_index).collect()
     }
 
-    /// A key for the open grid form: edits it, closes it, or queues its missing cells.
-    fn grid_key(&mut self, key: KeyEvent) {
+    /// The answer to the grid form's Slurm submission (a summary naming the job, or the error);
+    /// the jobs poller is woken so the Jobs screen lists the new array.
+    pub fn on_grid_submitted(&mut self, result: Result<String, String>) -> Option<Request> {
+        self.grid_form.on_submitted(&result);
+        match result {
+            Ok(summary) => {
+                self.train.note(summary);
+                Some(Request::Jobs(JobsRequest::Refresh))
+            }
+            Err(e) => {
+                self.train.note(format!("grid: Slurm: {e}"));
+                None
+            }
+        }
+    }
+
+    /// A key for the open grid form: edits it, closes it, queues its missing cells, or asks for
+    /// their Slurm submission.
+    fn grid_key(&mut self, key: KeyEvent) -> Option<Request> {
         use super::grid_form::GridAction;
         let form = &mut self.grid_form;
         let archs: Vec<&str> = self.archs.chosen.iter().copied().collect();
@@ -538,8 +556,10 @@ impl App {
                 self.train.note(line);
                 self.grid_form.open = false;
             }
+            Ok(GridAction::Submit(submit)) => return Some(Request::GridSlurm(submit)),
             Err(message) => self.train.note(format!("grid: {message}")),
         }
+        None
     }
 
     fn step_set(&mut self, forward: bool) {

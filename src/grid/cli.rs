@@ -77,9 +77,16 @@ pub struct GridArgs {
     /// of a job array: `--resume NAME --cell $SLURM_ARRAY_TASK_ID`.
     #[arg(long, value_name = "INDEX")]
     pub cell: Option<usize>,
-    /// List the cells and which are done; train nothing, save nothing.
+    /// List the cells and which are done; train nothing, save nothing. With --slurm: print the
+    /// sbatch script of the missing cells instead of submitting it.
     #[arg(long)]
     pub dry_run: bool,
+    /// Submit the cells not yet done to Slurm as one job array (one task per cell) instead of
+    /// training them here; the spec is saved beside the script (see README, "On a cluster").
+    #[arg(long)]
+    pub slurm: bool,
+    #[command(flatten)]
+    pub sbatch: crate::slurm::args::SbatchArgs,
     /// Where dataset files live (default: the home's `datasets/` folder).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
@@ -187,6 +194,9 @@ pub fn run(home: &Home, args: GridArgs) -> Result<()> {
     {
         bail!("--cell {index}: grid {} has {} cells (0 to {})", spec.name, cells.len(), cells.len().saturating_sub(1));
     }
+    if args.slurm {
+        return submit(home, &spec, &args);
+    }
     let loaded = RunStore::new(home.runs_file()).load()?;
     for warning in &loaded.warnings {
         eprintln!("warning: {warning}");
@@ -221,20 +231,7 @@ pub fn run(home: &Home, args: GridArgs) -> Result<()> {
     }
 
     if !resuming {
-        home.ensure()?;
-        if path.exists() {
-            let saved = GridSpec::read(&path)?;
-            if saved != spec {
-                bail!(
-                    "a different grid is already saved as {:?} ({}): continue it with --resume {}, or pick another --name",
-                    spec.name,
-                    path.display(),
-                    spec.name
-                );
-            }
-        } else {
-            spec.save(home)?;
-        }
+        super::slurm::save_or_check(home, &spec)?;
     }
     eprintln!(
         "grid {}: {} cells, {done} already done, {} to run (spec: {})",
@@ -261,6 +258,27 @@ pub fn run(home: &Home, args: GridArgs) -> Result<()> {
         return Ok(());
     }
     crate::train::cli::sweep(home, &configs, &data_dir)
+}
+
+/// `pepr grid ... --slurm`: the cells not yet done (nor queued or running in an earlier array) as
+/// one job array; `--dry-run` prints its script.
+fn submit(home: &Home, spec: &GridSpec, args: &GridArgs) -> Result<()> {
+    let meter = args.meter.settings(&crate::cli::stored_settings(home));
+    let mut options = args.sbatch.options();
+    options.data_dir = args.data_dir.as_ref().map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.to_path_buf()));
+    let job = super::slurm::GridJob { spec, meter: &meter, options, only: args.cell, dry_run: args.dry_run };
+    let outcome = super::slurm::submit_missing(home, job)?;
+    for warning in &outcome.warnings {
+        eprintln!("warning: {warning}");
+    }
+    match &outcome.submission {
+        Some(submission) => {
+            eprintln!("{}", outcome.summary());
+            crate::slurm::submit::print_submission(submission);
+        }
+        None => println!("{}", outcome.summary()),
+    }
+    Ok(())
 }
 
 #[cfg(test)]

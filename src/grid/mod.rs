@@ -6,12 +6,14 @@
 //! - [`names`]: group names and cell ids;
 //! - [`expand`]: the cross product as [`Cell`]s with full training configurations;
 //! - [`resume`]: which cells the run store already holds as completed;
+//! - [`slurm`]: the cells not yet done as one Slurm job array;
 //! - [`cli`]: `pepr grid`.
 
 pub mod cli;
 pub mod expand;
 pub mod names;
 pub mod resume;
+pub mod slurm;
 pub mod spec;
 
 pub use expand::{Cell, expand};

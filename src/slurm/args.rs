@@ -1,4 +1,4 @@
-//! The `--slurm ...` flags shared by `pepr sweep` (and `pepr grid`).
+//! The `--slurm ...` flags shared by `pepr sweep` and `pepr grid`.
 
 use super::SlurmOptions;
 
@@ -10,7 +10,15 @@ pub struct SlurmArgs {
     /// With --slurm: print the sbatch script instead of submitting it.
     #[arg(long, requires = "slurm")]
     pub dry_run: bool,
-    /// sbatch --job-name (default: pepr).
+    #[command(flatten)]
+    pub sbatch: SbatchArgs,
+}
+
+/// sbatch's own options (each needs `--slurm`). `pepr grid` has its own `--dry-run`, so it takes
+/// these and `--slurm` without the [`SlurmArgs`] wrapper.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SbatchArgs {
+    /// sbatch --job-name (default: pepr; pepr-NAME for a grid).
     #[arg(long, requires = "slurm", value_name = "NAME")]
     pub job_name: Option<String>,
     /// sbatch --partition.
@@ -34,6 +42,12 @@ pub struct SlurmArgs {
 }
 
 impl SlurmArgs {
+    pub fn options(&self) -> SlurmOptions {
+        self.sbatch.options()
+    }
+}
+
+impl SbatchArgs {
     pub fn options(&self) -> SlurmOptions {
         SlurmOptions {
             job_name: self.job_name.clone(),

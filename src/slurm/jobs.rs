@@ -82,6 +82,8 @@ impl Cell {
 pub const JOBS_FILE: &str = "jobs.json";
 pub const CELLS_FILE: &str = "cells.json";
 pub const SCRIPT_FILE: &str = "job.sbatch";
+/// A grid's spec, copied beside the script of the array that runs its cells.
+pub const GRID_FILE: &str = "grid.json";
 
 /// Writes `bytes` to `path` atomically: a synced temporary file renamed over it.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {

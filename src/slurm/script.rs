@@ -4,11 +4,12 @@
 
 use std::path::Path;
 
+use crate::meter::MeterSettings;
 use crate::train::TrainConfig;
 use crate::train::backend::Backend;
 
 use super::SlurmOptions;
-use super::jobs::Cell;
+use super::jobs::{Cell, GRID_FILE};
 
 /// The `pepr train` flags that reproduce `config` (everything but `--home`).
 pub fn train_args(config: &TrainConfig) -> Vec<String> {
@@ -48,6 +49,34 @@ pub fn train_args(config: &TrainConfig) -> Vec<String> {
     if let Some(cell) = &config.grid_cell {
         args.extend(["--grid-cell".to_string(), cell.clone()]);
     }
+    args.extend(meter_args(&config.meter));
+    args
+}
+
+/// The meter flags that differ from pepr's defaults: the settings in effect where the job was
+/// submitted (flags, then the home's settings file) go with every task; the power sources
+/// themselves are each node's own (RAPL/NVML there, or the TDP estimate).
+pub fn meter_args(meter: &MeterSettings) -> Vec<String> {
+    let defaults = MeterSettings::default();
+    let mut args = Vec::new();
+    if meter.sample_ms != defaults.sample_ms {
+        args.extend(["--sample-ms".to_string(), meter.sample_ms.to_string()]);
+    }
+    if meter.idle_baseline_s > 0.0 {
+        args.extend(["--idle-baseline".to_string(), meter.idle_baseline_s.to_string()]);
+    }
+    if let Some(intensity) = &meter.carbon_intensity {
+        args.extend(["--carbon-intensity".to_string(), intensity.clone()]);
+    }
+    if meter.pue != defaults.pue {
+        args.extend(["--pue".to_string(), meter.pue.to_string()]);
+    }
+    if let Some(tdp) = meter.cpu_tdp_w {
+        args.extend(["--cpu-tdp".to_string(), tdp.to_string()]);
+    }
+    if meter.powercap_root != defaults.powercap_root {
+        args.extend(["--powercap-root".to_string(), meter.powercap_root.display().to_string()]);
+    }
     args
 }
 
@@ -67,6 +96,8 @@ pub struct ScriptInput<'a> {
     /// The cells in array-task order (their `index` is rewritten to the position here).
     pub cells: &'a [Cell],
     pub options: &'a SlurmOptions,
+    /// The experiment grid the cells come from: its spec is `grid.json` beside the script.
+    pub grid: Option<&'a str>,
 }
 
 /// The sbatch script.
@@ -106,6 +137,12 @@ pub fn render(input: &ScriptInput) -> String {
          case \"${{SLURM_ARRAY_TASK_ID:?not an array task}}\" in\n",
         env!("CARGO_PKG_VERSION")
     ));
+    if let Some(grid) = input.grid {
+        s.push_str(&format!(
+            "# The cells of experiment grid {grid}; its spec is {GRID_FILE} beside this script (and\n\
+             # grids/{grid}.json in the home). `pepr grid --resume {grid} --slurm` submits the cells still missing.\n"
+        ));
+    }
     for (index, cell) in input.cells.iter().enumerate() {
         let args: Vec<String> = cell.args.iter().map(|a| shell_quote(a)).collect();
         s.push_str(&format!("  {index}) args=({}) ;;\n", args.join(" ")));
@@ -155,6 +192,22 @@ mod tests {
     }
 
     #[test]
+    fn meter_settings_that_differ_from_the_defaults_become_flags() {
+        let mut config = TrainConfig::new("pepr_lenet5", "synthetic");
+        assert!(meter_args(&config.meter).is_empty());
+        config.meter.pue = 1.58;
+        config.meter.carbon_intensity = Some("DE".into());
+        config.meter.idle_baseline_s = 2.5;
+        config.meter.sample_ms = 100;
+        config.meter.cpu_tdp_w = Some(65.0);
+        let args = train_args(&config).join(" ");
+        assert!(
+            args.ends_with("--sample-ms 100 --idle-baseline 2.5 --carbon-intensity DE --pue 1.58 --cpu-tdp 65"),
+            "{args}"
+        );
+    }
+
+    #[test]
     fn script_has_the_directives_and_one_case_per_cell() {
         let cells = vec![
             Cell::new(0, &TrainConfig::new("pepr_lenet5", "synthetic")),
@@ -176,6 +229,7 @@ mod tests {
             job_name: "pepr-sweep",
             cells: &cells,
             options: &options,
+            grid: None,
         });
         for line in [
             "#SBATCH --job-name=pepr-sweep",

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use chrono::Utc;
 
 use super::SlurmOptions;
-use super::jobs::{self, CELLS_FILE, Cell, SCRIPT_FILE, SubmittedJob};
+use super::jobs::{self, CELLS_FILE, Cell, GRID_FILE, SCRIPT_FILE, SubmittedJob};
 use super::script::{ScriptInput, render};
 use crate::home::Home;
 use crate::train::TrainConfig;
@@ -61,10 +61,40 @@ pub fn submit(home: &Home, configs: &[TrainConfig], options: &SlurmOptions, dry_
 /// [`submit`] for cells already made (a resubmission's); they are renumbered 0, 1, ... in order.
 pub fn submit_cells(
     home: &Home,
+    cells: Vec<Cell>,
+    options: &SlurmOptions,
+    dry_run: bool,
+    resubmits: Option<String>,
+) -> Result<Submission> {
+    submit_array(home, cells, options, dry_run, resubmits, None)
+}
+
+/// An experiment grid's spec, saved beside the script of the array that runs its cells.
+pub struct GridFile<'a> {
+    pub name: &'a str,
+    /// The spec as JSON (what `grids/NAME.json` holds).
+    pub json: &'a [u8],
+}
+
+/// [`submit_cells`] for the cells of an experiment grid: its spec goes beside the script as
+/// `grid.json`, and the script names the grid.
+pub fn submit_grid_cells(
+    home: &Home,
+    cells: Vec<Cell>,
+    options: &SlurmOptions,
+    dry_run: bool,
+    grid: GridFile,
+) -> Result<Submission> {
+    submit_array(home, cells, options, dry_run, None, Some(grid))
+}
+
+fn submit_array(
+    home: &Home,
     mut cells: Vec<Cell>,
     options: &SlurmOptions,
     dry_run: bool,
     resubmits: Option<String>,
+    grid: Option<GridFile>,
 ) -> Result<Submission> {
     if cells.is_empty() {
         bail!("nothing to submit: no runs");
@@ -81,13 +111,24 @@ pub fn submit_cells(
     let pepr = std::env::current_exe().context("cannot find pepr's own executable")?;
     let now = Utc::now();
     let dir = home.slurm_dir().join(format!("{name}-{}", now.format("%Y%m%d-%H%M%S-%3f")));
-    let script = render(&ScriptInput { pepr: &pepr, home: &root, dir: &dir, job_name: &name, cells: &cells, options });
+    let script = render(&ScriptInput {
+        pepr: &pepr,
+        home: &root,
+        dir: &dir,
+        job_name: &name,
+        cells: &cells,
+        options,
+        grid: grid.as_ref().map(|g| g.name),
+    });
     if dry_run {
         return Ok(Submission { job_id: None, dir, script, cells: cells.len() });
     }
 
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     jobs::write_atomic(&dir.join(CELLS_FILE), &serde_json::to_vec_pretty(&cells)?)?;
+    if let Some(grid) = &grid {
+        jobs::write_atomic(&dir.join(GRID_FILE), grid.json)?;
+    }
     let script_path = dir.join(SCRIPT_FILE);
     jobs::write_atomic(&script_path, script.as_bytes())?;
 
@@ -121,6 +162,19 @@ pub fn submit_cells(
         },
     )?;
     Ok(Submission { job_id: Some(job_id), dir, script, cells: cells.len() })
+}
+
+/// Whether an executable `sbatch` is on the PATH (the TUI offers Slurm then). Looks, runs nothing.
+pub fn sbatch_on_path() -> bool {
+    on_path("sbatch", std::env::var_os("PATH").as_deref())
+}
+
+fn on_path(program: &str, path: Option<&std::ffi::OsStr>) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(path) = path else { return false };
+    std::env::split_paths(path).any(|dir| {
+        std::fs::metadata(dir.join(program)).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
 }
 
 /// `pepr sweep ... --slurm`: checks every run's settings, architecture and dataset here first (the
@@ -173,6 +227,21 @@ mod tests {
         let bad = SlurmOptions { cpus_per_task: Some(0), ..Default::default() };
         assert!(check_options(&bad).is_err());
         assert!(check_options(&SlurmOptions::default()).is_ok());
+    }
+
+    #[test]
+    fn sbatch_is_found_only_as_an_executable_file_on_the_path() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let empty = tempfile::tempdir().unwrap();
+        let program = dir.path().join("sbatch");
+        std::fs::write(&program, "#!/bin/sh\n").unwrap();
+        let path = std::env::join_paths([empty.path(), dir.path()]).unwrap();
+        assert!(!on_path("sbatch", Some(&path)), "not executable yet");
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(on_path("sbatch", Some(&path)));
+        assert!(!on_path("sbatch", Some(empty.path().as_os_str())));
+        assert!(!on_path("sbatch", None));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::app::grid_form::{GridField, GridForm};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, form: &GridForm) {
     let width = 76.min(area.width);
-    let height = 16.min(area.height);
+    let height = if form.slurm { 18 } else { 16 }.min(area.height);
     let [row] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
     let [popup] = Layout::horizontal([Constraint::Length(width)]).flex(Flex::Center).areas(row);
     let archs: Vec<&str> = app.archs.chosen.iter().copied().collect();
@@ -23,8 +23,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, form: &GridForm) {
         Line::from(vec![label("archs"), Span::raw(none(&archs, "none selected (2, Space)"))]),
         Line::from(vec![label("datasets"), Span::raw(none(&datasets, "none selected (3, Space)"))]),
     ];
-    for field in GridField::ALL {
+    for field in form.fields() {
         let mut value = form.value(field);
+        if value.is_empty() && matches!(field, GridField::Partition | GridField::Time) && !form.editing {
+            value = "(Slurm's default)".into();
+        }
         if field == form.field && form.editing {
             value.push('▏');
         }
@@ -63,9 +66,21 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, form: &GridForm) {
         }
         Err(message) => lines.push(Line::from(vec![label("problem"), Span::raw(message).fg(Color::Red)])),
     }
-    let block = Block::bordered()
-        .title(" experiment grid ")
-        .title_bottom(Line::from(" ↑↓ field · Enter edit · ← → start · a queue missing · Esc close ").right_aligned());
+    if form.slurm {
+        let line = match &form.slurm_note {
+            Some(note) => {
+                Span::raw(note.clone()).fg(if note.starts_with("Slurm:") { Color::Red } else { Color::Green })
+            }
+            None => Span::raw("S submits the missing cells as one job array (sbatch found)").fg(Color::DarkGray),
+        };
+        lines.push(Line::from(vec![label("slurm"), line]));
+    }
+    let keys = if form.slurm {
+        " ↑↓ field · Enter edit · ← → start · a queue missing · S Slurm · Esc close "
+    } else {
+        " ↑↓ field · Enter edit · ← → start · a queue missing · Esc close "
+    };
+    let block = Block::bordered().title(" experiment grid ").title_bottom(Line::from(keys).right_aligned());
     frame.render_widget(Clear, popup);
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), popup);
 }
