@@ -408,7 +408,7 @@ mod tests {
         let record = never_started_record("12", &cell, &info("CANCELLED", None));
         assert_eq!(record.id, "slurm-12_1");
         assert_eq!(record.status, RunStatus::Interrupted);
-        assert_eq!(record.group, "synthetic_f0.1");
+        assert_eq!(record.group, "synthetic_small");
         assert_eq!(record.grid_cell.as_deref(), Some("c1"));
         assert_eq!(record.slurm, Some(SlurmTask { job_id: "12".into(), array_task_id: 1 }));
         assert!(record.origin.label().contains("CANCELLED before it started"));
