@@ -75,7 +75,7 @@ fn a_run_reports_started_progress_epochs_and_is_stored() {
     let RunUpdate::Finished { record, message, checkpoint } = &updates[n - 1] else { panic!("{:?}", updates[n - 1]) };
     assert_eq!(record.status, RunStatus::Completed, "{message:?}");
     assert_eq!(&record.id, run_id);
-    assert_eq!(record.group, "synthetic_f0.1");
+    assert_eq!(record.group, "synthetic_small");
     assert_eq!(record.epoch_perf.len(), 1);
     assert!(checkpoint.as_ref().unwrap().join("model.bpk").is_file());
 

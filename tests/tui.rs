@@ -574,7 +574,7 @@ fn train_scenario_runs_and_the_run_appears_on_the_leaderboard() {
     let store = pepr::results::store::RunStore::new(home.path().join("runs.jsonl"));
     app.on_loaded(pepr::app::worker::load(&store, SetBy::Group));
     press(&mut app, KeyCode::Char('1'));
-    assert_eq!(app.current_set().unwrap().name, "synthetic_f0.1");
+    assert_eq!(app.current_set().unwrap().name, "synthetic_small");
     assert_eq!(archs(&app), ["pepr_lenet5"]);
     assert!(screen(&app, 80, 24).contains("pepr_lenet5"));
     // Its details say how it was metered: memory's kind, FLOP/s against the peak, the prediction.
