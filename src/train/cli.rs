@@ -104,7 +104,7 @@ pub fn interrupt_flag() -> &'static AtomicBool {
             if STOP.swap(true, std::sync::atomic::Ordering::SeqCst) {
                 std::process::exit(130);
             }
-            eprintln!("\nstopping after this step (Ctrl-C again to quit at once)…");
+            eprintln!("\nstopping after this step (a second Ctrl-C or SIGTERM quits at once)…");
         });
         if let Err(e) = installed {
             eprintln!("warning: Ctrl-C will not stop the run gracefully: {e}");
