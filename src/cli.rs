@@ -650,7 +650,8 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             for warning in &loaded.warnings {
                 eprintln!("warning: {warning}");
             }
-            let analyses = crate::results::analysis::analyze(&loaded.records)?;
+            let energy = stored_settings(home).rank_energy();
+            let analyses = crate::results::analysis::analyze_on(&loaded.records, energy)?;
             let which = match analysis {
                 AnalysisArg::Pretrained => Which::Pretrained,
                 AnalysisArg::Fraction => Which::Fraction,

@@ -148,7 +148,8 @@ pub fn run_tui(home: Home) -> Result<()> {
             Request::Analyze(job) => {
                 let reply = sender.clone();
                 spawn("pepr-analyze", move || {
-                    let result = crate::results::analysis::analyze(&job.records).map_err(|e| format!("{e:#}"));
+                    let result =
+                        crate::results::analysis::analyze_on(&job.records, energy).map_err(|e| format!("{e:#}"));
                     let _ = reply.send(Message::Analyzed(job.generation, result));
                 })?;
             }

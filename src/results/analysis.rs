@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Result;
 
-use super::rank::{SetBy, Variant, rank};
+use super::rank::{EnergyBasis, SetBy, Variant, rank_with};
 use super::record::{Origin, RunRecord, RunStatus};
 
 /// The share of the training data in the paper's `_small` groups: saintslab/PePR's paper_plots.py
@@ -70,9 +70,14 @@ fn mean_of((sum, n): (f64, usize)) -> Option<f64> {
     (n > 0).then(|| sum / n as f64)
 }
 
-/// Every cell of the completed runs, in (group, arch, start, fraction) order.
+/// Every cell of the completed runs, in (group, arch, start, fraction) order, energy gross.
 pub fn cells(records: &[RunRecord]) -> Result<Vec<Cell>> {
-    let ranking = rank(records, SetBy::Group)?;
+    cells_on(records, EnergyBasis::Gross)
+}
+
+/// [`cells`] with energy (its resource and PePR-E) on `energy`'s basis, as the leaderboard ranks.
+pub fn cells_on(records: &[RunRecord], energy: EnergyBasis) -> Result<Vec<Cell>> {
+    let ranking = rank_with(records, SetBy::Group, energy)?;
     type Key = (String, String, Option<String>, Option<u64>);
     let mut sums: BTreeMap<Key, (usize, Sums)> = BTreeMap::new();
     for run in &ranking.runs {
@@ -90,7 +95,7 @@ pub fn cells(records: &[RunRecord]) -> Result<Vec<Cell>> {
         sum.runs += 1;
         sum.performance += record.performance;
         for v in Variant::ALL {
-            if let Some(r) = v.resource(record) {
+            if let Some(r) = ranking.resource(v, record) {
                 sum.resource[v.index()].0 += r;
                 sum.resource[v.index()].1 += 1;
             }
@@ -531,7 +536,12 @@ pub struct Analyses {
 }
 
 pub fn analyze(records: &[RunRecord]) -> Result<Analyses> {
-    let cells = cells(records)?;
+    analyze_on(records, EnergyBasis::Gross)
+}
+
+/// [`analyze`] with energy on `energy`'s basis (the `rank_energy` setting).
+pub fn analyze_on(records: &[RunRecord], energy: EnergyBasis) -> Result<Analyses> {
+    let cells = cells_on(records, energy)?;
     Ok(Analyses {
         paired: group_pairs(&cells).iter().map(|pair| paired(&cells, pair)).collect(),
         families: families(&cells),
@@ -610,6 +620,22 @@ mod tests {
         assert_eq!(cells[0].resource[0], Some(2.0));
         // Scores within the group: 0.6/(1+0) and 0.8/(1+1), averaged.
         assert!((cells[0].score[0].unwrap() - (0.6 + 0.4) / 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn net_energy_basis_uses_the_meters_net_figure() {
+        let mut records = vec![run("a", "g", "a", 0.6, 4.0, false), run("b", "g", "b", 0.8, 5.0, false)];
+        for (r, net) in records.iter_mut().zip([3.0, 1.0]) {
+            r.meters = Some(crate::results::record::MeterDetail { energy_net_kwh: Some(net), ..Default::default() });
+        }
+        let gross = cells_on(&records, EnergyBasis::Gross).unwrap();
+        let net = cells_on(&records, EnergyBasis::Net).unwrap();
+        assert_eq!((gross[0].resource[0], gross[1].resource[0]), (Some(4.0), Some(5.0)));
+        assert_eq!((net[0].resource[0], net[1].resource[0]), (Some(3.0), Some(1.0)));
+        // Net: b uses least energy, so it scores its full P; a is the most (R_n = 1).
+        assert!((net[1].score[0].unwrap() - 0.8).abs() < 1e-12);
+        assert!((net[0].score[0].unwrap() - 0.3).abs() < 1e-12);
+        assert!((gross[0].score[0].unwrap() - 0.6).abs() < 1e-12);
     }
 
     #[test]
