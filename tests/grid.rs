@@ -26,25 +26,9 @@ fn records(home: &Path) -> Vec<RunRecord> {
     RunStore::new(home.join("runs.jsonl")).load().unwrap().records
 }
 
-const GRID: &[&str] = &[
-    "grid",
-    "--arch",
-    "pepr_lenet5",
-    "--dataset",
-    "synthetic",
-    "--fractions",
-    "0.05",
-    "--seeds",
-    "0,1,2",
-    "--epochs",
-    "1",
-    "--name",
-    "tiny",
-];
-
-fn cell(seed: u64) -> String {
-    format!("synthetic/pepr_lenet5/scratch/f0.05/s{seed}")
-}
+#[path = "common/tiny_grid.rs"]
+mod tiny_grid;
+use tiny_grid::{GRID, cell};
 
 #[test]
 fn a_resumed_grid_runs_only_the_cells_not_yet_completed() {
@@ -87,7 +71,7 @@ fn a_resumed_grid_runs_only_the_cells_not_yet_completed() {
     assert!(listing.contains("grid tiny: 3 cells, 1 done, 2 to run (dry run: not saved)"), "{listing}");
     assert!(!home.join("grids/tiny.json").exists(), "a dry run saves nothing");
 
-    let output = pepr(home, GRID);
+    let output = pepr(home, &GRID);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let log = text(&output.stderr);
     assert!(log.contains("grid tiny: 3 cells, 1 already done, 2 to run"), "{log}");

@@ -90,26 +90,9 @@ fn dry_run_prints_the_array_script_and_submits_nothing() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("no_such_net"));
 }
 
-/// `pepr grid` flags of a three-cell grid (seeds 0, 1, 2) of tiny runs on the synthetic set.
-const GRID: [&str; 13] = [
-    "grid",
-    "--arch",
-    "pepr_lenet5",
-    "--dataset",
-    "synthetic",
-    "--fractions",
-    "0.05",
-    "--seeds",
-    "0,1,2",
-    "--epochs",
-    "1",
-    "--name",
-    "tiny",
-];
-
-fn grid_cell(seed: u64) -> String {
-    format!("synthetic/pepr_lenet5/scratch/f0.05/s{seed}")
-}
+#[path = "common/tiny_grid.rs"]
+mod tiny_grid;
+use tiny_grid::{GRID, cell as grid_cell};
 
 #[test]
 fn a_grid_dry_run_scripts_one_task_per_missing_cell() {
@@ -202,9 +185,14 @@ fn usable(state: &str) -> bool {
 /// Whether a Slurm controller answers and has a usable node (asked for up to 20 s, so a node still
 /// cleaning up after the previous test counts). In CI its absence fails the test.
 fn cluster() -> Option<std::sync::MutexGuard<'static, ()>> {
+    // Once found down, later tests need not wait their 20 s again.
+    static DOWN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let guard = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
     let start = Instant::now();
     let why = loop {
+        if let Some(why) = DOWN.get() {
+            break why.clone();
+        }
         let why = match Command::new("sinfo").args(["-h", "-o", "%T"]).output() {
             Err(e) => break format!("sinfo cannot run ({e})"),
             Ok(out) if !out.status.success() => {
@@ -219,7 +207,7 @@ fn cluster() -> Option<std::sync::MutexGuard<'static, ()>> {
             }
         };
         if start.elapsed() > Duration::from_secs(20) {
-            break why;
+            break DOWN.get_or_init(|| why).clone();
         }
         std::thread::sleep(Duration::from_millis(500));
     };
