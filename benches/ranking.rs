@@ -60,7 +60,7 @@ fn main() {
     });
 
     let mut app = App::new("bench");
-    app.on_loaded(Ok(Data { records: records.clone(), ranking, warnings: vec![], set_by: SetBy::Group }));
+    app.on_loaded(Data::new(records.clone(), ranking, vec![], SetBy::Group));
     for (w, h) in [(80u16, 24u16), (120, 40)] {
         let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
         measure(&format!("draw one leaderboard frame {w}x{h}"), iterations * 10, Duration::from_millis(10), || {

@@ -12,7 +12,7 @@ use ratatui::backend::TestBackend;
 fn app_with(records: Vec<pepr::results::record::RunRecord>) -> App {
     let ranking = rank(&records, SetBy::Group).unwrap();
     let mut app = App::new("/home/user/.local/share/pepr/runs.jsonl");
-    app.on_loaded(Ok(Data { records, ranking, warnings: vec![], set_by: SetBy::Group }));
+    app.on_loaded(Data::new(records, ranking, vec![], SetBy::Group));
     app
 }
 
@@ -626,7 +626,7 @@ fn grid_form_shows_the_cells_and_queues_the_missing_ones_80x24() {
     done[0].grid_cell = Some("synthetic/pepr_resnet8/scratch/f0.1/s1".into());
     done[0].group = "synthetic_small".into();
     let ranking = rank(&done, SetBy::Group).unwrap();
-    app.on_loaded(Ok(Data { records: done, ranking, warnings: vec![], set_by: SetBy::Group }));
+    app.on_loaded(Data::new(done, ranking, vec![], SetBy::Group));
 
     press(&mut app, KeyCode::Char('E'));
     assert!(app.grid_form.open);

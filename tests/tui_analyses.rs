@@ -27,7 +27,7 @@ fn analyses_app() -> App {
     let (_, records) = read_file(&path, Utc::now()).unwrap();
     let ranking = rank(&records, SetBy::Group).unwrap();
     let mut app = App::new("/home/user/.local/share/pepr/runs.jsonl");
-    app.on_loaded(Ok(Data { records, ranking, warnings: vec![], set_by: SetBy::Group }));
+    app.on_loaded(Data::new(records, ranking, vec![], SetBy::Group));
     let Some(Request::Analyze(job)) = press(&mut app, KeyCode::Char('5')) else { panic!("5 asks for the analyses") };
     assert_eq!(app.screen, Screen::Analyses);
     assert!(app.analyses.computing);

@@ -24,6 +24,23 @@ pub struct Data {
     pub ranking: Ranking,
     pub warnings: Vec<LoadWarning>,
     pub set_by: SetBy,
+    /// Runs that differ only by seed, one row each (mean and spread), for every set: computed with
+    /// the ranking, so toggling the aggregated view costs the UI thread nothing.
+    pub seed_groups: Vec<crate::results::seeds::SeedGroup>,
+}
+
+impl Data {
+    /// Ranked records plus their seed aggregation (polars: run it off the UI thread).
+    pub fn new(
+        records: Vec<RunRecord>,
+        ranking: Ranking,
+        warnings: Vec<LoadWarning>,
+        set_by: SetBy,
+    ) -> Result<Data, String> {
+        let seed_groups = crate::results::seeds::aggregate_seeds(&records, &ranking)
+            .map_err(|e| format!("aggregating seeds: {e:#}"))?;
+        Ok(Data { records, ranking, warnings, set_by, seed_groups })
+    }
 }
 
 /// Leaderboard columns a user can sort by (resource and score follow the current variant).
@@ -142,8 +159,6 @@ pub struct App {
     pub grid_form: super::grid_form::GridForm,
     /// The leaderboard shows runs that differ only by seed as one row (mean and spread).
     pub aggregate_seeds: bool,
-    /// Those rows, for every set, when `aggregate_seeds` is on.
-    pub seed_groups: Vec<crate::results::seeds::SeedGroup>,
 }
 
 impl App {
@@ -176,7 +191,6 @@ impl App {
             settings_warning: None,
             grid_form: Default::default(),
             aggregate_seeds: false,
-            seed_groups: Vec::new(),
         }
     }
 
@@ -192,7 +206,7 @@ impl App {
                 self.analyses.stale = true;
                 self.set_index = previous.and_then(|name| self.sets().iter().position(|s| s.name == name)).unwrap_or(0);
                 self.refresh_rows();
-                self.refresh_seed_groups();
+                self.sort_seed_groups();
             }
             Err(message) => self.load_error = Some(message),
         }
@@ -466,10 +480,7 @@ impl App {
                 return Some(Request::Load(self.set_by));
             }
             KeyCode::Enter | KeyCode::Char('d') => self.show_details = !self.show_details,
-            KeyCode::Char('a') => {
-                self.aggregate_seeds = !self.aggregate_seeds;
-                self.refresh_seed_groups();
-            }
+            KeyCode::Char('a') => self.aggregate_seeds = !self.aggregate_seeds,
             KeyCode::Tab | KeyCode::Char('x') => {
                 self.view = if self.view == View::Table { View::Chart } else { View::Table };
             }
@@ -495,23 +506,20 @@ impl App {
     fn set_variant(&mut self, variant: Variant) {
         self.variant = variant;
         self.refresh_rows();
-        crate::results::seeds::sort_groups(&mut self.seed_groups, variant);
+        self.sort_seed_groups();
     }
 
-    /// Recomputes the seed-aggregated rows (polars; milliseconds for thousands of runs) when shown.
-    fn refresh_seed_groups(&mut self) {
-        self.seed_groups = match (&self.data, self.aggregate_seeds) {
-            (Some(data), true) => {
-                crate::results::seeds::aggregate_seeds(&data.records, &data.ranking).unwrap_or_default()
-            }
-            _ => Vec::new(),
-        };
-        crate::results::seeds::sort_groups(&mut self.seed_groups, self.variant);
+    /// Orders the seed-aggregated rows by the current variant's mean PePR (a sort, no polars).
+    fn sort_seed_groups(&mut self) {
+        if let Some(data) = &mut self.data {
+            crate::results::seeds::sort_groups(&mut data.seed_groups, self.variant);
+        }
     }
 
     /// The seed-aggregated rows of the current set.
     pub fn current_seed_groups(&self) -> Vec<&crate::results::seeds::SeedGroup> {
-        self.seed_groups.iter().filter(|g| g.set == self.set_index).collect()
+        let Some(data) = &self.data else { return Vec::new() };
+        data.seed_groups.iter().filter(|g| g.set == self.set_index).collect()
     }
 
     /// The answer to the grid form's Slurm submission (a summary naming the job, or the error);

@@ -23,7 +23,7 @@ pub fn load(store: &RunStore, set_by: SetBy) -> Result<Data, String> {
 pub fn load_with(store: &RunStore, set_by: SetBy, energy: EnergyBasis) -> Result<Data, String> {
     let loaded = store.load().map_err(|e| format!("{e:#}"))?;
     let ranking = rank_with(&loaded.records, set_by, energy).map_err(|e| format!("{e:#}"))?;
-    Ok(Data { records: loaded.records, ranking, warnings: loaded.warnings, set_by })
+    Data::new(loaded.records, ranking, loaded.warnings, set_by)
 }
 
 /// Starts a load on its own thread; the answer arrives on `reply` wrapped by `wrap`.
