@@ -124,7 +124,8 @@ fn draw_paired(frame: &mut Frame, area: Rect, screen: &AnalysesScreen, paired: &
         )),
     ];
     let block = Block::bordered().title(title).title_bottom(
-        Line::from(" P: test performance; means over seeds of a cell; ratio = pretrained / scratch ").right_aligned(),
+        Line::from(format!(" P: test performance · {r} in {} · seed means · ratio = pretrained / scratch ", v.unit()))
+            .right_aligned(),
     );
     let inner = block.inner(area);
     frame.render_widget(block, area);
