@@ -70,7 +70,7 @@ fn chart_120x40() {
 #[test]
 fn chart_80x24() {
     let mut app = sample_app();
-    press(&mut app, KeyCode::Char('x'));
+    press(&mut app, KeyCode::Tab);
     insta::assert_snapshot!(render(&app, 80, 24).backend());
 }
 
@@ -381,6 +381,8 @@ fn train_app(archs: &[&str], data_dir: &std::path::Path) -> App {
     press(&mut app, KeyCode::Char(' '));
     assert_eq!(press(&mut app, KeyCode::Char('4')), None);
     assert_eq!(app.screen, Screen::Train);
+    assert!(app.train.queue.is_empty(), "4 only moves to the Train screen");
+    assert_eq!(press(&mut app, KeyCode::Char('a')), None);
     app
 }
 
@@ -499,7 +501,15 @@ fn train_pause_stop_and_queue_order() {
     assert!(text.contains("PAUSED") && text.contains("paused 1/10"), "{text}");
     assert_eq!(press(&mut app, KeyCode::Char('p')), Some(Request::Train(TrainRequest::Resume)));
     app.on_run_message(RunMessage { job: first.id, update: RunUpdate::Paused(false) });
-    assert_eq!(press(&mut app, KeyCode::Char('S')), Some(Request::Train(TrainRequest::Stop)));
+    // Esc never stops a run; X asks first, n keeps training, y stops.
+    assert_eq!(press(&mut app, KeyCode::Esc), None);
+    assert!(app.train.can_stop());
+    assert_eq!(press(&mut app, KeyCode::Char('X')), None);
+    assert!(screen(&app, 80, 24).contains("Stop the running training"));
+    assert_eq!(press(&mut app, KeyCode::Char('n')), None);
+    assert!(app.confirm.is_none() && app.train.can_stop());
+    assert_eq!(press(&mut app, KeyCode::Char('X')), None);
+    assert_eq!(press(&mut app, KeyCode::Char('y')), Some(Request::Train(TrainRequest::Stop)));
     assert!(screen(&app, 80, 24).contains("stopping"));
     // Stopped: stored as interrupted; the leaderboard reloads; the rest of the queue waits.
     let finished = RunUpdate::Finished {
@@ -510,7 +520,7 @@ fn train_pause_stop_and_queue_order() {
     let requests = app.on_run_message(RunMessage { job: first.id, update: finished });
     assert_eq!(requests, vec![Request::Load(SetBy::Group)]);
     let text = screen(&app, 80, 24);
-    assert!(text.contains("interrupted P=0.410") && text.contains("stopped in epoch 1"), "{text}");
+    assert!(text.contains("interrupted 0.410") && text.contains("stopped in epoch 1"), "{text}");
     // `s` goes on with the next; a run that cannot start is marked and the queue ends.
     let Some(Request::Train(TrainRequest::Start(second))) = press(&mut app, KeyCode::Char('s')) else { panic!() };
     assert_eq!(second.config.arch, "pepr_resnet8");
@@ -567,8 +577,8 @@ fn train_scenario_runs_and_the_run_appears_on_the_leaderboard() {
     }
     assert_eq!(requests, vec![Request::Load(SetBy::Group)], "stored, nothing else queued");
     let text = screen(&app, 80, 24);
-    assert!(text.contains("completed P=") && text.contains("queue done"), "{text}");
-    assert!(text.contains("completed after 1 of 1 epochs"), "{text}");
+    assert!(text.contains("completed") && text.contains("queue done"), "{text}");
+    assert!(text.contains("completed after 1 of 1 epoch"), "{text}");
 
     // The event loop reloads the store; the run is on the leaderboard.
     let store = pepr::results::store::RunStore::new(home.path().join("runs.jsonl"));
@@ -619,7 +629,7 @@ fn grid_form_shows_the_cells_and_queues_the_missing_ones_80x24() {
     use KeyCode::{Backspace, Down, Enter};
     let dir = tempfile::tempdir().unwrap();
     let mut app = train_app(&["pepr_lenet5", "pepr_resnet8"], dir.path());
-    press_all(&mut app, &[KeyCode::Char('x'), KeyCode::Char('x')]); // the pairs `4` queued
+    press_all(&mut app, &[KeyCode::Char('x'), KeyCode::Char('x')]); // the pairs `a` queued
     assert!(app.train.queue.is_empty());
     // One cell of the grid is already stored as completed.
     let mut done = synthetic::runs(1, 1, 0);
@@ -668,15 +678,15 @@ fn grid_form_offers_slurm_when_sbatch_is_there_80x24() {
     let terminal = render(&app, 80, 24);
     let shown = terminal.backend().to_string();
     assert!(shown.contains("partition") && shown.contains("debug"), "{shown}");
-    assert!(shown.contains("(Slurm's default)") && shown.contains("S Slurm"), "{shown}");
+    assert!(shown.contains("(Slurm's default)") && shown.contains("B Slurm"), "{shown}");
     insta::assert_snapshot!(terminal.backend());
 
-    let Some(Request::GridSlurm(submit)) = press(&mut app, Char('S')) else { panic!("S asks for a submission") };
+    let Some(Request::GridSlurm(submit)) = press(&mut app, Char('B')) else { panic!("B asks for a submission") };
     assert_eq!(submit.options.partition.as_deref(), Some("debug"));
     assert_eq!(submit.options.time, None);
     assert_eq!(pepr::grid::expand(&submit.spec).len(), 2 * 3, "fractions 1,0.1 x seeds 0,1,2");
     assert!(app.grid_form.open, "the form stays open to show the outcome");
-    assert_eq!(press(&mut app, Char('S')), None, "one submission at a time");
+    assert_eq!(press(&mut app, Char('B')), None, "one submission at a time");
     assert!(screen(&app, 80, 24).contains("already on its way"));
 
     let answer = Ok("grid g: 6 cells, 0 done: submitted job 77 with 6 array task(s)".to_string());
@@ -782,10 +792,10 @@ fn jobs_screen_80x24() {
     assert_eq!(press(&mut app, KeyCode::Char('6')), Some(Request::Jobs(JobsRequest::Refresh)));
     assert_eq!(app.screen, Screen::Jobs);
     insta::assert_snapshot!(render(&app, 80, 24).backend());
-    // The newest array is selected; X twice cancels it.
+    // The newest array is selected; X asks, y cancels it.
     assert_eq!(press(&mut app, KeyCode::Char('X')), None);
-    assert!(screen(&app, 80, 24).contains("press X again to cancel job 57"));
-    assert_eq!(press(&mut app, KeyCode::Char('X')), Some(Request::Jobs(JobsRequest::Cancel("57".into()))));
+    assert!(screen(&app, 80, 24).contains("Cancel Slurm job 57?"));
+    assert_eq!(press(&mut app, KeyCode::Char('y')), Some(Request::Jobs(JobsRequest::Cancel("57".into()))));
     press(&mut app, KeyCode::Down);
     let text = screen(&app, 80, 24);
     assert!(text.contains("slurm-41_0") && text.contains("cancelled"), "{text}");

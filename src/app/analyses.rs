@@ -213,45 +213,37 @@ impl AnalysesScreen {
         self.refresh_rows();
     }
 
-    fn move_selection(&mut self, delta: isize) {
-        if self.rows.is_empty() {
-            return;
-        }
-        let last = self.rows.len() as isize - 1;
-        self.selected = (self.selected as isize + delta).clamp(0, last) as usize;
-    }
 
-    /// Applies a key that belongs to this screen.
+    /// Applies a key of this screen (see `keys::ANALYSES`; the app handles `R`).
     pub fn handle_key(&mut self, key: KeyEvent) {
-        match key.code {
-            KeyCode::Right | KeyCode::Char('l') => self.view = self.view.step(true),
-            KeyCode::Left | KeyCode::Char('h') => self.view = self.view.step(false),
-            KeyCode::Char(']') | KeyCode::Char('n') => self.step_set(true),
-            KeyCode::Char('[') | KeyCode::Char('p') => self.step_set(false),
-            KeyCode::Char('e') => self.set_variant(Variant::Energy),
-            KeyCode::Char('c') => self.set_variant(Variant::Co2),
-            KeyCode::Char('t') => self.set_variant(Variant::Time),
-            KeyCode::Char('m') => self.set_variant(Variant::Memory),
-            KeyCode::Char('v') => self.set_variant(self.variant.next()),
-            KeyCode::Tab | KeyCode::Char('x') if self.view == AnalysisView::Pretrained => self.chart = !self.chart,
-            KeyCode::Esc if self.chart => self.chart = false,
-            KeyCode::Char('s') | KeyCode::Char('S') if self.view == AnalysisView::Pretrained => {
-                let forward = key.code == KeyCode::Char('s');
-                self.sort = self.sort.step(forward);
+        use super::keys::{ANALYSES, AnalysesAction as A, Key, lookup};
+        let Some(action) = lookup(ANALYSES, Key::of(key)) else { return };
+        let paired = self.view == AnalysisView::Pretrained;
+        match action {
+            A::NextAnalysis => self.view = self.view.step(true),
+            A::PrevAnalysis => self.view = self.view.step(false),
+            A::NextSet => self.step_set(true),
+            A::PrevSet => self.step_set(false),
+            A::Variant => match key.code {
+                KeyCode::Char('c') => self.set_variant(Variant::Co2),
+                KeyCode::Char('t') => self.set_variant(Variant::Time),
+                KeyCode::Char('m') => self.set_variant(Variant::Memory),
+                _ => self.set_variant(Variant::Energy),
+            },
+            A::NextVariant => self.set_variant(self.variant.next()),
+            A::Chart if paired => self.chart = !self.chart,
+            A::Back if self.chart => self.chart = false,
+            A::SortNext | A::SortPrev if paired => {
+                self.sort = self.sort.step(action == A::SortNext);
                 self.reversed = false;
                 self.refresh_rows();
             }
-            KeyCode::Char('r') if self.view == AnalysisView::Pretrained => {
+            A::Reverse if paired => {
                 self.reversed = !self.reversed;
                 self.refresh_rows();
             }
-            KeyCode::Down | KeyCode::Char('j') => self.move_selection(1),
-            KeyCode::Up | KeyCode::Char('k') => self.move_selection(-1),
-            KeyCode::PageDown => self.move_selection(10),
-            KeyCode::PageUp => self.move_selection(-10),
-            KeyCode::Home | KeyCode::Char('g') => self.selected = 0,
-            KeyCode::End | KeyCode::Char('G') => self.selected = self.rows.len().saturating_sub(1),
-            _ => {}
+            A::Move(m) => self.selected = m.apply(self.selected, self.rows.len()),
+            A::Chart | A::Back | A::SortNext | A::SortPrev | A::Reverse | A::Reload => {}
         }
     }
 

@@ -5,11 +5,12 @@ use std::cell::Cell;
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyEvent;
 
 use crate::catalog::listing::ArchRow;
 
 use super::text_input::edit_filter;
+use super::plural;
 
 /// Input sizes the screen cycles through: each architecture's default, then fixed sizes.
 pub const INPUT_SIZES: [Option<usize>; 6] = [None, Some(224), Some(128), Some(64), Some(32), Some(28)];
@@ -55,6 +56,8 @@ pub struct ArchsScreen {
     /// Indices into `rows` in display order.
     order: Vec<usize>,
     pub scroll: Cell<usize>,
+    /// What the last key changed, for the status line.
+    pub note: Option<String>,
 }
 
 impl Default for ArchsScreen {
@@ -71,6 +74,7 @@ impl Default for ArchsScreen {
             chosen: BTreeSet::new(),
             order: Vec::new(),
             scroll: Cell::new(0),
+            note: None,
         }
     }
 }
@@ -137,46 +141,48 @@ impl ArchsScreen {
             .min(self.order.len().saturating_sub(1));
     }
 
-    /// Keys of this screen; returns the input size to compute the catalog at when it changes.
+    /// Keys of this screen (see `keys::ARCHS`); returns the input size to compute the catalog at
+    /// when it changes.
     pub fn handle_key(&mut self, key: KeyEvent) -> Option<Option<usize>> {
+        use super::keys::{ARCHS, ArchsAction, Key, lookup};
         if self.editing_filter {
             if edit_filter(&mut self.filter, &mut self.editing_filter, key) {
                 self.refresh();
             }
             return None;
         }
-        let last = self.order.len().saturating_sub(1);
-        match key.code {
-            KeyCode::Down | KeyCode::Char('j') => self.cursor = (self.cursor + 1).min(last),
-            KeyCode::Up | KeyCode::Char('k') => self.cursor = self.cursor.saturating_sub(1),
-            KeyCode::PageDown => self.cursor = (self.cursor + 10).min(last),
-            KeyCode::PageUp => self.cursor = self.cursor.saturating_sub(10),
-            KeyCode::Home | KeyCode::Char('g') => self.cursor = 0,
-            KeyCode::End | KeyCode::Char('G') => self.cursor = last,
-            KeyCode::Char('s') | KeyCode::Char('S') => {
+        let action = lookup(ARCHS, Key::of(key))?;
+        match action {
+            ArchsAction::Move(m) => self.cursor = m.apply(self.cursor, self.order.len()),
+            ArchsAction::SortNext | ArchsAction::SortPrev => {
                 let i = ArchColumn::ALL.iter().position(|c| *c == self.sort).unwrap_or(0);
                 let n = ArchColumn::ALL.len();
-                self.sort = ArchColumn::ALL[if key.code == KeyCode::Char('s') { (i + 1) % n } else { (i + n - 1) % n }];
+                self.sort =
+                    ArchColumn::ALL[if action == ArchsAction::SortNext { (i + 1) % n } else { (i + n - 1) % n }];
                 self.reversed = false;
                 self.refresh();
             }
-            KeyCode::Char('r') => {
+            ArchsAction::Reverse => {
                 self.reversed = !self.reversed;
                 self.refresh();
             }
-            KeyCode::Char('/') => self.editing_filter = true,
-            KeyCode::Esc => {
+            ArchsAction::Filter => self.editing_filter = true,
+            ArchsAction::Back => {
                 self.filter.clear();
                 self.refresh();
             }
-            KeyCode::Char(' ') => {
-                if let Some(name) = self.current().map(|r| r.entry.name)
-                    && !self.chosen.remove(name)
-                {
-                    self.chosen.insert(name);
+            ArchsAction::Select => {
+                if let Some(name) = self.current().map(|r| r.entry.name) {
+                    let line = if self.chosen.remove(name) {
+                        format!("unselected {name}")
+                    } else {
+                        self.chosen.insert(name);
+                        format!("selected {name} for training")
+                    };
+                    self.note = Some(format!("{line} ({} selected)", self.chosen.len()));
                 }
             }
-            KeyCode::Char('a') => {
+            ArchsAction::SelectAll => {
                 // Select every shown architecture that can take this input.
                 let shown: Vec<&'static str> = self
                     .order
@@ -185,15 +191,25 @@ impl ArchsScreen {
                     .filter(|r| r.cost.is_ok())
                     .map(|r| r.entry.name)
                     .collect();
+                let before = self.chosen.len();
                 self.chosen.extend(shown);
+                let added = self.chosen.len() - before;
+                self.note = Some(format!(
+                    "selected {added} more architecture{} ({} selected)",
+                    plural(added),
+                    self.chosen.len()
+                ));
             }
-            KeyCode::Char('A') => self.chosen.clear(),
-            KeyCode::Char('i') => {
+            ArchsAction::SelectNone => {
+                let n = self.chosen.len();
+                self.chosen.clear();
+                self.note = Some(format!("unselected {n} architecture{}", plural(n)));
+            }
+            ArchsAction::InputSize => {
                 self.input = (self.input + 1) % INPUT_SIZES.len();
                 self.loading = true;
                 return Some(self.input_size());
             }
-            _ => {}
         }
         None
     }

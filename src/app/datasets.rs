@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyEvent;
 
 use crate::data::registry::{Availability, Entry};
 
@@ -50,6 +50,8 @@ pub struct DatasetsScreen {
     pub preview: Option<Result<Preview, String>>,
     pub preview_loading: bool,
     pub download: Option<DownloadState>,
+    /// What the last key changed, for the status line.
+    pub note: Option<String>,
 }
 
 impl DatasetsScreen {
@@ -98,6 +100,10 @@ impl DatasetsScreen {
 
     /// A download ended; the list is refreshed by the caller so the set shows as local.
     pub fn on_download_done(&mut self, name: &str, outcome: Result<String, String>) {
+        self.note = Some(match &outcome {
+            Ok(message) => format!("{name}: {message}"),
+            Err(e) => format!("{name}: download failed: {e}"),
+        });
         if let Some(d) = self.download.as_mut().filter(|d| d.name == name) {
             d.outcome = Some(outcome);
         }
@@ -123,7 +129,9 @@ impl DatasetsScreen {
         Some(DataRequest::Preview(name))
     }
 
+    /// Keys of this screen (see `keys::DATA`).
     pub fn handle_key(&mut self, key: KeyEvent) -> Option<DataRequest> {
+        use super::keys::{DATA, DataAction, Key, lookup};
         if self.editing_filter {
             if edit_filter(&mut self.filter, &mut self.editing_filter, key) {
                 self.cursor = 0;
@@ -131,17 +139,12 @@ impl DatasetsScreen {
             }
             return None;
         }
-        let last = self.shown().len().saturating_sub(1);
+        let action = lookup(DATA, Key::of(key))?;
         let before = self.cursor;
-        match key.code {
-            KeyCode::Down | KeyCode::Char('j') => self.cursor = (self.cursor + 1).min(last),
-            KeyCode::Up | KeyCode::Char('k') => self.cursor = self.cursor.saturating_sub(1),
-            KeyCode::PageDown => self.cursor = (self.cursor + 10).min(last),
-            KeyCode::PageUp => self.cursor = self.cursor.saturating_sub(10),
-            KeyCode::Home | KeyCode::Char('g') => self.cursor = 0,
-            KeyCode::End | KeyCode::Char('G') => self.cursor = last,
-            KeyCode::Char('/') => self.editing_filter = true,
-            KeyCode::Esc => {
+        match action {
+            DataAction::Move(m) => self.cursor = m.apply(self.cursor, self.shown().len()),
+            DataAction::Filter => self.editing_filter = true,
+            DataAction::Back => {
                 if self.show_details {
                     self.show_details = false;
                 } else {
@@ -149,41 +152,49 @@ impl DatasetsScreen {
                     self.cursor = 0;
                 }
             }
-            KeyCode::Enter | KeyCode::Char('d') => {
+            DataAction::Details => {
                 self.show_details = !self.show_details;
                 if self.show_details && self.preview.is_none() {
                     return self.request_preview();
                 }
             }
-            KeyCode::Char(' ') => {
+            DataAction::Select => {
                 if let Some(entry) = self.current() {
                     let name = entry.info.name.clone();
                     if entry.availability == Availability::Downloadable {
-                        self.preview = Some(Err(format!("download {name} first (D) to select it for training")));
-                    } else if !self.chosen.remove(&name) {
-                        self.chosen.insert(name);
+                        let why = format!("download {name} first (D) to select it for training");
+                        self.preview = Some(Err(why.clone()));
+                        self.note = Some(why);
+                    } else if self.chosen.remove(&name) {
+                        self.note = Some(format!("unselected {name} ({} selected)", self.chosen.len()));
+                    } else {
+                        self.chosen.insert(name.clone());
+                        self.note = Some(format!("selected {name} for training ({} selected)", self.chosen.len()));
                     }
                 }
             }
-            KeyCode::Char('D') => {
+            DataAction::Download => {
                 let entry = self.current()?;
                 if self.downloading() {
+                    self.note = Some("one download at a time: wait for the one running".into());
                     return None;
                 }
                 if entry.availability != Availability::Downloadable {
+                    let here = format!("{} is already here", entry.info.name);
                     self.download = Some(DownloadState {
                         name: entry.info.name.clone(),
                         done: 0,
                         total: None,
-                        outcome: Some(Ok(format!("{} is already here", entry.info.name))),
+                        outcome: Some(Ok(here.clone())),
                     });
+                    self.note = Some(here);
                     return None;
                 }
                 let name = entry.info.name.clone();
+                self.note = Some(format!("downloading {name}…"));
                 self.download = Some(DownloadState { name: name.clone(), done: 0, total: None, outcome: None });
                 return Some(DataRequest::Download(name));
             }
-            _ => {}
         }
         if self.cursor != before {
             self.moved();

@@ -81,6 +81,18 @@ pub fn run_tui(home: Home) -> Result<()> {
     app.train.settings.meter = settings.meter_settings();
     app.settings_warning = settings_warning;
     app.train.weights_home = Some(home.clone());
+    // The columns, selections, queue and Train settings of the last session.
+    let remembered = super::session::path(&home);
+    match super::session::Remembered::load(&remembered) {
+        Ok(Some(state)) => {
+            let problems = state.apply(&mut app);
+            if !problems.is_empty() {
+                app.message = Some(format!("{}: {}", remembered.display(), problems.join("; ")));
+            }
+        }
+        Ok(None) => {}
+        Err(e) => app.message = Some(e),
+    }
     // Looked up once (a PATH scan, nothing run): the grid form offers Slurm when sbatch is there.
     app.grid_form.slurm = crate::slurm::submit::sbatch_on_path();
     let (sender, receiver) = mpsc::channel::<Message>();
@@ -258,6 +270,10 @@ pub fn run_tui(home: Home) -> Result<()> {
         }
     })();
     ratatui::restore();
+    // Kept for the next session; losing it is not worth failing the exit for.
+    if let Err(e) = super::session::Remembered::of(&app).save(&remembered) {
+        eprintln!("could not remember the TUI's state: {e:#}");
+    }
     if let Some(handle) = run.take() {
         // Stop the run and wait for it to be stored as interrupted (a step and a write).
         eprintln!("stopping the training run; it is stored as interrupted…");

@@ -282,30 +282,28 @@ impl GridForm {
             }
             return Ok(GridAction::None);
         }
+        use super::keys::{GRID, GridAction as K, Key, lookup};
         let fields = self.fields();
         let i = fields.iter().position(|f| *f == self.field).unwrap_or(0);
         let n = fields.len();
-        match key.code {
-            KeyCode::Esc => return Ok(GridAction::Close),
-            KeyCode::Down | KeyCode::Char('j') | KeyCode::Tab => self.field = fields[(i + 1) % n],
-            KeyCode::Up | KeyCode::Char('k') | KeyCode::BackTab => self.field = fields[(i + n - 1) % n],
-            KeyCode::Left | KeyCode::Char('-') | KeyCode::Char('h') if self.field == GridField::Start => {
-                self.start = self.start.next(false)
-            }
-            KeyCode::Right | KeyCode::Char('+') | KeyCode::Char('l') | KeyCode::Enter | KeyCode::Char(' ')
-                if self.field == GridField::Start =>
-            {
-                self.start = self.start.next(true)
-            }
-            KeyCode::Enter => self.editing = true,
-            KeyCode::Char('a') => {
+        let on_start = self.field == GridField::Start;
+        let Some(action) = lookup(GRID, Key::of(key)) else { return Ok(GridAction::None) };
+        match action {
+            K::Close => return Ok(GridAction::Close),
+            K::NextField => self.field = fields[(i + 1) % n],
+            K::PrevField => self.field = fields[(i + n - 1) % n],
+            K::PrevChoice if on_start => self.start = self.start.next(false),
+            // Enter on the start field picks the next choice: it has no text to edit.
+            K::NextChoice | K::Edit if on_start => self.start = self.start.next(true),
+            K::Edit => self.editing = true,
+            K::NextChoice | K::PrevChoice => {}
+            K::Queue => {
                 let preview = self.preview(archs, datasets, settings, records)?;
                 let states = cell_states(&preview.cells, records);
                 let missing = preview.cells.into_iter().zip(states).filter(|(_, s)| !s.is_done()).map(|(c, _)| c);
                 return Ok(GridAction::Queue(missing.collect()));
             }
-            KeyCode::Char('S') => return self.submit(archs, datasets, settings, records),
-            _ => {}
+            K::Submit => return self.submit(archs, datasets, settings, records),
         }
         Ok(GridAction::None)
     }
@@ -423,7 +421,7 @@ mod tests {
         let mut form = GridForm { seeds: "0,1,2".into(), fractions: "0.1".into(), ..GridForm::default() };
         let press = |form: &mut GridForm, code| form.handle_key(key(code), &archs, &datasets, &settings, &[]);
         assert_eq!(form.fields().len(), 5);
-        assert_eq!(press(&mut form, KeyCode::Char('S')), Err("Slurm: sbatch is not on the PATH".into()));
+        assert_eq!(press(&mut form, KeyCode::Char('B')), Err("Slurm: sbatch is not on the PATH".into()));
         assert_eq!(form.slurm_note.as_deref(), Some("Slurm: sbatch is not on the PATH"));
         for _ in 0..5 {
             press(&mut form, KeyCode::Down).unwrap();
@@ -446,14 +444,14 @@ mod tests {
             press(&mut form, KeyCode::Char(c)).unwrap();
         }
         press(&mut form, KeyCode::Enter).unwrap();
-        let GridAction::Submit(submit) = press(&mut form, KeyCode::Char('S')).unwrap() else { panic!() };
+        let GridAction::Submit(submit) = press(&mut form, KeyCode::Char('B')).unwrap() else { panic!() };
         assert_eq!(submit.options.partition.as_deref(), Some("debug"));
         assert_eq!(submit.options.time.as_deref(), Some("00:10:00"));
         assert_eq!(expand(&submit.spec).len(), 3);
         assert_eq!(submit.spec.train.epochs, 1);
         assert!(form.submitting);
         assert_eq!(form.slurm_note.as_deref(), Some("submitting 3 missing cells to Slurm…"));
-        assert!(press(&mut form, KeyCode::Char('S')).unwrap_err().contains("already on its way"));
+        assert!(press(&mut form, KeyCode::Char('B')).unwrap_err().contains("already on its way"));
 
         form.on_submitted(&Ok("grid g: 3 cells, 0 done: submitted job 12 with 3 array task(s)".into()));
         assert!(!form.submitting);

@@ -2,7 +2,7 @@
 //! the jobs poller (a worker thread running `slurm::watch::refresh`) last reported them. Records
 //! merged by the poller make the leaderboard reload, so finished cells appear there as they merge.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyEvent;
 
 use crate::results::incoming::MergeReport;
 use crate::slurm::watch::JobStatus;
@@ -27,8 +27,6 @@ pub struct JobsScreen {
     pub error: Option<String>,
     /// The selected array (newest first on screen: index into `jobs` from the end).
     pub selected: usize,
-    /// Set by the first `X`: the job a second `X` cancels.
-    pub confirm_cancel: Option<String>,
     /// The last thing worth telling: merged runs, a cancel's outcome, files that would not merge.
     pub note: Option<String>,
 }
@@ -78,26 +76,25 @@ impl JobsScreen {
         });
     }
 
+    /// Keys of this screen (see `keys::JOBS`); `X` is the app's: it asks before cancelling.
     pub fn handle_key(&mut self, key: KeyEvent) -> Option<JobsRequest> {
-        let confirm = self.confirm_cancel.take();
-        match key.code {
-            KeyCode::Down | KeyCode::Char('j') => {
-                self.selected = (self.selected + 1).min(self.jobs.len().saturating_sub(1));
+        use super::keys::{JOBS, JobsAction, Key, lookup};
+        match lookup(JOBS, Key::of(key))? {
+            JobsAction::Move(m) => self.selected = m.apply(self.selected, self.jobs.len()),
+            JobsAction::Refresh => {
+                self.note = Some("asking Slurm…".into());
+                return Some(JobsRequest::Refresh);
             }
-            KeyCode::Up | KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
-            KeyCode::Char('R') => return Some(JobsRequest::Refresh),
-            KeyCode::Char('X') => {
-                let job = self.selected_job()?.job.job_id.clone();
-                if confirm.as_deref() == Some(job.as_str()) {
-                    self.note = Some(format!("cancelling job {job}…"));
-                    return Some(JobsRequest::Cancel(job));
-                }
-                self.note = Some(format!("press X again to cancel job {job}"));
-                self.confirm_cancel = Some(job);
-            }
-            _ => {}
+            JobsAction::Cancel => {}
         }
         None
+    }
+
+    /// The array `X` would cancel, and how many of its cells have not ended.
+    pub fn cancel_target(&self) -> Option<(String, usize)> {
+        let status = self.selected_job()?;
+        let open = status.cells.iter().filter(|c| c.run.is_none() && !c.never_started).count();
+        Some((status.job.job_id.clone(), open))
     }
 }
 
@@ -105,7 +102,7 @@ impl JobsScreen {
 mod tests {
     use super::*;
     use crate::slurm::jobs::SubmittedJob;
-    use crossterm::event::KeyModifiers;
+    use crossterm::event::{KeyCode, KeyModifiers};
 
     fn status(id: &str) -> JobStatus {
         JobStatus {
@@ -129,16 +126,16 @@ mod tests {
     }
 
     #[test]
-    fn cancelling_needs_x_twice_on_the_same_job() {
+    fn moving_and_refreshing_and_the_cancel_target() {
         let mut screen = JobsScreen::default();
         assert!(!screen.on_update(Ok((MergeReport::default(), vec![status("7"), status("8")]))));
-        // Newest first: 8 is selected.
-        assert_eq!(press(&mut screen, KeyCode::Char('X')), None);
-        assert_eq!(press(&mut screen, KeyCode::Char('X')), Some(JobsRequest::Cancel("8".into())));
+        // Newest first: 8 is selected; X itself asks nothing of the event loop (the app confirms).
+        assert_eq!(screen.cancel_target(), Some(("8".into(), 0)));
         assert_eq!(press(&mut screen, KeyCode::Char('X')), None);
         assert_eq!(press(&mut screen, KeyCode::Down), None);
-        assert_eq!(press(&mut screen, KeyCode::Char('X')), None, "moving away forgets the first X");
-        assert_eq!(press(&mut screen, KeyCode::Char('X')), Some(JobsRequest::Cancel("7".into())));
+        assert_eq!(screen.cancel_target().unwrap().0, "7");
+        assert_eq!(press(&mut screen, KeyCode::Char('R')), Some(JobsRequest::Refresh));
+        assert_eq!(press(&mut screen, KeyCode::Esc), None, "not a key of this screen");
     }
 
     #[test]

@@ -3,12 +3,15 @@
 
 pub mod analyses;
 pub mod archs;
+pub mod columns;
 pub mod data_worker;
 pub mod datasets;
 mod event_loop;
 pub mod grid_form;
 pub mod jobs;
 pub mod jobs_worker;
+pub mod keys;
+pub mod session;
 pub mod state;
 mod text_input;
 pub mod train;
@@ -16,3 +19,8 @@ pub mod worker;
 
 pub use event_loop::run_tui;
 pub use state::{App, Data, Request, Screen, SortColumn, View};
+
+/// "" for one, "s" otherwise: "1 run", "2 runs".
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

@@ -3,7 +3,9 @@
 
 use std::cell::Cell;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
+
+use super::keys::Key;
 
 use crate::results::rank::{Ranking, SetBy, SetSummary, Variant};
 use crate::results::record::RunRecord;
@@ -159,6 +161,14 @@ pub struct App {
     pub grid_form: super::grid_form::GridForm,
     /// The leaderboard shows runs that differ only by seed as one row (mean and spread).
     pub aggregate_seeds: bool,
+    /// A question open over the screen (stop, quit, cancel): only y, n and Esc answer it.
+    pub confirm: Option<Confirm>,
+    /// What the last key did, shown in the status line until the next key.
+    pub message: Option<String>,
+    /// First line of the details pane shown (PgUp/PgDn scroll it).
+    pub details_scroll: usize,
+    /// The leaderboard's optional columns and their chooser (`o`).
+    pub columns: super::columns::Columns,
 }
 
 impl App {
@@ -191,6 +201,10 @@ impl App {
             settings_warning: None,
             grid_form: Default::default(),
             aggregate_seeds: false,
+            confirm: None,
+            message: None,
+            details_scroll: 0,
+            columns: Default::default(),
         }
     }
 
@@ -199,6 +213,10 @@ impl App {
         self.loading = false;
         match result {
             Ok(data) => {
+                if self.message.as_deref() == Some(RELOADING) {
+                    let n = data.records.len();
+                    self.message = Some(format!("read the store again: {n} run{}", super::plural(n)));
+                }
                 let previous = self.current_set().map(|s| s.name.clone());
                 self.set_by = data.set_by;
                 self.data = Some(data);
@@ -315,60 +333,128 @@ impl App {
             .min(self.rows.len().saturating_sub(1));
     }
 
-    /// Applies one key press; returns work for the event loop, if any.
-    pub fn handle_key(&mut self, key: KeyEvent) -> Option<Request> {
-        if key.kind == KeyEventKind::Release {
+    /// Applies one key press; returns work for the event loop, if any. Keys are looked up in the
+    /// key tables of `keys` (the help is drawn from the same tables): a question first, then the
+    /// help overlay, text being typed, the grid form, the keys of every screen, the current screen's.
+    pub fn handle_key(&mut self, event: KeyEvent) -> Option<Request> {
+        let request = self.key(event);
+        // The screens' own answers go to the status line too.
+        if let Some(note) = self.archs.note.take().or_else(|| self.datasets.note.take()) {
+            self.message = Some(note);
+        }
+        request
+    }
+
+    fn key(&mut self, event: KeyEvent) -> Option<Request> {
+        use super::keys::{GLOBAL, GlobalAction, lookup};
+        if event.kind == KeyEventKind::Release {
             return None;
         }
-        if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
-            self.quit = true;
-            return None;
+        let key = Key::of(event);
+        if let Some(confirm) = self.confirm.take() {
+            return self.answer(confirm, key);
         }
-        if self.screen == Screen::Architectures && self.archs.editing_filter {
-            self.archs.handle_key(key);
-            return None;
-        }
-        if self.screen == Screen::Datasets && self.datasets.editing_filter {
-            return self.datasets.handle_key(key).map(Request::Data);
-        }
-        if self.editing_filter {
-            self.edit_filter(key);
-            return None;
-        }
-        if self.screen == Screen::Train
-            && self.grid_form.open
-            && (self.grid_form.editing || key.code != KeyCode::Char('q'))
-        {
-            return self.grid_key(key);
+        self.message = None;
+        // Ctrl-C quits from anywhere, even while typing (asking first while a run trains).
+        if key == Key::ctrl('c') {
+            return self.quit_or_ask();
         }
         if self.show_help {
             // Any key closes help; `q` still quits.
             self.show_help = false;
-            if key.code == KeyCode::Char('q') {
-                self.quit = true;
+            if key == Key::ch('q') {
+                return self.quit_or_ask();
             }
             return None;
         }
+        if self.screen == Screen::Architectures && self.archs.editing_filter {
+            self.archs.handle_key(event);
+            return None;
+        }
+        if self.screen == Screen::Datasets && self.datasets.editing_filter {
+            return self.datasets.handle_key(event).map(Request::Data);
+        }
+        if self.screen == Screen::Leaderboard && self.editing_filter {
+            self.edit_filter(event);
+            return None;
+        }
+        if self.screen == Screen::Leaderboard && self.columns.open {
+            use super::keys::{COLUMNS, ColumnsAction};
+            match lookup(COLUMNS, key) {
+                Some(ColumnsAction::Move(m)) => {
+                    self.columns.cursor = m.apply(self.columns.cursor, super::columns::RunColumn::ALL.len());
+                    return None;
+                }
+                Some(ColumnsAction::Toggle) => {
+                    self.message = Some(self.columns.toggle());
+                    return None;
+                }
+                Some(ColumnsAction::Close) => {
+                    self.columns.open = false;
+                    return None;
+                }
+                // Over the leaderboard only the keys of every screen pass the chooser.
+                None if lookup(GLOBAL, key).is_none() => return None,
+                None => {}
+            }
+        }
+        if self.screen == Screen::Train && self.grid_form.open {
+            if self.grid_form.editing || lookup(super::keys::GRID, key).is_some() {
+                return self.grid_key(event);
+            }
+            // Over the Train screen only the keys of every screen pass the form.
+            if lookup(GLOBAL, key).is_none() {
+                return None;
+            }
+        }
+        if let Some(action) = lookup(GLOBAL, key) {
+            return match action {
+                GlobalAction::Quit => self.quit_or_ask(),
+                GlobalAction::Help => {
+                    self.show_help = true;
+                    None
+                }
+                GlobalAction::GoTo => self.go_to(key),
+            };
+        }
+        match self.screen {
+            Screen::Analyses => {
+                if lookup(super::keys::ANALYSES, key) == Some(super::keys::AnalysesAction::Reload) {
+                    self.loading = true;
+                    self.message = Some(RELOADING.into());
+                    return Some(Request::Load(self.set_by));
+                }
+                self.analyses.handle_key(event);
+                None
+            }
+            Screen::Jobs => {
+                if lookup(super::keys::JOBS, key) == Some(super::keys::JobsAction::Cancel) {
+                    match self.jobs.cancel_target() {
+                        Some((job, open)) => self.confirm = Some(Confirm::CancelJob { job, open }),
+                        None => self.message = Some("no Slurm array to cancel".into()),
+                    }
+                    return None;
+                }
+                self.jobs.handle_key(event).map(Request::Jobs)
+            }
+            Screen::Train => self.train_key(event),
+            Screen::Datasets => self.datasets.handle_key(event).map(Request::Data),
+            Screen::Architectures => self.archs.handle_key(event).map(Request::Catalog),
+            Screen::Leaderboard => self.runs_key(event),
+        }
+    }
+
+    /// `1`..`6`: shows that screen and asks for what it needs to show. Never adds, starts, stops or
+    /// deletes anything (issue 21: `4` used to queue the selection).
+    fn go_to(&mut self, key: Key) -> Option<Request> {
         match key.code {
-            KeyCode::Char('q') => {
-                self.quit = true;
-                return None;
-            }
-            KeyCode::Char('?') => {
-                self.show_help = true;
-                return None;
-            }
-            KeyCode::Char('1') => {
-                self.screen = Screen::Leaderboard;
-                return None;
-            }
+            KeyCode::Char('1') => self.screen = Screen::Leaderboard,
             KeyCode::Char('2') => {
                 self.screen = Screen::Architectures;
                 if self.archs.rows.is_empty() && !self.archs.loading {
                     self.archs.loading = true;
                     return Some(Request::Catalog(self.archs.input_size()));
                 }
-                return None;
             }
             KeyCode::Char('3') => {
                 self.screen = Screen::Datasets;
@@ -376,15 +462,8 @@ impl App {
                     self.datasets.loading = true;
                     return Some(Request::Data(DataRequest::List));
                 }
-                return None;
             }
-            KeyCode::Char('4') => {
-                self.screen = Screen::Train;
-                if self.train.queued() == 0 {
-                    self.queue_selection();
-                }
-                return None;
-            }
+            KeyCode::Char('4') => self.screen = Screen::Train,
             KeyCode::Char('5') => {
                 self.screen = Screen::Analyses;
                 return self.analyses_request();
@@ -395,45 +474,97 @@ impl App {
             }
             _ => {}
         }
-        if self.screen == Screen::Analyses {
-            if key.code == KeyCode::Char('R') {
-                self.loading = true;
-                return Some(Request::Load(self.set_by));
-            }
-            self.analyses.handle_key(key);
-            return None;
+        None
+    }
+
+    /// `q` / Ctrl-C: quits at once, or asks first while a run trains (quitting stops it).
+    fn quit_or_ask(&mut self) -> Option<Request> {
+        if self.train.current.is_some() {
+            self.confirm = Some(Confirm::Quit);
+        } else {
+            self.quit = true;
         }
-        if self.screen == Screen::Jobs {
-            return self.jobs.handle_key(key).map(Request::Jobs);
-        }
-        if self.screen == Screen::Train {
-            if key.code == KeyCode::Char('E') {
-                self.grid_form.open = true;
+        None
+    }
+
+    /// The answer to an open question: `y` does it, `n` or Esc does nothing; another key leaves the
+    /// question open (a second Ctrl-C while asked to quit quits).
+    fn answer(&mut self, confirm: Confirm, key: Key) -> Option<Request> {
+        use super::keys::{CONFIRM, ConfirmAction};
+        let action = match super::keys::lookup(CONFIRM, key) {
+            Some(action) => action,
+            None if key == Key::ctrl('c') && confirm == Confirm::Quit => ConfirmAction::Yes,
+            None => {
+                self.confirm = Some(confirm);
                 return None;
             }
-            if key.code == KeyCode::Char('a') {
+        };
+        if action == ConfirmAction::No {
+            self.message = Some(confirm.declined().into());
+            return None;
+        }
+        match confirm {
+            Confirm::Quit => {
+                self.quit = true;
+                None
+            }
+            Confirm::StopRun => {
+                let request = self.train.stop().map(Request::Train);
+                if request.is_none() {
+                    self.message = Some("the run had already ended".into());
+                } else {
+                    self.message = Some("stopping the run; it is stored as interrupted".into());
+                }
+                request
+            }
+            Confirm::CancelJob { job, .. } => {
+                self.jobs.note = Some(format!("cancelling job {job}…"));
+                self.message = Some(format!("cancelling Slurm job {job}…"));
+                Some(Request::Jobs(JobsRequest::Cancel(job)))
+            }
+        }
+    }
+
+    /// A key of the Train screen: queueing, the grid form and stopping are the app's (they need the
+    /// selections, the store or a question), the rest is the screen's.
+    fn train_key(&mut self, event: KeyEvent) -> Option<Request> {
+        use super::keys::{TRAIN, TrainAction};
+        match super::keys::lookup(TRAIN, Key::of(event)) {
+            Some(TrainAction::Grid) => {
+                self.grid_form.open = true;
+                None
+            }
+            Some(TrainAction::Queue) => {
                 let added = self.queue_selection();
                 let line = match added {
                     0 if self.archs.chosen.is_empty() || self.datasets.chosen.is_empty() => {
                         "select architectures (2, Space) and datasets (3, Space) to queue runs".to_string()
                     }
                     0 => "every selected pair is already queued".to_string(),
-                    n => format!("queued {n} run{}", if n == 1 { "" } else { "s" }),
+                    n => format!("queued {n} run{} (s starts the queue)", super::plural(n)),
                 };
+                self.message = Some(line.clone());
                 self.train.note(line);
-                return None;
+                None
             }
-            return self.train.handle_key(key).map(Request::Train);
+            Some(TrainAction::Stop) => {
+                if self.train.can_stop() {
+                    self.confirm = Some(Confirm::StopRun);
+                } else {
+                    self.message = Some("no run is training".into());
+                }
+                None
+            }
+            _ => self.train.handle_key(event).map(Request::Train),
         }
-        if self.screen == Screen::Datasets {
-            return self.datasets.handle_key(key).map(Request::Data);
-        }
-        if self.screen == Screen::Architectures {
-            return self.archs.handle_key(key).map(Request::Catalog);
-        }
-        let page = 10;
-        match key.code {
-            KeyCode::Esc => {
+    }
+
+    /// A key of the leaderboard (see `keys::RUNS`).
+    fn runs_key(&mut self, event: KeyEvent) -> Option<Request> {
+        use super::keys::{RUNS, RunsAction as A};
+        let action = super::keys::lookup(RUNS, Key::of(event))?;
+        match action {
+            A::Back => {
                 if !self.filter.is_empty() {
                     self.filter.clear();
                     self.refresh_rows();
@@ -443,30 +574,36 @@ impl App {
                     self.view = View::Table;
                 }
             }
-            KeyCode::Down | KeyCode::Char('j') => self.move_selection(1),
-            KeyCode::Up | KeyCode::Char('k') => self.move_selection(-1),
-            KeyCode::PageDown => self.move_selection(page),
-            KeyCode::PageUp => self.move_selection(-page),
-            KeyCode::Home | KeyCode::Char('g') => self.selected = 0,
-            KeyCode::End | KeyCode::Char('G') => self.selected = self.rows.len().saturating_sub(1),
-            KeyCode::Char('s') | KeyCode::Char('S') => {
-                self.sort_column = self.sort_column.step(key.code == KeyCode::Char('s'));
+            A::Move(m) => {
+                if self.show_details && matches!(m, super::keys::Move::By(10) | super::keys::Move::By(-10)) {
+                    // PgUp/PgDn scroll the details pane while it shows.
+                    let d = if m == super::keys::Move::By(10) { 10 } else { -10 };
+                    self.details_scroll = (self.details_scroll as isize + d).max(0) as usize;
+                } else {
+                    self.selected = m.apply(self.selected, self.rows.len());
+                    self.details_scroll = 0;
+                }
+            }
+            A::SortNext | A::SortPrev => {
+                self.sort_column = self.sort_column.step(action == A::SortNext);
                 self.reversed = false;
                 self.refresh_rows();
             }
-            KeyCode::Char('r') => {
+            A::Reverse => {
                 self.reversed = !self.reversed;
                 self.refresh_rows();
             }
-            KeyCode::Char('e') => self.set_variant(Variant::Energy),
-            KeyCode::Char('c') => self.set_variant(Variant::Co2),
-            KeyCode::Char('t') => self.set_variant(Variant::Time),
-            KeyCode::Char('m') => self.set_variant(Variant::Memory),
-            KeyCode::Char('v') => self.set_variant(self.variant.next()),
-            KeyCode::Char('/') => self.editing_filter = true,
-            KeyCode::Char(']') | KeyCode::Char('n') => self.step_set(true),
-            KeyCode::Char('[') | KeyCode::Char('p') => self.step_set(false),
-            KeyCode::Char('b') => {
+            A::Variant => match event.code {
+                KeyCode::Char('c') => self.set_variant(Variant::Co2),
+                KeyCode::Char('t') => self.set_variant(Variant::Time),
+                KeyCode::Char('m') => self.set_variant(Variant::Memory),
+                _ => self.set_variant(Variant::Energy),
+            },
+            A::NextVariant => self.set_variant(self.variant.next()),
+            A::Filter => self.editing_filter = true,
+            A::NextSet => self.step_set(true),
+            A::PrevSet => self.step_set(false),
+            A::SetBy => {
                 let next = match self.set_by {
                     SetBy::Group => SetBy::Dataset,
                     SetBy::Dataset => SetBy::All,
@@ -475,16 +612,18 @@ impl App {
                 self.loading = true;
                 return Some(Request::Load(next));
             }
-            KeyCode::Char('R') => {
+            A::Reload => {
                 self.loading = true;
+                self.message = Some(RELOADING.into());
                 return Some(Request::Load(self.set_by));
             }
-            KeyCode::Enter | KeyCode::Char('d') => self.show_details = !self.show_details,
-            KeyCode::Char('a') => self.aggregate_seeds = !self.aggregate_seeds,
-            KeyCode::Tab | KeyCode::Char('x') => {
-                self.view = if self.view == View::Table { View::Chart } else { View::Table };
+            A::Details => {
+                self.show_details = !self.show_details;
+                self.details_scroll = 0;
             }
-            _ => {}
+            A::Seeds => self.aggregate_seeds = !self.aggregate_seeds,
+            A::Columns => self.columns.open = true,
+            A::Chart => self.view = if self.view == View::Table { View::Chart } else { View::Table },
         }
         None
     }
@@ -495,13 +634,6 @@ impl App {
         }
     }
 
-    fn move_selection(&mut self, delta: isize) {
-        if self.rows.is_empty() {
-            return;
-        }
-        let last = self.rows.len() as isize - 1;
-        self.selected = (self.selected as isize + delta).clamp(0, last) as usize;
-    }
 
     fn set_variant(&mut self, variant: Variant) {
         self.variant = variant;
@@ -516,10 +648,22 @@ impl App {
         }
     }
 
-    /// The seed-aggregated rows of the current set.
+    /// The seed-aggregated rows of the current set that the filter keeps: a row shows when one of
+    /// its runs is shown (see [`App::seed_group_matches`] for how many).
     pub fn current_seed_groups(&self) -> Vec<&crate::results::seeds::SeedGroup> {
         let Some(data) = &self.data else { return Vec::new() };
-        data.seed_groups.iter().filter(|g| g.set == self.set_index).collect()
+        let shown: std::collections::HashSet<usize> = self.rows.iter().map(|&r| data.ranking.runs[r].index).collect();
+        data.seed_groups
+            .iter()
+            .filter(|g| g.set == self.set_index && g.runs.iter().any(|r| shown.contains(r)))
+            .collect()
+    }
+
+    /// How many of a seed row's runs the filter keeps (all of them unless it names ids or seeds).
+    pub fn seed_group_matches(&self, group: &crate::results::seeds::SeedGroup) -> usize {
+        let Some(data) = &self.data else { return 0 };
+        let shown: std::collections::HashSet<usize> = self.rows.iter().map(|&r| data.ranking.runs[r].index).collect();
+        group.runs.iter().filter(|r| shown.contains(r)).count()
     }
 
     /// The answer to the grid form's Slurm submission (a summary naming the job, or the error);
@@ -556,16 +700,20 @@ impl App {
                 } else if added == 0 {
                     format!("grid: its {} missing cells are already queued", cells.len())
                 } else {
-                    format!(
-                        "grid: queued {added} missing cell{} (s starts the queue)",
-                        if added == 1 { "" } else { "s" }
-                    )
+                    format!("grid: queued {added} missing cell{} (s starts the queue)", super::plural(added))
                 };
+                self.message = Some(line.clone());
                 self.train.note(line);
                 self.grid_form.open = false;
             }
-            Ok(GridAction::Submit(submit)) => return Some(Request::GridSlurm(submit)),
-            Err(message) => self.train.note(format!("grid: {message}")),
+            Ok(GridAction::Submit(submit)) => {
+                self.message = self.grid_form.slurm_note.clone();
+                return Some(Request::GridSlurm(submit));
+            }
+            Err(message) => {
+                self.message = Some(format!("grid: {message}"));
+                self.train.note(format!("grid: {message}"));
+            }
         }
         None
     }
@@ -580,5 +728,63 @@ impl App {
         self.scroll.set(0);
         self.rows.clear();
         self.refresh_rows();
+    }
+}
+
+/// The status line while `R` reloads the store (replaced by the count when it arrives).
+const RELOADING: &str = "reading the store again…";
+
+/// A question the app asks before a key ends or loses work.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Confirm {
+    /// Stop the running training (stored as interrupted).
+    StopRun,
+    /// Quit while a run trains (it stops and is stored as interrupted).
+    Quit,
+    /// scancel a Slurm array; `open` of its cells have not ended.
+    CancelJob { job: String, open: usize },
+}
+
+impl Confirm {
+    /// The question, naming what is lost.
+    pub fn question(&self, app: &App) -> String {
+        match self {
+            Confirm::StopRun => format!(
+                "Stop the running training ({})? It is stored as interrupted; the rest of the queue waits.",
+                app.train.current_label()
+            ),
+            Confirm::Quit => format!(
+                "Quit? The running training ({}) stops and is stored as interrupted.",
+                app.train.current_label()
+            ),
+            Confirm::CancelJob { job, open } => format!(
+                "Cancel Slurm job {job}? Its {open} unfinished cell{} stop and are stored as interrupted.",
+                super::plural(*open)
+            ),
+        }
+    }
+
+    /// What `y` does, for the modal's keys line.
+    pub fn yes(&self) -> &'static str {
+        match self {
+            Confirm::StopRun => "stop it",
+            Confirm::Quit => "quit",
+            Confirm::CancelJob { .. } => "cancel the job",
+        }
+    }
+
+    /// What `n` does.
+    pub fn no(&self) -> &'static str {
+        match self {
+            Confirm::StopRun | Confirm::Quit => "keep training",
+            Confirm::CancelJob { .. } => "keep the job",
+        }
+    }
+
+    fn declined(&self) -> &'static str {
+        match self {
+            Confirm::StopRun | Confirm::Quit => "the run goes on",
+            Confirm::CancelJob { .. } => "the job goes on",
+        }
     }
 }

@@ -2,7 +2,9 @@
 //! Datasets selections), editable until each starts, the settings every run gets when it starts, and
 //! the live progress of the current run as its worker reports it. Runs go one after another.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyEvent;
+
+use super::plural;
 
 use crate::results::record::RunStatus;
 use crate::train::worker::{Job, RunMessage, RunUpdate};
@@ -16,7 +18,8 @@ pub enum JobState {
     /// Ended and stored.
     Done {
         status: RunStatus,
-        performance: f64,
+        /// `None` when it ended before its first test.
+        performance: Option<f64>,
         run_id: String,
     },
     /// Could not start or could not be stored.
@@ -28,7 +31,7 @@ impl JobState {
         match self {
             JobState::Queued => "queued".into(),
             JobState::Running => "running".into(),
-            JobState::Done { status, performance, .. } => format!("{} P={performance:.3}", status.label()),
+            JobState::Done { status, .. } => status.label().into(),
             JobState::Failed(_) => "could not run".into(),
         }
     }
@@ -53,15 +56,7 @@ pub struct QueueEntry {
 impl QueueEntry {
     /// The start as the queue shows it: `scratch`, or the source, `[f]` marking a frozen backbone.
     pub fn start_label(&self) -> String {
-        let Some(source) = &self.start else { return "scratch".into() };
-        // Run ids end in 8 hex digits that tell them apart; the date before them is long for a column.
-        let short = match source.strip_prefix("run:") {
-            Some(id) if id.chars().count() > 12 => {
-                format!("run:…{}", id.chars().skip(id.chars().count() - 8).collect::<String>())
-            }
-            _ => source.clone(),
-        };
-        if self.freeze { format!("[f] {short}") } else { short }
+        super::columns::start_label(self.start.as_deref(), self.freeze)
     }
 }
 
@@ -387,39 +382,39 @@ impl TrainScreen {
         Some(TrainRequest::Start(job))
     }
 
-    /// Keys of this screen (the app handles `a` and the screen switches).
+    /// Keys of this screen (see `keys::TRAIN`; the app handles `a`, `E` and `X`).
     pub fn handle_key(&mut self, key: KeyEvent) -> Option<TrainRequest> {
-        let last = self.queue.len().saturating_sub(1);
+        use super::keys::{Key, TRAIN, TrainAction as A, lookup};
         let movable = |s: &TrainScreen, i: usize| s.queue.get(i).is_some_and(|e| e.state == JobState::Queued);
-        match key.code {
-            KeyCode::Down | KeyCode::Char('j') => self.cursor = (self.cursor + 1).min(last),
-            KeyCode::Up | KeyCode::Char('k') => self.cursor = self.cursor.saturating_sub(1),
-            KeyCode::Home | KeyCode::Char('g') => self.cursor = 0,
-            KeyCode::End | KeyCode::Char('G') => self.cursor = last,
-            KeyCode::Char('J') => {
+        match lookup(TRAIN, Key::of(key))? {
+            A::Move(m) => self.cursor = m.apply(self.cursor, self.queue.len()),
+            A::MoveEntryDown => {
                 if movable(self, self.cursor) && movable(self, self.cursor + 1) {
                     self.queue.swap(self.cursor, self.cursor + 1);
                     self.cursor += 1;
                 }
             }
-            KeyCode::Char('K') => {
+            A::MoveEntryUp => {
                 if self.cursor > 0 && movable(self, self.cursor) && movable(self, self.cursor - 1) {
                     self.queue.swap(self.cursor, self.cursor - 1);
                     self.cursor -= 1;
                 }
             }
-            KeyCode::Char('x') | KeyCode::Delete => {
+            A::Remove => {
                 if movable(self, self.cursor) {
-                    self.queue.remove(self.cursor);
+                    let entry = self.queue.remove(self.cursor);
                     self.cursor = self.cursor.min(self.queue.len().saturating_sub(1));
+                    self.note(format!("removed {} on {} from the queue", entry.arch, entry.dataset));
+                } else if self.queue.get(self.cursor).is_some() {
+                    self.note("only a queued run can be removed (a running one is stopped with X)");
                 }
             }
-            KeyCode::Char('w') => {
+            A::Weights => {
                 if movable(self, self.cursor) {
                     self.cycle_start();
                 }
             }
-            KeyCode::Char('f') => {
+            A::Freeze => {
                 if movable(self, self.cursor) {
                     let entry = &mut self.queue[self.cursor];
                     if entry.start.is_some() {
@@ -436,50 +431,75 @@ impl TrainScreen {
                     }
                 }
             }
-            KeyCode::Char('C') => {
+            A::ClearEnded => {
                 let current = self.queue.get(self.cursor).map(|e| e.id);
+                let before = self.queue.len();
                 self.queue.retain(|e| matches!(e.state, JobState::Queued | JobState::Running));
+                let cleared = before - self.queue.len();
+                self.note(format!("cleared {cleared} ended run{} from the queue (they stay stored)", plural(cleared)));
                 self.cursor = current
                     .and_then(|id| self.queue.iter().position(|e| e.id == id))
                     .unwrap_or(0)
                     .min(self.queue.len().saturating_sub(1));
             }
-            KeyCode::Tab | KeyCode::Right | KeyCode::Char('l') => {
+            A::NextSetting => {
                 let i = Setting::ALL.iter().position(|s| *s == self.setting).unwrap_or(0);
                 self.setting = Setting::ALL[(i + 1) % Setting::ALL.len()];
             }
-            KeyCode::BackTab | KeyCode::Left | KeyCode::Char('h') => {
+            A::PrevSetting => {
                 let i = Setting::ALL.iter().position(|s| *s == self.setting).unwrap_or(0);
                 self.setting = Setting::ALL[(i + Setting::ALL.len() - 1) % Setting::ALL.len()];
             }
-            KeyCode::Char('+') | KeyCode::Char('=') => self.settings.change(self.setting, true),
-            KeyCode::Char('-') | KeyCode::Char('_') => self.settings.change(self.setting, false),
-            KeyCode::Char('s') => {
-                if self.current.is_none() {
-                    if self.queued() == 0 {
-                        self.note("nothing queued: select architectures (2) and datasets (3), then a here");
-                        return None;
-                    }
-                    return self.start_next();
+            A::Increase => self.settings.change(self.setting, true),
+            A::Decrease => self.settings.change(self.setting, false),
+            A::Start => {
+                if self.current.is_some() {
+                    self.note("a run is training: the queue goes on by itself when it ends");
+                    return None;
                 }
+                if self.queued() == 0 {
+                    self.note("nothing queued: select architectures (2) and datasets (3), then a here");
+                    return None;
+                }
+                return self.start_next();
             }
-            KeyCode::Char('p') => {
+            A::Pause => {
                 if self.current.is_some() && !self.stopping {
                     self.pause_requested = !self.pause_requested;
                     return Some(if self.pause_requested { TrainRequest::Pause } else { TrainRequest::Resume });
                 }
+                self.note("no run to pause");
             }
-            KeyCode::Char('S') | KeyCode::Esc => {
-                if self.current.is_some() && !self.stopping {
-                    self.stopping = true;
-                    self.running = false;
-                    self.note("stopping after this step; the rest of the queue waits (s starts it)");
-                    return Some(TrainRequest::Stop);
-                }
-            }
-            _ => {}
+            A::Queue | A::Grid | A::Stop => {}
         }
         None
+    }
+
+    /// Whether a run is training and can be stopped.
+    pub fn can_stop(&self) -> bool {
+        self.current.is_some() && !self.stopping
+    }
+
+    /// Stops the current run (the user confirmed): it is stored as interrupted; the queue waits.
+    pub fn stop(&mut self) -> Option<TrainRequest> {
+        if !self.can_stop() {
+            return None;
+        }
+        self.stopping = true;
+        self.running = false;
+        self.note("stopping after this step; it is stored as interrupted; the rest of the queue waits (s starts it)");
+        Some(TrainRequest::Stop)
+    }
+
+    /// "pepr_lenet5 on synthetic, epoch 2/3": the run in progress, for questions about it.
+    pub fn current_label(&self) -> String {
+        match &self.live {
+            Some(live) if self.current == Some(live.job) && live.epoch > 0 => {
+                format!("{} on {}, epoch {}/{}", live.arch, live.dataset, live.epoch, live.epochs)
+            }
+            Some(live) if self.current == Some(live.job) => format!("{} on {}", live.arch, live.dataset),
+            _ => "the run".into(),
+        }
     }
 
     /// The next start of the queued run under the cursor: scratch, then each imported weights of its
@@ -589,14 +609,14 @@ impl TrainScreen {
                     live.ended = Some(record.status);
                     live.paused = false;
                 }
+                let p = record.measured_performance().map_or_else(|| "— (no test yet)".into(), |p| format!("{p:.4}"));
                 let mut line = format!(
-                    "{} {}: {} {:.4} after {} epoch{}",
+                    "{} {}: {} {p} after {} epoch{}",
                     record.id,
                     record.status.label(),
                     record.metric,
-                    record.performance,
                     record.epoch_perf.len(),
-                    if record.epoch_perf.len() == 1 { "" } else { "s" },
+                    plural(record.epoch_perf.len()),
                 );
                 if let Some(message) = message {
                     line.push_str(&format!(" ({message})"));
@@ -611,7 +631,7 @@ impl TrainScreen {
                 if let Some(entry) = self.entry(id) {
                     entry.state = JobState::Done {
                         status: record.status,
-                        performance: record.performance,
+                        performance: record.measured_performance(),
                         run_id: record.id.clone(),
                     };
                 }

@@ -209,6 +209,14 @@ pub struct RunRecord {
     pub origin: Origin,
 }
 
+impl RunRecord {
+    /// P as a finding: `None` for a run that ended (interrupted or failed) before its first test, whose
+    /// stored `performance` is only a placeholder. Shown as "—", never plotted, never ranked.
+    pub fn measured_performance(&self) -> Option<f64> {
+        (self.status == RunStatus::Completed || !self.epoch_perf.is_empty()).then_some(self.performance)
+    }
+}
+
 /// The detail behind a trained run's energy, CO2, FLOP/s and memory figures.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 pub struct MeterDetail {

@@ -1,5 +1,5 @@
-//! Seed aggregation: runs that differ only by seed (same comparison set, group, architecture, start
-//! and data fraction) collapse to one row with the mean and spread of P, each resource and each PePR
+//! Seed aggregation: runs that differ only by seed (same comparison set, group, architecture, start,
+//! frozen backbone, data fraction, epochs, batch size, learning rate, metric and backend) collapse to one row with the mean and spread of P, each resource and each PePR
 //! score. Only completed runs count (the ones the ranking scores). The spread is the sample standard
 //! deviation (n - 1; none for a single seed) together with the minimum and maximum.
 //!
@@ -36,6 +36,13 @@ pub struct SeedGroup {
     pub arch: String,
     pub pretrained: Option<String>,
     pub fraction: Option<f64>,
+    /// The settings the runs share besides the above (a 1-epoch and a 2-epoch run are never merged).
+    pub epochs: Option<u32>,
+    pub batch_size: Option<u32>,
+    pub lr: Option<f64>,
+    pub metric: String,
+    pub frozen: bool,
+    pub backend: Option<String>,
     /// Indices of the aggregated records, in store order.
     pub runs: Vec<usize>,
     /// Their seeds (a run without one is left out here).
@@ -53,7 +60,22 @@ impl SeedGroup {
     }
 }
 
-type Key<'a> = (usize, &'a str, &'a str, Option<&'a str>, Option<u64>);
+/// Everything a row's runs share: set, group, arch, start, fraction, then the training settings
+/// (epochs, batch, lr, metric, frozen backbone, backend); only the seed may differ.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Key<'a> {
+    set: usize,
+    group: &'a str,
+    arch: &'a str,
+    pretrained: Option<&'a str>,
+    fraction: Option<u64>,
+    epochs: Option<u32>,
+    batch_size: Option<u32>,
+    lr: Option<u64>,
+    metric: &'a str,
+    frozen: bool,
+    backend: Option<&'a str>,
+}
 
 /// Aggregates the completed runs of `records` over seeds, using `ranking`'s scores. Rows come in set
 /// order, then best mean PePR-E first.
@@ -68,13 +90,19 @@ pub fn aggregate_seeds(records: &[RunRecord], ranking: &Ranking) -> Result<Vec<S
         if record.status != RunStatus::Completed {
             continue;
         }
-        let key: Key = (
-            run.set,
-            record.group.as_str(),
-            record.arch.as_str(),
-            record.pretrained.as_deref(),
-            record.data_fraction.map(f64::to_bits),
-        );
+        let key = Key {
+            set: run.set,
+            group: record.group.as_str(),
+            arch: record.arch.as_str(),
+            pretrained: record.pretrained.as_deref(),
+            fraction: record.data_fraction.map(f64::to_bits),
+            epochs: record.epochs,
+            batch_size: record.batch_size,
+            lr: record.lr.map(f64::to_bits),
+            metric: record.metric.as_str(),
+            frozen: record.frozen_backbone == Some(true),
+            backend: record.backend.as_deref(),
+        };
         let id = *key_ids.entry(key).or_insert_with(|| {
             keys.push(key);
             members.push(Vec::new());
@@ -149,14 +177,20 @@ pub fn aggregate_seeds(records: &[RunRecord], ranking: &Ranking) -> Result<Vec<S
         .enumerate()
         .map(|(i, key)| {
             let id = key.expect("group keys are never null") as usize;
-            let (set, group, arch, pretrained, fraction) = keys[id];
+            let key = keys[id];
             let runs = members[id].clone();
             SeedGroup {
-                set,
-                group: group.to_string(),
-                arch: arch.to_string(),
-                pretrained: pretrained.map(str::to_string),
-                fraction: fraction.map(f64::from_bits),
+                set: key.set,
+                group: key.group.to_string(),
+                arch: key.arch.to_string(),
+                pretrained: key.pretrained.map(str::to_string),
+                fraction: key.fraction.map(f64::from_bits),
+                epochs: key.epochs,
+                batch_size: key.batch_size,
+                lr: key.lr.map(f64::from_bits),
+                metric: key.metric.to_string(),
+                frozen: key.frozen,
+                backend: key.backend.map(str::to_string),
                 seeds: runs.iter().filter_map(|&r| records[r].seed).collect(),
                 runs,
                 performance: performance[i].expect("every run has P"),
@@ -399,6 +433,29 @@ mod tests {
         assert_eq!(format_spread(Some(p), 2), "0.70±0.10");
         // Best mean PePR-E first: lenet scores 0.5 (no energy), resnet about 0.41.
         assert_eq!(groups[0].arch, "pepr_lenet5");
+    }
+
+    /// Issue 22: a 1-epoch and a 2-epoch run of resnet were merged into one row.
+    #[test]
+    fn runs_that_differ_by_more_than_the_seed_stay_apart() {
+        let base = records();
+        let ranking = rank(&base, SetBy::Group).unwrap();
+        assert_eq!(aggregate_seeds(&base, &ranking).unwrap().len(), 2);
+        let changes: [(&str, fn(&mut RunRecord)); 6] = [
+            ("epochs", |r| r.epochs = Some(99)),
+            ("batch", |r| r.batch_size = Some(7)),
+            ("lr", |r| r.lr = Some(0.123)),
+            ("metric", |r| r.metric = "balanced accuracy".into()),
+            ("frozen", |r| r.frozen_backbone = Some(true)),
+            ("backend", |r| r.backend = Some("wgpu".into())),
+        ];
+        for (what, change) in changes {
+            let mut records = base.clone();
+            change(&mut records[1]);
+            let ranking = rank(&records, SetBy::Group).unwrap();
+            let groups = aggregate_seeds(&records, &ranking).unwrap();
+            assert_eq!(groups.len(), 3, "{what}: resnet seed 1 is a row of its own");
+        }
     }
 
     #[test]

@@ -23,10 +23,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let title = format!(" P vs {} ({}) · PePR-{} ", v.resource_name(), v.unit(), v.letter());
     let block = Block::bordered().title(title);
 
-    // Min and max over the whole set, as the normalisation uses them (the filter does not change them).
+    // Min and max over the set's ranked runs, as the normalisation uses them (the filter does not
+    // change them). Only ranked runs are plotted: an interrupted or failed run has no score, and one
+    // that ended before its first test has no P at all.
     let set = app.set_index;
-    let in_set = data.ranking.runs.iter().filter(|r| r.set == set);
-    let resources: Vec<f64> = in_set.clone().filter_map(|r| v.resource(&data.records[r.index])).collect();
+    let in_set = data.ranking.runs.iter().filter(|r| r.set == set && r.score[i].is_some());
+    let resources: Vec<f64> = in_set.clone().filter_map(|r| data.ranking.resource(v, &data.records[r.index])).collect();
     let best = in_set.filter_map(|r| r.score[i]).fold(f64::NAN, f64::max);
     let (Some(lo), Some(hi)) = (resources.iter().cloned().reduce(f64::min), resources.iter().cloned().reduce(f64::max))
     else {
@@ -42,15 +44,28 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let mut front = Vec::new();
     let mut others = Vec::new();
     let mut selected = Vec::new();
+    let mut selected_name = None;
     for (position, &row) in app.rows().iter().enumerate() {
         let run = &data.ranking.runs[row];
         let record = &data.records[run.index];
-        let Some(x) = v.resource(record) else {
+        let (Some(x), Some(_)) = (data.ranking.resource(v, record), run.score[i]) else {
+            if position == app.selected {
+                selected_name = Some(format!("{}: not plotted (no PePR-{})", record.arch, v.letter()));
+            }
             continue;
         };
         let point = (x, record.performance);
         if position == app.selected {
             selected.push(point);
+            selected_name = Some(format!(
+                "{}: P {:.4}, {} {}, PePR-{} {:.4}",
+                record.arch,
+                record.performance,
+                sig(x, 3),
+                v.unit(),
+                v.letter(),
+                run.score[i].unwrap_or(f64::NAN)
+            ));
         }
         if run.pareto[i] { front.push(point) } else { others.push(point) }
     }
@@ -58,7 +73,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
 
     let span = if hi > lo { hi - lo } else { 1.0 };
     let x_bounds = [lo - 0.03 * span, hi + 0.03 * span];
-    let y_bounds = performance_bounds(data, set);
+    let y_bounds = performance_bounds(data, set, i);
     let iso_lines: Vec<(f64, Vec<(f64, f64)>)> = ISO_FRACTIONS
         .iter()
         .filter(|_| best.is_finite() && best > 0.0)
@@ -78,7 +93,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         .iter()
         .map(|(c, points)| {
             Dataset::default()
-                .name(format!("PePR={c:.3}"))
+                .name(format!("PePR {c:.3} ··"))
                 .marker(Marker::Braille)
                 .graph_type(GraphType::Line)
                 .style(Style::new().fg(Color::DarkGray))
@@ -103,7 +118,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     );
     datasets.push(
         Dataset::default()
-            .name("selected")
+            .name("■ selected")
             .marker(Marker::Block)
             .graph_type(GraphType::Scatter)
             .style(Style::new().fg(Color::Yellow))
@@ -134,11 +149,59 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 .style(Style::new().fg(Color::Gray)),
         );
     frame.render_widget(chart, area);
+    // The selected point named, and each iso-line's value written at its upper end (not colour alone).
+    let inner = Block::bordered().inner(area);
+    if let Some(name) = selected_name
+        && inner.height > 2
+    {
+        // Right of the y axis's title "P".
+        let area = Rect { x: inner.x + 2, width: inner.width.saturating_sub(2), height: 1, ..inner };
+        let line = Line::styled(super::format::fit(&format!(" ■ {name}"), area.width as usize), Style::new().fg(Color::Yellow));
+        frame.render_widget(line, area);
+    }
+    label_iso_lines(frame, inner, &iso_lines, x_bounds, y_bounds);
 }
 
-/// P axis: the set's P range widened to tenths, within [0, 1], so close scores stay apart.
-fn performance_bounds(data: &Data, set: usize) -> [f64; 2] {
-    let ps = data.ranking.runs.iter().filter(|r| r.set == set).map(|r| data.records[r.index].performance);
+/// Writes "PePR 0.412" beside the upper end of each iso-line, inside the plot, where it fits.
+fn label_iso_lines(frame: &mut Frame, inner: Rect, lines: &[(f64, Vec<(f64, f64)>)], x: [f64; 2], y: [f64; 2]) {
+    // The plot sits right of the y labels and above the x labels and title: an estimate of 7
+    // columns and 3 rows, good enough to place a label near its line.
+    let plot = Rect {
+        x: inner.x + 7,
+        y: inner.y + 1,
+        width: inner.width.saturating_sub(8),
+        height: inner.height.saturating_sub(4),
+    };
+    if plot.width < 20 || plot.height < 4 {
+        return;
+    }
+    let mut used: Vec<u16> = Vec::new();
+    for (c, points) in lines {
+        let Some(&(px, py)) = points.last() else { continue };
+        let col = ((px - x[0]) / (x[1] - x[0]) * plot.width as f64).round() as i64;
+        let row = ((y[1] - py) / (y[1] - y[0]) * plot.height as f64).round() as i64;
+        let text = format!("PePR {c:.3}");
+        let width = text.chars().count() as i64;
+        let col = col.min(plot.width as i64 - width).max(0) as u16;
+        let row = row.clamp(0, plot.height as i64 - 1) as u16;
+        if used.contains(&row) {
+            continue;
+        }
+        used.push(row);
+        let area = Rect { x: plot.x + col, y: plot.y + row, width: width as u16, height: 1 };
+        frame.render_widget(Line::styled(text, Style::new().fg(Color::Gray)), area);
+    }
+}
+
+/// P axis: the P range of the set's ranked runs widened to tenths, within [0, 1], so close scores
+/// stay apart (an unranked run's P never stretches it).
+fn performance_bounds(data: &Data, set: usize, variant: usize) -> [f64; 2] {
+    let ps = data
+        .ranking
+        .runs
+        .iter()
+        .filter(|r| r.set == set && r.score[variant].is_some())
+        .map(|r| data.records[r.index].performance);
     let (lo, hi) = ps.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p), hi.max(p)));
     if !lo.is_finite() {
         return [0.0, 1.0];

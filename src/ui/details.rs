@@ -12,7 +12,9 @@ use crate::results::rank::{RankedRun, Variant};
 use super::format::{human_count, sig};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let block = Block::bordered().title(" details (Enter/Esc closes) ");
+    let block = Block::bordered()
+        .title(" details (Enter/Esc closes) ")
+        .title_bottom(Line::from(" PgUp PgDn scroll ").right_aligned());
     let Some((record, run)) = app.selected_run() else {
         frame.render_widget(Paragraph::new("No run selected.").block(block), area);
         return;
@@ -27,7 +29,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let opt = |v: Option<String>| v.unwrap_or_else(|| "—".into());
     let mut lines = vec![
         Line::from(vec![record.arch.clone().bold(), Span::styled(format!("  {}", record.id), dim)]),
-        field("P", format!("{:.4} ({}), {}", record.performance, record.metric, record.status.label())),
+        field(
+            "P",
+            format!(
+                "{} ({}), {}",
+                record.measured_performance().map_or("— (no test before it ended)".into(), |p| format!("{p:.4}")),
+                record.metric,
+                record.status.label()
+            ),
+        ),
         Line::from(Span::styled(format!("{:<10}{:<14}{:<7}{:<8}{}", "resource", "value", "R_n", "PePR", "rank"), dim)),
     ];
     for v in Variant::ALL {
@@ -76,7 +86,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         field("power", opt(record.power_source.as_ref().map(|p| p.label()))),
         field(
             "intensity",
-            record.carbon_intensity_g_per_kwh.map_or("—".into(), |c| format!("{} g CO2-eq/kWh", sig(c, 4))),
+            record.carbon_intensity_g_per_kwh.map_or("—".into(), |c| {
+                let source = record.meters.as_ref().and_then(|m| m.carbon_intensity_source.clone());
+                match source {
+                    Some(source) => format!("{} g CO2-eq/kWh, {source}", sig(c, 4)),
+                    None => format!("{} g CO2-eq/kWh", sig(c, 4)),
+                }
+            }),
         ),
         field("origin", record.origin.label()),
         field("created", record.created_at.format("%Y-%m-%d %H:%M UTC").to_string()),
@@ -97,7 +113,18 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         let co2 = p.co2_g.map_or(String::new(), |c| format!(", {} g", sig(c, 3)));
         lines.push(field("predicted", format!("after epoch {}: {:.0} s{energy}{co2}", p.after_epochs, p.time_s)));
     }
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text_area);
+    // PgUp/PgDn scroll the fields; the scroll stops where the last line shows.
+    let paragraph = Paragraph::new(lines).wrap(Wrap { trim: false });
+    let total = paragraph.line_count(text_area.width) as usize;
+    let max_scroll = total.saturating_sub(text_area.height as usize);
+    let scroll = app.details_scroll.min(max_scroll);
+    let paragraph = if max_scroll > 0 {
+        let more = if scroll < max_scroll { format!(" ↓ {} more lines ", max_scroll - scroll) } else { String::new() };
+        paragraph.block(Block::new().title_bottom(Line::from(more).right_aligned()))
+    } else {
+        paragraph
+    };
+    frame.render_widget(paragraph.scroll((scroll as u16, 0)), text_area);
 
     // Sparkline bars are integers: per-mille of P, on a fixed 0..1 scale.
     let curve: Vec<u64> = record.epoch_perf.iter().map(|p| (p * 1000.0).round() as u64).collect();

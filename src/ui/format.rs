@@ -21,6 +21,133 @@ pub fn human_count(n: u64) -> String {
     format!("{}{suffix}", sig(value, 3))
 }
 
+/// `text` cut to `width` characters with an ellipsis when it is longer, so a cell never shows a
+/// number cut into another number ("0.4270" in 3 columns is "0.…", never "0.4").
+pub fn fit(text: &str, width: usize) -> String {
+    let n = text.chars().count();
+    if n <= width {
+        return text.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut out: String = text.chars().take(width - 1).collect();
+    out.push('…');
+    out
+}
+
+/// `text` fitted to `width` and right-aligned in it (numbers line up by their last digit).
+pub fn fit_right(text: &str, width: usize) -> String {
+    format!("{:>width$}", fit(text, width))
+}
+
+/// A table column whose width follows its content: the layout gives each what its widest cell
+/// needs, drops optional columns when the terminal is too narrow, and only then cuts cells, always
+/// with an ellipsis (see [`fit`]).
+#[derive(Clone, Debug, Default)]
+pub struct TextColumn {
+    pub title: String,
+    pub cells: Vec<String>,
+    /// Right-aligned (numbers).
+    pub right: bool,
+    /// Takes the room the others leave, up to its need (names).
+    pub flex: bool,
+    /// Dropped when there is no room, highest first; 0 never.
+    pub drop: u8,
+    /// The widest it gets.
+    pub max: usize,
+}
+
+impl TextColumn {
+    pub fn new(title: impl Into<String>, cells: Vec<String>) -> TextColumn {
+        TextColumn { title: title.into(), cells, max: 40, ..TextColumn::default() }
+    }
+
+    pub fn right(mut self) -> Self {
+        self.right = true;
+        self
+    }
+
+    pub fn flex(mut self) -> Self {
+        self.flex = true;
+        self
+    }
+
+    pub fn drop(mut self, order: u8) -> Self {
+        self.drop = order;
+        self
+    }
+
+    pub fn max(mut self, max: usize) -> Self {
+        self.max = max;
+        self
+    }
+
+    fn need(&self) -> usize {
+        let widest = self.cells.iter().map(|c| c.chars().count()).max().unwrap_or(0);
+        widest.max(self.title.chars().count()).min(self.max).max(1)
+    }
+
+    /// The cell `i` fitted to `width`.
+    pub fn cell(&self, i: usize, width: usize) -> String {
+        let text = self.cells.get(i).map_or("", String::as_str);
+        if self.right { fit_right(text, width) } else { fit(text, width) }
+    }
+
+    pub fn header(&self, width: usize) -> String {
+        if self.right { fit_right(&self.title, width) } else { fit(&self.title, width) }
+    }
+}
+
+/// Widths of `columns` in `width` characters with `spacing` between them; `None` for a column
+/// dropped for lack of room.
+pub fn layout(columns: &[TextColumn], width: usize, spacing: usize) -> Vec<Option<usize>> {
+    let mut widths: Vec<Option<usize>> = columns.iter().map(|c| Some(c.need())).collect();
+    let total = |widths: &[Option<usize>]| {
+        let shown: Vec<usize> = widths.iter().flatten().copied().collect();
+        shown.iter().sum::<usize>() + spacing * shown.len().saturating_sub(1)
+    };
+    // The flex column counts at most 12 while deciding what to drop: a long name is cut before a
+    // column of figures goes.
+    let flex_floor = |widths: &mut Vec<Option<usize>>| {
+        for (w, c) in widths.iter_mut().zip(columns) {
+            if c.flex
+                && let Some(w) = w
+            {
+                *w = (*w).min(12);
+            }
+        }
+    };
+    let mut trial = widths.clone();
+    flex_floor(&mut trial);
+    while total(&trial) > width {
+        let victim = (0..columns.len()).filter(|&i| trial[i].is_some() && columns[i].drop > 0).max_by_key(|&i| columns[i].drop);
+        let Some(i) = victim else { break };
+        trial[i] = None;
+        widths[i] = None;
+    }
+    // The flex column takes what is left, up to its need.
+    let others: Vec<Option<usize>> =
+        widths.iter().zip(columns).map(|(w, c)| if c.flex { None } else { *w }).collect();
+    let flex_count = columns.iter().zip(&widths).filter(|(c, w)| c.flex && w.is_some()).count();
+    let left = width.saturating_sub(total(&others) + spacing * flex_count);
+    for (w, c) in widths.iter_mut().zip(columns) {
+        if c.flex
+            && let Some(w) = w
+        {
+            *w = (*w).min(left / flex_count.max(1)).max(1);
+        }
+    }
+    // Still too wide (a very narrow terminal): cut the widest columns, cells get an ellipsis.
+    while total(&widths) > width {
+        let Some(i) = (0..columns.len()).filter(|&i| widths[i].is_some_and(|w| w > 1)).max_by_key(|&i| widths[i]) else {
+            break;
+        };
+        widths[i] = widths[i].map(|w| w - 1);
+    }
+    widths
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -33,5 +160,23 @@ mod tests {
         assert_eq!(human_count(1_068_440), "1.07M");
         assert_eq!(human_count(130_000_000), "130M");
         assert_eq!(human_count(950), "950");
+        assert_eq!(fit("0.4270", 6), "0.4270");
+        assert_eq!(fit("0.4270", 4), "0.4…");
+        assert_eq!(fit("abc", 0), "");
+        assert_eq!(fit_right("7", 3), "  7");
+    }
+
+    #[test]
+    fn layout_drops_optional_columns_before_cutting_numbers() {
+        let name = TextColumn::new("arch", vec!["a_rather_long_architecture_name".into()]).flex();
+        let p = TextColumn::new("P", vec!["0.4270".into()]).right();
+        let extra = TextColumn::new("created", vec!["01-01 12:00".into()]).drop(9);
+        let columns = [name, p, extra];
+        assert_eq!(layout(&columns, 80, 1), [Some(31), Some(6), Some(11)]);
+        assert_eq!(layout(&columns, 31, 1), [Some(12), Some(6), Some(11)]);
+        assert_eq!(layout(&columns, 20, 1), [Some(13), Some(6), None], "created goes before the name is cut to 12");
+        let tiny = layout(&columns, 5, 1);
+        assert!(tiny.iter().flatten().sum::<usize>() + 1 <= 5, "{tiny:?}");
+        assert_eq!(columns[1].cell(0, tiny[1].unwrap()).chars().last(), Some('…'));
     }
 }

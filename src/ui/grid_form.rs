@@ -71,15 +71,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, form: &GridForm) {
             Some(note) => {
                 Span::raw(note.clone()).fg(if note.starts_with("Slurm:") { Color::Red } else { Color::Green })
             }
-            None => Span::raw("S submits the missing cells as one job array (sbatch found)").fg(Color::DarkGray),
+            None => Span::raw("B submits the missing cells as one job array (sbatch found)").fg(Color::DarkGray),
         };
         lines.push(Line::from(vec![label("slurm"), line]));
     }
-    let keys = if form.slurm {
-        " ↑↓ field · Enter edit · ← → start · a queue missing · S Slurm · Esc close "
-    } else {
-        " ↑↓ field · Enter edit · ← → start · a queue missing · Esc close "
-    };
+    // From the key table; B only when Slurm is there.
+    let labels: Vec<&str> = crate::app::keys::Scope::Grid
+        .footer()
+        .into_iter()
+        .filter(|label| form.slurm || !label.starts_with("B "))
+        .collect();
+    let keys = format!(" {} ", labels.join(" · "));
     let block = Block::bordered().title(" experiment grid ").title_bottom(Line::from(keys).right_aligned());
     frame.render_widget(Clear, popup);
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), popup);

@@ -1,48 +1,96 @@
-//! The key help overlay.
+//! The key help overlay (`?`), the footers' key hints and the confirmation question: all drawn from
+//! the key table in `app::keys`, the one the handlers use.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
-use ratatui::style::{Color, Style, Stylize};
+use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-/// Every key the explorer knows, as shown by `?` (and listed in the README).
-pub const KEYS: &[(&str, &str)] = &[
-    ("1 … 6", "runs, archs, data, train, analyses, jobs"),
-    ("↑↓ jk PgUp PgDn", "move (PgUp/PgDn by 10)"),
-    ("g G  Home End", "first / last"),
-    ("s  S   r", "sort by next / previous column; r reverses"),
-    ("/", "filter by text (Enter keeps, Esc clears)"),
-    ("Enter  d", "details of the selected row"),
-    ("Space", "archs, datasets: select for training"),
-    ("e c t m  v", "runs: PePR-E / C / T / M; v cycles"),
-    ("]  [   n p", "runs: next / previous comparison set"),
-    ("b", "runs: sets by group / dataset / all runs"),
-    ("Tab  x", "runs: chart of P against the resource"),
-    ("R  a", "runs: reload the store / seeds mean±std"),
-    ("a  A   i", "archs: select all / none; i input size"),
-    ("D", "datasets: download (MD5-verified)"),
-    ("a x JK E w f", "train: queue/drop/move; grid; start; freeze"),
-    ("Tab  + -", "train: pick a setting / change it"),
-    ("s  p  S Esc", "train: start queue / pause, resume / stop"),
-    ("← →  h l", "analyses: previous / next analysis"),
-    ("X X   R", "jobs: cancel the Slurm array / poll now"),
-    ("Esc", "clear filter / close pane / back"),
-    ("?   q  Ctrl-C", "this help / quit"),
-];
+use crate::app::keys::Scope;
+use crate::app::{App, Screen};
 
-pub fn draw(frame: &mut Frame, area: Rect) {
-    let height = (KEYS.len() as u16 + 3).min(area.height);
-    let width = 62.min(area.width);
+use super::format::fit;
+
+/// The key table that applies now: the grid form's over the Train screen while it is open.
+pub fn scope(app: &App) -> Scope {
+    match app.screen {
+        Screen::Leaderboard if app.columns.open => Scope::Columns,
+        Screen::Leaderboard => Scope::Runs,
+        Screen::Architectures => Scope::Archs,
+        Screen::Datasets => Scope::Data,
+        Screen::Train if app.grid_form.open => Scope::Grid,
+        Screen::Train => Scope::Train,
+        Screen::Analyses => Scope::Analyses,
+        Screen::Jobs => Scope::Jobs,
+    }
+}
+
+/// The footer's key hints: the screen's marked keys, then `? keys  q quit`.
+pub fn footer(scope: Scope) -> Span<'static> {
+    let mut labels = scope.footer();
+    labels.extend(Scope::Global.footer());
+    Span::styled(format!("  {}", labels.join(" · ")), Style::new().fg(Color::DarkGray))
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+    let scope = scope(app);
+    let mut entries = scope.help_lines();
+    entries.extend(Scope::Global.help_lines());
+    entries.push(("Ctrl-C".into(), "quit from anywhere, even while typing (asks during a run)"));
+    // One column when it fits; two side by side on a short terminal.
+    let rows_fit = area.height.saturating_sub(3) as usize;
+    let columns = if entries.len() <= rows_fit { 1 } else { 2 };
+    let per_column = entries.len().div_ceil(columns);
+    let width = if columns == 1 { 100.min(area.width) } else { area.width.min(160) };
+    let column_width = (width as usize).saturating_sub(2) / columns;
+    let widest = entries.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+    let label_width = widest.min(22).min(column_width / 3);
+    let height = (per_column as u16 + 3).min(area.height);
     let [row] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
     let [popup] = Layout::horizontal([Constraint::Length(width)]).flex(Flex::Center).areas(row);
-    let mut lines: Vec<Line> = KEYS
-        .iter()
-        .map(|(keys, what)| {
-            Line::from(vec![Span::styled(format!(" {keys:<16}"), Style::new().fg(Color::Cyan)), Span::raw(*what)])
-        })
-        .collect();
-    lines.push(Line::from(" any key closes this help").fg(Color::DarkGray));
+    let block = Block::bordered()
+        .title(format!(" keys: {} ", scope.title()))
+        .title_bottom(Line::from(" any key closes this help ").right_aligned());
+    let inner = block.inner(popup);
     frame.render_widget(Clear, popup);
-    frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(" keys ")), popup);
+    frame.render_widget(block, popup);
+    let areas = Layout::horizontal(vec![Constraint::Ratio(1, columns as u32); columns]).split(inner);
+    for (chunk, area) in entries.chunks(per_column.max(1)).zip(areas.iter()) {
+        let text_width = (area.width as usize).saturating_sub(label_width + 2);
+        let lines: Vec<Line> = chunk
+            .iter()
+            .map(|(keys, what)| {
+                Line::from(vec![
+                    Span::styled(format!(" {:<label_width$} ", fit(keys, label_width)), Style::new().fg(Color::Cyan)),
+                    Span::raw(fit(what, text_width)),
+                ])
+            })
+            .collect();
+        frame.render_widget(Paragraph::new(lines), *area);
+    }
+}
+
+/// The question of `app.confirm`, over everything.
+pub fn draw_confirm(frame: &mut Frame, area: Rect, app: &App) {
+    let Some(confirm) = &app.confirm else { return };
+    let width = 64.min(area.width);
+    let question = confirm.question(app);
+    let text_lines = question.chars().count().div_ceil(width.saturating_sub(4).max(1) as usize) as u16;
+    let height = (text_lines + 4).min(area.height);
+    let [row] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
+    let [popup] = Layout::horizontal([Constraint::Length(width)]).flex(Flex::Center).areas(row);
+    let keys = Line::from(vec![
+        Span::styled(" y ", Style::new().bold().fg(Color::Red)),
+        Span::raw(confirm.yes()),
+        Span::raw(" · "),
+        Span::styled("n Esc ", Style::new().bold().fg(Color::Green)),
+        Span::raw(confirm.no()),
+    ]);
+    let block = Block::bordered().title(" confirm ").border_style(Style::new().fg(Color::Yellow));
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(vec![Line::from(question), Line::from(""), keys]).wrap(Wrap { trim: true }).block(block),
+        popup,
+    );
 }

@@ -10,7 +10,9 @@ use ratatui::widgets::{Block, Cell, Row, Table};
 use crate::app::{App, SortColumn};
 use crate::results::rank::{EnergyBasis, Variant};
 
-use super::format::{human_count, sig};
+use super::format::{TextColumn, layout, sig};
+use crate::app::columns::RunColumn;
+use crate::results::record::RunRecord;
 
 pub fn column_title(column: SortColumn, variant: Variant) -> String {
     match column {
@@ -31,82 +33,152 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let Some(data) = &app.data else { return };
     let area = if app.co2_mirrors_energy() && area.height > 4 {
         let [note, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
-        frame.render_widget(Line::styled(format!(" {CO2_MIRRORS_ENERGY}"), Style::new().fg(Color::Yellow)), note);
+        let text = super::format::fit(&format!(" {CO2_MIRRORS_ENERGY}"), note.width as usize);
+        frame.render_widget(Line::styled(text, Style::new().fg(Color::Yellow)), note);
         rest
     } else {
         area
     };
     let v = app.variant;
-    let block = Block::bordered()
-        .title(" leaderboard ")
-        .title_bottom(Line::from(" * = Pareto front (P vs resource) ").right_aligned());
+    let i = v.index();
     let inner_height = area.height.saturating_sub(3) as usize; // borders + header
     let rows = app.rows();
-
     let offset = super::scroll_to(&app.scroll, app.selected, rows.len(), inner_height);
-
-    let header_style = Style::new().add_modifier(Modifier::BOLD).fg(Color::Yellow);
-    let arrow = if app.descending() { "↓" } else { "↑" };
-    let columns = [
-        (SortColumn::Rank, "#".to_string()),
-        (SortColumn::Arch, "arch".into()),
-        (SortColumn::Kind, "kind".into()),
-        (SortColumn::Params, "params".into()),
-        (SortColumn::Performance, "P".into()),
-        (SortColumn::Resource, resource_title(v, data.ranking.energy)),
-        (SortColumn::Score, format!("PePR-{}", v.letter())),
-    ];
-    let mut header: Vec<Cell> = columns
+    let visible: Vec<usize> = rows.iter().skip(offset).take(inner_height.max(1)).copied().collect();
+    let records: Vec<(&RunRecord, &crate::results::rank::RankedRun)> = visible
         .iter()
-        .map(|(column, title)| {
-            if *column == app.sort_column {
-                Cell::from(format!("{title}{arrow}")).style(header_style.add_modifier(Modifier::UNDERLINED))
-            } else {
-                Cell::from(title.clone()).style(header_style)
-            }
+        .map(|&row| {
+            let run = &data.ranking.runs[row];
+            (&data.records[run.index], run)
         })
         .collect();
-    header.push(Cell::from(""));
 
-    let visible = rows.iter().enumerate().skip(offset).take(inner_height.max(1));
-    let table_rows: Vec<Row> = visible
-        .map(|(position, &row)| {
-            let run = &data.ranking.runs[row];
-            let record = &data.records[run.index];
-            let i = v.index();
-            let cells = vec![
-                Cell::from(run.rank[i].map_or("—".into(), |r| r.to_string())),
-                Cell::from(record.arch.clone()),
-                Cell::from(record.kind.label()),
-                Cell::from(record.params.map_or("—".into(), human_count)),
-                Cell::from(format!("{:.4}", record.performance)),
-                Cell::from(data.ranking.resource(v, record).map_or("—".into(), |x| sig(x, 4))),
-                Cell::from(run.score[i].map_or("—".into(), |s| format!("{s:.4}"))),
-                Cell::from(if run.pareto[i] { "*" } else { "" }),
-            ];
-            let style = if position == app.selected {
+    // Every column's cells as text; the layout decides widths from them.
+    let arrow = if app.descending() { "↓" } else { "↑" };
+    let title = |column: SortColumn, text: String| if column == app.sort_column { format!("{text}{arrow}") } else { text };
+    let cells = |f: &dyn Fn(&RunRecord, &crate::results::rank::RankedRun) -> String| -> Vec<String> {
+        records.iter().map(|(r, run)| f(r, run)).collect()
+    };
+    let mut columns: Vec<(Option<SortColumn>, TextColumn)> = vec![
+        (
+            Some(SortColumn::Rank),
+            TextColumn::new(title(SortColumn::Rank, "#".into()), cells(&|_, run| run.rank[i].map_or("—".into(), |r| r.to_string())))
+                .right(),
+        ),
+        (Some(SortColumn::Arch), TextColumn::new(title(SortColumn::Arch, "arch".into()), cells(&|r, _| r.arch.clone())).flex()),
+    ];
+    for column in app.columns.in_order() {
+        let sort = match column {
+            RunColumn::Kind => Some(SortColumn::Kind),
+            RunColumn::Params => Some(SortColumn::Params),
+            _ => None,
+        };
+        let heading = match sort {
+            Some(sort) => title(sort, column.title().into()),
+            None => column.title().into(),
+        };
+        let mut text = TextColumn::new(heading, cells(&|r, _| column.cell(r))).drop(column.drop_order());
+        text = match column {
+            RunColumn::Epochs | RunColumn::Seed | RunColumn::Fraction | RunColumn::Params => text.right(),
+            RunColumn::Group | RunColumn::Start => text.max(16),
+            _ => text,
+        };
+        columns.push((sort, text));
+    }
+    columns.extend([
+        (
+            Some(SortColumn::Performance),
+            TextColumn::new(
+                title(SortColumn::Performance, "P".into()),
+                cells(&|r, _| r.measured_performance().map_or("—".into(), |p| format!("{p:.4}"))),
+            )
+            .right(),
+        ),
+        (
+            Some(SortColumn::Resource),
+            TextColumn::new(
+                title(SortColumn::Resource, resource_title(v, data.ranking.energy)),
+                cells(&|r, _| data.ranking.resource(v, r).map_or("—".into(), |x| sig(x, 4))),
+            )
+            .right(),
+        ),
+        (
+            Some(SortColumn::Score),
+            TextColumn::new(
+                title(SortColumn::Score, format!("PePR-{}", v.letter())),
+                cells(&|_, run| run.score[i].map_or("—".into(), |s| format!("{s:.4}"))),
+            )
+            .right(),
+        ),
+        (None, TextColumn::new("", cells(&|_, run| if run.pareto[i] { "*".into() } else { String::new() }))),
+    ]);
+    let texts: Vec<TextColumn> = columns.iter().map(|(_, t)| t.clone()).collect();
+    let widths = layout(&texts, area.width.saturating_sub(2) as usize, 1);
+    let hidden = widths.iter().filter(|w| w.is_none()).count();
+
+    let header_style = Style::new().add_modifier(Modifier::BOLD).fg(Color::Yellow);
+    let shown: Vec<(usize, usize)> = widths.iter().enumerate().filter_map(|(c, w)| w.map(|w| (c, w))).collect();
+    let header: Vec<Cell> = shown
+        .iter()
+        .map(|&(c, w)| {
+            let style = if columns[c].0 == Some(app.sort_column) {
+                header_style.add_modifier(Modifier::UNDERLINED)
+            } else {
+                header_style
+            };
+            Cell::from(texts[c].header(w)).style(style)
+        })
+        .collect();
+    let table_rows: Vec<Row> = records
+        .iter()
+        .enumerate()
+        .map(|(k, (_, run))| {
+            let row = Row::new(shown.iter().map(|&(c, w)| Cell::from(texts[c].cell(k, w))).collect::<Vec<_>>());
+            let style = if offset + k == app.selected {
                 Style::new().add_modifier(Modifier::REVERSED)
             } else if run.pareto[i] {
                 Style::new().fg(Color::Green)
             } else {
                 Style::new()
             };
-            Row::new(cells).style(style)
+            row.style(style)
         })
         .collect();
-
-    let widths = [
-        Constraint::Length(4),
-        Constraint::Min(12),
-        Constraint::Length(5),
-        Constraint::Length(6),
-        Constraint::Length(6),
-        Constraint::Length(11),
-        Constraint::Length(7),
-        Constraint::Length(1),
-    ];
-    let table = Table::new(table_rows, widths).header(Row::new(header)).block(block).column_spacing(1);
+    let bottom = if hidden > 0 {
+        format!(" * Pareto front · {hidden} column{} hidden: too narrow (o chooses) ", crate::app::plural(hidden))
+    } else {
+        " * = Pareto front (P vs resource) · o columns ".to_string()
+    };
+    let block = Block::bordered().title(" leaderboard ").title_bottom(Line::from(bottom).right_aligned());
+    let constraints: Vec<Constraint> = shown.iter().map(|&(_, w)| Constraint::Length(w as u16)).collect();
+    let table = Table::new(table_rows, constraints).header(Row::new(header)).block(block).column_spacing(1);
     frame.render_widget(table, area);
+    if app.columns.open {
+        draw_chooser(frame, area, app);
+    }
+}
+
+/// The column chooser (`o`): every optional column with a check mark.
+fn draw_chooser(frame: &mut Frame, area: Rect, app: &App) {
+    use ratatui::layout::Flex;
+    use ratatui::widgets::{Clear, Paragraph};
+    let width = 60.min(area.width);
+    let height = (RunColumn::ALL.len() as u16 + 2).min(area.height);
+    let [row] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
+    let [popup] = Layout::horizontal([Constraint::Length(width)]).flex(Flex::Center).areas(row);
+    let lines: Vec<Line> = RunColumn::ALL
+        .iter()
+        .enumerate()
+        .map(|(k, column)| {
+            let mark = if app.columns.is_shown(*column) { "[x]" } else { "[ ]" };
+            let text = super::format::fit(&format!(" {mark} {}", column.describe()), width.saturating_sub(2) as usize);
+            let line = Line::from(text);
+            if k == app.columns.cursor { line.style(Style::new().add_modifier(Modifier::REVERSED)) } else { line }
+        })
+        .collect();
+    let block = Block::bordered().title(" columns ").title_bottom(Line::from(" Space show/hide · Esc close ").right_aligned());
+    frame.render_widget(Clear, popup);
+    frame.render_widget(Paragraph::new(lines).block(block), popup);
 }
 
 /// The resource column's title; net energy says so.

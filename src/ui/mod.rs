@@ -19,10 +19,10 @@ use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-use crate::app::{App, Screen, View};
+use crate::app::{App, Screen, View, plural};
 use crate::results::rank::SetBy;
 
-pub use format::{human_count, sig};
+pub use format::{fit, human_count, sig};
 pub use leaderboard::CO2_MIRRORS_ENERGY;
 
 /// The first visible row of a list `height` rows tall after moving only as far as needed from
@@ -74,8 +74,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
         draw_main(frame, body, app);
     }
     if app.show_help {
-        help::draw(frame, frame.area());
+        help::draw(frame, frame.area(), app);
     }
+    help::draw_confirm(frame, frame.area(), app);
 }
 
 fn draw_main(frame: &mut Frame, area: Rect, app: &App) {
@@ -173,84 +174,80 @@ fn title_with_tabs(app: &App, compact: bool) -> Line<'static> {
     Line::from(spans)
 }
 
+/// The status line: what the last key did (or the screen's state), then the keys of this screen,
+/// drawn from the key table.
 fn status_line(app: &App) -> Line<'static> {
-    if app.screen == Screen::Analyses {
-        let a = &app.analyses;
-        let mut spans = Vec::new();
-        if a.computing || app.loading {
-            spans.push(Span::styled(" computing… ", Style::new().fg(Color::Yellow)));
-        }
-        let position = crate::app::analyses::AnalysisView::ALL.iter().position(|v| *v == a.view).unwrap_or(0);
-        spans.push(Span::raw(format!(" {}/3 {} · PePR-{}", position + 1, a.view.title(), a.variant.letter())));
-        spans.push(Span::styled("  ←→ analysis · ][ set · ? keys  q quit", Style::new().fg(Color::DarkGray)));
-        return Line::from(spans);
-    }
-    if app.screen == Screen::Jobs {
-        let active = app.jobs.jobs.iter().filter(|j| j.active()).count();
-        return Line::from(vec![
-            Span::raw(format!(" {} job(s) · {active} active · polled every 5 s", app.jobs.jobs.len())),
-            Span::styled("  ↑↓ select · X X cancel · R refresh · ? keys  q quit", Style::new().fg(Color::DarkGray)),
-        ]);
-    }
-    if app.screen == Screen::Train {
-        let t = &app.train;
-        let state = match (&t.live, t.current) {
-            (Some(live), Some(_)) if live.paused => "paused",
-            (_, Some(_)) if t.stopping => "stopping",
-            (_, Some(_)) => "training",
-            _ => "idle",
-        };
-        return Line::from(vec![
-            Span::raw(format!(" {state} · {} queued", t.queued())),
-            Span::styled("  s start · p pause · S stop · a add · ? keys  q quit", Style::new().fg(Color::DarkGray)),
-        ]);
-    }
-    if app.screen == Screen::Datasets {
-        let d = &app.datasets;
-        if d.editing_filter {
-            return Line::from(vec![
-                Span::styled(" filter: ", Style::new().bold()),
-                Span::raw(d.filter.clone()),
-                Span::styled("▏", Style::new().add_modifier(Modifier::SLOW_BLINK)),
-                Span::raw("  Enter keep · Esc clear"),
-            ]);
-        }
-        return Line::from(vec![
-            Span::raw(format!(" {} datasets · {} selected", d.shown().len(), d.chosen.len())),
-            Span::styled(
-                "  Enter details · D download · Space select · ? keys  q quit",
-                Style::new().fg(Color::DarkGray),
-            ),
-        ]);
-    }
-    if app.screen == Screen::Architectures {
-        let a = &app.archs;
-        if a.editing_filter {
-            return Line::from(vec![
-                Span::styled(" filter: ", Style::new().bold()),
-                Span::raw(a.filter.clone()),
-                Span::styled("▏", Style::new().add_modifier(Modifier::SLOW_BLINK)),
-                Span::raw("  Enter keep · Esc clear"),
-            ]);
-        }
-        let mut spans = vec![Span::raw(format!(" {} shown · {} selected", a.order().len(), a.chosen.len()))];
-        if !a.filter.is_empty() {
-            spans.push(Span::raw(format!(" · filter \"{}\"", a.filter)));
-        }
-        if a.loading {
-            spans.push(Span::styled(" · counting…", Style::new().fg(Color::Yellow)));
-        }
-        spans.push(Span::styled("  Space select · i input size · ? keys  q quit", Style::new().fg(Color::DarkGray)));
-        return Line::from(spans);
-    }
-    if app.editing_filter {
+    let footer = help::footer(help::scope(app));
+    let filter = match app.screen {
+        Screen::Architectures if app.archs.editing_filter => Some(&app.archs.filter),
+        Screen::Datasets if app.datasets.editing_filter => Some(&app.datasets.filter),
+        Screen::Leaderboard if app.editing_filter => Some(&app.filter),
+        _ => None,
+    };
+    if let Some(filter) = filter {
         return Line::from(vec![
             Span::styled(" filter: ", Style::new().bold()),
-            Span::raw(app.filter.clone()),
+            Span::raw(filter.clone()),
             Span::styled("▏", Style::new().add_modifier(Modifier::SLOW_BLINK)),
             Span::raw("  Enter keep · Esc clear"),
         ]);
     }
+    if let Some(message) = &app.message {
+        return Line::from(vec![Span::styled(format!(" {message}"), Style::new().fg(Color::Yellow).bold()), footer]);
+    }
+    let mut spans = screen_state(app);
+    spans.push(footer);
+    Line::from(spans)
+}
+
+/// Where the current screen stands, for the status line.
+fn screen_state(app: &App) -> Vec<Span<'static>> {
+    match app.screen {
+        Screen::Analyses => {
+            let a = &app.analyses;
+            let mut spans = Vec::new();
+            if a.computing || app.loading {
+                spans.push(Span::styled(" computing… ", Style::new().fg(Color::Yellow)));
+            }
+            let position = crate::app::analyses::AnalysisView::ALL.iter().position(|v| *v == a.view).unwrap_or(0);
+            spans.push(Span::raw(format!(" {}/3 {} · PePR-{}", position + 1, a.view.title(), a.variant.letter())));
+            spans
+        }
+        Screen::Jobs => {
+            let active = app.jobs.jobs.iter().filter(|j| j.active()).count();
+            let n = app.jobs.jobs.len();
+            vec![Span::raw(format!(" {n} job{} · {active} active · polled every 5 s", plural(n)))]
+        }
+        Screen::Train => {
+            let t = &app.train;
+            let state = match (&t.live, t.current) {
+                (Some(live), Some(_)) if live.paused => "paused",
+                (_, Some(_)) if t.stopping => "stopping",
+                (_, Some(_)) => "training",
+                _ => "idle",
+            };
+            vec![Span::raw(format!(" {state} · {} queued", t.queued()))]
+        }
+        Screen::Datasets => {
+            let d = &app.datasets;
+            vec![Span::raw(format!(" {} shown · {} selected", d.shown().len(), d.chosen.len()))]
+        }
+        Screen::Architectures => {
+            let a = &app.archs;
+            let mut spans = vec![Span::raw(format!(" {} shown · {} selected", a.order().len(), a.chosen.len()))];
+            if !a.filter.is_empty() {
+                spans.push(Span::raw(format!(" · filter \"{}\"", a.filter)));
+            }
+            if a.loading {
+                spans.push(Span::styled(" · counting…", Style::new().fg(Color::Yellow)));
+            }
+            spans
+        }
+        Screen::Leaderboard => runs_state(app),
+    }
+}
+
+fn runs_state(app: &App) -> Vec<Span<'static>> {
     let mut spans = Vec::new();
     if app.loading {
         spans.push(Span::styled(" loading… ", Style::new().fg(Color::Yellow)));
@@ -260,16 +257,23 @@ fn status_line(app: &App) -> Line<'static> {
     }
     if let Some(data) = &app.data {
         if !data.warnings.is_empty() {
+            let n = data.warnings.len();
             spans.push(Span::styled(
-                format!(" {} store line(s) skipped: {} ", data.warnings.len(), data.warnings[0]),
+                format!(" {n} store line{} skipped: {} ", plural(n), data.warnings[0]),
                 Style::new().fg(Color::Yellow),
             ));
         }
         if !data.records.is_empty() {
             let arrow = if app.descending() { "↓" } else { "↑" };
+            let shown = if app.aggregate_seeds && app.view == View::Table {
+                let groups = app.current_seed_groups();
+                let n = groups.len();
+                format!(" {n} row{} (seeds merged)", plural(n))
+            } else {
+                format!(" {} shown", app.rows().len())
+            };
             spans.push(Span::raw(format!(
-                " {} shown · sort {}{arrow}",
-                app.rows().len(),
+                "{shown} · sort {}{arrow}",
                 leaderboard::column_title(app.sort_column, app.variant)
             )));
             if !app.filter.is_empty() {
@@ -277,6 +281,5 @@ fn status_line(app: &App) -> Line<'static> {
             }
         }
     }
-    spans.push(Span::styled("  ? keys  q quit", Style::new().fg(Color::DarkGray)));
-    Line::from(spans)
+    spans
 }

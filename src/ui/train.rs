@@ -11,15 +11,21 @@ use crate::app::App;
 use crate::app::train::{JobState, Live, Setting, TrainScreen};
 use crate::results::record::RunStatus;
 
-use super::format::human_count;
+use super::format::{TextColumn, human_count, layout};
+use crate::app::plural;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let screen = &app.train;
-    let [top, progress, log] =
-        Layout::vertical([Constraint::Length(8), Constraint::Length(progress_height(screen)), Constraint::Min(3)])
-            .areas(area);
+    // The queue gets the rows it needs (header, borders, one per run), up to a third of the screen.
+    let queue_rows = (screen.queue.len() as u16 + 3).clamp(8, (area.height / 3).max(8));
+    let [top, progress, log] = Layout::vertical([
+        Constraint::Length(queue_rows),
+        Constraint::Length(progress_height(screen)),
+        Constraint::Min(3),
+    ])
+    .areas(area);
     let [queue, settings] = Layout::horizontal([Constraint::Min(30), Constraint::Length(24)]).areas(top);
-    draw_queue(frame, queue, screen);
+    draw_queue(frame, queue, app);
     draw_settings(frame, settings, screen);
     draw_progress(frame, progress, screen);
     draw_log(frame, log, screen);
@@ -59,65 +65,106 @@ fn state_cell(entry_state: &JobState, live: Option<&Live>) -> (String, Style) {
     }
 }
 
-fn draw_queue(frame: &mut Frame, area: Rect, screen: &TrainScreen) {
+fn draw_queue(frame: &mut Frame, area: Rect, app: &App) {
+    let screen = &app.train;
     let running = if screen.running { " · running" } else { "" };
     let block = Block::bordered()
         .title(format!(" queue: {} waiting{running} ", screen.queued()))
-        .title_bottom(Line::from(" a add · x remove · J K move · s start ").right_aligned());
+        .title_bottom(Line::from(" a queue selected · x remove · J K move · s start ").right_aligned());
     if screen.queue.is_empty() {
-        let text = vec![
-            Line::from("Nothing queued."),
-            Line::from("Select architectures (2, Space) and datasets"),
-            Line::from("(3, Space), then press a here."),
-        ];
+        let (archs, datasets) = (app.archs.chosen.len(), app.datasets.chosen.len());
+        let text = if archs > 0 && datasets > 0 {
+            let n = archs * datasets;
+            vec![
+                Line::from("Nothing queued."),
+                Line::from(format!(
+                    "a queues the {n} selected pair{} ({archs} arch{} x {datasets} dataset{}).",
+                    plural(n),
+                    if archs == 1 { "" } else { "s" },
+                    plural(datasets)
+                )),
+                Line::from("E opens the experiment grid."),
+            ]
+        } else {
+            vec![
+                Line::from("Nothing queued."),
+                Line::from("Select architectures (2, Space) and datasets"),
+                Line::from("(3, Space), then press a here to queue them."),
+            ]
+        };
         frame.render_widget(Paragraph::new(text).fg(Color::DarkGray).block(block), area);
         return;
     }
     let height = area.height.saturating_sub(3) as usize;
     let offset = screen.cursor.saturating_sub(height.saturating_sub(1));
-    let header_style = Style::new().add_modifier(Modifier::BOLD).fg(Color::Yellow);
+    let entries: Vec<(usize, &crate::app::train::QueueEntry)> =
+        screen.queue.iter().enumerate().skip(offset).take(height.max(1)).collect();
+    let live = screen.live.as_ref();
+    let states: Vec<(String, Style)> =
+        entries.iter().map(|(_, e)| state_cell(&e.state, live.filter(|l| l.job == e.id))).collect();
     // The start column appears once some run starts from pretrained weights.
     let starts = screen.queue.iter().any(|e| e.start.is_some());
-    let mut titles = vec!["#", "arch", "dataset"];
+    let mut columns = vec![
+        TextColumn::new("#", entries.iter().map(|(i, _)| (i + 1).to_string()).collect()).right(),
+        TextColumn::new("arch", entries.iter().map(|(_, e)| e.arch.clone()).collect()).flex(),
+        TextColumn::new(
+            "dataset",
+            entries
+                .iter()
+                .map(|(_, e)| match &e.grid_cell {
+                    Some(cell) => format!("{} s{}", cell.group, cell.config.seed),
+                    None => e.dataset.clone(),
+                })
+                .collect(),
+        )
+        .max(22),
+    ];
     if starts {
-        titles.push("start");
+        columns.push(TextColumn::new("start", entries.iter().map(|(_, e)| e.start_label()).collect()).max(16).drop(1));
     }
-    titles.push("state");
-    let header = Row::new(titles.into_iter().map(|h| Cell::from(h).style(header_style)));
-    let live = screen.live.as_ref();
-    let rows: Vec<Row> = screen
-        .queue
+    columns.push(TextColumn::new("state", states.iter().map(|(s, _)| s.clone()).collect()));
+    columns.push(
+        TextColumn::new(
+            "P",
+            entries
+                .iter()
+                .map(|(_, e)| match &e.state {
+                    JobState::Done { performance: Some(p), .. } => format!("{p:.3}"),
+                    JobState::Done { performance: None, .. } | JobState::Failed(_) => "—".into(),
+                    _ => String::new(),
+                })
+                .collect(),
+        )
+        .right(),
+    );
+    let widths = layout(&columns, area.width.saturating_sub(2) as usize, 1);
+    let shown: Vec<(usize, usize)> = widths.iter().enumerate().filter_map(|(c, w)| w.map(|w| (c, w))).collect();
+    let header_style = Style::new().add_modifier(Modifier::BOLD).fg(Color::Yellow);
+    let header = Row::new(shown.iter().map(|&(c, w)| Cell::from(columns[c].header(w)).style(header_style)));
+    let state_column = columns.iter().position(|c| c.title == "state");
+    let rows: Vec<Row> = entries
         .iter()
         .enumerate()
-        .skip(offset)
-        .take(height.max(1))
-        .map(|(i, entry)| {
-            let (state, state_style) = state_cell(&entry.state, live.filter(|l| l.job == entry.id));
-            let dataset_style =
-                if entry.dataset == "synthetic" { Style::new().fg(Color::Magenta) } else { Style::new() };
-            let mut cells = vec![
-                Cell::from(format!("{}", i + 1)),
-                Cell::from(entry.arch.clone()),
-                Cell::from(match &entry.grid_cell {
-                    Some(cell) => format!("{} s{}", cell.group, cell.config.seed),
-                    None => entry.dataset.clone(),
+        .map(|(k, (i, entry))| {
+            let cells: Vec<Cell> = shown
+                .iter()
+                .map(|&(c, w)| {
+                    let cell = Cell::from(columns[c].cell(k, w));
+                    if Some(c) == state_column {
+                        cell.style(states[k].1)
+                    } else if c == 2 && entry.dataset == "synthetic" {
+                        cell.style(Style::new().fg(Color::Magenta))
+                    } else {
+                        cell
+                    }
                 })
-                .style(dataset_style),
-            ];
-            if starts {
-                cells.push(Cell::from(entry.start_label()));
-            }
-            cells.push(Cell::from(state).style(state_style));
+                .collect();
             let row = Row::new(cells);
-            if i == screen.cursor { row.style(Style::new().add_modifier(Modifier::REVERSED)) } else { row }
+            if *i == screen.cursor { row.style(Style::new().add_modifier(Modifier::REVERSED)) } else { row }
         })
         .collect();
-    let mut widths = vec![Constraint::Length(2), Constraint::Min(12), Constraint::Min(9)];
-    if starts {
-        widths.push(Constraint::Min(14));
-    }
-    widths.push(Constraint::Length(if starts { 13 } else { 20 }));
-    frame.render_widget(Table::new(rows, widths).header(header).block(block).column_spacing(1), area);
+    let constraints: Vec<Constraint> = shown.iter().map(|&(_, w)| Constraint::Length(w as u16)).collect();
+    frame.render_widget(Table::new(rows, constraints).header(header).block(block).column_spacing(1), area);
 }
 
 fn draw_settings(frame: &mut Frame, area: Rect, screen: &TrainScreen) {
@@ -139,7 +186,7 @@ fn draw_settings(frame: &mut Frame, area: Rect, screen: &TrainScreen) {
 fn draw_progress(frame: &mut Frame, area: Rect, screen: &TrainScreen) {
     let Some(live) = &screen.live else {
         let block = Block::bordered().title(" progress ");
-        let text = "No run yet: s starts the queue; p pauses, S or Esc stops.";
+        let text = "No run yet: s starts the queue; p pauses, X stops (asks first).";
         frame.render_widget(Paragraph::new(text).fg(Color::DarkGray).block(block), area);
         return;
     };
@@ -147,7 +194,7 @@ fn draw_progress(frame: &mut Frame, area: Rect, screen: &TrainScreen) {
         Some(id) => format!(" {} on {} · {id} ", live.arch, live.dataset),
         None => format!(" {} on {} ", live.arch, live.dataset),
     };
-    let block = Block::bordered().title(title).title_bottom(Line::from(" p pause · S stop ").right_aligned());
+    let block = Block::bordered().title(title).title_bottom(Line::from(" p pause · X stop ").right_aligned());
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let metering = live.ended.is_none();
@@ -176,10 +223,11 @@ fn draw_progress(frame: &mut Frame, area: Rect, screen: &TrainScreen) {
             let color = if status == RunStatus::Completed { Color::Green } else { Color::Red };
             (
                 format!(
-                    "{} after {} of {} epochs · {}",
+                    "{} after {} of {} epoch{} · {}",
                     status.label(),
                     live.epoch_metrics.len(),
                     live.epochs,
+                    plural(live.epochs),
                     duration(live.elapsed_s)
                 ),
                 Style::new().fg(color),
@@ -320,15 +368,12 @@ fn draw_meters(frame: &mut Frame, area: Rect, spark: Rect, live: &Live) {
 
 fn draw_log(frame: &mut Frame, area: Rect, screen: &TrainScreen) {
     let block = Block::bordered().title(" log ");
-    let height = area.height.saturating_sub(2) as usize;
-    let width = area.width.saturating_sub(2).max(1) as usize;
-    // Long lines wrap (by characters); the newest lines that fit are shown.
-    let mut wrapped: Vec<String> = Vec::new();
-    for line in &screen.log[screen.log.len().saturating_sub(height)..] {
-        let chars: Vec<char> = line.chars().collect();
-        wrapped.extend(chars.chunks(width).map(|c| c.iter().collect::<String>()));
-    }
-    let lines: Vec<Line> =
-        wrapped[wrapped.len().saturating_sub(height)..].iter().map(|l| Line::from(l.clone())).collect();
-    frame.render_widget(Paragraph::new(lines).block(block), area);
+    let inner = block.inner(area);
+    // Long lines wrap at words; the newest lines that fit are shown.
+    let recent = &screen.log[screen.log.len().saturating_sub(inner.height as usize)..];
+    let lines: Vec<Line> = recent.iter().map(|l| Line::from(l.clone())).collect();
+    let paragraph = Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false });
+    let total = paragraph.line_count(inner.width) as u16;
+    let scroll = total.saturating_sub(inner.height);
+    frame.render_widget(paragraph.scroll((scroll, 0)).block(block), area);
 }
