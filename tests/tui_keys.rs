@@ -309,6 +309,13 @@ fn columns_app() -> App {
 }
 
 /// The paper's runs with their analyses delivered (pairs of pretrained and scratch runs).
+fn settings_app() -> App {
+    let mut app = runs_app();
+    press(&mut app, KeyCode::Char(','));
+    assert!(app.settings_form.open);
+    app
+}
+
 fn analyses_app() -> App {
     let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/paper/all_results.csv");
     let (_, records) = pepr::results::import::read_file(&path, chrono::Utc::now()).unwrap();
@@ -396,6 +403,12 @@ const F: &[Fixture] = &[
     },
     Fixture { name: "jobs", scopes: &[Scope::Jobs, Scope::Global], make: jobs_app, quiet: &[(Key::ch('6'), ON_IT)] },
     Fixture { name: "confirm", scopes: &[Scope::Confirm], make: confirm_app, quiet: &[] },
+    Fixture {
+        name: "settings",
+        scopes: &[Scope::Settings, Scope::Global],
+        make: settings_app,
+        quiet: &[(Key::ch('1'), ON_IT), (Key::code(KeyCode::Up), "already on the first setting"), (Key::ch('k'), "already on the first setting")],
+    },
 ];
 
 /// What a key press changed: the request, the screen drawn, and the flags that are not drawn.
@@ -641,4 +654,62 @@ fn seed_rows_keep_different_epochs_apart_and_follow_the_filter() {
     let text = screen(&app, 80, 24);
     assert!(text.contains("2 rows (seeds merged)") && !text.contains("pepr_lenet5"), "{text}");
     insta::assert_snapshot!("seeds_filtered_80x24", text);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Settings and import from the TUI (issue 22, item 5)
+
+#[test]
+fn settings_are_edited_in_the_tui_and_used_at_once() {
+    let mut app = runs_app();
+    press(&mut app, KeyCode::Char(','));
+    let text = screen(&app, 80, 24);
+    assert!(text.contains("carbon_intensity") && text.contains("world average"), "{text}");
+    // cpu_tdp_w: the fifth row.
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Down);
+    }
+    assert!(screen(&app, 80, 24).contains("without a power counter"), "the hint says how to get the figure");
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "65");
+    let Some(Request::SaveSettings(settings, what)) = press(&mut app, KeyCode::Enter) else { panic!("Enter saves") };
+    assert_eq!((settings.cpu_tdp_w, what.as_str()), (Some(65.0), "cpu_tdp_w set to 65"));
+    // The event loop saved it: the next run is metered with it; no reload for a meter setting.
+    assert_eq!(app.on_settings_saved(Ok((settings, what))), None);
+    assert_eq!(app.train.settings.meter.cpu_tdp_w, Some(65.0));
+    assert!(screen(&app, 80, 24).contains("65 W"));
+    // rank_energy changes the ranking: the store is ranked again.
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "nett");
+    assert_eq!(press(&mut app, KeyCode::Enter), None);
+    assert!(screen(&app, 80, 24).contains("`rank_energy`"), "a bad value is refused, saying why");
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "net");
+    let Some(Request::SaveSettings(settings, what)) = press(&mut app, KeyCode::Enter) else { panic!() };
+    assert_eq!(app.on_settings_saved(Ok((settings, what))), Some(Request::Load(SetBy::Group)));
+    // A settings file pepr could not read is never saved over.
+    app.settings_warning = Some("settings.json: not valid JSON".into());
+    assert_eq!(press(&mut app, KeyCode::Char('u')), None);
+    assert!(screen(&app, 80, 24).contains("not saved"));
+}
+
+#[test]
+fn import_a_csv_file_from_the_tui() {
+    let mut app = app_with(vec![]);
+    press(&mut app, KeyCode::Char('I'));
+    assert!(screen(&app, 80, 24).contains("import CSV file:"));
+    type_text(&mut app, "../shared/paper/all_results.csv");
+    let Some(Request::Import(path)) = press(&mut app, KeyCode::Enter) else { panic!("Enter imports") };
+    assert_eq!(path, std::path::PathBuf::from("../shared/paper/all_results.csv"));
+    // The event loop's worker imports it; the store is read again and the status line says what came in.
+    let dir = tempfile::tempdir().unwrap();
+    let store = pepr::results::store::RunStore::new(dir.path().join("runs.jsonl"));
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let summary = pepr::results::import::import_file(&store, &manifest.join(&path)).map(|s| s.to_string());
+    let request = app.on_imported(summary.map_err(|e| e.to_string()));
+    assert_eq!(request, Some(Request::Load(SetBy::Group)));
+    assert!(screen(&app, 120, 24).contains("added"), "{}", screen(&app, 120, 24));
+    assert_eq!(app.on_imported(Err("x.csv: line 3: bad P".into())), None);
+    assert!(screen(&app, 80, 24).contains("import failed: x.csv: line 3"));
 }

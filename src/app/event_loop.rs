@@ -34,6 +34,8 @@ enum Message {
     Jobs(super::jobs::JobsUpdate),
     JobCancelled(String, Result<(), String>),
     GridSubmitted(Result<String, String>),
+    SettingsSaved(Result<(crate::settings::Settings, String), String>),
+    Imported(Result<String, String>),
 }
 
 /// Runs `work` on a named thread; a failure to spawn is reported, not fatal to the UI.
@@ -77,8 +79,10 @@ pub fn run_tui(home: Home) -> Result<()> {
     // Read once at start: PePR-E's energy basis (gross or net) and the meters' settings; a bad file
     // is reported, not fatal.
     let (settings, settings_warning) = crate::settings::Settings::load_or_default(&home.settings_file());
-    let energy = settings.rank_energy();
+    // PePR-E's energy basis; the Settings pane may change it while the explorer runs.
+    let energy = std::cell::Cell::new(settings.rank_energy());
     app.train.settings.meter = settings.meter_settings();
+    app.config = settings.clone();
     app.settings_warning = settings_warning;
     app.train.weights_home = Some(home.clone());
     // The columns, selections, queue and Train settings of the last session.
@@ -133,7 +137,7 @@ pub fn run_tui(home: Home) -> Result<()> {
     let poller = super::jobs_worker::spawn(home.clone(), sender.clone(), Message::Jobs);
 
     let mut generation: u64 = 1;
-    spawn_load(store.clone(), SetBy::Group, energy, generation, sender.clone(), Message::Loaded);
+    spawn_load(store.clone(), SetBy::Group, energy.get(), generation, sender.clone(), Message::Loaded);
 
     // The training run in progress, if any (one at a time).
     let mut run: Option<RunHandle> = None;
@@ -141,7 +145,7 @@ pub fn run_tui(home: Home) -> Result<()> {
         match request {
             Request::Load(set_by) => {
                 *generation += 1;
-                spawn_load(store.clone(), set_by, energy, *generation, sender.clone(), Message::Loaded);
+                spawn_load(store.clone(), set_by, energy.get(), *generation, sender.clone(), Message::Loaded);
             }
             Request::Catalog(size) => {
                 let reply = sender.clone();
@@ -159,6 +163,7 @@ pub fn run_tui(home: Home) -> Result<()> {
             }
             Request::Analyze(job) => {
                 let reply = sender.clone();
+                let energy = energy.get();
                 spawn("pepr-analyze", move || {
                     let result =
                         crate::results::analysis::analyze_on(&job.records, energy).map_err(|e| format!("{e:#}"));
@@ -169,6 +174,26 @@ pub fn run_tui(home: Home) -> Result<()> {
             Request::Train(TrainRequest::Resume) => run.iter().for_each(RunHandle::resume),
             Request::Train(TrainRequest::Stop) => run.iter().for_each(RunHandle::stop),
             Request::Jobs(JobsRequest::Refresh) => poller.wake(),
+            Request::SaveSettings(settings, what) => {
+                let reply = sender.clone();
+                let path = home.settings_file();
+                // The basis is used by the next ranking; the app asks for it when the save lands.
+                energy.set(settings.rank_energy());
+                spawn("pepr-settings", move || {
+                    let result = settings.save(&path).map(|()| (settings, what));
+                    let _ = reply.send(Message::SettingsSaved(result));
+                })?;
+            }
+            Request::Import(path) => {
+                let reply = sender.clone();
+                let store = store.clone();
+                spawn("pepr-import", move || {
+                    let result = crate::results::import::import_file(&store, &path)
+                        .map(|summary| summary.to_string())
+                        .map_err(|e| format!("{e:#}"));
+                    let _ = reply.send(Message::Imported(result));
+                })?;
+            }
             Request::GridSlurm(submit) => {
                 let reply = sender.clone();
                 let home = home.clone();
@@ -239,6 +264,19 @@ pub fn run_tui(home: Home) -> Result<()> {
                     }
                     Message::GridSubmitted(result) => {
                         if let Some(request) = app.on_grid_submitted(result) {
+                            dispatch(request, &mut generation, &mut run)?;
+                        }
+                    }
+                    Message::SettingsSaved(result) => {
+                        if result.is_err() {
+                            energy.set(app.config.rank_energy());
+                        }
+                        if let Some(request) = app.on_settings_saved(result) {
+                            dispatch(request, &mut generation, &mut run)?;
+                        }
+                    }
+                    Message::Imported(result) => {
+                        if let Some(request) = app.on_imported(result) {
                             dispatch(request, &mut generation, &mut run)?;
                         }
                     }

@@ -122,6 +122,8 @@ pub enum GlobalAction {
     /// `1`..`6`: the screen of that number. Moves only: never adds, starts, stops or deletes.
     GoTo,
     Help,
+    /// The Settings pane (what `pepr config` sets), applied at once.
+    Settings,
     /// Quits; asks first while a run trains.
     Quit,
 }
@@ -133,6 +135,7 @@ pub const GLOBAL: &[Binding<GlobalAction>] = &[
         "screens: runs, archs, data, train, analyses, jobs (only moves)",
     ),
     f(&[c('?')], GlobalAction::Help, "this help", "? keys"),
+    b(&[c(',')], GlobalAction::Settings, "settings: carbon intensity, PUE, TDP, energy basis (saved, used at once)"),
     f(&[c('q'), K::ctrl('c')], GlobalAction::Quit, "quit (asks first while a run trains)", "q quit"),
 ];
 
@@ -157,6 +160,7 @@ pub enum RunsAction {
     Seeds,
     Columns,
     Reload,
+    Import,
     Back,
 }
 
@@ -181,6 +185,7 @@ pub const RUNS: &[Binding<RunsAction>] = &[
     b(&[c('a')], RunsAction::Seeds, "seeds aggregated (mean±std) / one row per run"),
     f(&[c('o')], RunsAction::Columns, "choose the columns shown", "o columns"),
     b(&[c('R')], RunsAction::Reload, "reload the store (reads it again)"),
+    b(&[c('I')], RunsAction::Import, "import a CSV file of runs (the paper's or pepr's layout)"),
     b(&[k(KeyCode::Esc)], RunsAction::Back, "clear filter / close details / leave the chart"),
 ];
 
@@ -199,6 +204,25 @@ pub const COLUMNS: &[Binding<ColumnsAction>] = &[
     b(UP, ColumnsAction::Move(Move::By(-1)), "move down / up"),
     f(&[c(' '), k(KeyCode::Enter)], ColumnsAction::Toggle, "show / hide the column", "Space show/hide"),
     f(&[k(KeyCode::Esc), c('o')], ColumnsAction::Close, "close the chooser (the choice is kept)", "Esc close"),
+];
+
+// ---------------------------------------------------------------------------------------------
+// The Settings pane (, on every screen)
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SettingsKeyAction {
+    Move(Move),
+    Edit,
+    Default,
+    Close,
+}
+
+pub const SETTINGS: &[Binding<SettingsKeyAction>] = &[
+    f(DOWN, SettingsKeyAction::Move(Move::By(1)), "move down / up", "↑↓ move"),
+    b(UP, SettingsKeyAction::Move(Move::By(-1)), "move down / up"),
+    f(&[k(KeyCode::Enter)], SettingsKeyAction::Edit, "type a new value (Enter saves, Esc cancels)", "Enter edit"),
+    f(&[c('u')], SettingsKeyAction::Default, "back to the default", "u default"),
+    f(&[k(KeyCode::Esc), c(',')], SettingsKeyAction::Close, "close the pane", "Esc close"),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -420,6 +444,7 @@ pub enum Scope {
     Global,
     Runs,
     Columns,
+    Settings,
     Archs,
     Data,
     Train,
@@ -430,10 +455,11 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub const ALL: [Scope; 10] = [
+    pub const ALL: [Scope; 11] = [
         Scope::Global,
         Scope::Runs,
         Scope::Columns,
+        Scope::Settings,
         Scope::Archs,
         Scope::Data,
         Scope::Train,
@@ -448,6 +474,7 @@ impl Scope {
             Scope::Global => "Every screen",
             Scope::Runs => "1 Runs (leaderboard)",
             Scope::Columns => "Column chooser (o on Runs)",
+            Scope::Settings => "Settings pane (, on every screen)",
             Scope::Archs => "2 Architectures",
             Scope::Data => "3 Datasets",
             Scope::Train => "4 Train",
@@ -467,6 +494,7 @@ impl Scope {
             Scope::Global => rows(GLOBAL),
             Scope::Runs => rows(RUNS),
             Scope::Columns => rows(COLUMNS),
+            Scope::Settings => rows(SETTINGS),
             Scope::Archs => rows(ARCHS),
             Scope::Data => rows(DATA),
             Scope::Train => rows(TRAIN),
@@ -542,6 +570,7 @@ mod tests {
         check_no_clash("global", GLOBAL);
         check_no_clash("runs", RUNS);
         check_no_clash("columns", COLUMNS);
+        check_no_clash("settings", SETTINGS);
         check_no_clash("archs", ARCHS);
         check_no_clash("data", DATA);
         check_no_clash("train", TRAIN);

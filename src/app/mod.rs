@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod jobs_worker;
 pub mod keys;
 pub mod session;
+pub mod settings_form;
 pub mod state;
 mod text_input;
 pub mod train;

@@ -123,6 +123,10 @@ pub enum Request {
     Jobs(JobsRequest),
     /// Submit the grid form's missing cells to Slurm as one job array, on a worker thread.
     GridSlurm(super::grid_form::GridSubmit),
+    /// Save these settings to settings.json (the text says what changed), then use them.
+    SaveSettings(crate::settings::Settings, String),
+    /// Import the runs of this CSV file into the store, on a worker thread.
+    Import(std::path::PathBuf),
 }
 
 pub struct App {
@@ -169,6 +173,12 @@ pub struct App {
     pub details_scroll: usize,
     /// The leaderboard's optional columns and their chooser (`o`).
     pub columns: super::columns::Columns,
+    /// The settings in use (settings.json as read at start or saved from the Settings pane).
+    pub config: crate::settings::Settings,
+    /// The Settings pane (`,`).
+    pub settings_form: super::settings_form::SettingsForm,
+    /// The path being typed after `I` (import a CSV file).
+    pub import_prompt: Option<String>,
 }
 
 impl App {
@@ -205,6 +215,9 @@ impl App {
             message: None,
             details_scroll: 0,
             columns: Default::default(),
+            config: Default::default(),
+            settings_form: Default::default(),
+            import_prompt: None,
         }
     }
 
@@ -367,6 +380,36 @@ impl App {
             }
             return None;
         }
+        if self.settings_form.open {
+            if self.settings_form.editing.is_some() || lookup(super::keys::SETTINGS, key).is_some() {
+                return self.settings_key(event);
+            }
+            // Over any screen only the keys of every screen pass the pane.
+            if lookup(GLOBAL, key).is_none() {
+                return None;
+            }
+        }
+        if let Some(text) = &mut self.import_prompt {
+            match event.code {
+                KeyCode::Esc => self.import_prompt = None,
+                KeyCode::Backspace => {
+                    text.pop();
+                }
+                KeyCode::Char(c) => text.push(c),
+                KeyCode::Enter => {
+                    let path = self.import_prompt.take().unwrap_or_default();
+                    let path = path.trim();
+                    if path.is_empty() {
+                        self.message = Some("nothing imported: no file named".into());
+                        return None;
+                    }
+                    self.message = Some(format!("importing {path}…"));
+                    return Some(Request::Import(path.into()));
+                }
+                _ => {}
+            }
+            return None;
+        }
         if self.screen == Screen::Architectures && self.archs.editing_filter {
             self.archs.handle_key(event);
             return None;
@@ -412,6 +455,10 @@ impl App {
                 GlobalAction::Quit => self.quit_or_ask(),
                 GlobalAction::Help => {
                     self.show_help = true;
+                    None
+                }
+                GlobalAction::Settings => {
+                    self.settings_form.open = true;
                     None
                 }
                 GlobalAction::GoTo => self.go_to(key),
@@ -475,6 +522,65 @@ impl App {
             _ => {}
         }
         None
+    }
+
+    /// A key in the Settings pane; a changed value goes to the event loop to be saved.
+    fn settings_key(&mut self, event: KeyEvent) -> Option<Request> {
+        use super::settings_form::SettingsAction;
+        match self.settings_form.handle_key(event, &self.config) {
+            SettingsAction::None => None,
+            SettingsAction::Refused(why) => {
+                self.message = Some(why);
+                None
+            }
+            SettingsAction::Save(next, what) => {
+                if let Some(warning) = &self.settings_warning {
+                    // Never written over: the user's file may hold what pepr could not read.
+                    self.message = Some(format!("not saved: {warning}; fix or remove the file first"));
+                    return None;
+                }
+                self.message = Some(format!("{what}: saving…"));
+                Some(Request::SaveSettings(next, what))
+            }
+        }
+    }
+
+    /// The settings were saved (or not): from now on runs are metered with them, and the store is
+    /// ranked again when PePR-E's energy basis changed.
+    pub fn on_settings_saved(&mut self, result: Result<(crate::settings::Settings, String), String>) -> Option<Request> {
+        match result {
+            Ok((settings, what)) => {
+                self.train.settings.meter = settings.meter_settings();
+                let basis_changed = settings.rank_energy() != self.config.rank_energy();
+                self.config = settings;
+                self.message = Some(format!("{what}: saved; the next run uses it"));
+                if basis_changed {
+                    self.loading = true;
+                    self.message = Some(format!("{what}: saved; ranking again"));
+                    return Some(Request::Load(self.set_by));
+                }
+                None
+            }
+            Err(e) => {
+                self.message = Some(format!("settings not saved: {e}"));
+                None
+            }
+        }
+    }
+
+    /// An import ended: its summary or the error (naming file and line); the store is read again.
+    pub fn on_imported(&mut self, result: Result<String, String>) -> Option<Request> {
+        match result {
+            Ok(summary) => {
+                self.message = Some(summary);
+                self.loading = true;
+                Some(Request::Load(self.set_by))
+            }
+            Err(e) => {
+                self.message = Some(format!("import failed: {e}"));
+                None
+            }
+        }
     }
 
     /// `q` / Ctrl-C: quits at once, or asks first while a run trains (quitting stops it).
@@ -623,6 +729,7 @@ impl App {
             }
             A::Seeds => self.aggregate_seeds = !self.aggregate_seeds,
             A::Columns => self.columns.open = true,
+            A::Import => self.import_prompt = Some(String::new()),
             A::Chart => self.view = if self.view == View::Table { View::Chart } else { View::Table },
         }
         None

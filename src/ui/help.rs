@@ -14,6 +14,9 @@ use super::format::fit;
 
 /// The key table that applies now: the grid form's over the Train screen while it is open.
 pub fn scope(app: &App) -> Scope {
+    if app.settings_form.open {
+        return Scope::Settings;
+    }
     match app.screen {
         Screen::Leaderboard if app.columns.open => Scope::Columns,
         Screen::Leaderboard => Scope::Runs,

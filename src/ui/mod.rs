@@ -11,6 +11,7 @@ mod help;
 mod jobs;
 mod leaderboard;
 mod seeds;
+mod settings;
 mod train;
 
 use ratatui::Frame;
@@ -72,6 +73,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
         draw_empty(frame, body, app);
     } else {
         draw_main(frame, body, app);
+    }
+    if app.settings_form.open {
+        settings::draw(frame, body, app);
     }
     if app.show_help {
         help::draw(frame, frame.area(), app);
@@ -184,6 +188,14 @@ fn status_line(app: &App) -> Line<'static> {
         Screen::Leaderboard if app.editing_filter => Some(&app.filter),
         _ => None,
     };
+    if let Some(path) = &app.import_prompt {
+        return Line::from(vec![
+            Span::styled(" import CSV file: ", Style::new().bold()),
+            Span::raw(path.clone()),
+            Span::styled("▏", Style::new().add_modifier(Modifier::SLOW_BLINK)),
+            Span::raw("  Enter import · Esc cancel"),
+        ]);
+    }
     if let Some(filter) = filter {
         return Line::from(vec![
             Span::styled(" filter: ", Style::new().bold()),
