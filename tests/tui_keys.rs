@@ -283,7 +283,7 @@ fn data_app() -> App {
 fn train_app() -> App {
     let dir = std::env::temp_dir().join("pepr-tui-keys-data");
     let mut app = app_with(vec![]);
-    select(&mut app, &["pepr_lenet5", "pepr_resnet8", "pepr_mlp"], &dir);
+    select(&mut app, &["pepr_lenet5", "pepr_resnet8", "resnet18"], &dir);
     press(&mut app, KeyCode::Char('a'));
     press(&mut app, KeyCode::Down);
     app
@@ -411,12 +411,19 @@ const F: &[Fixture] = &[
     },
 ];
 
+/// The screen drawn with its styles (a moved cursor only changes a style).
+fn buffer(app: &App) -> ratatui::buffer::Buffer {
+    let mut terminal = Terminal::new(TestBackend::new(160, 50)).unwrap();
+    terminal.draw(|frame| pepr::ui::draw(frame, app)).unwrap();
+    terminal.backend().buffer().clone()
+}
+
 /// What a key press changed: the request, the screen drawn, and the flags that are not drawn.
 fn effect(make: fn() -> App, key: Key) -> (Option<Request>, bool) {
     let mut app = make();
-    let before = (screen(&app, 160, 50), app.quit, app.show_help);
+    let before = (buffer(&app), app.quit, app.show_help);
     let request = press_key(&mut app, key);
-    let after = (screen(&app, 160, 50), app.quit, app.show_help);
+    let after = (buffer(&app), app.quit, app.show_help);
     (request.clone(), request.is_some() || before != after)
 }
 
@@ -552,7 +559,7 @@ fn a_run_without_a_test_has_no_p_no_rank_and_is_not_plotted() {
     assert_eq!((run.rank[0], run.score[0]), (None, None), "not ranked");
     // Its row: P, rank and score are "—"; the run interrupted after a test shows its P, unranked.
     press(&mut app, KeyCode::Char('/'));
-    type_text(&mut app, "efficientnet_lite0_with_a_long_name_10");
+    type_text(&mut app, "resnet8_10");
     press(&mut app, KeyCode::Enter);
     assert_eq!(app.rows().len(), 1);
     let text = screen(&app, 120, 40);
@@ -560,13 +567,19 @@ fn a_run_without_a_test_has_no_p_no_rank_and_is_not_plotted() {
     assert_eq!(row.matches('—').count(), 3, "rank, P and PePR-E: {row}");
     press(&mut app, KeyCode::Enter);
     assert!(screen(&app, 120, 40).contains("— (no test before it ended)"));
-    // The chart: P from 0.4 up, not stretched to 0 by the run without P; the selected run named.
+    // The chart: P from 0.4 up, not stretched to 0 by the run without P; the selected run named
+    // (this one is not plotted, and says so; the first run is).
     press(&mut app, KeyCode::Esc);
     press(&mut app, KeyCode::Esc);
     press(&mut app, KeyCode::Tab);
     let text = screen(&app, 120, 40);
     assert!(!text.contains("0.0 "), "the P axis starts at 0.3 or above:\n{text}");
-    assert!(text.contains("■ efficientnet_lite0_with_a_long_name_0: P 0.4001"), "the selected point is named:\n{text}");
+    assert!(text.contains("■ resnet8_10: not plotted (no PePR-E)"), "{text}");
+    press(&mut app, KeyCode::Char('g'));
+    let first = &data.records[data.ranking.runs[app.rows()[0]].index];
+    let named = format!("■ {}: P {:.4}", first.arch, first.performance);
+    let text = screen(&app, 120, 40);
+    assert!(text.contains(&named), "the selected point is named ({named}):\n{text}");
     assert!(text.contains("PePR 0."), "iso-lines carry their values:\n{text}");
 }
 
@@ -595,8 +608,13 @@ fn the_queue_shows_p_whole_and_a_missing_p_as_a_dash() {
     for (width, height) in [(80, 24), (120, 40)] {
         let text = screen(&app, width, height);
         let lines: Vec<&str> = text.lines().filter(|l| l.contains("completed") || l.contains("interrupted")).collect();
-        assert!(lines.iter().any(|l| l.contains("completed 0.427")), "{width}: {lines:?}\n{text}");
-        assert!(lines.iter().any(|l| l.contains("interrupted     —")), "{width}: {lines:?}\n{text}");
+        let row = |arch: &str| -> Vec<String> {
+            let line = lines.iter().find(|l| l.contains(arch) && l.contains(" synthetic ")).unwrap();
+            line.split(|c: char| c.is_whitespace() || c == '│').filter(|t| !t.is_empty()).map(str::to_string).collect()
+        };
+        let (first, second) = (row("efficientnet_lite0"), row("pepr_lenet5"));
+        assert!(first.contains(&"completed".into()) && first.contains(&"0.427".into()), "{width}: {first:?}\n{text}");
+        assert!(second.contains(&"interrupted".into()) && second.contains(&"—".into()), "{width}: {second:?}\n{text}");
         assert!(text.contains("(no test yet)"), "the log says why P is missing:\n{text}");
         insta::assert_snapshot!(format!("queue_ended_runs_{width}x{height}"), text);
     }

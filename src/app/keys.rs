@@ -51,7 +51,7 @@ impl Key {
             KeyCode::Backspace => "Backspace".into(),
             other => format!("{other:?}"),
         };
-        if self.ctrl { format!("Ctrl-{base}") } else { base }
+        if self.ctrl { format!("Ctrl-{}", base.to_uppercase()) } else { base }
     }
 }
 
@@ -315,6 +315,9 @@ pub const TRAIN: &[Binding<TrainAction>] = &[
     b(UP, TrainAction::Move(Move::By(-1)), "move down / up the queue"),
     b(FIRST, TrainAction::Move(Move::First), "first / last"),
     b(LAST, TrainAction::Move(Move::Last), "first / last"),
+    f(&[c('s')], TrainAction::Start, "start the queue", "s start"),
+    f(&[c('p')], TrainAction::Pause, "pause / resume the run", "p pause"),
+    f(&[c('X')], TrainAction::Stop, "stop the run (asks first; stored as interrupted)", "X stop"),
     f(&[c('a')], TrainAction::Queue, "queue every selected arch x dataset pair", "a queue selected"),
     b(&[c('J')], TrainAction::MoveEntryDown, "move the queued run down / up"),
     b(&[c('K')], TrainAction::MoveEntryUp, "move the queued run down / up"),
@@ -327,9 +330,6 @@ pub const TRAIN: &[Binding<TrainAction>] = &[
     b(&[c('+'), c('=')], TrainAction::Increase, "change the setting up / down"),
     b(&[c('-'), c('_')], TrainAction::Decrease, "change the setting up / down"),
     f(&[c('E')], TrainAction::Grid, "experiment grid form", "E grid"),
-    f(&[c('s')], TrainAction::Start, "start the queue", "s start"),
-    f(&[c('p')], TrainAction::Pause, "pause / resume the run", "p pause"),
-    f(&[c('X')], TrainAction::Stop, "stop the run (asks first; stored as interrupted)", "X stop"),
 ];
 
 // ---------------------------------------------------------------------------------------------

@@ -392,12 +392,16 @@ impl TrainScreen {
                 if movable(self, self.cursor) && movable(self, self.cursor + 1) {
                     self.queue.swap(self.cursor, self.cursor + 1);
                     self.cursor += 1;
+                } else if !self.queue.is_empty() {
+                    self.note("only waiting runs change places (none below this one)");
                 }
             }
             A::MoveEntryUp => {
                 if self.cursor > 0 && movable(self, self.cursor) && movable(self, self.cursor - 1) {
                     self.queue.swap(self.cursor, self.cursor - 1);
                     self.cursor -= 1;
+                } else if !self.queue.is_empty() {
+                    self.note("only waiting runs change places (none above this one)");
                 }
             }
             A::Remove => {

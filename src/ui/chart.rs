@@ -154,8 +154,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     if let Some(name) = selected_name
         && inner.height > 2
     {
-        // Right of the y axis's title "P".
-        let area = Rect { x: inner.x + 2, width: inner.width.saturating_sub(2), height: 1, ..inner };
+        // Right of the y axis's labels and line.
+        let area = Rect { x: inner.x + 6, width: inner.width.saturating_sub(6), height: 1, ..inner };
         let line = Line::styled(super::format::fit(&format!(" ■ {name}"), area.width as usize), Style::new().fg(Color::Yellow));
         frame.render_widget(line, area);
     }

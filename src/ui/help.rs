@@ -40,7 +40,6 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let scope = scope(app);
     let mut entries = scope.help_lines();
     entries.extend(Scope::Global.help_lines());
-    entries.push(("Ctrl-C".into(), "quit from anywhere, even while typing (asks during a run)"));
     // One column when it fits; two side by side on a short terminal.
     let rows_fit = area.height.saturating_sub(3) as usize;
     let columns = if entries.len() <= rows_fit { 1 } else { 2 };

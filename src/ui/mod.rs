@@ -46,7 +46,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     let [title, body, status] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(1), Constraint::Length(1)]).areas(frame.area());
     frame.render_widget(title_line(app, title.width), title);
-    frame.render_widget(status_line(app), status);
+    frame.render_widget(fit_line(status_line(app), status.width as usize), status);
 
     if app.screen == Screen::Architectures {
         archs::draw(frame, body, app);
@@ -174,6 +174,29 @@ fn title_with_tabs(app: &App, compact: bool) -> Line<'static> {
     ));
     if app.view == View::Chart {
         spans.push(Span::raw(" chart"));
+    }
+    Line::from(spans)
+}
+
+/// `line` cut to `width` characters, the cut marked with an ellipsis.
+fn fit_line(line: Line<'static>, width: usize) -> Line<'static> {
+    if line.width() <= width {
+        return line;
+    }
+    let mut left = width;
+    let mut spans = Vec::new();
+    for span in line.spans {
+        let n = span.content.chars().count();
+        if n < left {
+            left -= n;
+            spans.push(span);
+        } else {
+            if left > 0 {
+                let kept: String = span.content.chars().take(left - 1).collect();
+                spans.push(Span::styled(format!("{kept}…"), span.style));
+            }
+            break;
+        }
     }
     Line::from(spans)
 }
