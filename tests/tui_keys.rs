@@ -407,7 +407,11 @@ const F: &[Fixture] = &[
         name: "settings",
         scopes: &[Scope::Settings, Scope::Global],
         make: settings_app,
-        quiet: &[(Key::ch('1'), ON_IT), (Key::code(KeyCode::Up), "already on the first setting"), (Key::ch('k'), "already on the first setting")],
+        quiet: &[
+            (Key::ch('1'), ON_IT),
+            (Key::code(KeyCode::Up), "already on the first setting"),
+            (Key::ch('k'), "already on the first setting"),
+        ],
     },
 ];
 
@@ -439,7 +443,11 @@ fn every_key_in_the_help_is_handled_and_no_other_key_is() {
             let (request, changed) = effect(fixture.make, key);
             let quiet = fixture.quiet.iter().any(|(k, _)| *k == key);
             if !bound && changed {
-                problems.push(format!("{}: {} is not in the help but did something ({request:?})", fixture.name, key.name()));
+                problems.push(format!(
+                    "{}: {} is not in the help but did something ({request:?})",
+                    fixture.name,
+                    key.name()
+                ));
             }
             if bound && !changed && !quiet {
                 problems.push(format!("{}: {} is in the help but did nothing", fixture.name, key.name()));
@@ -500,7 +508,8 @@ fn docs_key_table_matches_the_code() {
 fn wide_records() -> Vec<pepr::results::record::RunRecord> {
     let mut records = synthetic::runs(1, 12, 7);
     for (i, record) in records.iter_mut().enumerate() {
-        record.arch = format!("{}_{i}", ["efficientnet_lite0_with_a_long_name", "resnet8", "vit_tiny_patch16_224"][i % 3]);
+        record.arch =
+            format!("{}_{i}", ["efficientnet_lite0_with_a_long_name", "resnet8", "vit_tiny_patch16_224"][i % 3]);
         record.performance = 0.4 + 0.04 * i as f64 + 0.0001234;
         record.epoch_perf = vec![record.performance];
         record.energy_kwh = Some(0.000123456 * (i as f64 + 1.0) * 97.0);
@@ -519,7 +528,10 @@ fn assert_numbers_whole(app: &App, text: &str, width: u16) {
     let data = app.data.as_ref().unwrap();
     let lines: Vec<&str> = text.lines().collect();
     let tokens = |line: &str| -> Vec<String> {
-        line.split(|c: char| c.is_whitespace() || c == '│' || c == '"').filter(|t| !t.is_empty()).map(str::to_string).collect()
+        line.split(|c: char| c.is_whitespace() || c == '│' || c == '"')
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect()
     };
     // Title, top border, header, then the rows.
     for (k, &row) in app.rows().iter().enumerate().take(lines.len().saturating_sub(5)) {

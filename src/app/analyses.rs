@@ -213,7 +213,6 @@ impl AnalysesScreen {
         self.refresh_rows();
     }
 
-
     /// Applies a key of this screen (see `keys::ANALYSES`; the app handles `R`).
     pub fn handle_key(&mut self, key: KeyEvent) {
         use super::keys::{ANALYSES, AnalysesAction as A, Key, lookup};

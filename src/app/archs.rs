@@ -9,8 +9,8 @@ use crossterm::event::KeyEvent;
 
 use crate::catalog::listing::ArchRow;
 
-use super::text_input::edit_filter;
 use super::plural;
+use super::text_input::edit_filter;
 
 /// Input sizes the screen cycles through: each architecture's default, then fixed sizes.
 pub const INPUT_SIZES: [Option<usize>; 6] = [None, Some(224), Some(128), Some(64), Some(32), Some(28)];

@@ -32,14 +32,8 @@ impl RunColumn {
     ];
 
     /// Shown until the user chooses otherwise.
-    pub const DEFAULT: [RunColumn; 6] = [
-        RunColumn::Start,
-        RunColumn::Epochs,
-        RunColumn::Seed,
-        RunColumn::Status,
-        RunColumn::Kind,
-        RunColumn::Params,
-    ];
+    pub const DEFAULT: [RunColumn; 6] =
+        [RunColumn::Start, RunColumn::Epochs, RunColumn::Seed, RunColumn::Status, RunColumn::Kind, RunColumn::Params];
 
     pub fn title(self) -> &'static str {
         match self {

@@ -547,7 +547,10 @@ impl App {
 
     /// The settings were saved (or not): from now on runs are metered with them, and the store is
     /// ranked again when PePR-E's energy basis changed.
-    pub fn on_settings_saved(&mut self, result: Result<(crate::settings::Settings, String), String>) -> Option<Request> {
+    pub fn on_settings_saved(
+        &mut self,
+        result: Result<(crate::settings::Settings, String), String>,
+    ) -> Option<Request> {
         match result {
             Ok((settings, what)) => {
                 self.train.settings.meter = settings.meter_settings();
@@ -740,7 +743,6 @@ impl App {
             self.refresh_rows();
         }
     }
-
 
     fn set_variant(&mut self, variant: Variant) {
         self.variant = variant;

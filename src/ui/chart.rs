@@ -156,7 +156,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     {
         // Right of the y axis's labels and line.
         let area = Rect { x: inner.x + 6, width: inner.width.saturating_sub(6), height: 1, ..inner };
-        let line = Line::styled(super::format::fit(&format!(" ■ {name}"), area.width as usize), Style::new().fg(Color::Yellow));
+        let line = Line::styled(
+            super::format::fit(&format!(" ■ {name}"), area.width as usize),
+            Style::new().fg(Color::Yellow),
+        );
         frame.render_widget(line, area);
     }
     label_iso_lines(frame, inner, &iso_lines, x_bounds, y_bounds);

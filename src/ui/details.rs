@@ -119,7 +119,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let max_scroll = total.saturating_sub(text_area.height as usize);
     let scroll = app.details_scroll.min(max_scroll);
     let paragraph = if max_scroll > 0 {
-        let more = if scroll < max_scroll { format!(" ↓ {} more lines ", max_scroll - scroll) } else { String::new() };
+        let more =
+            if scroll < max_scroll { format!(" ↓ {} more lines ", max_scroll - scroll) } else { String::new() };
         paragraph.block(Block::new().title_bottom(Line::from(more).right_aligned()))
     } else {
         paragraph

@@ -121,14 +121,14 @@ pub fn layout(columns: &[TextColumn], width: usize, spacing: usize) -> Vec<Optio
     let mut trial = widths.clone();
     flex_floor(&mut trial);
     while total(&trial) > width {
-        let victim = (0..columns.len()).filter(|&i| trial[i].is_some() && columns[i].drop > 0).max_by_key(|&i| columns[i].drop);
+        let victim =
+            (0..columns.len()).filter(|&i| trial[i].is_some() && columns[i].drop > 0).max_by_key(|&i| columns[i].drop);
         let Some(i) = victim else { break };
         trial[i] = None;
         widths[i] = None;
     }
     // The flex column takes what is left, up to its need.
-    let others: Vec<Option<usize>> =
-        widths.iter().zip(columns).map(|(w, c)| if c.flex { None } else { *w }).collect();
+    let others: Vec<Option<usize>> = widths.iter().zip(columns).map(|(w, c)| if c.flex { None } else { *w }).collect();
     let flex_count = columns.iter().zip(&widths).filter(|(c, w)| c.flex && w.is_some()).count();
     let left = width.saturating_sub(total(&others) + spacing * flex_count);
     for (w, c) in widths.iter_mut().zip(columns) {
@@ -140,7 +140,8 @@ pub fn layout(columns: &[TextColumn], width: usize, spacing: usize) -> Vec<Optio
     }
     // Still too wide (a very narrow terminal): cut the widest columns, cells get an ellipsis.
     while total(&widths) > width {
-        let Some(i) = (0..columns.len()).filter(|&i| widths[i].is_some_and(|w| w > 1)).max_by_key(|&i| widths[i]) else {
+        let Some(i) = (0..columns.len()).filter(|&i| widths[i].is_some_and(|w| w > 1)).max_by_key(|&i| widths[i])
+        else {
             break;
         };
         widths[i] = widths[i].map(|w| w - 1);

@@ -55,17 +55,24 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
 
     // Every column's cells as text; the layout decides widths from them.
     let arrow = if app.descending() { "↓" } else { "↑" };
-    let title = |column: SortColumn, text: String| if column == app.sort_column { format!("{text}{arrow}") } else { text };
+    let title =
+        |column: SortColumn, text: String| if column == app.sort_column { format!("{text}{arrow}") } else { text };
     let cells = |f: &dyn Fn(&RunRecord, &crate::results::rank::RankedRun) -> String| -> Vec<String> {
         records.iter().map(|(r, run)| f(r, run)).collect()
     };
     let mut columns: Vec<(Option<SortColumn>, TextColumn)> = vec![
         (
             Some(SortColumn::Rank),
-            TextColumn::new(title(SortColumn::Rank, "#".into()), cells(&|_, run| run.rank[i].map_or("—".into(), |r| r.to_string())))
-                .right(),
+            TextColumn::new(
+                title(SortColumn::Rank, "#".into()),
+                cells(&|_, run| run.rank[i].map_or("—".into(), |r| r.to_string())),
+            )
+            .right(),
         ),
-        (Some(SortColumn::Arch), TextColumn::new(title(SortColumn::Arch, "arch".into()), cells(&|r, _| r.arch.clone())).flex()),
+        (
+            Some(SortColumn::Arch),
+            TextColumn::new(title(SortColumn::Arch, "arch".into()), cells(&|r, _| r.arch.clone())).flex(),
+        ),
     ];
     for column in app.columns.in_order() {
         let sort = match column {
@@ -176,7 +183,8 @@ fn draw_chooser(frame: &mut Frame, area: Rect, app: &App) {
             if k == app.columns.cursor { line.style(Style::new().add_modifier(Modifier::REVERSED)) } else { line }
         })
         .collect();
-    let block = Block::bordered().title(" columns ").title_bottom(Line::from(" Space show/hide · Esc close ").right_aligned());
+    let block =
+        Block::bordered().title(" columns ").title_bottom(Line::from(" Space show/hide · Esc close ").right_aligned());
     frame.render_widget(Clear, popup);
     frame.render_widget(Paragraph::new(lines).block(block), popup);
 }

@@ -54,12 +54,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         TextColumn::new(format!("{} {}", short_resource(v), v.unit()), cells(&|g| format_spread(g.resource[i], 4)))
             .right(),
         TextColumn::new(format!("PePR-{}", v.letter()), cells(&|g| format_spread(g.score[i], 3))).right(),
-        TextColumn::new(
-            "min–max",
-            cells(&|g| g.score[i].map_or("—".into(), |s| format!("{:.3}–{:.3}", s.min, s.max))),
-        )
-        .right()
-        .drop(6),
+        TextColumn::new("min–max", cells(&|g| g.score[i].map_or("—".into(), |s| format!("{:.3}–{:.3}", s.min, s.max))))
+            .right()
+            .drop(6),
     ];
     let widths = layout(&columns, area.width.saturating_sub(2) as usize, 1);
     let visible: Vec<(usize, usize)> = widths.iter().enumerate().filter_map(|(c, w)| w.map(|w| (c, w))).collect();
