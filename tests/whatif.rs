@@ -34,8 +34,16 @@ fn range(value: &serde_json::Value) -> (f64, f64, f64) {
     (f("estimate"), f("low"), f("high"))
 }
 
+/// The timing test runs alone in this file, so the file's other tests do not load the CPU it times.
+static ALONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn alone() -> std::sync::MutexGuard<'static, ()> {
+    ALONE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn an_estimate_holds_a_real_short_run_and_the_run_stores_it() {
+    let _alone = alone();
     let home = tempfile::tempdir().unwrap();
     let settings = ["--arch", "pepr_lenet5", "--dataset", "synthetic", "--epochs", "1", "--cpu-tdp", "50"];
     let mut args = vec!["estimate"];
@@ -77,6 +85,7 @@ fn an_estimate_holds_a_real_short_run_and_the_run_stores_it() {
 
 #[test]
 fn estimate_errors_name_the_problem() {
+    let _alone = alone();
     let home = tempfile::tempdir().unwrap();
     let out = pepr(home.path(), &["estimate", "--arch", "nope", "--dataset", "synthetic"]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("nope"));
@@ -88,6 +97,7 @@ fn estimate_errors_name_the_problem() {
 
 #[test]
 fn budgets_keep_exactly_the_paper_runs_within_them() {
+    let _alone = alone();
     let home = tempfile::tempdir().unwrap();
     let csv = paper_csv();
     ok(&pepr(home.path(), &["import", csv.to_str().unwrap()]));
@@ -127,6 +137,7 @@ fn budgets_keep_exactly_the_paper_runs_within_them() {
 
 #[test]
 fn a_carbon_what_if_rescores_but_never_writes_the_store() {
+    let _alone = alone();
     let home = tempfile::tempdir().unwrap();
     ok(&pepr(home.path(), &["import", paper_csv().to_str().unwrap()]));
     let store = home.path().join("runs.jsonl");

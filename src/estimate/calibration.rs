@@ -34,6 +34,10 @@ pub struct Calibration {
     /// Seconds per layer (graph node) per step: each op's dispatch, forward and backward.
     #[serde(default)]
     pub node_s: f64,
+    /// Seconds per training step the whole training loop adds beyond the benches (batching the
+    /// data, reading the loss back, progress): from a tiny real run through `train` itself.
+    #[serde(default)]
+    pub loop_s: f64,
     /// Training seconds (forward + backward) per unit of forward work, by kind name.
     pub unit_s: BTreeMap<String, f64>,
     /// The process's share of the machine's CPUs while calibrating (CPU backend).
@@ -72,7 +76,7 @@ pub struct Bench {
 const CLASSES: usize = 10;
 
 /// The calibration's version: a cached one of another version is measured again.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// Layers of a graph that run as ops (everything but the input).
 pub fn nodes(graph: &Graph) -> u64 {
@@ -271,6 +275,7 @@ pub fn calibrate(key: &str, timer: &mut StepTimer<'_>) -> Calibration {
         step_s,
         param_s,
         node_s,
+        loop_s: 0.0,
         unit_s: unit.into_iter().map(|(k, v)| (k.name().to_string(), v)).collect(),
         cpu_share: None,
         power_w: None,
@@ -295,6 +300,11 @@ pub fn measure(key: &str, backend: Backend, device: &Device, settings: &MeterSet
     let e0 = if sources.is_empty() { None } else { read(&mut sources) };
     let wall = Instant::now();
     let mut calibration = calibrate(key, &mut |graph, batch| time_steps(graph, batch, device));
+    if let Some((work, seconds)) = anchor(device) {
+        let modelled = super::model::model_seconds(&work, &calibration);
+        let steps = (work.steps_per_epoch() * work.epochs as u64).max(1) as f64;
+        calibration.loop_s = ((seconds - modelled) / steps).max(0.0);
+    }
     let elapsed = wall.elapsed().as_secs_f64();
     let e1 = if sources.is_empty() { None } else { read(&mut sources) };
     if let (Some(a), Some(b)) = (cpu0, process::process_cpu_s()) {
@@ -308,6 +318,36 @@ pub fn measure(key: &str, backend: Backend, device: &Device, settings: &MeterSet
         calibration.power_label = power_label;
     }
     calibration
+}
+
+/// A tiny real run, timed after one warm-up run (pepr_lenet5, a quarter of the built-in synthetic set, one epoch) through
+/// `train` itself: its workload and measured seconds.
+pub fn anchor(device: &Device) -> Option<(super::workload::Workload, f64)> {
+    use crate::data::synthetic;
+    let dataset = synthetic::synthetic(synthetic::DEFAULT_SIZE, synthetic::DEFAULT_CHANNELS, 0);
+    let config = crate::train::TrainConfig {
+        epochs: 1,
+        fraction: 0.25,
+        ..crate::train::TrainConfig::new("pepr_lenet5", "synthetic")
+    };
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    // The first run in a process pays one-off costs (thread pools, allocations): time the second.
+    let _ = crate::train::train(&config, &dataset, device, &stop, &mut |_| {});
+    let outcome = crate::train::train(&config, &dataset, device, &stop, &mut |_| {});
+    if outcome.status != crate::results::record::RunStatus::Completed {
+        return None;
+    }
+    let shape = super::workload::RunShape {
+        arch: config.arch.clone(),
+        epochs: config.epochs,
+        batch_size: config.batch_size,
+        fraction: config.fraction,
+        frozen_backbone: false,
+    };
+    let counts = dataset.train.class_counts(dataset.info.classes.len());
+    let train = super::workload::subset_size(dataset.info.splits[0], Some(&counts), config.fraction);
+    let work = super::workload::workload(&shape, &dataset.info, train).ok()?;
+    Some((work, outcome.train_time_s))
 }
 
 /// The key a calibration is cached under: the peak FLOP/s cache's.

@@ -72,7 +72,7 @@ pub fn model_seconds(w: &Workload, c: &Calibration) -> f64 {
     let steps = w.steps_per_epoch() as f64;
     let eval_steps = w.test_samples.div_ceil(EVAL_BATCH) as f64;
     let layers = w.nodes as f64 * c.node_s;
-    let epoch = steps * (c.step_s + c.param_s * w.params as f64 + layers)
+    let epoch = steps * (c.step_s + c.loop_s + c.param_s * w.params as f64 + layers)
         + w.train_samples as f64 * train_per_sample
         + eval_steps * (c.step_s + layers) * FORWARD_SHARE
         + w.test_samples as f64 * per_sample * FORWARD_SHARE;
@@ -307,7 +307,7 @@ pub fn estimate(inputs: Inputs<'_>) -> Estimate {
             if work.frozen_backbone { ", backbone frozen" } else { "" }
         ),
         format!(
-            "calibration ({calibration_how}, {}): {}; {:.1} ms per step",
+            "calibration ({calibration_how}, {}): {}; {:.1} ms fixed per step (anchored by a tiny real run)",
             calibration.measured_at,
             Kind::ALL
                 .iter()
@@ -318,7 +318,7 @@ pub fn estimate(inputs: Inputs<'_>) -> Estimate {
                 )))
                 .collect::<Vec<_>>()
                 .join(", "),
-            calibration.step_s * 1e3 + work.nodes as f64 * calibration.node_s * 1e3
+            (calibration.step_s + calibration.loop_s + work.nodes as f64 * calibration.node_s) * 1e3
         ),
         correction.basis,
     ];
@@ -355,6 +355,7 @@ pub(crate) mod tests {
             step_s: 1e-3,
             param_s: 0.0,
             node_s: 0.0,
+            loop_s: 0.0,
             unit_s: Kind::ALL.iter().map(|k| (k.name().to_string(), 1e-9)).collect(),
             cpu_share: Some(0.5),
             power_w: Some(30.0),
