@@ -410,7 +410,10 @@ pub(crate) mod tests {
         let history = [past("vgg", 2.0, 20.0, 1), past("resnet", 1.5, 40.0, 2), past("resnet", 1.2, 30.0, 3)];
         let c = time_correction(&history, Some("resnet"));
         assert!((c.factor - 1.35).abs() < 1e-12, "{c:?}");
-        assert!((c.u - (1.35 / 1.2 - 1.0)).abs() < 1e-12, "spread of the family: {c:?}");
+        assert_eq!(c.u, FAMILY_U, "the family's spread (12.5%) is under the floor: {c:?}");
+        let wide = [past("resnet", 2.0, 40.0, 2), past("resnet", 1.0, 30.0, 3)];
+        let c = time_correction(&wide, Some("resnet"));
+        assert!((c.factor - 1.5).abs() < 1e-12 && (c.u - (1.5 / 1.0 - 1.0)).abs() < 1e-12, "{c:?}");
         let one = time_correction(&history[..2], Some("resnet"));
         assert_eq!(one.factor, 1.5);
         assert!(one.u >= ONE_RUN_U && one.basis.contains("1 run"), "{one:?}");
