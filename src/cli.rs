@@ -135,6 +135,15 @@ pub enum Command {
         /// Measure the calibration again instead of using the cached one.
         #[arg(long)]
         recalibrate: bool,
+        /// Budget: say which planned runs fit this energy (kWh) by their estimate.
+        #[arg(long, value_name = "KWH")]
+        max_energy: Option<f64>,
+        /// Budget: training time in seconds.
+        #[arg(long, value_name = "S")]
+        max_time: Option<f64>,
+        /// Budget: CO2 in grams.
+        #[arg(long, value_name = "G")]
+        max_co2: Option<f64>,
         /// table or json.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -648,20 +657,49 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             crate::estimate::cli::announce(home, &configs, &data_dir);
             crate::train::cli::sweep(home, &configs, &data_dir)
         }
-        Command::Estimate { archs, datasets, settings, accuracy, recalibrate, format } => {
+        Command::Estimate {
+            archs,
+            datasets,
+            settings,
+            accuracy,
+            recalibrate,
+            max_energy,
+            max_time,
+            max_co2,
+            format,
+        } => {
+            let budget = crate::results::budget::Budget {
+                max_energy_kwh: max_energy,
+                max_time_s: max_time,
+                max_co2_g: max_co2,
+                min_p: None,
+            };
+            budget.check().map_err(|e| anyhow::anyhow!(e))?;
             if format == Format::Csv {
                 bail!("--format: pepr estimate prints table or json");
             }
             let mut out = std::io::stdout().lock();
             if accuracy {
-                return ignore_broken_pipe(crate::estimate::cli::print_accuracy(home, format == Format::Json, &mut out));
+                return ignore_broken_pipe(crate::estimate::cli::print_accuracy(
+                    home,
+                    format == Format::Json,
+                    &mut out,
+                ));
             }
             let data_dir = settings.data_dir.clone().unwrap_or_else(|| home.datasets_dir());
             let stored = stored_settings(home);
             let configs: Vec<TrainConfig> =
                 archs.iter().flat_map(|a| datasets.iter().map(|d| settings.config(a, d, &stored))).collect();
             let json = format == Format::Json;
-            ignore_broken_pipe(crate::estimate::cli::run(home, &configs, &data_dir, recalibrate, json, &mut out))
+            ignore_broken_pipe(crate::estimate::cli::run(
+                home,
+                &configs,
+                &data_dir,
+                recalibrate,
+                &budget,
+                json,
+                &mut out,
+            ))
         }
         Command::Merge => {
             let report = crate::results::incoming::merge(&store, &home.incoming_dir())?;
@@ -746,7 +784,8 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
                 Some(energy) => energy.into(),
                 None => stored_settings(home).rank_energy(),
             };
-            let (limits, what_if) = (budget.budget(), crate::results::whatif::WhatIf::parse(budget.intensity.as_deref(), budget.pue));
+            let (limits, what_if) =
+                (budget.budget(), crate::results::whatif::WhatIf::parse(budget.intensity.as_deref(), budget.pue));
             limits.check().map_err(|e| anyhow::anyhow!(e))?;
             let what_if = what_if.map_err(|e| anyhow::anyhow!(e))?;
             if aggregate_seeds && !limits.is_empty() {

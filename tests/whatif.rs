@@ -76,6 +76,14 @@ fn an_estimate_holds_a_real_short_run_and_the_run_stores_it() {
     args.extend(settings);
     let table = ok(&pepr(home.path(), &args));
     assert!(table.contains("family lenet") && table.contains("estimated, not measured"), "{table}");
+    // Planned runs against a budget, by their estimate.
+    args.extend(["--max-time", "100000", "--format", "json"]);
+    let planned: serde_json::Value = serde_json::from_str(&ok(&pepr(home.path(), &args))).unwrap();
+    assert_eq!(planned["runs"][0]["budget"], "fits", "{planned}");
+    let n = args.len();
+    args[n - 3] = "0.000001";
+    let planned: serde_json::Value = serde_json::from_str(&ok(&pepr(home.path(), &args))).unwrap();
+    assert_eq!(planned["runs"][0]["budget"], "over", "{planned}");
     let report: serde_json::Value =
         serde_json::from_str(&ok(&pepr(home.path(), &["estimate", "--accuracy", "--format", "json"]))).unwrap();
     let families = report["families"].as_array().unwrap();

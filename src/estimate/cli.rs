@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::{Estimate, Plan, Range, Totals, accuracy, plan};
 use crate::home::Home;
+use crate::results::budget::{Budget, Fit};
 use crate::results::store::RunStore;
 use crate::train::TrainConfig;
 
@@ -102,6 +103,7 @@ pub fn run(
     configs: &[TrainConfig],
     data_dir: &Path,
     recalibrate: bool,
+    budget: &Budget,
     json_out: bool,
     out: &mut impl Write,
 ) -> Result<()> {
@@ -125,6 +127,11 @@ pub fn run(
             .iter()
             .zip(&plan.runs)
             .map(|(c, r)| match r {
+                Ok(e) if !budget.is_empty() => {
+                    let mut value = estimate_json(c, e);
+                    value["budget"] = json!(fit_word(budget.fits_estimate(e)));
+                    value
+                }
                 Ok(e) => estimate_json(c, e),
                 Err(why) => json!({ "arch": c.arch, "dataset": c.dataset, "error": why }),
             })
@@ -169,6 +176,9 @@ pub fn run(
                     Some(r) => writeln!(out, "  co2_g         {} CO2-eq", range_text(r, &grams))?,
                     None => writeln!(out, "  co2_g         unknown")?,
                 }
+                if !budget.is_empty() {
+                    writeln!(out, "  budget ({}): {}", budget.describe(), fit_text(budget.fits_estimate(e)))?;
+                }
                 writeln!(out, "  estimated, not measured; based on:")?;
                 for line in &e.based_on {
                     writeln!(out, "    - {line}")?;
@@ -181,7 +191,36 @@ pub fn run(
     {
         writeln!(out, "total: {}", totals_text(t))?;
     }
+    if !budget.is_empty() {
+        let fits: Vec<Fit> =
+            plan.runs.iter().filter_map(|r| r.as_ref().ok()).map(|e| budget.fits_estimate(e)).collect();
+        let count = |f: Fit| fits.iter().filter(|x| **x == f).count();
+        writeln!(
+            out,
+            "budget {}: {} of {} planned runs fit even at the high end of their range, {} only at their estimate",
+            budget.describe(),
+            count(Fit::Fits),
+            configs.len(),
+            count(Fit::Maybe)
+        )?;
+    }
     Ok(())
+}
+
+fn fit_word(fit: Fit) -> &'static str {
+    match fit {
+        Fit::Fits => "fits",
+        Fit::Maybe => "maybe",
+        Fit::Over => "over",
+    }
+}
+
+fn fit_text(fit: Fit) -> &'static str {
+    match fit {
+        Fit::Fits => "fits, even at the high end of the range",
+        Fit::Maybe => "fits by the estimate, not at the high end of the range",
+        Fit::Over => "does not fit (or a budgeted figure cannot be estimated)",
+    }
 }
 
 fn pct(x: f64) -> String {
