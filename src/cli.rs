@@ -117,6 +117,37 @@ pub enum Command {
         #[command(flatten)]
         slurm: crate::slurm::args::SlurmArgs,
     },
+    /// Predict training time, energy and CO2 before training, on this machine and backend, from the
+    /// catalog's analytic work and a short calibration refined by the runs this machine finished;
+    /// `--accuracy` compares the estimates stored with earlier runs to what was measured.
+    Estimate {
+        /// Architectures, comma-separated or repeated.
+        #[arg(long = "arch", value_name = "A", value_delimiter = ',', required_unless_present = "accuracy")]
+        archs: Vec<String>,
+        /// Datasets, comma-separated or repeated.
+        #[arg(long = "dataset", value_name = "D", value_delimiter = ',', required_unless_present = "accuracy")]
+        datasets: Vec<String>,
+        #[command(flatten)]
+        settings: TrainSettings,
+        /// Report the median and worst relative error of stored estimates, per family.
+        #[arg(long, conflicts_with_all = ["archs", "datasets"])]
+        accuracy: bool,
+        /// Measure the calibration again instead of using the cached one.
+        #[arg(long)]
+        recalibrate: bool,
+        /// Budget: say which planned runs fit this energy (kWh) by their estimate.
+        #[arg(long, value_name = "KWH")]
+        max_energy: Option<f64>,
+        /// Budget: training time in seconds.
+        #[arg(long, value_name = "S")]
+        max_time: Option<f64>,
+        /// Budget: CO2 in grams.
+        #[arg(long, value_name = "G")]
+        max_co2: Option<f64>,
+        /// table or json.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Move finished runs from the home's incoming/ folder (Slurm array tasks) into the run store.
     Merge,
     /// Slurm job arrays submitted from this home, with each cell's state; `jobs cancel ID` cancels one.
@@ -184,6 +215,8 @@ pub enum Command {
         /// Collapse runs that differ only by seed into one row: mean, std, min and max.
         #[arg(long)]
         aggregate_seeds: bool,
+        #[command(flatten)]
+        budget: BudgetArgs,
     },
     /// Show or change the settings (carbon intensity, PUE, meter interval, idle baseline, CPU TDP,
     /// ranking energy), kept in the home's settings.json.
@@ -191,6 +224,41 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+}
+
+/// `pepr rank`'s budget and carbon what-if.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BudgetArgs {
+    /// Only runs whose energy is at most KWH (runs without an energy figure are left out).
+    #[arg(long, value_name = "KWH")]
+    max_energy: Option<f64>,
+    /// Only runs that trained in at most S seconds.
+    #[arg(long, value_name = "S")]
+    max_time: Option<f64>,
+    /// Only runs whose CO2 is at most G grams (the what-if CO2 with --intensity/--pue).
+    #[arg(long, value_name = "G")]
+    max_co2: Option<f64>,
+    /// Only runs with P at least P.
+    #[arg(long, value_name = "P")]
+    min_p: Option<f64>,
+    /// What-if: re-score CO2 and PePR-C as if every run drew its energy at this carbon intensity
+    /// (a country code such as NO, or g CO2-eq/kWh). Shown, never stored.
+    #[arg(long, value_name = "REGION|G_PER_KWH")]
+    intensity: Option<String>,
+    /// What-if: re-score CO2 and PePR-C with this PUE (default: each run's own).
+    #[arg(long, value_name = "X")]
+    pue: Option<f64>,
+}
+
+impl BudgetArgs {
+    fn budget(&self) -> crate::results::budget::Budget {
+        crate::results::budget::Budget {
+            max_energy_kwh: self.max_energy,
+            max_time_s: self.max_time,
+            max_co2_g: self.max_co2,
+            min_p: self.min_p,
+        }
+    }
 }
 
 /// `pepr config ...`.
@@ -586,7 +654,52 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             if slurm.slurm {
                 return crate::slurm::submit::sweep(home, &configs, &data_dir, settings.data_dir.as_deref(), &slurm);
             }
+            crate::estimate::cli::announce(home, &configs, &data_dir);
             crate::train::cli::sweep(home, &configs, &data_dir)
+        }
+        Command::Estimate {
+            archs,
+            datasets,
+            settings,
+            accuracy,
+            recalibrate,
+            max_energy,
+            max_time,
+            max_co2,
+            format,
+        } => {
+            let budget = crate::results::budget::Budget {
+                max_energy_kwh: max_energy,
+                max_time_s: max_time,
+                max_co2_g: max_co2,
+                min_p: None,
+            };
+            budget.check().map_err(|e| anyhow::anyhow!(e))?;
+            if format == Format::Csv {
+                bail!("--format: pepr estimate prints table or json");
+            }
+            let mut out = std::io::stdout().lock();
+            if accuracy {
+                return ignore_broken_pipe(crate::estimate::cli::print_accuracy(
+                    home,
+                    format == Format::Json,
+                    &mut out,
+                ));
+            }
+            let data_dir = settings.data_dir.clone().unwrap_or_else(|| home.datasets_dir());
+            let stored = stored_settings(home);
+            let configs: Vec<TrainConfig> =
+                archs.iter().flat_map(|a| datasets.iter().map(|d| settings.config(a, d, &stored))).collect();
+            let json = format == Format::Json;
+            ignore_broken_pipe(crate::estimate::cli::run(
+                home,
+                &configs,
+                &data_dir,
+                recalibrate,
+                &budget,
+                json,
+                &mut out,
+            ))
         }
         Command::Merge => {
             let report = crate::results::incoming::merge(&store, &home.incoming_dir())?;
@@ -666,12 +779,41 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             ignore_broken_pipe(print(&mut out, &analyses, which, dataset.as_deref(), variant, output))
         }
         Command::Grid(args) => crate::grid::cli::run(home, args),
-        Command::Rank { by, group, top, format, reverse, set_by, energy, aggregate_seeds } => {
+        Command::Rank { by, group, top, format, reverse, set_by, energy, aggregate_seeds, budget } => {
             let energy = match energy {
                 Some(energy) => energy.into(),
                 None => stored_settings(home).rank_energy(),
             };
-            let (records, ranking) = load_and_rank(&store, set_by.into(), energy)?;
+            let (limits, what_if) =
+                (budget.budget(), crate::results::whatif::WhatIf::parse(budget.intensity.as_deref(), budget.pue));
+            limits.check().map_err(|e| anyhow::anyhow!(e))?;
+            let what_if = what_if.map_err(|e| anyhow::anyhow!(e))?;
+            if aggregate_seeds && !limits.is_empty() {
+                bail!("budget flags filter runs, not seed groups: drop --aggregate-seeds or the budget");
+            }
+            let (stored, records, ranking) = match &what_if {
+                None => {
+                    let (records, ranking) = load_and_rank(&store, set_by.into(), energy)?;
+                    (None, records, ranking)
+                }
+                Some(what_if) => {
+                    let loaded = store.load()?;
+                    for warning in &loaded.warnings {
+                        eprintln!("warning: {warning}");
+                    }
+                    let rescored = what_if.apply(&loaded.records);
+                    let ranking = rank_with(&rescored, set_by.into(), energy)?;
+                    (Some(loaded.records), rescored, ranking)
+                }
+            };
+            if let Some(what_if) = &what_if {
+                // Tables carry the banner in their own output; CSV and JSON keep their shape.
+                if format == Format::Table {
+                    let _ = writeln!(std::io::stdout(), "{}\n", what_if.banner());
+                } else {
+                    eprintln!("{}", what_if.banner());
+                }
+            }
             if let Some(group) = &group
                 && !ranking.sets.iter().any(|s| &s.name == group)
             {
@@ -694,12 +836,33 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             }
             let descending = by.key.descending_by_default() != reverse;
             let mut rows = select(&records, &ranking, group.as_deref(), "", by.key, descending, by.variant);
+            let before_budget = rows.len();
+            rows.retain(|&row| limits.fits(&records[ranking.runs[row].index]));
             if let Some(top) = top {
                 rows = first_n_per_set(&ranking, rows, top);
             }
             let out = std::io::stdout();
             let mut out = out.lock();
             let result = print_ranking(&mut out, &records, &ranking, &rows, by.variant, format);
+            let mut notes = Vec::new();
+            if !limits.is_empty() {
+                notes.push(format!(
+                    "budget {}: {} of {before_budget} runs fit (scores as ranked among all runs of each set)",
+                    limits.describe(),
+                    rows.len()
+                ));
+            }
+            if let Some(stored) = &stored {
+                let indices: Vec<usize> = rows.iter().map(|&row| ranking.runs[row].index).collect();
+                notes.push(crate::results::whatif::WhatIf::totals(stored, &records, &indices).line());
+            }
+            for note in notes {
+                if format == Format::Table {
+                    let _ = writeln!(out, "{note}");
+                } else {
+                    eprintln!("{note}");
+                }
+            }
             ignore_broken_pipe(result)
         }
     }

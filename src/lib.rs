@@ -7,6 +7,7 @@ pub mod app;
 pub mod catalog;
 pub mod cli;
 pub mod data;
+pub mod estimate;
 pub mod grid;
 pub mod home;
 pub mod meter;

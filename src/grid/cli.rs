@@ -227,6 +227,17 @@ pub fn run(home: &Home, args: GridArgs) -> Result<()> {
                 Err(_) => " (dry run: not saved)".into(),
             }
         );
+        let meter = args.meter.settings(&crate::cli::stored_settings(home));
+        let todo: Vec<TrainConfig> = cells
+            .iter()
+            .zip(&states)
+            .filter(|(_, s)| !s.is_done())
+            .map(|(c, _)| TrainConfig { meter: meter.clone(), ..c.config.clone() })
+            .collect();
+        if !todo.is_empty() {
+            let plan = crate::estimate::plan(home, &todo, &data_dir, false);
+            println!("{}", crate::estimate::cli::plan_line(&plan));
+        }
         return Ok(());
     }
 
@@ -257,6 +268,7 @@ pub fn run(home: &Home, args: GridArgs) -> Result<()> {
         }
         return Ok(());
     }
+    crate::estimate::cli::announce(home, &configs, &data_dir);
     crate::train::cli::sweep(home, &configs, &data_dir)
 }
 

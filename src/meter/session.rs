@@ -430,6 +430,7 @@ impl RunMeters {
                 samples: Some(s.samples),
             },
             notes: self.notes,
+            estimate: None,
         }
     }
 }
@@ -455,6 +456,8 @@ pub struct MeterReport {
     pub prediction: Option<Prediction>,
     pub detail: MeterDetail,
     pub notes: Vec<String>,
+    /// The estimate made before the run started (filled by the caller).
+    pub estimate: Option<crate::estimate::Estimate>,
 }
 
 impl MeterReport {
@@ -468,6 +471,7 @@ impl MeterReport {
         record.carbon_intensity_g_per_kwh = Some(self.carbon_intensity_g_per_kwh);
         record.meters = Some(self.detail.clone());
         record.prediction = self.prediction.clone();
+        record.estimate = self.estimate.clone();
         record.node = process::host_name();
     }
 }

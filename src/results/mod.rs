@@ -3,6 +3,7 @@
 
 pub mod analysis;
 pub mod analysis_report;
+pub mod budget;
 pub mod export;
 pub mod import;
 pub mod incoming;
@@ -12,3 +13,4 @@ pub mod seeds;
 pub mod store;
 pub mod synthetic;
 pub mod view;
+pub mod whatif;

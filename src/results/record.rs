@@ -192,6 +192,10 @@ pub struct RunRecord {
     /// Totals predicted after the first epoch, kept beside the actual ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prediction: Option<Prediction>,
+    /// The estimate made before the run started (time, energy, CO2 with ranges), kept beside the
+    /// measured figures so `pepr estimate --accuracy` can compare them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<crate::estimate::Estimate>,
     /// Fine-tuning with every layer but the classifier head frozen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frozen_backbone: Option<bool>,
@@ -352,6 +356,7 @@ pub(crate) fn sample(id: &str, group: &str, p: f64, energy: Option<f64>) -> RunR
         carbon_intensity_g_per_kwh: None,
         meters: None,
         prediction: None,
+        estimate: None,
         frozen_backbone: None,
         grid_cell: None,
         node: None,

@@ -60,6 +60,7 @@ pub fn runs(sets: usize, per_set: usize, seed: u64) -> Vec<RunRecord> {
                 carbon_intensity_g_per_kwh: Some(475.0),
                 meters: None,
                 prediction: None,
+                estimate: None,
                 frozen_backbone: None,
                 grid_cell: None,
                 node: None,

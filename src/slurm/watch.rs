@@ -117,6 +117,7 @@ pub fn never_started_record(job_id: &str, cell: &Cell, info: &TaskInfo) -> RunRe
         carbon_intensity_g_per_kwh: None,
         meters: None,
         prediction: None,
+        estimate: None,
         frozen_backbone: None,
         grid_cell: cell.grid_cell.clone(),
         node: None,

@@ -84,6 +84,7 @@ pub fn build_record(config: &TrainConfig, outcome: &Outcome, id: &str, created_a
         carbon_intensity_g_per_kwh: None,
         meters: None,
         prediction: None,
+        estimate: None,
         frozen_backbone: config.pretrained.is_some().then_some(config.freeze_backbone),
         grid_cell: config.grid_cell.clone(),
         node: None,

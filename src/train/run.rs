@@ -65,6 +65,8 @@ pub fn train_metered(
     home: &Home,
     on_event: &mut dyn FnMut(Event, &mut RunMeters),
 ) -> Result<(Outcome, MeterReport)> {
+    // Made before the meters start, so a first calibration is neither timed nor metered as the run.
+    let estimate = crate::estimate::at_start(home, config, dataset);
     let mut meters = RunMeters::start(&config.meter, config.backend, device, Some(home.root()), config.epochs)
         .map_err(|e| anyhow!(e))?;
     let batch = config.batch_size as u64;
@@ -80,7 +82,11 @@ pub fn train_metered(
         }
         on_event(event, &mut meters);
     });
-    let report = meters.finish(outcome.samples_per_sec);
+    let mut report = meters.finish(outcome.samples_per_sec);
+    match estimate {
+        Ok(estimate) => report.estimate = Some(estimate),
+        Err(why) => report.notes.push(format!("no estimate stored: {why}")),
+    }
     Ok((outcome, report))
 }
 
