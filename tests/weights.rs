@@ -274,6 +274,7 @@ mod formula {
         assert!(failures.is_empty(), "{}", failures.join("\n"));
         let zoo_families = [
             "resnet",
+            "res2net",
             "resnetv2",
             "senet",
             "densenet",

@@ -39,9 +39,12 @@ macro_rules! resnet {
         resnet!($name, $config, $paper, 224)
     };
     ($name:literal, $config:expr, $paper:expr, $size:literal) => {
+        resnet!($name, "resnet", $config, $paper, $size)
+    };
+    ($name:literal, $family:literal, $config:expr, $paper:expr, $size:literal) => {
         Entry {
             name: $name,
-            family: "resnet",
+            family: $family,
             kind: ModelKind::Cnn,
             efficient: false,
             paper: $paper,
@@ -119,9 +122,10 @@ static RESNETS: &[Entry] = &[
     resnet!("resnetrs152", R::rs(R152), RS_PAPER, 256),
     resnet!("resnetrs200", R::rs([3, 24, 36, 3]), RS_PAPER, 256),
     resnet!("resnetrs270", R::rs([4, 29, 53, 4]), RS_PAPER, 256),
-    resnet!("res2next50", R::res2(R50, 4, 8, 4), RES2NET_PAPER),
-    resnet!("res2net50_14w_8s", R::res2(R50, 14, 1, 8), RES2NET_PAPER),
-    resnet!("res2net101_26w_4s", R::res2(R101, 26, 1, 4), RS_PAPER),
+    // timm's res2net.py: ResNet with Bottle2neck blocks, listed as its own family.
+    resnet!("res2next50", "res2net", R::res2(R50, 4, 8, 4), RES2NET_PAPER, 224),
+    resnet!("res2net50_14w_8s", "res2net", R::res2(R50, 14, 1, 8), RES2NET_PAPER, 224),
+    resnet!("res2net101_26w_4s", "res2net", R::res2(R101, 26, 1, 4), RS_PAPER, 224),
 ];
 
 /// timm 1.0's current names for catalog entries that keep the paper's (deprecated) timm name.
