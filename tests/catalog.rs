@@ -9,12 +9,16 @@ use burn::tensor::{Device, Tensor};
 use pepr::catalog::graph::Shape;
 use pepr::catalog::net::Net;
 use pepr::catalog::{Spec, entries, find};
-use timm_reference::{SIZES, TIMM};
+use timm_reference::{SIZES, TIMM, ZOO};
 
 #[test]
 fn every_timm_entry_has_a_reference_and_every_reference_an_entry() {
     for entry in entries().iter().filter(|e| e.from_timm) {
-        assert!(TIMM.iter().any(|r| r.name == entry.name), "{} has no timm reference", entry.name);
+        let referenced = TIMM.iter().any(|r| r.name == entry.name) || ZOO.iter().any(|r| r.name == entry.name);
+        assert!(referenced, "{} has no timm reference", entry.name);
+    }
+    for reference in ZOO {
+        assert!(find(reference.name).is_some(), "the catalog lacks {}", reference.name);
     }
     let required = [
         "mobilenetv2_050",
@@ -176,5 +180,99 @@ fn every_timm_entry_has_timms_state_dict_keys_and_shapes() {
             "{}: timm's not ours {missing:?}; ours not timm's {extra:?}",
             entry.name
         );
+    }
+}
+
+/// The paper's zoo (issue 14): parameters at 3 channels x 1000 classes and 1 channel x 7 classes
+/// (graph and burn module), timm's default input size, fvcore's MACs at the default input and at
+/// 1 x 160 x 160 with 7 classes, and the smallest input timm's model takes.
+#[test]
+fn zoo_models_match_timm_and_fvcore() {
+    let device = Device::flex();
+    let mut failures = Vec::new();
+    let mut check = |ok: bool, message: String| {
+        if !ok {
+            failures.push(message);
+        }
+    };
+    for reference in ZOO {
+        let entry = find(reference.name).unwrap();
+        check(
+            entry.default_size == reference.default_size,
+            format!("{}: default size {}, timm's {}", entry.name, entry.default_size, reference.default_size),
+        );
+        for (spec, expected) in [
+            (Spec::new(3, 1000, entry.default_size), reference.params_1000x3),
+            (Spec::new(1, 7, entry.default_size), reference.params_7x1),
+        ] {
+            let graph = match entry.graph(&spec) {
+                Ok(graph) => graph,
+                Err(e) => {
+                    check(false, format!("{} {spec:?}: {e}", entry.name));
+                    continue;
+                }
+            };
+            let counted = graph.params();
+            check(
+                counted == expected,
+                format!("{} {spec:?}: the graph has {counted} parameters, timm {expected}", entry.name),
+            );
+            let module = Net::new(graph, &device).trainable_params();
+            check(
+                module == expected,
+                format!("{} {spec:?}: the module has {module} parameters, timm {expected}", entry.name),
+            );
+        }
+        for (spec, expected) in [
+            (Spec::imagenet(entry.default_size), reference.macs_default),
+            (Spec::new(1, 7, 160), reference.macs_160_7x1),
+        ] {
+            match entry.cost(&spec) {
+                Ok(cost) => {
+                    let error = (cost.macs as f64 - expected as f64).abs() / expected as f64;
+                    check(
+                        error <= 0.005,
+                        format!(
+                            "{} {spec:?}: {} MACs, fvcore {expected} ({:.3}% off)",
+                            entry.name,
+                            cost.macs,
+                            100.0 * error
+                        ),
+                    );
+                }
+                Err(e) => check(false, format!("{} {spec:?}: {e}", entry.name)),
+            }
+        }
+        if let Some(min) = reference.min_size {
+            let ours = (1..=160).find(|&s| entry.graph(&Spec::new(1, 7, s)).is_ok());
+            check(ours == Some(min), format!("{}: smallest input {ours:?}, timm's {min}", entry.name));
+        }
+    }
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// One Adam step on two 1-channel images at the smallest input each zoo model takes, after the
+/// memory check that would refuse a run that cannot fit.
+#[test]
+fn zoo_models_train_one_step_at_their_smallest_input() {
+    use burn::nn::loss::CrossEntropyLossConfig;
+    use burn::optim::{AdamConfig, GradientsParams};
+    use burn::tensor::{Distribution, Int, TensorData};
+    let device = Device::flex().autodiff();
+    for reference in ZOO {
+        let entry = find(reference.name).unwrap();
+        let size = (1..=160).find(|&s| entry.graph(&Spec::new(1, 3, s)).is_ok()).unwrap();
+        let graph = entry.graph(&Spec::new(1, 3, size)).unwrap();
+        pepr::train::memory::check(&graph, 2, pepr::train::memory::available_bytes())
+            .unwrap_or_else(|e| panic!("{} at {size}: {e}", entry.name));
+        let net = Net::new(graph, &device);
+        let images = Tensor::<4>::random([2, 1, size, size], Distribution::Normal(0.0, 1.0), &device);
+        let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 2], [2]), &device);
+        let loss = CrossEntropyLossConfig::new().init(&device).forward(net.forward(images), labels);
+        let value = loss.clone().into_scalar::<f32>();
+        assert!(value.is_finite(), "{} at {size}: loss {value}", entry.name);
+        let grads = GradientsParams::from_grads(loss.backward(), &net);
+        let _stepped = AdamConfig::new().init().step(1e-3, net, grads);
+        println!("{} trained one step at 1x{size}x{size}", entry.name);
     }
 }

@@ -204,3 +204,98 @@ fn real_efficientnet_lite0_weights_classify_photos() {
     let buildings = ["palace", "bell cote, bell cot", "castle", "church, church building", "monastery"];
     assert!(buildings.iter().any(|b| china_first.ends_with(&format!(" {b}"))), "{stdout}");
 }
+
+/// timm's logits for the paper's zoo families (issue 14), from formula weights: fixtures/timm/make_logits.py
+/// fills every state-dict tensor from a formula of its key and index (batch norm statistics included),
+/// which this test recomputes, so no checkpoint has to be stored.
+mod formula {
+    use super::*;
+
+    fn fnv1a32(text: &str) -> u32 {
+        text.bytes().fold(0x811C_9DC5u32, |h, b| (h ^ b as u32).wrapping_mul(0x0100_0193))
+    }
+
+    fn uniform(key: &str, n: usize) -> impl Iterator<Item = f64> {
+        let h = fnv1a32(key);
+        (0..n as u64).map(move |i| {
+            let mut x = (i.wrapping_mul(2_654_435_761) as u32).wrapping_add(h);
+            x ^= x >> 15;
+            x = x.wrapping_mul(0x2C1B_3C6D);
+            x ^= x >> 12;
+            x as f64 / 4_294_967_296.0
+        })
+    }
+
+    fn value(key: &str, shape: &[usize]) -> pepr::weights::Tensor {
+        let n: usize = shape.iter().product();
+        let leaf = key.rsplit('.').next().unwrap();
+        let data: Vec<f32> = if leaf == "running_var" || (leaf == "weight" && shape.len() == 1) {
+            uniform(key, n).map(|u| (0.5 + u) as f32).collect()
+        } else if leaf == "running_mean" || leaf == "bias" {
+            uniform(key, n).map(|u| ((u - 0.5) * 0.2) as f32).collect()
+        } else {
+            let scale = (3.0 / (n / shape[0]) as f64).sqrt();
+            uniform(key, n).map(|u| ((u - 0.5) * 2.0 * scale) as f32).collect()
+        };
+        pepr::weights::Tensor::new(shape.to_vec(), data)
+    }
+
+    #[test]
+    fn formula_weights_give_timms_logits_for_every_zoo_family() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/timm/weights/formula_logits.json");
+        let fixture: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let device = Device::flex();
+        let mut families = std::collections::BTreeSet::new();
+        let mut failures = Vec::new();
+        for (name, expected) in fixture.as_object().unwrap().iter().filter(|(k, _)| !k.starts_with('_')) {
+            let entry = catalog::find(name).unwrap_or_else(|| panic!("{name} is not in the catalog"));
+            let size = expected["size"].as_u64().unwrap() as usize;
+            let classes = expected["classes"].as_u64().unwrap() as usize;
+            let graph = entry.graph(&Spec::new(3, classes, size)).unwrap();
+            let state: StateDict = pepr::weights::load::expected_keys(&graph)
+                .into_iter()
+                .map(|(k, s)| (k.clone(), value(&k, &s)))
+                .collect();
+            let (net, report) = load_into(Net::new(graph, &device), &state, &device).unwrap();
+            assert_eq!(report.tensors, state.len(), "{name}: every tensor assigned");
+            let input: Vec<f32> = uniform("input", 2 * 3 * size * size).map(|u| ((u - 0.5) * 2.0) as f32).collect();
+            let x = BurnTensor::<4>::from_data(TensorData::new(input, [2, 3, size, size]), &device);
+            let ours: Vec<f32> = net.forward(x).into_data().iter::<f32>().collect();
+            let timm: Vec<f32> =
+                expected["logits"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+            let err = relative_error(&ours, &timm);
+            println!("{name}: relative error {err:e} against timm's logits");
+            if err < 1e-4 {
+                families.insert(entry.family);
+            } else {
+                failures.push(format!("{name}: relative error {err} against timm's logits"));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+        let zoo_families = [
+            "resnet",
+            "res2net",
+            "resnetv2",
+            "senet",
+            "densenet",
+            "dla",
+            "dpn",
+            "vovnet",
+            "repvgg",
+            "byobnet",
+            "regnet",
+            "cspnet",
+            "selecsls",
+            "xception",
+            "inception",
+            "convnext",
+            "convmixer",
+            "efficientnet",
+            "fbnet",
+            "hrnet",
+        ];
+        for family in zoo_families {
+            assert!(families.contains(family), "no logits check for the {family} family");
+        }
+    }
+}

@@ -4,7 +4,25 @@
 //! linear, matmul, einsum and bmm; 2 per input element for inference batch norm with affine
 //! parameters; 5 per element for layer norm with affine parameters; 1 per input element for
 //! adaptive average pooling; and nothing for activations, additions, max pooling, `mean` or
-//! softmax. pepr reports that total as MACs and FLOPs = 2 x MACs, per sample (batch 1).
+//! softmax. Rules for the layers added with the paper's zoo (issue 14):
+//!
+//! - grouped and dilated convolutions: output elements x (input channels / groups) x k², the
+//!   same rule as any convolution (dilation spreads the window, it does not add taps);
+//! - squeeze-excite (SE) attention: its `mean` is free, its two 1x1 convolutions count as
+//!   convolutions on a 1x1 map, the sigmoid gate's multiply is free (fvcore ignores `mul`);
+//! - blur pooling (timm's BlurPool2d, anti-aliased downsampling): the fixed 3x3 depthwise filter
+//!   is an `F.conv2d` to fvcore, so output elements x 9; its reflect padding is free;
+//! - nearest-neighbour upsampling (HRNet's fusion): one per output element, fvcore's
+//!   `upsample_nearest2d` handle;
+//! - leaky ReLU: free, like every activation;
+//! - convolutions with `padding='same'` (ConvMixer): counted like any convolution; fvcore 0.1.5
+//!   leaves them out (no handle for `aten::_convolution_mode`), so the reference numbers come from
+//!   fvcore with that padding made explicit (fixtures/timm/reference_zoo.py);
+//! - rectangular (1x7, 7x1) convolutions: output elements x (input channels / groups) x kh x kw;
+//! - average-pool anti-aliasing (`aa_layer=nn.AvgPool2d`) and average-pool shortcuts: free, as
+//!   fvcore has no handle for `avg_pool2d`.
+//!
+//! pepr reports that total as MACs and FLOPs = 2 x MACs, per sample (batch 1).
 
 use super::graph::{Graph, Op, Shape};
 
@@ -24,12 +42,16 @@ pub fn node_macs(op: &Op, input: Shape, output: Shape) -> u64 {
     match op {
         Op::Conv2d(conv) => {
             let in_per_group = (input.features() / conv.groups) as u64;
-            output.elements() * in_per_group * (conv.kernel * conv.kernel) as u64
+            output.elements() * in_per_group * conv.taps()
         }
         Op::BatchNorm { .. } => 2 * input.elements(),
         Op::LayerNorm { .. } => 5 * input.elements(),
         Op::Linear { out, .. } => input.elements() * *out as u64,
         Op::AdaptiveAvgPool { .. } => input.elements(),
+        // A depthwise 3x3 convolution with a fixed filter.
+        Op::BlurPool { .. } => 9 * output.elements(),
+        // fvcore's upsample_nearest2d handle: one per output element.
+        Op::UpsampleNearest { .. } => output.elements(),
         Op::Attention { .. } => match output {
             // q kᵀ and attention x v: two (n x n x d) matrix products over all heads.
             Shape::Tokens { n, d } => 2 * (n * n * d) as u64,

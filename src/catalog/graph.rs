@@ -57,15 +57,20 @@ pub enum Act {
     /// timm's hard_sigmoid: relu6(x + 3) / 6.
     HardSigmoid,
     Sigmoid,
+    /// Leaky ReLU with PyTorch's default slope 0.01 (CSPNet, DarkNet).
+    LeakyRelu,
 }
 
-/// A 2D convolution. Padding is symmetric.
+/// A 2D convolution. Padding is symmetric on each axis; `kernel` and `padding` are the height's,
+/// `kernel_w` and `padding_w` the width's (equal but for Inception's 1x7 / 7x1 convolutions).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Conv {
     pub out: usize,
     pub kernel: usize,
+    pub kernel_w: usize,
     pub stride: usize,
     pub padding: usize,
+    pub padding_w: usize,
     pub dilation: usize,
     pub groups: usize,
     pub bias: bool,
@@ -75,12 +80,24 @@ impl Conv {
     /// A bias-free convolution with timm's default symmetric padding
     /// (`((stride - 1) + dilation * (kernel - 1)) / 2`).
     pub fn new(out: usize, kernel: usize, stride: usize) -> Conv {
-        Conv { out, kernel, stride, padding: (stride - 1 + (kernel - 1)) / 2, dilation: 1, groups: 1, bias: false }
+        let padding = (stride - 1 + (kernel - 1)) / 2;
+        Conv { out, kernel, kernel_w: kernel, stride, padding, padding_w: padding, dilation: 1, groups: 1, bias: false }
+    }
+
+    /// A `kh x kw` stride-1 convolution with padding `ph`, `pw` (Inception's factorised convs).
+    pub fn rect(out: usize, kh: usize, kw: usize, ph: usize, pw: usize) -> Conv {
+        Conv { kernel: kh, kernel_w: kw, padding: ph, padding_w: pw, ..Conv::new(out, 1, 1) }
     }
 
     pub fn padding(mut self, padding: usize) -> Conv {
         self.padding = padding;
+        self.padding_w = padding;
         self
+    }
+
+    /// Taps per output position and input channel.
+    pub fn taps(&self) -> u64 {
+        (self.kernel * self.kernel_w) as u64
     }
 
     pub fn groups(mut self, groups: usize) -> Conv {
@@ -180,6 +197,15 @@ pub enum Op {
         start: usize,
         len: usize,
     },
+    /// timm's BlurPool2d: reflect padding by 1, then a fixed depthwise 3x3 binomial filter
+    /// ([1, 2, 1] x [1, 2, 1] / 16) at `stride` (anti-aliased downsampling; no parameters).
+    BlurPool {
+        stride: usize,
+    },
+    /// `nn.Upsample(scale_factor=scale, mode='nearest')` by a whole factor (HRNet's fusion).
+    UpsampleNearest {
+        scale: usize,
+    },
 }
 
 impl Op {
@@ -218,6 +244,9 @@ impl Op {
             Op::Add => "add",
             Op::Concat => "cat",
             Op::SliceChannels { .. } => "slice",
+            // fvcore sees the F.conv2d the filter is applied with.
+            Op::BlurPool { .. } => "conv2d",
+            Op::UpsampleNearest { .. } => "upsample_nearest2d",
         }
     }
 }
@@ -241,7 +270,7 @@ impl Node {
         let c = input.features() as u64;
         match &self.op {
             Op::Conv2d(conv) => {
-                let weight = conv.out as u64 * (c / conv.groups as u64) * (conv.kernel * conv.kernel) as u64;
+                let weight = conv.out as u64 * (c / conv.groups as u64) * conv.taps();
                 weight + if conv.bias { conv.out as u64 } else { 0 }
             }
             Op::BatchNorm { .. } | Op::LayerNorm { .. } => 2 * c,
@@ -292,7 +321,7 @@ impl Graph {
             };
             match &node.op {
                 Op::Conv2d(conv) => {
-                    add("weight", vec![conv.out, c / conv.groups, conv.kernel, conv.kernel]);
+                    add("weight", vec![conv.out, c / conv.groups, conv.kernel, conv.kernel_w]);
                     if conv.bias {
                         add("bias", vec![conv.out]);
                     }
@@ -354,18 +383,17 @@ pub fn window_out(
     dilation: usize,
     ceil: bool,
 ) -> Option<usize> {
-    let span = dilation * (kernel - 1) + 1;
-    let padded = size + 2 * padding;
-    if padded < span {
-        return None;
-    }
-    let steps = padded - span;
-    let mut out = if ceil { steps.div_ceil(stride) + 1 } else { steps / stride + 1 };
+    // PyTorch's pooling_output_shape: floor division (towards negative infinity), so a ceil-mode
+    // window may be wider than the padded input (a 2x2 ceil-mode pool takes a 1x1 map).
+    let span = (dilation * (kernel - 1) + 1) as i64;
+    let (size, padding, stride) = (size as i64, padding as i64, stride as i64);
+    let numerator = size + 2 * padding - span + if ceil { stride - 1 } else { 0 };
+    let mut out = numerator.div_euclid(stride) + 1;
     // PyTorch: the last window must start inside the input or its left padding.
     if ceil && (out - 1) * stride >= size + padding {
         out -= 1;
     }
-    Some(out)
+    (out >= 1).then_some(out as usize)
 }
 
 /// Builds a [`Graph`] node by node, checking shapes as it goes.
@@ -422,14 +450,16 @@ impl GraphBuilder {
         if c % conv.groups != 0 || conv.out % conv.groups != 0 {
             return fail(format!("{name}: {c} -> {} channels do not split into {} groups", conv.out, conv.groups));
         }
-        let out = |size| window_out(size, conv.kernel, conv.stride, conv.padding, conv.dilation, false);
-        match (out(h), out(w)) {
+        let oh = window_out(h, conv.kernel, conv.stride, conv.padding, conv.dilation, false);
+        let ow = window_out(w, conv.kernel_w, conv.stride, conv.padding_w, conv.dilation, false);
+        match (oh, ow) {
             (Some(oh), Some(ow)) => {
                 Ok(self.push(name, Op::Conv2d(conv), vec![x], Shape::Map { c: conv.out, h: oh, w: ow }))
             }
             _ => fail(format!(
-                "{name}: a {k}x{k} convolution does not fit the {h}x{w} feature map here: the input image is too small for this architecture",
-                k = conv.kernel
+                "{name}: a {k}x{kw} convolution does not fit the {h}x{w} feature map here: the input image is too small for this architecture",
+                k = conv.kernel,
+                kw = conv.kernel_w
             )),
         }
     }
@@ -586,6 +616,24 @@ impl GraphBuilder {
         Ok(self.push(name, Op::Concat, inputs.to_vec(), Shape::Map { c: channels, h, w }))
     }
 
+    /// timm's BlurPool2d (filter size 3, reflect padding 1). Reflect padding needs at least 2
+    /// pixels each way, as in PyTorch.
+    pub fn blur_pool(&mut self, name: &str, x: Id, stride: usize) -> Result<Id> {
+        let (c, h, w) = self.map(name, x)?;
+        if h < 2 || w < 2 {
+            return fail(format!(
+                "{name}: blur pooling's reflect padding needs a map of at least 2x2, got {h}x{w}: the input image is too small for this architecture"
+            ));
+        }
+        let out = |size| window_out(size, 3, stride, 1, 1, false).expect("padded size >= 3");
+        Ok(self.push(name, Op::BlurPool { stride }, vec![x], Shape::Map { c, h: out(h), w: out(w) }))
+    }
+
+    pub fn upsample_nearest(&mut self, name: &str, x: Id, scale: usize) -> Result<Id> {
+        let (c, h, w) = self.map(name, x)?;
+        Ok(self.push(name, Op::UpsampleNearest { scale }, vec![x], Shape::Map { c, h: h * scale, w: w * scale }))
+    }
+
     pub fn slice_channels(&mut self, name: &str, x: Id, start: usize, len: usize) -> Result<Id> {
         let (c, h, w) = self.map(name, x)?;
         if start + len > c {
@@ -618,6 +666,9 @@ mod tests {
         assert_eq!(window_out(1, 3, 1, 0, 1, false), None);
         // ceil mode never starts a window in the right padding.
         assert_eq!(window_out(5, 3, 2, 1, 1, true), Some(3));
+        // A ceil-mode window wider than the input still gives one output (ResNet-D's shortcut pool).
+        assert_eq!(window_out(1, 2, 2, 0, 1, true), Some(1));
+        assert_eq!(window_out(1, 2, 2, 0, 1, false), None);
     }
 
     #[test]

@@ -77,8 +77,16 @@ pub fn entries() -> &'static [Entry] {
     ALL.get_or_init(|| families::FAMILIES.iter().flat_map(|family| family.iter().copied()).collect())
 }
 
+/// The entry named `name`, or whose timm 1.0 name `name` is (the paper's `gluon_*` names are
+/// deprecated aliases in timm 1.0, mapped to an architecture with a pretrained tag).
 pub fn find(name: &str) -> Option<&'static Entry> {
+    let name = families::ALIASES.iter().find(|(alias, _)| *alias == name).map_or(name, |(_, entry)| *entry);
     entries().iter().find(|e| e.name == name)
+}
+
+/// timm 1.0's name for an entry, where it differs from the catalog's (the paper's) name.
+pub fn timm_name(name: &str) -> Option<&'static str> {
+    families::ALIASES.iter().find(|(_, entry)| *entry == name).map(|(alias, _)| *alias)
 }
 
 /// The names, for error messages.

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use burn::module::{Initializer, Module, ModuleVisitor, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig2d};
-use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, max_pool2d};
-use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
-use burn::tensor::{Device, Tensor, activation};
+use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d};
+use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions, PadMode};
+use burn::tensor::{Device, Tensor, TensorData, activation};
 
 use super::graph::{Act, Graph, Id, Op, Shape};
 
@@ -77,6 +77,7 @@ fn act<const D: usize>(t: Tensor<D>, act: Act) -> Tensor<D> {
         // relu6(x + 3) / 6 == clamp(x / 6 + 1/2, 0, 1)
         Act::HardSigmoid => activation::hard_sigmoid(t, 1.0 / 6.0, 0.5),
         Act::Sigmoid => activation::sigmoid(t),
+        Act::LeakyRelu => activation::leaky_relu(t, 0.01),
     }
 }
 
@@ -91,11 +92,16 @@ impl Net {
             let c = input.features();
             let layer = match &node.op {
                 Op::Conv2d(conv) => Layer::Conv(
-                    Conv2dConfig::new([c, conv.out], [conv.kernel, conv.kernel])
+                    Conv2dConfig::new([c, conv.out], [conv.kernel, conv.kernel_w])
                         .with_stride([conv.stride, conv.stride])
                         .with_dilation([conv.dilation, conv.dilation])
                         .with_groups(conv.groups)
-                        .with_padding(PaddingConfig2d::Explicit(conv.padding, conv.padding, conv.padding, conv.padding))
+                        .with_padding(PaddingConfig2d::Explicit(
+                            conv.padding,
+                            conv.padding_w,
+                            conv.padding,
+                            conv.padding_w,
+                        ))
                         .with_bias(conv.bias)
                         .init(device),
                 ),
@@ -270,6 +276,24 @@ impl Net {
                 Value::Map(Tensor::cat(maps, 1))
             }
             Op::SliceChannels { start, len } => Value::Map(x.map().narrow(1, *start, *len)),
+            Op::UpsampleNearest { scale } => {
+                // Each pixel repeated `scale` x `scale` times, as PyTorch's nearest mode does for whole factors.
+                let t = x.map();
+                let [b, c, h, w] = t.dims();
+                let s = *scale;
+                let t = t.reshape([b, c, h, 1, w, 1]).expand([b, c, h, s, w, s]);
+                Value::Map(t.reshape([b, c, h * s, w * s]))
+            }
+            Op::BlurPool { stride } => {
+                let t = x.map().pad([(1, 1), (1, 1)], PadMode::Reflect);
+                let c = t.dims()[1];
+                // The binomial filter [1, 2, 1] x [1, 2, 1] / 16, one copy per channel.
+                let taps = [1.0f32, 2.0, 1.0, 2.0, 4.0, 2.0, 1.0, 2.0, 1.0].map(|v| v / 16.0);
+                let data: Vec<f32> = (0..c).flat_map(|_| taps).collect();
+                let filter = Tensor::<4>::from_data(TensorData::new(data, [c, 1, 3, 3]), &t.device());
+                let options = ConvOptions::new([*stride; 2], [0, 0], [1, 1], c);
+                Value::Map(conv2d(t, filter, None, options))
+            }
         }
     }
 }

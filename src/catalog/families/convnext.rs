@@ -13,27 +13,44 @@ const CONVNEXT_PAPER: &str = "https://arxiv.org/abs/2201.03545";
 /// timm's LayerNorm2d epsilon.
 const EPS: f64 = 1e-6;
 
-pub static ENTRIES: &[Entry] = &[Entry {
-    name: "convnext_atto",
-    family: "convnext",
-    kind: ModelKind::Cnn,
-    // model_names.csv: convnext_atto, CNN, efficient 0.
-    efficient: false,
-    paper: CONVNEXT_PAPER,
-    default_size: 224,
-    from_timm: true,
-    build: |spec: &Spec| build(&ATTO, spec),
-}];
+pub static ENTRIES: &[Entry] = &[
+    Entry {
+        name: "convnext_atto",
+        family: "convnext",
+        kind: ModelKind::Cnn,
+        // model_names.csv: convnext_atto, CNN, efficient 0.
+        efficient: false,
+        paper: CONVNEXT_PAPER,
+        default_size: 224,
+        from_timm: true,
+        build: |spec: &Spec| build(&ATTO, spec),
+    },
+    Entry {
+        name: "convnext_tiny_hnf",
+        family: "convnext",
+        kind: ModelKind::Cnn,
+        efficient: false,
+        paper: CONVNEXT_PAPER,
+        default_size: 224,
+        from_timm: true,
+        build: |spec: &Spec| build(&TINY_HNF, spec),
+    },
+];
 
 /// One ConvNeXt configuration (the `depths` and `dims` of timm's model functions).
 #[derive(Clone, Copy, Debug)]
 pub struct Config {
     pub depths: [usize; 4],
     pub dims: [usize; 4],
+    /// timm's `head_norm_first`: LayerNorm2d `norm_pre` on the map, then pool and `head.fc`.
+    pub head_norm_first: bool,
 }
 
 /// `convnext_atto`: depths (2, 2, 6, 2), dims (40, 80, 160, 320), conv_mlp=True.
-pub const ATTO: Config = Config { depths: [2, 2, 6, 2], dims: [40, 80, 160, 320] };
+pub const ATTO: Config = Config { depths: [2, 2, 6, 2], dims: [40, 80, 160, 320], head_norm_first: false };
+
+/// `convnext_tiny_hnf`: depths (3, 3, 9, 3), dims (96, 192, 384, 768), head norm first, conv_mlp=True.
+pub const TINY_HNF: Config = Config { depths: [3, 3, 9, 3], dims: [96, 192, 384, 768], head_norm_first: true };
 
 pub fn build(config: &Config, spec: &Spec) -> Result<Graph> {
     let (mut g, x) = GraphBuilder::new(spec.in_chans, spec.height, spec.width);
@@ -48,6 +65,12 @@ pub fn build(config: &Config, spec: &Spec) -> Result<Graph> {
         for index in 0..depth {
             x = block(&mut g, &format!("{name}.blocks.{index}"), x)?;
         }
+    }
+    if config.head_norm_first {
+        // norm_pre, then ClassifierHead: pool, flatten, fc.
+        let x = g.layer_norm("norm_pre", x, EPS)?;
+        g.classifier("head.fc", x, "head.global_pool.pool", spec.classes)?;
+        return Ok(g.finish());
     }
     // NormMlpClassifierHead: pool, norm, flatten, (identity pre_logits), fc.
     let x = g.adaptive_avg_pool("head.global_pool.pool", x, 1, 1)?;

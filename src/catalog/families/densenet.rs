@@ -19,29 +19,37 @@ pub struct Config {
     pub growth_rate: usize,
     pub block_config: &'static [usize],
     pub bn_size: usize,
+    /// timm's `stem_type='deep'`: three 3x3 convolutions (growth, growth, 2 x growth) for the 7x7.
+    pub deep_stem: bool,
+    /// timm's `aa_layer=BlurPool2d` (stem only): a stride-1 max pool then blur pooling.
+    pub blur: bool,
+}
+
+const fn densenet(growth_rate: usize, block_config: &'static [usize]) -> Config {
+    Config { growth_rate, block_config, bn_size: 4, deep_stem: false, blur: false }
+}
+
+macro_rules! densenet {
+    ($name:literal, $config:expr) => {
+        Entry {
+            name: $name,
+            family: "densenet",
+            kind: ModelKind::Cnn,
+            efficient: false,
+            paper: PAPER,
+            default_size: 224,
+            from_timm: true,
+            build: |spec: &Spec| build(&$config, spec),
+        }
+    };
 }
 
 pub static ENTRIES: &[Entry] = &[
-    Entry {
-        name: "densenet121",
-        family: "densenet",
-        kind: ModelKind::Cnn,
-        efficient: false,
-        paper: PAPER,
-        default_size: 224,
-        from_timm: true,
-        build: |spec: &Spec| build(&Config { growth_rate: 32, block_config: &[6, 12, 24, 16], bn_size: 4 }, spec),
-    },
-    Entry {
-        name: "densenet169",
-        family: "densenet",
-        kind: ModelKind::Cnn,
-        efficient: false,
-        paper: PAPER,
-        default_size: 224,
-        from_timm: true,
-        build: |spec: &Spec| build(&Config { growth_rate: 32, block_config: &[6, 12, 32, 32], bn_size: 4 }, spec),
-    },
+    densenet!("densenet121", densenet(32, &[6, 12, 24, 16])),
+    densenet!("densenet169", densenet(32, &[6, 12, 32, 32])),
+    densenet!("densenetblur121d", Config { deep_stem: true, blur: true, ..densenet(32, &[6, 12, 24, 16]) }),
+    densenet!("densenet201", densenet(32, &[6, 12, 48, 32])),
+    densenet!("densenet161", densenet(48, &[6, 12, 36, 24])),
 ];
 
 /// timm's BatchNormAct2d: batch norm then ReLU, both under the norm's name.
@@ -53,9 +61,24 @@ fn norm_act(g: &mut GraphBuilder, name: &str, x: Id) -> Result<Id> {
 pub fn build(config: &Config, spec: &Spec) -> Result<Graph> {
     let (mut g, x) = GraphBuilder::new(spec.in_chans, spec.height, spec.width);
     let init_features = 2 * config.growth_rate;
-    let x = g.conv("features.conv0", x, Conv::new(init_features, 7, 2))?;
-    let x = norm_act(&mut g, "features.norm0", x)?;
-    let mut x = g.max_pool("features.pool0", x, Pool::new(3, 2, 1))?;
+    let x = if config.deep_stem {
+        let growth = config.growth_rate;
+        let x = g.conv("features.conv0", x, Conv::new(growth, 3, 2))?;
+        let x = norm_act(&mut g, "features.norm0", x)?;
+        let x = g.conv("features.conv1", x, Conv::new(growth, 3, 1))?;
+        let x = norm_act(&mut g, "features.norm1", x)?;
+        let x = g.conv("features.conv2", x, Conv::new(init_features, 3, 1))?;
+        norm_act(&mut g, "features.norm2", x)?
+    } else {
+        let x = g.conv("features.conv0", x, Conv::new(init_features, 7, 2))?;
+        norm_act(&mut g, "features.norm0", x)?
+    };
+    let mut x = if config.blur {
+        let x = g.max_pool("features.pool0.0", x, Pool::new(3, 1, 1))?;
+        g.blur_pool("features.pool0.1", x, 2)?
+    } else {
+        g.max_pool("features.pool0", x, Pool::new(3, 2, 1))?
+    };
 
     let blocks = config.block_config.len();
     for (i, &layers) in config.block_config.iter().enumerate() {

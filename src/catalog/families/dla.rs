@@ -40,6 +40,11 @@ const DLA34: Config = config([1, 1, 1, 2, 2, 1], [16, 32, 64, 128, 256, 512], Bl
 const DLA46_C: Config = config([1, 1, 1, 2, 2, 1], [16, 32, 64, 64, 128, 256], Block::Bottleneck);
 const DLA46X_C: Config = Config { cardinality: 32, base_width: 4, ..DLA46_C };
 const DLA60: Config = config([1, 1, 1, 2, 3, 1], [16, 32, 128, 256, 512, 1024], Block::Bottleneck);
+const DLA60X: Config = Config { cardinality: 32, base_width: 4, ..DLA60 };
+const DLA102: Config = Config { shortcut_root: true, ..config([1, 1, 1, 3, 4, 1], DLA60.channels, Block::Bottleneck) };
+const DLA102X: Config = Config { cardinality: 32, base_width: 4, ..DLA102 };
+const DLA102X2: Config = Config { cardinality: 64, base_width: 4, ..DLA102 };
+const DLA169: Config = Config { levels: [1, 1, 2, 3, 5, 1], ..DLA102 };
 
 macro_rules! dla {
     ($name:literal, $config:expr) => {
@@ -56,8 +61,17 @@ macro_rules! dla {
     };
 }
 
-pub static ENTRIES: &[Entry] =
-    &[dla!("dla34", DLA34), dla!("dla46_c", DLA46_C), dla!("dla46x_c", DLA46X_C), dla!("dla60", DLA60)];
+pub static ENTRIES: &[Entry] = &[
+    dla!("dla34", DLA34),
+    dla!("dla46_c", DLA46_C),
+    dla!("dla46x_c", DLA46X_C),
+    dla!("dla60", DLA60),
+    dla!("dla60x", DLA60X),
+    dla!("dla102", DLA102),
+    dla!("dla102x", DLA102X),
+    dla!("dla102x2", DLA102X2),
+    dla!("dla169", DLA169),
+];
 
 pub fn build(config: &Config, spec: &Spec) -> Result<Graph> {
     let (mut g, x) = GraphBuilder::new(spec.in_chans, spec.height, spec.width);

@@ -25,10 +25,15 @@ use crate::results::record::ModelKind;
 /// timm's `make_divisible(v, divisor)` (min_value = divisor, round_limit = 0.9): the nearest
 /// multiple of `divisor`, at least `divisor`, and never more than 10% below `v`.
 pub fn make_divisible(v: f64, divisor: usize) -> usize {
+    make_divisible_limit(v, divisor, 0.9)
+}
+
+/// `make_divisible(v, divisor, round_limit=limit)` (FBNetV3 uses 0.95).
+pub fn make_divisible_limit(v: f64, divisor: usize, limit: f64) -> usize {
     let d = divisor as f64;
     // Python: max(min_value, int(v + divisor / 2) // divisor * divisor)
     let mut rounded = divisor.max(((v + d / 2.0).trunc() as usize) / divisor * divisor);
-    if (rounded as f64) < 0.9 * v {
+    if (rounded as f64) < limit * v {
         rounded += divisor;
     }
     rounded
@@ -39,18 +44,20 @@ pub fn make_divisible(v: f64, divisor: usize) -> usize {
 pub struct RoundChannels {
     pub multiplier: f64,
     pub divisor: usize,
+    /// `round_limit` (0.9 but for FBNetV3's 0.95).
+    pub limit: f64,
 }
 
 impl RoundChannels {
     pub const fn new(multiplier: f64) -> RoundChannels {
-        RoundChannels { multiplier, divisor: 8 }
+        RoundChannels { multiplier, divisor: 8, limit: 0.9 }
     }
 
     pub fn round(self, channels: usize) -> usize {
         if self.multiplier == 0.0 {
             return channels;
         }
-        make_divisible(channels as f64 * self.multiplier, self.divisor)
+        make_divisible_limit(channels as f64 * self.multiplier, self.divisor, self.limit)
     }
 }
 
@@ -242,13 +249,28 @@ pub fn decode_arch_def(
     trunc: DepthTrunc,
     fix_first_last: bool,
 ) -> Result<Vec<Vec<BlockArgs>>> {
+    decode_arch_def_staged(arch, depth_multiplier, &[], trunc, fix_first_last)
+}
+
+/// [`decode_arch_def`] with a depth multiplier per stage where `per_stage` is not empty.
+pub fn decode_arch_def_staged(
+    arch: &[&[&str]],
+    depth_multiplier: f64,
+    per_stage: &[f64],
+    trunc: DepthTrunc,
+    fix_first_last: bool,
+) -> Result<Vec<Vec<BlockArgs>>> {
     let last = arch.len().saturating_sub(1);
     arch.iter()
         .enumerate()
         .map(|(stage, blocks)| {
             let decoded = blocks.iter().map(|b| decode_block(b)).collect::<Result<Vec<_>>>()?;
             let repeats: Vec<usize> = decoded.iter().map(|(_, r)| *r).collect();
-            let multiplier = if fix_first_last && (stage == 0 || stage == last) { 1.0 } else { depth_multiplier };
+            let multiplier = if fix_first_last && (stage == 0 || stage == last) {
+                1.0
+            } else {
+                per_stage.get(stage).copied().unwrap_or(depth_multiplier)
+            };
             let scaled = scale_stage_depth(&repeats, multiplier, trunc);
             Ok(decoded.into_iter().zip(scaled).flat_map(|((args, _), n)| std::iter::repeat_n(args, n)).collect())
         })
@@ -260,12 +282,14 @@ pub fn decode_arch_def(
 // ---------------------------------------------------------------------------------------------
 
 /// How squeeze-excite rounds its reduced width (`rd_round_fn`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum RdRound {
     /// Python's `round` (the `SqueezeExcite` default).
     Round,
     /// `make_divisible(·, divisor)` (`round_channels` in MobileNetV3 and hardcorenas).
     Divisible(usize),
+    /// The model's `round_chs_fn` (FBNetV3: multiplier 1, round limit 0.95).
+    Channels(RoundChannels),
 }
 
 impl RdRound {
@@ -273,6 +297,7 @@ impl RdRound {
         match self {
             RdRound::Round => round_half_even(v),
             RdRound::Divisible(divisor) => make_divisible(v, divisor),
+            RdRound::Channels(round) => make_divisible_limit(v * round.multiplier, round.divisor, round.limit),
         }
     }
 }
@@ -313,6 +338,8 @@ pub struct Config {
     pub class: Class,
     pub arch: &'static [&'static [&'static str]],
     pub depth_multiplier: f64,
+    /// Per-stage depth multipliers (timm's tuple `depth_multiplier`), overriding the scalar.
+    pub stage_depth_multipliers: &'static [f64],
     pub depth_trunc: DepthTrunc,
     pub fix_first_last: bool,
     pub round_chs: RoundChannels,
@@ -335,6 +362,7 @@ impl Config {
             class: Class::EfficientNet,
             arch,
             depth_multiplier: 1.0,
+            stage_depth_multipliers: &[],
             depth_trunc: DepthTrunc::Ceil,
             fix_first_last: false,
             round_chs,
@@ -505,12 +533,65 @@ const MOBILENETV3_LARGE: &[&[&str]] = &[
     &["cn_r1_k1_s1_c960"],
 ];
 
+const EFFICIENTNETV2_RW: &[&[&str]] = &[
+    &["er_r2_k3_s1_e1_c24"],
+    &["er_r4_k3_s2_e4_c48"],
+    &["er_r4_k3_s2_e4_c64"],
+    &["ir_r6_k3_s2_e4_c128_se0.25"],
+    &["ir_r9_k3_s1_e6_c160_se0.25"],
+    &["ir_r15_k3_s2_e6_c272_se0.25"],
+];
+
+/// `_gen_efficientnetv2_s(rw=True)` for efficientnetv2_rw_m: channel multiplier 1.2, depth
+/// multipliers (1.2,) * 4 + (1.6,) * 2, stem 24, 1792 head features, SiLU.
+pub fn efficientnetv2_rw_m() -> Config {
+    let round_chs = RoundChannels::new(1.2);
+    Config {
+        stage_depth_multipliers: &[1.2, 1.2, 1.2, 1.2, 1.6, 1.6],
+        stem_size: 24,
+        num_features: round_chs.round(1792),
+        ..Config::efficientnet(EFFICIENTNETV2_RW, round_chs, Act::Silu)
+    }
+}
+
+const FBNETV3_B: &[&[&str]] = &[
+    &["ds_r2_k3_s1_e1_c16"],
+    &["ir_r1_k5_s2_e4_c24", "ir_r3_k5_s1_e2_c24"],
+    &["ir_r1_k5_s2_e5_c40_se0.25", "ir_r4_k5_s1_e3_c40_se0.25"],
+    &["ir_r1_k5_s2_e5_c72", "ir_r4_k3_s1_e3_c72"],
+    &["ir_r1_k3_s1_e5_c120_se0.25", "ir_r5_k5_s1_e3_c120_se0.25"],
+    &["ir_r1_k3_s2_e6_c184_se0.25", "ir_r5_k5_s1_e4_c184_se0.25", "ir_r1_k5_s1_e6_c224_se0.25"],
+    &["cn_r1_k1_s1_c1344"],
+];
+
+/// `_gen_fbnetv3` for fbnetv3_b (MobileNetV3 class): round limit 0.95, hard-swish, SE with a
+/// hard-sigmoid gate, the block's activation and the model's channel rounding, ratio relative to
+/// the block input; 1984 head features without bias.
+pub fn fbnetv3_b() -> Config {
+    let round_chs = RoundChannels { limit: 0.95, ..RoundChannels::new(1.0) };
+    Config {
+        arch: FBNETV3_B,
+        round_chs,
+        fix_stem: false,
+        num_features: 1984,
+        head_bias: false,
+        se: SeLayer {
+            gate: Act::HardSigmoid,
+            force_act: None,
+            rd_round: RdRound::Channels(round_chs),
+            from_exp: false,
+        },
+        ..mobilenet_v3(false, 1.0, 1.0)
+    }
+}
+
 /// `_gen_mobilenet_v3` for the non-minimal `small` and `large` variants.
 pub fn mobilenet_v3(small: bool, channel_multiplier: f64, depth_multiplier: f64) -> Config {
     Config {
         class: Class::MobileNetV3,
         arch: if small { MOBILENETV3_SMALL } else { MOBILENETV3_LARGE },
         depth_multiplier,
+        stage_depth_multipliers: &[],
         depth_trunc: DepthTrunc::Ceil,
         fix_first_last: false,
         round_chs: RoundChannels::new(channel_multiplier),
@@ -649,7 +730,13 @@ fn block(g: &mut GraphBuilder, name: &str, x: Id, b: &Block, config: &Config) ->
 
 /// The model at `spec`: stem, `EfficientNetBuilder`'s blocks, and the class's head.
 pub fn build(config: &Config, spec: &Spec) -> Result<Graph> {
-    let stages = decode_arch_def(config.arch, config.depth_multiplier, config.depth_trunc, config.fix_first_last)?;
+    let stages = decode_arch_def_staged(
+        config.arch,
+        config.depth_multiplier,
+        config.stage_depth_multipliers,
+        config.depth_trunc,
+        config.fix_first_last,
+    )?;
     let (mut g, x) = GraphBuilder::new(spec.in_chans, spec.height, spec.width);
     let eps = config.bn_eps;
 
@@ -739,6 +826,8 @@ pub static ENTRIES: &[Entry] = &[
     entry!("spnasnet_100", "spnasnet", Cnn, "https://arxiv.org/abs/1904.02877", 224, spnasnet(1.0)),
     entry!("fbnetc_100", "fbnet", Cnn, "https://arxiv.org/abs/1812.03443", 224, fbnetc(1.0)),
     entry!("hardcorenas_a", "hardcorenas", Cnn, "https://arxiv.org/abs/2102.11646", 224, hardcorenas(HARDCORENAS_A)),
+    entry!("fbnetv3_b", "fbnet", Cnn, "https://arxiv.org/abs/1812.03443", 224, fbnetv3_b()),
+    entry!("efficientnetv2_rw_m", "efficientnet", Cnn, "https://arxiv.org/abs/2104.00298", 320, efficientnetv2_rw_m()),
 ];
 
 /// Renames a state dict from efficientnet_pytorch's key names (lukemelas/EfficientNet-PyTorch and

@@ -1,5 +1,9 @@
 //! timm's ResNet family (timm/models/resnet.py): basic and bottleneck blocks, the plain 7x7 stem
-//! or the "deep" / "deep_tiered" 3x3 stems, and average-pool downsampling for the "d"/"t" variants.
+//! or the "deep" / "deep_tiered" 3x3 stems, average-pool downsampling for the "d"/"t" variants,
+//! grouped bottlenecks (ResNeXt: `cardinality` x `base_width`), wide bottlenecks, squeeze-excite
+//! after the last batch norm (SE-ResNeXt, ResNet-RS), anti-aliased downsampling (`aa_layer`:
+//! average pooling or blur pooling after a stride-1 3x3 conv), and ResNet-RS's stem that replaces
+//! the max pool with a strided 3x3 convolution.
 
 use crate::catalog::Spec;
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Pool, Result};
@@ -8,13 +12,16 @@ use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Pool, Result};
 pub enum Block {
     Basic,
     Bottleneck,
+    /// Res2Net's Bottle2neck: the 3x3 stage split into `scale` groups of channels, each conv
+    /// seeing its group plus the previous group's output (timm/models/res2net.py).
+    Res2,
 }
 
 impl Block {
     fn expansion(self) -> usize {
         match self {
             Block::Basic => 1,
-            Block::Bottleneck => 4,
+            Block::Bottleneck | Block::Res2 => 4,
         }
     }
 }
@@ -29,6 +36,16 @@ pub enum Stem {
     DeepTiered,
 }
 
+/// timm's `aa_layer`: what downsamples in place of a strided 3x3 convolution (and the stem pool).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Aa {
+    None,
+    /// `nn.AvgPool2d(2)` (resnetaa*): also replaces the stem's max pool.
+    Avg,
+    /// `BlurPool2d` (resnetblur*): the stem's max pool runs at stride 1 and is followed by it.
+    Blur,
+}
+
 /// One ResNet configuration (the arguments of timm's `_create_resnet`).
 #[derive(Clone, Copy, Debug)]
 pub struct Config {
@@ -37,6 +54,56 @@ pub struct Config {
     pub stem: Stem,
     pub stem_width: usize,
     pub avg_down: bool,
+    pub cardinality: usize,
+    pub base_width: usize,
+    /// Squeeze-excite reduction ratio as `channels / se_divisor` (timm's `rd_ratio = 1 / se_divisor`),
+    /// rounded to a multiple of 8; `None` without attention.
+    pub se_divisor: Option<usize>,
+    pub aa: Aa,
+    /// ResNet-RS: the stem's max pool becomes conv 3x3 stride 2, batch norm, ReLU.
+    pub replace_stem_pool: bool,
+    /// Res2Net's scale (groups of channels in the 3x3 stage).
+    pub scale: usize,
+}
+
+impl Config {
+    /// A plain-stem ResNet (timm's defaults).
+    pub const fn plain(block: Block, layers: [usize; 4]) -> Config {
+        Config {
+            block,
+            layers,
+            stem: Stem::Plain,
+            stem_width: 64,
+            avg_down: false,
+            cardinality: 1,
+            base_width: 64,
+            se_divisor: None,
+            aa: Aa::None,
+            replace_stem_pool: false,
+            scale: 1,
+        }
+    }
+
+    /// The "d" variants: deep 3x3 stem of width 32 and average-pool shortcuts.
+    pub const fn deep(block: Block, layers: [usize; 4]) -> Config {
+        Config { stem: Stem::Deep, stem_width: 32, avg_down: true, ..Config::plain(block, layers) }
+    }
+
+    /// ResNet-RS: the "d" variant with SE (ratio 1/4) and a convolutional stem pool.
+    pub const fn rs(layers: [usize; 4]) -> Config {
+        Config { se_divisor: Some(4), replace_stem_pool: true, ..Config::deep(Block::Bottleneck, layers) }
+    }
+
+    /// Res2Net / Res2NeXt: plain stem, Bottle2neck blocks.
+    pub const fn res2(layers: [usize; 4], base_width: usize, cardinality: usize, scale: usize) -> Config {
+        Config { base_width, cardinality, scale, ..Config::plain(Block::Res2, layers) }
+    }
+}
+
+/// timm's `make_divisible(v, 8, round_limit=0)` for the SE reduction width.
+fn se_width(channels: usize, divisor: usize) -> usize {
+    let v = channels as f64 / divisor as f64;
+    (((v + 4.0) as usize) / 8 * 8).max(8)
 }
 
 pub fn build(config: &Config, spec: &Spec) -> Result<Graph> {
@@ -55,7 +122,18 @@ pub fn build(config: &Config, spec: &Spec) -> Result<Graph> {
     };
     let x = g.batch_norm("bn1", x)?;
     let x = g.act("act1", x, Act::Relu);
-    let mut x = g.max_pool("maxpool", x, Pool::new(3, 2, 1))?;
+    let mut x = if config.replace_stem_pool {
+        g.conv_bn_act("maxpool.0", "maxpool.1", x, Conv::new(inplanes, 3, 2), relu)?
+    } else {
+        match config.aa {
+            Aa::None => g.max_pool("maxpool", x, Pool::new(3, 2, 1))?,
+            Aa::Avg => g.avg_pool("maxpool", x, Pool::new(2, 2, 0))?,
+            Aa::Blur => {
+                let x = g.max_pool("maxpool.0", x, Pool::new(3, 1, 1))?;
+                g.blur_pool("maxpool.1", x, 2)?
+            }
+        }
+    };
 
     for (stage, (&repeats, planes)) in config.layers.iter().zip([64, 128, 256, 512]).enumerate() {
         for index in 0..repeats {
@@ -72,16 +150,60 @@ fn block(g: &mut GraphBuilder, name: &str, x: Id, config: &Config, planes: usize
     let relu = Some(Act::Relu);
     let out = planes * config.block.expansion();
     let n = |part: &str| format!("{name}.{part}");
+    // With anti-aliasing the 3x3 convolution runs at stride 1 and `aa` downsamples after it.
+    let use_aa = config.aa != Aa::None && stride == 2;
+    let conv_stride = if use_aa { 1 } else { stride };
+    let aa = |g: &mut GraphBuilder, y: Id| -> Result<Id> {
+        match (use_aa, config.aa) {
+            (true, Aa::Avg) => g.avg_pool(&n("aa"), y, Pool::new(2, 2, 0)),
+            (true, Aa::Blur) => g.blur_pool(&n("aa"), y, 2),
+            _ => Ok(y),
+        }
+    };
     let y = match config.block {
         Block::Basic => {
-            let y = g.conv_bn_act(&n("conv1"), &n("bn1"), x, Conv::new(planes, 3, stride), relu)?;
+            let y = g.conv_bn_act(&n("conv1"), &n("bn1"), x, Conv::new(planes, 3, conv_stride), relu)?;
+            let y = aa(g, y)?;
             g.conv_bn_act(&n("conv2"), &n("bn2"), y, Conv::new(planes, 3, 1), None)?
         }
         Block::Bottleneck => {
-            let y = g.conv_bn_act(&n("conv1"), &n("bn1"), x, Conv::new(planes, 1, 1), relu)?;
-            let y = g.conv_bn_act(&n("conv2"), &n("bn2"), y, Conv::new(planes, 3, stride), relu)?;
+            // int(floor(planes * base_width / 64) * cardinality)
+            let width = planes * config.base_width / 64 * config.cardinality;
+            let y = g.conv_bn_act(&n("conv1"), &n("bn1"), x, Conv::new(width, 1, 1), relu)?;
+            let conv2 = Conv::new(width, 3, conv_stride).groups(config.cardinality);
+            let y = g.conv_bn_act(&n("conv2"), &n("bn2"), y, conv2, relu)?;
+            let y = aa(g, y)?;
             g.conv_bn_act(&n("conv3"), &n("bn3"), y, Conv::new(out, 1, 1), None)?
         }
+        Block::Res2 => {
+            let width = planes * config.base_width / 64 * config.cardinality;
+            let scale = config.scale;
+            let y = g.conv_bn_act(&n("conv1"), &n("bn1"), x, Conv::new(width * scale, 1, 1), relu)?;
+            // The first block of a stage (strided or projected) does not chain the groups and
+            // average-pools its last group.
+            let is_first = stride > 1 || g.channels(x) != out;
+            let parts: Vec<Id> = (0..scale)
+                .map(|i| g.slice_channels(&n(&format!("split{i}")), y, i * width, width))
+                .collect::<Result<_>>()?;
+            let mut outputs = Vec::with_capacity(scale);
+            let mut sp = parts[0];
+            for (i, &part) in parts.iter().enumerate().take(scale.max(2) - 1) {
+                sp = if i == 0 || is_first { part } else { g.add(&n(&format!("sum{i}")), sp, part)? };
+                let conv = Conv::new(width, 3, stride).groups(config.cardinality);
+                sp = g.conv_bn_act(&n(&format!("convs.{i}")), &n(&format!("bns.{i}")), sp, conv, relu)?;
+                outputs.push(sp);
+            }
+            if scale > 1 {
+                let last = parts[scale - 1];
+                outputs.push(if is_first { g.avg_pool(&n("pool"), last, Pool::new(3, stride, 1))? } else { last });
+            }
+            let y = g.concat(&n("cat"), &outputs)?;
+            g.conv_bn_act(&n("conv3"), &n("bn3"), y, Conv::new(out, 1, 1), None)?
+        }
+    };
+    let y = match config.se_divisor {
+        Some(divisor) => squeeze_excite(g, &n("se"), y, se_width(out, divisor))?,
+        None => y,
     };
     // timm registers `downsample` after the main path's layers: build it second to keep its order.
     let inplanes = g.channels(x);
@@ -107,4 +229,29 @@ fn block(g: &mut GraphBuilder, name: &str, x: Id, config: &Config, planes: usize
     };
     let y = g.add(&n("add"), y, shortcut)?;
     Ok(g.act(&n("act"), y, Act::Relu))
+}
+
+/// timm's SEModule: spatial mean, 1x1 conv `fc1` (bias) to `reduced`, ReLU, 1x1 conv `fc2`
+/// (bias) back, sigmoid, times the input.
+pub fn squeeze_excite(g: &mut GraphBuilder, name: &str, x: Id, reduced: usize) -> Result<Id> {
+    let channels = g.channels(x);
+    let s = g.spatial_mean(&format!("{name}.mean"), x)?;
+    let s = g.conv(&format!("{name}.fc1"), s, Conv::new(reduced, 1, 1).bias(true))?;
+    let s = g.act(&format!("{name}.act"), s, Act::Relu);
+    let s = g.conv(&format!("{name}.fc2"), s, Conv::new(channels, 1, 1).bias(true))?;
+    let s = g.act(&format!("{name}.gate"), s, Act::Sigmoid);
+    g.gate(&format!("{name}.mul"), x, s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn se_widths_follow_timms_make_divisible() {
+        assert_eq!(se_width(256, 16), 16);
+        assert_eq!(se_width(2048, 16), 128);
+        assert_eq!(se_width(256, 4), 64);
+        assert_eq!(se_width(64, 16), 8);
+    }
 }

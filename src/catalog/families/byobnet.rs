@@ -1,0 +1,264 @@
+//! timm's "bring your own blocks" networks (timm/models/byobnet.py).
+//!
+//! RepVGG in its training form (not re-parameterised): a RepVGG-block stem at stride 2, then four
+//! stages of RepVGG blocks (the first of each at stride 2). A RepVGG block sums a 3x3 conv + batch
+//! norm (`conv_kxk`), a 1x1 conv + batch norm (`conv_1x1`) and, where the shape allows, a
+//! batch-norm-only identity branch (`identity`), then applies ReLU.
+//!
+//! The general ByobNet (GENet `gernet_l`, `resnet32ts`, `resnet51q`, `resnet61q`): a stem (one 3x3
+//! conv, a tiered 3-conv stack or a 4-conv "quad" stack, every conv timm's ConvNormAct or, for the
+//! first convs of "quad2", a plain conv), stages of basic (3x3, 3x3), bottleneck (1x1, grouped 3x3,
+//! optional second 3x3, 1x1) or edge (3x3, 1x1) blocks with a 1x1 conv + batch norm shortcut where
+//! the shape changes and the activation after the sum, an optional 1x1 `final_conv`, and the head.
+//! Group size 1 makes a convolution depthwise.
+
+use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Result};
+use crate::catalog::{Entry, Spec};
+use crate::results::record::ModelKind;
+
+const REPVGG_PAPER: &str = "https://arxiv.org/abs/2101.03697";
+
+/// A RepVGG configuration: blocks per stage and stage widths (64, 128, 256, 512 times timm's `wf`).
+#[derive(Clone, Copy, Debug)]
+pub struct RepVgg {
+    pub depths: [usize; 4],
+    pub widths: [usize; 4],
+    pub stem: usize,
+}
+
+const REPVGG_A2: RepVgg = RepVgg { depths: [2, 4, 14, 1], widths: [96, 192, 384, 1408], stem: 64 };
+
+/// A ByobNet stem.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stem {
+    /// ConvNormAct 3x3 stride 2 named `stem`.
+    Conv3x3(usize),
+    /// timm's `Stem` stack: widths, the strides, and how many of the first convs are plain
+    /// (no norm, no activation: "quad2").
+    Stack { widths: [usize; 4], count: usize, strides: [usize; 4], plain: usize },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockType {
+    Basic,
+    Bottle,
+    Edge,
+}
+
+/// One stage: block type, depth, output width, stride, group size (0: no groups), bottleneck
+/// ratio as (numerator, denominator), and the bottleneck's `extra_conv`.
+#[derive(Clone, Copy, Debug)]
+pub struct Stage {
+    pub block: BlockType,
+    pub depth: usize,
+    pub width: usize,
+    pub stride: usize,
+    pub group_size: usize,
+    pub ratio: (usize, usize),
+    pub extra_conv: bool,
+}
+
+const fn stage(
+    block: BlockType,
+    depth: usize,
+    width: usize,
+    stride: usize,
+    group_size: usize,
+    ratio: (usize, usize),
+) -> Stage {
+    Stage { block, depth, width, stride, group_size, ratio, extra_conv: false }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Byob {
+    pub stem: Stem,
+    pub stages: &'static [Stage],
+    /// Width of `final_conv` (0: none).
+    pub num_features: usize,
+    pub act: Act,
+}
+
+use BlockType::{Basic, Bottle, Edge};
+
+const GERNET_L: Byob = Byob {
+    stem: Stem::Conv3x3(32),
+    stages: &[
+        stage(Basic, 1, 128, 2, 0, (1, 1)),
+        stage(Basic, 2, 192, 2, 0, (1, 1)),
+        stage(Bottle, 6, 640, 2, 0, (1, 4)),
+        stage(Bottle, 5, 640, 2, 1, (3, 1)),
+        stage(Bottle, 4, 640, 1, 1, (3, 1)),
+    ],
+    num_features: 2560,
+    act: Act::Relu,
+};
+
+const RESNET32TS: Byob = Byob {
+    // 'tiered': (3 * 64 // 8, 64 // 2, 64), no pool, so the last conv is strided.
+    stem: Stem::Stack { widths: [24, 32, 64, 0], count: 3, strides: [2, 1, 2, 0], plain: 0 },
+    stages: &[
+        stage(Bottle, 2, 256, 1, 0, (1, 4)),
+        stage(Bottle, 3, 512, 2, 0, (1, 4)),
+        stage(Bottle, 3, 1536, 2, 0, (1, 4)),
+        stage(Bottle, 2, 1536, 2, 0, (1, 4)),
+    ],
+    num_features: 0,
+    act: Act::Silu,
+};
+
+const RESNET51Q: Byob = Byob {
+    // 'quad2': widths 128 / 8, / 4, / 2, 128; the first two convs plain.
+    stem: Stem::Stack { widths: [16, 32, 64, 128], count: 4, strides: [2, 1, 1, 2], plain: 2 },
+    stages: &[
+        stage(Bottle, 2, 256, 1, 32, (1, 4)),
+        stage(Bottle, 4, 512, 2, 32, (1, 4)),
+        stage(Bottle, 6, 1536, 2, 32, (1, 4)),
+        stage(Bottle, 4, 1536, 2, 1, (1, 1)),
+    ],
+    num_features: 2048,
+    act: Act::Silu,
+};
+
+const RESNET61Q: Byob = Byob {
+    stem: Stem::Stack { widths: [16, 32, 64, 128], count: 4, strides: [2, 1, 1, 2], plain: 0 },
+    // The model-level `extra_conv=True` reaches the bottlenecks; the edge stage's empty
+    // block_kwargs replaces it.
+    stages: &[
+        stage(Edge, 1, 256, 1, 0, (1, 1)),
+        Stage { extra_conv: true, ..stage(Bottle, 4, 512, 2, 32, (1, 4)) },
+        Stage { extra_conv: true, ..stage(Bottle, 6, 1536, 2, 32, (1, 4)) },
+        Stage { extra_conv: true, ..stage(Bottle, 4, 1536, 2, 1, (1, 1)) },
+    ],
+    num_features: 2048,
+    act: Act::Silu,
+};
+
+macro_rules! byob {
+    ($name:literal, $config:expr, $paper:expr, $efficient:literal) => {
+        Entry {
+            name: $name,
+            family: "byobnet",
+            kind: ModelKind::Cnn,
+            efficient: $efficient,
+            paper: $paper,
+            default_size: 256,
+            from_timm: true,
+            build: |spec: &Spec| byob(&$config, spec),
+        }
+    };
+}
+
+pub static ENTRIES: &[Entry] = &[
+    Entry {
+        name: "repvgg_a2",
+        family: "repvgg",
+        kind: ModelKind::Cnn,
+        efficient: true,
+        paper: REPVGG_PAPER,
+        default_size: 224,
+        from_timm: true,
+        build: |spec: &Spec| repvgg(&REPVGG_A2, spec),
+    },
+    // model_names.csv marks GENet efficient.
+    byob!("gernet_l", GERNET_L, "https://arxiv.org/abs/2006.14090", true),
+    byob!("resnet32ts", RESNET32TS, "https://arxiv.org/abs/1512.03385", false),
+    byob!("resnet51q", RESNET51Q, "https://arxiv.org/abs/2103.07579", false),
+    byob!("resnet61q", RESNET61Q, "https://arxiv.org/abs/2103.07579", false),
+];
+
+/// ConvNormAct: `{name}.conv`, `{name}.bn`, optional activation.
+fn conv_norm_act(g: &mut GraphBuilder, name: &str, x: Id, conv: Conv, act: Option<Act>) -> Result<Id> {
+    g.conv_bn_act(&format!("{name}.conv"), &format!("{name}.bn"), x, conv, act)
+}
+
+fn groups(group_size: usize, channels: usize) -> usize {
+    if group_size == 0 { 1 } else { channels / group_size }
+}
+
+pub fn byob(config: &Byob, spec: &Spec) -> Result<Graph> {
+    let (mut g, x) = GraphBuilder::new(spec.in_chans, spec.height, spec.width);
+    let act = Some(config.act);
+    let mut x = match config.stem {
+        Stem::Conv3x3(width) => conv_norm_act(&mut g, "stem", x, Conv::new(width, 3, 2), act)?,
+        Stem::Stack { widths, count, strides, plain } => {
+            let mut x = x;
+            for i in 0..count {
+                let name = format!("stem.conv{}", i + 1);
+                let conv = Conv::new(widths[i], 3, strides[i]);
+                x = if i < plain { g.conv(&name, x, conv)? } else { conv_norm_act(&mut g, &name, x, conv, act)? };
+            }
+            x
+        }
+    };
+    for (s, st) in config.stages.iter().enumerate() {
+        for b in 0..st.depth {
+            let name = format!("stages.{s}.{b}");
+            let stride = if b == 0 { st.stride } else { 1 };
+            x = byob_block(&mut g, &name, x, st, stride, config.act)?;
+        }
+    }
+    if config.num_features > 0 {
+        x = conv_norm_act(&mut g, "final_conv", x, Conv::new(config.num_features, 1, 1), act)?;
+    }
+    g.classifier("head.fc", x, "head.global_pool.pool", spec.classes)?;
+    Ok(g.finish())
+}
+
+fn byob_block(g: &mut GraphBuilder, name: &str, x: Id, st: &Stage, stride: usize, act: Act) -> Result<Id> {
+    let n = |part: &str| format!("{name}.{part}");
+    let out = st.width;
+    // make_divisible(out * ratio, 8); every width here is already a multiple of 8.
+    let mid = out * st.ratio.0 / st.ratio.1;
+    let grouped = |k: usize, s: usize| Conv::new(mid, k, s).groups(groups(st.group_size, mid));
+    let a = Some(act);
+    let y = match st.block {
+        BlockType::Basic => {
+            let y = conv_norm_act(g, &n("conv1_kxk"), x, Conv::new(mid, 3, stride), a)?;
+            conv_norm_act(g, &n("conv2_kxk"), y, Conv::new(out, 3, 1).groups(groups(st.group_size, mid)), None)?
+        }
+        BlockType::Bottle => {
+            let y = conv_norm_act(g, &n("conv1_1x1"), x, Conv::new(mid, 1, 1), a)?;
+            let mut y = conv_norm_act(g, &n("conv2_kxk"), y, grouped(3, stride), a)?;
+            if st.extra_conv {
+                y = conv_norm_act(g, &n("conv2b_kxk"), y, grouped(3, 1), a)?;
+            }
+            conv_norm_act(g, &n("conv3_1x1"), y, Conv::new(out, 1, 1), None)?
+        }
+        BlockType::Edge => {
+            let y = conv_norm_act(g, &n("conv1_kxk"), x, grouped(3, stride), a)?;
+            conv_norm_act(g, &n("conv2_1x1"), y, Conv::new(out, 1, 1), None)?
+        }
+    };
+    let shortcut = if g.channels(x) != out || stride != 1 {
+        conv_norm_act(g, &n("shortcut"), x, Conv::new(out, 1, stride), None)?
+    } else {
+        x
+    };
+    let y = g.add(&n("add"), y, shortcut)?;
+    Ok(g.act(&n("act"), y, act))
+}
+
+pub fn repvgg(config: &RepVgg, spec: &Spec) -> Result<Graph> {
+    let (mut g, x) = GraphBuilder::new(spec.in_chans, spec.height, spec.width);
+    let mut x = rep_block(&mut g, "stem", x, config.stem, 2)?;
+    for (stage, (&depth, &width)) in config.depths.iter().zip(&config.widths).enumerate() {
+        for index in 0..depth {
+            x = rep_block(&mut g, &format!("stages.{stage}.{index}"), x, width, if index == 0 { 2 } else { 1 })?;
+        }
+    }
+    g.classifier("head.fc", x, "head.global_pool.pool", spec.classes)?;
+    Ok(g.finish())
+}
+
+/// RepVggBlock (training form): conv_kxk + conv_1x1 (+ identity batch norm), ReLU.
+fn rep_block(g: &mut GraphBuilder, name: &str, x: Id, out: usize, stride: usize) -> Result<Id> {
+    let n = |part: &str| format!("{name}.{part}");
+    let kxk = g.conv_bn_act(&n("conv_kxk.conv"), &n("conv_kxk.bn"), x, Conv::new(out, 3, stride), None)?;
+    let one = g.conv_bn_act(&n("conv_1x1.conv"), &n("conv_1x1.bn"), x, Conv::new(out, 1, stride), None)?;
+    let mut y = g.add(&n("add"), one, kxk)?;
+    if g.channels(x) == out && stride == 1 {
+        let identity = g.batch_norm(&n("identity"), x)?;
+        y = g.add(&n("add_identity"), y, identity)?;
+    }
+    Ok(g.act(&n("act"), y, Act::Relu))
+}
