@@ -121,6 +121,8 @@ pub enum Request {
     Jobs(JobsRequest),
     /// Submit the grid form's missing cells to Slurm as one job array, on a worker thread.
     GridSlurm(super::grid_form::GridSubmit),
+    /// Delete (tombstone) or restore a stored run, then reload.
+    MarkRun(String, crate::results::store::Removal),
 }
 
 pub struct App {
@@ -159,6 +161,9 @@ pub struct App {
     pub grid_form: super::grid_form::GridForm,
     /// The leaderboard shows runs that differ only by seed as one row (mean and spread).
     pub aggregate_seeds: bool,
+    /// The run last deleted with X in the details pane (U restores it), and what became of it.
+    pub removed_run: Option<String>,
+    pub removal_note: Option<String>,
 }
 
 impl App {
@@ -191,7 +196,19 @@ impl App {
             settings_warning: None,
             grid_form: Default::default(),
             aggregate_seeds: false,
+            removed_run: None,
+            removal_note: None,
         }
+    }
+
+    /// The worker marked a run (deleted or restored it): note it; the caller reloads.
+    pub fn on_marked(&mut self, result: Result<String, String>) -> Request {
+        self.removal_note = Some(match result {
+            Ok(note) => note,
+            Err(e) => format!("not changed: {e}"),
+        });
+        self.loading = true;
+        Request::Load(self.set_by)
     }
 
     /// The worker finished loading (or failed). Keeps the chosen set by name where it still exists.
@@ -480,6 +497,17 @@ impl App {
                 return Some(Request::Load(self.set_by));
             }
             KeyCode::Enter | KeyCode::Char('d') => self.show_details = !self.show_details,
+            // Delete the run shown in the details pane (a tombstone: U brings it back).
+            KeyCode::Char('X') if self.show_details => {
+                let (record, _) = self.selected_run()?;
+                let id = record.id.clone();
+                self.removed_run = Some(id.clone());
+                return Some(Request::MarkRun(id, crate::results::store::Removal::Delete));
+            }
+            KeyCode::Char('U') => {
+                let id = self.removed_run.take()?;
+                return Some(Request::MarkRun(id, crate::results::store::Removal::Restore));
+            }
             KeyCode::Char('a') => self.aggregate_seeds = !self.aggregate_seeds,
             KeyCode::Tab | KeyCode::Char('x') => {
                 self.view = if self.view == View::Table { View::Chart } else { View::Table };

@@ -590,11 +590,11 @@ impl TrainScreen {
                     live.paused = false;
                 }
                 let mut line = format!(
-                    "{} {}: {} {:.4} after {} epoch{}",
+                    "{} {}: {} {} after {} epoch{}",
                     record.id,
                     record.status.label(),
                     record.metric,
-                    record.performance,
+                    record.measured_p().map_or("—".into(), |p| format!("{p:.4}")),
                     record.epoch_perf.len(),
                     if record.epoch_perf.len() == 1 { "" } else { "s" },
                 );

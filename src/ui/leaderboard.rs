@@ -76,10 +76,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             let i = v.index();
             let cells = vec![
                 Cell::from(run.rank[i].map_or("—".into(), |r| r.to_string())),
-                Cell::from(record.arch.clone()),
+                Cell::from(crate::text::clean(&record.arch).into_owned()),
                 Cell::from(record.kind.label()),
                 Cell::from(record.params.map_or("—".into(), human_count)),
-                Cell::from(format!("{:.4}", record.performance)),
+                Cell::from(record.measured_p().map_or("—".into(), |p| format!("{p:.4}"))),
                 Cell::from(data.ranking.resource(v, record).map_or("—".into(), |x| sig(x, 4))),
                 Cell::from(run.score[i].map_or("—".into(), |s| format!("{s:.4}"))),
                 Cell::from(if run.pareto[i] { "*" } else { "" }),

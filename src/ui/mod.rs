@@ -258,6 +258,9 @@ fn status_line(app: &App) -> Line<'static> {
     if let Some(warning) = &app.settings_warning {
         spans.push(Span::styled(format!(" {warning} "), Style::new().fg(Color::Yellow)));
     }
+    if let Some(note) = &app.removal_note {
+        spans.push(Span::styled(format!(" {note} "), Style::new().fg(Color::Yellow)));
+    }
     if let Some(data) = &app.data {
         if !data.warnings.is_empty() {
             spans.push(Span::styled(
