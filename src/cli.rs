@@ -604,7 +604,10 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             }
             Ok(())
         }
-        Command::Sweep { archs, datasets, settings, slurm } => {
+        Command::Sweep { mut archs, mut datasets, settings, slurm } => {
+            // `--arch a,a` names one run, not two identical ones.
+            dedup_keep_order(&mut archs);
+            dedup_keep_order(&mut datasets);
             let data_dir = settings.data_dir.clone().unwrap_or_else(|| home.datasets_dir());
             let stored = stored_settings(home);
             let configs: Vec<TrainConfig> =
@@ -673,8 +676,8 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
         Command::Analyze { analysis, dataset, variant, format } => {
             use crate::results::analysis_report::{Output, Which, print};
             let loaded = store.load()?;
-            for warning in &loaded.warnings {
-                eprintln!("warning: {warning}");
+            for line in loaded.warning_lines() {
+                eprintln!("{line}");
             }
             let energy = stored_settings(home).rank_energy();
             let analyses = crate::results::analysis::analyze_on(&loaded.records, energy)?;
@@ -832,8 +835,8 @@ fn ignore_broken_pipe(result: Result<()>) -> Result<()> {
 
 fn load_and_rank(store: &RunStore, set_by: SetBy, energy: EnergyBasis) -> Result<(Vec<RunRecord>, Ranking)> {
     let loaded = store.load()?;
-    for warning in &loaded.warnings {
-        eprintln!("warning: {warning}");
+    for line in loaded.warning_lines() {
+        eprintln!("{line}");
     }
     let ranking = rank_with(&loaded.records, set_by, energy)?;
     Ok((loaded.records, ranking))
@@ -1032,6 +1035,12 @@ fn print_table(
         flush(out, set, &mut block)?;
     }
     Ok(())
+}
+
+/// Drops repeated names, keeping the first of each in place.
+fn dedup_keep_order(names: &mut Vec<String>) {
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|name| seen.insert(name.clone()));
 }
 
 /// A number with fixed decimals, or an em dash when missing.

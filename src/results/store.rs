@@ -35,7 +35,27 @@ pub struct LoadWarning {
 
 impl std::fmt::Display for LoadWarning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}: skipped: {}", self.file.display(), self.line, self.message)
+        // The message can quote the file (a run id): escaped, like every printed field.
+        write!(f, "{}:{}: skipped: {}", self.file.display(), self.line, crate::text::clean(&self.message))
+    }
+}
+
+/// How many load warnings are printed one by one before the rest are counted.
+pub const WARNINGS_SHOWN: usize = 5;
+
+impl Loaded {
+    /// The warnings as lines for stderr: the first few, then how many more (a store with 100k bad
+    /// lines must not print 100k lines on every command).
+    pub fn warning_lines(&self) -> Vec<String> {
+        let mut lines: Vec<String> =
+            self.warnings.iter().take(WARNINGS_SHOWN).map(|w| format!("warning: {w}")).collect();
+        if self.warnings.len() > WARNINGS_SHOWN {
+            lines.push(format!(
+                "warning: and {} more unreadable lines skipped (`pepr runs compact` drops them from the store)",
+                self.warnings.len() - WARNINGS_SHOWN
+            ));
+        }
+        lines
     }
 }
 
@@ -599,5 +619,16 @@ mod tests {
         assert_eq!(store.append_new(&[sample("a", "g", 0.5, None)]).unwrap().added, 1);
         assert_eq!(ids(&store), ["c", "a"]);
         assert!(leftovers(&store).is_empty());
+    }
+
+    #[test]
+    fn many_bad_lines_are_summarised() {
+        let (_dir, store) = store();
+        std::fs::write(store.path(), "garbage\n".repeat(1000)).unwrap();
+        let loaded = store.load().unwrap();
+        assert_eq!(loaded.warnings.len(), 1000);
+        let lines = loaded.warning_lines();
+        assert_eq!(lines.len(), WARNINGS_SHOWN + 1);
+        assert!(lines[WARNINGS_SHOWN].contains("and 995 more unreadable lines"), "{lines:?}");
     }
 }
