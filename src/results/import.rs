@@ -641,7 +641,7 @@ mod tests {
             ("arch,group,P\nx,g,0.5\nx,g,0.5\n", "3: duplicate of the run on line 2"),
             ("name,score\nx,1\n", "1: unrecognised layout"),
             ("arch,group,P\nx\u{1b}[2J\u{1b}]0;t\u{7},g,0.5\n", "2: arch holds the control character \\u{1b}"),
-            ("arch,group,P\nx,\"two\nlines\",0.5\n", "group holds the control character \\n"),
+            ("arch,group,P\nx,\"two\nlines\",0.5\n", "dataset holds the control character \\n"),
             ("arch,group,P,energy_kwh\nx,g,0.5,nan\n", "2:4: column `energy_kwh`: expected a finite number, found NaN"),
             ("arch,group,P,data_fraction\nx,g,0.5,0\n", "2: data_fraction must be above 0"),
         ];
