@@ -114,7 +114,8 @@ fn runs_can_be_deleted_hidden_restored_and_compacted() {
     let ranked = |home: &Path| {
         let output = pepr(home, &["rank", "--format", "csv"]);
         assert!(output.status.success(), "{}", text(&output.stderr));
-        let mut ids: Vec<String> = text(&output.stdout).lines().skip(1).map(|l| l.split(',').next().unwrap().to_string()).collect();
+        let mut ids: Vec<String> =
+            text(&output.stdout).lines().skip(1).map(|l| l.split(',').next().unwrap().to_string()).collect();
         ids.sort();
         ids
     };
@@ -122,11 +123,18 @@ fn runs_can_be_deleted_hidden_restored_and_compacted() {
 
     let output = pepr(&home, &["runs", "delete", "r1"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
-    assert!(text(&output.stdout).contains("1 of 1 runs deleted (undo: pepr runs undelete r1)"), "{}", text(&output.stdout));
+    assert!(
+        text(&output.stdout).contains("1 of 1 runs deleted (undo: pepr runs undelete r1)"),
+        "{}",
+        text(&output.stdout)
+    );
     assert!(pepr(&home, &["runs", "hide", "r2"]).status.success());
     assert_eq!(ranked(&home), ["r3"]);
     let listing = text(&pepr(&home, &["runs", "list"]).stdout);
-    assert!(listing.contains("r1  deleted") && listing.contains("r2  hidden") && listing.contains("r3  shown"), "{listing}");
+    assert!(
+        listing.contains("r1  deleted") && listing.contains("r2  hidden") && listing.contains("r3  shown"),
+        "{listing}"
+    );
 
     let output = pepr(&home, &["runs", "delete", "nosuch"]);
     assert!(!output.status.success());
@@ -196,7 +204,8 @@ fn meter_flags_are_checked_like_the_settings() {
 fn an_unknown_pretrained_source_is_refused_before_the_dataset_and_stores_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
-    let output = pepr(&home, &["train", "--arch", "pepr_lenet5", "--dataset", "no-such-dataset", "--pretrained", "nosuch"]);
+    let output =
+        pepr(&home, &["train", "--arch", "pepr_lenet5", "--dataset", "no-such-dataset", "--pretrained", "nosuch"]);
     assert!(!output.status.success());
     let err = text(&output.stderr);
     assert!(err.contains("pretrained weights \"nosuch\""), "the start is checked first: {err}");

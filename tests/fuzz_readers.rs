@@ -128,7 +128,8 @@ fn run_store_lines() {
 fn safetensors_and_pth_weights() {
     let (_d, dir) = dir();
     let mut state = pepr::weights::StateDict::new();
-    state.insert("stem.weight".into(), pepr::weights::Tensor::new(vec![2, 1, 2, 2], (0..8).map(|i| i as f32).collect()));
+    state
+        .insert("stem.weight".into(), pepr::weights::Tensor::new(vec![2, 1, 2, 2], (0..8).map(|i| i as f32).collect()));
     state.insert("fc.bias".into(), pepr::weights::Tensor::new(vec![3], vec![0.5, -1.0, 2.0]));
     let path = dir.join("w.safetensors");
     pepr::weights::tensors::write_safetensors(&path, &state).unwrap();
@@ -142,10 +143,9 @@ fn safetensors_and_pth_weights() {
 fn settings_grid_specs_and_jobs_files() {
     let (_d, dir) = dir();
     let settings = br#"{"carbon_intensity": "DK", "pue": 1.2, "sample_interval_ms": 200, "cpu_tdp_w": 65}"#;
-    fuzz("settings.json", &dir.join("settings.json"), settings, &|p| {
-        pepr::settings::Settings::load(p).map(|_| ())
-    });
-    let grid = br#"{"archs": ["pepr_lenet5"], "datasets": ["synthetic"], "fractions": [1.0], "seeds": [0], "epochs": 1}"#;
+    fuzz("settings.json", &dir.join("settings.json"), settings, &|p| pepr::settings::Settings::load(p).map(|_| ()));
+    let grid =
+        br#"{"archs": ["pepr_lenet5"], "datasets": ["synthetic"], "fractions": [1.0], "seeds": [0], "epochs": 1}"#;
     fuzz("grid spec", &dir.join("grid.json"), grid, &|p| {
         pepr::grid::spec::GridSpec::read(p).map(|_| ()).map_err(|e| format!("{e:#}"))
     });

@@ -201,7 +201,9 @@ pub fn run_tui(home: Home) -> Result<()> {
                         .mark(std::slice::from_ref(&id), action)
                         .map(|_| match action {
                             crate::results::store::Removal::Restore => format!("run {id} restored"),
-                            _ => format!("run {id} {} (U undoes; `pepr runs compact` drops it for good)", action.verb()),
+                            _ => {
+                                format!("run {id} {} (U undoes; `pepr runs compact` drops it for good)", action.verb())
+                            }
                         })
                         .map_err(|e| format!("{e:#}"));
                     let _ = reply.send(Message::Marked(result));

@@ -266,7 +266,8 @@ impl RunStore {
             .map(|r| r.id.as_str())
             .collect();
         let mut out = Vec::with_capacity(bytes.len());
-        let mut outcome = CompactOutcome { kept_lines: 0, dropped_deleted: 0, dropped_unreadable: loaded.warnings.len() };
+        let mut outcome =
+            CompactOutcome { kept_lines: 0, dropped_deleted: 0, dropped_unreadable: loaded.warnings.len() };
         for record in &loaded.records {
             if keep.contains(record.id.as_str()) {
                 serde_json::to_writer(&mut out, &record.to_json_value()?)?;
@@ -281,7 +282,10 @@ impl RunStore {
         let mut stones = Vec::new();
         for (id, action) in &removed {
             if keep.contains(id.as_str()) {
-                serde_json::to_writer(&mut stones, &Tombstone { id: id.clone(), action: *action, at: chrono::Utc::now() })?;
+                serde_json::to_writer(
+                    &mut stones,
+                    &Tombstone { id: id.clone(), action: *action, at: chrono::Utc::now() },
+                )?;
                 stones.push(b'\n');
             }
         }

@@ -64,7 +64,9 @@ pub fn build_record(config: &TrainConfig, outcome: &Outcome, id: &str, created_a
         data_fraction: Some(outcome.data_fraction),
         pretrained: config.pretrained.clone(),
         // A run that ended early records the epochs it did, and what was asked for beside it.
-        epochs: Some(if outcome.status == RunStatus::Completed { config.epochs } else { outcome.epoch_perf.len() } as u32),
+        epochs: Some(
+            if outcome.status == RunStatus::Completed { config.epochs } else { outcome.epoch_perf.len() } as u32
+        ),
         batch_size: Some(config.batch_size as u32),
         lr: Some(config.lr),
         seed: Some(config.seed),

@@ -321,8 +321,8 @@ pub fn check_start(home: &Home, config: &TrainConfig) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::net::Net;
     use crate::catalog::Spec;
+    use crate::catalog::net::Net;
     use crate::train::Input;
 
     fn interrupted_outcome() -> Outcome {

@@ -45,7 +45,10 @@ fn check_finite(state: &StateDict) -> Result<()> {
     for (name, tensor) in state {
         let bad = tensor.data.iter().filter(|v| !v.is_finite()).count();
         if bad > 0 {
-            bail!("tensor {name}: {bad} of {} values are NaN or infinite; these weights cannot be used", tensor.data.len());
+            bail!(
+                "tensor {name}: {bad} of {} values are NaN or infinite; these weights cannot be used",
+                tensor.data.len()
+            );
         }
     }
     Ok(())
