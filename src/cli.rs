@@ -150,6 +150,11 @@ pub enum Command {
     },
     /// Move finished runs from the home's incoming/ folder (Slurm array tasks) into the run store.
     Merge,
+    /// List, delete, hide or restore stored runs; `runs compact` rewrites the store without deleted ones.
+    Runs {
+        #[command(subcommand)]
+        command: crate::results::manage::RunsCommand,
+    },
     /// Slurm job arrays submitted from this home, with each cell's state; `jobs cancel ID` cancels one.
     Jobs {
         #[command(subcommand)]
@@ -343,26 +348,36 @@ pub struct TrainSettings {
 pub struct MeterArgs {
     /// Carbon intensity for CO2: g CO2-eq per kWh, or a country code (default: the `carbon_intensity`
     /// setting, else the world average).
-    #[arg(long, value_name = "G_PER_KWH|REGION")]
+    #[arg(long, value_name = "G_PER_KWH|REGION", value_parser = |v: &str| setting_flag("carbon-intensity", "carbon_intensity", v))]
     carbon_intensity: Option<String>,
     /// Power usage effectiveness CO2 is multiplied by (default: the `pue` setting, else 1.0;
     /// carbontracker uses 1.58).
-    #[arg(long, value_name = "X")]
+    #[arg(long, value_name = "X", value_parser = |v: &str| number_flag("pue", "pue", v))]
     pue: Option<f64>,
     /// How often the power sources are sampled, in milliseconds (default: the setting, else 200).
-    #[arg(long, value_name = "MS")]
+    #[arg(long, value_name = "MS", value_parser = |v: &str| number_flag("sample-ms", "sample_interval_ms", v).map(|n| n as u64))]
     sample_ms: Option<u64>,
     /// Measure idle power for this many seconds before the run, for net energy beside gross
     /// (default: the `idle_baseline_s` setting, else off).
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", value_parser = |v: &str| number_flag("idle-baseline", "idle_baseline_s", v))]
     idle_baseline: Option<f64>,
     /// The CPU's TDP in watts for the estimate when RAPL is not readable (overrides the table and
     /// the `cpu_tdp_w` setting).
-    #[arg(long, value_name = "WATTS")]
+    #[arg(long, value_name = "WATTS", value_parser = |v: &str| number_flag("cpu-tdp", "cpu_tdp_w", v))]
     cpu_tdp: Option<f64>,
     /// Where the powercap (RAPL) tree is (for tests).
     #[arg(long, value_name = "DIR", hide = true, default_value = crate::meter::rapl::POWERCAP_ROOT)]
     powercap_root: PathBuf,
+}
+
+/// A meter flag checked by the same function as its `config set` key (one rule for both).
+fn setting_flag(flag: &str, key: &str, value: &str) -> Result<String, String> {
+    crate::settings::check_flag(flag, key, value)
+}
+
+fn number_flag(flag: &str, key: &str, value: &str) -> Result<f64, String> {
+    let stored = crate::settings::check_flag(flag, key, value)?;
+    stored.parse().map_err(|_| format!("--{flag}: expected a number, got {value:?}"))
 }
 
 impl MeterArgs {
@@ -608,12 +623,23 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
         }
         Command::Import { files } => {
             home.ensure()?;
-            for file in files {
-                let summary = import_file(&store, &file)?;
-                println!("{summary}");
+            // Each file is all or nothing; a bad one does not stop the others, and is named.
+            let mut failed = Vec::new();
+            for file in &files {
+                match import_file(&store, file) {
+                    Ok(summary) => println!("{summary}"),
+                    Err(e) => {
+                        eprintln!("error: {e:#} (nothing from this file was stored)");
+                        failed.push(file.display().to_string());
+                    }
+                }
+            }
+            if !failed.is_empty() {
+                anyhow::bail!("{} of {} files not imported: {}", failed.len(), files.len(), failed.join(", "));
             }
             Ok(())
         }
+        Command::Runs { command } => crate::results::manage::run(&store, command),
         Command::Export { file, set_by } => {
             let (records, ranking) = load_and_rank(&store, set_by.into(), EnergyBasis::Gross)?;
             let rows = export(&records, &ranking, &file)?;
@@ -646,7 +672,10 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             }
             Ok(())
         }
-        Command::Sweep { archs, datasets, settings, slurm } => {
+        Command::Sweep { mut archs, mut datasets, settings, slurm } => {
+            // `--arch a,a` names one run, not two identical ones.
+            dedup_keep_order(&mut archs);
+            dedup_keep_order(&mut datasets);
             let data_dir = settings.data_dir.clone().unwrap_or_else(|| home.datasets_dir());
             let stored = stored_settings(home);
             let configs: Vec<TrainConfig> =
@@ -760,8 +789,8 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
         Command::Analyze { analysis, dataset, variant, format } => {
             use crate::results::analysis_report::{Output, Which, print};
             let loaded = store.load()?;
-            for warning in &loaded.warnings {
-                eprintln!("warning: {warning}");
+            for line in loaded.warning_lines() {
+                eprintln!("{line}");
             }
             let energy = stored_settings(home).rank_energy();
             let analyses = crate::results::analysis::analyze_on(&loaded.records, energy)?;
@@ -969,8 +998,8 @@ fn ignore_broken_pipe(result: Result<()>) -> Result<()> {
 
 fn load_and_rank(store: &RunStore, set_by: SetBy, energy: EnergyBasis) -> Result<(Vec<RunRecord>, Ranking)> {
     let loaded = store.load()?;
-    for warning in &loaded.warnings {
-        eprintln!("warning: {warning}");
+    for line in loaded.warning_lines() {
+        eprintln!("{line}");
     }
     let ranking = rank_with(&loaded.records, set_by, energy)?;
     Ok((loaded.records, ranking))
@@ -1032,7 +1061,7 @@ fn rank_cells(record: &RunRecord, run: &RankedRun, variant: Variant) -> Vec<Cell
         Cell::Text(record.dataset.clone()),
         Cell::Text(record.kind.label().into()),
         Cell::Number(record.params.map(|p| p as f64)),
-        Cell::Number(Some(record.performance)),
+        Cell::Number(record.measured_p()),
     ];
     cells.extend(Variant::ALL.iter().map(|v| Cell::Number(v.resource(record))));
     cells.extend(Variant::ALL.iter().map(|v| Cell::Number(run.score[v.index()])));
@@ -1120,14 +1149,14 @@ fn print_table(
     let mut current: Option<usize> = None;
     let mut block: Vec<[String; 9]> = Vec::new();
     let flush = |out: &mut dyn Write, set: usize, block: &mut Vec<[String; 9]>| -> std::io::Result<()> {
-        writeln!(out, "== {} ==", ranking.sets[set].name)?;
+        writeln!(out, "== {} ==", crate::text::clean(&ranking.sets[set].name))?;
         if variant == Variant::Co2 && ranking.co2_mirrors_energy_in(set) {
             writeln!(out, "{}", crate::ui::CO2_MIRRORS_ENERGY)?;
         }
         let mut widths = headers.map(str::len);
         for row in block.iter() {
             for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.chars().count());
+                *w = (*w).max(crate::text::width(cell));
             }
         }
         let line = |out: &mut dyn Write, cells: [&str; 9]| -> std::io::Result<()> {
@@ -1135,7 +1164,7 @@ fn print_table(
                 .iter()
                 .zip(widths)
                 .enumerate()
-                .map(|(i, (c, w))| if i == 1 { format!("{c:<w$}") } else { format!("{c:>w$}") })
+                .map(|(i, (c, w))| crate::text::pad(c, w, i == 1))
                 .collect();
             writeln!(out, "{}", parts.join("  ").trim_end())
         };
@@ -1155,8 +1184,8 @@ fn print_table(
         let v = variant.index();
         block.push([
             run.rank[v].map_or("—".into(), |r| r.to_string()),
-            record.arch.clone(),
-            format!("{:.4}", record.performance),
+            crate::text::clean(&record.arch).into_owned(),
+            fmt_opt(record.measured_p(), 4),
             fmt_opt(ranking.resource(Variant::Energy, record), 5),
             fmt_opt(record.co2_g, 3),
             fmt_opt(record.train_time_s, 1),
@@ -1169,6 +1198,12 @@ fn print_table(
         flush(out, set, &mut block)?;
     }
     Ok(())
+}
+
+/// Drops repeated names, keeping the first of each in place.
+fn dedup_keep_order(names: &mut Vec<String>) {
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|name| seen.insert(name.clone()));
 }
 
 /// A number with fixed decimals, or an em dash when missing.

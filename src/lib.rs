@@ -14,6 +14,7 @@ pub mod meter;
 pub mod results;
 pub mod settings;
 pub mod slurm;
+pub mod text;
 pub mod train;
 pub mod ui;
 pub mod weights;

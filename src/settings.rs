@@ -45,6 +45,23 @@ pub struct Settings {
     pub rank_energy: Option<EnergyBasis>,
 }
 
+/// Checks one value exactly as `pepr config set KEY VALUE` does and returns it as stored, so a
+/// command-line flag for the same setting (`--cpu-tdp` for `cpu_tdp_w`, ...) cannot accept what the
+/// setting refuses. The error names the flag.
+pub fn check_flag(flag: &str, key: &str, value: &str) -> Result<String, String> {
+    let mut settings = Settings::default();
+    settings.set(key, value).map_err(|e| format!("--{flag}: {}", e.trim_start_matches(&format!("`{key}`: "))))?;
+    let stored = match key {
+        "carbon_intensity" => settings.carbon_intensity,
+        "pue" => settings.pue.map(|v| v.to_string()),
+        "sample_interval_ms" => settings.sample_interval_ms.map(|v| v.to_string()),
+        "idle_baseline_s" => settings.idle_baseline_s.map(|v| v.to_string()),
+        "cpu_tdp_w" => settings.cpu_tdp_w.map(|v| v.to_string()),
+        _ => None,
+    };
+    stored.ok_or_else(|| format!("--{flag}: `{key}` is not a setting"))
+}
+
 impl Settings {
     /// Reads the file; a missing file is the defaults. Errors name the file and, where it is one
     /// field's fault, the field.
@@ -140,6 +157,9 @@ impl Settings {
         };
         match key {
             "carbon_intensity" => {
+                if value.is_empty() {
+                    return Err(bad(format!("expected {}, got an empty value", expects(key))));
+                }
                 carbon::resolve(Some(value)).map_err(bad)?;
                 let spec = if value.parse::<f64>().is_ok() { value.to_string() } else { value.to_ascii_uppercase() };
                 self.carbon_intensity = Some(spec);

@@ -1,10 +1,12 @@
 //! The event loop: owns the terminal, receives input and worker messages on one channel, and
 //! redraws after each batch of messages. It never waits on I/O or ranking itself.
 
+use std::io::Write;
 use std::sync::mpsc;
 
 use anyhow::Result;
 use crossterm::event::{self, Event};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use crate::catalog::listing::{self, ArchRow};
 use crate::home::Home;
@@ -36,6 +38,9 @@ enum Message {
     GridSubmitted(Result<String, String>),
     SettingsSaved(Result<(crate::settings::Settings, String), String>),
     Imported(Result<String, String>),
+    /// SIGHUP (a dropped SSH connection), SIGTERM or SIGINT from outside.
+    Signal(i32),
+    Marked(Result<String, String>),
 }
 
 /// Runs `work` on a named thread; a failure to spawn is reported, not fatal to the UI.
@@ -100,6 +105,20 @@ pub fn run_tui(home: Home) -> Result<()> {
     // Looked up once (a PATH scan, nothing run): the grid form offers Slurm when sbatch is there.
     app.grid_form.slurm = crate::slurm::submit::sbatch_on_path();
     let (sender, receiver) = mpsc::channel::<Message>();
+
+    // Signals end the TUI as `q` does (the run is stopped and stored, the terminal restored), then
+    // pepr exits with the shell's 128 + signal. Registered before the terminal is set up: a signal
+    // that comes meanwhile waits in the channel.
+    let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGTERM, SIGINT])?;
+    let signal_handle = signals.handle();
+    let signal_sender = sender.clone();
+    std::thread::Builder::new().name("pepr-signals".into()).spawn(move || {
+        for signal in signals.forever() {
+            if signal_sender.send(Message::Signal(signal)).is_err() {
+                break;
+            }
+        }
+    })?;
 
     // try_init installs a panic hook that restores the terminal before the panic message prints.
     let mut terminal = match ratatui::try_init() {
@@ -211,6 +230,22 @@ pub fn run_tui(home: Home) -> Result<()> {
                     let _ = reply.send(Message::GridSubmitted(result));
                 })?;
             }
+            Request::MarkRun(id, action) => {
+                let reply = sender.clone();
+                let store = store.clone();
+                spawn("pepr-mark", move || {
+                    let result = store
+                        .mark(std::slice::from_ref(&id), action)
+                        .map(|_| match action {
+                            crate::results::store::Removal::Restore => format!("run {id} restored"),
+                            _ => {
+                                format!("run {id} {} (U undoes; `pepr runs compact` drops it for good)", action.verb())
+                            }
+                        })
+                        .map_err(|e| format!("{e:#}"));
+                    let _ = reply.send(Message::Marked(result));
+                })?;
+            }
             Request::Jobs(JobsRequest::Cancel(job_id)) => {
                 let reply = sender.clone();
                 let home = home.clone();
@@ -223,6 +258,7 @@ pub fn run_tui(home: Home) -> Result<()> {
         Ok(())
     };
 
+    let mut signalled: Option<i32> = None;
     let result = (|| -> Result<()> {
         loop {
             terminal.draw(|frame| crate::ui::draw(frame, &app))?;
@@ -280,12 +316,27 @@ pub fn run_tui(home: Home) -> Result<()> {
                             dispatch(request, &mut generation, &mut run)?;
                         }
                     }
+                    Message::Marked(result) => {
+                        let request = app.on_marked(result);
+                        dispatch(request, &mut generation, &mut run)?;
+                    }
                     Message::JobCancelled(job_id, result) => {
                         app.jobs.on_cancelled(&job_id, result);
                         poller.wake();
                     }
                     Message::Input(_) => {} // resize and others: the next draw adapts
-                    Message::InputFailed(e) => anyhow::bail!("reading terminal input: {e}"),
+                    Message::InputFailed(e) => {
+                        // A hang-up both fails the read and sends SIGHUP: the signal sets the exit status.
+                        signalled = pending_signal(&receiver);
+                        if signalled.is_some() {
+                            return Ok(());
+                        }
+                        anyhow::bail!("reading terminal input: {e}")
+                    }
+                    Message::Signal(signal) => {
+                        signalled = Some(signal);
+                        return Ok(());
+                    }
                     Message::Loaded(loaded) if loaded.generation == generation => {
                         app.on_loaded(loaded.result);
                         if let Some(request) = app.analyses_request() {
@@ -307,16 +358,46 @@ pub fn run_tui(home: Home) -> Result<()> {
             }
         }
     })();
-    ratatui::restore();
-    // Kept for the next session; losing it is not worth failing the exit for.
+    // A hang-up can fail a draw before its SIGHUP is read: the signal still sets the exit status.
+    if result.is_err() && signalled.is_none() {
+        signalled = pending_signal(&receiver);
+    }
+    restore_terminal();
+    // Kept for the next session; losing it is not worth failing the exit for (nor worth a panic
+    // when the terminal is gone after a hang-up).
     if let Err(e) = super::session::Remembered::of(&app).save(&remembered) {
-        eprintln!("could not remember the TUI's state: {e:#}");
+        let _ = writeln!(std::io::stderr(), "could not remember the TUI's state: {e:#}");
     }
     if let Some(handle) = run.take() {
-        // Stop the run and wait for it to be stored as interrupted (a step and a write).
-        eprintln!("stopping the training run; it is stored as interrupted…");
+        // Stop first: after SIGHUP the terminal is gone and printing may fail (never panic here, or
+        // the run would die unstored). Then wait for it to be stored as interrupted.
         handle.stop();
+        let _ = writeln!(std::io::stderr(), "stopping the training run; it is stored as interrupted…");
         handle.join();
     }
+    signal_handle.close();
+    if let Some(signal) = signalled {
+        std::process::exit(128 + signal);
+    }
     result
+}
+
+/// A signal that arrives within a moment (other messages are dropped: the UI is ending).
+fn pending_signal(receiver: &mpsc::Receiver<Message>) -> Option<i32> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(300);
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match receiver.recv_timeout(left) {
+            Ok(Message::Signal(signal)) => return Some(signal),
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+/// ratatui's restore, but each step on its own and silent: after a hang-up the terminal may be gone,
+/// and a failed print must not panic the thread that still has a run to store.
+fn restore_terminal() {
+    let _ = crossterm::terminal::disable_raw_mode();
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::terminal::LeaveAlternateScreen, crossterm::cursor::Show);
 }

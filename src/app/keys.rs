@@ -161,6 +161,9 @@ pub enum RunsAction {
     Columns,
     Reload,
     Import,
+    /// `X` in the details pane: delete the run (a tombstone; `U` undoes it).
+    Delete,
+    Restore,
     Back,
 }
 
@@ -186,6 +189,8 @@ pub const RUNS: &[Binding<RunsAction>] = &[
     f(&[c('o')], RunsAction::Columns, "choose the columns shown", "o columns"),
     b(&[c('R')], RunsAction::Reload, "reload the store (reads it again)"),
     b(&[c('I')], RunsAction::Import, "import a CSV file of runs (the paper's or pepr's layout)"),
+    b(&[c('X')], RunsAction::Delete, "delete the run shown in the details pane (U brings it back)"),
+    b(&[c('U')], RunsAction::Restore, "restore the run last deleted"),
     b(&[k(KeyCode::Esc)], RunsAction::Back, "clear filter / close details / leave the chart"),
 ];
 

@@ -127,6 +127,8 @@ pub enum Request {
     SaveSettings(crate::settings::Settings, String),
     /// Import the runs of this CSV file into the store, on a worker thread.
     Import(std::path::PathBuf),
+    /// Delete (tombstone) or restore a stored run, then reload.
+    MarkRun(String, crate::results::store::Removal),
 }
 
 pub struct App {
@@ -179,6 +181,8 @@ pub struct App {
     pub settings_form: super::settings_form::SettingsForm,
     /// The path being typed after `I` (import a CSV file).
     pub import_prompt: Option<String>,
+    /// The run last deleted with X in the details pane (U restores it).
+    pub removed_run: Option<String>,
 }
 
 impl App {
@@ -218,7 +222,18 @@ impl App {
             config: Default::default(),
             settings_form: Default::default(),
             import_prompt: None,
+            removed_run: None,
         }
+    }
+
+    /// The worker marked a run (deleted or restored it): note it; the caller reloads.
+    pub fn on_marked(&mut self, result: Result<String, String>) -> Request {
+        self.message = Some(match result {
+            Ok(note) => note,
+            Err(e) => format!("not changed: {e}"),
+        });
+        self.loading = true;
+        Request::Load(self.set_by)
     }
 
     /// The worker finished loading (or failed). Keeps the chosen set by name where it still exists.
@@ -733,6 +748,18 @@ impl App {
             A::Seeds => self.aggregate_seeds = !self.aggregate_seeds,
             A::Columns => self.columns.open = true,
             A::Import => self.import_prompt = Some(String::new()),
+            // A tombstone, not an erasure: U brings the run back (`pepr runs compact` drops it for good).
+            A::Delete if self.show_details => {
+                let (record, _) = self.selected_run()?;
+                let id = record.id.clone();
+                self.removed_run = Some(id.clone());
+                return Some(Request::MarkRun(id, crate::results::store::Removal::Delete));
+            }
+            A::Delete => self.message = Some("X deletes the run shown in the details pane: Enter opens it".into()),
+            A::Restore => match self.removed_run.take() {
+                Some(id) => return Some(Request::MarkRun(id, crate::results::store::Removal::Restore)),
+                None => self.message = Some("nothing to restore: no run was deleted in this session".into()),
+            },
             A::Chart => self.view = if self.view == View::Table { View::Chart } else { View::Table },
         }
         None

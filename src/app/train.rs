@@ -613,7 +613,7 @@ impl TrainScreen {
                     live.ended = Some(record.status);
                     live.paused = false;
                 }
-                let p = record.measured_performance().map_or_else(|| "— (no test yet)".into(), |p| format!("{p:.4}"));
+                let p = record.measured_p().map_or_else(|| "— (no test yet)".into(), |p| format!("{p:.4}"));
                 let mut line = format!(
                     "{} {}: {} {p} after {} epoch{}",
                     record.id,
@@ -635,7 +635,7 @@ impl TrainScreen {
                 if let Some(entry) = self.entry(id) {
                     entry.state = JobState::Done {
                         status: record.status,
-                        performance: record.measured_performance(),
+                        performance: record.measured_p(),
                         run_id: record.id.clone(),
                     };
                 }

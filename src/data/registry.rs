@@ -145,20 +145,27 @@ pub fn list(data_dir: &Path) -> Vec<Entry> {
 
 /// Every dataset, plus registry files that could not be read (each naming its file).
 pub fn list_with_warnings(data_dir: &Path) -> (Vec<Entry>, Vec<DataError>) {
+    list_in(data_dir, Path::new(idx::FASHION_MNIST_DIR))
+}
+
+/// [`list_with_warnings`] with Fashion-MNIST looked for in `fashion` (tests use a corrupt copy).
+fn list_in(data_dir: &Path, fashion: &Path) -> (Vec<Entry>, Vec<DataError>) {
+    let mut fashion_problem = None;
     let mut entries = vec![Entry {
         info: synthetic::info(SYNTHETIC_SIZE, 1, SYNTHETIC_SEED),
         availability: Availability::BuiltIn,
         kind: Kind::Synthetic,
     }];
-    let fashion = Path::new(idx::FASHION_MNIST_DIR);
-    if fashion.is_dir()
-        && let Ok(info) = idx::fashion_mnist_info(fashion)
-    {
-        entries.push(Entry {
-            info,
-            availability: Availability::Local(fashion.to_path_buf()),
-            kind: Kind::FashionMnist(fashion.to_path_buf()),
-        });
+    if fashion.is_dir() {
+        // A corrupt copy is reported (naming the file), not silently left out of the list.
+        match idx::fashion_mnist_info(fashion) {
+            Ok(info) => entries.push(Entry {
+                info,
+                availability: Availability::Local(fashion.to_path_buf()),
+                kind: Kind::FashionMnist(fashion.to_path_buf()),
+            }),
+            Err(e) => fashion_problem = Some(e),
+        }
     }
     for set in medmnist::sets() {
         for size in MEDMNIST_SIZES {
@@ -167,7 +174,8 @@ pub fn list_with_warnings(data_dir: &Path) -> (Vec<Entry>, Vec<DataError>) {
             entries.push(Entry { info: medmnist::info(set, size), availability, kind: Kind::MedMnist { set, size } });
         }
     }
-    let (folders, problems) = registered_folders(data_dir);
+    let (folders, mut problems) = registered_folders(data_dir);
+    problems.extend(fashion_problem);
     for folder in folders {
         entries.push(Entry {
             info: folder.info.clone(),
@@ -184,9 +192,19 @@ pub fn list_with_warnings(data_dir: &Path) -> (Vec<Entry>, Vec<DataError>) {
 
 /// Finds a dataset by its listed name (`synthetic`, `fashion-mnist`, `dermamnist`, `dermamnist_64`).
 pub fn find(name: &str, data_dir: &Path) -> Result<Entry> {
-    let entries = list(data_dir);
+    find_in(name, data_dir, Path::new(idx::FASHION_MNIST_DIR))
+}
+
+fn find_in(name: &str, data_dir: &Path, fashion: &Path) -> Result<Entry> {
+    let entries = list_in(data_dir, fashion).0;
     if let Some(entry) = entries.iter().find(|e| e.info.name == name) {
         return Ok(entry.clone());
+    }
+    if name == "fashion-mnist"
+        && fashion.is_dir()
+        && let Err(e) = idx::fashion_mnist_info(fashion)
+    {
+        return Err(DataError::new(format!("fashion-mnist in {} cannot be read: {e}", fashion.display())));
     }
     let names: Vec<&str> = entries.iter().map(|e| e.info.name.as_str()).filter(|n| !n.contains('_')).collect();
     Err(DataError::new(format!(
@@ -210,5 +228,28 @@ pub fn load(entry: &Entry) -> Result<Dataset> {
             "{} is not downloaded yet: run `pepr data download {}`",
             entry.info.name, entry.info.name
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A Fashion-MNIST folder with a bad label file is named with its problem, not "no dataset named".
+    #[test]
+    fn a_corrupt_fashion_mnist_is_named_with_its_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let fashion = dir.path().join("fashion-mnist");
+        std::fs::create_dir_all(&fashion).unwrap();
+        std::fs::write(fashion.join("train-labels-idx1-ubyte"), b"\x00\x00\x09\x99\x00\x00\x00\x01\x00").unwrap();
+        std::fs::write(fashion.join("t10k-labels-idx1-ubyte"), b"\x00\x00\x08\x01\x00\x00\x00\x01\x00").unwrap();
+        let error = find_in("fashion-mnist", dir.path(), &fashion).unwrap_err().to_string();
+        assert!(!error.contains("no dataset named"), "{error}");
+        assert!(error.contains("fashion-mnist") && error.contains("train-labels-idx1-ubyte"), "{error}");
+        let (_, problems) = list_in(dir.path(), &fashion);
+        assert!(problems.iter().any(|p| p.to_string().contains("train-labels-idx1-ubyte")), "{problems:?}");
+        // Without the folder, the usual answer.
+        let error = find_in("fashion-mnist", dir.path(), &dir.path().join("none")).unwrap_err().to_string();
+        assert!(error.contains("no dataset named"), "{error}");
     }
 }

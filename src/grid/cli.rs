@@ -198,8 +198,8 @@ pub fn run(home: &Home, args: GridArgs) -> Result<()> {
         return submit(home, &spec, &args);
     }
     let loaded = RunStore::new(home.runs_file()).load()?;
-    for warning in &loaded.warnings {
-        eprintln!("warning: {warning}");
+    for line in loaded.warning_lines() {
+        eprintln!("{line}");
     }
     let states = cell_states(&cells, &loaded.records);
     let done = states.iter().filter(|s| s.is_done()).count();

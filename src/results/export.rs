@@ -73,7 +73,7 @@ pub fn export_frame(records: &[RunRecord], ranking: &Ranking, format: ExportForm
         }
     });
     columns.extend([
-        Column::new("P".into(), float(&|r| r.measured_performance())),
+        Column::new("P".into(), float(&|r| r.measured_p())),
         Column::new("energy_kwh".into(), float(&|r| r.energy_kwh)),
         Column::new("co2_g".into(), float(&|r| r.co2_g)),
         Column::new("train_time_s".into(), float(&|r| r.train_time_s)),

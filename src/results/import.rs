@@ -165,7 +165,7 @@ pub fn read_file(path: &Path, now: DateTime<Utc>) -> Result<(Layout, Vec<RunReco
             Layout::Paper => paper_record(&cells, &origin_file, now)?,
             Layout::Generic => generic_record(&cells, &origin_file, now)?,
         };
-        validate(&record).map_err(|message| ImportError {
+        validate(&record).and_then(|()| check_names(&record)).map_err(|message| ImportError {
             file: path.to_path_buf(),
             line,
             column: None,
@@ -184,6 +184,28 @@ pub fn read_file(path: &Path, now: DateTime<Utc>) -> Result<(Layout, Vec<RunReco
         records.push(record);
     }
     Ok((layout, records))
+}
+
+/// Names are shown in tables and the TUI: no control characters, at most [`MAX_NAME_CHARS`].
+///
+/// [`MAX_NAME_CHARS`]: crate::text::MAX_NAME_CHARS
+fn check_names(record: &RunRecord) -> Result<(), String> {
+    let optional = |v: &Option<String>| v.clone().unwrap_or_default();
+    for (field, value) in [
+        ("id", record.id.clone()),
+        ("arch", record.arch.clone()),
+        ("dataset", record.dataset.clone()),
+        ("group", record.group.clone()),
+        ("metric", record.metric.clone()),
+        ("family", optional(&record.family)),
+        ("pretrained", optional(&record.pretrained)),
+        ("backend", optional(&record.backend)),
+        ("device", optional(&record.device)),
+        ("memory_kind", optional(&record.memory_kind)),
+    ] {
+        crate::text::check_name(field, &value)?;
+    }
+    Ok(())
 }
 
 /// Parses FILE and appends its new runs to the store in one locked write.
@@ -274,7 +296,8 @@ impl Row<'_> {
     /// The trimmed cell, or `None` when the column is absent or the cell is empty.
     fn text(&self, name: &str) -> Option<&str> {
         let i = *self.columns.index.get(name)?;
-        self.row.get(i).map(str::trim).filter(|s| !s.is_empty() && *s != "NA" && *s != "nan")
+        // "NA" is R's missing value; "nan" is not missing but a failed measurement, refused by `number`.
+        self.row.get(i).map(str::trim).filter(|s| !s.is_empty() && *s != "NA")
     }
 
     fn required_text(&self, name: &str) -> Result<&str, ImportError> {
@@ -428,6 +451,9 @@ fn paper_record(row: &Row, origin_file: &str, now: DateTime<Utc>) -> Result<RunR
         grid_cell: None,
         node: None,
         slurm: None,
+        checkpoint_error: None,
+        reason: None,
+        epochs_requested: None,
         status: RunStatus::Completed,
         origin: Origin::Imported { file: origin_file.into(), line: row.line, layout: Layout::Paper.name().into() },
     })
@@ -507,6 +533,9 @@ fn generic_record(row: &Row, origin_file: &str, now: DateTime<Utc>) -> Result<Ru
         grid_cell: None,
         node: None,
         slurm: None,
+        checkpoint_error: None,
+        reason: None,
+        epochs_requested: None,
         status,
         origin: Origin::Imported { file: origin_file.into(), line: row.line, layout: Layout::Generic.name().into() },
     })
@@ -613,6 +642,10 @@ mod tests {
             ("arch,group,P,kind\nx,g,0.5,rnn\n", "2:4: column `kind`: expected CNN"),
             ("arch,group,P\nx,g,0.5\nx,g,0.5\n", "3: duplicate of the run on line 2"),
             ("name,score\nx,1\n", "1: unrecognised layout"),
+            ("arch,group,P\nx\u{1b}[2J\u{1b}]0;t\u{7},g,0.5\n", "2: arch holds the control character \\u{1b}"),
+            ("arch,group,P\nx,\"two\nlines\",0.5\n", "dataset holds the control character \\n"),
+            ("arch,group,P,energy_kwh\nx,g,0.5,nan\n", "2:4: column `energy_kwh`: expected a finite number, found NaN"),
+            ("arch,group,P,data_fraction\nx,g,0.5,0\n", "2: data_fraction must be above 0"),
         ];
         for (text, expected) in cases {
             let path = write(&dir, "bad.csv", text);
@@ -620,6 +653,14 @@ mod tests {
             assert!(err.contains(expected), "{err:?} should contain {expected:?}");
             assert!(err.starts_with(&path.display().to_string()));
         }
+    }
+
+    #[test]
+    fn a_huge_name_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "huge.csv", &format!("arch,group,P\n{},g,0.5\n", "x".repeat(1_000_000)));
+        let err = read_file(&path, Utc::now()).unwrap_err().to_string();
+        assert!(err.contains(":2: arch is 1000000 characters long; at most 200"), "{err}");
     }
 
     #[test]

@@ -45,7 +45,7 @@ pub fn write_incoming(dir: &Path, record: &RunRecord) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let path = incoming_file(dir, &record.id);
     let temp = dir.join(format!(".{}.json.tmp-{}", record.id, std::process::id()));
-    let mut line = serde_json::to_vec(record)?;
+    let mut line = serde_json::to_vec(&record.to_json_value()?)?;
     line.push(b'\n');
     let write = || -> std::io::Result<()> {
         let mut file = std::fs::File::create(&temp)?;

@@ -7,6 +7,7 @@ pub mod budget;
 pub mod export;
 pub mod import;
 pub mod incoming;
+pub mod manage;
 pub mod rank;
 pub mod record;
 pub mod seeds;

@@ -169,7 +169,9 @@ pub struct RunRecord {
     /// Test performance after each epoch, in [0, 1].
     #[serde(default)]
     pub epoch_perf: Vec<f64>,
-    /// Final test performance P, in [0, 1].
+    /// Final test performance P, in [0, 1]; 0 in memory for a run stopped before its first epoch
+    /// ended, stored as `null` then (see [`RunRecord::measured_p`]).
+    #[serde(deserialize_with = "p_or_none")]
     pub performance: f64,
     #[serde(default)]
     pub energy_kwh: Option<f64>,
@@ -211,13 +213,38 @@ pub struct RunRecord {
     #[serde(default)]
     pub status: RunStatus,
     pub origin: Origin,
+    /// Why a run failed or was interrupted, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The epochs asked for, when the run did fewer (`epochs` is then the number done).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epochs_requested: Option<u32>,
+    /// Why the run's checkpoint could not be written (the run itself is stored all the same).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_error: Option<String>,
+}
+
+/// A stored `null` P (no epoch finished) reads as 0 in memory; `measured_p` tells the two apart.
+fn p_or_none<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(0.0))
 }
 
 impl RunRecord {
-    /// P as a finding: `None` for a run that ended (interrupted or failed) before its first test, whose
-    /// stored `performance` is only a placeholder. Shown as "—", never plotted, never ranked.
-    pub fn measured_performance(&self) -> Option<f64> {
+    /// P, or `None` for a run interrupted or failed before its first epoch ended (nothing measured):
+    /// shown as "—", never plotted, never ranked.
+    pub fn measured_p(&self) -> Option<f64> {
         (self.status == RunStatus::Completed || !self.epoch_perf.is_empty()).then_some(self.performance)
+    }
+
+    /// The record as one store line: P is `null` when nothing was measured.
+    pub fn to_json_value(&self) -> serde_json::Result<serde_json::Value> {
+        let mut value = serde_json::to_value(self)?;
+        if self.measured_p().is_none()
+            && let Some(map) = value.as_object_mut()
+        {
+            map.insert("performance".into(), serde_json::Value::Null);
+        }
+        Ok(value)
     }
 }
 
@@ -298,6 +325,9 @@ pub fn validate(record: &RunRecord) -> Result<(), String> {
         check_unit(&format!("epoch_perf[{i}]"), Some(*p))?;
     }
     check_unit("data_fraction", record.data_fraction)?;
+    if record.data_fraction == Some(0.0) {
+        return Err("data_fraction must be above 0 (a run trained on some data), got 0".into());
+    }
     for (name, value) in [
         ("energy_kwh", record.energy_kwh),
         ("co2_g", record.co2_g),
@@ -361,6 +391,9 @@ pub(crate) fn sample(id: &str, group: &str, p: f64, energy: Option<f64>) -> RunR
         grid_cell: None,
         node: None,
         slurm: None,
+        checkpoint_error: None,
+        reason: None,
+        epochs_requested: None,
         status: RunStatus::Completed,
         origin: Origin::TrainedHere,
     }
@@ -376,6 +409,22 @@ mod tests {
         let line = serde_json::to_string(&record).unwrap();
         let back: RunRecord = serde_json::from_str(&line).unwrap();
         assert_eq!(record, back);
+    }
+
+    #[test]
+    fn a_run_stopped_before_its_first_epoch_stores_no_p() {
+        let mut r = sample("a", "g", 0.0, None);
+        r.epoch_perf.clear();
+        r.status = RunStatus::Interrupted;
+        assert_eq!(r.measured_p(), None);
+        let line = serde_json::to_string(&r.to_json_value().unwrap()).unwrap();
+        assert!(line.contains("\"performance\":null"), "{line}");
+        let back: RunRecord = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, r);
+        assert_eq!(back.measured_p(), None);
+        r.epoch_perf = vec![0.0];
+        assert_eq!(r.measured_p(), Some(0.0), "a measured 0 stays a measurement");
+        assert!(!serde_json::to_string(&r.to_json_value().unwrap()).unwrap().contains("\"performance\":null"));
     }
 
     #[test]

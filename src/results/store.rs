@@ -1,17 +1,27 @@
-//! The run store: one JSON record per line in `runs.jsonl`, only ever appended to.
+//! The run store: one JSON record per line in `runs.jsonl`, only ever added to, plus tombstones.
 //!
-//! Crash safety comes from never rewriting the file: each batch of records is one `write` of whole
-//! lines followed by `fsync`, under an exclusive advisory lock so two pepr processes appending at
-//! once cannot interleave. A torn last line (a crash mid-write) or a corrupt line is skipped on load
-//! with a warning naming the file and line; every other run still loads. If the file ends in a torn
-//! line, the next append starts with a newline so the torn bytes stay on a line of their own.
+//! Durability (see docs, DURABILITY):
+//! - Every writer holds an exclusive advisory lock on `runs.jsonl.lock` (a file never replaced), so
+//!   two pepr processes writing at once cannot interleave or lose each other's runs.
+//! - One record (a finished training run) is appended in place with one `write` and `fsync`; if the
+//!   write fails (a full disk) the file is cut back to its old length. A crash mid-write can leave a
+//!   torn last line: it is skipped on load with a warning naming the file and line, and the next
+//!   append starts with a newline so the torn bytes stay on a line of their own.
+//! - Several records at once (an import, a merge) are all or nothing: the whole store is written to
+//!   a temporary file beside it, synced, and renamed over `runs.jsonl` (then the folder is synced).
+//!   A crash at any byte leaves the old store or the new one; a temporary file left by a crash is
+//!   removed by the next writer.
+//! - Removing a run (`pepr runs delete/hide`) appends a tombstone to `runs.tombstones.jsonl`; the
+//!   run's line stays until `pepr runs compact` rewrites the store (atomically, as above), so every
+//!   removal can be undone until then.
 
-use std::collections::HashSet;
-use std::fs::OpenOptions;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::collections::{HashMap, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
 
 use super::record::{RunRecord, SCHEMA_VERSION, validate};
 
@@ -25,7 +35,27 @@ pub struct LoadWarning {
 
 impl std::fmt::Display for LoadWarning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}: skipped: {}", self.file.display(), self.line, self.message)
+        // The message can quote the file (a run id): escaped, like every printed field.
+        write!(f, "{}:{}: skipped: {}", self.file.display(), self.line, crate::text::clean(&self.message))
+    }
+}
+
+/// How many load warnings are printed one by one before the rest are counted.
+pub const WARNINGS_SHOWN: usize = 5;
+
+impl Loaded {
+    /// The warnings as lines for stderr: the first few, then how many more (a store with 100k bad
+    /// lines must not print 100k lines on every command).
+    pub fn warning_lines(&self) -> Vec<String> {
+        let mut lines: Vec<String> =
+            self.warnings.iter().take(WARNINGS_SHOWN).map(|w| format!("warning: {w}")).collect();
+        if self.warnings.len() > WARNINGS_SHOWN {
+            lines.push(format!(
+                "warning: and {} more unreadable lines skipped (`pepr runs compact` drops them from the store)",
+                self.warnings.len() - WARNINGS_SHOWN
+            ));
+        }
+        lines
     }
 }
 
@@ -49,6 +79,54 @@ pub struct AppendOutcome {
     pub already_present: usize,
 }
 
+/// What a tombstone does to a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Removal {
+    /// Left out everywhere; dropped from the file by `pepr runs compact`.
+    Delete,
+    /// Left out everywhere; kept by `pepr runs compact`.
+    Hide,
+    /// Undoes an earlier delete or hide.
+    Restore,
+}
+
+impl Removal {
+    pub fn verb(self) -> &'static str {
+        match self {
+            Removal::Delete => "deleted",
+            Removal::Hide => "hidden",
+            Removal::Restore => "restored",
+        }
+    }
+}
+
+/// One line of `runs.tombstones.jsonl`: the latest line for a run wins.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Tombstone {
+    pub id: String,
+    pub action: Removal,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What `pepr runs compact` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompactOutcome {
+    pub kept_lines: usize,
+    pub dropped_deleted: usize,
+    pub dropped_unreadable: usize,
+}
+
+/// Writes bytes to a file; tests swap in one that fails like a full disk.
+pub type WriteFn<'a> = &'a mut dyn FnMut(&mut File, &[u8]) -> std::io::Result<()>;
+
+fn write_all(file: &mut File, bytes: &[u8]) -> std::io::Result<()> {
+    file.write_all(bytes)
+}
+
+/// Temporary files of an atomic rewrite start with this (after a dot and the store's file name).
+const TEMP_MARK: &str = ".pepr-tmp-";
+
 impl RunStore {
     pub fn new(path: impl Into<PathBuf>) -> RunStore {
         RunStore { path: path.into() }
@@ -58,43 +136,181 @@ impl RunStore {
         &self.path
     }
 
-    /// Loads every readable record. A missing file is an empty store.
-    pub fn load(&self) -> Result<Loaded> {
-        let bytes = match std::fs::read(&self.path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Loaded::default()),
-            Err(e) => {
-                return Err(e).with_context(|| format!("cannot read run store {}", self.path.display()));
+    /// The tombstones file beside the store: `runs.jsonl` -> `runs.tombstones.jsonl`.
+    pub fn tombstones_path(&self) -> PathBuf {
+        self.path.with_extension("tombstones.jsonl")
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
+        name.push(".lock");
+        self.path.with_file_name(name)
+    }
+
+    /// Takes the writers' lock (held until the returned file drops), creating the folder if needed,
+    /// and removes what a crashed rewrite left behind.
+    fn lock(&self) -> Result<File> {
+        if let Some(parent) = self.path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create directory {}", parent.display()))?;
+        }
+        let lock_path = self.lock_path();
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("cannot open lock file {}", lock_path.display()))?;
+        lock.lock().with_context(|| format!("cannot lock run store {}", lock_path.display()))?;
+        self.remove_stale_temps();
+        Ok(lock)
+    }
+
+    /// Under the lock no other rewrite is under way: any temporary file is a crash's leftover.
+    fn remove_stale_temps(&self) {
+        let dir = self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let prefixes = [temp_prefix(&self.path), temp_prefix(&self.tombstones_path())];
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if prefixes.iter().any(|p| name.starts_with(p.as_str())) {
+                    let _ = std::fs::remove_file(entry.path());
+                }
             }
-        };
+        }
+    }
+
+    fn read_bytes(&self) -> Result<Vec<u8>> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => Ok(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(e).with_context(|| format!("cannot read run store {}", self.path.display())),
+        }
+    }
+
+    /// Loads every readable record that is not deleted or hidden. A missing file is an empty store.
+    pub fn load(&self) -> Result<Loaded> {
+        let mut loaded = self.load_all()?;
+        let removed = self.removed()?;
+        loaded.records.retain(|r| !removed.contains_key(&r.id));
+        Ok(loaded)
+    }
+
+    /// Loads every readable record, deleted and hidden ones included.
+    pub fn load_all(&self) -> Result<Loaded> {
+        let bytes = self.read_bytes()?;
         Ok(parse_store(&self.path, &bytes))
     }
 
+    /// The runs deleted or hidden now (the latest tombstone of each id), read from the tombstones file.
+    pub fn removed(&self) -> Result<HashMap<String, Removal>> {
+        let path = self.tombstones_path();
+        let text = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        let mut state = HashMap::new();
+        // A torn or foreign line is skipped: at worst a removal is not applied, which loses nothing.
+        for line in text.split(|&b| b == b'\n') {
+            if let Ok(tombstone) = serde_json::from_slice::<Tombstone>(line) {
+                match tombstone.action {
+                    Removal::Restore => state.remove(&tombstone.id),
+                    action => state.insert(tombstone.id, action),
+                };
+            }
+        }
+        Ok(state)
+    }
+
+    /// Deletes, hides or restores runs by id. Every id must be in the store (nothing is written
+    /// otherwise); returns how many changed state.
+    pub fn mark(&self, ids: &[String], action: Removal) -> Result<usize> {
+        let _lock = self.lock()?;
+        let known: HashSet<String> = self.load_all()?.records.into_iter().map(|r| r.id).collect();
+        let unknown: Vec<&str> = ids.iter().filter(|id| !known.contains(*id)).map(String::as_str).collect();
+        if !unknown.is_empty() {
+            bail!("no run with id {} in {} (see `pepr runs list`)", unknown.join(", "), self.path.display());
+        }
+        let removed = self.removed()?;
+        let at = chrono::Utc::now();
+        let mut buffer = Vec::new();
+        let mut changed = 0;
+        for id in ids {
+            let current = removed.get(id).copied().unwrap_or(Removal::Restore);
+            if current == action {
+                continue;
+            }
+            serde_json::to_writer(&mut buffer, &Tombstone { id: id.clone(), action, at })?;
+            buffer.push(b'\n');
+            changed += 1;
+        }
+        if changed > 0 {
+            append_in_place(&self.tombstones_path(), &buffer, &mut write_all)?;
+        }
+        Ok(changed)
+    }
+
+    /// Rewrites the store without the deleted runs and without lines that cannot be read, atomically
+    /// (on request only: until then every deletion can be undone).
+    pub fn compact(&self) -> Result<CompactOutcome> {
+        let _lock = self.lock()?;
+        let bytes = self.read_bytes()?;
+        let removed = self.removed()?;
+        let loaded = parse_store(&self.path, &bytes);
+        let keep: HashSet<&str> = loaded
+            .records
+            .iter()
+            .filter(|r| removed.get(&r.id) != Some(&Removal::Delete))
+            .map(|r| r.id.as_str())
+            .collect();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut outcome =
+            CompactOutcome { kept_lines: 0, dropped_deleted: 0, dropped_unreadable: loaded.warnings.len() };
+        for record in &loaded.records {
+            if keep.contains(record.id.as_str()) {
+                serde_json::to_writer(&mut out, &record.to_json_value()?)?;
+                out.push(b'\n');
+                outcome.kept_lines += 1;
+            } else {
+                outcome.dropped_deleted += 1;
+            }
+        }
+        replace_atomically(&self.path, &out, &mut write_all)?;
+        // Tombstones of runs now gone are dropped too; the hidden ones stay.
+        let mut stones = Vec::new();
+        for (id, action) in &removed {
+            if keep.contains(id.as_str()) {
+                serde_json::to_writer(
+                    &mut stones,
+                    &Tombstone { id: id.clone(), action: *action, at: chrono::Utc::now() },
+                )?;
+                stones.push(b'\n');
+            }
+        }
+        replace_atomically(&self.tombstones_path(), &stones, &mut write_all)?;
+        Ok(outcome)
+    }
+
     /// Appends the records whose ids are not yet in the store, atomically with respect to other
-    /// pepr processes. Nothing is written if any record is invalid.
+    /// pepr processes and to crashes: all of them or none. Nothing is written if any is invalid.
     pub fn append_new(&self, records: &[RunRecord]) -> Result<AppendOutcome> {
+        self.append_new_with(records, &mut write_all)
+    }
+
+    /// [`append_new`](Self::append_new) writing through `write` (tests inject a full disk).
+    pub fn append_new_with(&self, records: &[RunRecord], write: WriteFn) -> Result<AppendOutcome> {
         for record in records {
             validate(record).map_err(|e| anyhow::anyhow!("run {}: {e}", record.id))?;
         }
-        if let Some(parent) = self.path.parent() {
-            std::fs::create_dir_all(parent).with_context(|| format!("cannot create directory {}", parent.display()))?;
-        }
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .read(true)
-            .open(&self.path)
-            .with_context(|| format!("cannot open run store {}", self.path.display()))?;
-        // Held until `file` drops: the read of existing ids and the write are one critical section.
-        file.lock().with_context(|| format!("cannot lock run store {}", self.path.display()))?;
-
-        let mut existing = Vec::new();
-        file.seek(SeekFrom::Start(0))?;
-        file.read_to_end(&mut existing).with_context(|| format!("cannot read run store {}", self.path.display()))?;
+        let _lock = self.lock()?;
+        let existing = self.read_bytes()?;
         let mut seen: HashSet<String> = parse_store(&self.path, &existing).records.into_iter().map(|r| r.id).collect();
 
         let mut buffer = Vec::new();
-        if existing.last().is_some_and(|&b| b != b'\n') {
+        let torn = existing.last().is_some_and(|&b| b != b'\n');
+        if torn {
             buffer.push(b'\n');
         }
         let mut outcome = AppendOutcome { added: 0, already_present: 0 };
@@ -103,16 +319,72 @@ impl RunStore {
                 outcome.already_present += 1;
                 continue;
             }
-            serde_json::to_writer(&mut buffer, record)?;
+            serde_json::to_writer(&mut buffer, &record.to_json_value()?)?;
             buffer.push(b'\n');
             outcome.added += 1;
         }
-        if outcome.added > 0 {
-            file.write_all(&buffer).with_context(|| format!("cannot append to run store {}", self.path.display()))?;
-            file.sync_data().with_context(|| format!("cannot sync run store {}", self.path.display()))?;
+        match outcome.added {
+            0 => {}
+            // One line: a torn write of it loses only it (skipped on load), so append in place.
+            1 => append_in_place(&self.path, &buffer, write)?,
+            // Many: the old store and the new lines go to a file aside, renamed in whole.
+            _ => {
+                let mut whole = existing;
+                whole.extend_from_slice(&buffer);
+                replace_atomically(&self.path, &whole, write)?;
+            }
         }
         Ok(outcome)
     }
+}
+
+/// `.runs.jsonl.pepr-tmp-`: the start of the name of `path`'s temporary files.
+fn temp_prefix(path: &Path) -> String {
+    format!(".{}{TEMP_MARK}", path.file_name().unwrap_or_default().to_string_lossy())
+}
+
+/// Appends `bytes` to `path` with one write and a sync; a failed write is cut back off, so a full
+/// disk leaves the file as it was.
+fn append_in_place(path: &Path, bytes: &[u8], write: WriteFn) -> Result<()> {
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let before = file.metadata().map(|m| m.len()).ok();
+    let written = write(&mut file, bytes).and_then(|()| file.sync_data());
+    if let Err(e) = written {
+        if let Some(len) = before {
+            let _ = file.set_len(len);
+            let _ = file.sync_data();
+        }
+        return Err(e).with_context(|| format!("cannot append to {} (nothing was added)", path.display()));
+    }
+    Ok(())
+}
+
+/// Replaces `path` by `bytes`: written to a temporary file beside it, synced, renamed over it, and
+/// the folder synced, so a crash leaves the old file or the new one, never a mix.
+fn replace_atomically(path: &Path, bytes: &[u8], write: WriteFn) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let temp = dir.join(format!("{}{}", temp_prefix(path), std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        let mut file = OpenOptions::new().create(true).write(true).truncate(true).open(&temp)?;
+        write(&mut file, bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&temp, path)?;
+        // The rename itself survives a power loss only once the folder is synced.
+        if let Ok(dir) = File::open(dir) {
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&temp);
+        return Err(e).with_context(|| format!("cannot write {} (it is unchanged)", path.display()));
+    }
+    Ok(())
 }
 
 /// Parses store bytes line by line; bad lines become warnings.
@@ -270,5 +542,97 @@ mod tests {
         let loaded = store.load().unwrap();
         assert_eq!(loaded.records.len(), 200);
         assert!(loaded.warnings.is_empty());
+    }
+
+    /// A disk that takes `room` bytes and then reports itself full (after writing them).
+    fn full_disk(room: usize) -> impl FnMut(&mut File, &[u8]) -> std::io::Result<()> {
+        move |file, bytes| {
+            let n = bytes.len().min(room);
+            file.write_all(&bytes[..n])?;
+            if n < bytes.len() {
+                return Err(std::io::Error::from_raw_os_error(28));
+            }
+            Ok(())
+        }
+    }
+
+    fn leftovers(store: &RunStore) -> Vec<String> {
+        std::fs::read_dir(store.path().parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("pepr-tmp"))
+            .collect()
+    }
+
+    #[test]
+    fn an_import_into_a_full_disk_stores_nothing_and_leaves_nothing() {
+        let (_dir, store) = store();
+        store.append_new(&[sample("a", "g", 0.5, Some(1.0))]).unwrap();
+        let before = std::fs::read(store.path()).unwrap();
+        let batch: Vec<_> = (0..100).map(|i| sample(&format!("r{i}"), "g", 0.5, Some(1.0))).collect();
+        for room in [0, 1, before.len() + 10, before.len() + 5000] {
+            let error = store.append_new_with(&batch, &mut full_disk(room)).unwrap_err();
+            assert!(format!("{error:#}").contains("unchanged"), "{error:#}");
+            assert_eq!(std::fs::read(store.path()).unwrap(), before, "room {room}");
+            assert!(leftovers(&store).is_empty());
+        }
+        // One record: appended in place, and cut back off when the disk is full.
+        let error = store.append_new_with(&[sample("b", "g", 0.5, None)], &mut full_disk(30)).unwrap_err();
+        assert!(format!("{error:#}").contains("nothing was added"), "{error:#}");
+        assert_eq!(std::fs::read(store.path()).unwrap(), before);
+        assert_eq!(store.append_new(&batch).unwrap().added, 100);
+        let loaded = store.load().unwrap();
+        assert_eq!((loaded.records.len(), loaded.warnings.len()), (101, 0));
+    }
+
+    #[test]
+    fn a_crashed_rewrite_leaves_the_old_store_and_its_temporary_file_is_cleared() {
+        let (dir, store) = store();
+        store.append_new(&[sample("a", "g", 0.5, Some(1.0))]).unwrap();
+        // What a kill -9 half-way through an import leaves: a temporary file, the store as it was.
+        std::fs::write(dir.path().join(".runs.jsonl.pepr-tmp-99999"), b"{\"schema\":1,\"id\":\"half").unwrap();
+        assert_eq!(store.load().unwrap().records.len(), 1);
+        store.append_new(&[sample("b", "g", 0.5, Some(1.0)), sample("c", "g", 0.5, Some(1.0))]).unwrap();
+        assert!(leftovers(&store).is_empty());
+        assert_eq!(store.load().unwrap().records.len(), 3);
+    }
+
+    #[test]
+    fn deleted_and_hidden_runs_are_left_out_until_restored_and_compact_drops_only_deleted() {
+        let (_dir, store) = store();
+        let runs: Vec<_> = ["a", "b", "c"].iter().map(|id| sample(id, "g", 0.5, Some(1.0))).collect();
+        store.append_new(&runs).unwrap();
+        assert_eq!(store.mark(&["a".into()], Removal::Delete).unwrap(), 1);
+        assert_eq!(store.mark(&["b".into()], Removal::Hide).unwrap(), 1);
+        assert_eq!(store.mark(&["a".into()], Removal::Delete).unwrap(), 0, "already deleted");
+        let ids = |store: &RunStore| store.load().unwrap().records.into_iter().map(|r| r.id).collect::<Vec<_>>();
+        assert_eq!(ids(&store), ["c"]);
+        assert_eq!(store.load_all().unwrap().records.len(), 3);
+        let error = store.mark(&["a".into(), "zz".into()], Removal::Restore).unwrap_err().to_string();
+        assert!(error.contains("no run with id zz"), "{error}");
+        assert_eq!(ids(&store), ["c"], "nothing changed by a refused request");
+        store.mark(&["b".into()], Removal::Restore).unwrap();
+        assert_eq!(ids(&store), ["b", "c"]);
+        store.mark(&["b".into()], Removal::Hide).unwrap();
+
+        let outcome = store.compact().unwrap();
+        assert_eq!(outcome, CompactOutcome { kept_lines: 2, dropped_deleted: 1, dropped_unreadable: 0 });
+        assert_eq!(store.load_all().unwrap().records.len(), 2);
+        assert_eq!(ids(&store), ["c"], "b stays hidden after compacting");
+        // The deleted run is gone for good: its id is free again.
+        assert_eq!(store.append_new(&[sample("a", "g", 0.5, None)]).unwrap().added, 1);
+        assert_eq!(ids(&store), ["c", "a"]);
+        assert!(leftovers(&store).is_empty());
+    }
+
+    #[test]
+    fn many_bad_lines_are_summarised() {
+        let (_dir, store) = store();
+        std::fs::write(store.path(), "garbage\n".repeat(1000)).unwrap();
+        let loaded = store.load().unwrap();
+        assert_eq!(loaded.warnings.len(), 1000);
+        let lines = loaded.warning_lines();
+        assert_eq!(lines.len(), WARNINGS_SHOWN + 1);
+        assert!(lines[WARNINGS_SHOWN].contains("and 995 more unreadable lines"), "{lines:?}");
     }
 }

@@ -65,6 +65,9 @@ pub fn runs(sets: usize, per_set: usize, seed: u64) -> Vec<RunRecord> {
                 grid_cell: None,
                 node: None,
                 slurm: None,
+                checkpoint_error: None,
+                reason: None,
+                epochs_requested: None,
                 status: RunStatus::Completed,
                 origin: Origin::Imported { file: "synthetic".into(), line: n as u64 + 2, layout: "synthetic".into() },
             });

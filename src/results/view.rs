@@ -71,7 +71,7 @@ impl SortKey {
             SortKey::Kind => text(ra.kind.label(), rb.kind.label()),
             SortKey::Params => cmp_missing_last(ra.params, rb.params, descending),
             SortKey::Macs => cmp_missing_last(ra.macs, rb.macs, descending),
-            SortKey::Performance => cmp_missing_last(ra.measured_performance(), rb.measured_performance(), descending),
+            SortKey::Performance => cmp_missing_last(ra.measured_p(), rb.measured_p(), descending),
             // Energy on the ranking's basis (gross or net), as shown.
             SortKey::Resource(v) => cmp_missing_last(ranking.resource(v, ra), ranking.resource(v, rb), descending),
             SortKey::Score(v) => cmp_missing_last(ka.score[v.index()], kb.score[v.index()], descending),

@@ -122,6 +122,9 @@ pub fn never_started_record(job_id: &str, cell: &Cell, info: &TaskInfo) -> RunRe
         grid_cell: cell.grid_cell.clone(),
         node: None,
         slurm: Some(SlurmTask { job_id: job_id.to_string(), array_task_id: cell.index }),
+        checkpoint_error: None,
+        reason: None,
+        epochs_requested: None,
         status: RunStatus::Interrupted,
         origin: Origin::SlurmState { state: format!("{} before it started", info.state) },
     }

@@ -9,7 +9,9 @@ use anyhow::{Result, bail};
 use chrono::Utc;
 
 use super::record::new_run_id;
-use super::run::{Destination, Stored, load_dataset, store_metered, store_outcome_to, train_metered};
+use super::run::{
+    Destination, Stored, check_start, load_dataset, preflight, store_metered, store_outcome_to, train_metered,
+};
 use super::{Event, TrainConfig};
 use crate::home::Home;
 use crate::meter::RunMeters;
@@ -131,7 +133,8 @@ pub fn run_to(
     let stop = interrupt_flag();
     let created_at = Utc::now();
     let id = new_run_id(config, created_at);
-    let dataset = match load_dataset(config, data_dir) {
+    // A misspelt --pretrained is refused before the (possibly slow) dataset load.
+    let dataset = match check_start(home, config).and_then(|()| load_dataset(config, data_dir)) {
         Ok(dataset) => dataset,
         // An array task must leave a record even when it cannot start, or its cell would look lost.
         Err(e) if matches!(destination, Destination::Incoming(_)) => {
@@ -141,7 +144,8 @@ pub fn run_to(
         }
         Err(e) => return Err(e),
     };
-    home.ensure()?;
+    // Nothing trains that could not be stored: write access and free space first.
+    preflight(home, config, &dataset, destination)?;
     let mut progress = Progress::new(config.epochs, config.metric.name());
     let device = config.backend.device()?;
     let metered =
@@ -181,16 +185,19 @@ pub fn run_to(
         bail!("run {id} failed: {}", outcome.message.as_deref().unwrap_or("unknown error"));
     }
     let summary = format!(
-        "run {id} {}: {} {:.4} after {} epoch{}, {:.1} s, {:.0} images/s, {}; checkpoint {}",
+        "run {id} {}: {} {} after {} epoch{}, {:.1} s, {:.0} images/s, {}; checkpoint {}",
         record.status.label(),
         record.metric,
-        record.performance,
+        record.measured_p().map_or("— (no epoch finished)".into(), |p| format!("{p:.4}")),
         record.epoch_perf.len(),
         if record.epoch_perf.len() == 1 { "" } else { "s" },
         outcome.train_time_s,
         outcome.samples_per_sec,
         resources_text(&record),
-        checkpoint.map_or_else(|| "none".to_string(), |p| p.display().to_string()),
+        checkpoint.map_or_else(
+            || record.checkpoint_error.as_ref().map_or("none".to_string(), |e| format!("not written ({e})")),
+            |p| p.display().to_string()
+        ),
     );
     if json {
         eprintln!("{summary}");

@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Outcome, TrainConfig};
 use crate::catalog;
-use crate::results::record::{Origin, RunRecord, SCHEMA_VERSION};
+use crate::results::record::{Origin, RunRecord, RunStatus, SCHEMA_VERSION};
 
 /// A fresh run id: `run-YYYYMMDD-HHMMSS-` and 8 hex digits of a hash of the moment, the process and
 /// the configuration (so two runs started in the same second differ).
@@ -63,7 +63,10 @@ pub fn build_record(config: &TrainConfig, outcome: &Outcome, id: &str, created_a
             .unwrap_or_else(|| group_name(&config.dataset, config.fraction, config.pretrained.is_some())),
         data_fraction: Some(outcome.data_fraction),
         pretrained: config.pretrained.clone(),
-        epochs: Some(config.epochs as u32),
+        // A run that ended early records the epochs it did, and what was asked for beside it.
+        epochs: Some(
+            if outcome.status == RunStatus::Completed { config.epochs } else { outcome.epoch_perf.len() } as u32
+        ),
         batch_size: Some(config.batch_size as u32),
         lr: Some(config.lr),
         seed: Some(config.seed),
@@ -89,6 +92,10 @@ pub fn build_record(config: &TrainConfig, outcome: &Outcome, id: &str, created_a
         grid_cell: config.grid_cell.clone(),
         node: None,
         slurm: None,
+        checkpoint_error: None,
+        reason: (outcome.status != RunStatus::Completed).then(|| outcome.message.clone()).flatten(),
+        epochs_requested: (outcome.status != RunStatus::Completed && outcome.epoch_perf.len() < config.epochs)
+            .then_some(config.epochs as u32),
         status: outcome.status,
         origin: Origin::TrainedHere,
     }

@@ -14,7 +14,7 @@ use burn::tensor::Device;
 use chrono::Utc;
 
 use super::record::new_run_id;
-use super::run::{load_dataset, store_metered, train_metered};
+use super::run::{check_start, load_dataset, preflight, store_metered, train_metered};
 use super::{Event, Input, TrainConfig};
 use crate::home::Home;
 use crate::results::record::RunRecord;
@@ -196,7 +196,12 @@ pub fn run_job(
 ) {
     let mut report = |update: RunUpdate| send(RunMessage { job: job.id, update });
     let config = &job.config;
-    let dataset = match load_dataset(config, data_dir) {
+    let destination = super::run::Destination::Store;
+    // The start's weights before the dataset, write access and free space before training.
+    let ready = check_start(home, config)
+        .and_then(|()| load_dataset(config, data_dir))
+        .and_then(|dataset| preflight(home, config, &dataset, &destination).map(|()| dataset));
+    let dataset = match ready {
         Ok(dataset) => dataset,
         Err(e) => return report(RunUpdate::Failed(format!("{e:#}"))),
     };
@@ -268,7 +273,7 @@ pub fn run_job(
     // A pause is no training time (PePR-T ranks by it).
     outcome.train_time_s = (outcome.train_time_s - paused_for.as_secs_f64()).max(0.0);
 
-    match store_metered(home, config, &outcome, &meters, &id, created_at, &super::run::Destination::Store) {
+    match store_metered(home, config, &outcome, &meters, &id, created_at, &destination) {
         Ok(stored) => report(RunUpdate::Finished {
             record: Box::new(stored.record),
             message: outcome.message.or(outcome.start),

@@ -24,16 +24,21 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let [text_area, curve_area] = Layout::vertical([Constraint::Min(1), Constraint::Length(3)]).areas(inner);
 
     let dim = Style::new().fg(Color::DarkGray);
-    let field =
-        |name: &str, value: String| Line::from(vec![Span::styled(format!("{name:<10}"), dim), Span::raw(value)]);
+    // Values come from files: control characters show as escapes (crate::text::clean).
+    let field = |name: &str, value: String| {
+        Line::from(vec![Span::styled(format!("{name:<10}"), dim), Span::raw(crate::text::clean(&value).into_owned())])
+    };
     let opt = |v: Option<String>| v.unwrap_or_else(|| "—".into());
     let mut lines = vec![
-        Line::from(vec![record.arch.clone().bold(), Span::styled(format!("  {}", record.id), dim)]),
+        Line::from(vec![
+            crate::text::clean(&record.arch).into_owned().bold(),
+            Span::styled(format!("  {}", crate::text::clean(&record.id)), dim),
+        ]),
         field(
             "P",
             format!(
                 "{} ({}), {}",
-                record.measured_performance().map_or("— (no test before it ended)".into(), |p| format!("{p:.4}")),
+                record.measured_p().map_or("— (no test before it ended)".into(), |p| format!("{p:.4}")),
                 record.metric,
                 record.status.label()
             ),

@@ -97,7 +97,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             Some(SortColumn::Performance),
             TextColumn::new(
                 title(SortColumn::Performance, "P".into()),
-                cells(&|r, _| r.measured_performance().map_or("—".into(), |p| format!("{p:.4}"))),
+                cells(&|r, _| r.measured_p().map_or("—".into(), |p| format!("{p:.4}"))),
             )
             .right(),
         ),

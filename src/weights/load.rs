@@ -61,10 +61,18 @@ pub fn stem(graph: &Graph) -> Option<&str> {
     graph.nodes.iter().find(|n| matches!(n.op, Op::Conv2d(_)) && n.inputs == [Id(0)]).map(|n| n.name.as_str())
 }
 
-/// The classifier head: the linear layer producing the output.
+/// The classifier head: the linear layer producing the output, or (DLA) a 1x1 convolution followed
+/// only by a flatten.
 pub fn head(graph: &Graph) -> Option<&str> {
     let last = graph.nodes.last()?;
-    matches!(last.op, Op::Linear { .. }).then_some(last.name.as_str())
+    match &last.op {
+        Op::Linear { .. } => Some(last.name.as_str()),
+        Op::Flatten => {
+            let before = graph.node(*last.inputs.first()?);
+            matches!(&before.op, Op::Conv2d(conv) if conv.kernel == 1).then_some(before.name.as_str())
+        }
+        _ => None,
+    }
 }
 
 fn shape_text(shape: &[usize]) -> String {

@@ -64,8 +64,14 @@ pub fn spec_of(entry: &Entry, state: &StateDict) -> Result<(usize, usize)> {
         None => return Err(anyhow!("key {stem_key} (the stem of {}) is missing", entry.name)),
     };
     let classes = match state.get(&head_key) {
-        Some(t) if t.shape.len() == 2 => t.shape[0],
-        Some(t) => return Err(anyhow!("key {head_key}: expected a 2-D linear weight, got shape {:?}", t.shape)),
+        // A linear layer [classes, features], or DLA's 1x1 convolution [classes, features, 1, 1].
+        Some(t) if t.shape.len() == 2 || (t.shape.len() == 4 && t.shape[2..] == [1, 1]) => t.shape[0],
+        Some(t) => {
+            return Err(anyhow!(
+                "key {head_key}: expected a 2-D linear or 1x1 convolution weight, got shape {:?}",
+                t.shape
+            ));
+        }
         None => return Err(anyhow!("key {head_key} (the classifier of {}) is missing", entry.name)),
     };
     Ok((channels, classes))
@@ -86,5 +92,28 @@ mod tests {
         assert_eq!(names.len(), 1000);
         assert_eq!(names[0], "tench, Tinca tinca");
         assert_eq!(names[985], "daisy");
+    }
+
+    /// DLA's classifier is a 1x1 convolution `fc` (then a flatten): a 10-class timm state dict is
+    /// read as 10 classes and loads into a 10-class model, or has its head re-initialised for 7.
+    #[test]
+    fn dla_heads_are_one_by_one_convolutions() {
+        let entry = catalog::find("dla46_c").unwrap();
+        let graph = entry.graph(&Spec::new(3, 10, entry.default_size)).unwrap();
+        assert_eq!(load::head(&graph), Some("fc"));
+        let state: StateDict = load::expected_keys(&graph)
+            .into_iter()
+            .map(|(key, shape)| {
+                let n = shape.iter().product();
+                (key, Tensor::new(shape, vec![0.01; n]))
+            })
+            .collect();
+        assert_eq!(state["fc.weight"].shape.len(), 4);
+        assert_eq!(spec_of(entry, &state).unwrap(), (3, 10));
+        let (_, report) = load::prepare(&graph, &state).unwrap();
+        assert!(report.head_reinitialised.is_none());
+        let seven = entry.graph(&Spec::new(3, 7, entry.default_size)).unwrap();
+        let (_, report) = load::prepare(&seven, &state).unwrap();
+        assert_eq!(report.head_reinitialised, Some(("fc".to_string(), 10, 7)));
     }
 }

@@ -30,11 +30,28 @@ pub type StateDict = BTreeMap<String, Tensor>;
 /// Reads a checkpoint by its extension: `.safetensors`, else PyTorch's formats.
 pub fn read_file(path: &Path) -> Result<StateDict> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-    match ext.as_str() {
-        "safetensors" => read_safetensors(path),
-        "pth" | "pt" | "bin" | "ckpt" => read_pytorch(path),
+    let state = match ext.as_str() {
+        "safetensors" => read_safetensors(path)?,
+        "pth" | "pt" | "bin" | "ckpt" => read_pytorch(path)?,
         _ => bail!("{}: unknown weights format (expected .safetensors, .pth, .pt or .bin)", path.display()),
+    };
+    check_finite(&state).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    Ok(state)
+}
+
+/// Weights with NaN or infinite values would only fail at the first training step: refuse them now,
+/// naming the first such tensor.
+fn check_finite(state: &StateDict) -> Result<()> {
+    for (name, tensor) in state {
+        let bad = tensor.data.iter().filter(|v| !v.is_finite()).count();
+        if bad > 0 {
+            bail!(
+                "tensor {name}: {bad} of {} values are NaN or infinite; these weights cannot be used",
+                tensor.data.len()
+            );
+        }
     }
+    Ok(())
 }
 
 fn f16_to_f32(bits: u16) -> f32 {
@@ -100,6 +117,8 @@ fn parse_safetensors(bytes: &[u8]) -> Result<StateDict> {
         .map_err(|e| anyhow!("not a safetensors file (header is not a JSON object: {e})"))?;
     let data = &bytes[data_start..];
     let mut state = StateDict::new();
+    // Each tensor's bytes must be its own: overlapping ranges are a corrupt or crafted file.
+    let mut ranges: Vec<(usize, usize, String)> = Vec::new();
     for (name, entry) in header {
         if name == "__metadata__" {
             continue;
@@ -114,8 +133,16 @@ fn parse_safetensors(bytes: &[u8]) -> Result<StateDict> {
         if start > end || end > data.len() || end - start != shape.iter().product::<usize>() * size {
             bail!("tensor {name}: data offsets {start}..{end} do not fit its {dtype} shape {shape:?} or the file");
         }
+        ranges.push((start, end, name.clone()));
         if let Some(values) = floats(dtype, &data[start..end]) {
             state.insert(name, Tensor::new(shape, values));
+        }
+    }
+    ranges.sort();
+    for pair in ranges.windows(2) {
+        let ((_, end, a), (start, _, b)) = (&pair[0], &pair[1]);
+        if start < end {
+            bail!("tensors {a} and {b} overlap in the data (bytes {start}..{end} are claimed by both)");
         }
     }
     Ok(state)
@@ -229,6 +256,25 @@ mod tests {
         let err = read_file(&bad).unwrap_err().to_string();
         assert!(err.contains("w.pth"), "{err}");
         assert!(read_file(&dir.path().join("w.txt")).unwrap_err().to_string().contains("unknown weights format"));
+    }
+
+    #[test]
+    fn overlapping_tensors_and_nan_weights_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.safetensors");
+        let header = br#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#;
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(header);
+        bytes.extend_from_slice(&[0u8; 12]);
+        std::fs::write(&path, &bytes).unwrap();
+        let err = read_file(&path).unwrap_err().to_string();
+        assert!(err.contains("o.safetensors") && err.contains("tensors a and b overlap"), "{err}");
+
+        let mut state = StateDict::new();
+        state.insert("w".into(), Tensor::new(vec![3], vec![f32::NAN; 3]));
+        write_safetensors(&path, &state).unwrap();
+        let err = read_file(&path).unwrap_err().to_string();
+        assert!(err.contains("o.safetensors: tensor w: 3 of 3 values are NaN or infinite"), "{err}");
     }
 
     /// fixtures/timm/weights/nested.pth: a training checkpoint (`epoch`, `optimizer`, and the weights under
