@@ -6,6 +6,7 @@ pub mod analysis_report;
 pub mod export;
 pub mod import;
 pub mod incoming;
+pub mod paper;
 pub mod rank;
 pub mod record;
 pub mod seeds;

@@ -326,7 +326,7 @@ fn train_unguarded(
 ) -> Outcome {
     let Some(entry) = catalog::find(&config.arch) else {
         return Outcome::failed_early(
-            format!("no architecture named {:?} (see `pepr archs`)", config.arch),
+            crate::suggest::unknown_architecture(&config.arch),
             dataset.data_fraction,
         );
     };

@@ -18,7 +18,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("e c t m  v", "runs: PePR-E / C / T / M; v cycles"),
     ("]  [   n p", "runs: next / previous comparison set"),
     ("b", "runs: sets by group / dataset / all runs"),
-    ("Tab  x", "runs: chart of P against the resource"),
+    ("Tab  x   P", "runs: chart of P vs resource; P saves it"),
     ("R  a", "runs: reload the store / seeds mean±std"),
     ("a  A   i", "archs: select all / none; i input size"),
     ("D", "datasets: download (MD5-verified)"),
