@@ -53,7 +53,8 @@ fn import_paper_twice_then_rank() {
     let first = pepr(home.path(), &["import", "--paper"]);
     assert!(first.status.success(), "{}", stderr(&first));
     assert!(
-        stdout(&first).contains("built into pepr") && stdout(&first).contains("1048 rows (paper layout): 1048 added, 0 already in the store"),
+        stdout(&first).contains("built into pepr")
+            && stdout(&first).contains("1048 rows (paper layout): 1048 added, 0 already in the store"),
         "{}",
         stdout(&first)
     );

@@ -281,7 +281,8 @@ impl App {
         let choice = Choice { group: Some(set.clone()), variant: self.variant, runs: vec![] };
         match build(Kind::Pareto, &inputs, &choice) {
             Ok(figure) => {
-                let safe: String = set.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+                let safe: String =
+                    set.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
                 let file = format!("pareto-{safe}-pepr-{}.svg", self.variant.letter().to_ascii_lowercase());
                 self.figure_notice = Some(format!("saving {file}…"));
                 Some(Request::ExportFigure { figure, file })

@@ -98,7 +98,11 @@ fn list(out: &mut impl Write, data_dir: &Path, format: Format) -> Result<()> {
                 "\ndata dir: {}  (`pepr data download NAME` fetches a downloadable set)\n\
                  MedMNIST files are looked for in: {}",
                 data_dir.display(),
-                registry::medmnist_dirs(data_dir).iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+                registry::medmnist_dirs(data_dir)
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )?;
         }
         Format::Csv => {
