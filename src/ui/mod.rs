@@ -126,23 +126,33 @@ fn draw_empty(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
 }
 
+/// How much of the set and variant the title says: everything; the set's name, run count and the
+/// formula; the name, count and variant only.
+#[derive(Clone, Copy, PartialEq)]
+enum Info {
+    Full,
+    Medium,
+    Short,
+}
+
 /// The title: the screens as tabs, then the current set and variant on the leaderboard. Every
 /// screen keeps its name at any width: when the line does not fit in `width`, first the set's
-/// description shortens, then the tab names, and last a long set name is cut with an ellipsis.
+/// description shortens, then the tab names, then the formula goes, and last a long set name is cut
+/// with an ellipsis.
 fn title_line(app: &App, width: u16) -> Line<'static> {
     let width = width as usize;
-    for (short_tabs, short_info) in [(false, false), (false, true), (true, true)] {
-        let line = title_with_tabs(app, short_tabs, short_info, None);
+    for (short_tabs, info) in [(false, Info::Full), (false, Info::Medium), (true, Info::Medium), (true, Info::Short)] {
+        let line = title_with_tabs(app, short_tabs, info, None);
         if line.width() <= width {
             return line;
         }
     }
-    let without_name = title_with_tabs(app, true, true, Some(0)).width();
-    title_with_tabs(app, true, true, Some(width.saturating_sub(without_name)))
+    let without_name = title_with_tabs(app, true, Info::Short, Some(0)).width();
+    title_with_tabs(app, true, Info::Short, Some(width.saturating_sub(without_name)))
 }
 
 /// `name_room`: at most this many columns for the set's name.
-fn title_with_tabs(app: &App, short_tabs: bool, short_info: bool, name_room: Option<usize>) -> Line<'static> {
+fn title_with_tabs(app: &App, short_tabs: bool, info: Info, name_room: Option<usize>) -> Line<'static> {
     let mut spans = vec![Span::styled(" pepr ", Style::new().add_modifier(Modifier::BOLD).reversed())];
     for (key, name, short, screen) in [
         ("1", "Runs", "Runs", Screen::Leaderboard),
@@ -173,7 +183,7 @@ fn title_with_tabs(app: &App, short_tabs: bool, short_info: bool, name_room: Opt
             }
             _ => set.name.clone(),
         };
-        if short_info {
+        if info != Info::Full {
             spans.push(Span::raw(" "));
             spans.push(Span::styled(name, Style::new().bold()));
             spans.push(Span::raw(format!(" ({}) ", set.runs)));
@@ -189,7 +199,7 @@ fn title_with_tabs(app: &App, short_tabs: bool, short_info: bool, name_room: Opt
         }
     }
     let v = app.variant;
-    let formula = if short_info {
+    let formula = if info == Info::Short {
         format!(" PePR-{} ", v.letter())
     } else {
         format!(" PePR-{} = P/(1+{}_n) ", v.letter(), v.letter())
