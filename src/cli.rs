@@ -130,7 +130,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Experiment grid: archs x datasets x starts x fractions x seeds, resumable (see README).
+    /// Experiment grid: archs x datasets x starts x fractions x seeds, resumable (see docs/grids.md).
     Grid(crate::grid::cli::GridArgs),
     /// Benchmarks.
     Bench {

@@ -1,7 +1,7 @@
 //! `pepr grid` and `pepr rank --aggregate-seeds` through the real binary, on the built-in synthetic
 //! set with tiny settings (1 epoch on 5% of the training split) so they stay fast.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use pepr::results::record::{RunRecord, RunStatus};

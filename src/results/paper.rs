@@ -1,7 +1,7 @@
 //! The PePR paper's published results, compiled into pepr so that `pepr import --paper` (and the
 //! TUI's empty-store key) work on any machine, offline, with no file beside the binary.
 //!
-//! Source, licence and checksums: `assets/paper/README.md`. The rows import exactly as the file
+//! Source, licence and checksums: `assets/README.md` (section paper/). The rows import exactly as the file
 //! `assets/paper/all_results.csv` does: run ids are content hashes of each row, so importing the
 //! built-in copy, the file, or both, in any order, stores each run once.
 
@@ -92,7 +92,7 @@ mod tests {
 
     #[test]
     fn the_built_in_files_are_the_published_ones() {
-        // The checksums recorded in assets/paper/README.md: an edited copy fails here.
+        // The checksums recorded in assets/README.md: an edited copy fails here.
         assert_eq!(md5_hex(ALL_RESULTS_CSV), "6ed17e211d0e9a24ab8d85e1a0bab560");
         assert_eq!(md5_hex(MODEL_NAMES_CSV), "abbb3839fa03cd755975ae5d8659d69e");
         assert!(LICENSE.starts_with("MIT License") && LICENSE.contains("Copyright (c) 2024 Selvan."));

@@ -6,7 +6,7 @@ use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-/// Every key the explorer knows, as shown by `?` (and listed in the README).
+/// Every key the explorer knows, as shown by `?` (and listed in docs/tui-keys.md).
 pub const KEYS: &[(&str, &str)] = &[
     ("1 … 6", "runs, archs, data, train, analyses, jobs"),
     ("↑↓ jk PgUp PgDn", "move (PgUp/PgDn by 10)"),
