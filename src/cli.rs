@@ -35,8 +35,11 @@ pub enum Command {
     Tui,
     /// Import runs from CSV files (the paper's all_results.csv layout, or pepr's generic layout).
     Import {
-        #[arg(required = true, value_name = "FILE")]
+        #[arg(required_unless_present = "paper", value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// Import the PePR paper's 1048 published runs, built into pepr (no file needed).
+        #[arg(long)]
+        paper: bool,
     },
     /// Export every run with its scores; the format follows the extension: .csv, .parquet or .json.
     Export {
@@ -163,7 +166,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Experiment grid: archs x datasets x starts x fractions x seeds, resumable (see README).
+    /// Experiment grid: archs x datasets x starts x fractions x seeds, resumable (see docs/grids.md).
     Grid(crate::grid::cli::GridArgs),
     /// Benchmarks.
     Bench {
@@ -192,6 +195,28 @@ pub enum Command {
         variant: Variant,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+    },
+    /// Draw a figure as an SVG or PNG file: pareto (P against a resource for one comparison set),
+    /// params, pretrained, fraction (the paper's analyses) or curves (per-epoch test performance).
+    Plot {
+        #[arg(value_name = "KIND", value_parser = parse_plot_kind)]
+        kind: crate::plot::Kind,
+        /// The comparison set (pareto, curves), group (params; default: all groups averaged), pair
+        /// (pretrained: either group or the dataset) or family (fraction: a group or the dataset).
+        #[arg(long, value_name = "G")]
+        group: Option<String>,
+        /// pepr-e (default), pepr-c, pepr-t or pepr-m: the PePR variant and its resource.
+        #[arg(long, default_value = "pepr-e", value_parser = parse_variant)]
+        variant: Variant,
+        /// curves: these runs (repeatable) instead of the set's five best.
+        #[arg(long = "run", value_name = "ID")]
+        runs: Vec<String>,
+        /// The image file; its extension chooses the format: .svg or .png.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// How runs form comparison sets (pareto, curves).
+        #[arg(long, value_enum, default_value_t = SetByArg::Group)]
+        set_by: SetByArg,
     },
     /// Print runs ranked by PePR within each comparison set.
     Rank {
@@ -575,6 +600,10 @@ pub enum AnalysisArg {
     Params,
 }
 
+fn parse_plot_kind(text: &str) -> Result<crate::plot::Kind, String> {
+    crate::plot::Kind::parse(text).ok_or_else(|| format!("expected one of: {}", crate::plot::Kind::NAMES))
+}
+
 fn parse_variant(text: &str) -> Result<Variant, String> {
     Variant::parse(text).ok_or_else(|| "expected pepr-e, pepr-c, pepr-t or pepr-m".to_string())
 }
@@ -621,8 +650,11 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
         Command::Predict { arch, weights, images, top } => {
             crate::weights::cli::run_predict(home, &arch, &weights, &images, top)
         }
-        Command::Import { files } => {
+        Command::Import { files, paper } => {
             home.ensure()?;
+            if paper {
+                println!("{}", crate::results::paper::import(&store)?);
+            }
             // Each file is all or nothing; a bad one does not stop the others, and is named.
             let mut failed = Vec::new();
             for file in &files {
@@ -808,6 +840,21 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             ignore_broken_pipe(print(&mut out, &analyses, which, dataset.as_deref(), variant, output))
         }
         Command::Grid(args) => crate::grid::cli::run(home, args),
+        Command::Plot { kind, group, variant, runs, out, set_by } => {
+            // Checked before the store is read: a wrong extension costs nothing.
+            crate::plot::render::Format::of(&out)?;
+            let energy = stored_settings(home).rank_energy();
+            let (records, ranking) = load_and_rank(&store, set_by.into(), energy)?;
+            let analyses = match kind {
+                crate::plot::Kind::Pareto | crate::plot::Kind::Curves => None,
+                _ => Some(crate::results::analysis::analyze_on(&records, energy)?),
+            };
+            let inputs = crate::plot::Inputs { records: &records, ranking: &ranking, analyses: analyses.as_ref() };
+            let figure = crate::plot::build(kind, &inputs, &crate::plot::Choice { group, variant, runs })?;
+            let path = crate::plot::write(&figure, &out)?;
+            println!("{}: {} ({} points)", path.display(), figure.title, figure.markers());
+            Ok(())
+        }
         Command::Rank { by, group, top, format, reverse, set_by, energy, aggregate_seeds, budget } => {
             let energy = match energy {
                 Some(energy) => energy.into(),

@@ -1,4 +1,4 @@
-//! The paper's analyses on its own published runs (../shared/paper/all_results.csv, saintslab/PePR,
+//! The paper's analyses on its own published runs (assets/paper/all_results.csv, saintslab/PePR,
 //! MIT). Every figure pepr computes is recomputed here from the raw CSV with plain arithmetic,
 //! independently of pepr's importer, ranking and analysis code; then a few facts the paper states
 //! are checked on top.
@@ -12,10 +12,11 @@ use pepr::results::analysis::{Analyses, analyze};
 use pepr::results::import::read_file;
 use pepr::results::rank::Variant;
 
+#[path = "common/paper.rs"]
+mod paper_data;
+
 fn paper_csv() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/paper/all_results.csv");
-    assert!(path.exists(), "{} is missing: the tests need the shared paper data beside the repo", path.display());
-    path
+    paper_data::csv_path()
 }
 
 /// One published run: (P = test_09, energy kWh, params, efficient).
@@ -201,7 +202,7 @@ fn pepr(home: &Path, args: &[&str]) -> Output {
 
 fn imported_home() -> tempfile::TempDir {
     let home = tempfile::tempdir().unwrap();
-    let output = pepr(home.path(), &["import", paper_csv().to_str().unwrap()]);
+    let output = pepr(home.path(), &["import", "--paper"]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     home
 }

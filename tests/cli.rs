@@ -10,6 +10,8 @@ fn pepr(home: &Path, args: &[&str]) -> Output {
         .arg(home)
         .args(args)
         .env_remove("PEPR_HOME")
+        // MedMNIST files in the user's own ~/.medmnist would otherwise show in listings.
+        .env("HOME", home)
         .stdin(Stdio::null())
         .output()
         .unwrap()
@@ -23,8 +25,11 @@ fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).unwrap()
 }
 
+#[path = "common/paper.rs"]
+mod paper_data;
+
 fn paper_csv() -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/paper/all_results.csv").display().to_string()
+    paper_data::csv_arg()
 }
 
 fn rank_csv(home: &Path, extra: &[&str]) -> Vec<csv::StringRecord> {
@@ -44,15 +49,21 @@ fn rank_csv(home: &Path, extra: &[&str]) -> Vec<csv::StringRecord> {
 #[test]
 fn import_paper_twice_then_rank() {
     let home = tempfile::tempdir().unwrap();
-    let first = pepr(home.path(), &["import", &paper_csv()]);
+    // The built-in copy first, then the repository's file: the same rows get the same ids.
+    let first = pepr(home.path(), &["import", "--paper"]);
     assert!(first.status.success(), "{}", stderr(&first));
     assert!(
-        stdout(&first).contains("1048 rows (paper layout): 1048 added, 0 already in the store"),
+        stdout(&first).contains("built into pepr")
+            && stdout(&first).contains("1048 rows (paper layout): 1048 added, 0 already in the store"),
         "{}",
         stdout(&first)
     );
     let second = pepr(home.path(), &["import", &paper_csv()]);
     assert!(stdout(&second).contains("0 added, 1048 already in the store"), "{}", stdout(&second));
+    let third = pepr(home.path(), &["import", "--paper"]);
+    assert!(stdout(&third).contains("0 added, 1048 already in the store"), "{}", stdout(&third));
+    let nothing = pepr(home.path(), &["import"]);
+    assert_eq!(nothing.status.code(), Some(2), "a file or --paper is required");
 
     let rows = rank_csv(home.path(), &[]);
     assert_eq!(rows.len(), 1048);

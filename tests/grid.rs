@@ -1,7 +1,7 @@
 //! `pepr grid` and `pepr rank --aggregate-seeds` through the real binary, on the built-in synthetic
 //! set with tiny settings (1 epoch on 5% of the training split) so they stay fast.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use pepr::results::record::{RunRecord, RunStatus};
@@ -150,8 +150,7 @@ fn a_bad_spec_file_is_reported_with_its_path_and_nothing_runs() {
 #[test]
 fn aggregating_the_papers_single_seed_runs_keeps_every_score() {
     let home = tempfile::tempdir().unwrap();
-    let paper = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/paper/all_results.csv");
-    let output = pepr(home.path(), &["import", paper.to_str().unwrap()]);
+    let output = pepr(home.path(), &["import", "--paper"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let read = |args: &[&str]| {
         let output = pepr(home.path(), args);

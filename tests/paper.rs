@@ -1,4 +1,4 @@
-//! The paper's own published results (../shared/paper/all_results.csv, saintslab/PePR, MIT):
+//! The paper's own published results (assets/paper/all_results.csv, saintslab/PePR, MIT):
 //! every PePR score pepr computes must equal what the paper's make_pepr_data.py computes.
 //! The expected scores are recomputed here from the raw CSV with plain arithmetic, independently
 //! of pepr's importer and polars engine.
@@ -10,10 +10,11 @@ use chrono::Utc;
 use pepr::results::import::{Layout, read_file};
 use pepr::results::rank::{SetBy, Variant, rank};
 
+#[path = "common/paper.rs"]
+mod paper_data;
+
 fn paper_csv() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/paper/all_results.csv");
-    assert!(path.exists(), "{} is missing: the tests need the shared paper data beside the repo", path.display());
-    path
+    paper_data::csv_path()
 }
 
 /// make_pepr_data.py: per `dataset` group, X_n = (X - min) / (max - min) and pepr = test_09 / (1 + X_n)

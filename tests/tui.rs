@@ -165,7 +165,9 @@ fn key_driven_scenario() {
     // Set: `]` goes to the next comparison set, `[` back.
     press(&mut app, KeyCode::Char(']'));
     assert_eq!(app.current_set().unwrap().name, "set-01");
-    assert!(screen(&app, 80, 24).contains("group 2/3: set-01"));
+    // At 80 columns the tab names come first; the set's position shows from 94 columns.
+    assert!(screen(&app, 80, 24).contains("│ set-01 (14)"));
+    assert!(screen(&app, 100, 24).contains("group 2/3: set-01 (14 runs)"));
     press(&mut app, KeyCode::Char('['));
     press(&mut app, KeyCode::Char('['));
     assert_eq!(app.current_set().unwrap().name, "set-02");

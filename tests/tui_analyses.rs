@@ -11,6 +11,9 @@ use pepr::results::rank::{SetBy, Variant, rank};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
+#[path = "common/paper.rs"]
+mod paper_data;
+
 fn press(app: &mut App, code: KeyCode) -> Option<Request> {
     app.handle_key(KeyEvent::new(code, KeyModifiers::NONE))
 }
@@ -23,8 +26,7 @@ fn render(app: &App, width: u16, height: u16) -> String {
 
 /// The paper's runs loaded, screen 5 opened and its analyses delivered.
 fn analyses_app() -> App {
-    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/paper/all_results.csv");
-    let (_, records) = read_file(&path, Utc::now()).unwrap();
+    let (_, records) = read_file(&paper_data::csv_path(), Utc::now()).unwrap();
     let ranking = rank(&records, SetBy::Group).unwrap();
     let mut app = App::new("/home/user/.local/share/pepr/runs.jsonl");
     app.on_loaded(Data::new(records, ranking, vec![], SetBy::Group));

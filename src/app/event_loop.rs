@@ -41,6 +41,8 @@ enum Message {
     /// SIGHUP (a dropped SSH connection), SIGTERM or SIGINT from outside.
     Signal(i32),
     Marked(Result<String, String>),
+    PaperImported(Result<String, String>),
+    FigureExported(Result<std::path::PathBuf, String>),
 }
 
 /// Runs `work` on a named thread; a failure to spawn is reported, not fatal to the UI.
@@ -246,6 +248,25 @@ pub fn run_tui(home: Home) -> Result<()> {
                     let _ = reply.send(Message::Marked(result));
                 })?;
             }
+            Request::ImportPaper => {
+                let reply = sender.clone();
+                let store = store.clone();
+                spawn("pepr-import", move || {
+                    let result =
+                        crate::results::paper::import(&store).map(|s| s.to_string()).map_err(|e| format!("{e:#}"));
+                    let _ = reply.send(Message::PaperImported(result));
+                })?;
+            }
+            Request::ExportFigure { figure, file } => {
+                let reply = sender.clone();
+                let dir = home.root().join("figures");
+                spawn("pepr-figure", move || {
+                    let result = std::fs::create_dir_all(&dir)
+                        .map_err(|e| format!("{}: cannot create: {e}", dir.display()))
+                        .and_then(|()| crate::plot::write(&figure, &dir.join(&file)).map_err(|e| format!("{e:#}")));
+                    let _ = reply.send(Message::FigureExported(result));
+                })?;
+            }
             Request::Jobs(JobsRequest::Cancel(job_id)) => {
                 let reply = sender.clone();
                 let home = home.clone();
@@ -319,6 +340,12 @@ pub fn run_tui(home: Home) -> Result<()> {
                     Message::Marked(result) => {
                         let request = app.on_marked(result);
                         dispatch(request, &mut generation, &mut run)?;
+                    }
+                    Message::FigureExported(result) => app.on_figure_exported(result),
+                    Message::PaperImported(result) => {
+                        if let Some(request) = app.on_paper_imported(result) {
+                            dispatch(request, &mut generation, &mut run)?;
+                        }
                     }
                     Message::JobCancelled(job_id, result) => {
                         app.jobs.on_cancelled(&job_id, result);

@@ -129,6 +129,10 @@ pub enum Request {
     Import(std::path::PathBuf),
     /// Delete (tombstone) or restore a stored run, then reload.
     MarkRun(String, crate::results::store::Removal),
+    /// Import the paper's built-in runs into the store, on a worker thread.
+    ImportPaper,
+    /// Draw this figure into the home's `figures/` folder under this file name, on a worker thread.
+    ExportFigure { figure: crate::plot::Figure, file: String },
 }
 
 pub struct App {
@@ -183,6 +187,11 @@ pub struct App {
     pub import_prompt: Option<String>,
     /// The run last deleted with X in the details pane (U restores it).
     pub removed_run: Option<String>,
+    /// The empty screen's import of the paper's runs: in progress, or why it failed.
+    pub paper_import: Option<String>,
+    pub importing_paper: bool,
+    /// Where the last exported chart went (or why it did not), shown in the status line.
+    pub figure_notice: Option<String>,
 }
 
 impl App {
@@ -223,6 +232,9 @@ impl App {
             settings_form: Default::default(),
             import_prompt: None,
             removed_run: None,
+            paper_import: None,
+            importing_paper: false,
+            figure_notice: None,
         }
     }
 
@@ -287,6 +299,53 @@ impl App {
             return Some(Request::Load(self.set_by));
         }
         None
+    }
+
+    /// The paper's runs were imported (a summary) or not (why); reloads the store when they were.
+    pub fn on_paper_imported(&mut self, result: Result<String, String>) -> Option<Request> {
+        self.importing_paper = false;
+        match result {
+            Ok(_) => {
+                self.paper_import = None;
+                self.loading = true;
+                Some(Request::Load(self.set_by))
+            }
+            Err(e) => {
+                self.paper_import = Some(format!("Import failed: {e}"));
+                None
+            }
+        }
+    }
+
+    /// `P`: the current set's chart (P against the variant's resource, every run of the set) as an
+    /// SVG file; the event loop writes it and [`App::on_figure_exported`] says where.
+    fn export_chart(&mut self) -> Option<Request> {
+        use crate::plot::{Choice, Inputs, Kind, build};
+        let data = self.data.as_ref()?;
+        let set = self.current_set()?.name.clone();
+        let inputs = Inputs { records: &data.records, ranking: &data.ranking, analyses: None };
+        let choice = Choice { group: Some(set.clone()), variant: self.variant, runs: vec![] };
+        match build(Kind::Pareto, &inputs, &choice) {
+            Ok(figure) => {
+                let safe: String =
+                    set.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+                let file = format!("pareto-{safe}-pepr-{}.svg", self.variant.letter().to_ascii_lowercase());
+                self.figure_notice = Some(format!("saving {file}…"));
+                Some(Request::ExportFigure { figure, file })
+            }
+            Err(e) => {
+                self.figure_notice = Some(format!("no chart to save: {e}"));
+                None
+            }
+        }
+    }
+
+    /// The chart export's answer: the file written, or why not.
+    pub fn on_figure_exported(&mut self, result: Result<std::path::PathBuf, String>) {
+        self.figure_notice = Some(match result {
+            Ok(path) => format!("chart saved: {}", path.display()),
+            Err(e) => format!("chart not saved: {e}"),
+        });
     }
 
     /// Queues every pair of the architectures and datasets selected on their screens.
@@ -748,6 +807,14 @@ impl App {
             A::Seeds => self.aggregate_seeds = !self.aggregate_seeds,
             A::Columns => self.columns.open = true,
             A::Import => self.import_prompt = Some(String::new()),
+            // Idempotent like every import; a second press while it runs does nothing.
+            A::ImportPaper if !self.importing_paper => {
+                self.importing_paper = true;
+                self.paper_import = Some("Importing the paper's 1048 runs…".into());
+                return Some(Request::ImportPaper);
+            }
+            A::ImportPaper => self.message = Some("the paper's runs are being imported".into()),
+            A::ExportChart => return self.export_chart(),
             // A tombstone, not an erasure: U brings the run back (`pepr runs compact` drops it for good).
             A::Delete if self.show_details => {
                 let (record, _) = self.selected_run()?;

@@ -158,8 +158,14 @@ pub fn print_breakdown(
     input: Option<(usize, usize, usize)>,
     classes: usize,
 ) -> Result<()> {
-    let entry =
-        find(name).ok_or_else(|| anyhow!("no architecture named {name:?}; the catalog has: {}", names().join(", ")))?;
+    let entry = find(name).ok_or_else(|| {
+        // The nearest names when there are some, else the whole catalog.
+        if crate::suggest::closest(name, names(), 3).is_empty() {
+            anyhow!("no architecture named {name:?}; the catalog has: {}", names().join(", "))
+        } else {
+            anyhow!(crate::suggest::unknown_architecture(name))
+        }
+    })?;
     let (c, h, w) = input.unwrap_or((3, entry.default_size, entry.default_size));
     let spec = Spec { in_chans: c, classes, height: h, width: w };
     let graph = entry.graph(&spec)?;

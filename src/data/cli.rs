@@ -95,8 +95,14 @@ fn list(out: &mut impl Write, data_dir: &Path, format: Format) -> Result<()> {
             }
             writeln!(
                 out,
-                "\ndata dir: {}  (`pepr data download NAME` fetches a downloadable set)",
-                data_dir.display()
+                "\ndata dir: {}  (`pepr data download NAME` fetches a downloadable set)\n\
+                 MedMNIST files are looked for in: {}",
+                data_dir.display(),
+                registry::medmnist_dirs(data_dir)
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )?;
         }
         Format::Csv => {
@@ -171,21 +177,44 @@ fn info(out: &mut impl Write, data_dir: &Path, name: &str) -> Result<()> {
     };
     writeln!(out, "where:    {place}")?;
     writeln!(out, "images:   {} x {}x{}", i.channels, i.size, i.size)?;
-    writeln!(
-        out,
-        "splits:   train {}, val {}, test {} ({} images)",
-        i.splits[0],
-        i.splits[1],
-        i.splits[2],
-        human_count(i.splits.iter().sum::<usize>() as u64)
-    )?;
-    if let Kind::MedMnist { set, size } = &entry.kind {
-        writeln!(
-            out,
-            "file:     {} (MD5 {})",
-            medmnist::file_name(set.flag, *size)?,
-            set.md5_for(*size).unwrap_or("?")
-        )?;
+    let splits = |s: [usize; 3]| format!("train {}, val {}, test {}", s[0], s[1], s[2]);
+    let total = |s: [usize; 3]| human_count(s.iter().sum::<usize>() as u64);
+    match (&entry.kind, &entry.availability) {
+        // A file on this machine speaks for itself: its own split sizes and whether it is the
+        // published file (it may be a copy from elsewhere, e.g. the medmnist package's ~/.medmnist).
+        (Kind::MedMnist { set, size }, Availability::Local(path)) => {
+            let published = set.md5_for(*size).unwrap_or("?");
+            match medmnist::file_split_sizes(path) {
+                Ok(own) if own == i.splits => {
+                    writeln!(out, "splits:   {} ({} images; as published)", splits(own), total(own))?
+                }
+                Ok(own) => writeln!(
+                    out,
+                    "splits:   {} ({} images) in this file; published: {}",
+                    splits(own),
+                    total(own),
+                    splits(i.splits)
+                )?,
+                Err(e) => writeln!(out, "splits:   cannot be read from the file: {e}")?,
+            }
+            let verdict = match download::file_md5(path) {
+                Ok(md5) if md5 == published => format!("{md5}, matches the published checksum"),
+                Ok(md5) => format!("{md5}, DIFFERS from the published {published} (not the published file)"),
+                Err(e) => format!("cannot be computed: {e}"),
+            };
+            writeln!(out, "file:     {}", medmnist::file_name(set.flag, *size)?)?;
+            writeln!(out, "MD5:      {verdict}")?;
+        }
+        (Kind::MedMnist { set, size }, _) => {
+            writeln!(out, "splits:   {} ({} images)", splits(i.splits), total(i.splits))?;
+            writeln!(
+                out,
+                "file:     {} (MD5 {})",
+                medmnist::file_name(set.flag, *size)?,
+                set.md5_for(*size).unwrap_or("?")
+            )?;
+        }
+        _ => writeln!(out, "splits:   {} ({} images)", splits(i.splits), total(i.splits))?,
     }
     writeln!(out, "classes:")?;
     for (k, class) in i.classes.iter().enumerate() {

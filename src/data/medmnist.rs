@@ -370,6 +370,21 @@ pub fn read_npz(path: &Path, set: &MedMnistSet, size: usize) -> Result<Dataset> 
     Dataset::new(info, train, val, test, Some(path))
 }
 
+/// The train, val and test sizes a file holds, read from its label arrays' headers (no pixels are
+/// read), for `pepr data info` on a file that may not be the published one.
+pub fn file_split_sizes(path: &Path) -> Result<[usize; 3]> {
+    let file = File::open(path).map_err(|e| DataError::in_file(path, format!("cannot open: {e}")))?;
+    let mut archive = NpzArchive::new(BufReader::new(file))
+        .map_err(|e| DataError::in_file(path, format!("not a readable .npz (zip) file, or truncated: {e}")))?;
+    let mut sizes = [0; 3];
+    for (size, split) in sizes.iter_mut().zip([SplitName::Train, SplitName::Val, SplitName::Test]) {
+        let key = format!("{}_labels", split.name());
+        let npy = open_array(&mut archive, path, &key)?;
+        *size = npy.shape().first().copied().unwrap_or(0) as usize;
+    }
+    Ok(sizes)
+}
+
 /// Opens one array of the archive; a missing one is an error that lists what the file has.
 fn open_array<'a>(
     archive: &'a mut NpzArchive<BufReader<File>>,
@@ -682,6 +697,20 @@ mod tests {
         assert_eq!(set("pathmnist").classes[8], "colorectal adenocarcinoma epithelium");
         assert!(find("chestmnist").is_none());
         assert!(derma.md5_for(32).is_err());
+    }
+
+    #[test]
+    fn split_sizes_come_from_the_file_itself() {
+        let derma = set("dermamnist");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dermamnist.npz");
+        write_npz(&path, &good(derma, 28));
+        assert_eq!(file_split_sizes(&path).unwrap(), [5, 3, 2]);
+        let mut arrays = good(derma, 28);
+        arrays.retain(|a| a.name != "val_labels");
+        write_npz(&path, &arrays);
+        let err = file_split_sizes(&path).unwrap_err();
+        assert!(err.message.contains("no array `val_labels`"), "{}", err.message);
     }
 
     #[test]

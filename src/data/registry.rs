@@ -139,6 +139,23 @@ pub fn medmnist_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("medmnist")
 }
 
+/// The folders a MedMNIST file is looked for in, in order: pepr's download folder, the data dir
+/// itself (`--data-dir` pointing at a folder of `.npz` files), and `~/.medmnist`, where the medmnist
+/// Python package keeps its downloads.
+pub fn medmnist_dirs(data_dir: &Path) -> Vec<PathBuf> {
+    let mut dirs = vec![medmnist_dir(data_dir), data_dir.to_path_buf()];
+    if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        dirs.push(PathBuf::from(home).join(".medmnist"));
+    }
+    dirs.dedup();
+    dirs
+}
+
+/// The first of [`medmnist_dirs`] that holds `file`.
+pub fn find_medmnist_file(data_dir: &Path, file: &str) -> Option<PathBuf> {
+    medmnist_dirs(data_dir).into_iter().map(|dir| dir.join(file)).find(|path| path.is_file())
+}
+
 pub fn list(data_dir: &Path) -> Vec<Entry> {
     list_with_warnings(data_dir).0
 }
@@ -169,8 +186,11 @@ fn list_in(data_dir: &Path, fashion: &Path) -> (Vec<Entry>, Vec<DataError>) {
     }
     for set in medmnist::sets() {
         for size in MEDMNIST_SIZES {
-            let path = medmnist_dir(data_dir).join(medmnist::file_name(set.flag, size).unwrap_or_default());
-            let availability = if path.is_file() { Availability::Local(path) } else { Availability::Downloadable };
+            let file = medmnist::file_name(set.flag, size).unwrap_or_default();
+            let availability = match find_medmnist_file(data_dir, &file) {
+                Some(path) => Availability::Local(path),
+                None => Availability::Downloadable,
+            };
             entries.push(Entry { info: medmnist::info(set, size), availability, kind: Kind::MedMnist { set, size } });
         }
     }
@@ -206,9 +226,10 @@ fn find_in(name: &str, data_dir: &Path, fashion: &Path) -> Result<Entry> {
     {
         return Err(DataError::new(format!("fashion-mnist in {} cannot be read: {e}", fashion.display())));
     }
+    let hint = crate::suggest::did_you_mean(name, entries.iter().map(|e| e.info.name.as_str()));
     let names: Vec<&str> = entries.iter().map(|e| e.info.name.as_str()).filter(|n| !n.contains('_')).collect();
     Err(DataError::new(format!(
-        "no dataset named {name:?}; known: {} (MedMNIST sets also as NAME_64, NAME_128, NAME_224)",
+        "no dataset named {name:?}{hint}; known: {} (MedMNIST sets also as NAME_64, NAME_128, NAME_224)",
         names.join(", ")
     )))
 }

@@ -82,7 +82,7 @@ pub struct GridArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Submit the cells not yet done to Slurm as one job array (one task per cell) instead of
-    /// training them here; the spec is saved beside the script (see README, "On a cluster").
+    /// training them here; the spec is saved beside the script (see docs/clusters.md).
     #[arg(long)]
     pub slurm: bool,
     #[command(flatten)]

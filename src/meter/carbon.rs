@@ -102,8 +102,8 @@ pub fn resolve(spec: Option<&str>) -> Result<CarbonIntensity, String> {
         }),
         None => Err(format!(
             "unknown country or region code {spec:?}: give an ISO 3166 alpha-2 or alpha-3 code (e.g. DK or DNK) \
-             or a number in g CO2-eq/kWh; `pepr config show` lists the setting and the README's \
-             \"Carbon and energy settings\" names the table"
+             or a number in g CO2-eq/kWh; `pepr config show` lists the setting and docs/settings.md \
+             names the table"
         )),
     }
 }

@@ -138,7 +138,30 @@ const PAPER_REQUIRED: &[&str] =
 pub fn read_file(path: &Path, now: DateTime<Utc>) -> Result<(Layout, Vec<RunRecord>), ImportError> {
     let file_error =
         |message: String| ImportError { file: path.to_path_buf(), line: 0, column: None, field: None, message };
-    let mut reader = csv::ReaderBuilder::new().from_path(path).map_err(|e| file_error(format!("cannot open: {e}")))?;
+    let reader = csv::ReaderBuilder::new().from_path(path).map_err(|e| file_error(format!("cannot open: {e}")))?;
+    let origin_file = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string();
+    read_csv(reader, path, &origin_file, now)
+}
+
+/// Parses CSV text already in memory (the paper's results built into pepr): `label` names it in
+/// errors and summaries, `origin` is stored in each record as its source.
+pub fn read_text(
+    text: &str,
+    label: &Path,
+    origin: &str,
+    now: DateTime<Utc>,
+) -> Result<(Layout, Vec<RunRecord>), ImportError> {
+    read_csv(csv::ReaderBuilder::new().from_reader(text.as_bytes()), label, origin, now)
+}
+
+fn read_csv<R: std::io::Read>(
+    mut reader: csv::Reader<R>,
+    path: &Path,
+    origin_file: &str,
+    now: DateTime<Utc>,
+) -> Result<(Layout, Vec<RunRecord>), ImportError> {
+    let file_error =
+        |message: String| ImportError { file: path.to_path_buf(), line: 0, column: None, field: None, message };
     // Spreadsheets may start the file with a byte-order mark.
     let headers: Vec<String> = reader
         .headers()
@@ -154,7 +177,6 @@ pub fn read_file(path: &Path, now: DateTime<Utc>) -> Result<(Layout, Vec<RunReco
         ..header_error(message)
     })?;
 
-    let origin_file = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string();
     let mut records = Vec::new();
     let mut first_line_of_id: HashMap<String, u64> = HashMap::new();
     for row in reader.records() {
@@ -162,8 +184,8 @@ pub fn read_file(path: &Path, now: DateTime<Utc>) -> Result<(Layout, Vec<RunReco
         let line = row.position().map(|p| p.line()).unwrap_or(0);
         let cells = Row { path, line, row: &row, columns: &columns };
         let record = match layout {
-            Layout::Paper => paper_record(&cells, &origin_file, now)?,
-            Layout::Generic => generic_record(&cells, &origin_file, now)?,
+            Layout::Paper => paper_record(&cells, origin_file, now)?,
+            Layout::Generic => generic_record(&cells, origin_file, now)?,
         };
         validate(&record).and_then(|()| check_names(&record)).map_err(|message| ImportError {
             file: path.to_path_buf(),

@@ -8,6 +8,7 @@ pub mod export;
 pub mod import;
 pub mod incoming;
 pub mod manage;
+pub mod paper;
 pub mod rank;
 pub mod record;
 pub mod seeds;

@@ -45,7 +45,7 @@ impl BenchRow {
 
 /// Times `steps` training steps of `arch` on 3 x `size` x `size` inputs with a batch of `batch_size`.
 pub fn measure(arch: &str, size: usize, batch_size: usize, steps: usize, device: &Device) -> Result<BenchRow> {
-    let entry = catalog::find(arch).ok_or_else(|| anyhow!("no architecture named {arch:?} (see `pepr archs`)"))?;
+    let entry = catalog::find(arch).ok_or_else(|| anyhow!(crate::suggest::unknown_architecture(arch)))?;
     let graph = entry.graph(&Spec::new(3, CLASSES, size))?;
     let cost = Cost::of(&graph);
     let train_device = device.clone().without_autodiff().autodiff();

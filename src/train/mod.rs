@@ -325,10 +325,7 @@ fn train_unguarded(
     on_event: &mut dyn FnMut(Event),
 ) -> Outcome {
     let Some(entry) = catalog::find(&config.arch) else {
-        return Outcome::failed_early(
-            format!("no architecture named {:?} (see `pepr archs`)", config.arch),
-            dataset.data_fraction,
-        );
+        return Outcome::failed_early(crate::suggest::unknown_architecture(&config.arch), dataset.data_fraction);
     };
     if config.epochs == 0 || config.batch_size == 0 {
         return Outcome::failed_early("epochs and batch size must be positive".into(), dataset.data_fraction);

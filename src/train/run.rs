@@ -19,7 +19,7 @@ use crate::results::store::RunStore;
 
 /// Rejects settings no run can use, naming the command-line flag.
 pub fn check(config: &TrainConfig) -> Result<()> {
-    catalog::find(&config.arch).ok_or_else(|| anyhow!("no architecture named {:?} (see `pepr archs`)", config.arch))?;
+    catalog::find(&config.arch).ok_or_else(|| anyhow!(crate::suggest::unknown_architecture(&config.arch)))?;
     if config.epochs == 0 {
         bail!("--epochs must be at least 1");
     }

@@ -23,7 +23,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         _ if app.load_error.is_some() => Some("The run store could not be loaded (see screen 1).".to_string()),
         _ if app.data.is_none() => Some("Loading runs…".to_string()),
         _ if app.is_empty_store() => Some(
-            "No runs in the store yet: import the paper's results (pepr import ../shared/paper/all_results.csv) \
+            "No runs in the store yet: import the paper's results (i on screen 1, or pepr import --paper) \
              or train some, then press R."
                 .to_string(),
         ),

@@ -12,6 +12,7 @@ mod jobs;
 mod leaderboard;
 mod seeds;
 mod settings;
+pub mod svg;
 mod train;
 
 use ratatui::Frame;
@@ -112,12 +113,15 @@ fn draw_empty(frame: &mut Frame, area: Rect, app: &App) {
         Line::from(""),
         Line::from(format!("Store: {}", app.store_label)),
         Line::from(""),
-        Line::from("Import the PePR paper's published results (131 models x 8 groups):"),
-        Line::from(Span::styled("  pepr import ../shared/paper/all_results.csv", cmd)),
-        Line::from("Import your own runs (the generic CSV layout is in the README):"),
+        Line::from(vec![
+            Span::styled("Press i", cmd.bold()),
+            Span::raw(" to import the PePR paper's published results (131 models x 8 groups,"),
+        ]),
+        Line::from("built into pepr; the same as `pepr import --paper`)."),
+        Line::from(Span::styled(app.paper_import.clone().unwrap_or_default(), Style::new().fg(Color::Yellow))),
+        Line::from("Import your own runs (the generic CSV layout is in docs/file-formats.md):"),
         Line::from(Span::styled("  pepr import my_runs.csv", cmd)),
-        Line::from(""),
-        Line::from("Then press R here to reload.   ? keys   q quit"),
+        Line::from("then press R here to reload.   ? keys   q quit"),
         Line::from(""),
         Line::from(
             "Meanwhile: 2 browses the architecture catalog, 3 the datasets (a built-in synthetic set works offline).",
@@ -127,22 +131,41 @@ fn draw_empty(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
 }
 
-/// The title: the screens as tabs, then the current set and variant on the leaderboard. When it
-/// does not fit in `width`, the tabs other than the current one show their key only.
-fn title_line(app: &App, width: u16) -> Line<'static> {
-    let full = title_with_tabs(app, false);
-    if full.width() <= width as usize { full } else { title_with_tabs(app, true) }
+/// How much of the set and variant the title says: everything; the set's name, run count and the
+/// formula; the name, count and variant only.
+#[derive(Clone, Copy, PartialEq)]
+enum Info {
+    Full,
+    Medium,
+    Short,
 }
 
-fn title_with_tabs(app: &App, compact: bool) -> Line<'static> {
+/// The title: the screens as tabs, then the current set and variant on the leaderboard. Every
+/// screen keeps its name at any width: when the line does not fit in `width`, first the set's
+/// description shortens, then the tab names, then the formula goes, and last a long set name is cut
+/// with an ellipsis.
+fn title_line(app: &App, width: u16) -> Line<'static> {
+    let width = width as usize;
+    for (short_tabs, info) in [(false, Info::Full), (false, Info::Medium), (true, Info::Medium), (true, Info::Short)] {
+        let line = title_with_tabs(app, short_tabs, info, None);
+        if line.width() <= width {
+            return line;
+        }
+    }
+    let without_name = title_with_tabs(app, true, Info::Short, Some(0)).width();
+    title_with_tabs(app, true, Info::Short, Some(width.saturating_sub(without_name)))
+}
+
+/// `name_room`: at most this many columns for the set's name.
+fn title_with_tabs(app: &App, short_tabs: bool, info: Info, name_room: Option<usize>) -> Line<'static> {
     let mut spans = vec![Span::styled(" pepr ", Style::new().add_modifier(Modifier::BOLD).reversed())];
-    for (key, name, screen) in [
-        ("1", "Runs", Screen::Leaderboard),
-        ("2", "Archs", Screen::Architectures),
-        ("3", "Data", Screen::Datasets),
-        ("4", "Train", Screen::Train),
-        ("5", "Analyses", Screen::Analyses),
-        ("6", "Jobs", Screen::Jobs),
+    for (key, name, short, screen) in [
+        ("1", "Runs", "Runs", Screen::Leaderboard),
+        ("2", "Archs", "Arch", Screen::Architectures),
+        ("3", "Data", "Data", Screen::Datasets),
+        ("4", "Train", "Train", Screen::Train),
+        ("5", "Analyses", "Anlys", Screen::Analyses),
+        ("6", "Jobs", "Jobs", Screen::Jobs),
     ] {
         let current = app.screen == screen;
         // The Jobs tab only once this home has submitted a Slurm array.
@@ -150,7 +173,7 @@ fn title_with_tabs(app: &App, compact: bool) -> Line<'static> {
             continue;
         }
         let style = if current { Style::new().bold().underlined() } else { Style::new().fg(Color::DarkGray) };
-        let tab = if compact && !current { format!(" {key}") } else { format!(" {key} {name}") };
+        let tab = format!(" {key} {}", if short_tabs && !current { short } else { name });
         spans.push(Span::styled(tab, style));
     }
     spans.push(Span::raw(" │"));
@@ -158,20 +181,35 @@ fn title_with_tabs(app: &App, compact: bool) -> Line<'static> {
         return Line::from(spans);
     }
     if let Some(set) = app.current_set() {
-        let set_by = match app.set_by {
-            SetBy::Group => "group",
-            SetBy::Dataset => "dataset",
-            SetBy::All => "all",
+        let name = match name_room {
+            Some(room) if set.name.chars().count() > room => {
+                let kept: String = set.name.chars().take(room.saturating_sub(1)).collect();
+                if room == 0 { kept } else { format!("{kept}…") }
+            }
+            _ => set.name.clone(),
         };
-        spans.push(Span::raw(format!(" {set_by} {}/{}: ", app.set_index + 1, app.sets().len())));
-        spans.push(Span::styled(set.name.clone(), Style::new().bold()));
-        spans.push(Span::raw(format!(" ({} runs) ", set.runs)));
+        if info != Info::Full {
+            spans.push(Span::raw(" "));
+            spans.push(Span::styled(name, Style::new().bold()));
+            spans.push(Span::raw(format!(" ({}) ", set.runs)));
+        } else {
+            let set_by = match app.set_by {
+                SetBy::Group => "group",
+                SetBy::Dataset => "dataset",
+                SetBy::All => "all",
+            };
+            spans.push(Span::raw(format!(" {set_by} {}/{}: ", app.set_index + 1, app.sets().len())));
+            spans.push(Span::styled(name, Style::new().bold()));
+            spans.push(Span::raw(format!(" ({} runs) ", set.runs)));
+        }
     }
     let v = app.variant;
-    spans.push(Span::styled(
-        format!(" PePR-{} = P/(1+{}_n) ", v.letter(), v.letter()),
-        Style::new().fg(Color::Black).bg(Color::Green),
-    ));
+    let formula = if info == Info::Short {
+        format!(" PePR-{} ", v.letter())
+    } else {
+        format!(" PePR-{} = P/(1+{}_n) ", v.letter(), v.letter())
+    };
+    spans.push(Span::styled(formula, Style::new().fg(Color::Black).bg(Color::Green)));
     if app.view == View::Chart {
         spans.push(Span::raw(" chart"));
     }
@@ -289,6 +327,9 @@ fn runs_state(app: &App) -> Vec<Span<'static>> {
     }
     if let Some(warning) = &app.settings_warning {
         spans.push(Span::styled(format!(" {warning} "), Style::new().fg(Color::Yellow)));
+    }
+    if let Some(notice) = &app.figure_notice {
+        spans.push(Span::styled(format!(" {notice} "), Style::new().fg(Color::Cyan)));
     }
     if let Some(data) = &app.data {
         if !data.warnings.is_empty() {

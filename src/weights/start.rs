@@ -30,7 +30,7 @@ pub struct Source {
 
 /// Resolves `source` for architecture `arch`. A run checkpoint of another architecture is refused.
 pub fn resolve(home: &Home, arch: &str, source: &str) -> Result<Source> {
-    let entry = catalog::find(arch).ok_or_else(|| anyhow!("no architecture named {arch:?} (see `pepr archs`)"))?;
+    let entry = catalog::find(arch).ok_or_else(|| anyhow!(crate::suggest::unknown_architecture(arch)))?;
     if let Some(id) = source.strip_prefix("run:") {
         let dir = home.checkpoints_dir().join(id);
         if id.is_empty() || !dir.join(crate::train::checkpoint::META_FILE).is_file() {
