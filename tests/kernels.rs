@@ -24,7 +24,7 @@ fn tensor<const D: usize>(v: &[f32], shape: [usize; D], device: &Device) -> Tens
 }
 
 fn read<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().to_vec::<f32>().unwrap()
+    t.into_data().try_to_vec::<f32>().unwrap()
 }
 
 fn assert_close(what: &str, got: &[f32], want: &[f32]) {
