@@ -486,6 +486,15 @@ pub enum BenchCommand {
         /// Timed training steps per model and size (after 2 warm-up steps).
         #[arg(long, default_value_t = 5, value_name = "N")]
         steps: usize,
+        /// Also time inference-mode forward passes (no autodiff).
+        #[arg(long)]
+        eval: bool,
+        /// A Python with torch and timm: runs the PyTorch peer on every case right after pepr's and prints the ratio.
+        #[arg(long, value_name = "PYTHON")]
+        compare: Option<std::path::PathBuf>,
+        /// The peer script (default: benches/peer/torch_train.py in pepr's source tree).
+        #[arg(long, value_name = "FILE", requires = "compare")]
+        peer_script: Option<std::path::PathBuf>,
     },
     /// The sampler's cost: its own work and CPU time while sampling this machine's sources.
     Meter {
@@ -795,7 +804,7 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             };
             ignore_broken_pipe(result)
         }
-        Command::Bench { command: BenchCommand::Train { archs, sizes, batch_size, steps } } => {
+        Command::Bench { command: BenchCommand::Train { archs, sizes, batch_size, steps, eval, compare, peer_script } } => {
             use crate::train::bench;
             let archs =
                 if archs.is_empty() { bench::DEFAULT_MODELS.iter().map(|s| s.to_string()).collect() } else { archs };
@@ -803,7 +812,9 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             if batch_size == 0 || steps == 0 {
                 bail!("--batch-size and --steps must be at least 1");
             }
-            ignore_broken_pipe(bench::run(&mut std::io::stdout().lock(), &archs, &sizes, batch_size, steps))
+            let peer = compare.map(|python| bench::Peer::new(python, peer_script)).transpose()?;
+            let options = bench::Options { eval, peer };
+            ignore_broken_pipe(bench::run(&mut std::io::stdout().lock(), &archs, &sizes, batch_size, steps, &options))
         }
         Command::Doctor { json, meter } => {
             let settings = meter.settings(&stored_settings(home));

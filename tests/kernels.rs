@@ -1,0 +1,189 @@
+//! The CPU kernels pepr patches into burn-flex (vendor/burn-flex: convolution forward and both
+//! gradients, batch norm), checked through burn's own API and autodiff against plain direct loops,
+//! on odd shapes: stride 2, padding, groups, depthwise, 1x1, dilation, batch 1 and 33.
+
+use burn::tensor::module::{batch_norm_train, conv2d};
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Tensor, TensorData};
+
+/// Deterministic values in [-1, 1).
+fn values(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+fn tensor<const D: usize>(v: &[f32], shape: [usize; D], device: &Device) -> Tensor<D> {
+    Tensor::from_data(TensorData::new(v.to_vec(), shape), device)
+}
+
+fn read<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().unwrap()
+}
+
+fn assert_close(what: &str, got: &[f32], want: &[f32]) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-6);
+    for (i, (a, b)) in got.iter().zip(want).enumerate() {
+        assert!((a - b).abs() <= 1e-4 * scale, "{what}[{i}]: {a} vs {b} (largest {scale})");
+    }
+}
+
+struct Case {
+    batch: usize,
+    c_in: usize,
+    hw: [usize; 2],
+    c_out: usize,
+    k: [usize; 2],
+    stride: usize,
+    pad: usize,
+    dilation: usize,
+    groups: usize,
+}
+
+impl Case {
+    fn out(&self, axis: usize) -> usize {
+        (self.hw[axis] + 2 * self.pad - self.dilation * (self.k[axis] - 1) - 1) / self.stride + 1
+    }
+
+    /// Output, input gradient, weight gradient and bias gradient of `sum(conv(x) * dy)` by direct loops.
+    fn reference(&self, x: &[f32], w: &[f32], b: &[f32], dy: &[f32]) -> [Vec<f32>; 4] {
+        let (oh, ow) = (self.out(0), self.out(1));
+        let (cin_g, cout_g) = (self.c_in / self.groups, self.c_out / self.groups);
+        let [h, wd] = self.hw;
+        let mut y = vec![0.0f32; self.batch * self.c_out * oh * ow];
+        let (mut dx, mut dw, mut db) = (vec![0.0f32; x.len()], vec![0.0f32; w.len()], vec![0.0f32; b.len()]);
+        for n in 0..self.batch {
+            for co in 0..self.c_out {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let yi = ((n * self.c_out + co) * oh + oy) * ow + ox;
+                        y[yi] += b[co];
+                        db[co] += dy[yi];
+                        for cl in 0..cin_g {
+                            let ci = (co / cout_g) * cin_g + cl;
+                            for ky in 0..self.k[0] {
+                                for kx in 0..self.k[1] {
+                                    let iy = (oy * self.stride + ky * self.dilation) as isize - self.pad as isize;
+                                    let ix = (ox * self.stride + kx * self.dilation) as isize - self.pad as isize;
+                                    if iy < 0 || ix < 0 || iy >= h as isize || ix >= wd as isize {
+                                        continue;
+                                    }
+                                    let xi = ((n * self.c_in + ci) * h + iy as usize) * wd + ix as usize;
+                                    let wi = ((co * cin_g + cl) * self.k[0] + ky) * self.k[1] + kx;
+                                    y[yi] += w[wi] * x[xi];
+                                    dx[xi] += w[wi] * dy[yi];
+                                    dw[wi] += x[xi] * dy[yi];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        [y, dx, dw, db]
+    }
+
+    fn check(&self) {
+        let device = Device::flex().autodiff();
+        let [h, wd] = self.hw;
+        let (oh, ow) = (self.out(0), self.out(1));
+        let wshape = [self.c_out, self.c_in / self.groups, self.k[0], self.k[1]];
+        let x = values(self.batch * self.c_in * h * wd, 1);
+        let w = values(wshape.iter().product(), 2);
+        let b = values(self.c_out, 3);
+        let dy = values(self.batch * self.c_out * oh * ow, 4);
+        let xt = tensor(&x, [self.batch, self.c_in, h, wd], &device).require_grad();
+        let wt = tensor(&w, wshape, &device).require_grad();
+        let bt = tensor(&b, [self.c_out], &device).require_grad();
+        let options = ConvOptions::new([self.stride; 2], [self.pad; 2], [self.dilation; 2], self.groups);
+        let y = conv2d(xt.clone(), wt.clone(), Some(bt.clone()), options);
+        let loss = (y.clone() * tensor(&dy, [self.batch, self.c_out, oh, ow], &device)).sum();
+        let grads = loss.backward();
+        let [ry, rdx, rdw, rdb] = self.reference(&x, &w, &b, &dy);
+        let name = format!(
+            "batch {} c {}->{} {:?} k {:?} s {} p {} d {} g {}",
+            self.batch, self.c_in, self.c_out, self.hw, self.k, self.stride, self.pad, self.dilation, self.groups
+        );
+        assert_close(&format!("y, {name}"), &read(y), &ry);
+        assert_close(&format!("dx, {name}"), &read(xt.grad(&grads).unwrap()), &rdx);
+        assert_close(&format!("dw, {name}"), &read(wt.grad(&grads).unwrap()), &rdw);
+        assert_close(&format!("db, {name}"), &read(bt.grad(&grads).unwrap()), &rdb);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn case(
+    batch: usize,
+    c_in: usize,
+    hw: [usize; 2],
+    c_out: usize,
+    k: [usize; 2],
+    stride: usize,
+    pad: usize,
+    dilation: usize,
+    groups: usize,
+) -> Case {
+    Case { batch, c_in, hw, c_out, k, stride, pad, dilation, groups }
+}
+
+#[test]
+fn convolution_and_its_gradients_equal_direct_loops() {
+    case(1, 3, [9, 9], 4, [3, 3], 1, 1, 1, 1).check(); // batch 1
+    case(33, 4, [6, 5], 6, [3, 3], 2, 1, 1, 1).check(); // batch 33, stride 2, odd sizes
+    case(2, 5, [7, 7], 7, [1, 1], 1, 0, 1, 1).check(); // pointwise
+    case(3, 4, [8, 8], 8, [1, 1], 2, 0, 1, 1).check(); // strided 1x1 downsample
+    case(2, 3, [13, 13], 8, [7, 7], 2, 3, 1, 1).check(); // resnet stem
+    case(2, 6, [9, 9], 6, [3, 3], 1, 2, 2, 3).check(); // dilation 2, 3 groups
+    case(33, 8, [7, 7], 8, [3, 3], 1, 1, 1, 8).check(); // depthwise, batch 33
+    case(1, 6, [11, 10], 6, [5, 5], 2, 2, 1, 6).check(); // depthwise 5x5 stride 2, batch 1
+    case(2, 4, [9, 9], 4, [3, 3], 1, 2, 2, 4).check(); // depthwise dilated
+    case(2, 3, [5, 6], 6, [3, 3], 1, 1, 1, 3).check(); // depthwise multiplier 2
+}
+
+#[test]
+fn batch_norm_and_its_gradients_equal_the_definition() {
+    let device = Device::flex().autodiff();
+    let (n, c, s) = (5usize, 3usize, 7usize);
+    let x = values(n * c * s, 5).iter().enumerate().map(|(i, v)| v * 2.0 + (i % 3) as f32).collect::<Vec<_>>();
+    let gamma = [1.5f32, -0.5, 0.8];
+    let beta = [0.1f32, 0.0, -0.3];
+    let dy = values(n * c * s, 6);
+    let eps = 1e-5;
+    let xt = tensor(&x, [n, c, s], &device).require_grad();
+    let gt = tensor(&gamma, [c], &device).require_grad();
+    let bt = tensor(&beta, [c], &device).require_grad();
+    let out = batch_norm_train(xt.clone(), gt.clone(), bt.clone(), eps);
+    let loss = (out.output.clone() * tensor(&dy, [n, c, s], &device)).sum();
+    let grads = loss.backward();
+    // Direct definition, in f64.
+    let idx = |b: usize, ch: usize, p: usize| (b * c + ch) * s + p;
+    let (mut y, mut dx, mut dg, mut db) = (vec![0.0f32; x.len()], vec![0.0f32; x.len()], [0.0f32; 3], [0.0f32; 3]);
+    let count = (n * s) as f64;
+    for ch in 0..c {
+        let all: Vec<(usize, f64)> =
+            (0..n).flat_map(|b| (0..s).map(move |p| idx(b, ch, p))).map(|i| (i, x[i] as f64)).collect();
+        let mean = all.iter().map(|v| v.1).sum::<f64>() / count;
+        let var = all.iter().map(|v| (v.1 - mean).powi(2)).sum::<f64>() / count;
+        let inv = 1.0 / (var + eps).sqrt();
+        let (sdy, sdyx) =
+            all.iter().fold((0.0, 0.0), |(a, b), &(i, v)| (a + dy[i] as f64, b + dy[i] as f64 * (v - mean) * inv));
+        for &(i, v) in &all {
+            let xhat = (v - mean) * inv;
+            y[i] = (xhat * gamma[ch] as f64 + beta[ch] as f64) as f32;
+            dx[i] = (gamma[ch] as f64 * inv * (dy[i] as f64 - sdy / count - xhat * sdyx / count)) as f32;
+        }
+        dg[ch] = sdyx as f32;
+        db[ch] = sdy as f32;
+    }
+    assert_close("batch norm output", &read(out.output), &y);
+    assert_close("batch norm dx", &read(xt.grad(&grads).unwrap()), &dx);
+    assert_close("batch norm dgamma", &read(gt.grad(&grads).unwrap()), &dg);
+    assert_close("batch norm dbeta", &read(bt.grad(&grads).unwrap()), &db);
+}
