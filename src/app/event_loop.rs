@@ -79,6 +79,7 @@ pub fn run_tui(home: Home) -> Result<()> {
     let (settings, settings_warning) = crate::settings::Settings::load_or_default(&home.settings_file());
     let energy = settings.rank_energy();
     app.train.settings.meter = settings.meter_settings();
+    app.train.settings.threads = settings.threads;
     app.settings_warning = settings_warning;
     app.train.weights_home = Some(home.clone());
     // Looked up once (a PATH scan, nothing run): the grid form offers Slurm when sbatch is there.

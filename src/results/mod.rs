@@ -9,6 +9,7 @@ pub mod incoming;
 pub mod rank;
 pub mod record;
 pub mod seeds;
+pub mod stability;
 pub mod store;
 pub mod synthetic;
 pub mod view;

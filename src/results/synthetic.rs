@@ -66,6 +66,7 @@ pub fn runs(sets: usize, per_set: usize, seed: u64) -> Vec<RunRecord> {
                 slurm: None,
                 status: RunStatus::Completed,
                 origin: Origin::Imported { file: "synthetic".into(), line: n as u64 + 2, layout: "synthetic".into() },
+                measurement: Default::default(),
             });
         }
     }

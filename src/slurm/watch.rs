@@ -123,6 +123,7 @@ pub fn never_started_record(job_id: &str, cell: &Cell, info: &TaskInfo) -> RunRe
         slurm: Some(SlurmTask { job_id: job_id.to_string(), array_task_id: cell.index }),
         status: RunStatus::Interrupted,
         origin: Origin::SlurmState { state: format!("{} before it started", info.state) },
+        measurement: Default::default(),
     }
 }
 

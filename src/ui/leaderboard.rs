@@ -36,10 +36,26 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     } else {
         area
     };
+    // Runs whose time or energy cover different things (the paper's last-epoch time beside whole runs).
+    let area = match app.scope_warning() {
+        Some(warning) if area.height > 4 => {
+            let [note, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
+            frame.render_widget(Line::styled(format!(" ⚠ {warning}"), Style::new().fg(Color::Yellow)), note);
+            rest
+        }
+        _ => area,
+    };
     let v = app.variant;
-    let block = Block::bordered()
-        .title(" leaderboard ")
-        .title_bottom(Line::from(" * = Pareto front (P vs resource) ").right_aligned());
+    // The "?" legend only where a rank in this set could change within the energy/CO2 bands.
+    let any_unsure = app.rows().iter().any(|&row| {
+        data.rank_bands[v.index()].get(row).copied().flatten().is_some_and(|b| !b.certain())
+    });
+    let legend = if any_unsure {
+        " * = Pareto front (P vs resource) · ? = rank could change within the bands "
+    } else {
+        " * = Pareto front (P vs resource) "
+    };
+    let block = Block::bordered().title(" leaderboard ").title_bottom(Line::from(legend).right_aligned());
     let inner_height = area.height.saturating_sub(3) as usize; // borders + header
     let rows = app.rows();
 
@@ -74,8 +90,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             let run = &data.ranking.runs[row];
             let record = &data.records[run.index];
             let i = v.index();
+            // "3?": the rank could change within the energy/CO2 uncertainty bands.
+            let unsure = data.rank_bands[i].get(row).copied().flatten().is_some_and(|b| !b.certain());
             let cells = vec![
-                Cell::from(run.rank[i].map_or("—".into(), |r| r.to_string())),
+                Cell::from(run.rank[i].map_or("—".into(), |r| if unsure { format!("{r}?") } else { r.to_string() })),
                 Cell::from(record.arch.clone()),
                 Cell::from(record.kind.label()),
                 Cell::from(record.params.map_or("—".into(), human_count)),

@@ -16,7 +16,7 @@ use super::format::human_count;
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let screen = &app.train;
     let [top, progress, log] =
-        Layout::vertical([Constraint::Length(8), Constraint::Length(progress_height(screen)), Constraint::Min(3)])
+        Layout::vertical([Constraint::Length(10), Constraint::Length(progress_height(screen)), Constraint::Min(3)])
             .areas(area);
     let [queue, settings] = Layout::horizontal([Constraint::Min(30), Constraint::Length(24)]).areas(top);
     draw_queue(frame, queue, screen);
