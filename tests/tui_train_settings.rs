@@ -26,7 +26,7 @@ fn backend_and_threads_are_settings_and_an_unavailable_cuda_says_why() {
     let text = screen(&app);
     assert!(text.contains("backend") && text.contains("threads"), "{text}");
     let cores = rayon::current_num_threads();
-    assert!(text.contains(&format!("all ({cores})")), "{text}");
+    assert!(text.contains("all cores"), "{text}");
 
     // Tab to `backend` (the seventh setting) and try to change it.
     for _ in 0..6 {

@@ -178,7 +178,8 @@ impl Settings {
             },
             Setting::Threads => match self.threads {
                 Some(n) => n.to_string(),
-                None => format!("all ({})", rayon::current_num_threads()),
+                // Not the count: it differs between machines (the record stores the real one).
+                None => "all cores".into(),
             },
         }
     }

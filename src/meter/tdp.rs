@@ -281,9 +281,8 @@ fn median_estimate(
     Some(CpuTdp {
         watts: median * units,
         source: format!(
-            "{}: model not in the table ({key:?}): median TDP per {unit} of {n} {label} models in {TABLE_NAME} \
-             ({median:.2} W; 10th-90th percentile {p10:.2}-{p90:.2} W) {how}",
-            step.label()
+            "model not in the table ({key:?}): median TDP per {unit} of {n} {label} models in {TABLE_NAME} \
+             ({median:.2} W; 10th-90th percentile {p10:.2}-{p90:.2} W) {how}"
         ),
         step,
         band: (low * p10 / median, high * p90 / median),
@@ -469,7 +468,7 @@ mod tests {
         assert!(xeon.band.0 < band::TDP_MODEL.0 && xeon.band.1 > band::TDP_MODEL.1, "{xeon:?}");
         let pentium = lookup_on("Intel(R) Pentium(R) Gold 9999", vm).unwrap();
         assert_eq!(pentium.step, TdpStep::Vendor);
-        assert!(pentium.source.contains("vendor-wide"), "{}", pentium.source);
+        assert!(pentium.source.contains("of 1377 Intel models"), "{}", pentium.source);
         let exact = lookup_on("AMD EPYC 7763 64-Core Processor", vm).unwrap();
         assert_eq!((exact.step, exact.band), (TdpStep::Model, band::TDP_MODEL));
         let arm = lookup_on("ARM Neoverse-N1", Machine { visible: 2, threads_per_core: None }).unwrap();

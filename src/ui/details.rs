@@ -107,7 +107,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     ]);
     // What the figures cover, where it is not pepr's own convention (whole run, training + evaluation).
     let scope = crate::results::record::Scope::of(record);
-    if scope.time != Some(crate::results::record::TimeScope::WholeRun) || scope.includes_pue == Some(true) {
+    if scope.time.is_some()
+        && (scope.time != Some(crate::results::record::TimeScope::WholeRun) || scope.includes_pue == Some(true))
+    {
         lines.push(field("scope", scope.label()));
     }
     // Runs trained here: how their figures were metered, and the totals predicted after epoch 1.
