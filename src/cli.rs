@@ -678,7 +678,8 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             // A group whose runs' figures cover different scopes compares different things.
             let mut groups: std::collections::BTreeMap<&str, Vec<&RunRecord>> = Default::default();
             for r in &loaded.records {
-                let wanted = dataset.as_deref().is_none_or(|d| r.group == d || r.dataset == d || r.group.starts_with(d));
+                let wanted =
+                    dataset.as_deref().is_none_or(|d| r.group == d || r.dataset == d || r.group.starts_with(d));
                 if wanted {
                     groups.entry(r.group.as_str()).or_default().push(r);
                 }
@@ -1085,7 +1086,8 @@ fn print_table(
             (Some(_), Some(l), Some(h)) => format!("{text} ({l:.decimals$}-{h:.decimals$})"),
             _ => text,
         };
-        let energy_band = if ranking.energy == EnergyBasis::Gross { (m.energy_kwh_low, m.energy_kwh_high) } else { (None, None) };
+        let energy_band =
+            if ranking.energy == EnergyBasis::Gross { (m.energy_kwh_low, m.energy_kwh_high) } else { (None, None) };
         block.push([
             run.rank[v].map_or("—".into(), |r| match band {
                 Some(b) if !b.certain() => format!("{r}? (#{}-#{})", b.best, b.worst),

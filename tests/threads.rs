@@ -62,11 +62,10 @@ fn a_one_thread_run_uses_about_one_core_and_records_it_with_its_band() {
     assert!(num(&r["co2_g_low"]) < num(&r["co2_g"]) && num(&r["co2_g"]) < num(&r["co2_g_high"]));
     assert_eq!(r["energy_band_basis"], "TDP x load x0.60-1.40");
     assert_eq!(r["tdp_basis"], "set by the user");
-    assert_eq!((&r["time_scope"], &r["energy_scope"], &r["energy_includes_pue"]), (
-        &Value::from("whole_run"),
-        &Value::from("training+evaluation"),
-        &Value::from(false)
-    ));
+    assert_eq!(
+        (&r["time_scope"], &r["energy_scope"], &r["energy_includes_pue"]),
+        (&Value::from("whole_run"), &Value::from("training+evaluation"), &Value::from(false))
+    );
     // The peak FLOP/s cache has an entry for 1 thread.
     let cache = std::fs::read_to_string(home.path().join("peak_flops.json")).unwrap_or_default();
     assert!(cache.contains("| 1 threads"), "{cache}");
@@ -113,13 +112,32 @@ fn doctor_names_the_backends_the_tdp_step_and_the_threads() {
 fn grid_and_slurm_scripts_carry_threads_and_backend() {
     let home = tempfile::tempdir().unwrap();
     let grid = [
-        "grid", "--arch", "pepr_lenet5", "--dataset", "synthetic", "--epochs", "1", "--threads", "2", "--backend",
-        "cpu", "--slurm", "--dry-run",
+        "grid",
+        "--arch",
+        "pepr_lenet5",
+        "--dataset",
+        "synthetic",
+        "--epochs",
+        "1",
+        "--threads",
+        "2",
+        "--backend",
+        "cpu",
+        "--slurm",
+        "--dry-run",
     ];
     let script = ok(&pepr(home.path(), &grid));
     assert!(script.contains("--threads 2") && script.contains("--backend cpu"), "{script}");
     let sweep = [
-        "sweep", "--arch", "pepr_lenet5", "--dataset", "synthetic", "--threads", "3", "--paper-conventions", "--slurm",
+        "sweep",
+        "--arch",
+        "pepr_lenet5",
+        "--dataset",
+        "synthetic",
+        "--threads",
+        "3",
+        "--paper-conventions",
+        "--slurm",
         "--dry-run",
     ];
     let script = ok(&pepr(home.path(), &sweep));

@@ -457,7 +457,11 @@ mod tests {
         assert_eq!(submit.options.time.as_deref(), Some("00:10:00"));
         assert_eq!(expand(&submit.spec).len(), 3);
         assert_eq!(submit.spec.train.epochs, 1);
-        assert_eq!((submit.spec.train.threads, submit.spec.train.backend.as_str()), (Some(2), "cpu"), "the Train screen's");
+        assert_eq!(
+            (submit.spec.train.threads, submit.spec.train.backend.as_str()),
+            (Some(2), "cpu"),
+            "the Train screen's"
+        );
         assert!(form.submitting);
         assert_eq!(form.slurm_note.as_deref(), Some("submitting 3 missing cells to Slurm…"));
         assert!(press(&mut form, KeyCode::Char('S')).unwrap_err().contains("already on its way"));

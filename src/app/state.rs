@@ -44,8 +44,7 @@ impl Data {
     ) -> Result<Data, String> {
         let seed_groups = crate::results::seeds::aggregate_seeds(&records, &ranking)
             .map_err(|e| format!("aggregating seeds: {e:#}"))?;
-        let rank_bands =
-            Variant::ALL.map(|v| crate::results::stability::rank_bands(&records, &ranking, v));
+        let rank_bands = Variant::ALL.map(|v| crate::results::stability::rank_bands(&records, &ranking, v));
         let scope_warnings = crate::results::record::scope_warnings(&records, &ranking);
         Ok(Data { records, ranking, warnings, set_by, seed_groups, rank_bands, scope_warnings })
     }

@@ -229,7 +229,10 @@ impl GridSpec {
         if let Some(n) = t.threads
             && !(1..=crate::train::threads::MAX_THREADS).contains(&n)
         {
-            return Err(format!("field `train.threads`: must be from 1 to {}, got {n}", crate::train::threads::MAX_THREADS));
+            return Err(format!(
+                "field `train.threads`: must be from 1 to {}, got {n}",
+                crate::train::threads::MAX_THREADS
+            ));
         }
         if let Some(template) = &self.group_template {
             check_template(template).map_err(|e| format!("field `group_template`: {e}"))?;

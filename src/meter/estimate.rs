@@ -110,7 +110,8 @@ impl EnergySource for LoadEstimate {
     }
 
     fn detail(&self) -> String {
-        let threads = if self.threads < self.cpus { format!(" (the run uses {} of them)", self.threads) } else { String::new() };
+        let threads =
+            if self.threads < self.cpus { format!(" (the run uses {} of them)", self.threads) } else { String::new() };
         format!(
             "TDP {} W ({}) x process CPU share over {} logical CPUs{threads}",
             (self.tdp.watts * 10.0).round() / 10.0,

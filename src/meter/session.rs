@@ -520,7 +520,10 @@ fn bounds_of(bands: &[(f64, f64)], snapshot: &Snapshot) -> Option<super::band::B
 /// Which memory a run's figure is: the GPU's (NVML) for a metered GPU run, else the process's RSS.
 fn memory_of(gpu_memory: bool, sample_ms: u64, s: &Snapshot) -> (Option<f64>, String) {
     if gpu_memory {
-        (s.peak_gpu_memory_bytes.map(|b| b as f64 / 1e9), "peak GPU memory used (NVML, the run's device, all processes)".into())
+        (
+            s.peak_gpu_memory_bytes.map(|b| b as f64 / 1e9),
+            "peak GPU memory used (NVML, the run's device, all processes)".into(),
+        )
     } else {
         (s.peak_rss_bytes.map(|b| b as f64 / 1e9), format!("peak RSS (VmRSS every {sample_ms} ms)"))
     }

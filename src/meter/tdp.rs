@@ -147,7 +147,8 @@ pub fn lookup_on(cpu_model: &str, machine: Machine) -> Option<CpuTdp> {
         return Some(scaled(&t.rows[i], machine.visible));
     }
     let vendor = VENDORS.iter().find(|v| v.matches.iter().any(|m| starts_word(&key, m)))?;
-    if let Some(family) = FAMILIES.iter().find(|f| f.vendor == vendor.name && f.matches.iter().any(|m| starts_word(&key, m)))
+    if let Some(family) =
+        FAMILIES.iter().find(|f| f.vendor == vendor.name && f.matches.iter().any(|m| starts_word(&key, m)))
         && let Some(tdp) = median_estimate(&key, family.label, family.rows, family.excludes, TdpStep::Family, machine)
     {
         return Some(tdp);
@@ -230,7 +231,13 @@ const FAMILIES: [Family; 7] = [
         rows: &["ampere altra"],
         excludes: &[],
     },
-    Family { vendor: "apple", label: "Apple M", matches: &["apple m1", "apple m2", "apple m3", "apple m4", "apple m"], rows: &["apple m"], excludes: &[] },
+    Family {
+        vendor: "apple",
+        label: "Apple M",
+        matches: &["apple m1", "apple m2", "apple m3", "apple m4", "apple m"],
+        rows: &["apple m"],
+        excludes: &[],
+    },
 ];
 
 /// The median of the rows' watts per thread (or per core where the rows know only cores: Intel's
@@ -253,8 +260,10 @@ fn median_estimate(
             prefixes.iter().any(|p| n.starts_with(p)) && !excludes.iter().any(|p| n.starts_with(p))
         })
         .collect();
-    let per_thread: Vec<f64> = rows.iter().filter_map(|r| r.threads.filter(|&t| t > 0).map(|t| r.tdp_w / t as f64)).collect();
-    let per_core: Vec<f64> = rows.iter().filter_map(|r| r.cores.filter(|&c| c > 0).map(|c| r.tdp_w / c as f64)).collect();
+    let per_thread: Vec<f64> =
+        rows.iter().filter_map(|r| r.threads.filter(|&t| t > 0).map(|t| r.tdp_w / t as f64)).collect();
+    let per_core: Vec<f64> =
+        rows.iter().filter_map(|r| r.cores.filter(|&c| c > 0).map(|c| r.tdp_w / c as f64)).collect();
     // Threads where the rows give them (AMD, Arm, Apple); cores otherwise (Intel).
     let (mut values, unit) = if per_thread.len() >= per_core.len() / 2 && !per_thread.is_empty() {
         (per_thread, "thread")
@@ -273,8 +282,17 @@ fn median_estimate(
         (visible, format!("x {} logical CPUs visible", machine.visible))
     } else {
         match machine.threads_per_core.filter(|t| *t >= 1.0) {
-            Some(tpc) => (visible / tpc, format!("x {} cores ({} logical CPUs / {tpc} threads per core)", visible / tpc, machine.visible)),
-            None => (visible, format!("x {} logical CPUs visible, each counted as a core (threads per core unknown)", machine.visible)),
+            Some(tpc) => (
+                visible / tpc,
+                format!("x {} cores ({} logical CPUs / {tpc} threads per core)", visible / tpc, machine.visible),
+            ),
+            None => (
+                visible,
+                format!(
+                    "x {} logical CPUs visible, each counted as a core (threads per core unknown)",
+                    machine.visible
+                ),
+            ),
         }
     };
     let (low, high) = band::TDP_MODEL;
@@ -445,13 +463,9 @@ mod tests {
         let mut lines = Vec::new();
         for name in names {
             lines.push(match lookup_on(name, vm) {
-                Some(t) => format!(
-                    "{name:<48} {:>7.2} W  x{:.2}-{:.2}  {}",
-                    t.watts,
-                    t.band.0,
-                    t.band.1,
-                    t.step.label()
-                ),
+                Some(t) => {
+                    format!("{name:<48} {:>7.2} W  x{:.2}-{:.2}  {}", t.watts, t.band.0, t.band.1, t.step.label())
+                }
                 None => format!("{name:<48} unknown"),
             });
         }

@@ -88,10 +88,7 @@ pub fn export_frame(records: &[RunRecord], ranking: &Ranking, format: ExportForm
         Column::new("threads".into(), uint(&|r| r.measurement.threads.map(u64::from))),
         Column::new("time_scope".into(), text(&|r| r.measurement.time_scope.map(|t| t.label().replace(' ', "_")))),
         Column::new("energy_scope".into(), text(&|r| r.measurement.energy_scope.clone())),
-        Column::new(
-            "energy_includes_pue".into(),
-            text(&|r| r.measurement.energy_includes_pue.map(|b| b.to_string())),
-        ),
+        Column::new("energy_includes_pue".into(), text(&|r| r.measurement.energy_includes_pue.map(|b| b.to_string()))),
         Column::new("status".into(), text(&|r| Some(r.status.label().into()))),
         Column::new("origin".into(), text(&|r| Some(r.origin.label()))),
         Column::new("set".into(), runs.iter().map(|r| ranking.set_name(r).to_string()).collect::<Vec<_>>()),

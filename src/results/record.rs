@@ -545,7 +545,10 @@ mod tests {
         assert_eq!(Scope::of(&own).energy.as_deref(), Some(ENERGY_SCOPE_PEPR));
         assert_eq!(mixed_scopes([&own, &own]), None);
         let warning = mixed_scopes([&own, &paper, &paper]).unwrap();
-        assert!(warning.contains("1 run(s) time: whole run") && warning.contains("2 run(s) time: last epoch"), "{warning}");
+        assert!(
+            warning.contains("1 run(s) time: whole run") && warning.contains("2 run(s) time: last epoch"),
+            "{warning}"
+        );
         // A run measured the paper's way compares with the paper's runs without a warning.
         let mut conv = own.clone();
         conv.measurement.time_scope = Some(TimeScope::LastEpoch);

@@ -79,10 +79,7 @@ pub fn rank_bands(records: &[RunRecord], ranking: &Ranking, variant: Variant) ->
             let above = others.clone().filter(|&(olo, _)| olo > hi).count() as u32;
             let maybe_above = others.filter(|&(_, ohi)| ohi > lo).count() as u32;
             // Equal points (ties) and touching ends are not overlaps.
-            let overlapping = scores
-                .iter()
-                .enumerate()
-                .any(|(j, &(olo, ohi))| j != i && olo.max(lo) < ohi.min(hi));
+            let overlapping = scores.iter().enumerate().any(|(j, &(olo, ohi))| j != i && olo.max(lo) < ohi.min(hi));
             // A certain rank is the ranking's own (ties share the lower rank, as there).
             let own = ranking.runs[k].rank[v].unwrap_or(1 + above);
             let (best, worst) =
@@ -97,10 +94,15 @@ pub fn rank_bands(records: &[RunRecord], ranking: &Ranking, variant: Variant) ->
 fn score_interval(runs: &[(usize, f64, f64, f64)], i: usize) -> (f64, f64) {
     let (_, p, li, hi) = runs[i];
     let rn = |own: f64, others_at_high: bool| {
-        let values = runs
-            .iter()
-            .enumerate()
-            .map(|(j, &(_, _, l, h))| if j == i { own } else if others_at_high { h } else { l });
+        let values = runs.iter().enumerate().map(|(j, &(_, _, l, h))| {
+            if j == i {
+                own
+            } else if others_at_high {
+                h
+            } else {
+                l
+            }
+        });
         let (min, max) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
         if max > min { (own - min) / (max - min) } else { 0.0 }
     };
@@ -129,7 +131,8 @@ mod tests {
 
     #[test]
     fn points_are_certain_and_ties_stay_ties() {
-        let records = vec![sample("a", "g", 0.9, Some(1.0)), sample("b", "g", 0.8, Some(2.0)), sample("c", "g", 0.8, Some(2.0))];
+        let records =
+            vec![sample("a", "g", 0.9, Some(1.0)), sample("b", "g", 0.8, Some(2.0)), sample("c", "g", 0.8, Some(2.0))];
         let bands = bands_of(&records);
         assert!(bands.iter().all(RankBand::certain), "{bands:?}");
         assert_eq!(bands[0].score_low, bands[0].score_high);

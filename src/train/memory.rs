@@ -58,7 +58,8 @@ pub fn cgroup_memory(root: &Path, proc_self_cgroup: &str) -> Option<CgroupMemory
         };
         let mut dir = base.join(path.trim_start_matches('/'));
         loop {
-            let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok().and_then(|t| t.trim().parse::<u64>().ok());
+            let read =
+                |name: &str| std::fs::read_to_string(dir.join(name)).ok().and_then(|t| t.trim().parse::<u64>().ok());
             // v1 writes "no limit" as a number near 2^63.
             if let Some(limit) = read(limit_file).filter(|&l| l < (1u64 << 60)) {
                 let usage = read(usage_file).unwrap_or(0);

@@ -54,7 +54,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             (Some(c), Some(cl), Some(ch)) => format!("; {} g, {}-{} g", sig(c, 3), sig(cl, 2), sig(ch, 2)),
             _ => String::new(),
         };
-        let band = app.data.as_ref().and_then(|d| d.rank_bands[app.variant.index()].get(app_row(app, run)?).copied().flatten());
+        let band = app
+            .data
+            .as_ref()
+            .and_then(|d| d.rank_bands[app.variant.index()].get(app_row(app, run)?).copied().flatten());
         let rank = match band {
             Some(b) if !b.certain() => format!("; rank could be #{}-#{} within the bands", b.best, b.worst),
             Some(_) => "; rank holds within the bands".into(),

@@ -47,9 +47,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     };
     let v = app.variant;
     // The "?" legend only where a rank in this set could change within the energy/CO2 bands.
-    let any_unsure = app.rows().iter().any(|&row| {
-        data.rank_bands[v.index()].get(row).copied().flatten().is_some_and(|b| !b.certain())
-    });
+    let any_unsure = app
+        .rows()
+        .iter()
+        .any(|&row| data.rank_bands[v.index()].get(row).copied().flatten().is_some_and(|b| !b.certain()));
     let legend = if any_unsure {
         " * = Pareto front (P vs resource) · ? = rank could change within the bands "
     } else {
