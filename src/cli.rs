@@ -247,6 +247,11 @@ pub enum Command {
         aggregate_seeds: bool,
         #[command(flatten)]
         budget: BudgetArgs,
+        /// Show the energy and CO2 uncertainty bands and whether each rank holds within them
+        /// (table: low-high beside the figures, `?` on a rank that could change; csv/json: extra
+        /// columns energy_kwh_low/high, co2_g_low/high, score_low/high, rank_best/worst, rank_certain).
+        #[arg(long)]
+        bands: bool,
     },
     /// Show or change the settings (carbon intensity, PUE, meter interval, idle baseline, CPU TDP,
     /// ranking energy), kept in the home's settings.json.
@@ -364,6 +369,13 @@ pub struct TrainSettings {
     /// The experiment-grid cell this run fills (written by `pepr grid` and Slurm array tasks).
     #[arg(long, value_name = "CELL", hide = true)]
     grid_cell: Option<String>,
+    /// CPU threads for this run (default: the `threads` setting, else every core).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// Measure the paper's way, to compare with its imported runs: last-epoch training time, and
+    /// energy including carbontracker's PUE of 1.58 (unless --pue is given).
+    #[arg(long)]
+    paper_conventions: bool,
     #[command(flatten)]
     meter: MeterArgs,
 }
@@ -446,7 +458,15 @@ impl TrainSettings {
             freeze_backbone: self.freeze_backbone,
             group: self.group.clone(),
             grid_cell: self.grid_cell.clone(),
-            meter: self.meter.settings(stored),
+            meter: crate::meter::MeterSettings {
+                pue: match (self.paper_conventions, self.meter.pue) {
+                    (true, None) => crate::meter::carbon::CARBONTRACKER_PUE,
+                    _ => self.meter.settings(stored).pue,
+                },
+                ..self.meter.settings(stored)
+            },
+            threads: self.threads.or(stored.threads),
+            paper_conventions: self.paper_conventions,
         }
     }
 }
@@ -495,6 +515,9 @@ pub enum BenchCommand {
         /// The peer script (default: benches/peer/torch_train.py in pepr's source tree).
         #[arg(long, value_name = "FILE", requires = "compare")]
         peer_script: Option<std::path::PathBuf>,
+        /// CPU threads (default: the `threads` setting, else every core).
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
     },
     /// The sampler's cost: its own work and CPU time while sampling this machine's sources.
     Meter {
@@ -804,7 +827,9 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             };
             ignore_broken_pipe(result)
         }
-        Command::Bench { command: BenchCommand::Train { archs, sizes, batch_size, steps, eval, compare, peer_script } } => {
+        Command::Bench {
+            command: BenchCommand::Train { archs, sizes, batch_size, steps, eval, compare, peer_script, threads },
+        } => {
             use crate::train::bench;
             let archs =
                 if archs.is_empty() { bench::DEFAULT_MODELS.iter().map(|s| s.to_string()).collect() } else { archs };
@@ -814,7 +839,8 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             }
             let peer = compare.map(|python| bench::Peer::new(python, peer_script)).transpose()?;
             let options = bench::Options { eval, peer };
-            ignore_broken_pipe(bench::run(&mut std::io::stdout().lock(), &archs, &sizes, batch_size, steps, &options))
+            let threads = threads.or(stored_settings(home).threads);
+            ignore_broken_pipe(bench::run(&mut std::io::stdout(), &archs, &sizes, batch_size, steps, &options, threads))
         }
         Command::Doctor { json, meter } => {
             let settings = meter.settings(&stored_settings(home));
@@ -836,6 +862,20 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
                 eprintln!("{line}");
             }
             let energy = stored_settings(home).rank_energy();
+            // A group whose runs' figures cover different scopes compares different things.
+            let mut groups: std::collections::BTreeMap<&str, Vec<&RunRecord>> = Default::default();
+            for r in &loaded.records {
+                let wanted =
+                    dataset.as_deref().is_none_or(|d| r.group == d || r.dataset == d || r.group.starts_with(d));
+                if wanted {
+                    groups.entry(r.group.as_str()).or_default().push(r);
+                }
+            }
+            for (group, runs) in groups {
+                if let Some(w) = crate::results::record::mixed_scopes(runs) {
+                    eprintln!("warning: {group}: {w}");
+                }
+            }
             let analyses = crate::results::analysis::analyze_on(&loaded.records, energy)?;
             let which = match analysis {
                 AnalysisArg::Pretrained => Which::Pretrained,
@@ -866,7 +906,7 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             println!("{}: {} ({} points)", path.display(), figure.title, figure.markers());
             Ok(())
         }
-        Command::Rank { by, group, top, format, reverse, set_by, energy, aggregate_seeds, budget } => {
+        Command::Rank { by, group, top, format, reverse, set_by, energy, aggregate_seeds, budget, bands } => {
             let energy = match energy {
                 Some(energy) => energy.into(),
                 None => stored_settings(home).rank_energy(),
@@ -928,9 +968,18 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             if let Some(top) = top {
                 rows = first_n_per_set(&ranking, rows, top);
             }
+            // Sets whose runs' figures cover different scopes (e.g. the paper's last-epoch time).
+            let warnings = crate::results::record::scope_warnings(&records, &ranking);
+            let shown: std::collections::BTreeSet<usize> = rows.iter().map(|&r| ranking.runs[r].set).collect();
+            for set in shown {
+                if let Some(w) = &warnings[set] {
+                    eprintln!("warning: {}: {w}", ranking.sets[set].name);
+                }
+            }
+            let band = bands.then(|| crate::results::stability::rank_bands(&records, &ranking, by.variant));
             let out = std::io::stdout();
             let mut out = out.lock();
-            let result = print_ranking(&mut out, &records, &ranking, &rows, by.variant, format);
+            let result = print_ranking(&mut out, &records, &ranking, &rows, by.variant, format, band.as_deref());
             let mut notes = Vec::new();
             if !limits.is_empty() {
                 notes.push(format!(
@@ -977,9 +1026,14 @@ fn config(home: &Home, command: ConfigCommand) -> Result<()> {
                 let model = crate::meter::tdp::this_cpu_model();
                 let tdp = model.as_deref().and_then(crate::meter::tdp::lookup);
                 match (model, tdp) {
-                    (Some(_), Some(tdp)) => println!("this CPU: {:.1} W: {}", tdp.watts, tdp.source),
+                    (Some(_), Some(tdp)) => println!(
+                        "this CPU: {:.1} W, {}: {} (set cpu_tdp_w to give its real TDP)",
+                        tdp.watts,
+                        tdp.step.label(),
+                        tdp.source
+                    ),
                     (Some(model), None) => {
-                        println!("this CPU ({model}) is not in the TDP table: set cpu_tdp_w for the estimate")
+                        println!("this CPU ({model}) has no vendor pepr knows: set cpu_tdp_w for the estimate")
                     }
                     (None, _) => println!("this CPU's model name is unknown (no /proc/cpuinfo): set cpu_tdp_w"),
                 }
@@ -1135,15 +1189,38 @@ fn print_ranking(
     rows: &[usize],
     variant: Variant,
     format: Format,
+    bands: Option<&[Option<crate::results::stability::RankBand>]>,
 ) -> Result<()> {
+    let columns: Vec<&str> =
+        RANK_COLUMNS.iter().chain(if bands.is_some() { BAND_COLUMNS } else { &[] }).copied().collect();
     let row_cells = |row: usize| {
         let run = &ranking.runs[row];
-        rank_cells(&records[run.index], run, variant)
+        let record = &records[run.index];
+        let mut cells = rank_cells(record, run, variant);
+        if let Some(bands) = bands {
+            let m = &record.measurement;
+            let band = bands.get(row).copied().flatten();
+            cells.extend([
+                Cell::Number(m.energy_kwh_low),
+                Cell::Number(m.energy_kwh_high),
+                Cell::Number(m.co2_g_low),
+                Cell::Number(m.co2_g_high),
+                Cell::Number(band.map(|b| b.score_low)),
+                Cell::Number(band.map(|b| b.score_high)),
+                Cell::Number(band.map(|b| b.best as f64)),
+                Cell::Number(band.map(|b| b.worst as f64)),
+                match band {
+                    Some(b) => Cell::Flag(b.certain()),
+                    None => Cell::Number(None),
+                },
+            ]);
+        }
+        cells
     };
     match format {
         Format::Csv => {
             let mut writer = csv::Writer::from_writer(out);
-            writer.write_record(RANK_COLUMNS)?;
+            writer.write_record(&columns)?;
             for &row in rows {
                 writer.write_record(row_cells(row).iter().map(|cell| match cell {
                     Cell::Text(t) => t.clone(),
@@ -1157,7 +1234,7 @@ fn print_ranking(
             let objects: Vec<serde_json::Value> = rows
                 .iter()
                 .map(|&row| {
-                    let map = RANK_COLUMNS
+                    let map = columns
                         .iter()
                         .zip(row_cells(row))
                         .map(|(name, cell)| {
@@ -1175,10 +1252,23 @@ fn print_ranking(
             serde_json::to_writer_pretty(&mut *out, &objects)?;
             writeln!(out)?;
         }
-        Format::Table => print_table(out, records, ranking, rows, variant)?,
+        Format::Table => print_table(out, records, ranking, rows, variant, bands)?,
     }
     Ok(())
 }
+
+/// `pepr rank --bands`'s extra csv/json columns.
+pub const BAND_COLUMNS: &[&str] = &[
+    "energy_kwh_low",
+    "energy_kwh_high",
+    "co2_g_low",
+    "co2_g_high",
+    "score_low",
+    "score_high",
+    "rank_best",
+    "rank_worst",
+    "rank_certain",
+];
 
 /// A human-readable table: one block per comparison set.
 fn print_table(
@@ -1187,6 +1277,7 @@ fn print_table(
     ranking: &Ranking,
     rows: &[usize],
     variant: Variant,
+    bands: Option<&[Option<crate::results::stability::RankBand>]>,
 ) -> Result<()> {
     if rows.is_empty() {
         writeln!(out, "no runs to show (import some with `pepr import FILE`)")?;
@@ -1240,12 +1331,24 @@ fn print_table(
         }
         current = Some(run.set);
         let v = variant.index();
+        let band = bands.and_then(|b| b.get(row).copied().flatten());
+        let m = &record.measurement;
+        // With --bands: "0.01200 (0.005-0.035)" and "3?" for a rank that could change within them.
+        let with_band = |text: String, low: Option<f64>, high: Option<f64>, decimals: usize| match (bands, low, high) {
+            (Some(_), Some(l), Some(h)) => format!("{text} ({l:.decimals$}-{h:.decimals$})"),
+            _ => text,
+        };
+        let energy_band =
+            if ranking.energy == EnergyBasis::Gross { (m.energy_kwh_low, m.energy_kwh_high) } else { (None, None) };
         block.push([
-            run.rank[v].map_or("—".into(), |r| r.to_string()),
+            run.rank[v].map_or("—".into(), |r| match band {
+                Some(b) if !b.certain() => format!("{r}? (#{}-#{})", b.best, b.worst),
+                _ => r.to_string(),
+            }),
             crate::text::clean(&record.arch).into_owned(),
             fmt_opt(record.measured_p(), 4),
-            fmt_opt(ranking.resource(Variant::Energy, record), 5),
-            fmt_opt(record.co2_g, 3),
+            with_band(fmt_opt(ranking.resource(Variant::Energy, record), 5), energy_band.0, energy_band.1, 5),
+            with_band(fmt_opt(record.co2_g, 3), m.co2_g_low, m.co2_g_high, 3),
             fmt_opt(record.train_time_s, 1),
             fmt_opt(record.memory_gb, 2),
             fmt_opt(run.score[v], 4),

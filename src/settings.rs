@@ -17,8 +17,8 @@ use crate::results::rank::EnergyBasis;
 pub const DEFAULT_SAMPLE_INTERVAL_MS: u64 = 200;
 
 /// The keys, in the order `pepr config show` lists them.
-pub const KEYS: [&str; 6] =
-    ["carbon_intensity", "pue", "sample_interval_ms", "idle_baseline_s", "cpu_tdp_w", "rank_energy"];
+pub const KEYS: [&str; 7] =
+    ["carbon_intensity", "pue", "sample_interval_ms", "idle_baseline_s", "cpu_tdp_w", "rank_energy", "threads"];
 
 /// What each key takes, for errors and `pepr config show`.
 fn expects(key: &str) -> &'static str {
@@ -29,6 +29,7 @@ fn expects(key: &str) -> &'static str {
         "idle_baseline_s" => "seconds of idle power measured before a run, 0 to 600 (default 0 = off)",
         "cpu_tdp_w" => "the CPU's rated power in watts, above 0 and at most 2000 (default: from the CPU table)",
         "rank_energy" => "gross or net: the energy PePR-E ranks on (default gross, as the paper)",
+        "threads" => "CPU threads a run trains with, a whole number from 1 to 4096 (default: every core)",
         _ => "",
     }
 }
@@ -43,6 +44,8 @@ pub struct Settings {
     pub idle_baseline_s: Option<f64>,
     pub cpu_tdp_w: Option<f64>,
     pub rank_energy: Option<EnergyBasis>,
+    /// CPU threads per run; `None`: every core.
+    pub threads: Option<usize>,
 }
 
 /// Checks one value exactly as `pepr config set KEY VALUE` does and returns it as stored, so a
@@ -140,6 +143,9 @@ impl Settings {
         if let Some(basis) = self.rank_energy {
             map.insert("rank_energy".into(), Value::String(basis.label().into()));
         }
+        if let Some(n) = self.threads {
+            map.insert("threads".into(), serde_json::json!(n));
+        }
         map
     }
 
@@ -179,6 +185,13 @@ impl Settings {
                     .ok_or_else(|| bad(format!("expected {}, got {value:?}", expects(key))))?;
                 self.rank_energy = Some(basis);
             }
+            "threads" => {
+                let n: usize = value.parse().map_err(|_| bad(format!("expected {}, got {value:?}", expects(key))))?;
+                if !(1..=crate::train::threads::MAX_THREADS).contains(&n) {
+                    return Err(bad(format!("expected {}, got {n}", expects(key))));
+                }
+                self.threads = Some(n);
+            }
             _ => return Err(format!("`{key}`: unknown setting; the settings are: {}", KEYS.join(", "))),
         }
         Ok(())
@@ -193,6 +206,7 @@ impl Settings {
             "idle_baseline_s" => self.idle_baseline_s = None,
             "cpu_tdp_w" => self.cpu_tdp_w = None,
             "rank_energy" => self.rank_energy = None,
+            "threads" => self.threads = None,
             _ => return Err(format!("`{key}`: unknown setting; the settings are: {}", KEYS.join(", "))),
         }
         Ok(())
@@ -274,6 +288,11 @@ impl Settings {
                 self.rank_energy().label().into(),
                 origin(self.rank_energy.is_some(), "default (as the paper)"),
             ),
+            (
+                "threads",
+                self.threads.map_or_else(|| format!("all ({})", rayon::current_num_threads()), |n| n.to_string()),
+                origin(self.threads.is_some(), "default: every core (rayon; RAYON_NUM_THREADS if set)"),
+            ),
         ]
     }
 }
@@ -307,6 +326,7 @@ mod tests {
             ("idle_baseline_s", "5"),
             ("cpu_tdp_w", "65"),
             ("rank_energy", "Net"),
+            ("threads", "2"),
         ] {
             s.set(key, value).unwrap();
         }
@@ -343,6 +363,8 @@ mod tests {
             ("cpu_tdp_w", "NaN"),
             ("rank_energy", "both"),
             ("carbon_intensity", "XQ"),
+            ("threads", "0"),
+            ("threads", "1.5"),
         ] {
             let e = s.set(key, value).unwrap_err();
             assert!(e.starts_with(&format!("`{key}`")), "{key}={value}: {e}");

@@ -112,7 +112,7 @@ fn doctor_names_each_source_and_why() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(text.contains("NVML: "), "{text}");
     assert!(text.contains("present but not readable") && text.contains("sudo chmod a+r"), "{text}");
-    assert!(text.contains("= 65 W (set by the user"), "{text}");
+    assert!(text.contains("= 65.0 W, set by the user"), "{text}");
     assert!(text.contains("a CPU run's energy: estimated (TDP x load)"), "{text}");
     assert!(text.contains("peak FLOP/s") && text.contains("GFLOP/s, measured now"), "{text}");
     assert!(text.contains("memory: "), "{text}");

@@ -475,6 +475,7 @@ fn train_running_80x24() {
                 energy_kwh: Some(3e-4),
                 co2_g: Some(0.144),
             }),
+            ..Default::default()
         };
         app.on_run_message(RunMessage { job: job.id, update: RunUpdate::Meters(Box::new(meters)) });
     }

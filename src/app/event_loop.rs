@@ -90,6 +90,7 @@ pub fn run_tui(home: Home) -> Result<()> {
     let energy = std::cell::Cell::new(settings.rank_energy());
     app.train.settings.meter = settings.meter_settings();
     app.config = settings.clone();
+    app.train.settings.threads = settings.threads;
     app.settings_warning = settings_warning;
     app.train.weights_home = Some(home.clone());
     // The columns, selections, queue and Train settings of the last session.

@@ -227,6 +227,12 @@ impl GridForm {
         spec.train.batch_size = settings.batch_size;
         spec.train.lr = settings.lr;
         spec.train.metric = settings.metric.key().to_string();
+        // The Train screen's backend and threads go with the grid (and its Slurm tasks).
+        spec.train.backend = match settings.backend {
+            crate::train::backend::Backend::Cpu => "cpu".into(),
+            crate::train::backend::Backend::Cuda => "cuda".into(),
+        };
+        spec.train.threads = settings.threads;
         spec.name = spec.derived_name();
         spec.validate().map_err(|e| {
             e.replace("field `group_names`", "renames")
@@ -416,7 +422,7 @@ mod tests {
 
     #[test]
     fn slurm_rows_and_s_only_when_sbatch_is_on_the_path() {
-        let settings = Settings { epochs: 1, ..Settings::default() };
+        let settings = Settings { epochs: 1, threads: Some(2), ..Settings::default() };
         let (archs, datasets) = (["pepr_lenet5"], ["synthetic"]);
         let mut form = GridForm { seeds: "0,1,2".into(), fractions: "0.1".into(), ..GridForm::default() };
         let press = |form: &mut GridForm, code| form.handle_key(key(code), &archs, &datasets, &settings, &[]);
@@ -449,6 +455,11 @@ mod tests {
         assert_eq!(submit.options.time.as_deref(), Some("00:10:00"));
         assert_eq!(expand(&submit.spec).len(), 3);
         assert_eq!(submit.spec.train.epochs, 1);
+        assert_eq!(
+            (submit.spec.train.threads, submit.spec.train.backend.as_str()),
+            (Some(2), "cpu"),
+            "the Train screen's"
+        );
         assert!(form.submitting);
         assert_eq!(form.slurm_note.as_deref(), Some("submitting 3 missing cells to Slurm…"));
         assert!(press(&mut form, KeyCode::Char('B')).unwrap_err().contains("already on its way"));

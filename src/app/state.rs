@@ -29,6 +29,11 @@ pub struct Data {
     /// Runs that differ only by seed, one row each (mean and spread), for every set: computed with
     /// the ranking, so toggling the aggregated view costs the UI thread nothing.
     pub seed_groups: Vec<crate::results::seeds::SeedGroup>,
+    /// Per variant, per ranked run (like `ranking.runs`): the ranks it could take within the
+    /// energy/CO2 bands (see `results::stability`).
+    pub rank_bands: [Vec<Option<crate::results::stability::RankBand>>; 4],
+    /// Per set (like `ranking.sets`): a warning when its runs' figures cover different scopes.
+    pub scope_warnings: Vec<Option<String>>,
 }
 
 impl Data {
@@ -41,7 +46,9 @@ impl Data {
     ) -> Result<Data, String> {
         let seed_groups = crate::results::seeds::aggregate_seeds(&records, &ranking)
             .map_err(|e| format!("aggregating seeds: {e:#}"))?;
-        Ok(Data { records, ranking, warnings, set_by, seed_groups })
+        let rank_bands = Variant::ALL.map(|v| crate::results::stability::rank_bands(&records, &ranking, v));
+        let scope_warnings = crate::results::record::scope_warnings(&records, &ranking);
+        Ok(Data { records, ranking, warnings, set_by, seed_groups, rank_bands, scope_warnings })
     }
 }
 
@@ -383,6 +390,11 @@ impl App {
     }
 
     /// PePR-C is shown for a set where it only repeats PePR-E (one intensity x PUE for every run).
+    /// The current set's mixed-scope warning, if its runs' figures cover different things.
+    pub fn scope_warning(&self) -> Option<&str> {
+        self.data.as_ref()?.scope_warnings.get(self.set_index)?.as_deref()
+    }
+
     pub fn co2_mirrors_energy(&self) -> bool {
         self.variant == Variant::Co2
             && self.data.as_ref().is_some_and(|d| d.ranking.co2_mirrors_energy_in(self.set_index))

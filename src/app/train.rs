@@ -7,6 +7,7 @@ use crossterm::event::KeyEvent;
 use super::plural;
 
 use crate::results::record::RunStatus;
+use crate::train::backend::Backend;
 use crate::train::worker::{Job, RunMessage, RunUpdate};
 use crate::train::{Input, Metric, TrainConfig};
 
@@ -70,11 +71,21 @@ pub enum Setting {
     Fraction,
     Seed,
     Metric,
+    Backend,
+    Threads,
 }
 
 impl Setting {
-    pub const ALL: [Setting; 6] =
-        [Setting::Epochs, Setting::BatchSize, Setting::Lr, Setting::Fraction, Setting::Seed, Setting::Metric];
+    pub const ALL: [Setting; 8] = [
+        Setting::Epochs,
+        Setting::BatchSize,
+        Setting::Lr,
+        Setting::Fraction,
+        Setting::Seed,
+        Setting::Metric,
+        Setting::Backend,
+        Setting::Threads,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -84,6 +95,8 @@ impl Setting {
             Setting::Fraction => "fraction",
             Setting::Seed => "seed",
             Setting::Metric => "metric",
+            Setting::Backend => "backend",
+            Setting::Threads => "threads",
         }
     }
 }
@@ -103,6 +116,13 @@ pub struct Settings {
     pub metric: Metric,
     /// From the home's settings file (read at start); not edited on this screen.
     pub meter: crate::meter::MeterSettings,
+    pub backend: Backend,
+    /// `None`: every core.
+    pub threads: Option<usize>,
+    /// Why cuda cannot be chosen here (checked once: this build, the driver, the devices).
+    pub cuda_unavailable: Option<String>,
+    /// A message for the screen's log after a change (e.g. why cuda cannot be chosen).
+    pub notice: Option<String>,
 }
 
 impl Default for Settings {
@@ -115,6 +135,10 @@ impl Default for Settings {
             seed: 0,
             metric: Metric::Accuracy,
             meter: crate::meter::MeterSettings::default(),
+            backend: Backend::Cpu,
+            threads: None,
+            cuda_unavailable: crate::train::backend::available_here(Backend::Cuda).err().map(|u| u.reason()),
+            notice: None,
         }
     }
 }
@@ -142,6 +166,16 @@ impl Settings {
                 Metric::BalancedAccuracy => "balanced".into(),
                 Metric::MacroAuc => "AUC".into(),
             },
+            Setting::Backend => match (self.backend, &self.cuda_unavailable) {
+                (Backend::Cuda, _) => "cuda".into(),
+                (Backend::Cpu, Some(_)) => "cpu (only)".into(),
+                (Backend::Cpu, None) => "cpu".into(),
+            },
+            Setting::Threads => match self.threads {
+                Some(n) => n.to_string(),
+                // Not the count: it differs between machines (the record stores the real one).
+                None => "all cores".into(),
+            },
         }
     }
 
@@ -159,6 +193,21 @@ impl Settings {
                 let i = all.iter().position(|m| *m == self.metric).unwrap_or(0);
                 self.metric = all[if up { (i + 1) % all.len() } else { (i + all.len() - 1) % all.len() }];
             }
+            Setting::Backend => match (&self.cuda_unavailable, self.backend) {
+                (Some(why), _) => self.notice = Some(format!("cuda is unavailable: {why}; runs train on the CPU")),
+                (None, Backend::Cpu) => self.backend = Backend::Cuda,
+                (None, Backend::Cuda) => self.backend = Backend::Cpu,
+            },
+            Setting::Threads => {
+                let cores = rayon::current_num_threads();
+                self.threads = match (self.threads, up) {
+                    (None, true) => None,
+                    (None, false) => Some(cores.saturating_sub(1).max(1)),
+                    (Some(n), true) if n + 1 >= cores => None,
+                    (Some(n), true) => Some(n + 1),
+                    (Some(n), false) => Some(n.saturating_sub(1).max(1)),
+                };
+            }
         }
     }
 
@@ -172,7 +221,8 @@ impl Settings {
             fraction: self.fraction,
             seed: self.seed,
             metric: self.metric,
-            backend: crate::train::backend::Backend::Cpu,
+            backend: self.backend,
+            threads: self.threads,
             meter: self.meter.clone(),
             ..TrainConfig::new(arch, dataset)
         }
@@ -357,6 +407,8 @@ impl TrainScreen {
                 lr: config.lr,
                 metric: config.metric,
                 meter: config.meter.clone(),
+                backend: config.backend,
+                threads: config.threads,
                 ..cell.config.clone()
             };
         }
@@ -454,8 +506,12 @@ impl TrainScreen {
                 let i = Setting::ALL.iter().position(|s| *s == self.setting).unwrap_or(0);
                 self.setting = Setting::ALL[(i + Setting::ALL.len() - 1) % Setting::ALL.len()];
             }
-            A::Increase => self.settings.change(self.setting, true),
-            A::Decrease => self.settings.change(self.setting, false),
+            A::Increase | A::Decrease => {
+                self.settings.change(self.setting, matches!(action, A::Increase));
+                if let Some(notice) = self.settings.notice.take() {
+                    self.note(notice);
+                }
+            }
             A::Start => {
                 if self.current.is_some() {
                     self.note("a run is training: the queue goes on by itself when it ends");

@@ -67,6 +67,9 @@ pub struct GridArgs {
     /// Pretrained cells train only the classifier head.
     #[arg(long, conflicts_with = "resume")]
     pub freeze_backbone: bool,
+    /// CPU threads per cell (default: the `threads` setting, else every core).
+    #[arg(long, value_name = "N", conflicts_with = "resume")]
+    pub threads: Option<usize>,
     /// Save the grid as grids/NAME.json in the home (default: `grid-` and a hash of its settings).
     #[arg(long, value_name = "NAME", conflicts_with = "resume")]
     pub name: Option<String>,
@@ -120,6 +123,7 @@ impl GridArgs {
             Backend::Cuda => "cuda".into(),
         };
         spec.train.freeze_backbone = self.freeze_backbone;
+        spec.train.threads = self.threads;
         spec.name = match &self.name {
             Some(name) => name.clone(),
             None => spec.derived_name(),
@@ -253,13 +257,18 @@ pub fn run(home: &Home, args: GridArgs) -> Result<()> {
     );
     let chosen = |i: usize| args.cell.is_none_or(|only| only == i);
     // The meters are this machine's (flags, then the home's settings), not part of the grid's spec.
-    let meter = args.meter.settings(&crate::cli::stored_settings(home));
+    let stored = crate::cli::stored_settings(home);
+    let meter = args.meter.settings(&stored);
     let configs: Vec<TrainConfig> = cells
         .iter()
         .zip(&states)
         .enumerate()
         .filter(|(i, (_, s))| chosen(*i) && !s.is_done())
-        .map(|(_, (c, _))| TrainConfig { meter: meter.clone(), ..c.config.clone() })
+        .map(|(_, (c, _))| TrainConfig {
+            meter: meter.clone(),
+            threads: c.config.threads.or(stored.threads),
+            ..c.config.clone()
+        })
         .collect();
     if configs.is_empty() {
         match args.cell {

@@ -52,6 +52,12 @@ impl Cell {
             }
         }
         args.extend(["--group".into(), self.group.clone(), "--grid-cell".into(), self.id.clone()]);
+        if let Some(n) = c.threads {
+            args.extend(["--threads".into(), n.to_string()]);
+        }
+        if c.paper_conventions {
+            args.push("--paper-conventions".into());
+        }
         args
     }
 }
@@ -81,6 +87,7 @@ pub fn expand(spec: &GridSpec) -> Vec<Cell> {
                             freeze_backbone: pretrained.is_some() && spec.train.freeze_backbone,
                             group: Some(group.clone()),
                             grid_cell: Some(id.clone()),
+                            threads: spec.train.threads,
                             ..TrainConfig::new(arch.as_str(), dataset.as_str())
                         };
                         cells.push(Cell { id, group: group.clone(), config });

@@ -72,6 +72,9 @@ pub struct TrainSettings {
     pub backend: String,
     /// Pretrained cells train only the classifier head.
     pub freeze_backbone: bool,
+    /// CPU threads per cell; absent: every core (a Slurm task: the cores Slurm gave it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
 }
 
 impl Default for TrainSettings {
@@ -83,6 +86,7 @@ impl Default for TrainSettings {
             metric: Metric::Accuracy.key().into(),
             backend: "cpu".into(),
             freeze_backbone: false,
+            threads: None,
         }
     }
 }
@@ -221,6 +225,14 @@ impl GridSpec {
         }
         if t.backend().is_none() {
             return Err(format!("field `train.backend`: {:?} is not cpu or cuda", t.backend));
+        }
+        if let Some(n) = t.threads
+            && !(1..=crate::train::threads::MAX_THREADS).contains(&n)
+        {
+            return Err(format!(
+                "field `train.threads`: must be from 1 to {}, got {n}",
+                crate::train::threads::MAX_THREADS
+            ));
         }
         if let Some(template) = &self.group_template {
             check_template(template).map_err(|e| format!("field `group_template`: {e}"))?;

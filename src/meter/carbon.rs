@@ -17,6 +17,8 @@ pub const WORLD_AVERAGE_SOURCE: &str = "world average, 2024 (IEA Electricity 202
 /// PUE when none is set: the energy measured is the energy counted. carbontracker multiplies by
 /// 1.58 (Uptime Institute's 2023 data-centre average) instead.
 pub const DEFAULT_PUE: f64 = 1.0;
+/// carbontracker's PUE constant, which the paper's energy figures include (`--paper-conventions`).
+pub const CARBONTRACKER_PUE: f64 = 1.58;
 
 /// The table of annual national averages, compiled in.
 const TABLE: &str = include_str!("../../assets/carbon_intensity.csv");

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::estimate;
 use super::flops;
-use super::nvml::NvmlDevice;
+use super::nvml::{GpuDevice, NvmlDevice};
 use super::process;
 use super::rapl::Rapl;
 use super::session::{MeterSettings, device_peak, plan_sources, power_source_of};
@@ -21,9 +21,11 @@ pub fn run(out: &mut impl Write, settings: &MeterSettings, home: Option<&Path>, 
     let cpus = process::logical_cpus();
     let nvml = match NvmlDevice::count() {
         Ok(0) => "NVML: loaded, but it sees no GPU".to_string(),
-        Ok(n) => match NvmlDevice::open(0) {
-            Ok(_) => format!("NVML: available, {n} GPU(s); a --backend cuda run reads device 0"),
-            Err(why) => format!("NVML: {n} GPU(s), device 0 cannot be opened ({why})"),
+        Ok(n) => match NvmlDevice::open_for_cuda(0) {
+            Ok((device, how)) => {
+                format!("NVML: available, {n} GPU(s); a --backend cuda run reads {} = {how}", device.name())
+            }
+            Err(why) => format!("NVML: {n} GPU(s), but the run's device cannot be opened ({why})"),
         },
         Err(why) => format!("NVML: not available ({why})"),
     };
@@ -31,19 +33,40 @@ pub fn run(out: &mut impl Write, settings: &MeterSettings, home: Option<&Path>, 
         Ok(r) => format!("RAPL: readable ({})", r.domain_names().join(" + ")),
         Err(problem) => problem.message().to_string(),
     };
+    let give = "give the real TDP with --cpu-tdp WATTS or `pepr config set cpu_tdp_w WATTS`";
+    let tdp_step = estimate::cpu_tdp(settings.cpu_tdp_w, cpu.as_deref()).map(|t| t.step.label());
     let tdp = match estimate::cpu_tdp(settings.cpu_tdp_w, cpu.as_deref()) {
-        Some(t) => format!("TDP: {} = {} W ({})", cpu.as_deref().unwrap_or("this CPU"), t.watts, t.source),
-        None => {
-            format!("TDP: unknown for {} (not in the table; set --cpu-tdp WATTS)", cpu.as_deref().unwrap_or("this CPU"))
-        }
+        Some(t) => format!(
+            "TDP: {} = {:.1} W, {}: {}; energy band x{:.2}-{:.2}{}",
+            cpu.as_deref().unwrap_or("this CPU"),
+            t.watts,
+            t.step.label(),
+            t.source,
+            t.band.0,
+            t.band.1,
+            if t.step == super::tdp::TdpStep::User { String::new() } else { format!("; {give}") }
+        ),
+        None => format!(
+            "TDP: unknown for {} (no vendor pepr knows, so no estimate); {give}",
+            cpu.as_deref().unwrap_or("this CPU")
+        ),
     };
+    let backends = format!("backends compiled in: {}", crate::train::backend::compiled().join(", "));
+    let cuda = match crate::train::backend::available_here(Backend::Cuda) {
+        Ok(()) => "cuda: available".to_string(),
+        Err(why) => format!("cuda: unavailable, {}", why.reason()),
+    };
+    let threads = format!(
+        "threads: a run uses {} (set with --threads N or `pepr config set threads N`)",
+        rayon::current_num_threads()
+    );
     let cpu_plan = plan_sources(settings, Backend::Cpu);
     let cpu_use = power_source_of(&cpu_plan.sources)
         .map_or_else(|| "nothing: energy and CO2 are left unknown".to_string(), |p| p.label());
     let why = if cpu_plan.sources.iter().any(|s| s.name() == "RAPL") {
         "RAPL counters are readable"
     } else if cpu_plan.sources.is_empty() {
-        "no RAPL and no TDP for this CPU"
+        "no RAPL, and no TDP: the CPU's vendor is not one pepr knows"
     } else {
         "no readable RAPL, so the CPU's TDP x this process's CPU share"
     };
@@ -68,6 +91,10 @@ pub fn run(out: &mut impl Write, settings: &MeterSettings, home: Option<&Path>, 
             "nvml": nvml,
             "rapl": rapl,
             "tdp": tdp,
+            "tdp_step": tdp_step,
+            "backends": crate::train::backend::compiled(),
+            "cuda": cuda,
+            "threads": rayon::current_num_threads(),
             "cpu_run_uses": cpu_use,
             "why": why,
             "peak_flops_per_s": peak.flops_per_s,
@@ -81,6 +108,8 @@ pub fn run(out: &mut impl Write, settings: &MeterSettings, home: Option<&Path>, 
         return Ok(());
     }
     writeln!(out, "CPU: {} ({cpus} logical CPUs)", cpu.as_deref().unwrap_or("unknown model"))?;
+    writeln!(out, "{backends}; {cuda}")?;
+    writeln!(out, "{threads}")?;
     writeln!(out, "{nvml}")?;
     writeln!(out, "{rapl}")?;
     writeln!(out, "{tdp}")?;

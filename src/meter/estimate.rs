@@ -7,25 +7,38 @@ use std::time::Instant;
 
 use super::process;
 use super::source::{EnergySource, Reading};
+use super::tdp::TdpStep;
 
-/// A CPU's rated power and where that figure comes from.
+/// A CPU's rated power, where that figure comes from, and the band of the estimate made with it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tdp {
     pub watts: f64,
     pub source: String,
+    pub step: TdpStep,
+    /// Low and high factors on the estimated energy (see [`super::band`]).
+    pub band: (f64, f64),
 }
 
-/// The TDP to estimate with: the user's figure wins, then the table of common CPUs.
+impl Tdp {
+    /// A TDP the user gives: the estimate's own band (the TDP is right, TDP x load still is a model).
+    pub fn user(watts: f64) -> Tdp {
+        Tdp {
+            watts,
+            source: "set by the user (--cpu-tdp or `pepr config set cpu_tdp_w`)".into(),
+            step: TdpStep::User,
+            band: super::band::TDP_MODEL,
+        }
+    }
+}
+
+/// The TDP to estimate with: the user's figure wins, then the table's fallback chain (exact model,
+/// family median, vendor median; see [`super::tdp::lookup_on`]).
 pub fn cpu_tdp(override_w: Option<f64>, cpu_model: Option<&str>) -> Option<Tdp> {
     if let Some(watts) = override_w.filter(|w| w.is_finite() && *w > 0.0) {
-        return Some(Tdp { watts, source: "set by the user (--cpu-tdp)".into() });
+        return Some(Tdp::user(watts));
     }
-    table_lookup(cpu_model?)
-}
-
-/// The shipped table of CPU TDPs (assets/cpu_tdp.csv), scaled to the CPUs this machine sees.
-fn table_lookup(model: &str) -> Option<Tdp> {
-    super::tdp::lookup(model).map(|t| Tdp { watts: t.watts, source: t.source })
+    let t = super::tdp::lookup(cpu_model?)?;
+    Some(Tdp { watts: t.watts, source: t.source, step: t.step, band: t.band })
 }
 
 /// The process's share of the machine: CPU seconds over wall seconds x logical CPUs, capped at 1.
@@ -52,6 +65,9 @@ pub fn proc_clock() -> LoadClock {
 pub struct LoadEstimate {
     pub tdp: Tdp,
     cpus: usize,
+    /// The run's thread count: a run on fewer threads than CPUs can load at most that share of the
+    /// package (the gauge's full scale; the energy follows from the CPU time it really used).
+    threads: usize,
     clock: LoadClock,
     last: Option<(f64, f64)>,
     energy_j: f64,
@@ -59,7 +75,13 @@ pub struct LoadEstimate {
 
 impl LoadEstimate {
     pub fn new(tdp: Tdp, cpus: usize, clock: LoadClock) -> LoadEstimate {
-        LoadEstimate { tdp, cpus, clock, last: None, energy_j: 0.0 }
+        LoadEstimate { tdp, cpus, threads: cpus, clock, last: None, energy_j: 0.0 }
+    }
+
+    /// The run trains on `threads` threads (see [`crate::train::threads`]).
+    pub fn with_threads(mut self, threads: usize) -> LoadEstimate {
+        self.threads = threads.clamp(1, self.cpus.max(1));
+        self
     }
 }
 
@@ -88,11 +110,22 @@ impl EnergySource for LoadEstimate {
     }
 
     fn detail(&self) -> String {
-        format!("TDP {} W ({}) x process CPU share over {} logical CPUs", self.tdp.watts, self.tdp.source, self.cpus)
+        let threads =
+            if self.threads < self.cpus { format!(" (the run uses {} of them)", self.threads) } else { String::new() };
+        format!(
+            "TDP {} W ({}) x process CPU share over {} logical CPUs{threads}",
+            (self.tdp.watts * 10.0).round() / 10.0,
+            self.tdp.source,
+            self.cpus
+        )
     }
 
     fn full_scale_w(&self) -> Option<f64> {
-        Some(self.tdp.watts)
+        Some(self.tdp.watts * self.threads as f64 / self.cpus.max(1) as f64)
+    }
+
+    fn band(&self) -> (f64, f64) {
+        self.tdp.band
     }
 }
 
@@ -113,7 +146,7 @@ mod tests {
         // Wall 0, 1, 2, 3 s; CPU 0, 2, 3, 3 s on 4 CPUs: shares 0.5, 0.25, 0 of 100 W.
         let mut ticks = vec![(0.0, 0.0), (1.0, 2.0), (2.0, 3.0), (3.0, 3.0)].into_iter();
         let clock: LoadClock = Box::new(move || ticks.next().ok_or_else(|| "done".to_string()));
-        let tdp = Tdp { watts: 100.0, source: "test".into() };
+        let tdp = Tdp { watts: 100.0, source: "test".into(), step: TdpStep::User, band: (0.5, 2.0) };
         let mut est = LoadEstimate::new(tdp, 4, clock);
         assert_eq!(est.read().unwrap().power_w, None, "the first reading has no interval yet");
         assert_eq!(est.read().unwrap().power_w, Some(50.0));
@@ -121,6 +154,11 @@ mod tests {
         let last = est.read().unwrap();
         assert_eq!((last.power_w, last.energy_j), (Some(0.0), Some(75.0)));
         assert!(!est.measured() && est.detail().contains("TDP 100 W (test)"));
+        assert_eq!(est.band(), (0.5, 2.0));
+        assert_eq!(est.full_scale_w(), Some(100.0));
+        let one = LoadEstimate::new(est.tdp.clone(), 4, Box::new(|| Ok((0.0, 0.0)))).with_threads(1);
+        assert_eq!(one.full_scale_w(), Some(25.0));
+        assert!(one.detail().contains("the run uses 1 of them"), "{}", one.detail());
         assert!(est.read().is_err());
     }
 
@@ -128,7 +166,8 @@ mod tests {
     fn the_users_tdp_wins_and_no_tdp_means_no_estimate() {
         let t = cpu_tdp(Some(65.0), Some("Some CPU")).unwrap();
         assert_eq!(t.watts, 65.0);
-        assert!(t.source.contains("user"));
+        assert!(t.source.contains("user") && t.step == TdpStep::User);
+        assert_eq!(t.band, super::super::band::TDP_MODEL);
         assert_eq!(cpu_tdp(Some(0.0), None), None);
         assert_eq!(cpu_tdp(None, None), None);
     }

@@ -5,6 +5,7 @@
 //!
 //! Every figure carries its source: "measured (NVML)", "measured (RAPL)" or "estimated (TDP x load)".
 
+pub mod band;
 pub mod bench;
 pub mod carbon;
 pub mod doctor;

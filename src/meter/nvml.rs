@@ -50,6 +50,107 @@ impl NvmlDevice {
     }
 }
 
+/// What device resolution needs to know of the GPUs NVML sees (the real NVML, or a fake in tests).
+pub trait GpuInventory {
+    fn count(&self) -> Result<u32, String>;
+    /// The device's UUID, e.g. "GPU-5d2f...".
+    fn uuid(&self, index: u32) -> Result<String, String>;
+}
+
+/// The real inventory: NVML.
+pub struct NvmlInventory(Nvml);
+
+impl NvmlInventory {
+    pub fn open() -> Result<NvmlInventory, String> {
+        Nvml::init().map(NvmlInventory).map_err(|e| explain(&e))
+    }
+}
+
+impl GpuInventory for NvmlInventory {
+    fn count(&self) -> Result<u32, String> {
+        self.0.device_count().map_err(|e| explain(&e))
+    }
+
+    fn uuid(&self, index: u32) -> Result<String, String> {
+        self.0.device_by_index(index).and_then(|d| d.uuid()).map_err(|e| explain(&e))
+    }
+}
+
+/// The environment variables that bind a process to GPUs.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GpuBinding {
+    /// CUDA_VISIBLE_DEVICES: indices ("2,3") or UUIDs ("GPU-...", also a unique prefix).
+    pub cuda_visible_devices: Option<String>,
+    /// Slurm's binding of the step or job (SLURM_STEP_GPUS, else SLURM_JOB_GPUS): physical indices.
+    pub slurm_gpus: Option<String>,
+}
+
+impl GpuBinding {
+    pub fn from_env() -> GpuBinding {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        GpuBinding {
+            cuda_visible_devices: var("CUDA_VISIBLE_DEVICES"),
+            slurm_gpus: var("SLURM_STEP_GPUS").or_else(|| var("SLURM_JOB_GPUS")),
+        }
+    }
+}
+
+/// The NVML index of CUDA device `cuda_index` (what the run trains on), and how it was found.
+/// NVML numbers every GPU of the machine and ignores CUDA_VISIBLE_DEVICES, so device 0 of a task
+/// bound to GPU 3 is NVML's 3. When NVML itself sees only as many GPUs as are bound (a Slurm
+/// cgroup that hides the others), the position in the list is the index.
+pub fn resolve_device(cuda_index: u32, binding: &GpuBinding, gpus: &dyn GpuInventory) -> Result<(u32, String), String> {
+    let count = gpus.count()?;
+    let (list, from) = match (&binding.cuda_visible_devices, &binding.slurm_gpus) {
+        (Some(list), _) => (list.as_str(), "CUDA_VISIBLE_DEVICES"),
+        (None, Some(list)) => (list.as_str(), "Slurm's GPU binding (SLURM_STEP_GPUS/SLURM_JOB_GPUS)"),
+        (None, None) => {
+            return if cuda_index < count {
+                Ok((cuda_index, format!("NVML device {cuda_index} (no CUDA_VISIBLE_DEVICES)")))
+            } else {
+                Err(format!("NVML sees {count} GPU(s); device {cuda_index} is not one of them"))
+            };
+        }
+    };
+    let entries: Vec<&str> = list.split(',').map(str::trim).filter(|e| !e.is_empty()).collect();
+    let entry = *entries
+        .get(cuda_index as usize)
+        .ok_or_else(|| format!("{from}={list:?} has no device {cuda_index} for this run"))?;
+    if entries.len() as u32 == count && from != "CUDA_VISIBLE_DEVICES" {
+        return Ok((cuda_index, format!("NVML device {cuda_index}: NVML sees only the {count} GPU(s) {from} binds")));
+    }
+    if let Ok(index) = entry.parse::<u32>() {
+        if index < count {
+            return Ok((index, format!("NVML device {index} ({from}={list}, device {cuda_index} of the run)")));
+        }
+        if (cuda_index) < count && entries.len() as u32 == count {
+            return Ok((cuda_index, format!("NVML device {cuda_index}: NVML sees only the bound GPU(s)")));
+        }
+        return Err(format!("{from}={list}: GPU {index} is not one of the {count} NVML sees"));
+    }
+    // A UUID (or a unique prefix of one, as CUDA accepts); MIG instances ("MIG-...") are not NVML devices.
+    let mut found = Vec::new();
+    for i in 0..count {
+        if gpus.uuid(i).is_ok_and(|u| u.starts_with(entry)) {
+            found.push(i);
+        }
+    }
+    match found[..] {
+        [index] => Ok((index, format!("NVML device {index} (UUID {entry} from {from})"))),
+        [] => Err(format!("{from}: no GPU NVML sees has UUID {entry}")),
+        _ => Err(format!("{from}: UUID prefix {entry} matches {} GPUs", found.len())),
+    }
+}
+
+impl NvmlDevice {
+    /// Opens the NVML device of CUDA device `cuda_index` as this process's binding names it.
+    pub fn open_for_cuda(cuda_index: u32) -> Result<(NvmlDevice, String), String> {
+        let inventory = NvmlInventory::open()?;
+        let (index, how) = resolve_device(cuda_index, &GpuBinding::from_env(), &inventory)?;
+        Ok((NvmlDevice { nvml: inventory.0, index }, how))
+    }
+}
+
 impl GpuDevice for NvmlDevice {
     fn power_mw(&self) -> Result<u32, String> {
         let d = self.nvml.device_by_index(self.index).map_err(|e| explain(&e))?;
@@ -116,6 +217,10 @@ impl<D: GpuDevice> EnergySource for NvmlSource<D> {
         let how = if self.counter { "energy counter" } else { "power draw, integrated" };
         format!("NVML {how}: {}", self.device.name())
     }
+
+    fn band(&self) -> (f64, f64) {
+        if self.counter { super::band::COUNTER } else { super::band::NVML_POWER }
+    }
 }
 
 #[cfg(test)]
@@ -169,6 +274,46 @@ pub(crate) mod tests {
         assert_eq!((r.power_w, r.energy_j), (Some(80.0), None));
         gpu.state.lock().unwrap().0 = None;
         assert!(source.read().is_err());
+    }
+
+    /// Four GPUs with made-up UUIDs.
+    struct FakeInventory(u32);
+
+    impl GpuInventory for FakeInventory {
+        fn count(&self) -> Result<u32, String> {
+            Ok(self.0)
+        }
+        fn uuid(&self, index: u32) -> Result<String, String> {
+            Ok(format!("GPU-{index}a{index}b-0000"))
+        }
+    }
+
+    #[test]
+    fn cuda_visible_devices_and_slurm_pick_the_nvml_device() {
+        let four = FakeInventory(4);
+        let bind = |cvd: Option<&str>, slurm: Option<&str>| GpuBinding {
+            cuda_visible_devices: cvd.map(str::to_string),
+            slurm_gpus: slurm.map(str::to_string),
+        };
+        assert_eq!(resolve_device(0, &bind(None, None), &four).unwrap().0, 0);
+        assert_eq!(resolve_device(0, &bind(Some("2,3"), None), &four).unwrap().0, 2);
+        assert_eq!(resolve_device(1, &bind(Some("2, 3"), None), &four).unwrap().0, 3);
+        let (index, how) = resolve_device(0, &bind(Some("GPU-3a3b-0000"), None), &four).unwrap();
+        assert_eq!(index, 3);
+        assert!(how.contains("UUID"), "{how}");
+        assert_eq!(resolve_device(0, &bind(Some("GPU-1a1b"), None), &four).unwrap().0, 1, "a unique prefix");
+        assert!(resolve_device(0, &bind(Some("GPU-"), None), &four).unwrap_err().contains("matches 4"));
+        assert!(resolve_device(0, &bind(Some("GPU-ffff"), None), &four).is_err());
+        assert!(resolve_device(1, &bind(Some("2"), None), &four).unwrap_err().contains("no device 1"));
+        assert!(resolve_device(0, &bind(Some("7"), None), &four).unwrap_err().contains("not one of the 4"));
+        // Slurm's binding when CUDA_VISIBLE_DEVICES is not set; CUDA_VISIBLE_DEVICES wins when both are.
+        assert_eq!(resolve_device(0, &bind(None, Some("1")), &four).unwrap().0, 1);
+        assert_eq!(resolve_device(0, &bind(Some("3"), Some("1")), &four).unwrap().0, 3);
+        // A cgroup that lets NVML see only the bound GPU: it is NVML's device 0.
+        let one = FakeInventory(1);
+        assert_eq!(resolve_device(0, &bind(None, Some("3")), &one).unwrap().0, 0);
+        assert_eq!(resolve_device(0, &bind(Some("3"), None), &one).unwrap().0, 0);
+        assert!(resolve_device(4, &bind(None, None), &four).is_err());
     }
 
     #[test]

@@ -52,14 +52,10 @@ pub fn host_name() -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// The CPU model as /proc/cpuinfo names it (e.g. "AMD EPYC 7763 64-Core Processor").
+/// The CPU model as /proc/cpuinfo names it (e.g. "AMD EPYC 7763 64-Core Processor"), or on
+/// aarch64 as its implementer and part codes name it ("ARM Neoverse-N1"), or macOS's brand string.
 pub fn cpu_model() -> Option<String> {
-    let text = std::fs::read_to_string("/proc/cpuinfo").ok()?;
-    text.lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split_once(':'))
-        .map(|(_, name)| name.trim().to_string())
-        .filter(|s| !s.is_empty())
+    super::tdp::this_cpu_model().filter(|s| !s.is_empty())
 }
 
 #[cfg(test)]

@@ -24,6 +24,8 @@ pub struct Snapshot {
     pub power_w: Option<f64>,
     /// Energy so far over every source, joules; `None` when there is no source.
     pub energy_j: Option<f64>,
+    /// Energy so far of each source, in the sources' order (for their uncertainty bands).
+    pub energy_by_source_j: Vec<f64>,
     pub rss_bytes: Option<u64>,
     pub peak_rss_bytes: Option<u64>,
     pub gpu_memory_bytes: Option<u64>,
@@ -146,6 +148,7 @@ impl State {
         let powers: Vec<f64> = self.integrators.iter().filter_map(|i| i.power_w).collect();
         s.power_w = (!powers.is_empty()).then(|| powers.iter().sum());
         s.energy_j = (!self.sources.is_empty()).then(|| self.integrators.iter().map(|i| i.energy_j).sum());
+        s.energy_by_source_j = self.integrators.iter().map(|i| i.energy_j).collect();
         s.rss_bytes = process::rss_bytes();
         s.peak_rss_bytes = s.peak_rss_bytes.max(s.rss_bytes);
         s.gpu_memory_bytes = gpu_memory;

@@ -17,7 +17,9 @@ use super::rapl::{self, Rapl};
 use super::sampler::{self, Sampler, Snapshot};
 use super::source::EnergySource;
 use crate::catalog::{self, Cost, Spec};
-use crate::results::record::{MeterDetail, PowerSource, Prediction, RunRecord};
+use crate::results::record::{
+    ENERGY_SCOPE_CARBONTRACKER, ENERGY_SCOPE_PEPR, MeterDetail, PowerSource, Prediction, RunRecord, TimeScope,
+};
 use crate::train::Input;
 use crate::train::backend::Backend;
 
@@ -58,6 +60,8 @@ pub struct SourcePlan {
     pub sources: Vec<Box<dyn EnergySource>>,
     /// One line per source considered: used, or why not.
     pub notes: Vec<String>,
+    /// The step of the TDP fallback chain, when the CPU is estimated from a TDP.
+    pub tdp_step: Option<super::tdp::TdpStep>,
 }
 
 /// GPU runs read NVML for the device they use; the CPU is read through RAPL when readable,
@@ -65,11 +69,13 @@ pub struct SourcePlan {
 pub fn plan_sources(settings: &MeterSettings, backend: Backend) -> SourcePlan {
     let mut sources: Vec<Box<dyn EnergySource>> = Vec::new();
     let mut notes = Vec::new();
+    let mut tdp_step = None;
     match backend {
-        Backend::Cuda => match NvmlDevice::open(0) {
-            Ok(device) => {
+        // The run trains on CUDA device 0 of its binding (CUDA_VISIBLE_DEVICES, Slurm's GPUs).
+        Backend::Cuda => match NvmlDevice::open_for_cuda(0) {
+            Ok((device, how)) => {
                 let source = NvmlSource::new(device);
-                notes.push(format!("NVML: used ({})", source.detail()));
+                notes.push(format!("NVML: used ({}; {how})", source.detail()));
                 sources.push(Box::new(source));
             }
             Err(why) => notes.push(format!("NVML: not available ({why}): GPU energy is not counted")),
@@ -86,18 +92,22 @@ pub fn plan_sources(settings: &MeterSettings, backend: Backend) -> SourcePlan {
             let model = process::cpu_model();
             match estimate::cpu_tdp(settings.cpu_tdp_w, model.as_deref()) {
                 Some(tdp) => {
-                    let source = LoadEstimate::new(tdp, process::logical_cpus(), estimate::proc_clock());
+                    tdp_step = Some(tdp.step);
+                    // Inside a run's own thread pool this is the run's thread count.
+                    let source = LoadEstimate::new(tdp, process::logical_cpus(), estimate::proc_clock())
+                        .with_threads(rayon::current_num_threads());
                     notes.push(format!("TDP: used, {}", source.detail()));
                     sources.push(Box::new(source));
                 }
                 None => notes.push(format!(
-                    "TDP: unknown for {}: CPU energy is not estimated (set --cpu-tdp WATTS)",
+                    "TDP: unknown for {} (no vendor pepr knows): CPU energy is not estimated (give it with \
+                     --cpu-tdp WATTS or `pepr config set cpu_tdp_w WATTS`)",
                     model.as_deref().unwrap_or("this CPU")
                 )),
             }
         }
     }
-    SourcePlan { sources, notes }
+    SourcePlan { sources, notes, tdp_step }
 }
 
 /// "measured (RAPL)", "estimated (TDP x load)", or for a mix "estimated (NVML measured + TDP x load)".
@@ -126,6 +136,13 @@ pub struct LiveMeters {
     /// Full scale of the power gauge: the TDP when estimating, else the highest power seen.
     pub gauge_max_w: Option<f64>,
     pub energy_kwh: Option<f64>,
+    /// Bounds of the energy and CO2 (see [`super::band`]).
+    pub energy_kwh_low: Option<f64>,
+    pub energy_kwh_high: Option<f64>,
+    pub co2_g_low: Option<f64>,
+    pub co2_g_high: Option<f64>,
+    /// "measured" or "estimated", for the energy text.
+    pub energy_how: Option<&'static str>,
     pub co2_g: Option<f64>,
     pub samples_per_s: Option<f64>,
     pub flops_per_s: Option<f64>,
@@ -165,9 +182,17 @@ impl LiveMeters {
         }
     }
 
+    /// "0.012 kWh, 0.005-0.035 kWh, estimated · 5.76 g, 2.40-16.80 g CO2-eq".
     pub fn energy_text(&self) -> String {
         match (self.energy_kwh, self.co2_g) {
-            (Some(e), Some(c)) => format!("{} · {} CO2-eq", kwh(e), grams(c)),
+            (Some(e), Some(c)) => {
+                let how = self.energy_how.map(|h| format!(", {h}")).unwrap_or_default();
+                format!(
+                    "{}{how} · {} CO2-eq",
+                    super::band::with_band(e, self.energy_kwh_low, self.energy_kwh_high, kwh),
+                    super::band::with_band(c, self.co2_g_low, self.co2_g_high, grams)
+                )
+            }
             _ => "energy unknown".into(),
         }
     }
@@ -219,6 +244,14 @@ pub struct RunMeters {
     pub pue: f64,
     power_source: Option<PowerSource>,
     power_detail: String,
+    /// Each source's band factors, in the sampler's order.
+    bands: Vec<(f64, f64)>,
+    band_basis: Option<String>,
+    tdp_basis: Option<String>,
+    /// The CPU threads the run trains with (the thread pool it was started in).
+    threads: usize,
+    /// The process's CPU seconds when the meters started.
+    cpu_at_start: Option<f64>,
     gauge_max_w: Option<f64>,
     gpu_memory: bool,
     pub notes: Vec<String>,
@@ -241,7 +274,8 @@ pub fn device_peak(backend: Backend, device: &Device, home: Option<&Path>) -> Pe
         Backend::Cpu => process::cpu_model().unwrap_or_else(|| "CPU".into()),
         Backend::Cuda => "CUDA device 0".into(),
     };
-    let key = flops::cache_key(backend.label(), &device_name, process::logical_cpus());
+    // Per thread count: inside a run's own pool, the peak of that many threads (measured in it).
+    let key = flops::cache_key(backend.label(), &device_name, rayon::current_num_threads());
     let measure = || flops::measure_peak(device, flops::PEAK_MATRIX, flops::PEAK_REPS);
     match home {
         Some(home) => flops::peak(&flops::cache_path(home), &key, measure),
@@ -267,7 +301,7 @@ impl RunMeters {
         if !(settings.idle_baseline_s.is_finite() && settings.idle_baseline_s >= 0.0) {
             return Err(format!("--idle-baseline must be a number of seconds >= 0, got {}", settings.idle_baseline_s));
         }
-        let SourcePlan { sources, mut notes } = plan_sources(settings, backend);
+        let SourcePlan { sources, mut notes, tdp_step: plan_tdp_step } = plan_sources(settings, backend);
         let peak = device_peak(backend, device, home);
         if let Some(w) = &peak.warning {
             notes.push(w.clone());
@@ -275,6 +309,16 @@ impl RunMeters {
         let interval = Duration::from_millis(settings.sample_ms);
         let power_source = power_source_of(&sources);
         let power_detail = sources.iter().map(|s| s.detail()).collect::<Vec<_>>().join("; ");
+        let bands: Vec<(f64, f64)> = sources.iter().map(|s| s.band()).collect();
+        let band_basis = (!sources.is_empty()).then(|| {
+            let part = |s: &Box<dyn EnergySource>| {
+                let (l, h) = s.band();
+                format!("{} x{l:.2}-{h:.2}", s.name())
+            };
+            sources.iter().map(part).collect::<Vec<_>>().join(" + ")
+        });
+        let tdp_basis = plan_tdp_step.map(|step| step.label().to_string());
+        let threads = rayon::current_num_threads();
         let gauge_max_w = sources.iter().find_map(|s| s.full_scale_w());
         let (sources, idle_power_w) = if settings.idle_baseline_s > 0.0 && !sources.is_empty() {
             let idle = Sampler::start(sources, interval);
@@ -293,6 +337,11 @@ impl RunMeters {
             pue,
             power_source,
             power_detail,
+            bands,
+            band_basis,
+            tdp_basis,
+            threads,
+            cpu_at_start: process::process_cpu_s(),
             gauge_max_w,
             gpu_memory,
             notes,
@@ -338,6 +387,14 @@ impl RunMeters {
         snapshot.energy_j.map(|j| j / 3.6e6)
     }
 
+    fn bounds_of(&self, snapshot: &Snapshot) -> Option<super::band::Bounds> {
+        bounds_of(&self.bands, snapshot)
+    }
+
+    fn co2(&self, kwh: f64) -> f64 {
+        emissions::co2_g(kwh, self.carbon.g_per_kwh, self.pue)
+    }
+
     /// `samples_in_epoch` samples of `epoch` are trained by now.
     pub fn observe(&mut self, epoch: usize, samples_in_epoch: u64) {
         let t = self.now_s();
@@ -361,12 +418,18 @@ impl RunMeters {
             self.gauge_max_w = Some(self.gauge_max_w.unwrap_or(0.0).max(w));
         }
         let (memory_gb, memory_kind) = self.memory(&s);
+        let bounds = self.bounds_of(&s);
         LiveMeters {
             elapsed_s: s.elapsed_s,
             power_w: s.power_w,
             power_label: self.power_source.as_ref().map(|p| p.label()),
             gauge_max_w: self.gauge_max_w,
             energy_kwh,
+            energy_kwh_low: bounds.map(|b| b.low),
+            energy_kwh_high: bounds.map(|b| b.high),
+            co2_g_low: bounds.map(|b| self.co2(b.low)),
+            co2_g_high: bounds.map(|b| self.co2(b.high)),
+            energy_how: self.power_source.as_ref().map(|p| if p.measured { "measured" } else { "estimated" }),
             co2_g: energy_kwh.map(|e| emissions::co2_g(e, self.carbon.g_per_kwh, self.pue)),
             samples_per_s,
             flops_per_s,
@@ -398,6 +461,7 @@ impl RunMeters {
         let achieved = self.flops.as_ref().filter(|_| samples_per_s > 0.0).map(|f| f.flops_at(samples_per_s));
         let done = self.sampler.stop();
         let s = done.snapshot;
+        let bounds = bounds_of(&self.bands, &s);
         let energy_kwh = Self::kwh_of(&s);
         let (memory_gb, memory_kind) = memory_of(self.gpu_memory, self.sample_ms, &s);
         let co2_g = energy_kwh.map(|e| emissions::co2_g(e, self.carbon.g_per_kwh, self.pue));
@@ -405,9 +469,17 @@ impl RunMeters {
             (Some(e), Some(idle)) => Some((e - idle * s.elapsed_s / 3.6e6).max(0.0)),
             _ => None,
         };
+        let co2 = |kwh: f64| emissions::co2_g(kwh, self.carbon.g_per_kwh, self.pue);
         MeterReport {
             energy_kwh,
             co2_g,
+            energy_kwh_low: bounds.map(|b| b.low),
+            energy_kwh_high: bounds.map(|b| b.high),
+            co2_g_low: bounds.map(|b| co2(b.low)),
+            co2_g_high: bounds.map(|b| co2(b.high)),
+            band_basis: self.band_basis,
+            tdp_basis: self.tdp_basis,
+            threads: self.threads,
             memory_gb,
             memory_kind,
             power_source: self.power_source,
@@ -428,6 +500,7 @@ impl RunMeters {
                 metered_s: Some(s.elapsed_s),
                 sampler_cpu_s: done.thread_cpu_s,
                 samples: Some(s.samples),
+                process_cpu_s: self.cpu_at_start.zip(process::process_cpu_s()).map(|(a, b)| b - a),
             },
             notes: self.notes,
             estimate: None,
@@ -435,10 +508,23 @@ impl RunMeters {
     }
 }
 
+/// The energy's bounds in kWh: each source's energy times its band, summed.
+fn bounds_of(bands: &[(f64, f64)], snapshot: &Snapshot) -> Option<super::band::Bounds> {
+    if snapshot.energy_j.is_none() {
+        return None;
+    }
+    let parts: Vec<(f64, (f64, f64))> =
+        snapshot.energy_by_source_j.iter().zip(bands).map(|(j, b)| (j / 3.6e6, *b)).collect();
+    super::band::combine(&parts)
+}
+
 /// Which memory a run's figure is: the GPU's (NVML) for a metered GPU run, else the process's RSS.
 fn memory_of(gpu_memory: bool, sample_ms: u64, s: &Snapshot) -> (Option<f64>, String) {
     if gpu_memory {
-        (s.peak_gpu_memory_bytes.map(|b| b as f64 / 1e9), "peak GPU memory used (NVML, device 0, all processes)".into())
+        (
+            s.peak_gpu_memory_bytes.map(|b| b as f64 / 1e9),
+            "peak GPU memory used (NVML, the run's device, all processes)".into(),
+        )
     } else {
         (s.peak_rss_bytes.map(|b| b as f64 / 1e9), format!("peak RSS (VmRSS every {sample_ms} ms)"))
     }
@@ -449,6 +535,15 @@ fn memory_of(gpu_memory: bool, sample_ms: u64, s: &Snapshot) -> (Option<f64>, St
 pub struct MeterReport {
     pub energy_kwh: Option<f64>,
     pub co2_g: Option<f64>,
+    pub energy_kwh_low: Option<f64>,
+    pub energy_kwh_high: Option<f64>,
+    pub co2_g_low: Option<f64>,
+    pub co2_g_high: Option<f64>,
+    /// Each source's band, e.g. "TDP x load x0.45-1.90".
+    pub band_basis: Option<String>,
+    pub tdp_basis: Option<String>,
+    /// CPU threads the run trained with.
+    pub threads: usize,
     pub memory_gb: Option<f64>,
     pub memory_kind: String,
     pub power_source: Option<PowerSource>,
@@ -473,6 +568,36 @@ impl MeterReport {
         record.prediction = self.prediction.clone();
         record.estimate = self.estimate.clone();
         record.node = process::host_name();
+        let m = &mut record.measurement;
+        m.energy_kwh_low = self.energy_kwh_low;
+        m.energy_kwh_high = self.energy_kwh_high;
+        m.co2_g_low = self.co2_g_low;
+        m.co2_g_high = self.co2_g_high;
+        m.energy_band_basis = self.band_basis.clone();
+        m.tdp_basis = self.tdp_basis.clone();
+        m.threads = Some(self.threads as u32);
+        m.time_scope = Some(TimeScope::WholeRun);
+        m.energy_scope = Some(ENERGY_SCOPE_PEPR.into());
+        m.energy_includes_pue = Some(false);
+    }
+
+    /// The paper's conventions (`--paper-conventions`): energy multiplied by the PUE (as
+    /// carbontracker reports it; CO2 is unchanged, it already includes the PUE) and the training
+    /// time of the last epoch only (the paper's script resets its timer every epoch).
+    pub fn apply_paper_conventions(&self, record: &mut RunRecord, last_epoch_s: Option<f64>) {
+        let pue = self.detail.pue.unwrap_or(1.0);
+        let scale = |v: &mut Option<f64>| *v = v.map(|e| e * pue);
+        scale(&mut record.energy_kwh);
+        scale(&mut record.measurement.energy_kwh_low);
+        scale(&mut record.measurement.energy_kwh_high);
+        record.measurement.energy_includes_pue = Some(true);
+        // The same key as the paper's runs, so they compare without a mixed-scope warning; what
+        // differs still (pepr meters the CPU or one GPU, carbontracker GPU + CPU) is in the docs.
+        record.measurement.energy_scope = Some(ENERGY_SCOPE_CARBONTRACKER.into());
+        if let Some(t) = last_epoch_s {
+            record.train_time_s = Some(t);
+            record.measurement.time_scope = Some(TimeScope::LastEpoch);
+        }
     }
 }
 

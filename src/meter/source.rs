@@ -28,6 +28,11 @@ pub trait EnergySource: Send {
     fn full_scale_w(&self) -> Option<f64> {
         None
     }
+    /// Low and high factors on this source's energy (see [`super::band`]): a counter's by default,
+    /// an estimate's when the source is not measured.
+    fn band(&self) -> (f64, f64) {
+        if self.measured() { super::band::COUNTER } else { super::band::TDP_MODEL }
+    }
 }
 
 /// A scripted source for tests: returns its readings in turn, then repeats the last one.

@@ -116,6 +116,14 @@ pub const GENERIC_COLUMNS: &[&str] = &[
     "memory_kind",
     "power_source",
     "carbon_intensity_g_per_kwh",
+    "energy_kwh_low",
+    "energy_kwh_high",
+    "co2_g_low",
+    "co2_g_high",
+    "threads",
+    "time_scope",
+    "energy_scope",
+    "energy_includes_pue",
     "status",
 ];
 
@@ -459,7 +467,7 @@ fn paper_record(row: &Row, origin_file: &str, now: DateTime<Utc>) -> Result<RunR
         co2_g: co2,
         train_time_s: row.resource("train_time")?,
         memory_gb: row.resource("memR")?,
-        memory_kind: Some("GPU memory reserved (torch, memR)".into()),
+        memory_kind: Some("GPU memory reserved after epoch 2 (torch memory_reserved, memR)".into()),
         power_source: Some(PowerSource { measured: true, by: "carbontracker, as published".into() }),
         // The file has no intensity column; energy and CO2 imply the one carbontracker used.
         carbon_intensity_g_per_kwh: match (energy, co2) {
@@ -478,6 +486,14 @@ fn paper_record(row: &Row, origin_file: &str, now: DateTime<Utc>) -> Result<RunR
         epochs_requested: None,
         status: RunStatus::Completed,
         origin: Origin::Imported { file: origin_file.into(), line: row.line, layout: Layout::Paper.name().into() },
+        // The paper's conventions: train_medmnist.py resets its timer every epoch (last-epoch
+        // time), carbontracker's energy (GPU + CPU) is multiplied by its PUE of 1.58.
+        measurement: crate::results::record::Measurement {
+            time_scope: Some(crate::results::record::TimeScope::LastEpoch),
+            energy_scope: Some(crate::results::record::ENERGY_SCOPE_CARBONTRACKER.into()),
+            energy_includes_pue: Some(true),
+            ..Default::default()
+        },
     })
 }
 
@@ -560,6 +576,25 @@ fn generic_record(row: &Row, origin_file: &str, now: DateTime<Utc>) -> Result<Ru
         epochs_requested: None,
         status,
         origin: Origin::Imported { file: origin_file.into(), line: row.line, layout: Layout::Generic.name().into() },
+        // Optional columns, as `pepr export` writes them.
+        measurement: crate::results::record::Measurement {
+            energy_kwh_low: row.resource("energy_kwh_low")?,
+            energy_kwh_high: row.resource("energy_kwh_high")?,
+            co2_g_low: row.resource("co2_g_low")?,
+            co2_g_high: row.resource("co2_g_high")?,
+            threads: row.small_integer("threads")?,
+            time_scope: match row.text("time_scope") {
+                None => None,
+                Some("whole_run") => Some(crate::results::record::TimeScope::WholeRun),
+                Some("last_epoch") => Some(crate::results::record::TimeScope::LastEpoch),
+                Some(other) => {
+                    return Err(row.error("time_scope", format!("expected whole_run or last_epoch, found {other:?}")));
+                }
+            },
+            energy_scope: row.text("energy_scope").map(str::to_string),
+            energy_includes_pue: row.flag("energy_includes_pue")?,
+            ..Default::default()
+        },
     })
 }
 

@@ -12,6 +12,7 @@ pub mod paper;
 pub mod rank;
 pub mod record;
 pub mod seeds;
+pub mod stability;
 pub mod store;
 pub mod synthetic;
 pub mod view;

@@ -73,6 +73,15 @@ impl RunStatus {
 }
 
 /// Whether a power/energy figure was measured by a counter or estimated by a model, and by what.
+/// Per comparison set of `ranking` (indexed like `ranking.sets`): its [`mixed_scopes`] warning.
+pub fn scope_warnings(records: &[RunRecord], ranking: &crate::results::rank::Ranking) -> Vec<Option<String>> {
+    let mut members: Vec<Vec<&RunRecord>> = vec![Vec::new(); ranking.sets.len()];
+    for run in &ranking.runs {
+        members[run.set].push(&records[run.index]);
+    }
+    members.into_iter().map(mixed_scopes).collect()
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PowerSource {
     pub measured: bool,
@@ -222,6 +231,129 @@ pub struct RunRecord {
     /// Why the run's checkpoint could not be written (the run itself is stored all the same).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint_error: Option<String>,
+    /// Bands, scopes and threads of the resource figures (top-level fields in the stored JSON).
+    #[serde(flatten)]
+    pub measurement: Measurement,
+}
+
+/// How far the resource figures can be trusted and what they cover. Stored flattened, so each is a
+/// top-level field of the record (`energy_kwh_low`, `threads`, `time_scope`, ...); all optional, so
+/// older records read as they are.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct Measurement {
+    /// Low bound of `energy_kwh` (kWh), from the band of each power source (see `meter::band`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy_kwh_low: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy_kwh_high: Option<f64>,
+    /// Bounds of `co2_g` (g): the energy bounds at the same intensity and PUE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub co2_g_low: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub co2_g_high: Option<f64>,
+    /// Why the band is as wide as it is, e.g. "TDP x load (family median) x0.45-1.90".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy_band_basis: Option<String>,
+    /// CPU threads the run trained with (the CPU backend's thread pool).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<u32>,
+    /// What `train_time_s` covers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_scope: Option<TimeScope>,
+    /// What `energy_kwh` covers, as a short key: `training+evaluation` (pepr's runs) or
+    /// `carbontracker` (the paper's: GPU + CPU as carbontracker measured them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy_scope: Option<String>,
+    /// `energy_kwh` is already multiplied by a PUE (carbontracker's 1.58 in the paper).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy_includes_pue: Option<bool>,
+    /// The step of the TDP fallback chain when the energy was estimated from a TDP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tdp_basis: Option<String>,
+}
+
+/// What a run's training time covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeScope {
+    /// From the first step to the last evaluation (pepr's default).
+    WholeRun,
+    /// The last epoch only (the paper's train_medmnist.py resets its timer every epoch).
+    LastEpoch,
+}
+
+impl TimeScope {
+    pub fn label(self) -> &'static str {
+        match self {
+            TimeScope::WholeRun => "whole run",
+            TimeScope::LastEpoch => "last epoch",
+        }
+    }
+}
+
+/// pepr's own energy scope key.
+pub const ENERGY_SCOPE_PEPR: &str = "training+evaluation";
+/// The paper's energy scope key (carbontracker's GPU + CPU energy).
+pub const ENERGY_SCOPE_CARBONTRACKER: &str = "carbontracker";
+
+/// The scope a record's figures cover: (time, energy, energy includes PUE), with the paper's
+/// conventions inferred for records imported from its layout before these fields existed, and
+/// pepr's for runs trained here. `None` parts are unknown.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Scope {
+    pub time: Option<TimeScope>,
+    pub energy: Option<String>,
+    pub includes_pue: Option<bool>,
+}
+
+impl Scope {
+    pub fn of(record: &RunRecord) -> Scope {
+        let m = &record.measurement;
+        let (time, energy, pue) = match &record.origin {
+            Origin::Imported { layout, .. } if layout == "paper" => {
+                (Some(TimeScope::LastEpoch), Some(ENERGY_SCOPE_CARBONTRACKER.to_string()), Some(true))
+            }
+            Origin::TrainedHere => (Some(TimeScope::WholeRun), Some(ENERGY_SCOPE_PEPR.to_string()), Some(false)),
+            _ => (None, None, None),
+        };
+        Scope {
+            time: m.time_scope.or(time),
+            energy: m.energy_scope.clone().or(energy),
+            includes_pue: m.energy_includes_pue.or(pue),
+        }
+    }
+
+    /// "time: last epoch; energy: carbontracker, incl. PUE".
+    pub fn label(&self) -> String {
+        let time = self.time.map_or("unknown", |t| t.label());
+        let energy = self.energy.as_deref().unwrap_or("unknown");
+        let pue = match self.includes_pue {
+            Some(true) => ", incl. PUE",
+            Some(false) => ", without PUE",
+            None => "",
+        };
+        format!("time: {time}; energy: {energy}{pue}")
+    }
+}
+
+/// When the runs of one comparison set do not share a scope: one line naming each scope and how
+/// many runs have it (runs whose scope is unknown are not counted as a scope of their own).
+pub fn mixed_scopes<'a>(records: impl IntoIterator<Item = &'a RunRecord>) -> Option<String> {
+    let mut counts: Vec<(Scope, usize)> = Vec::new();
+    for r in records {
+        let scope = Scope::of(r);
+        if scope.time.is_none() && scope.energy.is_none() {
+            continue;
+        }
+        match counts.iter_mut().find(|(s, _)| *s == scope) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((scope, 1)),
+        }
+    }
+    (counts.len() > 1).then(|| {
+        let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} run(s) {}", s.label())).collect();
+        format!("mixed scopes, these figures measure different things: {}", parts.join(" vs "))
+    })
 }
 
 /// A stored `null` P (no epoch finished) reads as 0 in memory; `measured_p` tells the two apart.
@@ -289,6 +421,10 @@ pub struct MeterDetail {
     /// Samples the sampler took.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub samples: Option<u64>,
+    /// CPU seconds the whole process used while metered (every thread): over `metered_s`, the
+    /// cores the run kept busy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process_cpu_s: Option<f64>,
 }
 
 /// Totals predicted from the first epoch(s), linear in epochs (as carbontracker does).
@@ -396,6 +532,7 @@ pub(crate) fn sample(id: &str, group: &str, p: f64, energy: Option<f64>) -> RunR
         epochs_requested: None,
         status: RunStatus::Completed,
         origin: Origin::TrainedHere,
+        measurement: Measurement::default(),
     }
 }
 
@@ -437,6 +574,53 @@ mod tests {
         assert!(validate(&r).unwrap_err().contains("energy_kwh"));
         r.energy_kwh = Some(-1.0);
         assert!(validate(&r).is_err());
+    }
+
+    #[test]
+    fn measurement_fields_are_top_level_and_old_records_still_read() {
+        let mut record = sample("a", "g", 0.5, Some(1.0));
+        record.measurement.energy_kwh_low = Some(0.5);
+        record.measurement.energy_kwh_high = Some(1.5);
+        record.measurement.threads = Some(2);
+        record.measurement.time_scope = Some(TimeScope::LastEpoch);
+        let value = serde_json::to_value(&record).unwrap();
+        assert_eq!(value["energy_kwh_low"], 0.5);
+        assert_eq!(value["threads"], 2);
+        assert_eq!(value["time_scope"], "last_epoch");
+        assert!(value.get("measurement").is_none() && value.get("co2_g_low").is_none());
+        let back: RunRecord = serde_json::from_value(value.clone()).unwrap();
+        assert_eq!(back, record);
+        let mut old = value;
+        for key in ["energy_kwh_low", "energy_kwh_high", "threads", "time_scope"] {
+            old.as_object_mut().unwrap().remove(key);
+        }
+        let back: RunRecord = serde_json::from_value(old).unwrap();
+        assert_eq!(back.measurement, Measurement::default());
+    }
+
+    #[test]
+    fn scopes_are_inferred_and_a_mix_is_named() {
+        let own = sample("a", "g", 0.5, Some(1.0));
+        let mut paper = sample("b", "g", 0.5, Some(1.0));
+        paper.origin = Origin::Imported { file: "all_results.csv".into(), line: 2, layout: "paper".into() };
+        assert_eq!(Scope::of(&paper).time, Some(TimeScope::LastEpoch));
+        assert_eq!(Scope::of(&own).energy.as_deref(), Some(ENERGY_SCOPE_PEPR));
+        assert_eq!(mixed_scopes([&own, &own]), None);
+        let warning = mixed_scopes([&own, &paper, &paper]).unwrap();
+        assert!(
+            warning.contains("1 run(s) time: whole run") && warning.contains("2 run(s) time: last epoch"),
+            "{warning}"
+        );
+        // A run measured the paper's way compares with the paper's runs without a warning.
+        let mut conv = own.clone();
+        conv.measurement.time_scope = Some(TimeScope::LastEpoch);
+        conv.measurement.energy_scope = Some(ENERGY_SCOPE_CARBONTRACKER.into());
+        conv.measurement.energy_includes_pue = Some(true);
+        assert_eq!(mixed_scopes([&conv, &paper]), None);
+        // Unknown scopes (a generic import without the fields) are not a scope of their own.
+        let mut generic = own.clone();
+        generic.origin = Origin::Imported { file: "x.csv".into(), line: 2, layout: "generic".into() };
+        assert_eq!(mixed_scopes([&own, &generic]), None);
     }
 
     #[test]

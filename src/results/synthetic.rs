@@ -70,6 +70,7 @@ pub fn runs(sets: usize, per_set: usize, seed: u64) -> Vec<RunRecord> {
                 epochs_requested: None,
                 status: RunStatus::Completed,
                 origin: Origin::Imported { file: "synthetic".into(), line: n as u64 + 2, layout: "synthetic".into() },
+                measurement: Default::default(),
             });
         }
     }

@@ -49,6 +49,12 @@ pub fn train_args(config: &TrainConfig) -> Vec<String> {
     if let Some(cell) = &config.grid_cell {
         args.extend(["--grid-cell".to_string(), cell.clone()]);
     }
+    if let Some(n) = config.threads {
+        args.extend(["--threads".to_string(), n.to_string()]);
+    }
+    if config.paper_conventions {
+        args.push("--paper-conventions".into());
+    }
     args.extend(meter_args(&config.meter));
     args
 }

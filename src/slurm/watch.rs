@@ -127,6 +127,7 @@ pub fn never_started_record(job_id: &str, cell: &Cell, info: &TaskInfo) -> RunRe
         epochs_requested: None,
         status: RunStatus::Interrupted,
         origin: Origin::SlurmState { state: format!("{} before it started", info.state) },
+        measurement: Default::default(),
     }
 }
 

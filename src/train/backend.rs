@@ -31,6 +31,58 @@ impl Backend {
     }
 }
 
+/// The backends compiled into this binary (`pepr doctor` lists them).
+pub fn compiled() -> Vec<&'static str> {
+    let mut list = vec!["cpu (burn flex, rayon threads)"];
+    if cfg!(feature = "cuda") {
+        list.push("cuda (burn-cuda)");
+    }
+    list
+}
+
+/// Why a backend cannot be chosen here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Unavailable {
+    /// This binary was built without the `cuda` feature.
+    NotBuiltIn,
+    /// No NVIDIA driver (NVML cannot be loaded or initialised); the reason NVML gave.
+    NoDriver(String),
+    /// The driver is there but sees no GPU.
+    NoDevice,
+}
+
+impl Unavailable {
+    pub fn reason(&self) -> String {
+        match self {
+            Unavailable::NotBuiltIn => "not built in (rebuild with `--features cuda`)".into(),
+            Unavailable::NoDriver(why) => format!("no NVIDIA driver ({why})"),
+            Unavailable::NoDevice => "no device (the NVIDIA driver sees no GPU)".into(),
+        }
+    }
+}
+
+/// Whether `backend` can train here: cpu always; cuda when built with the feature and NVML sees a
+/// GPU (`gpus`: NVML's device count, or why NVML cannot answer). Pure, so it is tested on any build.
+pub fn availability(backend: Backend, built_in: bool, gpus: Result<u32, String>) -> Result<(), Unavailable> {
+    match backend {
+        Backend::Cpu => Ok(()),
+        Backend::Cuda if !built_in => Err(Unavailable::NotBuiltIn),
+        Backend::Cuda => match gpus {
+            Err(why) => Err(Unavailable::NoDriver(why)),
+            Ok(0) => Err(Unavailable::NoDevice),
+            Ok(_) => Ok(()),
+        },
+    }
+}
+
+/// [`availability`] on this binary and machine.
+pub fn available_here(backend: Backend) -> Result<(), Unavailable> {
+    let built_in = cfg!(feature = "cuda");
+    // NVML is only asked when the answer matters (loading it costs a few ms).
+    let gpus = if backend == Backend::Cuda && built_in { crate::meter::nvml::NvmlDevice::count() } else { Ok(0) };
+    availability(backend, built_in, gpus)
+}
+
 #[cfg(feature = "cuda")]
 fn cuda_device() -> Result<Device> {
     Ok(Device::cuda(0))
@@ -47,6 +99,23 @@ fn cuda_device() -> Result<Device> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn availability_names_the_reason() {
+        assert_eq!(availability(Backend::Cpu, false, Err("x".into())), Ok(()));
+        assert_eq!(availability(Backend::Cuda, false, Ok(2)), Err(Unavailable::NotBuiltIn));
+        let no_driver = availability(Backend::Cuda, true, Err("libnvidia-ml.so not found".into())).unwrap_err();
+        assert_eq!(no_driver.reason(), "no NVIDIA driver (libnvidia-ml.so not found)");
+        assert_eq!(availability(Backend::Cuda, true, Ok(0)), Err(Unavailable::NoDevice));
+        assert_eq!(availability(Backend::Cuda, true, Ok(1)), Ok(()));
+        // This binary: cuda is unavailable here unless built with the feature on a GPU machine.
+        #[cfg(not(feature = "cuda"))]
+        {
+            assert_eq!(available_here(Backend::Cuda), Err(Unavailable::NotBuiltIn));
+            assert_eq!(compiled(), ["cpu (burn flex, rayon threads)"]);
+        }
+        assert_eq!(available_here(Backend::Cpu), Ok(()));
+    }
 
     #[test]
     fn cpu_always_works_and_cuda_needs_the_feature() {

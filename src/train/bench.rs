@@ -183,8 +183,21 @@ pub struct Options {
     pub peer: Option<Peer>,
 }
 
-/// Measures every model at every size and prints a table as it goes.
+/// Measures every model at every size and prints a table as it goes, on `threads` CPU threads
+/// (`None`: every core).
 pub fn run(
+    out: &mut (impl Write + Send),
+    models: &[String],
+    sizes: &[usize],
+    batch_size: usize,
+    steps: usize,
+    options: &Options,
+    threads: Option<usize>,
+) -> Result<()> {
+    super::threads::with_threads(threads, || run_here(out, models, sizes, batch_size, steps, options))?
+}
+
+fn run_here(
     out: &mut impl Write,
     models: &[String],
     sizes: &[usize],
@@ -193,7 +206,7 @@ pub fn run(
     options: &Options,
 ) -> Result<()> {
     let device = Device::flex();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = rayon::current_num_threads();
     writeln!(
         out,
         "training throughput on flex (CPU), {threads} threads, batch {batch_size}, {steps} timed steps after {WARMUP_STEPS} warm-up"

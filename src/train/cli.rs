@@ -210,8 +210,11 @@ pub fn run_to(
 /// The stored resource figures in words, each with its source.
 fn resources_text(record: &RunRecord) -> String {
     use crate::meter::session::{grams, kwh};
+    let m = &record.measurement;
     let energy = match (record.energy_kwh, &record.power_source) {
-        (Some(e), Some(source)) => format!("{} {}", kwh(e), source.label()),
+        (Some(e), Some(source)) => {
+            format!("{} {}", crate::meter::band::with_band(e, m.energy_kwh_low, m.energy_kwh_high, kwh), source.label())
+        }
         _ => "energy unknown (no power source: see `pepr doctor`)".into(),
     };
     let co2 = record.co2_g.map_or_else(String::new, |c| {

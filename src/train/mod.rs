@@ -10,6 +10,7 @@ pub mod memory;
 pub mod metric;
 pub mod record;
 pub mod run;
+pub mod threads;
 pub mod worker;
 
 use std::sync::Mutex;
@@ -58,6 +59,12 @@ pub struct TrainConfig {
     pub grid_cell: Option<String>,
     /// How the run's power, energy, CO2 and FLOP/s are metered.
     pub meter: crate::meter::MeterSettings,
+    /// CPU threads for this run (its own thread pool); `None`: every core (rayon's global pool,
+    /// which honours RAYON_NUM_THREADS).
+    pub threads: Option<usize>,
+    /// Record the paper's conventions: last-epoch training time, energy including the PUE
+    /// (carbontracker's 1.58), so the run compares with the paper's imported runs.
+    pub paper_conventions: bool,
 }
 
 impl TrainConfig {
@@ -81,6 +88,8 @@ impl TrainConfig {
             group: None,
             grid_cell: None,
             meter: crate::meter::MeterSettings::default(),
+            threads: None,
+            paper_conventions: false,
         }
     }
 }
@@ -140,6 +149,8 @@ pub struct Outcome {
     pub performance: f64,
     /// Wall time from the first step to the end, evaluation included.
     pub train_time_s: f64,
+    /// Wall time of each completed epoch (its steps and its evaluation).
+    pub epoch_time_s: Vec<f64>,
     /// Training samples per second over the optimisation steps (evaluation excluded).
     pub samples_per_sec: f64,
     pub input: Input,
@@ -165,6 +176,7 @@ impl Outcome {
             epoch_loss: Vec::new(),
             performance: 0.0,
             train_time_s: 0.0,
+            epoch_time_s: Vec::new(),
             samples_per_sec: 0.0,
             input: Input { channels: 0, height: 0, width: 0 },
             classes: 0,
@@ -364,7 +376,7 @@ fn train_unguarded(
         Err(message) => return Outcome::failed_early(message, dataset.data_fraction),
     };
     // An allocation failure would abort the whole process: refuse a run that cannot fit instead.
-    if let Err(message) = memory::check(&graph, config.batch_size, memory::available_bytes()) {
+    if let Err(message) = memory::check_with(&graph, config.batch_size, &memory::available_here()) {
         return Outcome::failed_early(message, dataset.data_fraction);
     }
     let classes = dataset.info.classes.len();
@@ -412,6 +424,7 @@ fn train_unguarded(
     let mut samples_seen = 0usize;
     let mut epoch_perf = Vec::new();
     let mut epoch_loss = Vec::new();
+    let mut epoch_time_s = Vec::new();
     let mut status = RunStatus::Completed;
     let mut message = None;
 
@@ -454,6 +467,7 @@ fn train_unguarded(
         let test_metric = evaluate(&net.valid(), dataset, input, config.metric, &plain);
         epoch_loss.push(train_loss);
         epoch_perf.push(test_metric);
+        epoch_time_s.push(epoch_start.elapsed().as_secs_f64());
         on_event(Event::EpochFinished { epoch, train_loss, test_metric });
     }
     let train_time_s = start.elapsed().as_secs_f64();
@@ -464,6 +478,7 @@ fn train_unguarded(
         epoch_perf,
         epoch_loss,
         train_time_s,
+        epoch_time_s,
         samples_per_sec: if step_time > 0.0 { samples_seen as f64 / step_time } else { 0.0 },
         input,
         classes,

@@ -28,16 +28,9 @@ pub fn group_name(dataset: &str, fraction: f64, pretrained: bool) -> String {
     crate::grid::names::default_group(dataset, pretrained, fraction)
 }
 
-/// This machine's CPU, in words, for the record's `device`.
-pub fn cpu_name() -> String {
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let model = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|text| {
-        text.lines()
-            .find(|l| l.starts_with("model name"))
-            .and_then(|l| l.split_once(':'))
-            .map(|(_, name)| name.trim().to_string())
-    });
-    match model {
+/// This machine's CPU, in words, for the record's `device`: the model and the threads the run used.
+pub fn cpu_name(threads: usize) -> String {
+    match crate::meter::process::cpu_model() {
         Some(model) => format!("CPU: {model} ({threads} threads)"),
         None => format!("CPU ({threads} threads)"),
     }
@@ -72,7 +65,7 @@ pub fn build_record(config: &TrainConfig, outcome: &Outcome, id: &str, created_a
         seed: Some(config.seed),
         backend: Some(config.backend.label().to_string()),
         device: Some(match config.backend {
-            super::backend::Backend::Cpu => cpu_name(),
+            super::backend::Backend::Cpu => cpu_name(super::threads::effective(config.threads)),
             super::backend::Backend::Cuda => "CUDA device 0".to_string(),
         }),
         metric: config.metric.name().to_string(),
@@ -98,6 +91,10 @@ pub fn build_record(config: &TrainConfig, outcome: &Outcome, id: &str, created_a
             .then_some(config.epochs as u32),
         status: outcome.status,
         origin: Origin::TrainedHere,
+        measurement: crate::results::record::Measurement {
+            threads: Some(super::threads::effective(config.threads) as u32),
+            ..Default::default()
+        },
     }
 }
 

@@ -32,6 +32,7 @@ pub fn check(config: &TrainConfig) -> Result<()> {
     if !(config.fraction > 0.0 && config.fraction <= 1.0) {
         bail!("--fraction must be in (0, 1], got {}", config.fraction);
     }
+    super::threads::check(config.threads)?;
     Ok(())
 }
 
@@ -57,13 +58,25 @@ pub struct Stored {
 /// Trains with the meters running (see [`crate::meter`]): `on_event` gets each training event and
 /// the meters, for live figures. The meters start before the network is built and stop after the
 /// last evaluation; bad meter settings are an error before anything trains.
+/// The run executes in its own thread pool when `config.threads` is set (see [`super::threads`]).
 pub fn train_metered(
     config: &TrainConfig,
     dataset: &Dataset,
     device: &burn::tensor::Device,
     stop: &std::sync::atomic::AtomicBool,
     home: &Home,
-    on_event: &mut dyn FnMut(Event, &mut RunMeters),
+    on_event: &mut (dyn FnMut(Event, &mut RunMeters) + Send),
+) -> Result<(Outcome, MeterReport)> {
+    super::threads::with_threads(config.threads, || train_metered_here(config, dataset, device, stop, home, on_event))?
+}
+
+fn train_metered_here(
+    config: &TrainConfig,
+    dataset: &Dataset,
+    device: &burn::tensor::Device,
+    stop: &std::sync::atomic::AtomicBool,
+    home: &Home,
+    on_event: &mut (dyn FnMut(Event, &mut RunMeters) + Send),
 ) -> Result<(Outcome, MeterReport)> {
     // Made before the meters start, so a first calibration is neither timed nor metered as the run.
     let estimate = crate::estimate::at_start(home, config, dataset);
@@ -100,7 +113,12 @@ pub fn store_metered(
     created_at: DateTime<Utc>,
     destination: &Destination,
 ) -> Result<Stored> {
-    store_with(home, config, outcome, id, created_at, destination, &mut |record| report.apply(record))
+    store_with(home, config, outcome, id, created_at, destination, &mut |record| {
+        report.apply(record);
+        if config.paper_conventions {
+            report.apply_paper_conventions(record, outcome.epoch_time_s.last().copied());
+        }
+    })
 }
 
 /// Where a finished run's record goes.

@@ -10,7 +10,6 @@ use std::sync::mpsc::Sender;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use burn::tensor::Device;
 use chrono::Utc;
 
 use super::record::new_run_id;
@@ -192,7 +191,7 @@ pub fn run_job(
     home: &Home,
     data_dir: &std::path::Path,
     control: &Control,
-    send: &mut dyn FnMut(RunMessage),
+    send: &mut (dyn FnMut(RunMessage) + Send),
 ) {
     let mut report = |update: RunUpdate| send(RunMessage { job: job.id, update });
     let config = &job.config;
@@ -212,7 +211,12 @@ pub fn run_job(
     let mut last_sent: Option<Instant> = None;
     let (mut loss_sum, mut loss_steps) = (0.0f64, 0usize);
 
-    let metered = train_metered(config, &dataset, &Device::flex(), &control.stop, home, &mut |event, meters| {
+    // The Train screen offers cuda only where this build and machine have it; the error says why not.
+    let device = match config.backend.device() {
+        Ok(device) => device,
+        Err(e) => return report(RunUpdate::Failed(format!("{e:#}"))),
+    };
+    let metered = train_metered(config, &dataset, &device, &control.stop, home, &mut |event, meters| {
         let epoch_end = matches!(event, Event::EpochFinished { .. });
         match event {
             Event::Started { input, classes, params, epochs, steps_per_epoch, train_samples, test_samples, .. } => {

@@ -61,6 +61,25 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         }
         lines.push(line);
     }
+    // The energy and CO2 bands ("0.012 kWh, 0.005-0.035 kWh, estimated"), and whether the rank holds within them.
+    let m = &record.measurement;
+    if let (Some(e), Some(lo), Some(hi)) = (record.energy_kwh, m.energy_kwh_low, m.energy_kwh_high) {
+        let how = record.power_source.as_ref().map_or("", |p| if p.measured { ", measured" } else { ", estimated" });
+        let co2 = match (record.co2_g, m.co2_g_low, m.co2_g_high) {
+            (Some(c), Some(cl), Some(ch)) => format!("; {} g, {}-{} g", sig(c, 3), sig(cl, 2), sig(ch, 2)),
+            _ => String::new(),
+        };
+        let band = app
+            .data
+            .as_ref()
+            .and_then(|d| d.rank_bands[app.variant.index()].get(app_row(app, run)?).copied().flatten());
+        let rank = match band {
+            Some(b) if !b.certain() => format!("; rank could be #{}-#{} within the bands", b.best, b.worst),
+            Some(_) => "; rank holds within the bands".into(),
+            None => String::new(),
+        };
+        lines.push(field("band", format!("{} kWh, {}-{} kWh{how}{co2}{rank}", sig(e, 3), sig(lo, 2), sig(hi, 2))));
+    }
     lines.extend([
         field("set", format!("{} (group {}, dataset {})", set_name(app, run), record.group, record.dataset)),
         field(
@@ -86,7 +105,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 record.data_fraction.map_or("—".into(), |f| format!("{:.0}%", f * 100.0)),
             ),
         ),
-        field("ran on", format!("backend {}, device {}", opt(record.backend.clone()), opt(record.device.clone()))),
+        field(
+            "ran on",
+            format!(
+                "backend {}, device {}{}",
+                opt(record.backend.clone()),
+                opt(record.device.clone()),
+                m.threads.map_or(String::new(), |t| format!(", {t} threads"))
+            ),
+        ),
         field("memory", opt(record.memory_kind.clone())),
         field("power", opt(record.power_source.as_ref().map(|p| p.label()))),
         field(
@@ -102,6 +129,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         field("origin", record.origin.label()),
         field("created", record.created_at.format("%Y-%m-%d %H:%M UTC").to_string()),
     ]);
+    // What the figures cover, where it is not pepr's own convention (whole run, training + evaluation).
+    let scope = crate::results::record::Scope::of(record);
+    if scope.time.is_some()
+        && (scope.time != Some(crate::results::record::TimeScope::WholeRun) || scope.includes_pue == Some(true))
+    {
+        lines.push(field("scope", scope.label()));
+    }
     // Runs trained here: how their figures were metered, and the totals predicted after epoch 1.
     if let Some(m) = &record.meters {
         let flops =
@@ -147,6 +181,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
 
 fn short_unit(v: Variant) -> &'static str {
     ["kWh", "g", "s", "GB"][v.index()]
+}
+
+/// The position of `run` in the ranking (rank bands are indexed by it).
+fn app_row(app: &App, run: &RankedRun) -> Option<usize> {
+    app.data.as_ref()?.ranking.runs.iter().position(|r| std::ptr::eq(r, run))
 }
 
 fn set_name<'a>(app: &'a App, run: &RankedRun) -> &'a str {

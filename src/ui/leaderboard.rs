@@ -39,8 +39,20 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     } else {
         area
     };
+    // Runs whose time or energy cover different things (the paper's last-epoch time beside whole runs).
+    let area = match app.scope_warning() {
+        Some(warning) if area.height > 4 => {
+            let [note, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
+            frame.render_widget(Line::styled(format!(" ⚠ {warning}"), Style::new().fg(Color::Yellow)), note);
+            rest
+        }
+        _ => area,
+    };
     let v = app.variant;
     let i = v.index();
+    // "3?": the rank could change within the energy/CO2 uncertainty bands (legend only where one could).
+    let unsure = |row: usize| data.rank_bands[i].get(row).copied().flatten().is_some_and(|b| !b.certain());
+    let any_unsure = app.rows().iter().any(|&row| unsure(row));
     let inner_height = area.height.saturating_sub(3) as usize; // borders + header
     let rows = app.rows();
     let offset = super::scroll_to(&app.scroll, app.selected, rows.len(), inner_height);
@@ -65,13 +77,19 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             Some(SortColumn::Rank),
             TextColumn::new(
                 title(SortColumn::Rank, "#".into()),
-                cells(&|_, run| run.rank[i].map_or("—".into(), |r| r.to_string())),
+                visible
+                    .iter()
+                    .map(|&row| {
+                        let rank = data.ranking.runs[row].rank[i];
+                        rank.map_or("—".into(), |r| if unsure(row) { format!("{r}?") } else { r.to_string() })
+                    })
+                    .collect(),
             )
             .right(),
         ),
         (
             Some(SortColumn::Arch),
-            TextColumn::new(title(SortColumn::Arch, "arch".into()), cells(&|r, _| r.arch.clone())).flex(),
+            TextColumn::new(title(SortColumn::Arch, "arch".into()), cells(&|r, _| crate::text::clean(&r.arch).into_owned())).flex(),
         ),
     ];
     for column in app.columns.in_order() {
@@ -151,10 +169,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             row.style(style)
         })
         .collect();
+    let unsure_legend = if any_unsure { " · ? = rank could change within the bands" } else { "" };
     let bottom = if hidden > 0 {
-        format!(" * Pareto front · {hidden} column{} hidden: too narrow (o chooses) ", crate::app::plural(hidden))
+        format!(
+            " * Pareto front{unsure_legend} · {hidden} column{} hidden: too narrow (o chooses) ",
+            crate::app::plural(hidden)
+        )
     } else {
-        " * = Pareto front (P vs resource) · o columns ".to_string()
+        format!(" * = Pareto front (P vs resource){unsure_legend} · o columns ")
     };
     let block = Block::bordered().title(" leaderboard ").title_bottom(Line::from(bottom).right_aligned());
     let constraints: Vec<Constraint> = shown.iter().map(|&(_, w)| Constraint::Length(w as u16)).collect();

@@ -16,8 +16,9 @@ use crate::app::plural;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let screen = &app.train;
-    // The queue gets the rows it needs (header, borders, one per run), up to a third of the screen.
-    let queue_rows = (screen.queue.len() as u16 + 3).clamp(8, (area.height / 3).max(8));
+    // The queue gets the rows it needs (header, borders, one per run), up to a third of the screen;
+    // at least the settings box's ten rows.
+    let queue_rows = (screen.queue.len() as u16 + 3).clamp(10, (area.height / 3).max(10));
     let [top, progress, log] = Layout::vertical([
         Constraint::Length(queue_rows),
         Constraint::Length(progress_height(screen)),
