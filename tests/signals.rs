@@ -153,6 +153,8 @@ fn sighup_while_a_run_trains_stores_it_interrupted_with_a_checkpoint_and_exits_1
     let mark = tui.len();
     tui.type_keys("4");
     tui.wait_for("queue", mark);
+    // `4` only moves; `a` queues the selected pair.
+    tui.type_keys("a");
     tui.type_keys(&"+".repeat(40));
     let mark = tui.len();
     tui.type_keys("s");

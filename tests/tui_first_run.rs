@@ -47,8 +47,8 @@ fn the_empty_store_imports_the_papers_runs_with_one_key() {
     assert_eq!(app.data.as_ref().unwrap().records.len(), 1048);
     let text = screen(&app, 80, 24);
     assert!(text.contains("131") && !text.contains("Press i"), "{text}");
-    // With runs in the store the key does nothing.
-    assert_eq!(press(&mut app, KeyCode::Char('i')), None);
+    // With runs in the store the key imports again, which adds nothing (imports are idempotent).
+    assert_eq!(press(&mut app, KeyCode::Char('i')), Some(Request::ImportPaper));
 }
 
 #[test]

@@ -49,6 +49,9 @@ pub struct TrainSettings {
     pub fraction: f64,
     pub seed: u64,
     pub metric: String,
+    /// CPU threads (`None`: every core); older files have none.
+    #[serde(default)]
+    pub threads: Option<usize>,
 }
 
 impl Remembered {
@@ -78,6 +81,7 @@ impl Remembered {
                 fraction: s.fraction,
                 seed: s.seed,
                 metric: s.metric.key().to_string(),
+                threads: s.threads,
             }),
         }
     }
@@ -114,7 +118,8 @@ impl Remembered {
                 problems.push(format!("metric {} is unknown: accuracy is used", t.metric));
                 crate::train::Metric::Accuracy
             });
-            let meter = app.train.settings.meter.clone();
+            // Meter settings, backend and its availability stay as this session found them.
+            let current = std::mem::take(&mut app.train.settings);
             app.train.settings = Settings {
                 epochs: t.epochs.clamp(1, super::train::MAX_EPOCHS),
                 batch_size: t.batch_size.max(1),
@@ -122,7 +127,8 @@ impl Remembered {
                 fraction: t.fraction,
                 seed: t.seed,
                 metric,
-                meter,
+                threads: t.threads.or(current.threads),
+                ..current
             };
         }
         problems

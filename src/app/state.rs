@@ -312,8 +312,9 @@ impl App {
     pub fn on_paper_imported(&mut self, result: Result<String, String>) -> Option<Request> {
         self.importing_paper = false;
         match result {
-            Ok(_) => {
+            Ok(summary) => {
                 self.paper_import = None;
+                self.message = Some(format!("the paper's runs: {summary}"));
                 self.loading = true;
                 Some(Request::Load(self.set_by))
             }

@@ -438,7 +438,8 @@ impl TrainScreen {
     pub fn handle_key(&mut self, key: KeyEvent) -> Option<TrainRequest> {
         use super::keys::{Key, TRAIN, TrainAction as A, lookup};
         let movable = |s: &TrainScreen, i: usize| s.queue.get(i).is_some_and(|e| e.state == JobState::Queued);
-        match lookup(TRAIN, Key::of(key))? {
+        let action = lookup(TRAIN, Key::of(key))?;
+        match action {
             A::Move(m) => self.cursor = m.apply(self.cursor, self.queue.len()),
             A::MoveEntryDown => {
                 if movable(self, self.cursor) && movable(self, self.cursor + 1) {

@@ -358,6 +358,7 @@ mod tests {
             epoch_loss: vec![1.0],
             performance: 0.5,
             train_time_s: 1.0,
+            epoch_time_s: vec![1.0],
             samples_per_sec: 100.0,
             input: Input { channels: 1, height: 28, width: 28 },
             classes: 10,
