@@ -3,6 +3,9 @@
 //! keys that end work ask first, and docs/tui-keys.md is the table. Driven by key events on
 //! ratatui's TestBackend; the scenario trains a real (tiny) run on its worker thread.
 
+#[path = "common/paper.rs"]
+mod paper;
+
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -317,7 +320,7 @@ fn settings_app() -> App {
 }
 
 fn analyses_app() -> App {
-    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/paper/all_results.csv");
+    let path = paper::csv_path();
     let (_, records) = pepr::results::import::read_file(&path, chrono::Utc::now()).unwrap();
     let mut app = app_with(records);
     let Some(Request::Analyze(job)) = press(&mut app, KeyCode::Char('5')) else { panic!("5 asks for the analyses") };
@@ -729,9 +732,9 @@ fn import_a_csv_file_from_the_tui() {
     let mut app = app_with(vec![]);
     press(&mut app, KeyCode::Char('I'));
     assert!(screen(&app, 80, 24).contains("import CSV file:"));
-    type_text(&mut app, "../shared/paper/all_results.csv");
+    type_text(&mut app, "assets/paper/all_results.csv");
     let Some(Request::Import(path)) = press(&mut app, KeyCode::Enter) else { panic!("Enter imports") };
-    assert_eq!(path, std::path::PathBuf::from("../shared/paper/all_results.csv"));
+    assert_eq!(path, std::path::PathBuf::from("assets/paper/all_results.csv"));
     // The event loop's worker imports it; the store is read again and the status line says what came in.
     let dir = tempfile::tempdir().unwrap();
     let store = pepr::results::store::RunStore::new(dir.path().join("runs.jsonl"));

@@ -1,10 +1,13 @@
 //! Estimates before training, budgets and the carbon what-if, on the real binary: an estimate
 //! against a real short run on the built-in synthetic set, budget filtering on the paper's
-//! published results (../shared/paper/all_results.csv), and a what-if that leaves the store
+//! published results (the repository's copy, assets/paper/all_results.csv), and a what-if that leaves the store
 //! byte-identical.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+
+#[path = "common/paper.rs"]
+mod paper;
 
 fn pepr(home: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pepr"))
@@ -24,9 +27,7 @@ fn ok(output: &Output) -> String {
 }
 
 fn paper_csv() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/paper/all_results.csv");
-    assert!(path.exists(), "{} is missing: the tests need the shared paper data beside the repo", path.display());
-    path
+    paper::csv_path()
 }
 
 fn range(value: &serde_json::Value) -> (f64, f64, f64) {
