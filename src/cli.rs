@@ -1309,12 +1309,8 @@ fn print_table(
             }
         }
         let line = |out: &mut dyn Write, cells: [&str; 9]| -> std::io::Result<()> {
-            let parts: Vec<String> = cells
-                .iter()
-                .zip(widths)
-                .enumerate()
-                .map(|(i, (c, w))| crate::text::pad(c, w, i == 1))
-                .collect();
+            let parts: Vec<String> =
+                cells.iter().zip(widths).enumerate().map(|(i, (c, w))| crate::text::pad(c, w, i == 1)).collect();
             writeln!(out, "{}", parts.join("  ").trim_end())
         };
         line(out, headers)?;

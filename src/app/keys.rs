@@ -193,7 +193,11 @@ pub const RUNS: &[Binding<RunsAction>] = &[
     f(&[c('o')], RunsAction::Columns, "choose the columns shown", "o columns"),
     b(&[c('R')], RunsAction::Reload, "reload the store (reads it again)"),
     b(&[c('I')], RunsAction::Import, "import a CSV file of runs (the paper's or pepr's layout)"),
-    b(&[c('i')], RunsAction::ImportPaper, "import the paper's 1048 published runs (built in; importing again adds nothing)"),
+    b(
+        &[c('i')],
+        RunsAction::ImportPaper,
+        "import the paper's 1048 published runs (built in; importing again adds nothing)",
+    ),
     b(&[c('P')], RunsAction::ExportChart, "save the current set's chart as SVG (home's figures/ folder)"),
     b(&[c('X')], RunsAction::Delete, "delete the run shown in the details pane (U brings it back)"),
     b(&[c('U')], RunsAction::Restore, "restore the run last deleted"),

@@ -89,7 +89,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         ),
         (
             Some(SortColumn::Arch),
-            TextColumn::new(title(SortColumn::Arch, "arch".into()), cells(&|r, _| crate::text::clean(&r.arch).into_owned())).flex(),
+            TextColumn::new(
+                title(SortColumn::Arch, "arch".into()),
+                cells(&|r, _| crate::text::clean(&r.arch).into_owned()),
+            )
+            .flex(),
         ),
     ];
     for column in app.columns.in_order() {
