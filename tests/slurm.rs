@@ -260,7 +260,8 @@ fn host() -> String {
 fn an_array_of_three_cells_runs_on_slurm_and_merges_every_record() {
     let Some(_cluster) = cluster() else { return };
     let home = tempfile::tempdir().unwrap();
-    let mut args = vec!["sweep", "--arch", "pepr_lenet5,pepr_resnet8,pepr_lenet5", "--group", "slurm-ci"];
+    // Three distinct runs: a sweep names each arch once (`--arch a,a` is one run, not two).
+    let mut args = vec!["sweep", "--arch", "pepr_lenet5,pepr_resnet8,pepr_resnet20", "--group", "slurm-ci"];
     args.extend(TINY);
     args.extend(["--slurm", "--cpus-per-task", "1", "--job-name", "pepr-ci"]);
     let submitted = submitted_id(&ok(&pepr(home.path(), &args)));
@@ -285,7 +286,7 @@ fn an_array_of_three_cells_runs_on_slurm_and_merges_every_record() {
         assert_eq!(record["group"], "slurm-ci");
         assert_eq!(record["epoch_perf"].as_array().unwrap().len(), 1);
         let task = record["slurm"]["array_task_id"].as_u64().unwrap() as usize;
-        assert_eq!(record["arch"], ["pepr_lenet5", "pepr_resnet8", "pepr_lenet5"][task]);
+        assert_eq!(record["arch"], ["pepr_lenet5", "pepr_resnet8", "pepr_resnet20"][task]);
     }
     assert!(incoming_files(home.path()).is_empty());
     for cell in job["cells"].as_array().unwrap() {
@@ -302,7 +303,7 @@ fn an_array_of_three_cells_runs_on_slurm_and_merges_every_record() {
 fn a_cancelled_pending_array_leaves_interrupted_records() {
     let Some(_cluster) = cluster() else { return };
     let home = tempfile::tempdir().unwrap();
-    let mut args = vec!["sweep", "--arch", "pepr_lenet5,pepr_lenet5,pepr_lenet5"];
+    let mut args = vec!["sweep", "--arch", "pepr_lenet5,pepr_resnet8,pepr_resnet20"];
     args.extend(TINY);
     args.extend(["--slurm", "--extra=--hold"]);
     let submitted = submitted_id(&ok(&pepr(home.path(), &args)));
