@@ -4,15 +4,18 @@
 //! long work (loading the store, ranking) runs on worker threads that report back by message.
 
 pub mod app;
+pub mod carbon;
 pub mod catalog;
 pub mod cli;
 pub mod data;
 pub mod estimate;
+pub mod format;
 pub mod grid;
 pub mod home;
 pub mod meter;
 pub mod plot;
 pub mod results;
+pub mod run;
 pub mod settings;
 pub mod slurm;
 pub mod suggest;
@@ -20,3 +23,6 @@ pub mod text;
 pub mod train;
 pub mod ui;
 pub mod weights;
+
+#[cfg(test)]
+mod layers;

@@ -5,7 +5,7 @@ use pepr::cli::{Cli, Command, home_of, run};
 fn main() {
     let cli = Cli::parse();
     let result = home_of(&cli).and_then(|home| match cli.command {
-        None | Some(Command::Tui) => pepr::app::run_tui(home),
+        None | Some(Command::Tui) => pepr::app::run_tui(home, pepr::ui::draw),
         Some(command) => run(&home, command),
     });
     if let Err(error) = result {

@@ -10,7 +10,7 @@ use chrono::Utc;
 use pepr::data::{Dataset, registry, synthetic};
 use pepr::home::Home;
 use pepr::results::record::RunStatus;
-use pepr::train::run::store_outcome;
+use pepr::run::store_outcome;
 use pepr::train::{Outcome, TrainConfig, train_in};
 use pepr::weights::start::resolve;
 use pepr::weights::state_dict_of;

@@ -9,7 +9,7 @@ use pepr::home::Home;
 use pepr::results::record::RunStatus;
 use pepr::results::store::RunStore;
 use pepr::train::TrainConfig;
-use pepr::train::worker::{Job, RunMessage, RunUpdate, spawn_run};
+use pepr::run::worker::{Job, RunMessage, RunUpdate, spawn_run};
 
 fn job(id: u64, epochs: usize, fraction: f64) -> Job {
     Job { id, config: TrainConfig { epochs, fraction, seed: 1, ..TrainConfig::new("pepr_lenet5", "synthetic") } }
@@ -113,7 +113,7 @@ fn stop_stores_an_interrupted_run_with_what_was_measured() {
     assert_eq!(runs[0].epoch_perf, record.epoch_perf);
 }
 
-fn handle_finishes(handle: pepr::train::worker::RunHandle) -> bool {
+fn handle_finishes(handle: pepr::run::worker::RunHandle) -> bool {
     handle.join();
     true
 }

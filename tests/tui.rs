@@ -415,8 +415,8 @@ fn finished_record(status: pepr::results::record::RunStatus) -> Box<pepr::result
     Box::new(record)
 }
 
-fn started(job: u64, epochs: usize) -> pepr::train::worker::RunMessage {
-    use pepr::train::worker::{RunMessage, RunUpdate};
+fn started(job: u64, epochs: usize) -> pepr::run::worker::RunMessage {
+    use pepr::run::worker::{RunMessage, RunUpdate};
     RunMessage {
         job,
         update: RunUpdate::Started {
@@ -432,14 +432,14 @@ fn started(job: u64, epochs: usize) -> pepr::train::worker::RunMessage {
     }
 }
 
-fn progress(job: u64, epoch: usize, step: usize, loss: f64, elapsed_s: f64) -> pepr::train::worker::RunMessage {
-    use pepr::train::worker::{RunMessage, RunUpdate};
+fn progress(job: u64, epoch: usize, step: usize, loss: f64, elapsed_s: f64) -> pepr::run::worker::RunMessage {
+    use pepr::run::worker::{RunMessage, RunUpdate};
     RunMessage { job, update: RunUpdate::Progress { epoch, step, steps: 63, loss, samples_per_sec: 850.0, elapsed_s } }
 }
 
 #[test]
 fn train_running_80x24() {
-    use pepr::train::worker::{RunMessage, RunUpdate};
+    use pepr::run::worker::{RunMessage, RunUpdate};
     let dir = tempfile::tempdir().unwrap();
     let mut app = train_app(&["pepr_lenet5", "pepr_resnet8"], dir.path());
     press_all(&mut app, &[KeyCode::Char('-'); 7]);
@@ -492,7 +492,7 @@ fn train_running_80x24() {
 #[test]
 fn train_pause_stop_and_queue_order() {
     use pepr::results::record::RunStatus;
-    use pepr::train::worker::{RunMessage, RunUpdate};
+    use pepr::run::worker::{RunMessage, RunUpdate};
     let dir = tempfile::tempdir().unwrap();
     let mut app = train_app(&["pepr_lenet5", "pepr_resnet8"], dir.path());
     assert_eq!(press(&mut app, KeyCode::Char('p')), None, "nothing to pause yet");
@@ -550,7 +550,7 @@ fn train_pause_stop_and_queue_order() {
 /// synchronously), store, reload, and the run is on the leaderboard.
 #[test]
 fn train_scenario_runs_and_the_run_appears_on_the_leaderboard() {
-    use pepr::train::worker::{Control, run_job};
+    use pepr::run::worker::{Control, run_job};
     let home = tempfile::tempdir().unwrap();
     let data_dir = home.path().join("datasets");
     let mut app = train_app(&["pepr_lenet5", "pepr_resnet8"], &data_dir);
@@ -825,7 +825,7 @@ fn jobs_screen_without_jobs_says_how_to_submit() {
 /// architecture), `f` freezes the backbone, and the run starts with them.
 #[test]
 fn train_queue_picks_pretrained_starts() {
-    use pepr::train::worker::Job;
+    use pepr::run::worker::Job;
     let dir = tempfile::tempdir().unwrap();
     let home = pepr::home::Home::at(dir.path().join("home"));
     // An imported weights entry and a run checkpoint of pepr_lenet5 (and one of another architecture).

@@ -16,7 +16,7 @@ use pepr::app::{App, Data, Request, Screen};
 use pepr::results::rank::{SetBy, rank};
 use pepr::results::record::RunStatus;
 use pepr::results::synthetic;
-use pepr::train::worker::{RunHandle, RunMessage, RunUpdate, spawn_run};
+use pepr::run::worker::{RunHandle, RunMessage, RunUpdate, spawn_run};
 
 // One test binary for the keys, numbers and columns scenarios: each binary links the whole crate.
 use ratatui::Terminal;
@@ -600,7 +600,7 @@ fn a_run_without_a_test_has_no_p_no_rank_and_is_not_plotted() {
 
 #[test]
 fn the_queue_shows_p_whole_and_a_missing_p_as_a_dash() {
-    use pepr::train::worker::RunMessage;
+    use pepr::run::worker::RunMessage;
     let dir = tempfile::tempdir().unwrap();
     let mut app = app_with(vec![]);
     select(&mut app, &["pepr_lenet5", "efficientnet_lite0"], dir.path());

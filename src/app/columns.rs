@@ -91,7 +91,7 @@ impl RunColumn {
             RunColumn::Status => record.status.label().to_string(),
             RunColumn::Created => record.created_at.format("%m-%d %H:%M").to_string(),
             RunColumn::Kind => record.kind.label().to_string(),
-            RunColumn::Params => record.params.map_or_else(dash, crate::ui::human_count),
+            RunColumn::Params => record.params.map_or_else(dash, crate::format::human_count),
         }
     }
 }

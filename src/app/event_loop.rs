@@ -20,7 +20,7 @@ use super::state::{App, Request};
 use super::train::TrainRequest;
 use super::worker::{Loaded, spawn_load};
 use crate::data::registry::Entry;
-use crate::train::worker::{RunHandle, RunMessage, spawn_run_with};
+use crate::run::worker::{RunHandle, RunMessage, spawn_run_with};
 
 enum Message {
     Input(Event),
@@ -75,7 +75,7 @@ fn dispatch_data(request: DataRequest, data_dir: &std::path::Path, sender: &mpsc
 }
 
 /// Runs the TUI until the user quits. The terminal is restored on return, error or panic.
-pub fn run_tui(home: Home) -> Result<()> {
+pub fn run_tui(home: Home, draw: fn(&mut ratatui::Frame, &App)) -> Result<()> {
     use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         anyhow::bail!("the TUI needs a terminal on stdin and stdout; for scripts use `pepr rank` (see `pepr --help`)");
@@ -283,7 +283,7 @@ pub fn run_tui(home: Home) -> Result<()> {
     let mut signalled: Option<i32> = None;
     let result = (|| -> Result<()> {
         loop {
-            terminal.draw(|frame| crate::ui::draw(frame, &app))?;
+            terminal.draw(|frame| draw(frame, &app))?;
             let mut message = receiver.recv()?;
             loop {
                 match message {
@@ -295,8 +295,8 @@ pub fn run_tui(home: Home) -> Result<()> {
                     Message::Run(message) => {
                         let ended = matches!(
                             message.update,
-                            crate::train::worker::RunUpdate::Finished { .. }
-                                | crate::train::worker::RunUpdate::Failed(_)
+                            crate::run::worker::RunUpdate::Finished { .. }
+                                | crate::run::worker::RunUpdate::Failed(_)
                         );
                         if ended && run.as_ref().is_some_and(|h| h.job == message.job) {
                             // Its last message: the thread is ending.

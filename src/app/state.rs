@@ -17,7 +17,7 @@ use super::archs::ArchsScreen;
 use super::datasets::{DataRequest, DatasetsScreen};
 use super::jobs::{JobsRequest, JobsScreen, JobsUpdate};
 use super::train::{TrainRequest, TrainScreen};
-use crate::train::worker::RunMessage;
+use crate::run::worker::RunMessage;
 
 /// Loaded runs and their ranking, produced off the UI thread.
 #[derive(Clone, Debug, Default)]

@@ -8,7 +8,7 @@ use super::plural;
 
 use crate::results::record::RunStatus;
 use crate::train::backend::Backend;
-use crate::train::worker::{Job, RunMessage, RunUpdate};
+use crate::run::worker::{Job, RunMessage, RunUpdate};
 use crate::train::{Input, Metric, TrainConfig};
 
 /// Where a queued run stands.
@@ -617,7 +617,7 @@ impl TrainScreen {
                         input.channels,
                         input.height,
                         input.width,
-                        crate::ui::human_count(params)
+                        crate::format::human_count(params)
                     );
                     self.note(line);
                 }

@@ -6,11 +6,12 @@
 pub mod count;
 pub mod families;
 pub mod graph;
+pub mod kind;
 pub mod listing;
 pub mod net;
 pub mod report;
 
-use crate::results::record::ModelKind;
+pub use kind::ModelKind;
 
 pub use count::{Cost, LayerCount};
 pub use graph::{Graph, ShapeError};
@@ -92,4 +93,26 @@ pub fn timm_name(name: &str) -> Option<&'static str> {
 /// The names, for error messages.
 pub fn names() -> Vec<&'static str> {
     entries().iter().map(|e| e.name).collect()
+}
+
+/// The error for an architecture the catalog does not have, with the nearest names.
+pub fn unknown_architecture(name: &str) -> String {
+    format!("no architecture named {name:?}{} (see `pepr archs`)", crate::suggest::did_you_mean(name, names()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_typo_gets_the_nearest_names() {
+        let message = unknown_architecture("resnet18e");
+        assert!(message.starts_with("no architecture named \"resnet18e\"; did you mean "), "{message}");
+        assert!(
+            message.contains("resnet18d") && message.contains("resnet18,") && message.ends_with("? (see `pepr archs`)")
+        );
+        assert!(unknown_architecture("ResNet50").contains("did you mean resnet50"));
+        assert!(unknown_architecture("efficientnet_lite").contains("efficientnet_lite0"));
+        assert_eq!(unknown_architecture("transformer"), "no architecture named \"transformer\" (see `pepr archs`)");
+    }
 }

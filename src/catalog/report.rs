@@ -9,7 +9,7 @@ use super::count::breakdown;
 use super::listing::{ArchRow, rows};
 use super::net::Net;
 use super::{Graph, Spec, find, names};
-use crate::ui::human_count;
+use crate::format::human_count;
 
 /// The convention behind every MAC/FLOP figure pepr prints.
 pub const CONVENTION: &str = "MACs follow fvcore's FlopCountAnalysis: 1 per multiply-add in conv/linear/matmul, \
@@ -163,7 +163,7 @@ pub fn print_breakdown(
         if crate::suggest::closest(name, names(), 3).is_empty() {
             anyhow!("no architecture named {name:?}; the catalog has: {}", names().join(", "))
         } else {
-            anyhow!(crate::suggest::unknown_architecture(name))
+            anyhow!(super::unknown_architecture(name))
         }
     })?;
     let (c, h, w) = input.unwrap_or((3, entry.default_size, entry.default_size));

@@ -2,7 +2,6 @@
 //! the built-in synthetic set, with seeded shuffling, stratified data-fraction subsets, and batches as
 //! burn tensors.
 
-pub mod cli;
 pub mod download;
 pub mod folder;
 pub mod idx;
@@ -19,6 +18,14 @@ use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use rng::SplitMix64;
+
+/// The model's input: channels, height, width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Input {
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+}
 
 /// A dataset problem, naming the file (when there is one) and what is wrong.
 #[derive(Clone, Debug, PartialEq)]

@@ -78,10 +78,7 @@ const CLASSES: usize = 10;
 /// The calibration's version: a cached one of another version is measured again.
 pub const VERSION: u32 = 3;
 
-/// Layers of a graph that run as ops (everything but the input).
-pub fn nodes(graph: &Graph) -> u64 {
-    graph.nodes.len().saturating_sub(1) as u64
-}
+pub use super::workload::nodes;
 
 /// The networks, in the order they are solved (each one's other kinds are already known).
 pub fn benches() -> Vec<Bench> {

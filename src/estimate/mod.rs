@@ -5,14 +5,15 @@
 //! estimates were ([`accuracy`]). Every figure says what it rests on and comes with a low-high range.
 
 pub mod accuracy;
+pub mod budget;
 pub mod calibration;
-pub mod cli;
 pub mod model;
-pub mod workload;
 
 use std::collections::BTreeMap;
 
 pub use model::{Estimate, Range};
+// The workload is stored in every record, so it lives with the records; the old path stays.
+pub use crate::results::workload;
 
 use crate::data::{Dataset, DatasetInfo};
 use crate::home::Home;

@@ -3,56 +3,12 @@
 //! and their power (or the power seen while calibrating) turns time into energy.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use super::calibration::Calibration;
 use super::workload::{Kind, Workload};
 use crate::results::record::{Origin, RunRecord, RunStatus};
 
-/// A figure with its range: `low <= estimate <= high`.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Range {
-    pub estimate: f64,
-    pub low: f64,
-    pub high: f64,
-}
-
-impl Range {
-    /// `estimate` divided and multiplied by `1 + u`.
-    pub fn spread(estimate: f64, u: f64) -> Range {
-        Range { estimate, low: estimate / (1.0 + u), high: estimate * (1.0 + u) }
-    }
-
-    pub fn scale(self, k: f64) -> Range {
-        Range { estimate: self.estimate * k, low: self.low * k, high: self.high * k }
-    }
-
-    pub fn add(self, other: Range) -> Range {
-        Range { estimate: self.estimate + other.estimate, low: self.low + other.low, high: self.high + other.high }
-    }
-
-    pub fn contains(self, value: f64) -> bool {
-        self.low <= value && value <= self.high
-    }
-}
-
-/// The estimate of one run, as shown and as stored in the run's record.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Estimate {
-    pub train_time_s: Range,
-    pub energy_kwh: Option<Range>,
-    pub co2_g: Option<Range>,
-    /// Mean power assumed, watts.
-    #[serde(default)]
-    pub power_w: Option<f64>,
-    pub carbon_intensity_g_per_kwh: f64,
-    pub pue: f64,
-    /// What the estimate rests on, one line each.
-    pub based_on: Vec<String>,
-    /// The calibration's key and date.
-    pub calibration: String,
-    pub work: Workload,
-}
+pub use crate::results::estimate::{Estimate, Range};
 
 /// Evaluation batch of `train` (forward only).
 const EVAL_BATCH: u64 = 256;
@@ -279,7 +235,7 @@ fn per_sample_text(w: &Workload) -> String {
     shares.sort_by(|a, b| b.1.cmp(&a.1));
     let parts: Vec<String> =
         shares.iter().map(|(k, v)| format!("{} {:.0}%", k.name(), *v as f64 * 100.0 / macs)).collect();
-    format!("{} forward per sample ({})", crate::meter::session::si(w.macs() as f64, "MACs"), parts.join(", "))
+    format!("{} forward per sample ({})", crate::format::si(w.macs() as f64, "MACs"), parts.join(", "))
 }
 
 /// The estimate.
@@ -315,7 +271,7 @@ pub fn estimate(inputs: Inputs<'_>) -> Estimate {
                 .filter_map(|k| calibration.flops_per_s(*k).map(|f| format!(
                     "{} {}",
                     k.name(),
-                    crate::meter::session::si(f, "FLOP/s")
+                    crate::format::si(f, "FLOP/s")
                 )))
                 .collect::<Vec<_>>()
                 .join(", "),

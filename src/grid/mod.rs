@@ -9,13 +9,13 @@
 //! - [`slurm`]: the cells not yet done as one Slurm job array;
 //! - [`cli`]: `pepr grid`.
 
-pub mod cli;
 pub mod expand;
-pub mod names;
 pub mod resume;
 pub mod slurm;
 pub mod spec;
 
+// Group naming moved to the records (training names a run's group); the old path stays.
+pub use crate::results::groups as names;
 pub use expand::{Cell, expand};
 pub use resume::{CellState, cell_states, pending};
 pub use spec::{GridSpec, Start, TrainSettings};

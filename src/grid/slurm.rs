@@ -117,7 +117,7 @@ pub fn submit_missing(home: &Home, job: GridJob) -> Result<GridSubmission> {
             continue;
         }
         let config = TrainConfig { meter: job.meter.clone(), ..cell.config.clone() };
-        crate::train::run::check(&config).map_err(|e| anyhow!("cell {}: {e}", cell.id))?;
+        crate::train::check(&config).map_err(|e| anyhow!("cell {}: {e}", cell.id))?;
         configs.push(config);
     }
     let mut outcome = GridSubmission {

@@ -196,7 +196,7 @@ impl GridSpec {
         non_empty_unique("archs", &self.archs)?;
         for arch in &self.archs {
             if crate::catalog::find(arch).is_none() {
-                return Err(format!("field `archs`: {}", crate::suggest::unknown_architecture(arch)));
+                return Err(format!("field `archs`: {}", crate::catalog::unknown_architecture(arch)));
             }
         }
         non_empty_unique("datasets", &self.datasets)?;

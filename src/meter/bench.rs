@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::sampler::Sampler;
 use super::session::{MeterSettings, plan_sources};
-use crate::train::backend::Backend;
+use crate::meter::backend::Backend;
 
 pub fn run(out: &mut impl Write, settings: &MeterSettings, seconds: f64) -> anyhow::Result<()> {
     let plan = plan_sources(settings, Backend::Cpu);

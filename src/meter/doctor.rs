@@ -13,7 +13,7 @@ use super::nvml::{GpuDevice, NvmlDevice};
 use super::process;
 use super::rapl::Rapl;
 use super::session::{MeterSettings, device_peak, plan_sources, power_source_of};
-use crate::train::backend::Backend;
+use crate::meter::backend::Backend;
 
 /// Prints the report (plain text, or JSON with `json`).
 pub fn run(out: &mut impl Write, settings: &MeterSettings, home: Option<&Path>, json: bool) -> anyhow::Result<()> {
@@ -51,8 +51,8 @@ pub fn run(out: &mut impl Write, settings: &MeterSettings, home: Option<&Path>, 
             cpu.as_deref().unwrap_or("this CPU")
         ),
     };
-    let backends = format!("backends compiled in: {}", crate::train::backend::compiled().join(", "));
-    let cuda = match crate::train::backend::available_here(Backend::Cuda) {
+    let backends = format!("backends compiled in: {}", crate::meter::backend::compiled().join(", "));
+    let cuda = match crate::meter::backend::available_here(Backend::Cuda) {
         Ok(()) => "cuda: available".to_string(),
         Err(why) => format!("cuda: unavailable, {}", why.reason()),
     };
@@ -92,7 +92,7 @@ pub fn run(out: &mut impl Write, settings: &MeterSettings, home: Option<&Path>, 
             "rapl": rapl,
             "tdp": tdp,
             "tdp_step": tdp_step,
-            "backends": crate::train::backend::compiled(),
+            "backends": crate::meter::backend::compiled(),
             "cuda": cuda,
             "threads": rayon::current_num_threads(),
             "cpu_run_uses": cpu_use,

@@ -8,10 +8,7 @@ pub fn resolve_intensity(spec: Option<&str>) -> Result<Intensity, String> {
     super::carbon::resolve(spec)
 }
 
-/// Checks a PUE (>= 1: a data centre never uses less than its IT load).
-pub fn check_pue(pue: f64) -> Result<f64, String> {
-    if pue.is_finite() && pue >= 1.0 { Ok(pue) } else { Err(format!("--pue must be a number >= 1, got {pue}")) }
-}
+pub use crate::carbon::check_pue;
 
 #[cfg(test)]
 mod tests {

@@ -78,7 +78,7 @@ impl LoadEstimate {
         LoadEstimate { tdp, cpus, threads: cpus, clock, last: None, energy_j: 0.0 }
     }
 
-    /// The run trains on `threads` threads (see [`crate::train::threads`]).
+    /// The run trains on `threads` threads (see `train::threads`).
     pub fn with_threads(mut self, threads: usize) -> LoadEstimate {
         self.threads = threads.clamp(1, self.cpus.max(1));
         self

@@ -7,7 +7,7 @@
 
 pub mod band;
 pub mod bench;
-pub mod carbon;
+pub mod backend;
 pub mod doctor;
 pub mod emissions;
 pub mod estimate;
@@ -22,4 +22,6 @@ pub mod session;
 pub mod source;
 pub mod tdp;
 
+// Moved to the bottom layer (the records use it); the old path stays.
+pub use crate::carbon;
 pub use session::{LiveMeters, MeterSettings, RunMeters};

@@ -20,8 +20,8 @@ use crate::catalog::{self, Cost, Spec};
 use crate::results::record::{
     ENERGY_SCOPE_CARBONTRACKER, ENERGY_SCOPE_PEPR, MeterDetail, PowerSource, Prediction, RunRecord, TimeScope,
 };
-use crate::train::Input;
-use crate::train::backend::Backend;
+use crate::data::Input;
+use crate::meter::backend::Backend;
 
 /// What the energy of a run trained here covers.
 pub const ENERGY_SCOPE: &str = "training and evaluation: the whole run from building the network to the last test evaluation \
@@ -152,26 +152,8 @@ pub struct LiveMeters {
     pub prediction: Option<Prediction>,
 }
 
-/// 2.5e9, "FLOP/s" -> "2.500 GFLOP/s".
-pub fn si(value: f64, unit: &str) -> String {
-    let (v, prefix) = match value.abs() {
-        v if v >= 1e12 => (value / 1e12, "T"),
-        v if v >= 1e9 => (value / 1e9, "G"),
-        v if v >= 1e6 => (value / 1e6, "M"),
-        v if v >= 1e3 => (value / 1e3, "k"),
-        _ => (value, ""),
-    };
-    format!("{v:.3} {prefix}{unit}")
-}
-
-/// An energy in kWh with enough digits for the small figures of small runs.
-pub fn kwh(value: f64) -> String {
-    if value == 0.0 || value >= 0.01 { format!("{value:.3} kWh") } else { format!("{value:.2e} kWh") }
-}
-
-pub fn grams(value: f64) -> String {
-    if value == 0.0 || value >= 0.1 { format!("{value:.2} g") } else { format!("{value:.2e} g") }
-}
+// The units' formatting lives in crate::format; these names stay for the meters' callers.
+pub use crate::format::{grams, kwh, si};
 
 impl LiveMeters {
     pub fn power_text(&self) -> String {
@@ -552,7 +534,7 @@ pub struct MeterReport {
     pub detail: MeterDetail,
     pub notes: Vec<String>,
     /// The estimate made before the run started (filled by the caller).
-    pub estimate: Option<crate::estimate::Estimate>,
+    pub estimate: Option<crate::results::estimate::Estimate>,
 }
 
 impl MeterReport {

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::analysis::{Analyses, Family, Paired, ParamsGroup, fraction_label};
 use super::rank::Variant;
+use crate::format::{fixed, share, signed};
 
 /// Which analysis to print.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,18 +27,6 @@ pub enum Output {
 
 fn opt(value: Option<f64>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
-}
-
-fn fixed(value: Option<f64>, decimals: usize) -> String {
-    value.map_or_else(|| "—".into(), |v| format!("{v:.decimals$}"))
-}
-
-fn signed(value: Option<f64>, decimals: usize) -> String {
-    value.map_or_else(|| "—".into(), |v| format!("{v:+.decimals$}"))
-}
-
-fn share(count: usize, of: usize) -> String {
-    if of == 0 { format!("{count}/0") } else { format!("{count}/{of} ({:.0}%)", 100.0 * count as f64 / of as f64) }
 }
 
 /// Prints one analysis, keeping only what matches `only` (a dataset or a group name).

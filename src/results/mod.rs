@@ -3,8 +3,9 @@
 
 pub mod analysis;
 pub mod analysis_report;
-pub mod budget;
+pub mod estimate;
 pub mod export;
+pub mod groups;
 pub mod import;
 pub mod incoming;
 pub mod manage;
@@ -17,3 +18,4 @@ pub mod store;
 pub mod synthetic;
 pub mod view;
 pub mod whatif;
+pub mod workload;

@@ -311,7 +311,7 @@ pub fn co2_mirrors_energy(records: &[RunRecord], indices: &[usize], energy: Ener
             _ => return false, // one variant scores a run the other does not
         }
         let Some(intensity) = record.carbon_intensity_g_per_kwh else { return false };
-        let pue = record.meters.as_ref().and_then(|m| m.pue).unwrap_or(crate::meter::carbon::DEFAULT_PUE);
+        let pue = record.meters.as_ref().and_then(|m| m.pue).unwrap_or(crate::carbon::DEFAULT_PUE);
         let k = intensity * pue;
         match factor {
             None => factor = Some(k),
@@ -413,6 +413,9 @@ pub fn cmp_missing_last<T: PartialOrd>(a: Option<T>, b: Option<T>, descending: b
         (None, None) => Ordering::Equal,
     }
 }
+
+/// Said instead of presenting PePR-C as a finding of its own when it only repeats PePR-E.
+pub const CO2_MIRRORS_ENERGY: &str = "PePR-C orders these runs exactly as PePR-E (one intensity x PUE for the set)";
 
 #[cfg(test)]
 mod tests {

@@ -10,38 +10,8 @@ use serde::{Deserialize, Serialize};
 /// The schema version this build writes and the newest it reads.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// Broad architecture type, as the paper groups its models (it used CNN / Other).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum ModelKind {
-    Cnn,
-    Transformer,
-    Mlp,
-    #[default]
-    Other,
-}
-
-impl ModelKind {
-    pub fn label(self) -> &'static str {
-        match self {
-            ModelKind::Cnn => "CNN",
-            ModelKind::Transformer => "Transformer",
-            ModelKind::Mlp => "MLP",
-            ModelKind::Other => "Other",
-        }
-    }
-
-    /// Parses the labels used in CSV files (case-insensitive).
-    pub fn parse(text: &str) -> Option<ModelKind> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "cnn" => Some(ModelKind::Cnn),
-            "transformer" | "vit" => Some(ModelKind::Transformer),
-            "mlp" => Some(ModelKind::Mlp),
-            "other" | "" => Some(ModelKind::Other),
-            _ => None,
-        }
-    }
-}
+// Defined with the architectures (the catalog sits below the records); the old path stays.
+pub use crate::catalog::ModelKind;
 
 /// How a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -206,7 +176,7 @@ pub struct RunRecord {
     /// The estimate made before the run started (time, energy, CO2 with ranges), kept beside the
     /// measured figures so `pepr estimate --accuracy` can compare them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub estimate: Option<crate::estimate::Estimate>,
+    pub estimate: Option<super::estimate::Estimate>,
     /// Fine-tuning with every layer but the classifier head frozen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frozen_backbone: Option<bool>,

@@ -2,7 +2,7 @@
 //! another grid or data centre: another carbon intensity (a region's annual average or a number)
 //! and/or PUE. Works on copies: the store is never written.
 
-use crate::meter::carbon;
+use crate::carbon;
 use crate::results::record::{MeterDetail, RunRecord};
 
 /// The intensity and PUE to re-score with; `None` keeps each run's own.
@@ -30,7 +30,7 @@ impl WhatIf {
         }
         let intensity =
             intensity.map(|spec| carbon::resolve(Some(spec)).map_err(|e| format!("--intensity: {e}"))).transpose()?;
-        let pue = pue.map(|p| crate::meter::emissions::check_pue(p)).transpose()?;
+        let pue = pue.map(|p| crate::carbon::check_pue(p)).transpose()?;
         Ok(Some(WhatIf { intensity, pue }))
     }
 

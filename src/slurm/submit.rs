@@ -187,7 +187,7 @@ pub fn sweep(
     args: &super::args::SlurmArgs,
 ) -> Result<()> {
     for config in configs {
-        crate::train::run::check(config)?;
+        crate::train::check(config)?;
         crate::data::registry::find(&config.dataset, data_dir).map_err(|e| anyhow!("{e}"))?;
     }
     let mut options = args.options();

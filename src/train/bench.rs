@@ -18,7 +18,7 @@ use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 
 use super::init_net;
 use crate::catalog::{self, Cost, Spec};
-use crate::ui::human_count;
+use crate::format::human_count;
 
 /// The models measured when none are named: pepr's small ones and a few small timm ones.
 pub const DEFAULT_MODELS: &[&str] = &["pepr_lenet5", "pepr_resnet8", "pepr_resnet20", "mobilenetv2_050", "resnet18"];
@@ -69,7 +69,7 @@ pub fn measure_with(
     eval: bool,
     device: &Device,
 ) -> Result<BenchRow> {
-    let entry = catalog::find(arch).ok_or_else(|| anyhow!(crate::suggest::unknown_architecture(arch)))?;
+    let entry = catalog::find(arch).ok_or_else(|| anyhow!(crate::catalog::unknown_architecture(arch)))?;
     let graph = entry.graph(&Spec::new(3, CLASSES, size))?;
     let cost = Cost::of(&graph);
     let train_device = device.clone().without_autodiff().autodiff();

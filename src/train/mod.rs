@@ -2,16 +2,11 @@
 //! every epoch, progress reported by callback, a stop flag checked between steps. The result becomes a
 //! [`RunRecord`](crate::results::record::RunRecord) ([`record`]) and a checkpoint ([`checkpoint`]).
 
-pub mod backend;
 pub mod bench;
-pub mod checkpoint;
-pub mod cli;
 pub mod memory;
 pub mod metric;
 pub mod record;
-pub mod run;
 pub mod threads;
-pub mod worker;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,6 +25,13 @@ use crate::home::Home;
 use crate::results::record::RunStatus;
 use crate::weights;
 
+mod check;
+
+// Moved down so the meters and the weights need not reach up into training; the old paths stay.
+pub use crate::data::Input;
+pub use crate::meter::backend;
+pub use crate::weights::checkpoint;
+pub use check::check;
 pub use checkpoint::{Meta, load_checkpoint, save_checkpoint};
 pub use metric::Metric;
 
@@ -92,14 +94,6 @@ impl TrainConfig {
             paper_conventions: false,
         }
     }
-}
-
-/// The model's input: channels, height, width.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Input {
-    pub channels: usize,
-    pub height: usize,
-    pub width: usize,
 }
 
 /// What training reports while it runs. `Progress` comes after every step: the caller throttles.
@@ -168,7 +162,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn failed_early(message: String, data_fraction: f64) -> Outcome {
+    pub(crate) fn failed_early(message: String, data_fraction: f64) -> Outcome {
         Outcome {
             status: RunStatus::Failed,
             message: Some(message),
@@ -337,7 +331,7 @@ fn train_unguarded(
     on_event: &mut dyn FnMut(Event),
 ) -> Outcome {
     let Some(entry) = catalog::find(&config.arch) else {
-        return Outcome::failed_early(crate::suggest::unknown_architecture(&config.arch), dataset.data_fraction);
+        return Outcome::failed_early(crate::catalog::unknown_architecture(&config.arch), dataset.data_fraction);
     };
     if config.epochs == 0 || config.batch_size == 0 {
         return Outcome::failed_early("epochs and batch size must be positive".into(), dataset.data_fraction);

@@ -25,7 +25,7 @@ pub fn new_run_id(config: &TrainConfig, at: DateTime<Utc>) -> String {
 /// the dataset, `_pt` for a pretrained start, `_small` for 10% of the data, `_smallest` for 1%,
 /// `_f{fraction}` for any other subset. A run and a grid cell with the same settings compare together.
 pub fn group_name(dataset: &str, fraction: f64, pretrained: bool) -> String {
-    crate::grid::names::default_group(dataset, pretrained, fraction)
+    crate::results::groups::default_group(dataset, pretrained, fraction)
 }
 
 /// This machine's CPU, in words, for the record's `device`: the model and the threads the run used.

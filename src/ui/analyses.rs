@@ -15,7 +15,7 @@ use crate::app::analyses::{AnalysesScreen, AnalysisView, PairedColumn};
 use crate::results::analysis::{Family, Paired, ParamsGroup, fraction_label};
 use crate::results::rank::Variant;
 
-use super::format::sig;
+use crate::format::{number, share, sig, signed, signed_sig};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let screen = &app.analyses;
@@ -69,23 +69,6 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
 
 fn empty(frame: &mut Frame, area: Rect, title: &str, text: &str) {
     frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }).block(Block::bordered().title(title)), area);
-}
-
-fn signed(value: Option<f64>, decimals: usize) -> String {
-    value.map_or("—".into(), |v| format!("{v:+.decimals$}"))
-}
-
-/// A difference with its sign and `digits` significant digits (resource differences can be tiny).
-fn signed_sig(value: Option<f64>, digits: usize) -> String {
-    value.map_or("—".into(), |v| format!("{}{}", if v >= 0.0 { "+" } else { "" }, sig(v, digits)))
-}
-
-fn number(value: Option<f64>, digits: usize) -> String {
-    value.map_or("—".into(), |v| sig(v, digits))
-}
-
-fn share(count: usize, of: usize) -> String {
-    if of == 0 { format!("{count}/0") } else { format!("{count}/{of} ({:.0}%)", 100.0 * count as f64 / of as f64) }
 }
 
 fn short_resource(v: Variant) -> &'static str {

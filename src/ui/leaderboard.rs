@@ -26,8 +26,7 @@ pub fn column_title(column: SortColumn, variant: Variant) -> String {
     }
 }
 
-/// Said instead of presenting PePR-C as a finding of its own when it only repeats PePR-E.
-pub const CO2_MIRRORS_ENERGY: &str = "PePR-C orders these runs exactly as PePR-E (one intensity x PUE for the set)";
+pub use crate::results::rank::CO2_MIRRORS_ENERGY;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let Some(data) = &app.data else { return };

@@ -5,7 +5,6 @@ mod archs;
 mod chart;
 mod datasets;
 mod details;
-mod format;
 mod grid_form;
 mod help;
 mod jobs;
@@ -24,7 +23,9 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 use crate::app::{App, Screen, View, plural};
 use crate::results::rank::SetBy;
 
-pub use format::{fit, human_count, sig};
+// The submodules' `super::format::…` paths reach the bottom layer's helpers.
+use crate::format;
+pub use crate::format::{fit, human_count, sig};
 pub use leaderboard::CO2_MIRRORS_ENERGY;
 
 /// The first visible row of a list `height` rows tall after moving only as far as needed from

@@ -40,15 +40,8 @@ fn progress_height(screen: &TrainScreen) -> u16 {
     }
 }
 
-/// 65 -> "1m 05s", 3725 -> "1h 02m", 7 -> "7s".
-pub fn duration(seconds: f64) -> String {
-    let s = seconds.max(0.0).round() as u64;
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m {:02}s", s / 60, s % 60),
-        _ => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
-    }
-}
+// 65 -> "1m 05s", 3725 -> "1h 02m", 7 -> "7s" (see crate::format::clock).
+pub use crate::format::clock as duration;
 
 fn state_cell(entry_state: &JobState, live: Option<&Live>) -> (String, Style) {
     match entry_state {

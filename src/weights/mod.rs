@@ -3,6 +3,7 @@
 //! in the home ([`store`]), used to classify images ([`predict`]) and as the start of a run
 //! ([`start`]).
 
+pub mod checkpoint;
 pub mod cli;
 pub mod load;
 pub mod predict;

@@ -54,7 +54,7 @@ pub fn top_k(probs: &[f32], k: usize) -> Vec<(usize, f32)> {
 
 /// The network of `source` for `arch`, at the input size it was trained at.
 pub fn network(arch: &str, source: &Source, device: &Device) -> Result<Net> {
-    let entry = catalog::find(arch).ok_or_else(|| anyhow!(crate::suggest::unknown_architecture(arch)))?;
+    let entry = catalog::find(arch).ok_or_else(|| anyhow!(crate::catalog::unknown_architecture(arch)))?;
     let spec = Spec::new(source.in_chans, source.classes, source.input_size);
     let graph = entry.graph(&spec).map_err(|e| anyhow!("{e}"))?;
     let (net, _) = load_into(Net::new(graph, device), &source.state, device)

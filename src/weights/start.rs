@@ -12,7 +12,7 @@ use super::{spec_of, to_timm_names};
 use crate::catalog;
 use crate::data::registry;
 use crate::home::Home;
-use crate::train::checkpoint::load_checkpoint;
+use crate::weights::checkpoint::load_checkpoint;
 
 /// Resolved weights, with timm's key names.
 #[derive(Debug)]
@@ -30,10 +30,10 @@ pub struct Source {
 
 /// Resolves `source` for architecture `arch`. A run checkpoint of another architecture is refused.
 pub fn resolve(home: &Home, arch: &str, source: &str) -> Result<Source> {
-    let entry = catalog::find(arch).ok_or_else(|| anyhow!(crate::suggest::unknown_architecture(arch)))?;
+    let entry = catalog::find(arch).ok_or_else(|| anyhow!(crate::catalog::unknown_architecture(arch)))?;
     if let Some(id) = source.strip_prefix("run:") {
         let dir = home.checkpoints_dir().join(id);
-        if id.is_empty() || !dir.join(crate::train::checkpoint::META_FILE).is_file() {
+        if id.is_empty() || !dir.join(crate::weights::checkpoint::META_FILE).is_file() {
             bail!("no checkpoint for run {id:?} in {}", home.checkpoints_dir().display());
         }
         let (net, meta) = load_checkpoint(&dir)?;
@@ -92,8 +92,8 @@ pub fn choices(home: &Home, arch: &str) -> Vec<String> {
     let mut runs: Vec<String> = dirs
         .flatten()
         .filter_map(|d| {
-            let text = std::fs::read_to_string(d.path().join(crate::train::checkpoint::META_FILE)).ok()?;
-            let meta: crate::train::checkpoint::Meta = serde_json::from_str(&text).ok()?;
+            let text = std::fs::read_to_string(d.path().join(crate::weights::checkpoint::META_FILE)).ok()?;
+            let meta: crate::weights::checkpoint::Meta = serde_json::from_str(&text).ok()?;
             (meta.arch == arch).then(|| format!("run:{}", meta.run_id))
         })
         .collect();

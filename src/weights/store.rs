@@ -114,7 +114,7 @@ pub fn import(
     name: Option<&str>,
     normalisation: Option<Normalisation>,
 ) -> Result<(WeightsMeta, Report)> {
-    let entry = catalog::find(arch).ok_or_else(|| anyhow!(crate::suggest::unknown_architecture(arch)))?;
+    let entry = catalog::find(arch).ok_or_else(|| anyhow!(crate::catalog::unknown_architecture(arch)))?;
     let name = match name {
         Some(n) => n.to_string(),
         None => file

@@ -14,7 +14,7 @@
 
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Result};
 use crate::catalog::{Entry, Spec};
-use crate::results::record::ModelKind;
+use crate::catalog::ModelKind;
 
 const REPVGG_PAPER: &str = "https://arxiv.org/abs/2101.03697";
 

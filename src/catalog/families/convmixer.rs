@@ -5,7 +5,7 @@
 
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Result};
 use crate::catalog::{Entry, Spec};
-use crate::results::record::ModelKind;
+use crate::catalog::ModelKind;
 
 const PAPER: &str = "https://arxiv.org/abs/2201.09792";
 

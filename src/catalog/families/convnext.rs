@@ -6,7 +6,7 @@
 
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Result};
 use crate::catalog::{Entry, Spec};
-use crate::results::record::ModelKind;
+use crate::catalog::ModelKind;
 
 const CONVNEXT_PAPER: &str = "https://arxiv.org/abs/2201.03545";
 

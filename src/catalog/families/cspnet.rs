@@ -13,7 +13,7 @@
 
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Pool, Result};
 use crate::catalog::{Entry, Spec};
-use crate::results::record::ModelKind;
+use crate::catalog::ModelKind;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StageType {

@@ -16,7 +16,7 @@
 
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Result, ShapeError};
 use crate::catalog::{Entry, Spec};
-use crate::results::record::ModelKind;
+use crate::catalog::ModelKind;
 
 // ---------------------------------------------------------------------------------------------
 // Channel rounding

@@ -10,7 +10,7 @@
 use super::efficientnet::make_divisible;
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Result};
 use crate::catalog::{Entry, Spec};
-use crate::results::record::ModelKind;
+use crate::catalog::ModelKind;
 
 /// One bottleneck: kernel, expansion width, output width, SE ratio, stride (`cfgs` in timm).
 type Layer = (usize, usize, usize, f64, usize);

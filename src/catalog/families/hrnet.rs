@@ -9,7 +9,7 @@
 
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Result};
 use crate::catalog::{Entry, Spec};
-use crate::results::record::ModelKind;
+use crate::catalog::ModelKind;
 
 /// (modules, blocks per branch, widths) per stage 2..4; stage 1 is four bottlenecks of width 64.
 #[derive(Clone, Copy, Debug)]

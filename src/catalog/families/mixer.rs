@@ -6,7 +6,7 @@
 use crate::catalog::families::vit::check_patches;
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Result};
 use crate::catalog::{Entry, Spec};
-use crate::results::record::ModelKind;
+use crate::catalog::ModelKind;
 
 /// timm's LayerNorm epsilon for Mixers.
 const EPS: f64 = 1e-6;

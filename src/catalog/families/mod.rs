@@ -24,7 +24,7 @@ pub mod vovnet;
 pub mod xception;
 
 use super::{Entry, Spec};
-use crate::results::record::ModelKind;
+use crate::catalog::ModelKind;
 
 const RESNET_PAPER: &str = "https://arxiv.org/abs/1512.03385";
 

@@ -6,7 +6,7 @@
 
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Pool, Result};
 use crate::catalog::{Entry, Spec};
-use crate::results::record::ModelKind;
+use crate::catalog::ModelKind;
 
 pub static ENTRIES: &[Entry] = &[Entry {
     name: "resnetv2_50",

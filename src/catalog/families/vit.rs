@@ -10,7 +10,7 @@
 
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Result, ShapeError};
 use crate::catalog::{Entry, Spec};
-use crate::results::record::ModelKind;
+use crate::catalog::ModelKind;
 
 /// timm's LayerNorm epsilon for ViTs.
 const EPS: f64 = 1e-6;

@@ -9,7 +9,7 @@
 
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Result};
 use crate::catalog::{Entry, Spec};
-use crate::results::record::ModelKind;
+use crate::catalog::ModelKind;
 
 const PAPER: &str = "https://arxiv.org/abs/1610.02357";
 

@@ -114,6 +114,11 @@ impl Workload {
     }
 }
 
+/// Layers of a graph that run as ops (everything but the input).
+pub fn nodes(graph: &Graph) -> u64 {
+    graph.nodes.len().saturating_sub(1) as u64
+}
+
 /// The settings a workload depends on.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunShape {
@@ -183,7 +188,7 @@ pub fn workload(shape: &RunShape, info: &DatasetInfo, train_samples: u64) -> Res
         params,
         work: work_per_sample(&graph).into_iter().map(|(k, v)| (k.name().to_string(), v)).collect(),
         head_macs,
-        nodes: super::calibration::nodes(&graph),
+        nodes: nodes(&graph),
         frozen_backbone: shape.frozen_backbone,
         input,
     })

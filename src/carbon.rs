@@ -21,7 +21,7 @@ pub const DEFAULT_PUE: f64 = 1.0;
 pub const CARBONTRACKER_PUE: f64 = 1.58;
 
 /// The table of annual national averages, compiled in.
-const TABLE: &str = include_str!("../../assets/carbon_intensity.csv");
+const TABLE: &str = include_str!("../assets/carbon_intensity.csv");
 
 /// A carbon intensity and where it came from.
 #[derive(Clone, Debug, PartialEq)]
@@ -113,6 +113,11 @@ pub fn resolve(spec: Option<&str>) -> Result<CarbonIntensity, String> {
 /// Grams of CO2-eq for `energy_kwh` drawn at `intensity_g_per_kwh`, times the data centre's PUE.
 pub fn co2_g(energy_kwh: f64, intensity_g_per_kwh: f64, pue: f64) -> f64 {
     energy_kwh * intensity_g_per_kwh * pue
+}
+
+/// Checks a PUE (>= 1: a data centre never uses less than its IT load).
+pub fn check_pue(pue: f64) -> Result<f64, String> {
+    if pue.is_finite() && pue >= 1.0 { Ok(pue) } else { Err(format!("--pue must be a number >= 1, got {pue}")) }
 }
 
 #[cfg(test)]

@@ -7,22 +7,14 @@ use std::path::Path;
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
-use super::{Estimate, Plan, Range, Totals, accuracy, plan};
+use crate::estimate::{Estimate, Plan, Range, Totals, accuracy, plan};
 use crate::home::Home;
-use crate::results::budget::{Budget, Fit};
+use crate::estimate::budget::{Budget, Fit};
 use crate::results::store::RunStore;
 use crate::train::TrainConfig;
 
-/// 42 -> "42 s", 754 -> "12.6 min", 7200 -> "2.00 h".
-pub fn duration(s: f64) -> String {
-    if s < 120.0 {
-        format!("{s:.1} s")
-    } else if s < 7200.0 {
-        format!("{:.1} min", s / 60.0)
-    } else {
-        format!("{:.2} h", s / 3600.0)
-    }
-}
+// 42 -> "42.0 s", 754 -> "12.6 min", 7200 -> "2.00 h" (see crate::format::duration).
+pub use crate::format::duration;
 
 fn range_text(r: Range, fmt: &dyn Fn(f64) -> String) -> String {
     format!("{} ({} – {})", fmt(r.estimate), fmt(r.low), fmt(r.high))
@@ -30,7 +22,7 @@ fn range_text(r: Range, fmt: &dyn Fn(f64) -> String) -> String {
 
 /// The totals on one line.
 pub fn totals_text(t: &Totals) -> String {
-    use crate::meter::session::{grams, kwh};
+    use crate::format::{grams, kwh};
     let mut parts = vec![range_text(t.train_time_s, &duration)];
     parts.push(t.energy_kwh.map_or("energy unknown".into(), |e| range_text(e, &kwh)));
     if let Some(c) = t.co2_g {
@@ -108,7 +100,7 @@ pub fn run(
     out: &mut impl Write,
 ) -> Result<()> {
     for config in configs {
-        crate::train::run::check(config)?;
+        crate::train::check(config)?;
     }
     let plan = plan(home, configs, data_dir, recalibrate);
     for w in &plan.warnings {
@@ -149,7 +141,7 @@ pub fn run(
         writeln!(out)?;
         return Ok(());
     }
-    use crate::meter::session::{grams, kwh};
+    use crate::format::{grams, kwh};
     for (config, result) in configs.iter().zip(&plan.runs) {
         writeln!(
             out,
@@ -233,7 +225,7 @@ pub fn print_accuracy(home: &Home, json_out: bool, out: &mut impl Write) -> Resu
     for warning in &loaded.warnings {
         eprintln!("warning: {warning}");
     }
-    let host = super::this_host();
+    let host = crate::estimate::this_host();
     let rows = accuracy::accuracy(&loaded.records, host.as_deref());
     if json_out {
         let value = json!({

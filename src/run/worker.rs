@@ -1,7 +1,7 @@
 //! A training run on its own thread, for the TUI: the run reports by message, and the caller pauses,
 //! resumes or stops it through a [`RunHandle`]. Pausing blocks the worker between steps (never the
 //! caller); stopping ends the run after the current step and stores it as interrupted with what was
-//! measured so far. The run is stored exactly as `pepr train` stores it ([`super::run`]).
+//! measured so far. The run is stored exactly as `pepr train` stores it ([`crate::run`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
-use super::record::new_run_id;
-use super::run::{check_start, load_dataset, preflight, store_metered, train_metered};
-use super::{Event, Input, TrainConfig};
+use super::{check_start, load_dataset, preflight, store_metered, train_metered};
+use crate::train::record::new_run_id;
+use crate::train::{Event, Input, TrainConfig};
 use crate::home::Home;
 use crate::results::record::RunRecord;
 
@@ -195,7 +195,7 @@ pub fn run_job(
 ) {
     let mut report = |update: RunUpdate| send(RunMessage { job: job.id, update });
     let config = &job.config;
-    let destination = super::run::Destination::Store;
+    let destination = super::Destination::Store;
     // The start's weights before the dataset, write access and free space before training.
     let ready = check_start(home, config)
         .and_then(|()| load_dataset(config, data_dir))

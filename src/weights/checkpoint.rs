@@ -8,7 +8,7 @@ use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use super::Input;
+use crate::data::Input;
 use crate::catalog::net::Net;
 use crate::catalog::{self, Spec};
 

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::{Result, anyhow, bail};
 
-use super::names::parse_rename;
-use super::spec::{GridSpec, Start};
-use super::{CellState, cell_states, expand};
+use crate::grid::names::parse_rename;
+use crate::grid::spec::{GridSpec, Start};
+use crate::grid::{CellState, cell_states, expand};
 use crate::cli::MetricArg;
 use crate::home::Home;
 use crate::results::store::RunStore;
@@ -240,13 +240,13 @@ pub fn run(home: &Home, args: GridArgs) -> Result<()> {
             .collect();
         if !todo.is_empty() {
             let plan = crate::estimate::plan(home, &todo, &data_dir, false);
-            println!("{}", crate::estimate::cli::plan_line(&plan));
+            println!("{}", crate::cli::estimate::plan_line(&plan));
         }
         return Ok(());
     }
 
     if !resuming {
-        super::slurm::save_or_check(home, &spec)?;
+        crate::grid::slurm::save_or_check(home, &spec)?;
     }
     eprintln!(
         "grid {}: {} cells, {done} already done, {} to run (spec: {})",
@@ -277,8 +277,8 @@ pub fn run(home: &Home, args: GridArgs) -> Result<()> {
         }
         return Ok(());
     }
-    crate::estimate::cli::announce(home, &configs, &data_dir);
-    crate::train::cli::sweep(home, &configs, &data_dir)
+    crate::cli::estimate::announce(home, &configs, &data_dir);
+    crate::cli::train::sweep(home, &configs, &data_dir)
 }
 
 /// `pepr grid ... --slurm`: the cells not yet done (nor queued or running in an earlier array) as
@@ -287,8 +287,8 @@ fn submit(home: &Home, spec: &GridSpec, args: &GridArgs) -> Result<()> {
     let meter = args.meter.settings(&crate::cli::stored_settings(home));
     let mut options = args.sbatch.options();
     options.data_dir = args.data_dir.as_ref().map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.to_path_buf()));
-    let job = super::slurm::GridJob { spec, meter: &meter, options, only: args.cell, dry_run: args.dry_run };
-    let outcome = super::slurm::submit_missing(home, job)?;
+    let job = crate::grid::slurm::GridJob { spec, meter: &meter, options, only: args.cell, dry_run: args.dry_run };
+    let outcome = crate::grid::slurm::submit_missing(home, job)?;
     for warning in &outcome.warnings {
         eprintln!("warning: {warning}");
     }

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 use chrono::Utc;
 
-use super::record::new_run_id;
-use super::run::{
+use crate::train::record::new_run_id;
+use crate::run::{
     Destination, Stored, check_start, load_dataset, preflight, store_metered, store_outcome_to, train_metered,
 };
-use super::{Event, TrainConfig};
+use crate::train::{Event, TrainConfig};
 use crate::home::Home;
 use crate::meter::RunMeters;
 use crate::results::record::{RunRecord, RunStatus};
@@ -138,7 +138,7 @@ pub fn run_to(
         Ok(dataset) => dataset,
         // An array task must leave a record even when it cannot start, or its cell would look lost.
         Err(e) if matches!(destination, Destination::Incoming(_)) => {
-            let outcome = super::Outcome::failed_early(format!("{e:#}"), config.fraction);
+            let outcome = crate::train::Outcome::failed_early(format!("{e:#}"), config.fraction);
             store_outcome_to(home, config, &outcome, &id, created_at, destination)?;
             return Err(e.context(format!("run {id} failed")));
         }
@@ -154,7 +154,7 @@ pub fn run_to(
         Ok(done) => done,
         // Bad meter settings stop the run before it trains; an array task still leaves a record.
         Err(e) if matches!(destination, Destination::Incoming(_)) => {
-            let outcome = super::Outcome::failed_early(format!("{e:#}"), config.fraction);
+            let outcome = crate::train::Outcome::failed_early(format!("{e:#}"), config.fraction);
             store_outcome_to(home, config, &outcome, &id, created_at, destination)?;
             return Err(e.context(format!("run {id} failed")));
         }
@@ -209,7 +209,7 @@ pub fn run_to(
 
 /// The stored resource figures in words, each with its source.
 fn resources_text(record: &RunRecord) -> String {
-    use crate::meter::session::{grams, kwh};
+    use crate::format::{grams, kwh};
     let m = &record.measurement;
     let energy = match (record.energy_kwh, &record.power_source) {
         (Some(e), Some(source)) => {
@@ -233,7 +233,7 @@ fn resources_text(record: &RunRecord) -> String {
 pub fn sweep(home: &Home, configs: &[TrainConfig], data_dir: &Path) -> Result<()> {
     // Refuse an unknown architecture or dataset before anything trains.
     for config in configs {
-        crate::train::run::check(config)?;
+        crate::train::check(config)?;
         crate::data::registry::find(&config.dataset, data_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     let stop = interrupt_flag();

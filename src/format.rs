@@ -1,4 +1,5 @@
-//! Number formatting for narrow table cells.
+//! Every number, unit and dash helper, for the terminal and the command line alike: the bottom
+//! layer (no `crate::` uses), so any module may format a figure the same way. See ARCHITECTURE.md.
 
 /// `v` with `digits` significant digits, without scientific notation for typical magnitudes.
 pub fn sig(v: f64, digits: usize) -> String {
@@ -19,6 +20,77 @@ pub fn human_count(n: u64) -> String {
         _ => (n as f64 / 1e9, "G"),
     };
     format!("{}{suffix}", sig(value, 3))
+}
+
+/// What a table shows for a missing figure.
+pub const DASH: &str = "—";
+
+/// `value` with `decimals` fixed decimals; [`DASH`] when missing.
+pub fn fixed(value: Option<f64>, decimals: usize) -> String {
+    value.map_or_else(|| DASH.into(), |v| format!("{v:.decimals$}"))
+}
+
+/// `value` with its sign and `decimals` fixed decimals; [`DASH`] when missing.
+pub fn signed(value: Option<f64>, decimals: usize) -> String {
+    value.map_or_else(|| DASH.into(), |v| format!("{v:+.decimals$}"))
+}
+
+/// `value` with `digits` significant digits ([`sig`]); [`DASH`] when missing.
+pub fn number(value: Option<f64>, digits: usize) -> String {
+    value.map_or_else(|| DASH.into(), |v| sig(v, digits))
+}
+
+/// A difference with its sign and `digits` significant digits (resource differences can be tiny).
+pub fn signed_sig(value: Option<f64>, digits: usize) -> String {
+    value.map_or_else(|| DASH.into(), |v| format!("{}{}", if v >= 0.0 { "+" } else { "" }, sig(v, digits)))
+}
+
+/// "3/4 (75%)": a count out of a total with its share.
+pub fn share(count: usize, of: usize) -> String {
+    if of == 0 { format!("{count}/0") } else { format!("{count}/{of} ({:.0}%)", 100.0 * count as f64 / of as f64) }
+}
+
+/// `value` with an SI prefix (k, M, G, T) before `unit`: 3.2e9, "FLOP/s" -> "3.200 GFLOP/s".
+pub fn si(value: f64, unit: &str) -> String {
+    let (v, prefix) = match value.abs() {
+        v if v >= 1e12 => (value / 1e12, "T"),
+        v if v >= 1e9 => (value / 1e9, "G"),
+        v if v >= 1e6 => (value / 1e6, "M"),
+        v if v >= 1e3 => (value / 1e3, "k"),
+        _ => (value, ""),
+    };
+    format!("{v:.3} {prefix}{unit}")
+}
+
+/// An energy in kWh with enough digits for the small figures of small runs.
+pub fn kwh(value: f64) -> String {
+    if value == 0.0 || value >= 0.01 { format!("{value:.3} kWh") } else { format!("{value:.2e} kWh") }
+}
+
+/// A mass of CO2-eq in grams, in scientific notation when tiny.
+pub fn grams(value: f64) -> String {
+    if value == 0.0 || value >= 0.1 { format!("{value:.2} g") } else { format!("{value:.2e} g") }
+}
+
+/// A time span for a plan or an estimate: 42 -> "42.0 s", 754 -> "12.6 min", 7200 -> "2.00 h".
+pub fn duration(s: f64) -> String {
+    if s < 120.0 {
+        format!("{s:.1} s")
+    } else if s < 7200.0 {
+        format!("{:.1} min", s / 60.0)
+    } else {
+        format!("{:.2} h", s / 3600.0)
+    }
+}
+
+/// A running clock, whole seconds: "42s", "12m 34s", "2h 05m".
+pub fn clock(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m {:02}s", s / 60, s % 60),
+        _ => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
+    }
 }
 
 /// `text` cut to `width` characters with an ellipsis when it is longer, so a cell never shows a
@@ -152,6 +224,28 @@ pub fn layout(columns: &[TextColumn], width: usize, spacing: usize) -> Vec<Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn figures_units_and_dashes() {
+        assert_eq!(fixed(Some(0.12345), 3), "0.123");
+        assert_eq!(fixed(None, 3), "—");
+        assert_eq!(signed(Some(0.5), 1), "+0.5");
+        assert_eq!(signed(Some(-0.5), 1), "-0.5");
+        assert_eq!(number(Some(0.0012345), 2), "0.0012");
+        assert_eq!(signed_sig(Some(0.0012345), 2), "+0.0012");
+        assert_eq!(share(3, 4), "3/4 (75%)");
+        assert_eq!(share(1, 0), "1/0");
+        assert_eq!(si(3.2e9, "FLOP/s"), "3.200 GFLOP/s");
+        assert_eq!(kwh(0.5), "0.500 kWh");
+        assert_eq!(kwh(0.0012), "1.20e-3 kWh");
+        assert_eq!(grams(12.0), "12.00 g");
+        assert_eq!(duration(42.0), "42.0 s");
+        assert_eq!(duration(754.0), "12.6 min");
+        assert_eq!(duration(7200.0), "2.00 h");
+        assert_eq!(clock(42.4), "42s");
+        assert_eq!(clock(754.0), "12m 34s");
+        assert_eq!(clock(7500.0), "2h 05m");
+    }
 
     #[test]
     fn formats() {

@@ -2,6 +2,11 @@
 //!
 //! Exit codes: 0 ok, 2 usage (clap), 1 error with a one-line message on stderr.
 
+pub mod data;
+pub mod estimate;
+pub mod grid;
+pub mod train;
+
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -167,7 +172,7 @@ pub enum Command {
         json: bool,
     },
     /// Experiment grid: archs x datasets x starts x fractions x seeds, resumable (see docs/grids.md).
-    Grid(crate::grid::cli::GridArgs),
+    Grid(crate::cli::grid::GridArgs),
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -286,8 +291,8 @@ pub struct BudgetArgs {
 }
 
 impl BudgetArgs {
-    fn budget(&self) -> crate::results::budget::Budget {
-        crate::results::budget::Budget {
+    fn budget(&self) -> crate::estimate::budget::Budget {
+        crate::estimate::budget::Budget {
             max_energy_kwh: self.max_energy,
             max_time_s: self.max_time,
             max_co2_g: self.max_co2,
@@ -712,7 +717,7 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
         }
         Command::Data { command, data_dir } => {
             let data_dir = data_dir.unwrap_or_else(|| home.datasets_dir());
-            ignore_broken_pipe(crate::data::cli::run(command, &data_dir))
+            ignore_broken_pipe(crate::cli::data::run(command, &data_dir))
         }
         Command::Archs { command: Some(ArchsCommand::Show { name, input, classes }), .. } => {
             crate::catalog::report::print_breakdown(&mut std::io::stdout().lock(), &name, input, classes)
@@ -729,8 +734,8 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
         Command::Train { arch, dataset, settings, json, incoming } => {
             let config = settings.config(&arch, &dataset, &stored_settings(home));
             let data_dir = settings.data_dir.clone().unwrap_or_else(|| home.datasets_dir());
-            let destination = crate::train::run::Destination::detect(incoming);
-            let record = crate::train::cli::run_to(home, &config, &data_dir, json, &destination)?;
+            let destination = crate::run::Destination::detect(incoming);
+            let record = crate::cli::train::run_to(home, &config, &data_dir, json, &destination)?;
             if record.status == crate::results::record::RunStatus::Interrupted {
                 std::process::exit(130);
             }
@@ -747,8 +752,8 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             if slurm.slurm {
                 return crate::slurm::submit::sweep(home, &configs, &data_dir, settings.data_dir.as_deref(), &slurm);
             }
-            crate::estimate::cli::announce(home, &configs, &data_dir);
-            crate::train::cli::sweep(home, &configs, &data_dir)
+            crate::cli::estimate::announce(home, &configs, &data_dir);
+            crate::cli::train::sweep(home, &configs, &data_dir)
         }
         Command::Estimate {
             archs,
@@ -761,7 +766,7 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             max_co2,
             format,
         } => {
-            let budget = crate::results::budget::Budget {
+            let budget = crate::estimate::budget::Budget {
                 max_energy_kwh: max_energy,
                 max_time_s: max_time,
                 max_co2_g: max_co2,
@@ -773,7 +778,7 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             }
             let mut out = std::io::stdout().lock();
             if accuracy {
-                return ignore_broken_pipe(crate::estimate::cli::print_accuracy(
+                return ignore_broken_pipe(crate::cli::estimate::print_accuracy(
                     home,
                     format == Format::Json,
                     &mut out,
@@ -784,7 +789,7 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             let configs: Vec<TrainConfig> =
                 archs.iter().flat_map(|a| datasets.iter().map(|d| settings.config(a, d, &stored))).collect();
             let json = format == Format::Json;
-            ignore_broken_pipe(crate::estimate::cli::run(
+            ignore_broken_pipe(crate::cli::estimate::run(
                 home,
                 &configs,
                 &data_dir,
@@ -890,7 +895,7 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             let mut out = std::io::stdout().lock();
             ignore_broken_pipe(print(&mut out, &analyses, which, dataset.as_deref(), variant, output))
         }
-        Command::Grid(args) => crate::grid::cli::run(home, args),
+        Command::Grid(args) => crate::cli::grid::run(home, args),
         Command::Plot { kind, group, variant, runs, out, set_by } => {
             // Checked before the store is read: a wrong extension costs nothing.
             crate::plot::render::Format::of(&out)?;
@@ -1300,7 +1305,7 @@ fn print_table(
     let flush = |out: &mut dyn Write, set: usize, block: &mut Vec<[String; 9]>| -> std::io::Result<()> {
         writeln!(out, "== {} ==", crate::text::clean(&ranking.sets[set].name))?;
         if variant == Variant::Co2 && ranking.co2_mirrors_energy_in(set) {
-            writeln!(out, "{}", crate::ui::CO2_MIRRORS_ENERGY)?;
+            writeln!(out, "{}", crate::results::rank::CO2_MIRRORS_ENERGY)?;
         }
         let mut widths = headers.map(str::len);
         for row in block.iter() {
@@ -1364,9 +1369,7 @@ fn dedup_keep_order(names: &mut Vec<String>) {
 }
 
 /// A number with fixed decimals, or an em dash when missing.
-pub fn fmt_opt(value: Option<f64>, decimals: usize) -> String {
-    value.map_or_else(|| "—".to_string(), |v| format!("{v:.decimals$}"))
-}
+pub use crate::format::fixed as fmt_opt;
 
 /// Resolves the home from the parsed arguments.
 pub fn home_of(cli: &Cli) -> Result<Home> {

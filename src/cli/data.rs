@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
-use super::registry::{self, Availability, Kind};
-use super::{download, medmnist};
+use crate::data::registry::{self, Availability, Kind};
+use crate::data::{download, medmnist};
 use crate::cli::{DataCommand, Format};
-use crate::ui::human_count;
+use crate::format::human_count;
 
 pub fn run(command: DataCommand, data_dir: &Path) -> Result<()> {
     match command {

@@ -6,9 +6,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::{DateTime, Utc};
 
-use super::checkpoint::{Meta, save_checkpoint};
-use super::record::build_record;
-use super::{Event, Outcome, TrainConfig, input_for};
+pub mod worker;
+
+// `check` belongs to the settings (train), where SLURM submission can reach it; `run::check` stays a name.
+pub use crate::train::check;
+use crate::train::record::build_record;
+use crate::train::{Event, Outcome, TrainConfig, input_for};
+use crate::weights::checkpoint::{Meta, save_checkpoint};
 use crate::catalog;
 use crate::data::{Dataset, registry};
 use crate::home::Home;
@@ -16,25 +20,6 @@ use crate::meter::RunMeters;
 use crate::meter::session::MeterReport;
 use crate::results::record::{RunRecord, RunStatus, SlurmTask};
 use crate::results::store::RunStore;
-
-/// Rejects settings no run can use, naming the command-line flag.
-pub fn check(config: &TrainConfig) -> Result<()> {
-    catalog::find(&config.arch).ok_or_else(|| anyhow!(crate::suggest::unknown_architecture(&config.arch)))?;
-    if config.epochs == 0 {
-        bail!("--epochs must be at least 1");
-    }
-    if config.batch_size == 0 {
-        bail!("--batch-size must be at least 1");
-    }
-    if !(config.lr.is_finite() && config.lr > 0.0) {
-        bail!("--lr must be a positive number, got {}", config.lr);
-    }
-    if !(config.fraction > 0.0 && config.fraction <= 1.0) {
-        bail!("--fraction must be in (0, 1], got {}", config.fraction);
-    }
-    super::threads::check(config.threads)?;
-    Ok(())
-}
 
 /// Checks the settings, finds and loads the dataset, and checks the architecture can take it.
 pub fn load_dataset(config: &TrainConfig, data_dir: &Path) -> Result<Dataset> {
@@ -58,7 +43,7 @@ pub struct Stored {
 /// Trains with the meters running (see [`crate::meter`]): `on_event` gets each training event and
 /// the meters, for live figures. The meters start before the network is built and stop after the
 /// last evaluation; bad meter settings are an error before anything trains.
-/// The run executes in its own thread pool when `config.threads` is set (see [`super::threads`]).
+/// The run executes in its own thread pool when `config.threads` is set (see [`crate::train::threads`]).
 pub fn train_metered(
     config: &TrainConfig,
     dataset: &Dataset,
@@ -67,7 +52,7 @@ pub fn train_metered(
     home: &Home,
     on_event: &mut (dyn FnMut(Event, &mut RunMeters) + Send),
 ) -> Result<(Outcome, MeterReport)> {
-    super::threads::with_threads(config.threads, || train_metered_here(config, dataset, device, stop, home, on_event))?
+    crate::train::threads::with_threads(config.threads, || train_metered_here(config, dataset, device, stop, home, on_event))?
 }
 
 fn train_metered_here(
@@ -84,7 +69,7 @@ fn train_metered_here(
         .map_err(|e| anyhow!(e))?;
     let batch = config.batch_size as u64;
     let mut train_samples = u64::MAX;
-    let outcome = super::train_in(Some(home), config, dataset, device, stop, &mut |event| {
+    let outcome = crate::train::train_in(Some(home), config, dataset, device, stop, &mut |event| {
         match &event {
             Event::Started { input, classes, train_samples: n, .. } => {
                 meters.set_input(&config.arch, *input, *classes);
