@@ -3,12 +3,16 @@
 //! State and logic (`results`, `app`) know nothing of the terminal; `ui` draws an `&App`;
 //! long work (loading the store, ranking) runs on worker threads that report back by message.
 
+// A panic in library code takes the TUI down: errors are returned instead (tests may unwrap).
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
 pub mod app;
 pub mod carbon;
 pub mod catalog;
 pub mod cli;
 pub mod data;
 pub mod estimate;
+pub mod files;
 pub mod format;
 pub mod grid;
 pub mod home;

@@ -149,12 +149,8 @@ impl Remembered {
 
     /// Writes the state beside its place and renames it over (a crash never leaves half a file).
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
-        use anyhow::Context;
-        let tmp = path.with_extension("json.tmp");
         let text = serde_json::to_string_pretty(self)?;
-        std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
-        Ok(())
+        Ok(crate::files::write(path, text.as_bytes())?)
     }
 }
 

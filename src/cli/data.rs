@@ -58,8 +58,8 @@ fn split_name(name: &str, size: Option<usize>) -> Result<(String, usize)> {
     if let Some((flag, suffix)) = name.rsplit_once('_')
         && let Ok(from_name) = suffix.parse::<usize>()
     {
-        if size.is_some_and(|s| s != from_name) {
-            bail!("{name} names size {from_name} but --size says {}", size.unwrap());
+        if let Some(s) = size.filter(|&s| s != from_name) {
+            bail!("{name} names size {from_name} but --size says {s}");
         }
         return Ok((flag.to_string(), from_name));
     }

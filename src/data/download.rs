@@ -9,6 +9,8 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::files::hex;
+
 use md5::{Digest, Md5};
 
 use super::medmnist::{self, MedMnistSet};
@@ -233,10 +235,6 @@ fn hash_reader(reader: &mut impl Read, hasher: &mut Md5) -> io::Result<()> {
             n => hasher.update(&buffer[..n]),
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -81,10 +81,8 @@ pub fn add_folder(
     let folder = folders_dir(data_dir);
     std::fs::create_dir_all(&folder).map_err(|e| DataError::in_file(&folder, format!("cannot create: {e}")))?;
     let target = folder.join(format!("{name}.json"));
-    let temporary = folder.join(format!(".{name}.json.tmp"));
     let text = serde_json::to_string_pretty(&descriptor).map_err(|e| DataError::new(e.to_string()))?;
-    std::fs::write(&temporary, text).map_err(|e| DataError::in_file(&temporary, format!("cannot write: {e}")))?;
-    std::fs::rename(&temporary, &target).map_err(|e| DataError::in_file(&target, format!("cannot write: {e}")))?;
+    crate::files::write(&target, text.as_bytes()).map_err(|e| DataError::new(e.to_string()))?;
     Ok(descriptor)
 }
 

@@ -398,14 +398,8 @@ pub fn obtain(cache: &Path, key: &str, fresh: bool, measure: impl FnOnce() -> Ca
     let calibration = measure();
     file.entries.insert(key.to_string(), calibration.clone());
     let text = serde_json::to_string_pretty(&file).unwrap_or_default();
-    let tmp = cache.with_extension(format!("json.tmp{}", std::process::id()));
-    let written = cache
-        .parent()
-        .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|()| std::fs::write(&tmp, text))
-        .and_then(|()| std::fs::rename(&tmp, cache));
-    if let Err(e) = written {
-        let note = format!("cannot save the calibration cache {}: {e}", cache.display());
+    if let Err(e) = crate::files::write(cache, text.as_bytes()) {
+        let note = format!("cannot save the calibration cache: {e}");
         warning = Some(warning.map_or(note.clone(), |w| format!("{w}; {note}")));
     }
     Obtained { calibration, how: "measured now", warning }

@@ -152,7 +152,7 @@ impl GridSpec {
         let unnamed = GridSpec { name: String::new(), ..self.clone() };
         let json = serde_json::to_string(&unnamed).unwrap_or_default();
         let digest = Sha256::digest(json.as_bytes());
-        let hex: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+        let hex = crate::files::hex(&digest[..4]);
         format!("grid-{hex}")
     }
 

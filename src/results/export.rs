@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use polars::prelude::*;
 
 use super::rank::{Ranking, Variant};
@@ -110,24 +110,19 @@ pub fn export_frame(records: &[RunRecord], ranking: &Ranking, format: ExportForm
 pub fn export(records: &[RunRecord], ranking: &Ranking, path: &Path) -> Result<usize> {
     let format = ExportFormat::from_path(path)?;
     let mut frame = export_frame(records, ranking, format)?;
-    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("export");
-    let tmp = path.with_file_name(format!(".{file_name}.pepr-tmp"));
-    let mut write = || -> Result<()> {
-        let mut file = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    // polars' writers report their own errors; they travel through io::Error to keep the message.
+    let polars = |e: PolarsError| std::io::Error::other(e.to_string());
+    crate::files::write_with(path, |file| {
         match format {
-            ExportFormat::Csv => CsvWriter::new(&mut file).finish(&mut frame)?,
+            ExportFormat::Csv => CsvWriter::new(file).finish(&mut frame).map_err(polars)?,
             ExportFormat::Parquet => {
-                ParquetWriter::new(&mut file).finish(&mut frame)?;
+                ParquetWriter::new(file).finish(&mut frame).map_err(polars)?;
             }
-            ExportFormat::Json => JsonWriter::new(&mut file).with_json_format(JsonFormat::Json).finish(&mut frame)?,
+            ExportFormat::Json => {
+                JsonWriter::new(file).with_json_format(JsonFormat::Json).finish(&mut frame).map_err(polars)?
+            }
         }
-        file.sync_all()?;
         Ok(())
-    };
-    if let Err(e) = write() {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e.context(format!("cannot write {}", path.display())));
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot move the export into place at {}", path.display()))?;
+    })?;
     Ok(frame.height())
 }

@@ -403,7 +403,7 @@ impl Row<'_> {
             hasher.update(self.row.get(i).unwrap_or("").trim().as_bytes());
         }
         let digest = hasher.finalize();
-        let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let hex = crate::files::hex(&digest[..8]);
         format!("{}-{hex}", &layout.name()[..1])
     }
 }

@@ -4,7 +4,6 @@
 //! store; the run id decides, so merging twice, or two pepr processes merging at once, adds each run
 //! exactly once.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -44,18 +43,9 @@ pub fn write_incoming(dir: &Path, record: &RunRecord) -> Result<PathBuf> {
     super::record::validate(record).map_err(|e| anyhow::anyhow!("run {}: {e}", record.id))?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let path = incoming_file(dir, &record.id);
-    let temp = dir.join(format!(".{}.json.tmp-{}", record.id, std::process::id()));
     let mut line = serde_json::to_vec(&record.to_json_value()?)?;
     line.push(b'\n');
-    let write = || -> std::io::Result<()> {
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(&line)?;
-        file.sync_all()?;
-        std::fs::rename(&temp, &path)
-    };
-    write().with_context(|| format!("cannot write {}", path.display())).inspect_err(|_| {
-        let _ = std::fs::remove_file(&temp);
-    })?;
+    crate::files::write(&path, &line)?;
     Ok(path)
 }
 

@@ -87,7 +87,7 @@ mod tests {
     use md5::{Digest, Md5};
 
     fn md5_hex(text: &str) -> String {
-        Md5::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+        crate::files::hex(&Md5::digest(text.as_bytes()))
     }
 
     #[test]

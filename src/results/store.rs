@@ -118,14 +118,14 @@ pub struct CompactOutcome {
 }
 
 /// Writes bytes to a file; tests swap in one that fails like a full disk.
-pub type WriteFn<'a> = &'a mut dyn FnMut(&mut File, &[u8]) -> std::io::Result<()>;
+pub type WriteFn<'a> = &'a mut dyn FnMut(&mut dyn Write, &[u8]) -> std::io::Result<()>;
 
-fn write_all(file: &mut File, bytes: &[u8]) -> std::io::Result<()> {
+fn write_all(file: &mut dyn Write, bytes: &[u8]) -> std::io::Result<()> {
     file.write_all(bytes)
 }
 
-/// Temporary files of an atomic rewrite start with this (after a dot and the store's file name).
-const TEMP_MARK: &str = ".pepr-tmp-";
+// Temporary files of an atomic rewrite (crate::files) carry this after a dot and the store's file name.
+use crate::files::TEMP_MARK;
 
 impl RunStore {
     pub fn new(path: impl Into<PathBuf>) -> RunStore {
@@ -366,25 +366,8 @@ fn append_in_place(path: &Path, bytes: &[u8], write: WriteFn) -> Result<()> {
 /// Replaces `path` by `bytes`: written to a temporary file beside it, synced, renamed over it, and
 /// the folder synced, so a crash leaves the old file or the new one, never a mix.
 fn replace_atomically(path: &Path, bytes: &[u8], write: WriteFn) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let temp = dir.join(format!("{}{}", temp_prefix(path), std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        let mut file = OpenOptions::new().create(true).write(true).truncate(true).open(&temp)?;
-        write(&mut file, bytes)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&temp, path)?;
-        // The rename itself survives a power loss only once the folder is synced.
-        if let Ok(dir) = File::open(dir) {
-            let _ = dir.sync_all();
-        }
-        Ok(())
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&temp);
-        return Err(e).with_context(|| format!("cannot write {} (it is unchanged)", path.display()));
-    }
-    Ok(())
+    crate::files::write_with(path, |out| write(out, bytes))
+        .with_context(|| format!("{} is unchanged", path.display()))
 }
 
 /// Parses store bytes line by line; bad lines become warnings.
@@ -545,7 +528,7 @@ mod tests {
     }
 
     /// A disk that takes `room` bytes and then reports itself full (after writing them).
-    fn full_disk(room: usize) -> impl FnMut(&mut File, &[u8]) -> std::io::Result<()> {
+    fn full_disk(room: usize) -> impl FnMut(&mut dyn Write, &[u8]) -> std::io::Result<()> {
         move |file, bytes| {
             let n = bytes.len().min(room);
             file.write_all(&bytes[..n])?;

@@ -18,7 +18,7 @@ pub fn runs(sets: usize, per_set: usize, seed: u64) -> Vec<RunRecord> {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
     };
-    let start = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().with_timezone(&Utc);
+    let start = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").expect("a valid date").with_timezone(&Utc);
     let kinds = [ModelKind::Cnn, ModelKind::Transformer, ModelKind::Mlp, ModelKind::Other];
     let mut records = Vec::with_capacity(sets * per_set);
     for s in 0..sets {

@@ -2,7 +2,6 @@
 //! `cells.json` beside its script. Both are rewritten whole under a temporary name and renamed, the
 //! jobs file under a lock, so a crash or two pepr processes never leave a half-written list.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -87,19 +86,7 @@ pub const GRID_FILE: &str = "grid.json";
 
 /// Writes `bytes` to `path` atomically: a synced temporary file renamed over it.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)
-    };
-    write().with_context(|| format!("cannot write {}", path.display())).inspect_err(|_| {
-        let _ = std::fs::remove_file(&temp);
-    })
+    Ok(crate::files::write(path, bytes)?)
 }
 
 /// The jobs submitted from this home, oldest first. A missing file is an empty list.

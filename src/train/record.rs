@@ -17,7 +17,7 @@ pub fn new_run_id(config: &TrainConfig, at: DateTime<Utc>) -> String {
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     hasher.update(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed).to_le_bytes());
     let digest = hasher.finalize();
-    let hex: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    let hex = crate::files::hex(&digest[..4]);
     format!("run-{}-{hex}", at.format("%Y%m%d-%H%M%S"))
 }
 

@@ -92,7 +92,7 @@ fn sha256_file(path: &Path) -> Result<String> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(crate::files::hex(&hasher.finalize()))
 }
 
 /// The normalisation a checkpoint expects unless told: timm's ImageNet statistics, except for
@@ -149,18 +149,24 @@ pub fn import(
     };
     let parent = dir.parent().expect("inside weights/<arch>");
     std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
-    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    // A uniquely named folder beside the target, deleted on drop unless renamed into place.
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".{name}{}", crate::files::TEMP_MARK))
+        .tempdir_in(parent)
+        .with_context(|| format!("cannot create a folder in {}", parent.display()))?;
+    let tmp = staging.path().to_path_buf();
     let written = (|| -> Result<()> {
         write_safetensors(&tmp.join(WEIGHTS_FILE), &checked)?;
         let meta_path = tmp.join(META_FILE);
         std::fs::write(&meta_path, serde_json::to_string_pretty(&meta)? + "\n")
             .with_context(|| format!("cannot write {}", meta_path.display()))?;
-        std::fs::rename(&tmp, &dir).with_context(|| format!("cannot rename {} to {}", tmp.display(), dir.display()))
+        std::fs::rename(&tmp, &dir).with_context(|| format!("cannot rename {} to {}", tmp.display(), dir.display()))?;
+        crate::files::sync_dir(parent);
+        Ok(())
     })();
-    if written.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
+    // Renamed: nothing left to delete; failed: the drop deletes the staging folder.
+    if written.is_ok() {
+        let _ = staging.keep();
     }
     written?;
     Ok((meta, report))

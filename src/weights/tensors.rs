@@ -1,9 +1,8 @@
 //! A state dict read into memory: tensor name -> shape and float32 values, from a `.safetensors`
-//! file (parsed here: an 8-byte header length, a JSON header, raw little-endian data) or a PyTorch
+//! file (read and checked by the `safetensors` crate) or a PyTorch
 //! `.pth` / `.pt` / `.bin` file (zip or legacy format, through burn's pytorch-reader).
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -80,21 +79,11 @@ fn f16_to_f32(bits: u16) -> f32 {
 fn floats(dtype: &str, bytes: &[u8]) -> Option<Vec<f32>> {
     Some(match dtype {
         "F32" => bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
-        "F64" => bytes.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap()) as f32).collect(),
+        "F64" => bytes.chunks_exact(8).map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32).collect(),
         "F16" => bytes.chunks_exact(2).map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]]))).collect(),
         "BF16" => {
             bytes.chunks_exact(2).map(|b| f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16)).collect()
         }
-        _ => return None,
-    })
-}
-
-fn dtype_size(dtype: &str) -> Option<usize> {
-    Some(match dtype {
-        "F64" | "I64" | "U64" => 8,
-        "F32" | "I32" | "U32" => 4,
-        "F16" | "BF16" | "I16" | "U16" => 2,
-        "I8" | "U8" | "BOOL" => 1,
         _ => return None,
     })
 }
@@ -104,81 +93,37 @@ pub fn read_safetensors(path: &Path) -> Result<StateDict> {
     parse_safetensors(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))
 }
 
+/// The `safetensors` crate checks the header (its length, its JSON, a size limit) and that every
+/// tensor's offsets fit its dtype and shape and tile the data exactly: no gap, no overlap.
 fn parse_safetensors(bytes: &[u8]) -> Result<StateDict> {
-    if bytes.len() < 8 {
-        bail!("not a safetensors file (shorter than its 8-byte header length)");
-    }
-    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-    let data_start = 8usize.checked_add(header_len).filter(|&end| end <= bytes.len());
-    let Some(data_start) = data_start else {
-        bail!("not a safetensors file (header length {header_len} exceeds the file)");
-    };
-    let header: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&bytes[8..data_start])
-        .map_err(|e| anyhow!("not a safetensors file (header is not a JSON object: {e})"))?;
-    let data = &bytes[data_start..];
+    let file = safetensors::SafeTensors::deserialize(bytes)
+        .map_err(|e| anyhow!("not a safetensors file, or a damaged one ({e})"))?;
     let mut state = StateDict::new();
-    // Each tensor's bytes must be its own: overlapping ranges are a corrupt or crafted file.
-    let mut ranges: Vec<(usize, usize, String)> = Vec::new();
-    for (name, entry) in header {
-        if name == "__metadata__" {
-            continue;
-        }
-        let dtype = entry["dtype"].as_str().ok_or_else(|| anyhow!("tensor {name}: no dtype"))?;
-        let shape: Vec<usize> =
-            serde_json::from_value(entry["shape"].clone()).map_err(|e| anyhow!("tensor {name}: bad shape ({e})"))?;
-        let offsets: [usize; 2] = serde_json::from_value(entry["data_offsets"].clone())
-            .map_err(|e| anyhow!("tensor {name}: bad data_offsets ({e})"))?;
-        let size = dtype_size(dtype).ok_or_else(|| anyhow!("tensor {name}: unsupported dtype {dtype}"))?;
-        let [start, end] = offsets;
-        if start > end || end > data.len() || end - start != shape.iter().product::<usize>() * size {
-            bail!("tensor {name}: data offsets {start}..{end} do not fit its {dtype} shape {shape:?} or the file");
-        }
-        ranges.push((start, end, name.clone()));
-        if let Some(values) = floats(dtype, &data[start..end]) {
-            state.insert(name, Tensor::new(shape, values));
-        }
-    }
-    ranges.sort();
-    for pair in ranges.windows(2) {
-        let ((_, end, a), (start, _, b)) = (&pair[0], &pair[1]);
-        if start < end {
-            bail!("tensors {a} and {b} overlap in the data (bytes {start}..{end} are claimed by both)");
+    for (name, view) in file.iter() {
+        // Dtype's names are the format's own ("F32", "BF16", ...); integer tensors are dropped.
+        if let Some(values) = floats(&format!("{:?}", view.dtype()), view.data()) {
+            state.insert(name.to_string(), Tensor::new(view.shape().to_vec(), values));
         }
     }
     Ok(state)
 }
 
-/// Writes float32 tensors as a safetensors file, under a temporary name renamed into place.
+/// Writes float32 tensors as a safetensors file, replacing `path` whole (see [`crate::files`]).
 pub fn write_safetensors(path: &Path, state: &StateDict) -> Result<()> {
-    let mut header = serde_json::Map::new();
-    let mut offset = 0usize;
-    for (name, t) in state {
-        let len = t.data.len() * 4;
-        header.insert(
-            name.clone(),
-            serde_json::json!({ "dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + len] }),
-        );
-        offset += len;
-    }
-    let mut header = serde_json::to_vec(&header)?;
-    // The format asks for the data to start 8-byte aligned.
-    while header.len() % 8 != 0 {
-        header.push(b' ');
-    }
-    let tmp = path.with_extension("safetensors.tmp");
-    let write = || -> std::io::Result<()> {
-        let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-        file.write_all(&(header.len() as u64).to_le_bytes())?;
-        file.write_all(&header)?;
-        for t in state.values() {
-            for v in &t.data {
-                file.write_all(&v.to_le_bytes())?;
-            }
-        }
-        file.into_inner().map_err(|e| e.into_error())?.sync_all()
-    };
-    write().with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
+    let bytes: Vec<(&String, Vec<u8>, &Vec<usize>)> = state
+        .iter()
+        .map(|(name, t)| (name, t.data.iter().flat_map(|v| v.to_le_bytes()).collect(), &t.shape))
+        .collect();
+    let views = bytes
+        .iter()
+        .map(|(name, data, shape)| {
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.to_vec(), data).map(|v| (*name, v))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let file = safetensors::serialize(views, None).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    crate::files::write(path, &file)?;
+    Ok(())
 }
 
 /// Top-level keys training scripts nest a model's weights under (timm's train.py writes `state_dict`
@@ -268,7 +213,7 @@ mod tests {
         bytes.extend_from_slice(&[0u8; 12]);
         std::fs::write(&path, &bytes).unwrap();
         let err = read_file(&path).unwrap_err().to_string();
-        assert!(err.contains("o.safetensors") && err.contains("tensors a and b overlap"), "{err}");
+        assert!(err.contains("o.safetensors") && err.contains("invalid offset for tensor `b`"), "{err}");
 
         let mut state = StateDict::new();
         state.insert("w".into(), Tensor::new(vec![3], vec![f32::NAN; 3]));
