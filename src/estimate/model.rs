@@ -232,7 +232,7 @@ fn per_sample_text(w: &Workload) -> String {
         .map(|k| (*k, w.amount(*k)))
         .filter(|(_, v)| *v > 0)
         .collect();
-    shares.sort_by(|a, b| b.1.cmp(&a.1));
+    shares.sort_by_key(|s| std::cmp::Reverse(s.1));
     let parts: Vec<String> =
         shares.iter().map(|(k, v)| format!("{} {:.0}%", k.name(), *v as f64 * 100.0 / macs)).collect();
     format!("{} forward per sample ({})", crate::format::si(w.macs() as f64, "MACs"), parts.join(", "))

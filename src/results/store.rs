@@ -450,7 +450,7 @@ mod tests {
         let (_dir, store) = store();
         let a = sample("a", "g", 0.5, Some(1.0));
         let b = sample("b", "g", 0.6, Some(2.0));
-        assert_eq!(store.append_new(&[a.clone()]).unwrap().added, 1);
+        assert_eq!(store.append_new(std::slice::from_ref(&a)).unwrap().added, 1);
         let outcome = store.append_new(&[a.clone(), b.clone()]).unwrap();
         assert_eq!(outcome, AppendOutcome { added: 1, already_present: 1 });
         assert_eq!(store.load().unwrap().records, vec![a, b]);

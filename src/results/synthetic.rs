@@ -54,7 +54,7 @@ pub fn runs(sets: usize, per_set: usize, seed: u64) -> Vec<RunRecord> {
                 energy_kwh: Some(energy),
                 co2_g: Some(energy * 475.0),
                 train_time_s: Some(5.0 + 0.6 * size * (0.8 + 0.4 * uniform())),
-                memory_gb: (n % 10 != 9).then(|| 0.5 + 0.08 * size),
+                memory_gb: (n % 10 != 9).then_some(0.5 + 0.08 * size),
                 memory_kind: Some("synthetic".into()),
                 power_source: Some(PowerSource { measured: false, by: "synthetic test data".into() }),
                 carbon_intensity_g_per_kwh: Some(475.0),

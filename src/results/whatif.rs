@@ -30,7 +30,7 @@ impl WhatIf {
         }
         let intensity =
             intensity.map(|spec| carbon::resolve(Some(spec)).map_err(|e| format!("--intensity: {e}"))).transpose()?;
-        let pue = pue.map(|p| crate::carbon::check_pue(p)).transpose()?;
+        let pue = pue.map(crate::carbon::check_pue).transpose()?;
         Ok(Some(WhatIf { intensity, pue }))
     }
 
