@@ -4,6 +4,7 @@
 //! ([`start`]).
 
 pub mod cli;
+pub mod init;
 pub mod load;
 pub mod predict;
 pub mod start;
