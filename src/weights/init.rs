@@ -242,18 +242,16 @@ fn draw(dist: Dist, shape: &[usize], seed: u64, key: &str) -> Tensor {
 /// Batch norms closing a residual block, which timm's `zero_init_last` zeroes: per block (the
 /// family's block path), the batch norm of the block's last main-branch layer.
 fn last_norms(scheme: Scheme, graph: &Graph) -> Vec<String> {
-    let mut last: BTreeMap<String, String> = BTreeMap::new();
+    // Per block: the rank of its latest layer so far and that batch norm's node name.
+    let mut last: BTreeMap<String, (u32, String)> = BTreeMap::new();
     for node in graph.nodes.iter().filter(|n| matches!(n.op, Op::BatchNorm { .. })) {
         let Some((block, layer)) = block_and_layer(scheme, &node.name) else { continue };
-        let better = match last.get(&block) {
-            Some(current) => layer_rank(scheme, &layer) > layer_rank(scheme, current),
-            None => layer_rank(scheme, &layer).is_some(),
-        };
-        if better {
-            last.insert(block, layer);
+        let Some(rank) = layer_rank(scheme, &layer) else { continue };
+        if last.get(&block).is_none_or(|(best, _)| rank > *best) {
+            last.insert(block, (rank, node.name.clone()));
         }
     }
-    last.into_iter().map(|(block, layer)| format!("{block}.{layer}")).collect()
+    last.into_values().map(|(_, name)| name).collect()
 }
 
 /// A batch norm's residual block and its layer in the block (`layer1.0` and `bn3`; `stages.1.0` and
