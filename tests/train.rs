@@ -193,6 +193,7 @@ fn checkpoint_round_trip_gives_identical_logits() {
     // A fresh net of the same shape gives other logits: the weights really came from the file.
     let fresh = pepr::train::init_net(
         catalog::find("pepr_resnet8").unwrap().graph(&catalog::Spec::new(1, 4, 28)).unwrap(),
+        "cifar-resnet",
         &device,
         99,
     );

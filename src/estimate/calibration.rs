@@ -222,7 +222,8 @@ pub fn time_steps(graph: &Graph, batch: usize, device: &Device) -> f64 {
     const MAX_STEPS: usize = 25;
     const ENOUGH_S: f64 = 0.25;
     let train_device = device.clone().without_autodiff().autodiff();
-    let mut net = crate::train::init_net(graph.clone(), &train_device, 0);
+    // Timing only: the initial values do not matter, PyTorch's defaults (no family) will do.
+    let mut net = crate::train::init_net(graph.clone(), "", &train_device, 0);
     let dims = match graph.input() {
         crate::catalog::graph::Shape::Map { c, h, w } => [batch, c, h, w],
         other => [batch, other.features(), 1, 1],

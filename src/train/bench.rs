@@ -73,7 +73,7 @@ pub fn measure_with(
     let graph = entry.graph(&Spec::new(3, CLASSES, size))?;
     let cost = Cost::of(&graph);
     let train_device = device.clone().without_autodiff().autodiff();
-    let mut net = init_net(graph, &train_device, 0);
+    let mut net = init_net(graph, entry.family, &train_device, 0);
     let images = Tensor::<4>::random([batch_size, 3, size, size], Distribution::Normal(0.0, 1.0), &train_device);
     let labels: Vec<i64> = (0..batch_size).map(|i| (i % CLASSES) as i64).collect();
     let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [batch_size]), &train_device);

@@ -217,11 +217,13 @@ impl ModuleVisitor for Materialize {
     }
 }
 
-/// A freshly initialised network, the same for the same seed.
-pub fn init_net(graph: catalog::Graph, device: &Device, seed: u64) -> Net {
+/// A freshly initialised network, the same for the same seed, with timm's initial weights for `family`
+/// (crate::weights::init).
+pub fn init_net(graph: catalog::Graph, family: &str, device: &Device, seed: u64) -> Net {
     let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
     device.seed(seed);
-    let net = Net::new(graph, device);
+    let net = crate::weights::init::timm_net(graph, family, seed, device)
+        .expect("timm's initial state dict is built from the same graph");
     net.visit(&mut Materialize);
     net
 }
@@ -377,7 +379,7 @@ fn train_unguarded(
     let macs = catalog::count::total_macs(&graph);
     let plain = device.clone().without_autodiff();
     let train_device = plain.clone().autodiff();
-    let mut net = init_net(graph, &train_device, config.seed);
+    let mut net = init_net(graph, entry.family, &train_device, config.seed);
     let mut start_note = None;
     if let Some(source) = &config.pretrained {
         // The fresh network supplies the head when the class count differs (seeded like a scratch run).

@@ -5,6 +5,7 @@
 
 pub mod checkpoint;
 pub mod cli;
+pub mod init;
 pub mod load;
 pub mod predict;
 pub mod start;
