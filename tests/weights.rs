@@ -229,7 +229,8 @@ mod formula {
     fn value(key: &str, shape: &[usize]) -> pepr::weights::Tensor {
         let n: usize = shape.iter().product();
         let leaf = key.rsplit('.').next().unwrap();
-        let data: Vec<f32> = if leaf == "running_var" || (leaf == "weight" && shape.len() == 1) {
+        let scale_like = matches!(leaf, "running_var" | "gain") || (leaf == "weight" && shape.len() == 1);
+        let data: Vec<f32> = if scale_like || shape.is_empty() {
             uniform(key, n).map(|u| (0.5 + u) as f32).collect()
         } else if leaf == "running_mean" || leaf == "bias" {
             uniform(key, n).map(|u| ((u - 0.5) * 0.2) as f32).collect()
@@ -293,6 +294,7 @@ mod formula {
             "efficientnet",
             "fbnet",
             "hrnet",
+            "nfnet",
         ];
         for family in zoo_families {
             assert!(families.contains(family), "no logits check for the {family} family");

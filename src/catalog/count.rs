@@ -19,6 +19,11 @@
 //!   leaves them out (no handle for `aten::_convolution_mode`), so the reference numbers come from
 //!   fvcore with that padding made explicit (fixtures/timm/reference_zoo.py);
 //! - rectangular (1x7, 7x1) convolutions: output elements x (input channels / groups) x kh x kw;
+//! - scaled weight standardisation (NFNet's ScaledStdConv2d): the convolution as above, plus 5 per
+//!   weight element for the `F.batch_norm` (training mode, affine) that standardises the weight on
+//!   every forward pass, as fvcore counts it; the gain's multiply is free;
+//! - TensorFlow "SAME" padding (`F.pad`) and multiplications by constants or a learned scalar
+//!   (NFNet's gamma, alpha, beta and skipinit gain): free;
 //! - average-pool anti-aliasing (`aa_layer=nn.AvgPool2d`) and average-pool shortcuts: free, as
 //!   fvcore has no handle for `avg_pool2d`.
 //!
@@ -43,6 +48,11 @@ pub fn node_macs(op: &Op, input: Shape, output: Shape) -> u64 {
         Op::Conv2d(conv) => {
             let in_per_group = (input.features() / conv.groups) as u64;
             output.elements() * in_per_group * conv.taps()
+        }
+        Op::StdConv2d { conv, .. } => {
+            let in_per_group = (input.features() / conv.groups) as u64;
+            let weight = conv.out as u64 * in_per_group * conv.taps();
+            output.elements() * in_per_group * conv.taps() + 5 * weight
         }
         Op::BatchNorm { .. } => 2 * input.elements(),
         Op::LayerNorm { .. } => 5 * input.elements(),

@@ -206,6 +206,26 @@ pub enum Op {
     UpsampleNearest {
         scale: usize,
     },
+    /// Zero padding (TensorFlow's "SAME" padding of a strided convolution, which may be one-sided).
+    Pad {
+        top: usize,
+        bottom: usize,
+        left: usize,
+        right: usize,
+    },
+    /// timm's ScaledStdConv2d (NFNet): a biased convolution whose weight is standardised per output
+    /// channel (zero mean, unit variance over its fan-in, with `eps`) and scaled by a learned `gain`
+    /// ([out, 1, 1, 1]) times fan-in^-1/2 before it is applied.
+    StdConv2d {
+        conv: Conv,
+        eps: f64,
+    },
+    /// Multiplies by a constant (NFNet's activation gamma, residual alpha and beta).
+    Scale {
+        factor: f64,
+    },
+    /// Multiplies by one learned scalar (NFNet's `skipinit_gain`).
+    ScalarGain,
 }
 
 impl Op {
@@ -220,6 +240,8 @@ impl Op {
                 | Op::ClassToken
                 | Op::PositionEmbedding
                 | Op::LayerScale
+                | Op::StdConv2d { .. }
+                | Op::ScalarGain
         )
     }
 
@@ -247,6 +269,10 @@ impl Op {
             // fvcore sees the F.conv2d the filter is applied with.
             Op::BlurPool { .. } => "conv2d",
             Op::UpsampleNearest { .. } => "upsample_nearest2d",
+            Op::Pad { .. } => "pad",
+            // fvcore sees the weight's batch_norm and the conv2d; the row shows both summed.
+            Op::StdConv2d { .. } => "conv2d",
+            Op::Scale { .. } | Op::ScalarGain => "mul",
         }
     }
 }
@@ -278,6 +304,11 @@ impl Node {
             Op::ClassToken => c,
             Op::PositionEmbedding => self.output.elements(),
             Op::LayerScale => c,
+            Op::StdConv2d { conv, .. } => {
+                let weight = conv.out as u64 * (c / conv.groups as u64) * conv.taps();
+                weight + if conv.bias { conv.out as u64 } else { 0 } + conv.out as u64
+            }
+            Op::ScalarGain => 1,
             _ => 0,
         }
     }
@@ -336,6 +367,14 @@ impl Graph {
                         add("bias", vec![*out]);
                     }
                 }
+                Op::StdConv2d { conv, .. } => {
+                    add("weight", vec![conv.out, c / conv.groups, conv.kernel, conv.kernel_w]);
+                    if conv.bias {
+                        add("bias", vec![conv.out]);
+                    }
+                    add("gain", vec![conv.out, 1, 1, 1]);
+                }
+                Op::ScalarGain => add("", vec![]),
                 Op::LayerScale => add("", vec![c]),
                 Op::ClassToken => add("", vec![1, 1, c]),
                 Op::PositionEmbedding => match node.output {
@@ -632,6 +671,30 @@ impl GraphBuilder {
     pub fn upsample_nearest(&mut self, name: &str, x: Id, scale: usize) -> Result<Id> {
         let (c, h, w) = self.map(name, x)?;
         Ok(self.push(name, Op::UpsampleNearest { scale }, vec![x], Shape::Map { c, h: h * scale, w: w * scale }))
+    }
+
+    /// Zero padding, possibly one-sided.
+    pub fn pad(&mut self, name: &str, x: Id, top: usize, bottom: usize, left: usize, right: usize) -> Result<Id> {
+        let (c, h, w) = self.map(name, x)?;
+        let shape = Shape::Map { c, h: h + top + bottom, w: w + left + right };
+        Ok(self.push(name, Op::Pad { top, bottom, left, right }, vec![x], shape))
+    }
+
+    /// A scaled weight-standardised convolution (see [`Op::StdConv2d`]); shapes as [`Self::conv`].
+    pub fn std_conv(&mut self, name: &str, x: Id, conv: Conv, eps: f64) -> Result<Id> {
+        let id = self.conv(name, x, conv)?;
+        self.nodes[id.0].op = Op::StdConv2d { conv, eps };
+        Ok(id)
+    }
+
+    pub fn scale(&mut self, name: &str, x: Id, factor: f64) -> Id {
+        let shape = self.shape(x);
+        self.push(name, Op::Scale { factor }, vec![x], shape)
+    }
+
+    pub fn scalar_gain(&mut self, name: &str, x: Id) -> Id {
+        let shape = self.shape(x);
+        self.push(name, Op::ScalarGain, vec![x], shape)
     }
 
     pub fn slice_channels(&mut self, name: &str, x: Id, start: usize, len: usize) -> Result<Id> {

@@ -763,6 +763,15 @@ pub const ZOO: &[ZooReference] = &[
         min_size: Some(1),
     },
     ZooReference {
+        name: "dm_nfnet_f0",
+        params_1000x3: 71489284,
+        params_7x1: 68437507,
+        default_size: 192,
+        macs_default: 7209515632,
+        macs_160_7x1: 5080331472,
+        min_size: Some(1),
+    },
+    ZooReference {
         name: "hrnet_w18",
         params_1000x3: 21299004,
         params_7x1: 19263195,
@@ -770,6 +779,15 @@ pub const ZOO: &[ZooReference] = &[
         macs_default: 4317590308,
         macs_160_7x1: 2194448836,
         min_size: Some(29),
+    },
+    ZooReference {
+        name: "gluon_xception65",
+        params_1000x3: 39916312,
+        params_7x1: 37881079,
+        default_size: 299,
+        macs_default: 13957841480,
+        macs_160_7x1: 3851291936,
+        min_size: Some(1),
     },
     ZooReference {
         name: "convmixer_768_32",

@@ -12,6 +12,7 @@ pub mod ghostnet;
 pub mod hrnet;
 pub mod inception;
 pub mod mixer;
+pub mod nfnet;
 pub mod regnet;
 pub mod resnet;
 pub mod resnetv2;
@@ -71,6 +72,7 @@ pub static FAMILIES: &[&[Entry]] = &[
     densenet::ENTRIES,
     dla::ENTRIES,
     dpn::ENTRIES,
+    nfnet::ENTRIES,
     vgg::ENTRIES,
     convnext::ENTRIES,
     xception::ENTRIES,
