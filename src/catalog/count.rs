@@ -24,6 +24,11 @@
 //!   every forward pass, as fvcore counts it; the gain's multiply is free;
 //! - TensorFlow "SAME" padding (`F.pad`) and multiplications by constants or a learned scalar
 //!   (NFNet's gamma, alpha, beta and skipinit gain): free;
+//! - efficient channel attention (ECA): the mean and gate free, its 1-D convolution across channels
+//!   counts as a convolution, channels x kernel;
+//! - global context (GCNet): the 1x1 attention conv and the MLP's convs and layer norm as usual; the
+//!   context's weighted sum is a `matmul` to fvcore, channels x positions; softmax and the broadcast
+//!   add free;
 //! - average-pool anti-aliasing (`aa_layer=nn.AvgPool2d`) and average-pool shortcuts: free, as
 //!   fvcore has no handle for `avg_pool2d`.
 //!
@@ -54,6 +59,8 @@ pub fn node_macs(op: &Op, input: Shape, output: Shape) -> u64 {
             let weight = conv.out as u64 * in_per_group * conv.taps();
             output.elements() * in_per_group * conv.taps() + 5 * weight
         }
+        Op::ChannelConv { kernel } => output.elements() * *kernel as u64,
+        Op::ContextPool => input.elements(),
         Op::BatchNorm { .. } => 2 * input.elements(),
         Op::LayerNorm { .. } => 5 * input.elements(),
         Op::Linear { out, .. } => input.elements() * *out as u64,

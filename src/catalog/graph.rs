@@ -226,6 +226,16 @@ pub enum Op {
     },
     /// Multiplies by one learned scalar (NFNet's `skipinit_gain`).
     ScalarGain,
+    /// ECA's `nn.Conv1d(1, 1, kernel, padding=(kernel - 1) / 2, bias=False)` across the channels of a
+    /// `c x 1 x 1` map (efficient channel attention, timm's EcaModule).
+    ChannelConv {
+        kernel: usize,
+    },
+    /// Global-context pooling (GCNet, timm's GlobalContext): inputs a `c x h x w` map and `1 x h x w`
+    /// attention logits; softmax over positions, then the map's weighted sum per channel (`c x 1 x 1`).
+    ContextPool,
+    /// A map plus a per-channel `c x 1 x 1` vector, broadcast over positions.
+    AddChannels,
 }
 
 impl Op {
@@ -242,6 +252,7 @@ impl Op {
                 | Op::LayerScale
                 | Op::StdConv2d { .. }
                 | Op::ScalarGain
+                | Op::ChannelConv { .. }
         )
     }
 
@@ -273,6 +284,9 @@ impl Op {
             // fvcore sees the weight's batch_norm and the conv2d; the row shows both summed.
             Op::StdConv2d { .. } => "conv2d",
             Op::Scale { .. } | Op::ScalarGain => "mul",
+            Op::ChannelConv { .. } => "conv1d",
+            Op::ContextPool => "matmul",
+            Op::AddChannels => "add",
         }
     }
 }
@@ -309,6 +323,7 @@ impl Node {
                 weight + if conv.bias { conv.out as u64 } else { 0 } + conv.out as u64
             }
             Op::ScalarGain => 1,
+            Op::ChannelConv { kernel } => *kernel as u64,
             _ => 0,
         }
     }
@@ -375,6 +390,7 @@ impl Graph {
                     add("gain", vec![conv.out, 1, 1, 1]);
                 }
                 Op::ScalarGain => add("", vec![]),
+                Op::ChannelConv { kernel } => add("weight", vec![1, 1, *kernel]),
                 Op::LayerScale => add("", vec![c]),
                 Op::ClassToken => add("", vec![1, 1, c]),
                 Op::PositionEmbedding => match node.output {
@@ -685,6 +701,37 @@ impl GraphBuilder {
         let id = self.conv(name, x, conv)?;
         self.nodes[id.0].op = Op::StdConv2d { conv, eps };
         Ok(id)
+    }
+
+    /// ECA's 1-D convolution across channels of a `c x 1 x 1` map (odd `kernel`, same size out).
+    pub fn channel_conv(&mut self, name: &str, x: Id, kernel: usize) -> Result<Id> {
+        match self.map(name, x)? {
+            (_, 1, 1) => {}
+            (c, h, w) => return fail(format!("{name}: expects a {c}x1x1 map, got {c}x{h}x{w}")),
+        }
+        let shape = self.shape(x);
+        Ok(self.push(name, Op::ChannelConv { kernel }, vec![x], shape))
+    }
+
+    /// GCNet's context: softmax(`logits`) over positions, weighted sum of `x`'s positions.
+    pub fn context_pool(&mut self, name: &str, x: Id, logits: Id) -> Result<Id> {
+        let (c, h, w) = self.map(name, x)?;
+        match self.shape(logits) {
+            Shape::Map { c: 1, h: lh, w: lw } if (lh, lw) == (h, w) => {}
+            other => return fail(format!("{name}: attention logits {other} do not match {h}x{w}")),
+        }
+        Ok(self.push(name, Op::ContextPool, vec![x, logits], Shape::Map { c, h: 1, w: 1 }))
+    }
+
+    /// `x + v` with `v` of shape `c x 1 x 1`.
+    pub fn add_channels(&mut self, name: &str, x: Id, v: Id) -> Result<Id> {
+        let (c, ..) = self.map(name, x)?;
+        match self.shape(v) {
+            Shape::Map { c: vc, h: 1, w: 1 } if vc == c => {}
+            other => return fail(format!("{name}: {other} does not match {c} channels")),
+        }
+        let shape = self.shape(x);
+        Ok(self.push(name, Op::AddChannels, vec![x, v], shape))
     }
 
     pub fn scale(&mut self, name: &str, x: Id, factor: f64) -> Id {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use burn::module::{Initializer, Module, ModuleVisitor, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig2d};
-use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d};
+use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, conv1d, conv2d, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions, PadMode};
 use burn::tensor::{Device, Tensor, TensorData, activation};
 
@@ -28,6 +28,8 @@ pub enum Layer {
     StdConv(StdConv),
     /// One learned scalar, kept as a 1-element vector (NFNet's skipinit gain; a 0-d tensor in PyTorch).
     Scalar(Param<Tensor<1>>),
+    /// A `[1, 1, kernel]` 1-D convolution weight (ECA).
+    Kernel1d(Param<Tensor<3>>),
 }
 
 /// timm's ScaledStdConv2d: weight `[out, in / groups, kh, kw]`, bias `[out]`, gain `[out, 1, 1, 1]`.
@@ -150,6 +152,11 @@ impl Net {
                 }
                 // timm starts the residual branch switched off (skipinit).
                 Op::ScalarGain => Layer::Scalar(Initializer::Zeros.init([1], device)),
+                // PyTorch's Conv1d default: uniform in ±1/sqrt(fan_in).
+                Op::ChannelConv { kernel } => {
+                    let bound = 1.0 / (*kernel as f64).sqrt();
+                    Layer::Kernel1d(Initializer::Uniform { min: -bound, max: bound }.init([1, 1, *kernel], device))
+                }
                 _ => continue,
             };
             layer_of[i] = Some(layers.len());
@@ -325,6 +332,22 @@ impl Net {
                 Value::Tokens(t) => Value::Tokens(t.mul_scalar(*factor)),
                 Value::Vector(t) => Value::Vector(t.mul_scalar(*factor)),
             },
+            Op::ChannelConv { kernel } => {
+                let Layer::Kernel1d(weight) = self.layer(i) else { unreachable!() };
+                let t = x.map();
+                let [b, c, _, _] = t.dims();
+                let options = ConvOptions::new([1], [(kernel - 1) / 2], [1], 1);
+                let y = conv1d(t.reshape([b, 1, c]), weight.val(), None, options);
+                Value::Map(y.reshape([b, c, 1, 1]))
+            }
+            Op::ContextPool => {
+                let t = x.map();
+                let [b, c, h, w] = t.dims();
+                let logits = inputs.remove(0).map().reshape([b, 1, h * w]);
+                let attn = activation::softmax(logits, 2).swap_dims(1, 2);
+                Value::Map(t.reshape([b, c, h * w]).matmul(attn).reshape([b, c, 1, 1]))
+            }
+            Op::AddChannels => Value::Map(x.map() + inputs.remove(0).map()),
             Op::ScalarGain => {
                 let Layer::Scalar(gain) = self.layer(i) else { unreachable!() };
                 Value::Map(x.map() * gain.val().reshape([1, 1, 1, 1]))

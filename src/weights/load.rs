@@ -298,6 +298,11 @@ pub fn load_into(net: Net, state: &StateDict, device: &Device) -> Result<(Net, R
                     conv.gain = param(g, device);
                 }
             }
+            Layer::Kernel1d(v) => {
+                if let Some(t) = key("weight") {
+                    *v = param(t, device);
+                }
+            }
             Layer::Scalar(v) => {
                 if let Some(t) = key("") {
                     // PyTorch's 0-d tensor, held as one element.
@@ -358,6 +363,7 @@ pub fn state_dict_of(net: &Net) -> StateDict {
                 put("gain", values(conv.gain.val()));
             }
             Layer::Scalar(v) => put("", Tensor::new(vec![], values(v.val()).data)),
+            Layer::Kernel1d(v) => put("weight", values(v.val())),
         }
     }
     state
