@@ -50,7 +50,9 @@ fn uniform(key: &str, n: usize) -> impl Iterator<Item = f64> {
 fn value(key: &str, shape: &[usize]) -> pepr::weights::Tensor {
     let n: usize = shape.iter().product();
     let leaf = key.rsplit('.').next().unwrap();
-    let data: Vec<f32> = if leaf == "running_var" || (leaf == "weight" && shape.len() == 1) {
+    // NFNet's ScaledStdConv2d `gain` and its 0-d `skipinit_gain` are filled as norm scales.
+    let scale_like = matches!(leaf, "running_var" | "gain") || (leaf == "weight" && shape.len() == 1);
+    let data: Vec<f32> = if scale_like || shape.is_empty() {
         uniform(key, n).map(|u| (0.5 + u) as f32).collect()
     } else if leaf == "running_mean" || leaf == "bias" {
         uniform(key, n).map(|u| ((u - 0.5) * 0.2) as f32).collect()
@@ -136,6 +138,7 @@ per_model!(
     convnext_atto,
     convnext_tiny_hnf,
     cs3darknet_focus_l,
+    cspresnet50,
     cspresnext50,
     darknetaa53,
     densenet121,
@@ -152,18 +155,30 @@ per_model!(
     dla46x_c,
     dla60,
     dla60x,
+    dm_nfnet_f0,
     dpn107,
     dpn131,
     dpn68,
     dpn68b,
     dpn92,
     dpn98,
+    eca_resnet33ts,
+    ecaresnet101d,
+    ecaresnet269d,
+    ecaresnet26t,
+    ecaresnet50d,
+    ecaresnet50t,
+    ecaresnetlight,
     efficientnet_b0,
     efficientnet_lite0,
     efficientnetv2_rw_m,
     ese_vovnet19b_dw,
     fbnetc_100,
     fbnetv3_b,
+    gcresnet33ts,
+    gcresnet50t,
+    gcresnext26ts,
+    gcresnext50ts,
     gernet_l,
     ghostnet_100,
     gluon_inception_v3,
@@ -172,6 +187,7 @@ per_model!(
     gluon_resnext101_32x4d,
     gluon_seresnext101_32x4d,
     gluon_seresnext50_32x4d,
+    gluon_xception65,
     hardcorenas_a,
     hrnet_w18,
     legacy_senet154,
@@ -210,6 +226,13 @@ per_model!(
     selecsls60,
     selecsls60b,
     semnasnet_075,
+    seresnet152d,
+    seresnet33ts,
+    seresnext101d_32x8d,
+    seresnext26d_32x4d,
+    seresnext26t_32x4d,
+    seresnext26ts,
+    seresnextaa101d_32x8d,
     spnasnet_100,
     tinynet_a,
     vgg11,

@@ -19,6 +19,16 @@
 //!   leaves them out (no handle for `aten::_convolution_mode`), so the reference numbers come from
 //!   fvcore with that padding made explicit (fixtures/timm/reference_zoo.py);
 //! - rectangular (1x7, 7x1) convolutions: output elements x (input channels / groups) x kh x kw;
+//! - scaled weight standardisation (NFNet's ScaledStdConv2d): the convolution as above, plus 5 per
+//!   weight element for the `F.batch_norm` (training mode, affine) that standardises the weight on
+//!   every forward pass, as fvcore counts it; the gain's multiply is free;
+//! - TensorFlow "SAME" padding (`F.pad`) and multiplications by constants or a learned scalar
+//!   (NFNet's gamma, alpha, beta and skipinit gain): free;
+//! - efficient channel attention (ECA): the mean and gate free, its 1-D convolution across channels
+//!   counts as a convolution, channels x kernel;
+//! - global context (GCNet): the 1x1 attention conv and the MLP's convs and layer norm as usual; the
+//!   context's weighted sum is a `matmul` to fvcore, channels x positions; softmax and the broadcast
+//!   add free;
 //! - average-pool anti-aliasing (`aa_layer=nn.AvgPool2d`) and average-pool shortcuts: free, as
 //!   fvcore has no handle for `avg_pool2d`.
 //!
@@ -44,6 +54,13 @@ pub fn node_macs(op: &Op, input: Shape, output: Shape) -> u64 {
             let in_per_group = (input.features() / conv.groups) as u64;
             output.elements() * in_per_group * conv.taps()
         }
+        Op::StdConv2d { conv, .. } => {
+            let in_per_group = (input.features() / conv.groups) as u64;
+            let weight = conv.out as u64 * in_per_group * conv.taps();
+            output.elements() * in_per_group * conv.taps() + 5 * weight
+        }
+        Op::ChannelConv { kernel } => output.elements() * *kernel as u64,
+        Op::ContextPool => input.elements(),
         Op::BatchNorm { .. } => 2 * input.elements(),
         Op::LayerNorm { .. } => 5 * input.elements(),
         Op::Linear { out, .. } => input.elements() * *out as u64,

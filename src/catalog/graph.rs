@@ -206,6 +206,36 @@ pub enum Op {
     UpsampleNearest {
         scale: usize,
     },
+    /// Zero padding (TensorFlow's "SAME" padding of a strided convolution, which may be one-sided).
+    Pad {
+        top: usize,
+        bottom: usize,
+        left: usize,
+        right: usize,
+    },
+    /// timm's ScaledStdConv2d (NFNet): a biased convolution whose weight is standardised per output
+    /// channel (zero mean, unit variance over its fan-in, with `eps`) and scaled by a learned `gain`
+    /// ([out, 1, 1, 1]) times fan-in^-1/2 before it is applied.
+    StdConv2d {
+        conv: Conv,
+        eps: f64,
+    },
+    /// Multiplies by a constant (NFNet's activation gamma, residual alpha and beta).
+    Scale {
+        factor: f64,
+    },
+    /// Multiplies by one learned scalar (NFNet's `skipinit_gain`).
+    ScalarGain,
+    /// ECA's `nn.Conv1d(1, 1, kernel, padding=(kernel - 1) / 2, bias=False)` across the channels of a
+    /// `c x 1 x 1` map (efficient channel attention, timm's EcaModule).
+    ChannelConv {
+        kernel: usize,
+    },
+    /// Global-context pooling (GCNet, timm's GlobalContext): inputs a `c x h x w` map and `1 x h x w`
+    /// attention logits; softmax over positions, then the map's weighted sum per channel (`c x 1 x 1`).
+    ContextPool,
+    /// A map plus a per-channel `c x 1 x 1` vector, broadcast over positions.
+    AddChannels,
 }
 
 impl Op {
@@ -220,6 +250,9 @@ impl Op {
                 | Op::ClassToken
                 | Op::PositionEmbedding
                 | Op::LayerScale
+                | Op::StdConv2d { .. }
+                | Op::ScalarGain
+                | Op::ChannelConv { .. }
         )
     }
 
@@ -247,6 +280,13 @@ impl Op {
             // fvcore sees the F.conv2d the filter is applied with.
             Op::BlurPool { .. } => "conv2d",
             Op::UpsampleNearest { .. } => "upsample_nearest2d",
+            Op::Pad { .. } => "pad",
+            // fvcore sees the weight's batch_norm and the conv2d; the row shows both summed.
+            Op::StdConv2d { .. } => "conv2d",
+            Op::Scale { .. } | Op::ScalarGain => "mul",
+            Op::ChannelConv { .. } => "conv1d",
+            Op::ContextPool => "matmul",
+            Op::AddChannels => "add",
         }
     }
 }
@@ -278,6 +318,12 @@ impl Node {
             Op::ClassToken => c,
             Op::PositionEmbedding => self.output.elements(),
             Op::LayerScale => c,
+            Op::StdConv2d { conv, .. } => {
+                let weight = conv.out as u64 * (c / conv.groups as u64) * conv.taps();
+                weight + if conv.bias { conv.out as u64 } else { 0 } + conv.out as u64
+            }
+            Op::ScalarGain => 1,
+            Op::ChannelConv { kernel } => *kernel as u64,
             _ => 0,
         }
     }
@@ -336,6 +382,15 @@ impl Graph {
                         add("bias", vec![*out]);
                     }
                 }
+                Op::StdConv2d { conv, .. } => {
+                    add("weight", vec![conv.out, c / conv.groups, conv.kernel, conv.kernel_w]);
+                    if conv.bias {
+                        add("bias", vec![conv.out]);
+                    }
+                    add("gain", vec![conv.out, 1, 1, 1]);
+                }
+                Op::ScalarGain => add("", vec![]),
+                Op::ChannelConv { kernel } => add("weight", vec![1, 1, *kernel]),
                 Op::LayerScale => add("", vec![c]),
                 Op::ClassToken => add("", vec![1, 1, c]),
                 Op::PositionEmbedding => match node.output {
@@ -632,6 +687,61 @@ impl GraphBuilder {
     pub fn upsample_nearest(&mut self, name: &str, x: Id, scale: usize) -> Result<Id> {
         let (c, h, w) = self.map(name, x)?;
         Ok(self.push(name, Op::UpsampleNearest { scale }, vec![x], Shape::Map { c, h: h * scale, w: w * scale }))
+    }
+
+    /// Zero padding, possibly one-sided.
+    pub fn pad(&mut self, name: &str, x: Id, top: usize, bottom: usize, left: usize, right: usize) -> Result<Id> {
+        let (c, h, w) = self.map(name, x)?;
+        let shape = Shape::Map { c, h: h + top + bottom, w: w + left + right };
+        Ok(self.push(name, Op::Pad { top, bottom, left, right }, vec![x], shape))
+    }
+
+    /// A scaled weight-standardised convolution (see [`Op::StdConv2d`]); shapes as [`Self::conv`].
+    pub fn std_conv(&mut self, name: &str, x: Id, conv: Conv, eps: f64) -> Result<Id> {
+        let id = self.conv(name, x, conv)?;
+        self.nodes[id.0].op = Op::StdConv2d { conv, eps };
+        Ok(id)
+    }
+
+    /// ECA's 1-D convolution across channels of a `c x 1 x 1` map (odd `kernel`, same size out).
+    pub fn channel_conv(&mut self, name: &str, x: Id, kernel: usize) -> Result<Id> {
+        match self.map(name, x)? {
+            (_, 1, 1) => {}
+            (c, h, w) => return fail(format!("{name}: expects a {c}x1x1 map, got {c}x{h}x{w}")),
+        }
+        let shape = self.shape(x);
+        Ok(self.push(name, Op::ChannelConv { kernel }, vec![x], shape))
+    }
+
+    /// GCNet's context: softmax(`logits`) over positions, weighted sum of `x`'s positions.
+    pub fn context_pool(&mut self, name: &str, x: Id, logits: Id) -> Result<Id> {
+        let (c, h, w) = self.map(name, x)?;
+        match self.shape(logits) {
+            Shape::Map { c: 1, h: lh, w: lw } if (lh, lw) == (h, w) => {}
+            other => return fail(format!("{name}: attention logits {other} do not match {h}x{w}")),
+        }
+        Ok(self.push(name, Op::ContextPool, vec![x, logits], Shape::Map { c, h: 1, w: 1 }))
+    }
+
+    /// `x + v` with `v` of shape `c x 1 x 1`.
+    pub fn add_channels(&mut self, name: &str, x: Id, v: Id) -> Result<Id> {
+        let (c, ..) = self.map(name, x)?;
+        match self.shape(v) {
+            Shape::Map { c: vc, h: 1, w: 1 } if vc == c => {}
+            other => return fail(format!("{name}: {other} does not match {c} channels")),
+        }
+        let shape = self.shape(x);
+        Ok(self.push(name, Op::AddChannels, vec![x, v], shape))
+    }
+
+    pub fn scale(&mut self, name: &str, x: Id, factor: f64) -> Id {
+        let shape = self.shape(x);
+        self.push(name, Op::Scale { factor }, vec![x], shape)
+    }
+
+    pub fn scalar_gain(&mut self, name: &str, x: Id) -> Id {
+        let shape = self.shape(x);
+        self.push(name, Op::ScalarGain, vec![x], shape)
     }
 
     pub fn slice_channels(&mut self, name: &str, x: Id, start: usize, len: usize) -> Result<Id> {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use burn::module::{Initializer, Module, ModuleVisitor, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig2d};
-use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d};
+use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, conv1d, conv2d, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions, PadMode};
 use burn::tensor::{Device, Tensor, TensorData, activation};
 
@@ -24,6 +24,34 @@ pub enum Layer {
     Vector(Param<Tensor<1>>),
     /// A `1 x n x d` token tensor (class token, position embedding).
     Tokens(Param<Tensor<3>>),
+    /// A scaled weight-standardised convolution (NFNet).
+    StdConv(StdConv),
+    /// One learned scalar, kept as a 1-element vector (NFNet's skipinit gain; a 0-d tensor in PyTorch).
+    Scalar(Param<Tensor<1>>),
+    /// A `[1, 1, kernel]` 1-D convolution weight (ECA).
+    Kernel1d(Param<Tensor<3>>),
+}
+
+/// timm's ScaledStdConv2d: weight `[out, in / groups, kh, kw]`, bias `[out]`, gain `[out, 1, 1, 1]`.
+#[derive(Module, Debug)]
+pub struct StdConv {
+    pub weight: Param<Tensor<4>>,
+    pub bias: Param<Tensor<1>>,
+    pub gain: Param<Tensor<4>>,
+}
+
+impl StdConv {
+    /// The weight as applied: standardised per output channel as `F.batch_norm` in training mode
+    /// does it (biased variance, `eps` inside the root), times gain x fan-in^-1/2.
+    pub fn standardised_weight(&self, eps: f64) -> Tensor<4> {
+        let w = self.weight.val();
+        let [o, i, kh, kw] = w.dims();
+        let fan = i * kh * kw;
+        let flat = w.reshape([o, fan]);
+        let (var, mean) = flat.clone().var_mean_bias(1);
+        let gain = self.gain.val().reshape([o, 1]).mul_scalar((fan as f64).powf(-0.5));
+        ((flat - mean) / (var + eps).sqrt() * gain).reshape([o, i, kh, kw])
+    }
 }
 
 /// What the forward pass needs besides parameters: the graph, which layer each node uses, and
@@ -113,6 +141,21 @@ impl Net {
                 Op::PositionEmbedding => {
                     let Shape::Tokens { n, d } = node.output else { unreachable!("checked by the builder") };
                     Layer::Tokens(Initializer::Normal { mean: 0.0, std: 0.02 }.init([1, n, d], device))
+                }
+                Op::StdConv2d { conv, .. } => {
+                    let weight = Initializer::Normal { mean: 0.0, std: 1.0 };
+                    Layer::StdConv(StdConv {
+                        weight: weight.init([conv.out, c / conv.groups, conv.kernel, conv.kernel_w], device),
+                        bias: Initializer::Zeros.init([conv.out], device),
+                        gain: Initializer::Ones.init([conv.out, 1, 1, 1], device),
+                    })
+                }
+                // timm starts the residual branch switched off (skipinit).
+                Op::ScalarGain => Layer::Scalar(Initializer::Zeros.init([1], device)),
+                // PyTorch's Conv1d default: uniform in ±1/sqrt(fan_in).
+                Op::ChannelConv { kernel } => {
+                    let bound = 1.0 / (*kernel as f64).sqrt();
+                    Layer::Kernel1d(Initializer::Uniform { min: -bound, max: bound }.init([1, 1, *kernel], device))
                 }
                 _ => continue,
             };
@@ -274,6 +317,40 @@ impl Net {
                 let mut maps = vec![x.map()];
                 maps.extend(inputs.into_iter().map(Value::map));
                 Value::Map(Tensor::cat(maps, 1))
+            }
+            Op::Pad { top, bottom, left, right } => {
+                Value::Map(x.map().pad([(*top, *bottom), (*left, *right)], PadMode::Constant(0.0)))
+            }
+            Op::StdConv2d { conv, eps } => {
+                let Layer::StdConv(layer) = self.layer(i) else { unreachable!() };
+                let options =
+                    ConvOptions::new([conv.stride; 2], [conv.padding, conv.padding_w], [conv.dilation; 2], conv.groups);
+                Value::Map(conv2d(x.map(), layer.standardised_weight(*eps), Some(layer.bias.val()), options))
+            }
+            Op::Scale { factor } => match x {
+                Value::Map(t) => Value::Map(t.mul_scalar(*factor)),
+                Value::Tokens(t) => Value::Tokens(t.mul_scalar(*factor)),
+                Value::Vector(t) => Value::Vector(t.mul_scalar(*factor)),
+            },
+            Op::ChannelConv { kernel } => {
+                let Layer::Kernel1d(weight) = self.layer(i) else { unreachable!() };
+                let t = x.map();
+                let [b, c, _, _] = t.dims();
+                let options = ConvOptions::new([1], [(kernel - 1) / 2], [1], 1);
+                let y = conv1d(t.reshape([b, 1, c]), weight.val(), None, options);
+                Value::Map(y.reshape([b, c, 1, 1]))
+            }
+            Op::ContextPool => {
+                let t = x.map();
+                let [b, c, h, w] = t.dims();
+                let logits = inputs.remove(0).map().reshape([b, 1, h * w]);
+                let attn = activation::softmax(logits, 2).swap_dims(1, 2);
+                Value::Map(t.reshape([b, c, h * w]).matmul(attn).reshape([b, c, 1, 1]))
+            }
+            Op::AddChannels => Value::Map(x.map() + inputs.remove(0).map()),
+            Op::ScalarGain => {
+                let Layer::Scalar(gain) = self.layer(i) else { unreachable!() };
+                Value::Map(x.map() * gain.val().reshape([1, 1, 1, 1]))
             }
             Op::SliceChannels { start, len } => Value::Map(x.map().narrow(1, *start, *len)),
             Op::UpsampleNearest { scale } => {

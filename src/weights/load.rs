@@ -56,9 +56,20 @@ pub fn expected_keys(graph: &Graph) -> Vec<(String, Vec<usize>)> {
     keys
 }
 
-/// The stem: the first convolution reading the input image.
+/// The stem: the first convolution (plain or weight-standardised) reading the input image, directly
+/// or through "SAME" zero padding.
 pub fn stem(graph: &Graph) -> Option<&str> {
-    graph.nodes.iter().find(|n| matches!(n.op, Op::Conv2d(_)) && n.inputs == [Id(0)]).map(|n| n.name.as_str())
+    let reads_image = |inputs: &[Id]| {
+        inputs == [Id(0)]
+            || inputs.len() == 1
+                && matches!(graph.node(inputs[0]).op, Op::Pad { .. })
+                && graph.node(inputs[0]).inputs == [Id(0)]
+    };
+    graph
+        .nodes
+        .iter()
+        .find(|n| matches!(n.op, Op::Conv2d(_) | Op::StdConv2d { .. }) && reads_image(&n.inputs))
+        .map(|n| n.name.as_str())
 }
 
 /// The classifier head: the linear layer producing the output, or (DLA) a 1x1 convolution followed
@@ -276,6 +287,28 @@ pub fn load_into(net: Net, state: &StateDict, device: &Device) -> Result<(Net, R
                     *v = param(t, device);
                 }
             }
+            Layer::StdConv(conv) => {
+                if let Some(w) = key("weight") {
+                    conv.weight = param(w, device);
+                }
+                if let Some(b) = key("bias") {
+                    conv.bias = param(b, device);
+                }
+                if let Some(g) = key("gain") {
+                    conv.gain = param(g, device);
+                }
+            }
+            Layer::Kernel1d(v) => {
+                if let Some(t) = key("weight") {
+                    *v = param(t, device);
+                }
+            }
+            Layer::Scalar(v) => {
+                if let Some(t) = key("") {
+                    // PyTorch's 0-d tensor, held as one element.
+                    *v = param(&Tensor::new(vec![1], t.data.clone()), device);
+                }
+            }
         }
         loaded.push(layer);
     }
@@ -324,6 +357,13 @@ pub fn state_dict_of(net: &Net) -> StateDict {
             }
             Layer::Vector(v) => put("", values(v.val())),
             Layer::Tokens(v) => put("", values(v.val())),
+            Layer::StdConv(conv) => {
+                put("weight", values(conv.weight.val()));
+                put("bias", values(conv.bias.val()));
+                put("gain", values(conv.gain.val()));
+            }
+            Layer::Scalar(v) => put("", Tensor::new(vec![], values(v.val()).data)),
+            Layer::Kernel1d(v) => put("weight", values(v.val())),
         }
     }
     state
@@ -379,6 +419,24 @@ mod tests {
         let (net, report) = load_into(Net::new(graph, &device), &state, &device).unwrap();
         assert_eq!(report.tensors, state.len());
         assert_eq!((report.stem_adapted.clone(), report.head_reinitialised.clone()), (None, None));
+        assert_eq!(state_dict_of(&net), state);
+    }
+
+    #[test]
+    fn weight_standardised_convs_and_scalar_gains_round_trip() {
+        let device = Device::flex();
+        let (mut g, x) = GraphBuilder::new(3, 6, 6);
+        let x = g.pad("stem.pad", x, 0, 1, 0, 1).unwrap();
+        let x = g.std_conv("stem", x, Conv::new(4, 3, 2).padding(0).bias(true), 1e-5).unwrap();
+        let x = g.scalar_gain("gain", x);
+        g.classifier("fc", x, "pool", 5).unwrap();
+        let graph = g.finish();
+        assert_eq!(stem(&graph), Some("stem"));
+        let state = filled(&graph, 0.0);
+        assert_eq!(state["stem.gain"].shape, vec![4, 1, 1, 1]);
+        assert_eq!(state["gain"].shape, Vec::<usize>::new());
+        let (net, report) = load_into(Net::new(graph, &device), &state, &device).unwrap();
+        assert_eq!(report.tensors, state.len());
         assert_eq!(state_dict_of(&net), state);
     }
 

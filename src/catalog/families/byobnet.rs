@@ -12,7 +12,7 @@
 //! the shape changes and the activation after the sum, an optional 1x1 `final_conv`, and the head.
 //! Group size 1 makes a convolution depthwise.
 
-use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Result};
+use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Pool, Result};
 use crate::catalog::{Entry, Spec};
 use crate::catalog::ModelKind;
 
@@ -36,6 +36,21 @@ pub enum Stem {
     /// timm's `Stem` stack: widths, the strides, and how many of the first convs are plain
     /// (no norm, no activation: "quad2").
     Stack { widths: [usize; 4], count: usize, strides: [usize; 4], plain: usize },
+    /// 'tiered' with `stem_pool='maxpool'`: 3x3 convs to 3/8, 1/2 and all of the width (the first
+    /// at stride 2), then a 3x3 stride-2 max pool `stem.pool`.
+    TieredPool(usize),
+}
+
+/// Channel attention after a bottleneck's 3x3 conv (timm's `attn_layer`), on its middle width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attn {
+    /// Squeeze-excite, ratio 1/16 (rounded to a multiple of 8), ReLU.
+    Se,
+    /// Efficient channel attention.
+    Eca,
+    /// Global context, fused add ('gca'): softmax attention pooling, then a 1x1 conv MLP (ratio
+    /// 1/8, layer norm, ReLU) added to every position.
+    Gca,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,7 +73,7 @@ pub struct Stage {
     pub extra_conv: bool,
 }
 
-const fn stage(
+pub const fn stage(
     block: BlockType,
     depth: usize,
     width: usize,
@@ -76,6 +91,7 @@ pub struct Byob {
     /// Width of `final_conv` (0: none).
     pub num_features: usize,
     pub act: Act,
+    pub attn: Option<Attn>,
 }
 
 use BlockType::{Basic, Bottle, Edge};
@@ -91,6 +107,7 @@ const GERNET_L: Byob = Byob {
     ],
     num_features: 2560,
     act: Act::Relu,
+    attn: None,
 };
 
 const RESNET32TS: Byob = Byob {
@@ -104,6 +121,7 @@ const RESNET32TS: Byob = Byob {
     ],
     num_features: 0,
     act: Act::Silu,
+    attn: None,
 };
 
 const RESNET51Q: Byob = Byob {
@@ -117,6 +135,7 @@ const RESNET51Q: Byob = Byob {
     ],
     num_features: 2048,
     act: Act::Silu,
+    attn: None,
 };
 
 const RESNET61Q: Byob = Byob {
@@ -131,6 +150,7 @@ const RESNET61Q: Byob = Byob {
     ],
     num_features: 2048,
     act: Act::Silu,
+    attn: None,
 };
 
 macro_rules! byob {
@@ -189,12 +209,18 @@ pub fn byob(config: &Byob, spec: &Spec) -> Result<Graph> {
             }
             x
         }
+        Stem::TieredPool(width) => {
+            let x = conv_norm_act(&mut g, "stem.conv1", x, Conv::new(3 * width / 8, 3, 2), act)?;
+            let x = conv_norm_act(&mut g, "stem.conv2", x, Conv::new(width / 2, 3, 1), act)?;
+            let x = conv_norm_act(&mut g, "stem.conv3", x, Conv::new(width, 3, 1), act)?;
+            g.max_pool("stem.pool", x, Pool::new(3, 2, 1))?
+        }
     };
     for (s, st) in config.stages.iter().enumerate() {
         for b in 0..st.depth {
             let name = format!("stages.{s}.{b}");
             let stride = if b == 0 { st.stride } else { 1 };
-            x = byob_block(&mut g, &name, x, st, stride, config.act)?;
+            x = byob_block(&mut g, &name, x, st, stride, config.act, config.attn)?;
         }
     }
     if config.num_features > 0 {
@@ -204,7 +230,15 @@ pub fn byob(config: &Byob, spec: &Spec) -> Result<Graph> {
     Ok(g.finish())
 }
 
-fn byob_block(g: &mut GraphBuilder, name: &str, x: Id, st: &Stage, stride: usize, act: Act) -> Result<Id> {
+fn byob_block(
+    g: &mut GraphBuilder,
+    name: &str,
+    x: Id,
+    st: &Stage,
+    stride: usize,
+    act: Act,
+    attn: Option<Attn>,
+) -> Result<Id> {
     let n = |part: &str| format!("{name}.{part}");
     let out = st.width;
     // make_divisible(out * ratio, 8); every width here is already a multiple of 8.
@@ -222,6 +256,10 @@ fn byob_block(g: &mut GraphBuilder, name: &str, x: Id, st: &Stage, stride: usize
             if st.extra_conv {
                 y = conv_norm_act(g, &n("conv2b_kxk"), y, grouped(3, 1), a)?;
             }
+            let y = match attn {
+                Some(attn) => channel_attention(g, &n("attn"), y, attn)?,
+                None => y,
+            };
             conv_norm_act(g, &n("conv3_1x1"), y, Conv::new(out, 1, 1), None)?
         }
         BlockType::Edge => {
@@ -236,6 +274,28 @@ fn byob_block(g: &mut GraphBuilder, name: &str, x: Id, st: &Stage, stride: usize
     };
     let y = g.add(&n("add"), y, shortcut)?;
     Ok(g.act(&n("act"), y, act))
+}
+
+/// timm's SEModule / EcaModule / GlobalContext(fuse_add) on `x`, named `{name}.*`.
+fn channel_attention(g: &mut GraphBuilder, name: &str, x: Id, attn: Attn) -> Result<Id> {
+    let c = g.channels(x);
+    let n = |part: &str| format!("{name}.{part}");
+    match attn {
+        // make_divisible(c / 16, 8, round_limit=0)
+        Attn::Se => super::resnet::squeeze_excite(g, name, x, ((c / 16 + 4) / 8 * 8).max(8)),
+        Attn::Eca => super::resnet::eca(g, name, x),
+        Attn::Gca => {
+            let logits = g.conv(&n("conv_attn"), x, Conv::new(1, 1, 1).bias(true))?;
+            let context = g.context_pool(&n("context"), x, logits)?;
+            // make_divisible(c / 8, 1, round_limit=0): c / 8 rounded.
+            let reduced = ((c as f64 / 8.0 + 0.5) as usize).max(1);
+            let m = g.conv(&n("mlp_add.fc1"), context, Conv::new(reduced, 1, 1).bias(true))?;
+            let m = g.layer_norm(&n("mlp_add.norm"), m, 1e-6)?;
+            let m = g.act(&n("mlp_add.act"), m, Act::Relu);
+            let m = g.conv(&n("mlp_add.fc2"), m, Conv::new(c, 1, 1).bias(true))?;
+            g.add_channels(&n("add"), x, m)
+        }
+    }
 }
 
 pub fn repvgg(config: &RepVgg, spec: &Spec) -> Result<Graph> {

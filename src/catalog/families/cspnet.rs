@@ -38,7 +38,8 @@ pub struct Config {
     /// Stride of the first stage (the others are 2).
     pub first_stride: usize,
     pub groups: usize,
-    /// block_ratio and bottle_ratio as halves: 1 = 0.5, 2 = 1.0.
+    /// expand_ratio, block_ratio and bottle_ratio as halves: 1 = 0.5, 2 = 1.0, 4 = 2.0.
+    pub expand_halves: usize,
     pub block_halves: usize,
     pub bottle_halves: usize,
     pub avg_down: bool,
@@ -55,6 +56,7 @@ const CSPRESNEXT50: Config = Config {
     widths: &[256, 512, 1024, 2048],
     first_stride: 1,
     groups: 32,
+    expand_halves: 2,
     block_halves: 1,
     bottle_halves: 2,
     avg_down: false,
@@ -71,6 +73,7 @@ const CS3DARKNET_FOCUS_L: Config = Config {
     widths: &[128, 256, 512, 1024],
     first_stride: 2,
     groups: 1,
+    expand_halves: 2,
     block_halves: 1,
     bottle_halves: 2,
     avg_down: false,
@@ -87,6 +90,7 @@ const DARKNETAA53: Config = Config {
     widths: &[64, 128, 256, 512, 1024],
     first_stride: 2,
     groups: 1,
+    expand_halves: 2,
     block_halves: 2,
     bottle_halves: 1,
     avg_down: true,
@@ -94,6 +98,17 @@ const DARKNETAA53: Config = Config {
     stage: StageType::Dark,
     block: BlockType::Dark,
     act: Act::LeakyRelu,
+};
+
+/// CSPResNet-50 (the paper types it `Other`): as CSPResNeXt-50 without groups, conv_exp doubling the
+/// stage width, blocks at the stage width with half-width bottlenecks.
+const CSPRESNET50: Config = Config {
+    widths: &[128, 256, 512, 1024],
+    groups: 1,
+    expand_halves: 4,
+    block_halves: 2,
+    bottle_halves: 1,
+    ..CSPRESNEXT50
 };
 
 macro_rules! csp {
@@ -115,6 +130,11 @@ pub static ENTRIES: &[Entry] = &[
     csp!("cspresnext50", CSPRESNEXT50, "https://arxiv.org/abs/1911.11929"),
     csp!("cs3darknet_focus_l", CS3DARKNET_FOCUS_L, "https://arxiv.org/abs/1911.11929"),
     csp!("darknetaa53", DARKNETAA53, "https://arxiv.org/abs/1804.02767"),
+    Entry {
+        kind: ModelKind::Other,
+        efficient: true,
+        ..csp!("cspresnet50", CSPRESNET50, "https://arxiv.org/abs/1911.11929")
+    },
 ];
 
 /// ConvNormAct: `{name}.conv`, `{name}.bn`, then the activation unless `linear`.
@@ -151,8 +171,9 @@ pub fn build(config: &Config, spec: &Spec) -> Result<Graph> {
             StageType::Csp | StageType::Cs3 => {
                 // down_growth is off: conv_down keeps the input width.
                 let y = if stride != 1 { down(&mut g, x, in_chs)? } else { x };
-                let y = cna(&mut g, &n("conv_exp"), y, Conv::new(out, 1, 1), act, config.cross_linear)?;
-                let half = out / 2;
+                let exp = out * config.expand_halves / 2;
+                let y = cna(&mut g, &n("conv_exp"), y, Conv::new(exp, 1, 1), act, config.cross_linear)?;
+                let half = exp / 2;
                 let first = g.slice_channels(&n("split0"), y, 0, half)?;
                 let second = g.slice_channels(&n("split1"), y, half, half)?;
                 let (mut through, other) =

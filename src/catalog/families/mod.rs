@@ -1,5 +1,6 @@
 //! One builder per family, and the catalog's entries.
 
+pub mod byob_attn;
 pub mod byobnet;
 pub mod convmixer;
 pub mod convnext;
@@ -12,8 +13,10 @@ pub mod ghostnet;
 pub mod hrnet;
 pub mod inception;
 pub mod mixer;
+pub mod nfnet;
 pub mod regnet;
 pub mod resnet;
+pub mod resnet_attn;
 pub mod resnetv2;
 pub mod selecsls;
 pub mod senet;
@@ -60,17 +63,20 @@ pub static FAMILIES: &[&[Entry]] = &[
     efficientnet::ENTRIES,
     ghostnet::ENTRIES,
     RESNETS,
+    resnet_attn::ENTRIES,
     resnetv2::ENTRIES,
     senet::ENTRIES,
     selecsls::ENTRIES,
     vovnet::ENTRIES,
     byobnet::ENTRIES,
+    byob_attn::ENTRIES,
     regnet::ENTRIES,
     cspnet::ENTRIES,
     hrnet::ENTRIES,
     densenet::ENTRIES,
     dla::ENTRIES,
     dpn::ENTRIES,
+    nfnet::ENTRIES,
     vgg::ENTRIES,
     convnext::ENTRIES,
     xception::ENTRIES,

@@ -59,6 +59,8 @@ pub struct Config {
     /// Squeeze-excite reduction ratio as `channels / se_divisor` (timm's `rd_ratio = 1 / se_divisor`),
     /// rounded to a multiple of 8; `None` without attention.
     pub se_divisor: Option<usize>,
+    /// Efficient channel attention (timm's `attn_layer='eca'`) in place of squeeze-excite.
+    pub eca: bool,
     pub aa: Aa,
     /// ResNet-RS: the stem's max pool becomes conv 3x3 stride 2, batch norm, ReLU.
     pub replace_stem_pool: bool,
@@ -78,6 +80,7 @@ impl Config {
             cardinality: 1,
             base_width: 64,
             se_divisor: None,
+            eca: false,
             aa: Aa::None,
             replace_stem_pool: false,
             scale: 1,
@@ -203,6 +206,7 @@ fn block(g: &mut GraphBuilder, name: &str, x: Id, config: &Config, planes: usize
     };
     let y = match config.se_divisor {
         Some(divisor) => squeeze_excite(g, &n("se"), y, se_width(out, divisor))?,
+        None if config.eca => eca(g, &n("se"), y)?,
         None => y,
     };
     // timm registers `downsample` after the main path's layers: build it second to keep its order.
@@ -243,9 +247,29 @@ pub fn squeeze_excite(g: &mut GraphBuilder, name: &str, x: Id, reduced: usize) -
     g.gate(&format!("{name}.mul"), x, s)
 }
 
+/// timm's EcaModule: spatial mean, a 1-D convolution `conv` across channels (no bias) whose kernel
+/// grows with log2(channels), sigmoid, times the input.
+pub fn eca(g: &mut GraphBuilder, name: &str, x: Id) -> Result<Id> {
+    let s = g.spatial_mean(&format!("{name}.mean"), x)?;
+    let s = g.channel_conv(&format!("{name}.conv"), s, eca_kernel(g.channels(x)))?;
+    let s = g.act(&format!("{name}.gate"), s, Act::Sigmoid);
+    g.gate(&format!("{name}.mul"), x, s)
+}
+
+/// ECA's kernel size: t = int(|log2(channels) + 1| / 2), made odd, at least 3.
+fn eca_kernel(channels: usize) -> usize {
+    let t = (((channels as f64).log2() + 1.0).abs() / 2.0) as usize;
+    (if t % 2 == 1 { t } else { t + 1 }).max(3)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn eca_kernels_follow_timm() {
+        assert_eq!([64, 256, 512, 1024, 2048].map(eca_kernel), [3, 5, 5, 5, 7]);
+    }
 
     #[test]
     fn se_widths_follow_timms_make_divisible() {

@@ -45,6 +45,17 @@ pub static ENTRIES: &[Entry] = &[
     xception!("xception41p", 8, false, true, 1e-5),
     xception!("xception41", 8, false, false, 1e-3),
     xception!("xception65p", 16, false, true, 1e-3),
+    // Not a timm 1.0 model: timm 0.6's gluon_xception.py (see `gluon65`).
+    Entry {
+        name: "gluon_xception65",
+        family: "xception",
+        kind: ModelKind::Cnn,
+        efficient: false,
+        paper: PAPER,
+        default_size: 299,
+        from_timm: true,
+        build: gluon65,
+    },
     xception!("xception71", 16, true, false, 1e-3),
 ];
 
@@ -181,4 +192,71 @@ fn pre_module(
         normed
     };
     g.add(&n("add"), x, shortcut)
+}
+
+/// timm 0.6's Gluon Xception-65 (timm/models/gluon_xception.py, dropped in timm 0.9; the paper ran it):
+/// the aligned Xception-65 with output stride 32 under its own module names. Stem `conv1`/`bn1`
+/// (3x3 stride 2, 32) and `conv2`/`bn2` (64) with ReLU; `block1`..`block3` (128, 256, 728, all
+/// stride 2), `mid.block4`..`mid.block19` (728), `block20` (728, 1024, 1024, stride 2), each a
+/// `rep` of three separable convs (depthwise 3x3 `conv_dw`, batch norm `bn`, pointwise `conv_pw`)
+/// each followed by batch norm `bnN` and preceded by ReLU (`block1`/`block2` start without it), plus
+/// a `skip` 1x1 conv and batch norm where the shape changes; ReLU after `block1` and `block20`; then
+/// separable convs `conv3`..`conv5` (1536, 1536, 2048) with `bn3`..`bn5` and ReLU; `fc` on global
+/// average pooling. Batch norm eps 1e-5 throughout.
+pub fn gluon65(spec: &Spec) -> Result<Graph> {
+    let (mut g, x) = GraphBuilder::new(spec.in_chans, spec.height, spec.width);
+    let relu = Some(Act::Relu);
+    let x = g.conv_bn_act("conv1", "bn1", x, Conv::new(32, 3, 2), relu)?;
+    let x = g.conv_bn_act("conv2", "bn2", x, Conv::new(64, 3, 1), relu)?;
+    let x = gluon_block(&mut g, "block1", x, [128; 3], 2, false)?;
+    let x = g.act("block1_act", x, Act::Relu);
+    let x = gluon_block(&mut g, "block2", x, [256; 3], 2, false)?;
+    let mut x = gluon_block(&mut g, "block3", x, [728; 3], 2, true)?;
+    for i in 4..20 {
+        x = gluon_block(&mut g, &format!("mid.block{i}"), x, [728; 3], 1, true)?;
+    }
+    let x = gluon_block(&mut g, "block20", x, [728, 1024, 1024], 2, true)?;
+    let mut x = g.act("block20_act", x, Act::Relu);
+    for (i, out) in [(3, 1536), (4, 1536), (5, 2048)] {
+        x = separable(&mut g, &format!("conv{i}"), x, out, 1)?;
+        x = g.batch_norm(&format!("bn{i}"), x)?;
+        x = g.act(&format!("act{i}"), x, Act::Relu);
+    }
+    g.classifier("fc", x, "global_pool.pool", spec.classes)?;
+    Ok(g.finish())
+}
+
+/// Gluon's SeparableConv2d: depthwise 3x3 `conv_dw`, batch norm `bn`, pointwise 1x1 `conv_pw`.
+fn separable(g: &mut GraphBuilder, name: &str, x: Id, out: usize, stride: usize) -> Result<Id> {
+    let x = depthwise(g, &format!("{name}.conv_dw"), x, stride)?;
+    let x = g.batch_norm(&format!("{name}.bn"), x)?;
+    g.conv(&format!("{name}.conv_pw"), x, Conv::new(out, 1, 1))
+}
+
+/// Gluon's Block: `rep` = [ReLU] sep conv1, bn1, ReLU, conv2, bn2, ReLU, conv3 (strided), bn3; plus
+/// the skip (1x1 conv `skip.conv1` and `skip.bn1` where the shape changes). The first ReLU is not
+/// in place, so an identity skip adds the block's input before activation.
+fn gluon_block(
+    g: &mut GraphBuilder,
+    name: &str,
+    input: Id,
+    outs: [usize; 3],
+    stride: usize,
+    start_relu: bool,
+) -> Result<Id> {
+    let n = |part: &str| format!("{name}.{part}");
+    let mut x = input;
+    for (i, &out) in outs.iter().enumerate() {
+        if i > 0 || start_relu {
+            x = g.act(&n(&format!("rep.act{}", i + 1)), x, Act::Relu);
+        }
+        x = separable(g, &n(&format!("rep.conv{}", i + 1)), x, out, if i == 2 { stride } else { 1 })?;
+        x = g.batch_norm(&n(&format!("rep.bn{}", i + 1)), x)?;
+    }
+    let skip = if outs[2] != g.channels(input) || stride != 1 {
+        g.conv_bn_act(&n("skip.conv1"), &n("skip.bn1"), input, Conv::new(outs[2], 1, stride), None)?
+    } else {
+        input
+    };
+    g.add(&n("add"), x, skip)
 }
