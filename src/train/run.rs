@@ -33,6 +33,10 @@ pub fn check(config: &TrainConfig) -> Result<()> {
         bail!("--fraction must be in (0, 1], got {}", config.fraction);
     }
     super::threads::check(config.threads)?;
+    // The group is printed and stored like an imported name: no control characters, a sane length.
+    if let Some(group) = &config.group {
+        crate::text::check_name("--group", group).map_err(|e| anyhow!(e))?;
+    }
     Ok(())
 }
 
@@ -374,6 +378,18 @@ mod tests {
         let mut config = TrainConfig::new("pepr_lenet5", "synthetic");
         config.epochs = 5;
         config
+    }
+
+    #[test]
+    fn a_group_with_control_characters_or_of_any_length_is_refused() {
+        let mut config = config();
+        config.group = Some("ok_group".into());
+        assert!(check(&config).is_ok());
+        config.group = Some("x\u{1b}]0;owned\u{7}".into());
+        let err = check(&config).unwrap_err().to_string();
+        assert!(err.starts_with("--group holds the control character \\u{1b}"), "{err}");
+        config.group = Some("g".repeat(10_000));
+        assert!(check(&config).unwrap_err().to_string().contains("10000 characters"));
     }
 
     /// A disk that fills up half-way through the weights.
