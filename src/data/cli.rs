@@ -64,6 +64,7 @@ pub fn run(command: DataCommand, data_dir: &Path) -> Result<()> {
 /// "cannot download F: the server answered HTTP 404" / "  from URL".
 fn download_error(file: &str, url: &str, message: &str) -> anyhow::Error {
     let what = message.strip_prefix(url).and_then(|m| m.strip_prefix(": ")).unwrap_or(message);
+    let what = what.strip_prefix("cannot download: ").unwrap_or(what);
     if what.contains(url) {
         anyhow::anyhow!("cannot download {file}: {what}")
     } else {
@@ -257,6 +258,8 @@ mod tests {
             ["error: cannot download pneumoniamnist_128.npz: the server answered HTTP 404", &format!("  from {url}")]
         );
         assert!(lines[0].len() <= 80);
+        let refused = download_error("f.npz", url, &format!("{url}: cannot download: io: Connection refused"));
+        assert_eq!(refused.to_string().lines().next(), Some("cannot download f.npz: io: Connection refused"));
         // A message that names the address itself is not repeated.
         let md5 =
             format!("/d/x.npz: MD5 mismatch: expected a, got b (downloaded from {url}; the download was deleted)");
