@@ -164,3 +164,49 @@ fn rank_escapes_names_in_its_table_and_keeps_them_raw_in_csv_and_json() {
     assert!(archs.contains(&hostile), "{archs:?}");
     assert!(!text(&json_out.stdout).contains('\x1b'), "JSON escapes control characters itself");
 }
+
+/// On a terminal the wait is an indicatif bar on stderr (redrawn in place), and stdout stays empty.
+#[test]
+fn on_a_terminal_a_download_draws_a_bar_on_stderr_only() {
+    use std::io::Read;
+    use std::os::fd::OwnedFd;
+    let home = tempfile::tempdir().unwrap();
+    let server = http::Server::start(200, vec![7u8; 3_000_000], 4);
+    let pty = nix::pty::openpty(None, None).expect("openpty");
+    let slave: OwnedFd = pty.slave;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pepr"))
+        .arg("--home")
+        .arg(home.path())
+        .args(["data", "download", "pneumoniamnist"])
+        .env_remove("PEPR_HOME")
+        .env("HOME", home.path())
+        .env("TERM", "xterm-256color")
+        .env("PEPR_MEDMNIST_URL", &server.base_url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(slave))
+        .spawn()
+        .unwrap();
+    // The master reads until the child's end of the terminal closes (EIO).
+    let mut master = std::fs::File::from(pty.master);
+    let reader = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+        }
+        seen
+    });
+    let mut stdout = Vec::new();
+    child.stdout.take().unwrap().read_to_end(&mut stdout).unwrap();
+    let status = child.wait().unwrap();
+    let terminal = text(&reader.join().unwrap());
+    assert_eq!(status.code(), Some(1), "{terminal}");
+    assert!(terminal.contains("downloading pneumoniamnist.npz ["), "a bar was drawn: {terminal:?}");
+    assert!(terminal.contains('\r') || terminal.contains('\x1b'), "redrawn in place: {terminal:?}");
+    assert!(terminal.contains("cannot download pneumoniamnist.npz"), "{terminal:?}");
+    assert!(stdout.is_empty(), "nothing on stdout: {:?}", text(&stdout));
+}
