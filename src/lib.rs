@@ -18,6 +18,7 @@ pub mod grid;
 pub mod home;
 pub mod meter;
 pub mod plot;
+pub mod progress;
 pub mod results;
 pub mod run;
 pub mod settings;

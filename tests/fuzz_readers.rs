@@ -1,56 +1,69 @@
 //! Every reader of a file a user can hand pepr, fed random bytes and random mutations of a valid
-//! file (flipped bytes, cuts, insertions, repeated chunks): it must never panic, and an error must
-//! name the file. Property-style with a seeded generator (no crate needed); the seed of a failing
-//! case is printed, and `PEPR_FUZZ_SEED` replays it, `PEPR_FUZZ_CASES` runs more.
+//! file (flipped bits, overwritten bytes, cuts, insertions, repeated chunks), as proptest
+//! properties: the reader must never panic, and an error must name the file.
+//!
+//! The generator is seeded (deterministic in CI); `PEPR_FUZZ_SEED=N` runs another seed and
+//! `PROPTEST_CASES=N` more cases (150 per reader by default). A failure is shrunk by proptest to a
+//! small input and printed with the seed.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
 use pepr::home::Home;
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 
-struct Rng(u64);
+/// A position in a file as a fraction of its length at the time (`u64::MAX`: the end).
+#[derive(Clone, Copy, Debug)]
+struct Index(u64);
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
+impl Index {
+    /// The position in `0..size` (`size` > 0).
+    fn index(self, size: usize) -> usize {
+        ((size as u128 * self.0 as u128) >> 64) as usize
     }
 }
 
-/// A random change of `valid`, or random bytes one time in five.
-fn mutate(rng: &mut Rng, valid: &[u8]) -> Vec<u8> {
-    if rng.below(5) == 0 {
-        let n = rng.below(600);
-        return (0..n).map(|_| rng.next() as u8).collect();
-    }
-    let mut bytes = valid.to_vec();
-    for _ in 0..1 + rng.below(4) {
-        match rng.below(5) {
-            0 if !bytes.is_empty() => {
-                let i = rng.below(bytes.len());
-                bytes[i] ^= 1 << rng.below(8);
+fn index() -> impl Strategy<Value = Index> {
+    any::<u64>().prop_map(Index)
+}
+
+/// One change to a file's bytes.
+#[derive(Clone, Debug)]
+enum Mutation {
+    FlipBit(Index, u8),
+    SetByte(Index, u8),
+    Truncate(Index),
+    Insert(Index, Vec<u8>),
+    /// Copies up to 64 bytes from the first position to the second.
+    Repeat(Index, usize, Index),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        (index(), 0u8..8).prop_map(|(i, bit)| Mutation::FlipBit(i, bit)),
+        (index(), any::<u8>()).prop_map(|(i, b)| Mutation::SetByte(i, b)),
+        index().prop_map(Mutation::Truncate),
+        (index(), prop::collection::vec(any::<u8>(), 1..16)).prop_map(|(i, b)| Mutation::Insert(i, b)),
+        (index(), 1usize..64, index()).prop_map(|(from, n, at)| Mutation::Repeat(from, n, at)),
+    ]
+}
+
+fn apply(mut bytes: Vec<u8>, mutations: &[Mutation]) -> Vec<u8> {
+    for m in mutations {
+        let len = bytes.len();
+        match m {
+            Mutation::FlipBit(i, bit) if len > 0 => bytes[i.index(len)] ^= 1 << bit,
+            Mutation::SetByte(i, b) if len > 0 => bytes[i.index(len)] = *b,
+            Mutation::Truncate(i) => bytes.truncate(i.index(len + 1)),
+            Mutation::Insert(i, extra) => {
+                let at = i.index(len + 1);
+                bytes.splice(at..at, extra.iter().copied());
             }
-            1 if !bytes.is_empty() => {
-                let i = rng.below(bytes.len());
-                bytes[i] = rng.next() as u8;
-            }
-            2 => bytes.truncate(rng.below(bytes.len() + 1)),
-            3 => {
-                let at = rng.below(bytes.len() + 1);
-                let extra: Vec<u8> = (0..1 + rng.below(16)).map(|_| rng.next() as u8).collect();
-                bytes.splice(at..at, extra);
-            }
-            _ if !bytes.is_empty() => {
-                let from = rng.below(bytes.len());
-                let to = (from + 1 + rng.below(64)).min(bytes.len());
-                let chunk = bytes[from..to].to_vec();
-                let at = rng.below(bytes.len() + 1);
+            Mutation::Repeat(from, n, at) if len > 0 => {
+                let from = from.index(len);
+                let chunk = bytes[from..(from + n).min(len)].to_vec();
+                let at = at.index(len + 1);
                 bytes.splice(at..at, chunk);
             }
             _ => {}
@@ -59,28 +72,39 @@ fn mutate(rng: &mut Rng, valid: &[u8]) -> Vec<u8> {
     bytes
 }
 
-fn cases() -> usize {
-    std::env::var("PEPR_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(150)
+/// Random bytes one time in five, else one to four mutations of `valid`.
+fn inputs(valid: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        1 => prop::collection::vec(any::<u8>(), 0..600),
+        4 => prop::collection::vec(mutation(), 1..5).prop_map(move |ms| apply(valid.clone(), &ms)),
+    ]
 }
 
-/// Writes mutations of `valid` to `path` and runs `read` on each: no panic, errors name the file.
+fn runner() -> TestRunner {
+    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(150);
+    let seed: u64 = std::env::var("PEPR_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x5eed_0000);
+    let mut seed_bytes = [0u8; 32];
+    seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    // No regression files: the seed replays a failure.
+    let config = Config { cases, failure_persistence: None, ..Config::default() };
+    TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes))
+}
+
+/// Writes each input to `path` and runs `read` on it: no panic (proptest catches and shrinks it),
+/// and an error names the file.
 fn fuzz(name: &str, path: &Path, valid: &[u8], read: &dyn Fn(&Path) -> Result<(), String>) {
-    let base = std::env::var("PEPR_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x5eed_0000_u64);
     let file_name = path.file_name().unwrap().to_string_lossy().into_owned();
-    for case in 0..cases() {
-        let seed = base ^ (case as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        let mut rng = Rng(seed);
-        let bytes = mutate(&mut rng, valid);
+    let result = runner().run(&inputs(valid.to_vec()), |bytes| {
         std::fs::write(path, &bytes).unwrap();
-        let outcome = catch_unwind(AssertUnwindSafe(|| read(path)));
-        match outcome {
-            Err(_) => panic!("{name}: the reader panicked (PEPR_FUZZ_SEED={seed}, case {case}, {} bytes)", bytes.len()),
-            Ok(Err(message)) => assert!(
-                message.contains(&file_name),
-                "{name}: the error does not name {file_name} (PEPR_FUZZ_SEED={seed}): {message}"
-            ),
-            Ok(Ok(())) => {}
+        match read(path) {
+            Err(message) if !message.contains(&file_name) => {
+                Err(TestCaseError::fail(format!("the error does not name {file_name}: {message}")))
+            }
+            _ => Ok(()),
         }
+    });
+    if let Err(failure) = result {
+        panic!("{name}: {failure} (seed PEPR_FUZZ_SEED={:?})", std::env::var("PEPR_FUZZ_SEED").ok());
     }
 }
 
@@ -92,6 +116,23 @@ fn dir() -> (tempfile::TempDir, PathBuf) {
 
 fn fixture(path: &str) -> Vec<u8> {
     std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
+}
+
+#[test]
+fn the_mutator_changes_files_in_every_way_it_says() {
+    let valid: Vec<u8> = (0..100).collect();
+    let at = |n: usize| Index(n as u64 * (u64::MAX / 100 + 1));
+    assert_eq!(apply(valid.clone(), &[Mutation::Truncate(at(10))]).len(), 10);
+    assert_eq!(apply(valid.clone(), &[Mutation::FlipBit(at(3), 1)])[3], 1);
+    assert_eq!(apply(valid.clone(), &[Mutation::SetByte(at(3), 200)])[3], 200);
+    assert_eq!(apply(valid.clone(), &[Mutation::Insert(at(0), vec![7, 7])])[..3], [7, 7, 0]);
+    let repeated = apply(valid.clone(), &[Mutation::Repeat(at(98), 10, at(0))]);
+    assert_eq!(repeated[..3], [98, 99, 0], "a chunk is cut at the end of the file");
+    // The strategy's values differ from the valid file nearly always.
+    let mut runner = runner();
+    let strategy = inputs(valid.clone());
+    let changed = (0..50).filter(|_| strategy.new_tree(&mut runner).unwrap().current() != valid).count();
+    assert!(changed >= 45, "{changed} of 50 inputs differ from the valid file");
 }
 
 #[test]
@@ -118,7 +159,9 @@ fn run_store_lines() {
     fuzz("run store", store.path(), &valid, &|p| {
         let loaded = pepr::results::store::RunStore::new(p).load().map_err(|e| format!("{e:#}"))?;
         for warning in &loaded.warnings {
-            assert_eq!(warning.file, p, "a warning names its file");
+            if warning.file != p {
+                return Err(format!("a warning names another file: {}", warning.file.display()));
+            }
         }
         Ok(())
     });
@@ -151,9 +194,42 @@ fn settings_grid_specs_and_jobs_files() {
     });
     let home = Home::at(dir.join("home"));
     std::fs::create_dir_all(home.slurm_dir()).unwrap();
-    fuzz("jobs.json", &home.slurm_dir().join("jobs.json"), b"[]", &|_| {
+    let jobs =
+        br#"[{"job_id": "123", "name": "g", "submitted_at": "2026-01-01T00:00:00Z", "dir": "/tmp/g", "cells": 2}]"#;
+    fuzz("jobs.json", &home.slurm_dir().join("jobs.json"), jobs, &|_| {
         pepr::slurm::jobs::load(&home).map(|_| ()).map_err(|e| format!("{e:#}"))
     });
+}
+
+/// A small PneumoniaMNIST-shaped archive (grayscale 28x28, two classes), as numpy writes it.
+fn pneumonia_npz() -> Vec<u8> {
+    use npyz::WriterBuilder;
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    let mut npz = npyz::npz::NpzWriter::new(&mut bytes);
+    for (split, n) in [("train", 3u64), ("val", 2), ("test", 2)] {
+        let pixels: Vec<u8> = (0..n * 28 * 28).map(|i| ((i * 37) % 251) as u8).collect();
+        let mut writer = npz
+            .array::<u8>(&format!("{split}_images"), npyz::zip::write::FileOptions::default())
+            .unwrap()
+            .default_dtype()
+            .shape(&[n, 28, 28])
+            .begin_nd()
+            .unwrap();
+        writer.extend(pixels).unwrap();
+        writer.finish().unwrap();
+        let mut writer = npz
+            .array::<u8>(&format!("{split}_labels"), npyz::zip::write::FileOptions::default())
+            .unwrap()
+            .default_dtype()
+            .shape(&[n, 1])
+            .begin_nd()
+            .unwrap();
+        writer.extend((0..n).map(|i| (i % 2) as u8)).unwrap();
+        writer.finish().unwrap();
+    }
+    npz.zip_writer().finish().unwrap();
+    drop(npz);
+    bytes.into_inner()
 }
 
 #[test]
@@ -168,9 +244,33 @@ fn idx_files_and_npz_archives() {
     fuzz("idx labels", &dir.join("train-labels-idx1-ubyte"), &labels, &|p| {
         pepr::data::idx::read_labels(p, 10).map(|_| ()).map_err(|e| e.to_string())
     });
-    let set = pepr::data::medmnist::find("dermamnist").unwrap();
-    fuzz("npz", &dir.join("dermamnist.npz"), b"PK\x03\x04", &|p| {
-        pepr::data::medmnist::read_npz(p, set, 28).map(|_| ()).map_err(|e| e.to_string())
+    let set = pepr::data::medmnist::find("pneumoniamnist").unwrap();
+    let valid = pneumonia_npz();
+    let path = dir.join("pneumoniamnist.npz");
+    std::fs::write(&path, &valid).unwrap();
+    pepr::data::medmnist::read_npz(&path, set, 28).expect("the unmutated archive reads");
+    fuzz("npz", &path, &valid, &|p| pepr::data::medmnist::read_npz(p, set, 28).map(|_| ()).map_err(|e| e.to_string()));
+    fuzz("npz split sizes", &path, &valid, &|p| {
+        pepr::data::medmnist::file_split_sizes(p).map(|_| ()).map_err(|e| format!("{e:#}"))
+    });
+}
+
+#[test]
+fn image_folders() {
+    let (_d, dir) = dir();
+    let root = dir.join("flowers");
+    for class in ["daisy", "rose"] {
+        std::fs::create_dir_all(root.join(class)).unwrap();
+        for i in 0..3u8 {
+            let image = image::RgbImage::from_fn(8, 6, |x, y| image::Rgb([x as u8 * 30, y as u8 * 40, i * 80]));
+            image.save(root.join(class).join(format!("{i}.png"))).unwrap();
+        }
+    }
+    let valid = std::fs::read(root.join("rose/1.png")).unwrap();
+    pepr::data::folder::read_folder(&root, 16, 3, 0).expect("the unmutated folder reads");
+    // One image of the folder is replaced by each input; the error names that image.
+    fuzz("image folder", &root.join("rose/1.png"), &valid, &|_| {
+        pepr::data::folder::read_folder(&root, 16, 3, 0).map(|_| ()).map_err(|e| e.to_string())
     });
 }
 
@@ -186,7 +286,9 @@ fn incoming_records() {
     fuzz("incoming record", &path, &valid, &|p| {
         let (_, bad) = pepr::results::incoming::read_incoming(p.parent().unwrap()).map_err(|e| format!("{e:#}"))?;
         for (file, _) in &bad {
-            assert_eq!(file, p, "a bad incoming record is named by its file");
+            if file != p {
+                return Err(format!("a bad incoming record is named by another file: {}", file.display()));
+            }
         }
         Ok(())
     });

@@ -2,7 +2,6 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
@@ -43,13 +42,33 @@ pub fn run(command: DataCommand, data_dir: &Path) -> Result<()> {
                 let flags: Vec<&str> = medmnist::sets().iter().map(|s| s.flag).collect();
                 anyhow::anyhow!("no MedMNIST set named {flag:?}; known: {}", flags.join(", "))
             })?;
-            let mut bar = ProgressBar::new(medmnist::file_name(set.flag, size)?);
-            let path =
-                download::download_medmnist(set, size, data_dir, &base, &mut |done, total| bar.update(done, total))?;
+            use crate::progress::{Progress, Unit, WhenPlain};
+            let file = medmnist::file_name(set.flag, size)?;
+            let mut bar = Progress::new(format!("downloading {file}"), None, Unit::Bytes, WhenPlain::Lines);
+            let downloaded = download::download_medmnist(set, size, data_dir, &base, &mut |done, total| {
+                if let Some(total) = total {
+                    bar.set_total(total);
+                }
+                bar.update(done, "");
+            });
             bar.finish();
+            let url = download::medmnist_url(&base, set.flag, size)?;
+            let path = downloaded.map_err(|e| download_error(&file, &url, &e.to_string()))?;
             println!("{}: verified ({}, licence {})", path.display(), set.title, set.licence);
             Ok(())
         }
+    }
+}
+
+/// What went wrong first, so it shows within 80 columns, and the long address on its own line:
+/// "cannot download F: the server answered HTTP 404" / "  from URL".
+fn download_error(file: &str, url: &str, message: &str) -> anyhow::Error {
+    let what = message.strip_prefix(url).and_then(|m| m.strip_prefix(": ")).unwrap_or(message);
+    let what = what.strip_prefix("cannot download: ").unwrap_or(what);
+    if what.contains(url) {
+        anyhow::anyhow!("cannot download {file}: {what}")
+    } else {
+        anyhow::anyhow!("cannot download {file}: {what}\n  from {url}")
     }
 }
 
@@ -224,46 +243,26 @@ fn info(out: &mut impl Write, data_dir: &Path, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// A one-line progress bar on stderr, redrawn at most ten times a second.
-struct ProgressBar {
-    label: String,
-    last: Option<Instant>,
-}
+#[cfg(test)]
+mod tests {
+    use super::download_error;
 
-impl ProgressBar {
-    fn new(label: String) -> ProgressBar {
-        ProgressBar { label, last: None }
-    }
-
-    fn update(&mut self, done: u64, total: Option<u64>) {
-        if self.last.is_some_and(|t| t.elapsed() < Duration::from_millis(100)) && total != Some(done) {
-            return;
-        }
-        self.last = Some(Instant::now());
-        let mb = |b: u64| b as f64 / 1e6;
-        let line = match total {
-            Some(total) if total > 0 => {
-                let fraction = (done as f64 / total as f64).min(1.0);
-                let filled = (fraction * 30.0) as usize;
-                format!(
-                    "{}  [{}{}] {:>5.1}%  {:.1}/{:.1} MB",
-                    self.label,
-                    "#".repeat(filled),
-                    ".".repeat(30 - filled),
-                    100.0 * fraction,
-                    mb(done),
-                    mb(total)
-                )
-            }
-            _ => format!("{}  {:.1} MB", self.label, mb(done)),
-        };
-        eprint!("\r{line}");
-        let _ = std::io::stderr().flush();
-    }
-
-    fn finish(&mut self) {
-        if self.last.is_some() {
-            eprintln!();
-        }
+    #[test]
+    fn a_download_error_says_what_went_wrong_within_80_columns_and_the_address_below() {
+        let url = "https://zenodo.org/records/10519652/files/pneumoniamnist_128.npz?download=1";
+        let e = download_error("pneumoniamnist_128.npz", url, &format!("{url}: the server answered HTTP 404"));
+        let text = format!("error: {e:#}");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines,
+            ["error: cannot download pneumoniamnist_128.npz: the server answered HTTP 404", &format!("  from {url}")]
+        );
+        assert!(lines[0].len() <= 80);
+        let refused = download_error("f.npz", url, &format!("{url}: cannot download: io: Connection refused"));
+        assert_eq!(refused.to_string().lines().next(), Some("cannot download f.npz: io: Connection refused"));
+        // A message that names the address itself is not repeated.
+        let md5 =
+            format!("/d/x.npz: MD5 mismatch: expected a, got b (downloaded from {url}; the download was deleted)");
+        assert_eq!(download_error("x.npz", url, &md5).to_string(), format!("cannot download x.npz: {md5}"));
     }
 }

@@ -46,6 +46,30 @@ pub fn plan_line(plan: &Plan) -> String {
     line
 }
 
+/// Draws a calibration's progress (the first estimate on a machine measures for a few seconds):
+/// a bar on a terminal, one line when it starts otherwise.
+pub fn show_calibration_progress() {
+    use crate::progress::{Progress, Unit, WhenPlain};
+    let slot: std::sync::Mutex<Option<Progress>> = std::sync::Mutex::new(None);
+    super::calibration::set_progress_hook(Box::new(move |done: usize, all: usize, bench: &str| {
+        let Ok(mut bar) = slot.lock() else { return };
+        if done == 0 {
+            let label = "calibrating this machine for estimates";
+            let progress = Progress::new(label, Some(all as u64), Unit::Count("timings"), WhenPlain::Silent);
+            progress.say(&format!("{label} (once per backend and thread count; cached in the home)"));
+            *bar = Some(progress);
+        }
+        if let Some(progress) = bar.as_mut() {
+            progress.update(done as u64, bench);
+        }
+        if done >= all
+            && let Some(progress) = bar.take()
+        {
+            progress.finish();
+        }
+    }));
+}
+
 /// Estimates `configs` and prints the plan line on stderr (before a sweep or grid trains).
 pub fn announce(home: &Home, configs: &[TrainConfig], data_dir: &Path) {
     let plan = plan(home, configs, data_dir, false);

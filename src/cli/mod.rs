@@ -679,7 +679,27 @@ fn parse_sort_by(text: &str) -> Result<SortBy, String> {
 }
 
 /// Runs a headless command. `None` (the TUI) is handled by the caller.
+/// A file this large gets a progress bar (or plain progress lines) while it is read.
+const LARGE_IMPORT_BYTES: u64 = 4_000_000;
+
+/// [`import_file`] with a progress bar for a large file.
+fn import_with_progress(store: &RunStore, file: &std::path::Path) -> Result<crate::results::import::ImportSummary> {
+    use crate::progress::{Progress, Unit, WhenPlain};
+    let large = std::fs::metadata(file).is_ok_and(|m| m.len() >= LARGE_IMPORT_BYTES);
+    if !large {
+        return import_file(store, file);
+    }
+    let mut bar = Progress::new(format!("reading {}", file.display()), None, Unit::Bytes, WhenPlain::Lines);
+    let summary = crate::results::import::import_file_reporting(store, file, &mut |read, size| {
+        bar.set_total(size);
+        bar.update(read, "");
+    });
+    bar.finish();
+    summary
+}
+
 pub fn run(home: &Home, command: Command) -> Result<()> {
+    crate::estimate::cli::show_calibration_progress();
     let store = RunStore::new(home.runs_file());
     match command {
         Command::Tui => unreachable!("the TUI is started by main"),
@@ -695,7 +715,7 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             // Each file is all or nothing; a bad one does not stop the others, and is named.
             let mut failed = Vec::new();
             for file in &files {
-                match import_file(&store, file) {
+                match import_with_progress(&store, file) {
                     Ok(summary) => println!("{summary}"),
                     Err(e) => {
                         eprintln!("error: {e:#} (nothing from this file was stored)");
@@ -845,7 +865,22 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             let peer = compare.map(|python| bench::Peer::new(python, peer_script)).transpose()?;
             let options = bench::Options { eval, peer };
             let threads = threads.or(stored_settings(home).threads);
-            ignore_broken_pipe(bench::run(&mut std::io::stdout(), &archs, &sizes, batch_size, steps, &options, threads))
+            // The table goes to stdout as it grows; the bar (stderr) says which case is measuring.
+            use crate::progress::{Progress, Unit, WhenPlain};
+            let total = (archs.len() * sizes.len()) as u64;
+            let mut bar = Progress::new("bench", Some(total), Unit::Count("cases"), WhenPlain::Silent);
+            let result = bench::run_reporting(
+                &mut std::io::stdout(),
+                &archs,
+                &sizes,
+                batch_size,
+                steps,
+                &options,
+                threads,
+                &mut |done: usize, _: usize, case: &str| bar.update(done as u64, case),
+            );
+            bar.finish();
+            ignore_broken_pipe(result)
         }
         Command::Doctor { json, meter } => {
             let settings = meter.settings(&stored_settings(home));

@@ -1,9 +1,9 @@
 //! `pepr train`: trains one architecture on one dataset headless, stores the run, saves a checkpoint.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Result, bail};
 use chrono::Utc;
@@ -15,38 +15,36 @@ use crate::run::{
 use crate::train::{Event, TrainConfig};
 use crate::home::Home;
 use crate::meter::RunMeters;
+use crate::progress::{Progress, Unit, WhenPlain};
 use crate::results::record::{RunRecord, RunStatus};
 
-/// Draws progress on stderr: one rewritten line on a terminal (at most 10 times a second), plain
-/// lines otherwise (at most once a second), and a line per finished epoch.
-struct Progress {
-    terminal: bool,
-    every: Duration,
-    last: Option<Instant>,
+/// Training progress on stderr (see [`crate::progress`]): a bar over the run's steps on a
+/// terminal, with the loss and live meters; plain lines otherwise, at most one per tenth of the run
+/// and per 5 s; and a line per finished epoch either way.
+struct TrainProgress {
+    bar: Progress,
     epochs: usize,
+    steps_per_epoch: usize,
     metric: &'static str,
-    /// A rewritten line is showing and must be cleared before a plain line.
-    dirty: bool,
 }
 
-impl Progress {
-    fn new(epochs: usize, metric: &'static str) -> Progress {
-        let terminal = std::io::stderr().is_terminal();
-        let every = if terminal { Duration::from_millis(100) } else { Duration::from_secs(1) };
-        Progress { terminal, every, last: None, epochs, metric, dirty: false }
+impl TrainProgress {
+    /// `parent`: the sweep's bar, drawn above this run's.
+    fn new(parent: Option<&mut Progress>, label: String, epochs: usize, metric: &'static str) -> TrainProgress {
+        let plain = WhenPlain::LinesAtMostEvery(Duration::from_secs(5));
+        let bar = match parent {
+            Some(parent) => parent.child(label, None, Unit::Count("steps"), plain),
+            None => Progress::new(label, None, Unit::Count("steps"), plain),
+        };
+        TrainProgress { bar, epochs, steps_per_epoch: 0, metric }
     }
 
     fn event(&mut self, event: Event, meters: &mut RunMeters) {
-        let mut err = std::io::stderr().lock();
-        let clear = |err: &mut std::io::StderrLock, dirty: &mut bool| {
-            if std::mem::take(dirty) {
-                let _ = write!(err, "\r\x1b[K");
-            }
-        };
         match event {
             Event::Started { arch, dataset, input, classes, params, steps_per_epoch, train_samples, .. } => {
-                let _ = writeln!(
-                    err,
+                self.steps_per_epoch = steps_per_epoch;
+                self.bar.set_total((self.epochs * steps_per_epoch) as u64);
+                self.bar.say(&format!(
                     "training {arch} ({params} parameters) on {dataset}: {train_samples} images at {}x{}x{}, \
                      {classes} classes, {} epoch{} of {steps_per_epoch} steps",
                     input.channels,
@@ -54,44 +52,25 @@ impl Progress {
                     input.width,
                     self.epochs,
                     if self.epochs == 1 { "" } else { "s" }
-                );
+                ));
             }
             Event::Progress { epoch, step, steps, loss, samples_per_sec } => {
-                let now = Instant::now();
-                if step != steps && self.last.is_some_and(|last| now.duration_since(last) < self.every) {
-                    return;
-                }
-                self.last = Some(now);
-                let line = format!(
-                    "epoch {epoch}/{} step {step}/{steps} loss {loss:.4} {samples_per_sec:.0} images/s · {}",
+                let done = (epoch.saturating_sub(1) * self.steps_per_epoch.max(steps) + step) as u64;
+                let note = format!(
+                    "epoch {epoch}/{} loss {loss:.4} {samples_per_sec:.0} images/s · {}",
                     self.epochs,
                     meters.live().summary()
                 );
-                if self.terminal {
-                    let _ = write!(err, "\r\x1b[K{line}");
-                    self.dirty = true;
-                } else {
-                    let _ = writeln!(err, "{line}");
-                }
+                self.bar.update(done, &note);
             }
             Event::EpochFinished { epoch, train_loss, test_metric } => {
-                clear(&mut err, &mut self.dirty);
-                let _ = writeln!(
-                    err,
+                self.bar.say(&format!(
                     "epoch {epoch}/{}: train loss {train_loss:.4}, {} {test_metric:.4} · {}",
                     self.epochs,
                     self.metric,
                     meters.live().summary()
-                );
+                ));
             }
-        }
-        let _ = err.flush();
-    }
-
-    fn finish(&mut self) {
-        let mut err = std::io::stderr().lock();
-        if std::mem::take(&mut self.dirty) {
-            let _ = writeln!(err);
         }
     }
 }
@@ -129,6 +108,18 @@ pub fn run_to(
     json: bool,
     destination: &Destination,
 ) -> Result<RunRecord> {
+    run_under(home, config, data_dir, json, destination, None)
+}
+
+/// [`run_to`]; `parent` is the sweep's progress bar, shown above this run's.
+fn run_under(
+    home: &Home,
+    config: &TrainConfig,
+    data_dir: &Path,
+    json: bool,
+    destination: &Destination,
+    mut parent: Option<&mut Progress>,
+) -> Result<RunRecord> {
     // Installed before the (possibly slow) dataset load, so an early scancel still leaves a record.
     let stop = interrupt_flag();
     let created_at = Utc::now();
@@ -146,7 +137,8 @@ pub fn run_to(
     };
     // Nothing trains that could not be stored: write access and free space first.
     preflight(home, config, &dataset, destination)?;
-    let mut progress = Progress::new(config.epochs, config.metric.name());
+    let label = format!("{} on {}", config.arch, config.dataset);
+    let mut progress = TrainProgress::new(parent.as_deref_mut(), label, config.epochs, config.metric.name());
     let device = config.backend.device()?;
     let metered =
         train_metered(config, &dataset, &device, stop, home, &mut |event, meters| progress.event(event, meters));
@@ -160,20 +152,25 @@ pub fn run_to(
         }
         Err(e) => return Err(e),
     };
-    progress.finish();
+    progress.bar.finish();
+    // Said above the sweep's bar, if any.
+    let say = |line: &str| match &parent {
+        Some(parent) => parent.say(line),
+        None => eprintln!("{line}"),
+    };
     for note in &meters.notes {
-        eprintln!("meters: {note}");
+        say(&format!("meters: {note}"));
     }
     if let Some(start) = &outcome.start {
-        eprintln!("{start}");
+        say(&start.to_string());
     }
 
     let Stored { record, checkpoint } = store_metered(home, config, &outcome, &meters, &id, created_at, destination)?;
     if matches!(destination, Destination::Incoming(_)) {
-        eprintln!(
+        say(&format!(
             "record written to {} (`pepr merge` moves it into the store)",
             crate::results::incoming::incoming_file(&home.incoming_dir(), &id).display()
-        );
+        ));
     }
 
     if json {
@@ -200,7 +197,7 @@ pub fn run_to(
         ),
     );
     if json {
-        eprintln!("{summary}");
+        say(&summary);
     } else {
         println!("{summary}");
     }
@@ -239,18 +236,26 @@ pub fn sweep(home: &Home, configs: &[TrainConfig], data_dir: &Path) -> Result<()
     let stop = interrupt_flag();
     let mut summary = Vec::new();
     let mut any_failed = false;
+    // The whole sweep's bar on a terminal, above the current run's; plain output has the
+    // `[i/n]` line of each run instead.
+    let mut overall = Progress::new("sweep", Some(configs.len() as u64), Unit::Count("runs"), WhenPlain::Silent);
+    let destination = Destination::detect(false);
     for (i, config) in configs.iter().enumerate() {
         if stop.load(std::sync::atomic::Ordering::SeqCst) {
             summary.push(format!("{:<22} {:<18} not started (interrupted)", config.arch, config.dataset));
             continue;
         }
-        match &config.grid_cell {
+        let line = match &config.grid_cell {
             Some(cell) => {
-                eprintln!("[{}/{}] cell {cell} (group {})", i + 1, configs.len(), config.group.as_deref().unwrap_or(""))
+                format!("[{}/{}] cell {cell} (group {})", i + 1, configs.len(), config.group.as_deref().unwrap_or(""))
             }
-            None => eprintln!("[{}/{}] {} on {}", i + 1, configs.len(), config.arch, config.dataset),
-        }
-        let line = match run(home, config, data_dir, false) {
+            None => format!("[{}/{}] {} on {}", i + 1, configs.len(), config.arch, config.dataset),
+        };
+        overall.say(&line);
+        overall.update(i as u64, "");
+        let result = run_under(home, config, data_dir, false, &destination, Some(&mut overall));
+        overall.update(i as u64 + 1, "");
+        let line = match result {
             Ok(r) => format!(
                 "{:<22} {:<18} {:<11} {} {:.4}  {}",
                 config.arch,
@@ -267,6 +272,7 @@ pub fn sweep(home: &Home, configs: &[TrainConfig], data_dir: &Path) -> Result<()
         };
         summary.push(line);
     }
+    overall.finish();
     println!("\nsweep: {} runs", configs.len());
     for line in &summary {
         println!("{line}");

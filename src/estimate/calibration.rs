@@ -260,11 +260,14 @@ pub fn calibrate(key: &str, timer: &mut StepTimer<'_>) -> Calibration {
     let start = Instant::now();
     let benches = benches();
     let mut timings = Vec::new();
+    let all: usize = benches.iter().map(|b| b.batches.len()).sum();
     for bench in &benches {
         for &batch in bench.batches {
+            report_progress(timings.len(), all, bench.name);
             timings.push(Timing { bench: bench.name, batch, seconds: timer(&bench.graph, batch) });
         }
     }
+    report_progress(all, all, "");
     let (step_s, param_s, node_s, unit) = solve(&benches, &timings);
     Calibration {
         version: VERSION,
@@ -279,6 +282,23 @@ pub fn calibrate(key: &str, timer: &mut StepTimer<'_>) -> Calibration {
         power_w: None,
         power_label: None,
         seconds: start.elapsed().as_secs_f64(),
+    }
+}
+
+/// Told (timings done, timings in all, the bench starting) while a calibration measures; set
+/// once by the CLI, which draws a progress bar from it (the TUI sets none).
+pub type ProgressHook = Box<dyn Fn(usize, usize, &str) + Send + Sync>;
+
+static PROGRESS_HOOK: std::sync::OnceLock<ProgressHook> = std::sync::OnceLock::new();
+
+/// Sets the hook calibrations report to (the first call wins).
+pub fn set_progress_hook(hook: ProgressHook) {
+    let _ = PROGRESS_HOOK.set(hook);
+}
+
+fn report_progress(done: usize, all: usize, bench: &str) {
+    if let Some(hook) = PROGRESS_HOOK.get() {
+        hook(done, all, bench);
     }
 }
 

@@ -144,9 +144,21 @@ const PAPER_REQUIRED: &[&str] =
 
 /// Parses FILE into records without touching the store.
 pub fn read_file(path: &Path, now: DateTime<Utc>) -> Result<(Layout, Vec<RunRecord>), ImportError> {
+    read_file_reporting(path, now, &mut |_, _| {})
+}
+
+/// [`read_file`], telling `progress` the bytes read so far and the file's size as it reads (the
+/// CLI draws a large import's progress from it).
+pub fn read_file_reporting(
+    path: &Path,
+    now: DateTime<Utc>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(Layout, Vec<RunRecord>), ImportError> {
     let file_error =
         |message: String| ImportError { file: path.to_path_buf(), line: 0, column: None, field: None, message };
-    let reader = csv::ReaderBuilder::new().from_path(path).map_err(|e| file_error(format!("cannot open: {e}")))?;
+    let file = std::fs::File::open(path).map_err(|e| file_error(format!("cannot open: {e}")))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let reader = csv::ReaderBuilder::new().from_reader(CountingReader { inner: file, read: 0, size, progress });
     let origin_file = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string();
     read_csv(reader, path, &origin_file, now)
 }
@@ -238,9 +250,35 @@ fn check_names(record: &RunRecord) -> Result<(), String> {
     Ok(())
 }
 
+/// Counts the bytes read through it for a progress callback.
+struct CountingReader<'a, R> {
+    inner: R,
+    read: u64,
+    size: u64,
+    progress: &'a mut dyn FnMut(u64, u64),
+}
+
+impl<R: std::io::Read> std::io::Read for CountingReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        (self.progress)(self.read, self.size);
+        Ok(n)
+    }
+}
+
 /// Parses FILE and appends its new runs to the store in one locked write.
 pub fn import_file(store: &RunStore, path: &Path) -> anyhow::Result<ImportSummary> {
-    let (layout, records) = read_file(path, Utc::now())?;
+    import_file_reporting(store, path, &mut |_, _| {})
+}
+
+/// [`import_file`], with the reading's progress (bytes read, file size) told to `progress`.
+pub fn import_file_reporting(
+    store: &RunStore,
+    path: &Path,
+    progress: &mut dyn FnMut(u64, u64),
+) -> anyhow::Result<ImportSummary> {
+    let (layout, records) = read_file_reporting(path, Utc::now(), progress)?;
     let AppendOutcome { added, already_present } = store.append_new(&records)?;
     Ok(ImportSummary { file: path.to_path_buf(), layout, rows: records.len(), added, already_present })
 }

@@ -361,6 +361,18 @@ mod tests {
         config
     }
 
+    #[test]
+    fn a_group_with_control_characters_or_of_any_length_is_refused() {
+        let mut config = config();
+        config.group = Some("ok_group".into());
+        assert!(check(&config).is_ok());
+        config.group = Some("x\u{1b}]0;owned\u{7}".into());
+        let err = check(&config).unwrap_err().to_string();
+        assert!(err.starts_with("--group holds the control character \\u{1b}"), "{err}");
+        config.group = Some("g".repeat(10_000));
+        assert!(check(&config).unwrap_err().to_string().contains("10000 characters"));
+    }
+
     /// A disk that fills up half-way through the weights.
     fn full_disk(dir: &Path, _: &Net, _: &Meta) -> Result<PathBuf> {
         std::fs::create_dir_all(dir)?;

@@ -194,7 +194,23 @@ pub fn run(
     options: &Options,
     threads: Option<usize>,
 ) -> Result<()> {
-    super::threads::with_threads(threads, || run_here(out, models, sizes, batch_size, steps, options))?
+    run_reporting(out, models, sizes, batch_size, steps, options, threads, &mut |_, _, _| {})
+}
+
+/// [`run`], telling `progress` (cases done, cases in all, the case starting) before each case and
+/// at the end, for the CLI's progress bar.
+#[allow(clippy::too_many_arguments)]
+pub fn run_reporting(
+    out: &mut (impl Write + Send),
+    models: &[String],
+    sizes: &[usize],
+    batch_size: usize,
+    steps: usize,
+    options: &Options,
+    threads: Option<usize>,
+    progress: &mut (dyn FnMut(usize, usize, &str) + Send),
+) -> Result<()> {
+    super::threads::with_threads(threads, || run_here(out, models, sizes, batch_size, steps, options, progress))?
 }
 
 fn run_here(
@@ -204,6 +220,7 @@ fn run_here(
     batch_size: usize,
     steps: usize,
     options: &Options,
+    progress: &mut (dyn FnMut(usize, usize, &str) + Send),
 ) -> Result<()> {
     let device = Device::flex();
     let threads = rayon::current_num_threads();
@@ -224,8 +241,12 @@ fn run_here(
     }
     writeln!(out, "{header}")?;
     let (mut log_ratio, mut log_eval_ratio, mut cases) = (0.0, 0.0, 0usize);
+    let all = models.len() * sizes.len();
+    let mut done = 0;
     for arch in models {
         for &size in sizes {
+            progress(done, all, &format!("{arch} at {size}x{size}"));
+            done += 1;
             let row = match measure_with(arch, size, batch_size, steps, options.eval, &device) {
                 Ok(row) => row,
                 Err(e) => {
@@ -263,6 +284,7 @@ fn run_here(
             out.flush()?;
         }
     }
+    progress(all, all, "");
     if cases > 0 {
         write!(
             out,

@@ -20,5 +20,9 @@ pub fn check(config: &TrainConfig) -> Result<()> {
         bail!("--fraction must be in (0, 1], got {}", config.fraction);
     }
     super::threads::check(config.threads)?;
+    // The group is printed and stored like an imported name: no control characters, a sane length.
+    if let Some(group) = &config.group {
+        crate::text::check_name("--group", group).map_err(|e| anyhow!(e))?;
+    }
     Ok(())
 }
