@@ -395,6 +395,8 @@ pub enum AnalysesAction {
     SortPrev,
     Reverse,
     Reload,
+    /// `P`: the analysis shown as a figure (SVG) and a table (CSV) in the home's figures/ folder.
+    Export,
     Back,
 }
 
@@ -416,6 +418,12 @@ pub const ANALYSES: &[Binding<AnalysesAction>] = &[
     b(FIRST, AnalysesAction::Move(Move::First), "first / last"),
     b(LAST, AnalysesAction::Move(Move::Last), "first / last"),
     b(&[c('R')], AnalysesAction::Reload, "reload the store and analyse again"),
+    f(
+        &[c('P')],
+        AnalysesAction::Export,
+        "save this analysis: figure (SVG) and table (CSV) in the home's figures/ folder",
+        "P save",
+    ),
     b(&[k(KeyCode::Esc)], AnalysesAction::Back, "leave the chart"),
 ];
 
