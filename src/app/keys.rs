@@ -189,7 +189,8 @@ pub const RUNS: &[Binding<RunsAction>] = &[
     b(&[c('['), c('p')], RunsAction::PrevSet, "next / previous comparison set"),
     b(&[c('b')], RunsAction::SetBy, "sets by group / dataset / all runs"),
     f(&[k(KeyCode::Tab)], RunsAction::Chart, "chart of P against the resource / table", "Tab chart"),
-    b(&[c('a')], RunsAction::Seeds, "seeds aggregated (mean±std) / one row per run"),
+    // In the footer: `a` queues on Train and selects all on Archs, so here it says what it does.
+    f(&[c('a')], RunsAction::Seeds, "seeds aggregated (mean±std) / one row per run", "a seeds"),
     f(&[c('o')], RunsAction::Columns, "choose the columns shown", "o columns"),
     b(&[c('R')], RunsAction::Reload, "reload the store (reads it again)"),
     b(&[c('I')], RunsAction::Import, "import a CSV file of runs (the paper's or pepr's layout)"),
