@@ -113,3 +113,33 @@ fn the_architectures_table_keeps_its_figures_whole_at_80_and_120_columns() {
         insta::assert_snapshot!(format!("architectures_{width}x{height}"), text);
     }
 }
+
+/// The chart's x-axis labels (the row above the frame's bottom border), as words.
+fn x_labels(text: &str) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len() - 3]
+        .split(|c: char| c.is_whitespace() || c == '│' || c == '"')
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn chart_axis_labels_differ_for_a_narrow_range_and_for_all_zero() {
+    for (name, energy) in [("narrow", [0.12345, 0.123451, 0.123452, 0.123453]), ("zero", [0.0; 4])] {
+        let mut records = synthetic::runs(1, 4, 5);
+        for (r, e) in records.iter_mut().zip(energy) {
+            r.energy_kwh = Some(e);
+        }
+        let ranking = rank(&records, SetBy::Group).unwrap();
+        let mut app = App::new("/home/user/.local/share/pepr/runs.jsonl");
+        app.on_loaded(Data::new(records, ranking, vec![], SetBy::Group));
+        press(&mut app, KeyCode::Tab);
+        for (width, height) in [(80, 24), (120, 40)] {
+            let text = screen(&app, width, height);
+            let labels = x_labels(&text);
+            assert_eq!(labels.len(), 3, "{name}: {labels:?}\n{text}");
+            assert!(labels[0] != labels[1] && labels[1] != labels[2], "{name}: the labels repeat: {labels:?}\n{text}");
+        }
+    }
+}

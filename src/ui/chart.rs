@@ -72,7 +72,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     front.sort_by(|a, b| a.0.total_cmp(&b.0));
 
     let span = if hi > lo { hi - lo } else { 1.0 };
-    let x_bounds = [lo - 0.03 * span, hi + 0.03 * span];
+    // One value for every run (all 0 without a meter): a range around it that does not cross
+    // zero, so the axis never reads "0 … 0 … 0.03".
+    let x_bounds = match (hi > lo, lo > 0.0) {
+        (true, _) => [lo - 0.03 * span, hi + 0.03 * span],
+        (false, true) => [0.9 * lo, 1.1 * lo],
+        (false, false) => [lo, lo + 1.0],
+    };
     let y_bounds = performance_bounds(data, set, i);
     let iso_lines: Vec<(f64, Vec<(f64, f64)>)> = ISO_FRACTIONS
         .iter()
