@@ -563,7 +563,9 @@ pub fn markdown() -> String {
          Generated from the key table the explorer itself uses (`src/app/keys.rs`); `?` shows the same\n\
          lists on each screen. A key not listed for a screen does nothing there. Keys that move between\n\
          screens (`1`..`6`, Tab, Esc) never add, start, stop or delete anything; keys that end or lose\n\
-         work (stopping a run, quitting during one, cancelling a Slurm array) ask first.\n",
+         work (stopping a run, quitting during one, cancelling a Slurm array) ask first. In text being\n\
+         typed (filters, the import path, Settings values, grid form fields) Backspace or Ctrl-H deletes a\n\
+         character, Ctrl-W the word before the cursor and Ctrl-U the whole line.\n",
     );
     for scope in Scope::ALL {
         out.push_str(&format!("\n## {}\n\n| keys | what they do |\n|---|---|\n", scope.title()));
