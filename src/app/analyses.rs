@@ -7,8 +7,24 @@ use std::cell::Cell;
 use crossterm::event::{KeyCode, KeyEvent};
 
 use crate::results::analysis::{Analyses, Paired, PairedRow};
-use crate::results::rank::{Variant, cmp_missing_last};
+use crate::results::rank::{EnergyBasis, Variant, cmp_missing_last};
 use crate::results::record::RunRecord;
+use crate::results::view::matches_filter;
+
+/// Writes an analysis's figure and table into `dir` as `STEM.svg` and `STEM.csv` (each under a
+/// temporary name, then renamed); returns both paths.
+pub fn write_export(
+    dir: &std::path::Path,
+    figure: &crate::plot::Figure,
+    csv: &str,
+    stem: &str,
+) -> Result<Vec<std::path::PathBuf>, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
+    let svg = crate::plot::write(figure, &dir.join(format!("{stem}.svg"))).map_err(|e| format!("{e:#}"))?;
+    let table = dir.join(format!("{stem}.csv"));
+    crate::slurm::jobs::write_atomic(&table, csv.as_bytes()).map_err(|e| format!("{e:#}"))?;
+    Ok(vec![svg, table])
+}
 
 /// The three analyses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -95,6 +111,17 @@ impl PairedColumn {
 pub struct AnalyzeRequest {
     pub generation: u64,
     pub records: Vec<RunRecord>,
+    /// The leaderboard's filter: only the runs it keeps are analysed.
+    pub filter: String,
+}
+
+impl AnalyzeRequest {
+    /// The analyses of the runs the filter keeps (on the worker thread).
+    pub fn run(&self, energy: EnergyBasis) -> Result<Analyses, String> {
+        let needle = self.filter.to_lowercase();
+        crate::results::analysis::analyze_where(&self.records, energy, &|r| matches_filter(r, &needle))
+            .map_err(|e| format!("{e:#}"))
+    }
 }
 
 #[derive(Debug, Default)]
@@ -105,8 +132,10 @@ pub struct AnalysesScreen {
     pub result: Option<Result<Analyses, String>>,
     /// An analysis is running on a worker thread.
     pub computing: bool,
-    /// The store was reloaded since the result was computed.
+    /// The store was reloaded (or the filter changed) since the result was computed.
     pub stale: bool,
+    /// The filter of the latest request (the leaderboard's `/`).
+    pub filter: String,
     generation: u64,
     /// Which pair (view a), family (b) or group (c) is shown.
     pub pair_index: usize,
@@ -126,13 +155,14 @@ pub struct AnalysesScreen {
 impl AnalysesScreen {
     /// A request for fresh analyses when there are none yet or the store changed; `None` while
     /// one is already running.
-    pub fn request(&mut self, records: &[RunRecord]) -> Option<AnalyzeRequest> {
+    pub fn request(&mut self, records: &[RunRecord], filter: &str) -> Option<AnalyzeRequest> {
         if self.computing || (self.result.is_some() && !self.stale) {
             return None;
         }
         self.computing = true;
         self.generation += 1;
-        Some(AnalyzeRequest { generation: self.generation, records: records.to_vec() })
+        self.filter = filter.to_string();
+        Some(AnalyzeRequest { generation: self.generation, records: records.to_vec(), filter: filter.to_string() })
     }
 
     /// The worker's answer; an answer to an older request is dropped.
@@ -242,7 +272,7 @@ impl AnalysesScreen {
                 self.refresh_rows();
             }
             A::Move(m) => self.selected = m.apply(self.selected, self.rows.len()),
-            A::Chart | A::Back | A::SortNext | A::SortPrev | A::Reverse | A::Reload => {}
+            A::Chart | A::Back | A::SortNext | A::SortPrev | A::Reverse | A::Reload | A::Export => {}
         }
     }
 

@@ -79,6 +79,16 @@ impl RunColumn {
         }
     }
 
+    /// [`Self::cell`], with an earlier run as a start named by its arch and P (see [`start_label_in`]).
+    pub fn cell_in(self, record: &RunRecord, records: &[RunRecord]) -> String {
+        match self {
+            RunColumn::Start => {
+                start_label_in(record.pretrained.as_deref(), record.frozen_backbone == Some(true), records)
+            }
+            _ => self.cell(record),
+        }
+    }
+
     /// The cell of a record; "—" for a missing value.
     pub fn cell(self, record: &RunRecord) -> String {
         let dash = || "—".to_string();
@@ -113,6 +123,17 @@ pub fn start_label(source: Option<&str>, frozen: bool) -> String {
         _ => source.to_string(),
     };
     if frozen { format!("[f] {short}") } else { short }
+}
+
+/// [`start_label`], but an earlier run that `records` holds is named by its arch and P
+/// ("run resnet8 P=0.427"; "P=—" when it has none) instead of the tail of its id.
+pub fn start_label_in(source: Option<&str>, frozen: bool, records: &[RunRecord]) -> String {
+    let found = source.and_then(|s| s.strip_prefix("run:")).and_then(|id| records.iter().find(|r| r.id == id));
+    let Some(run) = found else { return start_label(source, frozen) };
+    let p = run.measured_p().map_or("—".to_string(), |p| format!("{p:.3}"));
+    // The arch gives way before the P does.
+    let label = format!("run {} P={p}", crate::ui::fit(&crate::text::clean(&run.arch), 14));
+    if frozen { format!("[f] {label}") } else { label }
 }
 
 /// The chooser's state: the columns shown and the chooser's cursor.
@@ -166,6 +187,19 @@ impl Columns {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_start_from_an_earlier_run_names_its_arch_and_p() {
+        let mut earlier = crate::results::record::sample("0123456789abcdef0320ca27", "g", 0.427, None);
+        earlier.arch = "resnet8".into();
+        let records = vec![earlier];
+        let source = Some("run:0123456789abcdef0320ca27");
+        assert_eq!(start_label(source, false), "run:…0320ca27");
+        assert_eq!(start_label_in(source, false, &records), "run resnet8 P=0.427");
+        assert_eq!(start_label_in(source, true, &records), "[f] run resnet8 P=0.427");
+        assert_eq!(start_label_in(Some("run:gone"), false, &records), "run:gone");
+        assert_eq!(start_label_in(None, false, &records), "scratch");
+    }
 
     #[test]
     fn labels_and_toggling() {

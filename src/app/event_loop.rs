@@ -43,6 +43,7 @@ enum Message {
     Marked(Result<String, String>),
     PaperImported(Result<String, String>),
     FigureExported(Result<std::path::PathBuf, String>),
+    AnalysisExported(Result<Vec<std::path::PathBuf>, String>),
 }
 
 /// Runs `work` on a named thread; a failure to spawn is reported, not fatal to the UI.
@@ -187,9 +188,7 @@ pub fn run_tui(home: Home, draw: fn(&mut ratatui::Frame, &App)) -> Result<()> {
                 let reply = sender.clone();
                 let energy = energy.get();
                 spawn("pepr-analyze", move || {
-                    let result =
-                        crate::results::analysis::analyze_on(&job.records, energy).map_err(|e| format!("{e:#}"));
-                    let _ = reply.send(Message::Analyzed(job.generation, result));
+                    let _ = reply.send(Message::Analyzed(job.generation, job.run(energy)));
                 })?;
             }
             Request::Train(TrainRequest::Pause) => run.iter().for_each(RunHandle::pause),
@@ -268,6 +267,14 @@ pub fn run_tui(home: Home, draw: fn(&mut ratatui::Frame, &App)) -> Result<()> {
                     let _ = reply.send(Message::FigureExported(result));
                 })?;
             }
+            Request::ExportAnalysis { figure, csv, stem } => {
+                let reply = sender.clone();
+                let dir = home.root().join("figures");
+                spawn("pepr-figure", move || {
+                    let _ = reply
+                        .send(Message::AnalysisExported(super::analyses::write_export(&dir, &figure, &csv, &stem)));
+                })?;
+            }
             Request::Jobs(JobsRequest::Cancel(job_id)) => {
                 let reply = sender.clone();
                 let home = home.clone();
@@ -343,6 +350,7 @@ pub fn run_tui(home: Home, draw: fn(&mut ratatui::Frame, &App)) -> Result<()> {
                         dispatch(request, &mut generation, &mut run)?;
                     }
                     Message::FigureExported(result) => app.on_figure_exported(result),
+                    Message::AnalysisExported(result) => app.on_analysis_exported(result),
                     Message::PaperImported(result) => {
                         if let Some(request) = app.on_paper_imported(result) {
                             dispatch(request, &mut generation, &mut run)?;

@@ -276,15 +276,11 @@ impl GridForm {
         if self.editing {
             match key.code {
                 KeyCode::Enter | KeyCode::Esc | KeyCode::Tab => self.editing = false,
-                KeyCode::Backspace => {
-                    self.text_mut().map(String::pop);
-                }
-                KeyCode::Char(c) => {
+                _ => {
                     if let Some(text) = self.text_mut() {
-                        text.push(c);
+                        super::text_input::edit_text(text, key);
                     }
                 }
-                _ => {}
             }
             return Ok(GridAction::None);
         }

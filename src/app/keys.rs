@@ -189,7 +189,8 @@ pub const RUNS: &[Binding<RunsAction>] = &[
     b(&[c('['), c('p')], RunsAction::PrevSet, "next / previous comparison set"),
     b(&[c('b')], RunsAction::SetBy, "sets by group / dataset / all runs"),
     f(&[k(KeyCode::Tab)], RunsAction::Chart, "chart of P against the resource / table", "Tab chart"),
-    b(&[c('a')], RunsAction::Seeds, "seeds aggregated (mean±std) / one row per run"),
+    // In the footer: `a` queues on Train and selects all on Archs, so here it says what it does.
+    f(&[c('a')], RunsAction::Seeds, "seeds aggregated (mean±std) / one row per run", "a seeds"),
     f(&[c('o')], RunsAction::Columns, "choose the columns shown", "o columns"),
     b(&[c('R')], RunsAction::Reload, "reload the store (reads it again)"),
     b(&[c('I')], RunsAction::Import, "import a CSV file of runs (the paper's or pepr's layout)"),
@@ -395,6 +396,8 @@ pub enum AnalysesAction {
     SortPrev,
     Reverse,
     Reload,
+    /// `P`: the analysis shown as a figure (SVG) and a table (CSV) in the home's figures/ folder.
+    Export,
     Back,
 }
 
@@ -416,6 +419,12 @@ pub const ANALYSES: &[Binding<AnalysesAction>] = &[
     b(FIRST, AnalysesAction::Move(Move::First), "first / last"),
     b(LAST, AnalysesAction::Move(Move::Last), "first / last"),
     b(&[c('R')], AnalysesAction::Reload, "reload the store and analyse again"),
+    f(
+        &[c('P')],
+        AnalysesAction::Export,
+        "save this analysis: figure (SVG) and table (CSV) in the home's figures/ folder",
+        "P save",
+    ),
     b(&[k(KeyCode::Esc)], AnalysesAction::Back, "leave the chart"),
 ];
 
@@ -554,7 +563,9 @@ pub fn markdown() -> String {
          Generated from the key table the explorer itself uses (`src/app/keys.rs`); `?` shows the same\n\
          lists on each screen. A key not listed for a screen does nothing there. Keys that move between\n\
          screens (`1`..`6`, Tab, Esc) never add, start, stop or delete anything; keys that end or lose\n\
-         work (stopping a run, quitting during one, cancelling a Slurm array) ask first.\n",
+         work (stopping a run, quitting during one, cancelling a Slurm array) ask first. In text being\n\
+         typed (filters, the import path, Settings values, grid form fields) Backspace or Ctrl-H deletes a\n\
+         character, Ctrl-W the word before the cursor and Ctrl-U the whole line.\n",
     );
     for scope in Scope::ALL {
         out.push_str(&format!("\n## {}\n\n| keys | what they do |\n|---|---|\n", scope.title()));

@@ -37,10 +37,6 @@ impl SettingsForm {
         if let Some(text) = &mut self.editing {
             match event.code {
                 KeyCode::Esc => self.editing = None,
-                KeyCode::Backspace => {
-                    text.pop();
-                }
-                KeyCode::Char(c) => text.push(c),
                 KeyCode::Enter => {
                     let text = self.editing.take().unwrap_or_default();
                     let key = self.key_name();
@@ -56,7 +52,9 @@ impl SettingsForm {
                         Err(e) => SettingsAction::Refused(e),
                     };
                 }
-                _ => {}
+                _ => {
+                    super::text_input::edit_text(text, event);
+                }
             }
             return SettingsAction::None;
         }

@@ -140,6 +140,9 @@ pub enum Request {
     ImportPaper,
     /// Draw this figure into the home's `figures/` folder under this file name, on a worker thread.
     ExportFigure { figure: crate::plot::Figure, file: String },
+    /// Write the analysis shown as `STEM.svg` (the figure) and `STEM.csv` (its table) into the
+    /// home's `figures/` folder, on a worker thread.
+    ExportAnalysis { figure: crate::plot::Figure, csv: String, stem: String },
 }
 
 pub struct App {
@@ -296,7 +299,7 @@ impl App {
             return None;
         }
         let records = &self.data.as_ref()?.records;
-        self.analyses.request(records).map(Request::Analyze)
+        self.analyses.request(records, &self.filter).map(Request::Analyze)
     }
 
     /// The jobs poller's answer; reloads the leaderboard when it merged runs into the store.
@@ -346,6 +349,74 @@ impl App {
                 None
             }
         }
+    }
+
+    /// `P` on the Analyses screen: the analysis shown (its pair, family or group, variant and the
+    /// filter's runs) as a figure by the plot code and as the CSV `pepr analyze` writes; the event
+    /// loop writes both and [`App::on_analysis_exported`] names them.
+    fn export_analysis(&mut self) -> Option<Request> {
+        use super::analyses::AnalysisView;
+        use crate::plot::{Choice, Inputs, Kind, build};
+        use crate::results::analysis_report::{Output, Which, print};
+        let screen = &self.analyses;
+        let (Some(data), Some(analyses)) = (self.data.as_ref(), screen.analyses()) else {
+            self.message = Some("nothing to save yet: the analyses are not computed".into());
+            return None;
+        };
+        let (kind, which, label, name) = match screen.view {
+            AnalysisView::Pretrained => (
+                Kind::Pretrained,
+                Which::Pretrained,
+                "pretrained",
+                analyses.paired.get(screen.pair_index).map(|p| p.pair.pretrained.clone()),
+            ),
+            AnalysisView::Fraction => (
+                Kind::Fraction,
+                Which::Fraction,
+                "fraction",
+                analyses.families.get(screen.family_index).and_then(|f| f.levels.first()).map(|l| l.group.clone()),
+            ),
+            AnalysisView::Params => (
+                Kind::Params,
+                Which::Params,
+                "params",
+                analyses.params.get(screen.group_index).map(|g| g.group.clone()),
+            ),
+        };
+        let Some(name) = name else {
+            self.message = Some(format!("nothing to save: no {} analysis in these runs", screen.view.title()));
+            return None;
+        };
+        let inputs = Inputs { records: &data.records, ranking: &data.ranking, analyses: Some(analyses) };
+        let choice = Choice { group: Some(name.clone()), variant: screen.variant, runs: vec![] };
+        let mut csv = Vec::new();
+        let built = build(kind, &inputs, &choice).and_then(|figure| {
+            print(&mut csv, analyses, which, Some(&name), screen.variant, Output::Csv).map(|()| figure)
+        });
+        match built {
+            Ok(figure) => {
+                let safe: String =
+                    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+                let stem = format!("{label}-{safe}-pepr-{}", screen.variant.letter().to_ascii_lowercase());
+                self.message = Some(format!("saving {stem}.svg and .csv…"));
+                Some(Request::ExportAnalysis { figure, csv: String::from_utf8_lossy(&csv).into_owned(), stem })
+            }
+            Err(e) => {
+                self.message = Some(format!("nothing saved: {e:#}"));
+                None
+            }
+        }
+    }
+
+    /// The analysis export's answer: the files written, or why not.
+    pub fn on_analysis_exported(&mut self, result: Result<Vec<std::path::PathBuf>, String>) {
+        self.message = Some(match result {
+            Ok(paths) => {
+                let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+                format!("analysis saved: {}", names.join(" and "))
+            }
+            Err(e) => format!("analysis not saved: {e}"),
+        });
     }
 
     /// The chart export's answer: the file written, or why not.
@@ -479,10 +550,6 @@ impl App {
         if let Some(text) = &mut self.import_prompt {
             match event.code {
                 KeyCode::Esc => self.import_prompt = None,
-                KeyCode::Backspace => {
-                    text.pop();
-                }
-                KeyCode::Char(c) => text.push(c),
                 KeyCode::Enter => {
                     let path = self.import_prompt.take().unwrap_or_default();
                     let path = path.trim();
@@ -493,7 +560,9 @@ impl App {
                     self.message = Some(format!("importing {path}…"));
                     return Some(Request::Import(path.into()));
                 }
-                _ => {}
+                _ => {
+                    super::text_input::edit_text(text, event);
+                }
             }
             return None;
         }
@@ -557,6 +626,9 @@ impl App {
                     self.loading = true;
                     self.message = Some(RELOADING.into());
                     return Some(Request::Load(self.set_by));
+                }
+                if lookup(super::keys::ANALYSES, key) == Some(super::keys::AnalysesAction::Export) {
+                    return self.export_analysis();
                 }
                 self.analyses.handle_key(event);
                 None
@@ -764,6 +836,7 @@ impl App {
                 if !self.filter.is_empty() {
                     self.filter.clear();
                     self.refresh_rows();
+                    self.analyses.stale = true;
                 } else if self.show_details {
                     self.show_details = false;
                 } else if self.view == View::Chart {
@@ -848,6 +921,8 @@ impl App {
     fn edit_filter(&mut self, key: KeyEvent) {
         if super::text_input::edit_filter(&mut self.filter, &mut self.editing_filter, key) {
             self.refresh_rows();
+            // The analyses follow the filter too.
+            self.analyses.stale = true;
         }
     }
 

@@ -59,6 +59,11 @@ impl QueueEntry {
     pub fn start_label(&self) -> String {
         super::columns::start_label(self.start.as_deref(), self.freeze)
     }
+
+    /// [`Self::start_label`], an earlier run named by its arch and P when `records` holds it.
+    pub fn start_label_in(&self, records: &[crate::results::record::RunRecord]) -> String {
+        super::columns::start_label_in(self.start.as_deref(), self.freeze, records)
+    }
 }
 
 /// The settings a run gets when it starts.

@@ -4,8 +4,9 @@
 //! - PePR against parameter count, efficient architectures marked.
 //!
 //! Everything starts from cells: the completed runs that share a group, architecture, start
-//! (scratch or a pretrained source) and data fraction. Several runs in one cell (seeds) are
-//! averaged: P, each resource and each PePR score are the means over the cell's runs. PePR is
+//! (scratch or a pretrained source), data fraction and every training setting but the seed
+//! (epochs, batch size, learning rate, metric, frozen backbone, backend: as seed aggregation
+//! groups). Several runs in one cell (seeds) are averaged: P, each resource and each PePR score are the means over the cell's runs. PePR is
 //! scored within each run's group, exactly as the leaderboard does with sets by group.
 //! Interrupted and failed runs are left out.
 
@@ -38,7 +39,64 @@ pub fn data_fraction(record: &RunRecord) -> Option<f64> {
     Some(1.0)
 }
 
-/// The means of the completed runs that share a group, architecture, start and fraction.
+/// The training settings the runs of one cell share besides group, arch, start and fraction:
+/// only the seed may differ between them (a 1-epoch and a 2-epoch run are two cells).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Settings {
+    pub epochs: Option<u32>,
+    pub batch_size: Option<u32>,
+    /// The learning rate's bits (so settings can be ordered and hashed); see [`Settings::lr`].
+    lr_bits: Option<u64>,
+    pub metric: String,
+    pub frozen: bool,
+    pub backend: Option<String>,
+}
+
+impl Settings {
+    pub fn of(record: &RunRecord) -> Settings {
+        Settings {
+            epochs: record.epochs,
+            batch_size: record.batch_size,
+            lr_bits: record.lr.map(f64::to_bits),
+            metric: record.metric.clone(),
+            frozen: record.frozen_backbone == Some(true),
+            backend: record.backend.clone(),
+        }
+    }
+
+    pub fn lr(&self) -> Option<f64> {
+        self.lr_bits.map(f64::from_bits)
+    }
+
+    /// What a scratch and a pretrained cell must share to be compared: everything but the frozen
+    /// backbone (a scratch run cannot freeze one).
+    fn for_pairing(&self) -> Settings {
+        Settings { frozen: false, ..self.clone() }
+    }
+
+    /// A short label of the settings in which `self` differs from any of `others` ("ep2",
+    /// "ep1 bs64", "frozen"); empty when it differs from none.
+    pub fn label_among<'a>(&self, others: impl IntoIterator<Item = &'a Settings> + Clone) -> String {
+        let differs = |f: &dyn Fn(&Settings) -> String| others.clone().into_iter().any(|o| f(o) != f(self));
+        let fields: [(&dyn Fn(&Settings) -> String, &dyn Fn(&Settings) -> String); 6] = [
+            (&|s| format!("{:?}", s.epochs), &|s| s.epochs.map_or("ep?".into(), |e| format!("ep{e}"))),
+            (&|s| format!("{:?}", s.batch_size), &|s| s.batch_size.map_or("bs?".into(), |b| format!("bs{b}"))),
+            (&|s| format!("{:?}", s.lr_bits), &|s| s.lr().map_or("lr?".into(), |l| format!("lr{l}"))),
+            (&|s| s.metric.clone(), &|s| s.metric.clone()),
+            (&|s| s.frozen.to_string(), &|s| if s.frozen { "frozen".into() } else { "full".into() }),
+            (&|s| format!("{:?}", s.backend), &|s| s.backend.clone().unwrap_or_else(|| "backend?".into())),
+        ];
+        fields.iter().filter(|(key, _)| differs(*key)).map(|(_, label)| label(self)).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// `arch`, followed by `setting` when there is one ("resnet8 ep2").
+pub fn arch_label(arch: &str, setting: &str) -> String {
+    if setting.is_empty() { arch.to_string() } else { format!("{arch} {setting}") }
+}
+
+/// The means of the completed runs that share a group, architecture, start, fraction and
+/// training settings (all but the seed).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Cell {
     pub group: String,
@@ -47,6 +105,7 @@ pub struct Cell {
     /// `None`: trained from scratch.
     pub pretrained: Option<String>,
     pub fraction: Option<f64>,
+    pub settings: Settings,
     /// How many runs (seeds) the means are over.
     pub runs: usize,
     pub params: Option<u64>,
@@ -70,19 +129,26 @@ fn mean_of((sum, n): (f64, usize)) -> Option<f64> {
     (n > 0).then(|| sum / n as f64)
 }
 
-/// Every cell of the completed runs, in (group, arch, start, fraction) order, energy gross.
+/// Every cell of the completed runs, in (group, arch, start, fraction, settings) order, energy
+/// gross.
 pub fn cells(records: &[RunRecord]) -> Result<Vec<Cell>> {
     cells_on(records, EnergyBasis::Gross)
 }
 
 /// [`cells`] with energy (its resource and PePR-E) on `energy`'s basis, as the leaderboard ranks.
 pub fn cells_on(records: &[RunRecord], energy: EnergyBasis) -> Result<Vec<Cell>> {
+    cells_where(records, energy, &|_| true)
+}
+
+/// [`cells_on`] over the runs `keep` accepts (the TUI's filter). Each run keeps the PePR it has
+/// on the leaderboard: it is scored against every run of its group, as a filtered row is.
+pub fn cells_where(records: &[RunRecord], energy: EnergyBasis, keep: &dyn Fn(&RunRecord) -> bool) -> Result<Vec<Cell>> {
     let ranking = rank_with(records, SetBy::Group, energy)?;
-    type Key = (String, String, Option<String>, Option<u64>);
+    type Key = (String, String, Option<String>, Option<u64>, Settings);
     let mut sums: BTreeMap<Key, (usize, Sums)> = BTreeMap::new();
     for run in &ranking.runs {
         let record = &records[run.index];
-        if record.status != RunStatus::Completed {
+        if record.status != RunStatus::Completed || !keep(record) {
             continue;
         }
         let key = (
@@ -90,6 +156,7 @@ pub fn cells_on(records: &[RunRecord], energy: EnergyBasis) -> Result<Vec<Cell>>
             record.arch.clone(),
             record.pretrained.clone(),
             data_fraction(record).map(f64::to_bits),
+            Settings::of(record),
         );
         let (_, sum) = sums.entry(key).or_insert_with(|| (run.index, Sums::default()));
         sum.runs += 1;
@@ -107,7 +174,7 @@ pub fn cells_on(records: &[RunRecord], energy: EnergyBasis) -> Result<Vec<Cell>>
     }
     Ok(sums
         .into_iter()
-        .map(|((group, arch, pretrained, fraction), (first, sum))| {
+        .map(|((group, arch, pretrained, fraction, settings), (first, sum))| {
             let record = &records[first];
             Cell {
                 group,
@@ -115,6 +182,7 @@ pub fn cells_on(records: &[RunRecord], energy: EnergyBasis) -> Result<Vec<Cell>>
                 arch,
                 pretrained,
                 fraction: fraction.map(f64::from_bits),
+                settings,
                 runs: sum.runs,
                 params: record.params,
                 efficient: record.efficient,
@@ -206,6 +274,9 @@ pub fn group_pairs(cells: &[Cell]) -> Vec<GroupPair> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct PairedRow {
     pub arch: String,
+    /// The settings that set this row apart from the arch's other rows in the pair ("ep2"); empty
+    /// when the arch has one row.
+    pub setting: String,
     pub p_scratch: f64,
     pub p_pretrained: f64,
     pub r_scratch: [Option<f64>; 4],
@@ -214,6 +285,11 @@ pub struct PairedRow {
 }
 
 impl PairedRow {
+    /// The arch with its distinguishing settings, if any ("resnet8 ep2").
+    pub fn name(&self) -> String {
+        arch_label(&self.arch, &self.setting)
+    }
+
     /// P(pretrained) - P(scratch).
     pub fn dp(&self) -> f64 {
         self.p_pretrained - self.p_scratch
@@ -280,25 +356,32 @@ impl Paired {
     }
 }
 
-/// Pretrained vs scratch for one pair of groups, paired by architecture.
+/// Pretrained vs scratch for one pair of groups, paired by architecture and training settings
+/// (a 2-epoch scratch run is compared with a 2-epoch pretrained run only).
 pub fn paired(cells: &[Cell], pair: &GroupPair) -> Paired {
-    let in_group = |group: &str| -> BTreeMap<&str, &Cell> {
-        cells.iter().filter(|c| c.group == group).map(|c| (c.arch.as_str(), c)).collect()
-    };
+    let in_group = |group: &str| -> Vec<&Cell> { cells.iter().filter(|c| c.group == group).collect() };
     let scratch = in_group(&pair.scratch);
     let pretrained = in_group(&pair.pretrained);
-    let rows = scratch
+    let mut matched: Vec<(&Cell, &Cell)> = Vec::new();
+    for s in &scratch {
+        let key = s.settings.for_pairing();
+        for p in pretrained.iter().filter(|p| p.arch == s.arch && p.settings.for_pairing() == key) {
+            matched.push((s, p));
+        }
+    }
+    let rows = matched
         .iter()
-        .filter_map(|(arch, s)| {
-            let p = pretrained.get(arch)?;
-            Some(PairedRow {
-                arch: arch.to_string(),
+        .map(|(s, p)| {
+            let same_arch = matched.iter().filter(|(_, o)| o.arch == p.arch).map(|(_, o)| &o.settings);
+            PairedRow {
+                arch: s.arch.clone(),
+                setting: p.settings.label_among(same_arch),
                 p_scratch: s.performance,
                 p_pretrained: p.performance,
                 r_scratch: s.resource,
                 r_pretrained: p.resource,
                 runs: (s.runs, p.runs),
-            })
+            }
         })
         .collect();
     Paired { pair: pair.clone(), rows }
@@ -316,8 +399,18 @@ pub struct Level {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ArchSeries {
     pub arch: String,
+    /// The settings that set this series apart from the arch's others ("ep2"); usually empty.
+    pub setting: String,
     /// (P, PePR by variant) per level.
     pub points: Vec<Option<(f64, [Option<f64>; 4])>>,
+    /// How many runs each level's point is the mean of (0 where there is none).
+    pub runs: Vec<usize>,
+}
+
+impl ArchSeries {
+    pub fn name(&self) -> String {
+        arch_label(&self.arch, &self.setting)
+    }
 }
 
 /// The groups of one dataset and one start (scratch, or one pretrained source) that differ in
@@ -336,6 +429,8 @@ pub struct LevelSummary {
     /// Architectures with a cell at every level of the family: the medians are over these, so
     /// a level is never moved by architectures missing from the others.
     pub archs: usize,
+    /// The runs behind those architectures' points at this level.
+    pub runs: usize,
     pub median_p: Option<f64>,
     pub median_score: Option<f64>,
 }
@@ -360,7 +455,8 @@ impl Family {
                     self.complete().filter_map(|a| a.points[level]).map(|(p, s)| (p, s[v.index()])).collect();
                 let ps: Vec<f64> = points.iter().map(|p| p.0).collect();
                 let scores: Vec<f64> = points.iter().filter_map(|p| p.1).collect();
-                LevelSummary { archs: points.len(), median_p: median(&ps), median_score: median(&scores) }
+                let runs = self.complete().map(|a| a.runs[level]).sum();
+                LevelSummary { archs: points.len(), runs, median_p: median(&ps), median_score: median(&scores) }
             })
             .collect()
     }
@@ -380,9 +476,10 @@ pub fn fraction_label(fraction: Option<f64>) -> String {
 /// Every family with at least two levels, in (dataset, start) order.
 pub fn families(cells: &[Cell]) -> Vec<Family> {
     let kinds = group_kinds(cells);
-    // (group, arch) -> cell; a group in a family has one start and fraction, so one cell per arch.
-    let by_group_arch: std::collections::HashMap<(&str, &str), &Cell> =
-        cells.iter().map(|c| ((c.group.as_str(), c.arch.as_str()), c)).collect();
+    // (group, arch, settings) -> cell; a group in a family has one start and fraction, so one
+    // cell per arch and settings (runs that differ in epochs are separate series).
+    let by_group_arch: std::collections::HashMap<(&str, &str, &Settings), &Cell> =
+        cells.iter().map(|c| ((c.group.as_str(), c.arch.as_str(), &c.settings), c)).collect();
     let mut by_family: BTreeMap<(String, Option<String>), Vec<Level>> = BTreeMap::new();
     for (group, kind) in &kinds {
         let Some(kind) = kind else { continue };
@@ -402,16 +499,21 @@ pub fn families(cells: &[Cell]) -> Vec<Family> {
                 (None, Some(_)) => std::cmp::Ordering::Greater,
                 (None, None) => a.group.cmp(&b.group),
             });
-            let archs: BTreeSet<&str> =
-                cells.iter().filter(|c| levels.iter().any(|l| l.group == c.group)).map(|c| c.arch.as_str()).collect();
+            let archs: BTreeSet<(&str, &Settings)> = cells
+                .iter()
+                .filter(|c| levels.iter().any(|l| l.group == c.group))
+                .map(|c| (c.arch.as_str(), &c.settings))
+                .collect();
             let archs = archs
-                .into_iter()
-                .map(|arch| ArchSeries {
-                    arch: arch.to_string(),
-                    points: levels
-                        .iter()
-                        .map(|l| by_group_arch.get(&(l.group.as_str(), arch)).map(|c| (c.performance, c.score)))
-                        .collect(),
+                .iter()
+                .map(|&(arch, settings)| {
+                    let cell = |l: &Level| by_group_arch.get(&(l.group.as_str(), arch, settings)).copied();
+                    ArchSeries {
+                        arch: arch.to_string(),
+                        setting: settings.label_among(archs.iter().filter(|(a, _)| *a == arch).map(|(_, s)| *s)),
+                        points: levels.iter().map(|l| cell(l).map(|c| (c.performance, c.score))).collect(),
+                        runs: levels.iter().map(|l| cell(l).map_or(0, |c| c.runs)).collect(),
+                    }
                 })
                 .collect();
             Family { dataset, pretrained, levels, archs }
@@ -423,6 +525,10 @@ pub fn families(cells: &[Cell]) -> Vec<Family> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ParamsPoint {
     pub arch: String,
+    /// The settings that set this point apart from the arch's others in the group; usually empty.
+    pub setting: String,
+    /// How many runs the point is the mean of.
+    pub runs: usize,
     pub params: u64,
     pub efficient: Option<bool>,
     pub performance: f64,
@@ -482,12 +588,15 @@ pub fn params_groups(cells: &[Cell]) -> Vec<ParamsGroup> {
     let mut groups: BTreeMap<&str, ParamsGroup> = BTreeMap::new();
     for cell in cells {
         let Some(params) = cell.params else { continue };
+        let same_arch = cells.iter().filter(|c| c.group == cell.group && c.arch == cell.arch).map(|c| &c.settings);
         groups
             .entry(&cell.group)
             .or_insert_with(|| ParamsGroup { group: cell.group.clone(), dataset: cell.dataset.clone(), points: vec![] })
             .points
             .push(ParamsPoint {
                 arch: cell.arch.clone(),
+                setting: cell.settings.label_among(same_arch),
+                runs: cell.runs,
                 params,
                 efficient: cell.efficient,
                 performance: cell.performance,
@@ -502,9 +611,12 @@ pub fn params_groups(cells: &[Cell]) -> Vec<ParamsGroup> {
 }
 
 fn mean_over_groups(groups: &[ParamsGroup]) -> ParamsGroup {
-    let mut by_arch: BTreeMap<&str, (&ParamsPoint, Sums)> = BTreeMap::new();
+    // Per architecture and settings label: a 1-epoch and a 2-epoch point stay apart.
+    let mut by_arch: BTreeMap<(&str, &str), (&ParamsPoint, Sums, usize)> = BTreeMap::new();
     for point in groups.iter().flat_map(|g| &g.points) {
-        let (_, sum) = by_arch.entry(&point.arch).or_insert_with(|| (point, Sums::default()));
+        let (_, sum, runs) =
+            by_arch.entry((point.arch.as_str(), point.setting.as_str())).or_insert_with(|| (point, Sums::default(), 0));
+        *runs += point.runs;
         sum.runs += 1;
         sum.performance += point.performance;
         for (k, score) in point.score.iter().enumerate() {
@@ -516,8 +628,10 @@ fn mean_over_groups(groups: &[ParamsGroup]) -> ParamsGroup {
     }
     let points = by_arch
         .into_values()
-        .map(|(first, sum)| ParamsPoint {
+        .map(|(first, sum, runs)| ParamsPoint {
             arch: first.arch.clone(),
+            setting: first.setting.clone(),
+            runs,
             params: first.params,
             efficient: first.efficient,
             performance: sum.performance / sum.runs as f64,
@@ -533,6 +647,8 @@ pub struct Analyses {
     pub paired: Vec<Paired>,
     pub families: Vec<Family>,
     pub params: Vec<ParamsGroup>,
+    /// How many runs the cells hold (completed runs the filter kept).
+    pub runs: usize,
 }
 
 pub fn analyze(records: &[RunRecord]) -> Result<Analyses> {
@@ -541,8 +657,18 @@ pub fn analyze(records: &[RunRecord]) -> Result<Analyses> {
 
 /// [`analyze`] with energy on `energy`'s basis (the `rank_energy` setting).
 pub fn analyze_on(records: &[RunRecord], energy: EnergyBasis) -> Result<Analyses> {
-    let cells = cells_on(records, energy)?;
+    analyze_where(records, energy, &|_| true)
+}
+
+/// [`analyze_on`] over the runs `keep` accepts (see [`cells_where`]).
+pub fn analyze_where(
+    records: &[RunRecord],
+    energy: EnergyBasis,
+    keep: &dyn Fn(&RunRecord) -> bool,
+) -> Result<Analyses> {
+    let cells = cells_where(records, energy, keep)?;
     Ok(Analyses {
+        runs: cells.iter().map(|c| c.runs).sum(),
         paired: group_pairs(&cells).iter().map(|pair| paired(&cells, pair)).collect(),
         families: families(&cells),
         params: params_groups(&cells),
@@ -687,6 +813,54 @@ mod tests {
         assert_eq!(fraction_label(Some(0.1)), "10%");
         assert_eq!(fraction_label(Some(0.025)), "2.5%");
         assert_eq!(fraction_label(None), "?");
+    }
+
+    #[test]
+    fn runs_that_differ_by_more_than_the_seed_are_separate_cells_and_pairs() {
+        // resnet8 trained for 1 and for 2 epochs, from scratch and pretrained, two seeds of each 2-epoch
+        // run: four cells, two paired rows (1 epoch with 1 epoch, 2 with 2), each with its run counts.
+        let mut records = Vec::new();
+        for (k, (group, pretrained, epochs, seed, p)) in [
+            ("g", false, 1, 1, 0.40),
+            ("g", false, 2, 1, 0.50),
+            ("g", false, 2, 2, 0.60),
+            ("g_pt", true, 1, 1, 0.70),
+            ("g_pt", true, 2, 1, 0.80),
+            ("g_pt", true, 2, 2, 0.90),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut r = run(&k.to_string(), group, "resnet8", p, 1.0, pretrained);
+            r.epochs = Some(epochs);
+            r.seed = Some(seed);
+            records.push(r);
+        }
+        let cells = cells(&records).unwrap();
+        assert_eq!(cells.len(), 4, "{cells:#?}");
+        let runs: Vec<(Option<u32>, usize)> = cells.iter().map(|c| (c.settings.epochs, c.runs)).collect();
+        assert_eq!(runs, [(Some(1), 1), (Some(2), 2), (Some(1), 1), (Some(2), 2)]);
+        let pairs = group_pairs(&cells);
+        let paired = paired(&cells, &pairs[0]);
+        let rows: Vec<(String, f64, (usize, usize))> =
+            paired.rows.iter().map(|r| (r.name(), (r.dp() * 100.0).round() / 100.0, r.runs)).collect();
+        assert_eq!(rows, [("resnet8 ep1".into(), 0.3, (1, 1)), ("resnet8 ep2".into(), 0.3, (2, 2))]);
+        // Another setting (the batch size) splits too, and a lone arch gets no label.
+        let mut other = records[0].clone();
+        other.id = "x".into();
+        other.batch_size = Some(999);
+        records.push(other);
+        let cells = super::cells(&records).unwrap();
+        assert_eq!(cells.len(), 5);
+        let labels: Vec<String> = cells
+            .iter()
+            .filter(|c| c.group == "g")
+            .map(|c| c.settings.label_among(cells.iter().map(|c| &c.settings)))
+            .collect();
+        assert_eq!(labels.len(), 3);
+        assert!(labels.iter().any(|l| l.contains("bs999")), "{labels:?}");
+        let one = super::cells(&records[..1]).unwrap();
+        assert_eq!(one[0].settings.label_among(one.iter().map(|c| &c.settings)), "");
     }
 
     #[test]

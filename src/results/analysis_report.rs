@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
-use super::analysis::{Analyses, Family, Paired, ParamsGroup, fraction_label};
+use super::analysis::{Analyses, Family, Paired, ParamsGroup, arch_label, fraction_label};
 use super::rank::Variant;
 use crate::format::{fixed, share, signed};
 
@@ -144,7 +144,7 @@ fn print_paired(out: &mut impl Write, shown: &[&Paired], v: Variant, format: Out
                         opt(pair.fraction),
                         pair.scratch.clone(),
                         pair.pretrained.clone(),
-                        row.arch.clone(),
+                        row.name(),
                         row.runs.0.to_string(),
                         row.runs.1.to_string(),
                         row.p_scratch.to_string(),
@@ -175,7 +175,7 @@ fn print_paired(out: &mut impl Write, shown: &[&Paired], v: Variant, format: Out
                             "median_R_ratio": s.median_r_ratio, "pretrained_less_resource": s.r_wins,
                         },
                         "rows": paired.rows.iter().map(|row| json!({
-                            "arch": row.arch, "runs_scratch": row.runs.0, "runs_pretrained": row.runs.1,
+                            "arch": row.arch, "settings": row.setting, "runs_scratch": row.runs.0, "runs_pretrained": row.runs.1,
                             "P_scratch": row.p_scratch, "P_pretrained": row.p_pretrained, "dP": row.dp(), "P_ratio": row.p_ratio(),
                             "R_scratch": row.r_scratch[i], "R_pretrained": row.r_pretrained[i], "dR": row.dr(v), "R_ratio": row.r_ratio(v),
                         })).collect::<Vec<_>>(),
@@ -222,7 +222,7 @@ fn print_paired(out: &mut impl Write, shown: &[&Paired], v: Variant, format: Out
                     .iter()
                     .map(|row| {
                         vec![
-                            row.arch.clone(),
+                            row.name(),
                             format!("{:.4}", row.p_scratch),
                             format!("{:.4}", row.p_pretrained),
                             format!("{:+.4}", row.dp()),
@@ -247,21 +247,32 @@ fn print_fraction(out: &mut impl Write, shown: &[&Family], v: Variant, format: O
     match format {
         Output::Csv => {
             let mut w = csv::Writer::from_writer(out);
-            w.write_record(["dataset", "pretrained", "group", "fraction", "arch", "P", score, "at_every_level"])?;
+            w.write_record([
+                "dataset",
+                "pretrained",
+                "group",
+                "fraction",
+                "arch",
+                "P",
+                score,
+                "at_every_level",
+                "runs",
+            ])?;
             for family in shown {
                 for arch in &family.archs {
                     let complete = arch.points.iter().all(Option::is_some);
-                    for (level, point) in family.levels.iter().zip(&arch.points) {
+                    for ((level, point), runs) in family.levels.iter().zip(&arch.points).zip(&arch.runs) {
                         let Some((p, scores)) = point else { continue };
                         w.write_record([
                             family.dataset.clone(),
                             family.pretrained.clone().unwrap_or_default(),
                             level.group.clone(),
                             opt(level.fraction),
-                            arch.arch.clone(),
+                            arch.name(),
                             p.to_string(),
                             opt(scores[i]),
                             complete.to_string(),
+                            runs.to_string(),
                         ])?;
                     }
                 }
@@ -280,7 +291,7 @@ fn print_fraction(out: &mut impl Write, shown: &[&Family], v: Variant, format: O
                             "median_P": s.median_p, "median_pepr": s.median_score,
                         })).collect::<Vec<_>>(),
                         "archs": family.archs.iter().map(|a| json!({
-                            "arch": a.arch,
+                            "arch": a.arch, "settings": a.setting, "runs": a.runs,
                             "points": a.points.iter().map(|p| p.map(|(p, s)| json!({"P": p, "pepr": s[i]}))).collect::<Vec<_>>(),
                         })).collect::<Vec<_>>(),
                     })
@@ -333,18 +344,19 @@ fn print_params(out: &mut impl Write, shown: &[&ParamsGroup], v: Variant, format
     match format {
         Output::Csv => {
             let mut w = csv::Writer::from_writer(out);
-            w.write_record(["group", "dataset", "arch", "params", "log10_params", "efficient", "P", score])?;
+            w.write_record(["group", "dataset", "arch", "params", "log10_params", "efficient", "P", score, "runs"])?;
             for group in shown {
                 for p in &group.points {
                     w.write_record([
                         group.group.clone(),
                         group.dataset.clone(),
-                        p.arch.clone(),
+                        arch_label(&p.arch, &p.setting),
                         p.params.to_string(),
                         (p.params.max(1) as f64).log10().to_string(),
                         efficient(p.efficient),
                         p.performance.to_string(),
                         opt(p.score[i]),
+                        p.runs.to_string(),
                     ])?;
                 }
             }
@@ -363,7 +375,7 @@ fn print_params(out: &mut impl Write, shown: &[&ParamsGroup], v: Variant, format
                             "spearman_pepr_log10_params": s.spearman,
                         },
                         "points": group.points.iter().map(|p| json!({
-                            "arch": p.arch, "params": p.params, "efficient": p.efficient, "P": p.performance, "pepr": p.score[i],
+                            "arch": p.arch, "settings": p.setting, "runs": p.runs, "params": p.params, "efficient": p.efficient, "P": p.performance, "pepr": p.score[i],
                         })).collect::<Vec<_>>(),
                     })
                 })
@@ -395,7 +407,7 @@ fn print_params(out: &mut impl Write, shown: &[&ParamsGroup], v: Variant, format
                     .iter()
                     .map(|p| {
                         vec![
-                            p.arch.clone(),
+                            arch_label(&p.arch, &p.setting),
                             p.params.to_string(),
                             p.efficient.map_or("—".into(), |e| if e { "yes".into() } else { "no".into() }),
                             format!("{:.4}", p.performance),

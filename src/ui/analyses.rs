@@ -8,14 +8,15 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Block, Cell, Chart, Dataset, GraphType, LegendPosition, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, LegendPosition, Paragraph, Wrap};
 
-use crate::app::App;
 use crate::app::analyses::{AnalysesScreen, AnalysisView, PairedColumn};
+use crate::app::{App, plural};
 use crate::results::analysis::{Family, Paired, ParamsGroup, fraction_label};
 use crate::results::rank::Variant;
 
-use crate::format::{number, share, sig, signed, signed_sig};
+use super::table::text_table;
+use crate::format::{TextColumn, fit, number, share, sig, signed, signed_sig};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let screen = &app.analyses;
@@ -91,8 +92,9 @@ fn draw_paired(frame: &mut Frame, area: Rect, screen: &AnalysesScreen, paired: &
     let r = short_resource(v);
     let summary = vec![
         Line::from(format!(
-            " {} archs in both · ΔP (pretrained − scratch) mean {}, median {} · pretrained higher P: {}",
+            " {} arch{} in both · ΔP (pretrained − scratch) mean {}, median {} · pretrained higher P: {}",
             s.archs,
+            plural(s.archs),
             signed(s.mean_dp, 4),
             signed(s.median_dp, 4),
             share(s.p_wins, s.archs)
@@ -106,9 +108,16 @@ fn draw_paired(frame: &mut Frame, area: Rect, screen: &AnalysesScreen, paired: &
             share(s.r_wins, s.with_resource)
         )),
     ];
-    let block = Block::bordered().title(title).title_bottom(
-        Line::from(format!(" P: test performance · {r} in {} · seed means · ratio = pretrained / scratch ", v.unit()))
-            .right_aligned(),
+    let width = area.width.saturating_sub(2) as usize;
+    let block = Block::bordered().title(fit(&title, width)).title_bottom(
+        Line::from(fit(
+            &format!(
+                " P: test performance · {r} in {} · means over seeds, n = runs scratch+pretrained · ratio = pt / scr ",
+                v.unit()
+            ),
+            width,
+        ))
+        .right_aligned(),
     );
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -128,69 +137,62 @@ fn draw_paired_table(frame: &mut Frame, area: Rect, screen: &AnalysesScreen, pai
     let r = short_resource(v);
     let header_style = Style::new().add_modifier(Modifier::BOLD).fg(Color::Yellow);
     let arrow = if screen.descending() { "↓" } else { "↑" };
-    let titles = [
-        (PairedColumn::Arch, "arch".to_string()),
-        (PairedColumn::PScratch, "P scr".into()),
-        (PairedColumn::PPretrained, "P pt".into()),
-        (PairedColumn::DeltaP, "ΔP".into()),
-        (PairedColumn::RScratch, format!("{r} scr")),
-        (PairedColumn::RPretrained, format!("{r} pt")),
-        (PairedColumn::DeltaR, format!("Δ{r}")),
-        (PairedColumn::RatioR, format!("{r} ratio")),
-    ];
-    let header: Vec<Cell> = titles
-        .iter()
-        .map(|(column, title)| {
-            if *column == screen.sort {
-                Cell::from(format!("{title}{arrow}")).style(header_style.add_modifier(Modifier::UNDERLINED))
-            } else {
-                Cell::from(title.clone()).style(header_style)
-            }
-        })
-        .collect();
+    let title =
+        |column: PairedColumn, text: String| if column == screen.sort { format!("{text}{arrow}") } else { text };
     let height = area.height.saturating_sub(1) as usize;
     let rows = screen.rows();
     let offset = super::scroll_to(&screen.scroll, screen.selected, rows.len(), height);
     let i = v.index();
-    let table_rows: Vec<Row> = rows
-        .iter()
-        .enumerate()
-        .skip(offset)
-        .take(height.max(1))
-        .map(|(position, &row)| {
-            let row_data = &paired.rows[row];
-            let cells = vec![
-                Cell::from(row_data.arch.clone()),
-                Cell::from(format!("{:.4}", row_data.p_scratch)),
-                Cell::from(format!("{:.4}", row_data.p_pretrained)),
-                Cell::from(format!("{:+.4}", row_data.dp())),
-                Cell::from(number(row_data.r_scratch[i], 4)),
-                Cell::from(number(row_data.r_pretrained[i], 4)),
-                Cell::from(signed_sig(row_data.dr(v), 3)),
-                Cell::from(number(row_data.r_ratio(v), 3)),
-            ];
-            let style = if position == screen.selected {
+    let visible: Vec<(usize, usize)> = rows.iter().copied().enumerate().skip(offset).take(height.max(1)).collect();
+    let row = |k: usize| &paired.rows[visible[k].1];
+    let cells = |f: &dyn Fn(&crate::results::analysis::PairedRow) -> String| -> Vec<String> {
+        (0..visible.len()).map(|k| f(row(k))).collect()
+    };
+    // Widths follow the content: on a narrow terminal the run counts and raw resources give way,
+    // then cells end in "…"; a missing value is "—".
+    // Runs that differ by more than the seed are rows of their own, named by what sets them apart
+    // ("ep2") in a column of their own, so a long arch name is cut before that is.
+    let mut columns: Vec<(Option<PairedColumn>, TextColumn)> = vec![(
+        Some(PairedColumn::Arch),
+        TextColumn::new(title(PairedColumn::Arch, "arch".into()), cells(&|r| r.arch.clone())).flex().max(40),
+    )];
+    if paired.rows.iter().any(|r| !r.setting.is_empty()) {
+        columns.push((None, TextColumn::new("setting", cells(&|r| r.setting.clone())).max(16)));
+    }
+    columns.push((None, TextColumn::new("n", cells(&|r| format!("{}+{}", r.runs.0, r.runs.1))).right().drop(3)));
+    let numbers: [(PairedColumn, String, Vec<String>, u8); 7] = [
+        (PairedColumn::PScratch, "P scr".into(), cells(&|r| format!("{:.4}", r.p_scratch)), 0),
+        (PairedColumn::PPretrained, "P pt".into(), cells(&|r| format!("{:.4}", r.p_pretrained)), 0),
+        (PairedColumn::DeltaP, "ΔP".into(), cells(&|r| format!("{:+.4}", r.dp())), 0),
+        (PairedColumn::RScratch, format!("{r} scr"), cells(&|r| number(r.r_scratch[i], 4)), 2),
+        (PairedColumn::RPretrained, format!("{r} pt"), cells(&|r| number(r.r_pretrained[i], 4)), 2),
+        (PairedColumn::DeltaR, format!("Δ{r}"), cells(&|r| signed_sig(r.dr(v), 3)), 0),
+        (PairedColumn::RatioR, format!("{r} ratio"), cells(&|r| number(r.r_ratio(v), 3)), 1),
+    ];
+    for (column, heading, values, drop) in numbers {
+        columns.push((Some(column), TextColumn::new(title(column, heading), values).right().drop(drop)));
+    }
+    let sort_of: Vec<Option<PairedColumn>> = columns.iter().map(|(c, _)| *c).collect();
+    let columns: Vec<TextColumn> = columns.into_iter().map(|(_, t)| t).collect();
+    let (table, _) = text_table(
+        &columns,
+        area.width,
+        &|c| {
+            if sort_of[c] == Some(screen.sort) { header_style.add_modifier(Modifier::UNDERLINED) } else { header_style }
+        },
+        &|k| {
+            let (position, _) = visible[k];
+            let row_data = row(k);
+            if position == screen.selected {
                 Style::new().add_modifier(Modifier::REVERSED)
             } else if row_data.dp() > 0.0 && row_data.dr(v).is_some_and(|d| d < 0.0) {
                 Style::new().fg(Color::Green) // pretrained better and cheaper
             } else {
                 Style::new()
-            };
-            Row::new(cells).style(style)
-        })
-        .collect();
-    let arch_width = paired.rows.iter().map(|r| r.arch.chars().count()).max().unwrap_or(4).clamp(6, 28) as u16;
-    let widths = [
-        Constraint::Length(arch_width),
-        Constraint::Length(6),
-        Constraint::Length(6),
-        Constraint::Length(7),
-        Constraint::Length(9),
-        Constraint::Length(9),
-        Constraint::Length(9),
-        Constraint::Length(9),
-    ];
-    frame.render_widget(Table::new(table_rows, widths).header(Row::new(header)).column_spacing(1), area);
+            }
+        },
+    );
+    frame.render_widget(table, area);
 }
 
 /// Bounds that contain every value and zero, with a little room.
@@ -201,12 +203,12 @@ fn bounds_with_zero(values: impl Iterator<Item = f64>) -> [f64; 2] {
 }
 
 fn axis_labels(bounds: [f64; 2], signed_labels: bool) -> Vec<Line<'static>> {
-    [bounds[0], (bounds[0] + bounds[1]) / 2.0, bounds[1]]
-        .map(|x| {
-            let text = sig(x, 2);
-            Line::from(if signed_labels && x > 0.0 { format!("+{text}") } else { text })
-        })
-        .to_vec()
+    let ticks = [bounds[0], (bounds[0] + bounds[1]) / 2.0, bounds[1]];
+    super::chart::distinct_labels(ticks, 2)
+        .into_iter()
+        .zip(ticks)
+        .map(|(text, x)| Line::from(if signed_labels && x > 0.0 { format!("+{text}") } else { text }))
+        .collect()
 }
 
 fn draw_paired_chart(frame: &mut Frame, area: Rect, screen: &AnalysesScreen, paired: &Paired) {
@@ -276,10 +278,15 @@ fn draw_fraction(frame: &mut Frame, area: Rect, screen: &AnalysesScreen, family:
     );
     let summary = family.summary(v);
     let complete = summary.first().map_or(0, |s| s.archs);
-    let block = Block::bordered().title(title).title_bottom(
-        Line::from(format!(
-            " medians over the {complete} of {} architectures with runs at every level · ? = share not known ",
-            family.archs.len()
+    let width = area.width.saturating_sub(2) as usize;
+    let block = Block::bordered().title(fit(&title, width)).title_bottom(
+        Line::from(fit(
+            &format!(
+                " medians over the {complete} of {} architecture{} with runs at every level · ? = share not known ",
+                family.archs.len(),
+                plural(family.archs.len())
+            ),
+            width,
         ))
         .right_aligned(),
     );
@@ -340,33 +347,21 @@ fn draw_fraction(frame: &mut Frame, area: Rect, screen: &AnalysesScreen, family:
     frame.render_widget(chart, chart_area);
 
     let header_style = Style::new().add_modifier(Modifier::BOLD).fg(Color::Yellow);
-    let header = Row::new(
-        ["group", "fraction", "archs", "median P", &format!("median PePR-{}", v.letter())]
-            .map(|t| Cell::from(t.to_string()).style(header_style)),
-    );
-    let rows: Vec<Row> = family
-        .levels
-        .iter()
-        .zip(&summary)
-        .map(|(level, s)| {
-            Row::new([
-                level.group.clone(),
-                fraction_label(level.fraction),
-                s.archs.to_string(),
-                number(s.median_p, 4),
-                number(s.median_score, 4),
-            ])
-        })
-        .collect();
-    let group_width = family.levels.iter().map(|l| l.group.chars().count()).max().unwrap_or(5).max(5) as u16;
-    let widths = [
-        Constraint::Length(group_width),
-        Constraint::Length(8),
-        Constraint::Length(5),
-        Constraint::Length(8),
-        Constraint::Length(13),
+    let levels = || family.levels.iter().zip(&summary);
+    let columns = [
+        TextColumn::new("group", levels().map(|(l, _)| l.group.clone()).collect()).flex().max(30),
+        TextColumn::new("fraction", levels().map(|(l, _)| fraction_label(l.fraction)).collect()).right(),
+        TextColumn::new("archs", levels().map(|(_, s)| s.archs.to_string()).collect()).right(),
+        TextColumn::new("runs", levels().map(|(_, s)| s.runs.to_string()).collect()).right().drop(1),
+        TextColumn::new("median P", levels().map(|(_, s)| number(s.median_p, 4)).collect()).right(),
+        TextColumn::new(
+            format!("median PePR-{}", v.letter()),
+            levels().map(|(_, s)| number(s.median_score, 4)).collect(),
+        )
+        .right(),
     ];
-    frame.render_widget(Table::new(rows, widths).header(header).column_spacing(1), table_area);
+    let (table, _) = text_table(&columns, table_area.width, &|_| header_style, &|_| Style::new());
+    frame.render_widget(table, table_area);
 }
 
 fn draw_params(frame: &mut Frame, area: Rect, screen: &AnalysesScreen, group: &ParamsGroup, groups: usize) {
@@ -381,9 +376,12 @@ fn draw_params(frame: &mut Frame, area: Rect, screen: &AnalysesScreen, group: &P
     );
     let s = group.summary(v);
     let rho = s.spearman.map_or("—".into(), |r| format!("{r:+.3}"));
+    let runs: usize = group.points.iter().map(|p| p.runs).sum();
     let line = Line::from(vec![Span::raw(format!(
-        " {} archs · median PePR-{}: efficient {} (n={}) vs other {} (n={}) · Spearman ρ(PePR-{}, log10 params) = {rho}",
+        " {} arch{} ({runs} run{}) · median PePR-{}: efficient {} (n={}) vs other {} (n={}) · Spearman ρ(PePR-{}, log10 params) = {rho}",
         s.points,
+        plural(s.points),
+        plural(runs),
         v.letter(),
         number(s.median_efficient, 3),
         s.efficient,
@@ -392,12 +390,15 @@ fn draw_params(frame: &mut Frame, area: Rect, screen: &AnalysesScreen, group: &P
         v.letter()
     ))]);
     let block = Block::bordered()
-        .title(title)
+        .title(fit(&title, area.width.saturating_sub(2) as usize))
         .title_bottom(Line::from(" █ efficient (as published / catalog) · • other ").right_aligned());
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let [top, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(inner);
-    frame.render_widget(Paragraph::new(line).style(Style::new().fg(Color::Cyan)), top);
+    // The summary wraps rather than losing the Spearman value at the edge.
+    let summary = Paragraph::new(line).wrap(Wrap { trim: false }).style(Style::new().fg(Color::Cyan));
+    let summary_height = (summary.line_count(inner.width) as u16).clamp(1, 3);
+    let [top, body] = Layout::vertical([Constraint::Length(summary_height), Constraint::Min(1)]).areas(inner);
+    frame.render_widget(summary, top);
 
     let point = |p: &crate::results::analysis::ParamsPoint| p.score[i].map(|s| ((p.params.max(1) as f64).log10(), s));
     let efficient: Vec<(f64, f64)> =

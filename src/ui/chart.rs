@@ -72,7 +72,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     front.sort_by(|a, b| a.0.total_cmp(&b.0));
 
     let span = if hi > lo { hi - lo } else { 1.0 };
-    let x_bounds = [lo - 0.03 * span, hi + 0.03 * span];
+    // One value for every run (all 0 without a meter): a range around it that does not cross
+    // zero, so the axis never reads "0 … 0 … 0.03".
+    let x_bounds = match (hi > lo, lo > 0.0) {
+        (true, _) => [lo - 0.03 * span, hi + 0.03 * span],
+        (false, true) => [0.9 * lo, 1.1 * lo],
+        (false, false) => [lo, lo + 1.0],
+    };
     let y_bounds = performance_bounds(data, set, i);
     let iso_lines: Vec<(f64, Vec<(f64, f64)>)> = ISO_FRACTIONS
         .iter()
@@ -126,7 +132,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     );
 
     let x_labels =
-        [x_bounds[0], (x_bounds[0] + x_bounds[1]) / 2.0, x_bounds[1]].map(|x| Line::from(sig(x.max(0.0), 3)));
+        distinct_labels([x_bounds[0], (x_bounds[0] + x_bounds[1]) / 2.0, x_bounds[1]].map(|x| x.max(0.0)), 3)
+            .map(Line::from);
     let chart = Chart::new(datasets)
         .block(block)
         .legend_position(Some(LegendPosition::BottomRight))
@@ -163,6 +170,18 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         frame.render_widget(line, area);
     }
     label_iso_lines(frame, inner, &iso_lines, x_bounds, y_bounds);
+}
+
+/// Labels for axis ticks with the fewest significant digits (`digits` at least) that tell them
+/// apart, so an axis never reads "0 … 0 … 0.03" or "0.123 0.123 0.123" for a narrow range.
+pub(super) fn distinct_labels(ticks: [f64; 3], digits: usize) -> [String; 3] {
+    for digits in digits..=12 {
+        let labels = ticks.map(|x| sig(x, digits));
+        if labels[0] != labels[1] && labels[1] != labels[2] && labels[0] != labels[2] {
+            return labels;
+        }
+    }
+    ticks.map(|x| format!("{x}"))
 }
 
 /// Writes "PePR 0.412" beside the upper end of each iso-line, inside the plot, where it fits.
@@ -212,4 +231,17 @@ fn performance_bounds(data: &Data, set: usize, variant: usize) -> [f64; 2] {
     let lo = ((lo - 0.02) * 10.0).floor() / 10.0;
     let hi = ((hi + 0.02) * 10.0).ceil() / 10.0;
     [lo.max(0.0), hi.min(1.0)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::distinct_labels;
+
+    #[test]
+    fn axis_labels_never_repeat() {
+        assert_eq!(distinct_labels([0.0, 0.5, 1.03], 3), ["0", "0.500", "1.03"]);
+        // A narrow range gets the digits it needs.
+        let labels = distinct_labels([0.1234076, 0.12345, 0.1234924], 3);
+        assert!(labels[0] != labels[1] && labels[1] != labels[2], "{labels:?}");
+    }
 }

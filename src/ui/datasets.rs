@@ -5,16 +5,29 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Gauge, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Gauge, Paragraph, Wrap};
 
 use crate::app::App;
 use crate::app::datasets::{DatasetsScreen, Preview};
 
+use super::format::TextColumn;
+use super::table::text_table;
+
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let screen = &app.datasets;
+    // A failed download shows its whole error, wrapped (a gauge label would cut it at the edge).
+    let failure = screen.download.as_ref().and_then(|d| d.outcome.as_ref()?.as_ref().err());
+    let gauge_height = match failure {
+        Some(message) => {
+            let lines =
+                Paragraph::new(message.as_str()).wrap(Wrap { trim: false }).line_count(area.width.saturating_sub(2));
+            (lines as u16 + 2).clamp(3, (area.height / 2).max(3))
+        }
+        None => 3,
+    };
     let (main, gauge) = match &screen.download {
         Some(_) => {
-            let [main, gauge] = Layout::vertical([Constraint::Min(3), Constraint::Length(3)]).areas(area);
+            let [main, gauge] = Layout::vertical([Constraint::Min(3), Constraint::Length(gauge_height)]).areas(area);
             (main, Some(gauge))
         }
         None => (area, None),
@@ -25,6 +38,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         draw_list(frame, main, screen);
     }
     if let (Some(area), Some(download)) = (gauge, &screen.download) {
+        if let Some(message) = failure {
+            let block = Block::bordered().title(format!(" download of {} failed ", download.name)).fg(Color::Red);
+            frame.render_widget(Paragraph::new(message.as_str()).wrap(Wrap { trim: false }).block(block), area);
+            return;
+        }
         let (label, ratio, style) = match &download.outcome {
             Some(Ok(message)) => (message.clone(), 1.0, Style::new().fg(Color::Green)),
             Some(Err(message)) => (message.clone(), 0.0, Style::new().fg(Color::Red)),
@@ -40,6 +58,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 }
             }
         };
+        let label = super::format::fit(&label, area.width.saturating_sub(2) as usize);
         let gauge =
             Gauge::default().block(Block::bordered().title(" download ")).gauge_style(style).ratio(ratio).label(label);
         frame.render_widget(gauge, area);
@@ -59,53 +78,52 @@ fn draw_list(frame: &mut Frame, area: Rect, screen: &DatasetsScreen) {
     let height = area.height.saturating_sub(3) as usize;
     let offset = screen.cursor.saturating_sub(height.saturating_sub(1));
     let header_style = Style::new().add_modifier(Modifier::BOLD).fg(Color::Yellow);
-    let header = Row::new(
-        ["", "name", "where", "size", "ch", "cls", "train/val/test", "licence"]
-            .map(|h| Cell::from(h).style(header_style)),
-    );
-    let rows: Vec<Row> = shown
-        .iter()
-        .enumerate()
-        .skip(offset)
-        .take(height.max(1))
-        .map(|(position, &i)| {
-            let entry = &screen.entries[i];
-            let info = &entry.info;
-            let chosen = screen.chosen.contains(&info.name);
-            let style = if position == screen.cursor {
-                Style::new().add_modifier(Modifier::REVERSED)
-            } else if chosen {
-                Style::new().fg(Color::Green)
-            } else if info.synthetic {
-                Style::new().fg(Color::Magenta)
-            } else {
-                Style::new()
-            };
-            Row::new(vec![
-                Cell::from(if chosen { "✓" } else { " " }),
-                Cell::from(info.name.clone()),
-                // The built-in set is generated, not real data: say so where its location would be.
-                Cell::from(if info.synthetic { "synthetic" } else { entry.availability.label() }),
-                Cell::from(info.size.to_string()),
-                Cell::from(info.channels.to_string()),
-                Cell::from(info.classes.len().to_string()),
-                Cell::from(format!("{}/{}/{}", info.splits[0], info.splits[1], info.splits[2])),
-                Cell::from(info.licence.clone()),
-            ])
-            .style(style)
-        })
-        .collect();
-    let widths = [
-        Constraint::Length(1),
-        Constraint::Min(18),
-        Constraint::Length(12),
-        Constraint::Length(4),
-        Constraint::Length(2),
-        Constraint::Length(3),
-        Constraint::Length(18),
-        Constraint::Length(12),
+    let visible: Vec<(usize, usize)> = shown.iter().copied().enumerate().skip(offset).take(height.max(1)).collect();
+    let entry = |k: usize| &screen.entries[visible[k].1];
+    let cells = |f: &dyn Fn(usize) -> String| -> Vec<String> { (0..visible.len()).map(f).collect() };
+    let chosen = |k: usize| screen.chosen.contains(&entry(k).info.name);
+    // Widths follow the content; the licence and channel columns give way first on a narrow
+    // terminal, and a split count is never cut into another number.
+    let columns = [
+        TextColumn::new("", cells(&|k| if chosen(k) { "✓".into() } else { " ".into() })),
+        TextColumn::new("name", cells(&|k| entry(k).info.name.clone())).flex().max(30),
+        // The built-in set is generated, not real data: say so where its location would be.
+        TextColumn::new(
+            "where",
+            cells(&|k| {
+                let e = entry(k);
+                if e.info.synthetic { "synthetic".into() } else { e.availability.label().to_string() }
+            }),
+        )
+        .max(14)
+        .drop(3),
+        TextColumn::new("size", cells(&|k| entry(k).info.size.to_string())).right().drop(4),
+        TextColumn::new("ch", cells(&|k| entry(k).info.channels.to_string())).right().drop(5),
+        TextColumn::new("cls", cells(&|k| entry(k).info.classes.len().to_string())).right(),
+        TextColumn::new(
+            "train/val/test",
+            cells(&|k| {
+                let s = &entry(k).info.splits;
+                format!("{}/{}/{}", s[0], s[1], s[2])
+            }),
+        )
+        .right()
+        .drop(2),
+        TextColumn::new("licence", cells(&|k| entry(k).info.licence.clone())).max(14).drop(6),
     ];
-    frame.render_widget(Table::new(rows, widths).header(header).block(block).column_spacing(1), area);
+    let (table, _) = text_table(&columns, area.width.saturating_sub(2), &|_| header_style, &|k| {
+        let (position, _) = visible[k];
+        if position == screen.cursor {
+            Style::new().add_modifier(Modifier::REVERSED)
+        } else if chosen(k) {
+            Style::new().fg(Color::Green)
+        } else if entry(k).info.synthetic {
+            Style::new().fg(Color::Magenta)
+        } else {
+            Style::new()
+        }
+    });
+    frame.render_widget(table.block(block), area);
 }
 
 fn draw_details(frame: &mut Frame, area: Rect, screen: &DatasetsScreen) {

@@ -97,8 +97,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         field(
             "training",
             format!(
-                "{} epochs, batch {}, lr {}, seed {}, data {}",
+                "{} epoch{}, batch {}, lr {}, seed {}, data {}",
                 opt(record.epochs.map(|e| e.to_string())),
+                crate::app::plural(record.epochs.unwrap_or(0) as usize),
                 opt(record.batch_size.map(|b| b.to_string())),
                 opt(record.lr.map(|l| l.to_string())),
                 opt(record.seed.map(|s| s.to_string())),

@@ -41,8 +41,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, form: &GridForm) {
     lines.push(Line::from(vec![
         label("settings"),
         Span::raw(format!(
-            "{} epochs, batch {}, lr {:e}, {} (from Train, at each start)",
+            "{} epoch{}, batch {}, lr {:e}, {} (from Train, at each start)",
             settings.epochs,
+            crate::app::plural(settings.epochs),
             settings.batch_size,
             settings.lr,
             settings.metric.key()

@@ -105,10 +105,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             Some(sort) => title(sort, column.title().into()),
             None => column.title().into(),
         };
-        let mut text = TextColumn::new(heading, cells(&|r, _| column.cell(r))).drop(column.drop_order());
+        let mut text =
+            TextColumn::new(heading, cells(&|r, _| column.cell_in(r, &data.records))).drop(column.drop_order());
         text = match column {
             RunColumn::Epochs | RunColumn::Seed | RunColumn::Fraction | RunColumn::Params => text.right(),
-            RunColumn::Group | RunColumn::Start => text.max(16),
+            RunColumn::Group => text.max(16),
+            RunColumn::Start => text.max(26),
             _ => text,
         };
         columns.push((sort, text));

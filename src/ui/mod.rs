@@ -12,6 +12,7 @@ mod leaderboard;
 mod seeds;
 mod settings;
 pub mod svg;
+mod table;
 mod train;
 
 use ratatui::Frame;
@@ -201,7 +202,7 @@ fn title_with_tabs(app: &App, short_tabs: bool, info: Info, name_room: Option<us
             };
             spans.push(Span::raw(format!(" {set_by} {}/{}: ", app.set_index + 1, app.sets().len())));
             spans.push(Span::styled(name, Style::new().bold()));
-            spans.push(Span::raw(format!(" ({} runs) ", set.runs)));
+            spans.push(Span::raw(format!(" ({} run{}) ", set.runs, plural(set.runs))));
         }
     }
     let v = app.variant;
@@ -285,6 +286,12 @@ fn screen_state(app: &App) -> Vec<Span<'static>> {
             }
             let position = crate::app::analyses::AnalysisView::ALL.iter().position(|v| *v == a.view).unwrap_or(0);
             spans.push(Span::raw(format!(" {}/3 {} · PePR-{}", position + 1, a.view.title(), a.variant.letter())));
+            // The analyses follow the leaderboard's filter: say so, with the runs it keeps.
+            if let Some(analyses) = a.analyses() {
+                let n = analyses.runs;
+                let filter = if a.filter.is_empty() { String::new() } else { format!(" · filter \"{}\"", a.filter) };
+                spans.push(Span::raw(format!("{filter} · {n} run{}", plural(n))));
+            }
             spans
         }
         Screen::Jobs => {

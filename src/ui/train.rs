@@ -11,7 +11,7 @@ use crate::app::App;
 use crate::app::train::{JobState, Live, Setting, TrainScreen};
 use crate::results::record::RunStatus;
 
-use super::format::{TextColumn, human_count, layout};
+use super::format::{TextColumn, fit, human_count, layout};
 use crate::app::plural;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
@@ -114,7 +114,10 @@ fn draw_queue(frame: &mut Frame, area: Rect, app: &App) {
         .max(22),
     ];
     if starts {
-        columns.push(TextColumn::new("start", entries.iter().map(|(_, e)| e.start_label()).collect()).max(16).drop(1));
+        let records = app.data.as_ref().map_or(&[][..], |d| &d.records[..]);
+        columns.push(
+            TextColumn::new("start", entries.iter().map(|(_, e)| e.start_label_in(records)).collect()).max(26).drop(1),
+        );
     }
     columns.push(TextColumn::new("state", states.iter().map(|(s, _)| s.clone()).collect()));
     columns.push(
@@ -188,6 +191,7 @@ fn draw_progress(frame: &mut Frame, area: Rect, screen: &TrainScreen) {
         Some(id) => format!(" {} on {} · {id} ", live.arch, live.dataset),
         None => format!(" {} on {} ", live.arch, live.dataset),
     };
+    let title = fit(&title, area.width.saturating_sub(2) as usize);
     let block = Block::bordered().title(title).title_bottom(Line::from(" p pause · X stop ").right_aligned());
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -244,6 +248,7 @@ fn draw_progress(frame: &mut Frame, area: Rect, screen: &TrainScreen) {
             )
         }
     };
+    let label = fit(&label, gauge.width as usize);
     frame.render_widget(Gauge::default().gauge_style(style).ratio(ratio.clamp(0.0, 1.0)).label(label), gauge);
 
     let dim = Style::new().fg(Color::DarkGray);
@@ -267,7 +272,8 @@ fn draw_progress(frame: &mut Frame, area: Rect, screen: &TrainScreen) {
             live.train_samples
         )));
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)), info);
+    // Cut with "…" where the screen ends, never inside a figure without a mark.
+    frame.render_widget(Paragraph::new(super::fit_line(Line::from(spans), info.width as usize)), info);
 
     let mut spans = vec![Span::styled(format!("{} by epoch:", live.metric), dim)];
     if live.epoch_metrics.is_empty() {
@@ -282,7 +288,7 @@ fn draw_progress(frame: &mut Frame, area: Rect, screen: &TrainScreen) {
     for m in &live.epoch_metrics[skip..] {
         spans.push(Span::raw(format!(" {m:.3}")));
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)), metrics);
+    frame.render_widget(Paragraph::new(super::fit_line(Line::from(spans), metrics.width as usize)), metrics);
 
     if spark.height > 0 && !live.losses.is_empty() {
         let width = spark.width.saturating_sub(5) as usize;
@@ -316,11 +322,11 @@ fn draw_meters(frame: &mut Frame, area: Rect, spark: Rect, live: &Live) {
     frame.render_widget(Paragraph::new("power").style(dim), label);
     match (m.power_w, m.gauge_max_w) {
         (Some(w), Some(max)) if max > 0.0 => {
-            let text = format!("{} · full scale {max:.0} W", m.power_text());
+            let text = fit(&format!("{} · full scale {max:.0} W", m.power_text()), value.width as usize);
             let gauge = Gauge::default().gauge_style(Style::new().fg(Color::Yellow)).ratio((w / max).clamp(0.0, 1.0));
             frame.render_widget(gauge.label(text), value);
         }
-        _ => frame.render_widget(Paragraph::new(m.power_text()), value),
+        _ => frame.render_widget(Paragraph::new(fit(&m.power_text(), value.width as usize)), value),
     }
     let [label, value] = row(spark);
     // One point a second: the label says how far back the line goes.
@@ -356,7 +362,7 @@ fn draw_meters(frame: &mut Frame, area: Rect, spark: Rect, live: &Live) {
     for (area, name, text) in lines {
         let [label, value] = row(area);
         frame.render_widget(Paragraph::new(name).style(dim), label);
-        frame.render_widget(Paragraph::new(text), value);
+        frame.render_widget(Paragraph::new(fit(&text, value.width as usize)), value);
     }
 }
 
