@@ -120,10 +120,11 @@ fn the_queue_shows_each_runs_estimate_and_the_total() {
     app.on_estimated(EstimateReply::Done(compute(&home, &data, job)));
     let text = screen(&app, 80, 24);
     assert!(text.contains("est. time") && text.contains("est. total, 2 runs: ~"), "{text}");
-    assert!(text.contains("pepr_lenet5: est. ~") && text.contains("not measured; time ±100%"), "{text}");
+    assert!(text.contains("pepr_lenet5, estimated (time ±100%): ~"), "{text}");
     insta::assert_snapshot!("train_queue_estimates_80x24", text);
     let wide = screen(&app, 120, 40);
     assert!(wide.contains("est. energy") && wide.contains("est. CO2") && wide.contains("CO2-eq"), "{wide}");
+    assert!(wide.contains("time from the calibration alone"), "what the estimate rests on: {wide}");
     insta::assert_snapshot!("train_queue_estimates_120x40", wide);
 
     // The total is the sum of the two runs' estimates.

@@ -207,11 +207,7 @@ pub const RUNS: &[Binding<RunsAction>] = &[
     b(&[c('X')], RunsAction::Delete, "delete the run shown in the details pane (U brings it back)"),
     b(&[c('U')], RunsAction::Restore, "restore the run last deleted"),
     b(&[c('B')], RunsAction::Budget, "budget filter: max energy / time / CO2, min P (as pepr rank --max-*)"),
-    b(
-        &[c('w')],
-        RunsAction::WhatIf,
-        "carbon what-if: next region, CO2 and PePR-C re-scored (as pepr rank --intensity; never stored)",
-    ),
+    b(&[c('w')], RunsAction::WhatIf, "carbon what-if: next region, CO2 & PePR-C re-scored (never stored)"),
     b(&[c('W')], RunsAction::WhatIfOff, "carbon what-if off: the stored figures"),
     b(&[k(KeyCode::Esc)], RunsAction::Back, "clear filter / close details / leave the chart"),
 ];

@@ -123,13 +123,7 @@ pub fn draw_plan(frame: &mut Frame, area: Rect, app: &App) {
         Some((entry, Some(Ok(e)))) if matches!(entry.state, JobState::Queued | JobState::Running) => {
             let u = e.train_time_s.high / e.train_time_s.estimate - 1.0;
             let basis = e.based_on.get(2).cloned().unwrap_or_default();
-            format!(
-                " {}: est. {}, {} CO2-eq; not measured; time ±{:.0}%: {basis}",
-                entry.arch,
-                energy(e),
-                co2(e),
-                u * 100.0
-            )
+            format!(" {}, estimated (time ±{:.0}%): {}, {} CO2-eq · {basis}", entry.arch, u * 100.0, energy(e), co2(e))
         }
         Some((entry, Some(Err(why)))) if entry.state == JobState::Queued => {
             format!(" {} on {}: not estimated: {why}", entry.arch, entry.dataset)
@@ -179,7 +173,7 @@ mod tests {
         assert_eq!(time_range(r(180.0)), "~3.0 min (2.0–4.5)");
         assert_eq!(time_range(r(9000.0)), "~2.5 h (1.7–3.8)");
         assert_eq!(energy_range(r(7.1e-4)), "~0.71 Wh (0.47–1.1)");
-        assert_eq!(energy_range(r(7.1e-5)), "~71 mWh (47–106)");
+        assert_eq!(energy_range(r(7.1e-5)), "~71 mWh (47–107)");
         assert_eq!(energy_range(r(2.0)), "~2.0 kWh (1.3–3.0)");
         assert_eq!(co2_range(r(0.32)), "~0.32 g (0.21–0.48)");
         assert_eq!(co2_range(r(0.032)), "~32 mg (21–48)");
