@@ -44,6 +44,7 @@ enum Message {
     PaperImported(Result<String, String>),
     FigureExported(Result<std::path::PathBuf, String>),
     AnalysisExported(Result<Vec<std::path::PathBuf>, String>),
+    Estimated(super::estimates::EstimateReply),
 }
 
 /// Runs `work` on a named thread; a failure to spawn is reported, not fatal to the UI.
@@ -159,8 +160,13 @@ pub fn run_tui(home: Home, draw: fn(&mut ratatui::Frame, &App)) -> Result<()> {
     // Merges incoming records now (and while Slurm arrays run), and answers the Jobs screen.
     let poller = super::jobs_worker::spawn(home.clone(), sender.clone(), Message::Jobs);
 
+    // Estimates of the queued runs and the grid form's cells (may calibrate this machine first).
+    let estimator = super::estimates::spawn(home.clone(), data_dir.clone(), sender.clone(), Message::Estimated);
+
     let mut generation: u64 = 1;
-    spawn_load(store.clone(), SetBy::Group, energy.get(), generation, sender.clone(), Message::Loaded);
+    // The leaderboard's carbon what-if (`w`): every later load ranks under it until `W`.
+    let what_if = std::cell::RefCell::new(None);
+    spawn_load(store.clone(), SetBy::Group, energy.get(), None, generation, sender.clone(), Message::Loaded);
 
     // The training run in progress, if any (one at a time).
     let mut run: Option<RunHandle> = None;
@@ -168,7 +174,13 @@ pub fn run_tui(home: Home, draw: fn(&mut ratatui::Frame, &App)) -> Result<()> {
         match request {
             Request::Load(set_by) => {
                 *generation += 1;
-                spawn_load(store.clone(), set_by, energy.get(), *generation, sender.clone(), Message::Loaded);
+                let w = what_if.borrow().clone();
+                spawn_load(store.clone(), set_by, energy.get(), w, *generation, sender.clone(), Message::Loaded);
+            }
+            Request::LoadWhatIf(set_by, w) => {
+                *generation += 1;
+                what_if.replace(w.clone());
+                spawn_load(store.clone(), set_by, energy.get(), w, *generation, sender.clone(), Message::Loaded);
             }
             Request::Catalog(size) => {
                 let reply = sender.clone();
@@ -275,6 +287,7 @@ pub fn run_tui(home: Home, draw: fn(&mut ratatui::Frame, &App)) -> Result<()> {
                         .send(Message::AnalysisExported(super::analyses::write_export(&dir, &figure, &csv, &stem)));
                 })?;
             }
+            Request::Estimate(job) => estimator.ask(job),
             Request::Jobs(JobsRequest::Cancel(job_id)) => {
                 let reply = sender.clone();
                 let home = home.clone();
@@ -351,6 +364,7 @@ pub fn run_tui(home: Home, draw: fn(&mut ratatui::Frame, &App)) -> Result<()> {
                     }
                     Message::FigureExported(result) => app.on_figure_exported(result),
                     Message::AnalysisExported(result) => app.on_analysis_exported(result),
+                    Message::Estimated(reply) => app.on_estimated(reply),
                     Message::PaperImported(result) => {
                         if let Some(request) = app.on_paper_imported(result) {
                             dispatch(request, &mut generation, &mut run)?;
@@ -386,6 +400,10 @@ pub fn run_tui(home: Home, draw: fn(&mut ratatui::Frame, &App)) -> Result<()> {
                     return Ok(());
                 }
                 poller.set_visible(app.screen == super::state::Screen::Jobs);
+                // The queue, the Train settings or the grid form may have changed: estimate again.
+                for request in app.estimate_requests() {
+                    dispatch(request, &mut generation, &mut run)?;
+                }
                 // Coalesce whatever else is already queued into this frame.
                 match receiver.try_recv() {
                     Ok(next) => message = next,

@@ -168,6 +168,11 @@ pub enum RunsAction {
     /// `X` in the details pane: delete the run (a tombstone; `U` undoes it).
     Delete,
     Restore,
+    /// `B`: the budget filter (max energy, time, CO2; min P), typed.
+    Budget,
+    /// `w`: the carbon what-if's next region; `W`: off.
+    WhatIf,
+    WhatIfOff,
     Back,
 }
 
@@ -202,6 +207,9 @@ pub const RUNS: &[Binding<RunsAction>] = &[
     b(&[c('P')], RunsAction::ExportChart, "save the current set's chart as SVG (home's figures/ folder)"),
     b(&[c('X')], RunsAction::Delete, "delete the run shown in the details pane (U brings it back)"),
     b(&[c('U')], RunsAction::Restore, "restore the run last deleted"),
+    b(&[c('B')], RunsAction::Budget, "budget filter: max energy / time / CO2, min P (as pepr rank --max-*)"),
+    b(&[c('w')], RunsAction::WhatIf, "carbon what-if: next region, CO2 & PePR-C re-scored (never stored)"),
+    b(&[c('W')], RunsAction::WhatIfOff, "carbon what-if off: the stored figures"),
     b(&[k(KeyCode::Esc)], RunsAction::Back, "clear filter / close details / leave the chart"),
 ];
 

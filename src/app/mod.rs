@@ -6,6 +6,7 @@ pub mod archs;
 pub mod columns;
 pub mod data_worker;
 pub mod datasets;
+pub mod estimates;
 mod event_loop;
 pub mod grid_form;
 pub mod jobs;
@@ -16,6 +17,7 @@ pub mod settings_form;
 pub mod state;
 mod text_input;
 pub mod train;
+pub mod whatif;
 pub mod worker;
 
 pub use event_loop::run_tui;

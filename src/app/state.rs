@@ -34,6 +34,8 @@ pub struct Data {
     pub rank_bands: [Vec<Option<crate::results::stability::RankBand>>; 4],
     /// Per set (like `ranking.sets`): a warning when its runs' figures cover different scopes.
     pub scope_warnings: Vec<Option<String>>,
+    /// The carbon what-if these records were re-scored with (`w`), with the records as stored.
+    pub what_if: Option<super::whatif::Applied>,
 }
 
 impl Data {
@@ -48,7 +50,7 @@ impl Data {
             .map_err(|e| format!("aggregating seeds: {e:#}"))?;
         let rank_bands = Variant::ALL.map(|v| crate::results::stability::rank_bands(&records, &ranking, v));
         let scope_warnings = crate::results::record::scope_warnings(&records, &ranking);
-        Ok(Data { records, ranking, warnings, set_by, seed_groups, rank_bands, scope_warnings })
+        Ok(Data { records, ranking, warnings, set_by, seed_groups, rank_bands, scope_warnings, what_if: None })
     }
 }
 
@@ -143,6 +145,10 @@ pub enum Request {
     /// Write the analysis shown as `STEM.svg` (the figure) and `STEM.csv` (its table) into the
     /// home's `figures/` folder, on a worker thread.
     ExportAnalysis { figure: crate::plot::Figure, csv: String, stem: String },
+    /// Estimate these planned runs on the estimator thread (issue 19).
+    Estimate(super::estimates::EstimateJob),
+    /// Load and rank the store under this carbon what-if (region index), or none, from now on.
+    LoadWhatIf(SetBy, Option<(crate::results::whatif::WhatIf, usize)>),
 }
 
 pub struct App {
@@ -202,6 +208,10 @@ pub struct App {
     pub importing_paper: bool,
     /// Where the last exported chart went (or why it did not), shown in the status line.
     pub figure_notice: Option<String>,
+    /// Estimates of the queued runs and of the grid form's cells (see `estimates`).
+    pub estimates: super::estimates::Estimates,
+    /// The leaderboard's budget filter and carbon what-if (`B`, `w`).
+    pub scenario: super::whatif::Scenario,
 }
 
 impl App {
@@ -245,6 +255,8 @@ impl App {
             paper_import: None,
             importing_paper: false,
             figure_notice: None,
+            estimates: Default::default(),
+            scenario: Default::default(),
         }
     }
 
@@ -298,7 +310,9 @@ impl App {
         if self.screen != Screen::Analyses {
             return None;
         }
-        let records = &self.data.as_ref()?.records;
+        let data = self.data.as_ref()?;
+        // The analyses are of the runs as stored, never of a carbon what-if.
+        let records = data.what_if.as_ref().map_or(&data.records, |w| &w.stored);
         self.analyses.request(records, &self.filter).map(Request::Analyze)
     }
 
@@ -479,7 +493,7 @@ impl App {
 
     /// Recomputes the visible rows after the data, set, filter or sort changed; keeps the
     /// selected run selected when it is still shown.
-    fn refresh_rows(&mut self) {
+    pub(super) fn refresh_rows(&mut self) {
         let selected_run = self.rows.get(self.selected).copied();
         let Some(data) = &self.data else {
             self.rows.clear();
@@ -498,6 +512,12 @@ impl App {
             ),
             None => Vec::new(),
         };
+        // The budget filter (`B`): scores stay those of the full ranking.
+        self.scenario.before_budget = self.rows.len();
+        let budget = self.scenario.budget;
+        if !budget.is_empty() {
+            self.rows.retain(|&r| budget.fits(&data.records[data.ranking.runs[r].index]));
+        }
         self.selected = selected_run
             .and_then(|run| self.rows.iter().position(|&r| r == run))
             .unwrap_or(0)
@@ -546,6 +566,10 @@ impl App {
             if lookup(GLOBAL, key).is_none() {
                 return None;
             }
+        }
+        if self.scenario.prompt.is_some() {
+            self.budget_prompt_key(event);
+            return None;
         }
         if let Some(text) = &mut self.import_prompt {
             match event.code {
@@ -914,6 +938,9 @@ impl App {
                 None => self.message = Some("nothing to restore: no run was deleted in this session".into()),
             },
             A::Chart => self.view = if self.view == View::Table { View::Chart } else { View::Table },
+            A::Budget => self.open_budget_prompt(),
+            A::WhatIf => return self.step_what_if(true),
+            A::WhatIfOff => return self.step_what_if(false),
         }
         None
     }

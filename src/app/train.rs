@@ -234,6 +234,29 @@ impl Settings {
     }
 }
 
+/// The configuration a queued run gets if it starts now with these settings (also what its
+/// estimate prices).
+pub fn planned_config(settings: &Settings, entry: &QueueEntry) -> TrainConfig {
+    let mut config = settings.config(&entry.arch, &entry.dataset);
+    if let Some(cell) = &entry.grid_cell {
+        // The shared settings as they are now; the cell's own fraction, seed, start and group.
+        config = TrainConfig {
+            epochs: config.epochs,
+            batch_size: config.batch_size,
+            lr: config.lr,
+            metric: config.metric,
+            meter: config.meter.clone(),
+            backend: config.backend,
+            threads: config.threads,
+            ..cell.config.clone()
+        };
+    }
+    // The start chosen on this screen (`w`, `f`); a grid cell's entry starts as its cell says.
+    config.pretrained = entry.start.clone();
+    config.freeze_backbone = entry.freeze && entry.start.is_some();
+    config
+}
+
 /// The current run as its worker reported it.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Live {
@@ -403,23 +426,7 @@ impl TrainScreen {
             }
             return None;
         };
-        let mut config = settings.config(&entry.arch, &entry.dataset);
-        if let Some(cell) = &entry.grid_cell {
-            // The shared settings as they are now; the cell's own fraction, seed, start and group.
-            config = TrainConfig {
-                epochs: config.epochs,
-                batch_size: config.batch_size,
-                lr: config.lr,
-                metric: config.metric,
-                meter: config.meter.clone(),
-                backend: config.backend,
-                threads: config.threads,
-                ..cell.config.clone()
-            };
-        }
-        // The start chosen on this screen (`w`, `f`); a grid cell's entry starts as its cell says.
-        config.pretrained = entry.start.clone();
-        config.freeze_backbone = entry.freeze && entry.start.is_some();
+        let config = planned_config(&settings, entry);
         entry.state = JobState::Running;
         entry.config = Some(config.clone());
         let job = Job { id: entry.id, config };

@@ -61,6 +61,14 @@ impl WhatIf {
                 if let Some(pue) = self.pue {
                     copy.meters.get_or_insert_with(MeterDetail::default).pue = Some(pue);
                 }
+                // The CO2 band moves with the CO2 (same energy band, another factor).
+                if let (Some(old), Some(new)) = (r.co2_g, copy.co2_g)
+                    && old > 0.0
+                {
+                    let (k, m) = (new / old, &mut copy.measurement);
+                    m.co2_g_low = m.co2_g_low.map(|v| v * k);
+                    m.co2_g_high = m.co2_g_high.map(|v| v * k);
+                }
                 copy
             })
             .collect()
@@ -124,6 +132,7 @@ mod tests {
         here.carbon_intensity_g_per_kwh = Some(400.0);
         here.co2_g = Some(2.0 * 400.0 * 1.5);
         here.meters = Some(MeterDetail { pue: Some(1.5), ..Default::default() });
+        (here.measurement.co2_g_low, here.measurement.co2_g_high) = (Some(1000.0), Some(1500.0));
         let imported = sample("b", "g", 0.7, Some(1.0)); // co2 100 g, no intensity: 100 g/kWh implied
         let no_energy = sample("c", "g", 0.9, None);
 
@@ -145,6 +154,11 @@ mod tests {
         let copies = both.apply(&records);
         assert_eq!(records, vec![here, imported, no_energy], "the originals are untouched");
         assert_eq!(copies[1].carbon_intensity_g_per_kwh, Some(20.0));
+        let band = &copies[0].measurement;
+        let k = copies[0].co2_g.unwrap() / 1200.0;
+        assert!(
+            (band.co2_g_low.unwrap() - 1000.0 * k).abs() < 1e-9 && (band.co2_g_high.unwrap() - 1500.0 * k).abs() < 1e-9
+        );
         assert_eq!(copies[1].meters.as_ref().unwrap().pue, Some(1.1));
         let t = WhatIf::totals(&records, &copies, &[0, 1, 2]);
         assert_eq!((t.runs, t.not_rescored), (3, 1));

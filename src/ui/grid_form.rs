@@ -12,7 +12,9 @@ use crate::app::grid_form::{GridField, GridForm};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, form: &GridForm) {
     let width = 76.min(area.width);
-    let height = if form.slurm { 18 } else { 16 }.min(area.height);
+    // One more row for the estimate once the estimator was asked.
+    let estimate_row = u16::from(app.estimates.grid.asked > 0);
+    let height = (if form.slurm { 18 } else { 16 } + estimate_row).min(area.height);
     let [row] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
     let [popup] = Layout::horizontal([Constraint::Length(width)]).flex(Flex::Center).areas(row);
     let archs: Vec<&str> = app.archs.chosen.iter().copied().collect();
@@ -64,6 +66,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, form: &GridForm) {
                     preview.cells.len() - preview.done
                 )),
             ]));
+            if estimate_row > 0 {
+                let (text, color) = super::estimates::grid_text(app, preview.cells.len() - preview.done);
+                lines.push(Line::from(vec![label("estimate"), Span::raw(text).fg(color)]));
+            }
         }
         Err(message) => lines.push(Line::from(vec![label("problem"), Span::raw(message).fg(Color::Red)])),
     }

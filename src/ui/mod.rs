@@ -5,6 +5,7 @@ mod archs;
 mod chart;
 mod datasets;
 mod details;
+mod estimates;
 mod grid_form;
 mod help;
 mod jobs;
@@ -14,6 +15,7 @@ mod settings;
 pub mod svg;
 mod table;
 mod train;
+mod whatif;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -87,6 +89,8 @@ pub fn draw(frame: &mut Frame, app: &App) {
 }
 
 fn draw_main(frame: &mut Frame, area: Rect, app: &App) {
+    // The carbon what-if's banner and the budget filter, above whatever shows the runs.
+    let area = whatif::draw_banner(frame, area, app);
     if app.show_details && area.width < SIDE_BY_SIDE_WIDTH {
         // Too narrow for both: the details take the screen; j/k still move through the runs.
         details::draw(frame, area, app);
@@ -251,6 +255,9 @@ fn status_line(app: &App) -> Line<'static> {
         Screen::Leaderboard if app.editing_filter => Some(&app.filter),
         _ => None,
     };
+    if let Some(line) = whatif::prompt_line(app) {
+        return line;
+    }
     if let Some(path) = &app.import_prompt {
         return Line::from(vec![
             Span::styled(" import CSV file: ", Style::new().bold()),

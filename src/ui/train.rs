@@ -19,12 +19,22 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     // The queue gets the rows it needs (header, borders, one per run), up to a third of the screen;
     // at least the settings box's ten rows.
     let queue_rows = (screen.queue.len() as u16 + 3).clamp(10, (area.height / 3).max(10));
+    // Two lines under the queue: the estimated total and what the selected estimate rests on.
+    let plan = super::estimates::shown(app);
+    let queue_rows = queue_rows + if plan { 2 } else { 0 };
     let [top, progress, log] = Layout::vertical([
         Constraint::Length(queue_rows),
         Constraint::Length(progress_height(screen)),
         Constraint::Min(3),
     ])
     .areas(area);
+    let top = if plan {
+        let [top, lines] = Layout::vertical([Constraint::Min(3), Constraint::Length(2)]).areas(top);
+        super::estimates::draw_plan(frame, lines, app);
+        top
+    } else {
+        top
+    };
     let [queue, settings] = Layout::horizontal([Constraint::Min(30), Constraint::Length(24)]).areas(top);
     draw_queue(frame, queue, app);
     draw_settings(frame, settings, screen);
@@ -134,6 +144,15 @@ fn draw_queue(frame: &mut Frame, area: Rect, app: &App) {
         )
         .right(),
     );
+    if super::estimates::shown(app) {
+        // Estimates before training (issue 19): time always, energy and CO2 where there is room.
+        let plan = &app.estimates.queue;
+        let est: Vec<[String; 3]> =
+            entries.iter().map(|(_, e)| super::estimates::cells(plan, e.id, &e.state)).collect();
+        for (k, (title, drop)) in [("est. time", 0), ("est. energy", 3), ("est. CO2", 4)].into_iter().enumerate() {
+            columns.push(TextColumn::new(title, est.iter().map(|c| c[k].clone()).collect()).drop(drop));
+        }
+    }
     let widths = layout(&columns, area.width.saturating_sub(2) as usize, 1);
     let shown: Vec<(usize, usize)> = widths.iter().enumerate().filter_map(|(c, w)| w.map(|w| (c, w))).collect();
     let header_style = Style::new().add_modifier(Modifier::BOLD).fg(Color::Yellow);
