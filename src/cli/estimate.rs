@@ -51,7 +51,7 @@ pub fn plan_line(plan: &Plan) -> String {
 pub fn show_calibration_progress() {
     use crate::progress::{Progress, Unit, WhenPlain};
     let slot: std::sync::Mutex<Option<Progress>> = std::sync::Mutex::new(None);
-    super::calibration::set_progress_hook(Box::new(move |done: usize, all: usize, bench: &str| {
+    crate::estimate::calibration::set_progress_hook(Box::new(move |done: usize, all: usize, bench: &str| {
         let Ok(mut bar) = slot.lock() else { return };
         if done == 0 {
             let label = "calibrating this machine for estimates";

@@ -699,7 +699,7 @@ fn import_with_progress(store: &RunStore, file: &std::path::Path) -> Result<crat
 }
 
 pub fn run(home: &Home, command: Command) -> Result<()> {
-    crate::estimate::cli::show_calibration_progress();
+    crate::cli::estimate::show_calibration_progress();
     let store = RunStore::new(home.runs_file());
     match command {
         Command::Tui => unreachable!("the TUI is started by main"),

@@ -16,7 +16,7 @@ use crate::results::analysis::{Family, Paired, ParamsGroup, fraction_label};
 use crate::results::rank::Variant;
 
 use super::table::text_table;
-use crate::format::{TextColumn, fit, number, share, sig, signed, signed_sig};
+use crate::format::{TextColumn, fit, number, share, signed, signed_sig};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let screen = &app.analyses;
