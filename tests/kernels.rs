@@ -187,3 +187,40 @@ fn batch_norm_and_its_gradients_equal_the_definition() {
     assert_close("batch norm dgamma", &read(gt.grad(&grads).unwrap()), &dg);
     assert_close("batch norm dbeta", &read(bt.grad(&grads).unwrap()), &db);
 }
+
+/// The element-wise paths the patch changed (in-place branch-free mask fill, scalar and unary ops
+/// on every thread above 256 Ki elements): relu6 (two clamps = two mask fills forward and two in
+/// the gradient), relu, scalar arithmetic and sqrt, checked element by element against plain
+/// Rust, on sizes below and above the parallel threshold, fresh (in place) and shared (copied).
+#[test]
+fn element_wise_ops_equal_plain_loops_on_small_and_large_tensors() {
+    let device = Device::flex().autodiff();
+    for n in [7usize, 1000, 300_000, 1 << 20] {
+        let v: Vec<f32> = values(n, n as u64).iter().map(|x| x * 8.0).collect();
+        let dy = values(n, n as u64 + 1);
+        let x = tensor(&v, [n], &device).require_grad();
+        let y = burn::tensor::activation::relu6(x.clone());
+        let grads = (y.clone() * tensor(&dy, [n], &device)).sum().backward();
+        let want: Vec<f32> = v.iter().map(|x| x.clamp(0.0, 6.0)).collect();
+        assert_eq!(read(y), want, "relu6 forward, {n} elements");
+        let want: Vec<f32> = v.iter().zip(&dy).map(|(x, d)| if *x < 0.0 || *x > 6.0 { 0.0 } else { *d }).collect();
+        assert_eq!(read(x.grad(&grads).unwrap()), want, "relu6 gradient, {n} elements");
+
+        let x = tensor(&v, [n], &device).require_grad();
+        let y = burn::tensor::activation::relu(x.clone());
+        let grads = (y.clone() * tensor(&dy, [n], &device)).sum().backward();
+        assert_eq!(read(y), v.iter().map(|x| x.max(0.0)).collect::<Vec<_>>(), "relu, {n} elements");
+        let want: Vec<f32> = v.iter().zip(&dy).map(|(x, d)| if *x > 0.0 { *d } else { 0.0 }).collect();
+        assert_eq!(read(x.grad(&grads).unwrap()), want, "relu gradient, {n} elements");
+
+        // Plain tensors: a fresh one is updated in place, a shared one (cloned) is copied.
+        let plain = Device::flex();
+        let t = tensor(&v, [n], &plain);
+        let shared = t.clone();
+        let scaled = t.mul_scalar(0.5).add_scalar(3.0);
+        assert_eq!(read(scaled), v.iter().map(|x| x * 0.5 + 3.0).collect::<Vec<_>>(), "scalar ops, {n}");
+        let root = shared.clone().abs().sqrt();
+        assert_eq!(read(root), v.iter().map(|x| x.abs().sqrt()).collect::<Vec<_>>(), "abs then sqrt, {n}");
+        assert_eq!(read(shared), v, "the shared input is unchanged, {n}");
+    }
+}
