@@ -33,7 +33,8 @@ mod tests {
 
     #[test]
     fn a_prefix_lists_what_it_starts_and_at_most_three() {
-        let known = ["mobilenetv2_100", "mobilenetv3_large_100", "mobilenetv3_small_100", "mobilenetv4_conv_small", "resnet18"];
+        let known =
+            ["mobilenetv2_100", "mobilenetv3_large_100", "mobilenetv3_small_100", "mobilenetv4_conv_small", "resnet18"];
         let names = closest("mobilenet", known, 3);
         assert_eq!(names.len(), 3);
         assert!(names.iter().all(|n| n.starts_with("mobilenet")), "{names:?}");

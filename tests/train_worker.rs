@@ -8,8 +8,8 @@ use std::time::Duration;
 use pepr::home::Home;
 use pepr::results::record::RunStatus;
 use pepr::results::store::RunStore;
-use pepr::train::TrainConfig;
 use pepr::run::worker::{Job, RunMessage, RunUpdate, spawn_run};
+use pepr::train::TrainConfig;
 
 fn job(id: u64, epochs: usize, fraction: f64) -> Job {
     Job { id, config: TrainConfig { epochs, fraction, seed: 1, ..TrainConfig::new("pepr_lenet5", "synthetic") } }

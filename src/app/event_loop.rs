@@ -315,8 +315,7 @@ pub fn run_tui(home: Home, draw: fn(&mut ratatui::Frame, &App)) -> Result<()> {
                     Message::Run(message) => {
                         let ended = matches!(
                             message.update,
-                            crate::run::worker::RunUpdate::Finished { .. }
-                                | crate::run::worker::RunUpdate::Failed(_)
+                            crate::run::worker::RunUpdate::Finished { .. } | crate::run::worker::RunUpdate::Failed(_)
                         );
                         if ended && run.as_ref().is_some_and(|h| h.job == message.job) {
                             // Its last message: the thread is ending.

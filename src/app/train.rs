@@ -7,8 +7,8 @@ use crossterm::event::KeyEvent;
 use super::plural;
 
 use crate::results::record::RunStatus;
-use crate::train::backend::Backend;
 use crate::run::worker::{Job, RunMessage, RunUpdate};
+use crate::train::backend::Backend;
 use crate::train::{Input, Metric, TrainConfig};
 
 /// Where a queued run stands.

@@ -5,9 +5,9 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 
+use crate::cli::{DataCommand, Format};
 use crate::data::registry::{self, Availability, Kind};
 use crate::data::{download, medmnist};
-use crate::cli::{DataCommand, Format};
 use crate::format::human_count;
 
 pub fn run(command: DataCommand, data_dir: &Path) -> Result<()> {

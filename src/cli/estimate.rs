@@ -7,9 +7,9 @@ use std::path::Path;
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
+use crate::estimate::budget::{Budget, Fit};
 use crate::estimate::{Estimate, Plan, Range, Totals, accuracy, plan};
 use crate::home::Home;
-use crate::estimate::budget::{Budget, Fit};
 use crate::results::store::RunStore;
 use crate::train::TrainConfig;
 

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 
 use anyhow::{Result, anyhow, bail};
 
+use crate::cli::MetricArg;
 use crate::grid::names::parse_rename;
 use crate::grid::spec::{GridSpec, Start};
 use crate::grid::{CellState, cell_states, expand};
-use crate::cli::MetricArg;
 use crate::home::Home;
 use crate::results::store::RunStore;
 use crate::train::TrainConfig;

@@ -8,15 +8,15 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use chrono::Utc;
 
-use crate::train::record::new_run_id;
-use crate::run::{
-    Destination, Stored, check_start, load_dataset, preflight, store_metered, store_outcome_to, train_metered,
-};
-use crate::train::{Event, TrainConfig};
 use crate::home::Home;
 use crate::meter::RunMeters;
 use crate::progress::{Progress, Unit, WhenPlain};
 use crate::results::record::{RunRecord, RunStatus};
+use crate::run::{
+    Destination, Stored, check_start, load_dataset, preflight, store_metered, store_outcome_to, train_metered,
+};
+use crate::train::record::new_run_id;
+use crate::train::{Event, TrainConfig};
 
 /// Training progress on stderr (see [`crate::progress`]): a bar over the run's steps on a
 /// terminal, with the loss and live meters; plain lines otherwise, at most one per tenth of the run

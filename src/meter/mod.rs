@@ -5,9 +5,9 @@
 //!
 //! Every figure carries its source: "measured (NVML)", "measured (RAPL)" or "estimated (TDP x load)".
 
+pub mod backend;
 pub mod band;
 pub mod bench;
-pub mod backend;
 pub mod doctor;
 pub mod emissions;
 pub mod estimate;

@@ -17,11 +17,11 @@ use super::rapl::{self, Rapl};
 use super::sampler::{self, Sampler, Snapshot};
 use super::source::EnergySource;
 use crate::catalog::{self, Cost, Spec};
+use crate::data::Input;
+use crate::meter::backend::Backend;
 use crate::results::record::{
     ENERGY_SCOPE_CARBONTRACKER, ENERGY_SCOPE_PEPR, MeterDetail, PowerSource, Prediction, RunRecord, TimeScope,
 };
-use crate::data::Input;
-use crate::meter::backend::Backend;
 
 /// What the energy of a run trained here covers.
 pub const ENERGY_SCOPE: &str = "training and evaluation: the whole run from building the network to the last test evaluation \

@@ -366,8 +366,7 @@ fn append_in_place(path: &Path, bytes: &[u8], write: WriteFn) -> Result<()> {
 /// Replaces `path` by `bytes`: written to a temporary file beside it, synced, renamed over it, and
 /// the folder synced, so a crash leaves the old file or the new one, never a mix.
 fn replace_atomically(path: &Path, bytes: &[u8], write: WriteFn) -> Result<()> {
-    crate::files::write_with(path, |out| write(out, bytes))
-        .with_context(|| format!("{} is unchanged", path.display()))
+    crate::files::write_with(path, |out| write(out, bytes)).with_context(|| format!("{} is unchanged", path.display()))
 }
 
 /// Parses store bytes line by line; bad lines become warnings.

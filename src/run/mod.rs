@@ -9,10 +9,6 @@ use chrono::{DateTime, Utc};
 pub mod worker;
 
 // `check` belongs to the settings (train), where SLURM submission can reach it; `run::check` stays a name.
-pub use crate::train::check;
-use crate::train::record::build_record;
-use crate::train::{Event, Outcome, TrainConfig, input_for};
-use crate::weights::checkpoint::{Meta, save_checkpoint};
 use crate::catalog;
 use crate::data::{Dataset, registry};
 use crate::home::Home;
@@ -20,6 +16,10 @@ use crate::meter::RunMeters;
 use crate::meter::session::MeterReport;
 use crate::results::record::{RunRecord, RunStatus, SlurmTask};
 use crate::results::store::RunStore;
+pub use crate::train::check;
+use crate::train::record::build_record;
+use crate::train::{Event, Outcome, TrainConfig, input_for};
+use crate::weights::checkpoint::{Meta, save_checkpoint};
 
 /// Checks the settings, finds and loads the dataset, and checks the architecture can take it.
 pub fn load_dataset(config: &TrainConfig, data_dir: &Path) -> Result<Dataset> {
@@ -52,7 +52,9 @@ pub fn train_metered(
     home: &Home,
     on_event: &mut (dyn FnMut(Event, &mut RunMeters) + Send),
 ) -> Result<(Outcome, MeterReport)> {
-    crate::train::threads::with_threads(config.threads, || train_metered_here(config, dataset, device, stop, home, on_event))?
+    crate::train::threads::with_threads(config.threads, || {
+        train_metered_here(config, dataset, device, stop, home, on_event)
+    })?
 }
 
 fn train_metered_here(

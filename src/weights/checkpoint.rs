@@ -8,9 +8,9 @@ use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use crate::data::Input;
 use crate::catalog::net::Net;
 use crate::catalog::{self, Spec};
+use crate::data::Input;
 
 /// The weights file inside a checkpoint directory.
 pub const WEIGHTS_FILE: &str = "model.bpk";

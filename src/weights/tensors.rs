@@ -79,7 +79,10 @@ fn f16_to_f32(bits: u16) -> f32 {
 fn floats(dtype: &str, bytes: &[u8]) -> Option<Vec<f32>> {
     Some(match dtype {
         "F32" => bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
-        "F64" => bytes.chunks_exact(8).map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32).collect(),
+        "F64" => bytes
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32)
+            .collect(),
         "F16" => bytes.chunks_exact(2).map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]]))).collect(),
         "BF16" => {
             bytes.chunks_exact(2).map(|b| f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16)).collect()
@@ -110,10 +113,8 @@ fn parse_safetensors(bytes: &[u8]) -> Result<StateDict> {
 
 /// Writes float32 tensors as a safetensors file, replacing `path` whole (see [`crate::files`]).
 pub fn write_safetensors(path: &Path, state: &StateDict) -> Result<()> {
-    let bytes: Vec<(&String, Vec<u8>, &Vec<usize>)> = state
-        .iter()
-        .map(|(name, t)| (name, t.data.iter().flat_map(|v| v.to_le_bytes()).collect(), &t.shape))
-        .collect();
+    let bytes: Vec<(&String, Vec<u8>, &Vec<usize>)> =
+        state.iter().map(|(name, t)| (name, t.data.iter().flat_map(|v| v.to_le_bytes()).collect(), &t.shape)).collect();
     let views = bytes
         .iter()
         .map(|(name, data, shape)| {

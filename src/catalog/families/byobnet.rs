@@ -12,9 +12,9 @@
 //! the shape changes and the activation after the sum, an optional 1x1 `final_conv`, and the head.
 //! Group size 1 makes a convolution depthwise.
 
+use crate::catalog::ModelKind;
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Pool, Result};
 use crate::catalog::{Entry, Spec};
-use crate::catalog::ModelKind;
 
 const REPVGG_PAPER: &str = "https://arxiv.org/abs/2101.03697";
 

@@ -3,9 +3,9 @@
 //! convolution ("same" padding, bias) + activation + batch norm, and a pointwise convolution (bias)
 //! + activation + batch norm; global average pooling and a linear `head`.
 
+use crate::catalog::ModelKind;
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Result};
 use crate::catalog::{Entry, Spec};
-use crate::catalog::ModelKind;
 
 const PAPER: &str = "https://arxiv.org/abs/2201.09792";
 

@@ -4,9 +4,9 @@
 //! LayerNorm2d, a 1x1-convolution MLP with GELU and layer scale `gamma`, added to the block input,
 //! and timm's NormMlpClassifierHead (global average pool, LayerNorm2d, flatten, fc).
 
+use crate::catalog::ModelKind;
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Result};
 use crate::catalog::{Entry, Spec};
-use crate::catalog::ModelKind;
 
 const CONVNEXT_PAPER: &str = "https://arxiv.org/abs/2201.03545";
 

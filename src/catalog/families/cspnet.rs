@@ -11,9 +11,9 @@
 //! Blocks are residual: bottleneck (1x1, grouped 3x3, linear 1x1, add, activation) or dark (1x1,
 //! 3x3, add). The head is global average pooling and `head.fc`.
 
+use crate::catalog::ModelKind;
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Pool, Result};
 use crate::catalog::{Entry, Spec};
-use crate::catalog::ModelKind;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StageType {

@@ -7,9 +7,9 @@
 //! timm concatenates all earlier outputs afresh in every layer; here each layer appends its output
 //! to a running concatenation, which is the same tensor (concatenation costs nothing in fvcore).
 
+use crate::catalog::ModelKind;
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Pool, Result};
 use crate::catalog::{Entry, Spec};
-use crate::catalog::ModelKind;
 
 const PAPER: &str = "https://arxiv.org/abs/1608.06993";
 

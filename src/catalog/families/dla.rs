@@ -7,9 +7,9 @@
 //! (one-level trees only), and `level_root` trees also feed that pooled input to the deepest root.
 //! The head is global average pooling, a 1x1 convolution `fc` with bias, then flatten.
 
+use crate::catalog::ModelKind;
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Pool, Result};
 use crate::catalog::{Entry, Spec};
-use crate::catalog::ModelKind;
 
 const PAPER: &str = "https://arxiv.org/abs/1707.06484";
 

@@ -9,9 +9,9 @@
 //! (`fc_act_layer='elu'`), but its nested norm-act partial keeps ReLU, and the catalog follows what
 //! timm 1.0.31 computes.
 
+use crate::catalog::ModelKind;
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Pool, Result};
 use crate::catalog::{Entry, Spec};
-use crate::catalog::ModelKind;
 
 const PAPER: &str = "https://arxiv.org/abs/1707.01629";
 const EPS: f64 = 1e-3;

@@ -14,9 +14,9 @@
 //! Squeeze-excite takes `x.mean((2, 3))` (a `mean`, which fvcore does not count), while the
 //! classifier heads pool with `adaptive_avg_pool2d` (counted).
 
+use crate::catalog::ModelKind;
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Result, ShapeError};
 use crate::catalog::{Entry, Spec};
-use crate::catalog::ModelKind;
 
 // ---------------------------------------------------------------------------------------------
 // Channel rounding

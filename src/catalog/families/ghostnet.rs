@@ -8,9 +8,9 @@
 //! 1x1 `conv_head` with bias, ReLU, and the classifier.
 
 use super::efficientnet::make_divisible;
+use crate::catalog::ModelKind;
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Result};
 use crate::catalog::{Entry, Spec};
-use crate::catalog::ModelKind;
 
 /// One bottleneck: kernel, expansion width, output width, SE ratio, stride (`cfgs` in timm).
 type Layer = (usize, usize, usize, f64, usize);

@@ -7,9 +7,9 @@
 //! with strided 3x3 convs (with bias), a 1x1 conv to 2048 (`final_layer`), pooling and `classifier`.
 //! Blocks are timm's ResNet BasicBlock and Bottleneck.
 
+use crate::catalog::ModelKind;
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Result};
 use crate::catalog::{Entry, Spec};
-use crate::catalog::ModelKind;
 
 /// (modules, blocks per branch, widths) per stage 2..4; stage 1 is four bottlenecks of width 64.
 #[derive(Clone, Copy, Debug)]

@@ -5,9 +5,9 @@
 //! with average-pool (3x3, stride 1, padding 1) or max-pool (3x3, stride 2) branches; global
 //! average pooling and `fc`.
 
+use crate::catalog::ModelKind;
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Pool, Result};
 use crate::catalog::{Entry, Spec};
-use crate::catalog::ModelKind;
 
 const PAPER: &str = "https://arxiv.org/abs/1512.00567";
 

@@ -3,10 +3,10 @@
 //! then across channels (LayerNorm, GELU MLP, residual), a final LayerNorm, the mean over tokens and
 //! a linear head. The token MLP's width follows the input, as timm's `create_model(..., img_size=S)`.
 
+use crate::catalog::ModelKind;
 use crate::catalog::families::vit::check_patches;
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Result};
 use crate::catalog::{Entry, Spec};
-use crate::catalog::ModelKind;
 
 /// timm's LayerNorm epsilon for Mixers.
 const EPS: f64 = 1e-6;

@@ -7,9 +7,9 @@
 //! The per-stage widths, depths and groups are timm's `generate_regnet` output for the model's
 //! (w0, wa, wm, depth, group size), written out as a table rather than recomputed.
 
+use crate::catalog::ModelKind;
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Result};
 use crate::catalog::{Entry, Spec};
-use crate::catalog::ModelKind;
 
 /// (depth, width, groups) per stage.
 #[derive(Clone, Copy, Debug)]

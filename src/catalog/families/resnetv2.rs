@@ -4,9 +4,9 @@
 //! first block of a stage projects the pre-activated input with a strided 1x1 conv, the others add
 //! their raw input), a final batch norm + ReLU `norm`, and a classifier head.
 
+use crate::catalog::ModelKind;
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Pool, Result};
 use crate::catalog::{Entry, Spec};
-use crate::catalog::ModelKind;
 
 pub static ENTRIES: &[Entry] = &[Entry {
     name: "resnetv2_50",

@@ -4,9 +4,9 @@
 //! first block, the stage's first output carried along as a skip), a head of four more conv layers
 //! and a linear classifier on global average pooling. Every conv is `nn.Sequential(conv, bn, relu)`.
 
+use crate::catalog::ModelKind;
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Result};
 use crate::catalog::{Entry, Spec};
-use crate::catalog::ModelKind;
 
 const PAPER: &str = "https://arxiv.org/abs/1907.00837";
 

@@ -5,9 +5,9 @@
 //! bottleneck widens to 2 x then 4 x planes with a grouped 3x3. Squeeze-excite (`se_module`) is
 //! mean, 1x1 conv `fc1` (bias) to channels / 16, ReLU, 1x1 conv `fc2` (bias), sigmoid gate.
 
+use crate::catalog::ModelKind;
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Pool, Result};
 use crate::catalog::{Entry, Spec};
-use crate::catalog::ModelKind;
 
 const PAPER: &str = "https://arxiv.org/abs/1709.01507";
 

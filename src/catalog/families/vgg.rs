@@ -4,9 +4,9 @@
 //! 4096 -> 4096, each with ReLU, which first average-pools maps smaller than 7x7 up to 7x7
 //! (`adaptive_avg_pool2d`, counted by fvcore); `head` is global average pooling and a linear layer.
 
+use crate::catalog::ModelKind;
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Pool, Result, Shape};
 use crate::catalog::{Entry, Spec};
-use crate::catalog::ModelKind;
 
 const PAPER: &str = "https://arxiv.org/abs/1409.1556";
 

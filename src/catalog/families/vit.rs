@@ -8,9 +8,9 @@
 //! `scaled_dot_product_attention`, fvcore skips that op as unsupported and counts 0 for it, so the
 //! tests compare with fvcore's non-fused numbers.
 
+use crate::catalog::ModelKind;
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Result, ShapeError};
 use crate::catalog::{Entry, Spec};
-use crate::catalog::ModelKind;
 
 /// timm's LayerNorm epsilon for ViTs.
 const EPS: f64 = 1e-6;

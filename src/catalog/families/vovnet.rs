@@ -6,9 +6,9 @@
 //! squeeze-excite (mean, one 1x1 conv with bias, hard sigmoid gate). Every conv has batch norm and
 //! ReLU (timm's ConvNormAct / SeparableConvNormAct). The head is global average pooling and `head.fc`.
 
+use crate::catalog::ModelKind;
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Pool, Result};
 use crate::catalog::{Entry, Spec};
-use crate::catalog::ModelKind;
 
 const PAPER: &str = "https://arxiv.org/abs/1904.09730";
 

@@ -7,9 +7,9 @@
 //! module and before its second and third separable convs, no norm inside, a plain conv shortcut
 //! on the normalised input, and a final ReLU before the head.
 
+use crate::catalog::ModelKind;
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Result};
 use crate::catalog::{Entry, Spec};
-use crate::catalog::ModelKind;
 
 const PAPER: &str = "https://arxiv.org/abs/1610.02357";
 
