@@ -132,7 +132,7 @@ pub fn start_label_in(source: Option<&str>, frozen: bool, records: &[RunRecord])
     let Some(run) = found else { return start_label(source, frozen) };
     let p = run.measured_p().map_or("—".to_string(), |p| format!("{p:.3}"));
     // The arch gives way before the P does.
-    let label = format!("run {} P={p}", crate::ui::fit(&crate::text::clean(&run.arch), 14));
+    let label = format!("run {} P={p}", crate::format::fit(&crate::text::clean(&run.arch), 14));
     if frozen { format!("[f] {label}") } else { label }
 }
 

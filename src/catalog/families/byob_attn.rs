@@ -5,9 +5,9 @@
 
 use super::byobnet::BlockType::Bottle;
 use super::byobnet::{Attn, Byob, Stage, Stem, byob, stage};
+use crate::catalog::ModelKind;
 use crate::catalog::graph::Act;
 use crate::catalog::{Entry, Spec};
-use crate::results::record::ModelKind;
 
 const SE_PAPER: &str = "https://arxiv.org/abs/1709.01507";
 const ECA_PAPER: &str = "https://arxiv.org/abs/1910.03151";

@@ -9,9 +9,9 @@
 //! changes); a 1x1 `final_conv` to 2 x the last width, gamma-GELU, and the classifier head.
 
 use super::resnet::squeeze_excite;
+use crate::catalog::ModelKind;
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Pool, Result, Shape};
 use crate::catalog::{Entry, Spec};
-use crate::results::record::ModelKind;
 
 const PAPER: &str = "https://arxiv.org/abs/2102.06171";
 /// DeepMind's gamma for GELU (timm's `_nonlin_gamma`): keeps activations' variance near 1.

@@ -4,8 +4,8 @@
 
 use super::resnet::Block::Bottleneck;
 use super::resnet::{self, Aa, Config as R, Stem};
+use crate::catalog::ModelKind;
 use crate::catalog::{Entry, Spec};
-use crate::results::record::ModelKind;
 
 const SE_PAPER: &str = "https://arxiv.org/abs/1709.01507";
 const ECA_PAPER: &str = "https://arxiv.org/abs/1910.03151";
