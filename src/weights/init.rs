@@ -81,6 +81,10 @@ pub enum Scheme {
     /// mlp_mixer.py: linear layers Xavier-uniform, biases zero (normal(1e-6) inside the MLPs), the head
     /// zero, the stem Lecun-normal with zero bias.
     Mixer,
+    /// nfnet.py: every convolution (weight-standardised ones included) Kaiming-normal fan-in with gain 1
+    /// (`nonlinearity='linear'`) and zero bias, the classifier normal(0.01) with zero bias; the
+    /// standardised convolutions' `gain` starts at 1 and `skipinit_gain` at 0.
+    NfNet,
 }
 
 impl Scheme {
@@ -101,6 +105,7 @@ impl Scheme {
             "inception" => Scheme::Inception,
             "vit" => Scheme::Vit,
             "mlp-mixer" => Scheme::Mixer,
+            "nfnet" => Scheme::NfNet,
             _ => Scheme::PyTorch,
         }
     }
@@ -113,6 +118,12 @@ enum Part {
     Bias,
     /// A batch-norm running statistic: starts at this value.
     Stat(f64),
+    /// A weight-standardised convolution's per-channel `gain`.
+    Gain,
+}
+
+fn node_gain(part: Part) -> bool {
+    part == Part::Gain
 }
 
 /// PyTorch's default for a weight or bias with `fan_in` inputs.
@@ -144,8 +155,18 @@ fn rule(scheme: Scheme, node: &Node, part: Part, weight: &[usize], last_norm: bo
         return Dist::Const(value);
     }
     match &node.op {
-        Op::Conv2d(conv) => {
+        // A weight-standardised convolution is an nn.Conv2d to timm's init loops; its gain starts at 1.
+        Op::StdConv2d { .. } if node_gain(part) => ONE,
+        Op::Conv2d(conv) | Op::StdConv2d { conv, .. } => {
             let fan_in = weight[1] * weight[2] * weight[3];
+            // Global context attention keeps its own `reset_parameters` (the family's init passes it by):
+            // the attention map Kaiming-normal fan-in, the added MLP's last layer zero.
+            if part == Part::Weight && node.name.ends_with("attn.conv_attn") {
+                return normal((2.0 / fan_in as f64).sqrt());
+            }
+            if part == Part::Weight && node.name.ends_with("attn.mlp_add.fc2") {
+                return ZERO;
+            }
             match (scheme, part) {
                 (ResNetV2, Part::Weight) if node.name.starts_with("head.fc") => normal(0.01),
                 (Goog | Byob, Part::Weight) => fan_out_per_group(weight, conv.groups),
@@ -155,7 +176,8 @@ fn rule(scheme: Scheme, node: &Node, part: Part, weight: &[usize], last_norm: bo
                 (ConvNext, Part::Weight) => Dist::TruncNormal(0.02),
                 (Inception, Part::Weight) => Dist::TruncNormal(0.1),
                 (Mixer, Part::Weight) => Dist::LecunNormal { fan_in },
-                (Goog | ResNetV2 | Byob | Csp | Vgg | ConvNext | Mixer, Part::Bias) => ZERO,
+                (NfNet, Part::Weight) => normal((1.0 / fan_in as f64).sqrt()),
+                (Goog | ResNetV2 | Byob | Csp | Vgg | ConvNext | Mixer | NfNet, Part::Bias) => ZERO,
                 _ => pytorch(fan_in),
             }
         }
@@ -164,12 +186,15 @@ fn rule(scheme: Scheme, node: &Node, part: Part, weight: &[usize], last_norm: bo
             match (scheme, part) {
                 (Mixer, _) if node.name.starts_with("head") => ZERO,
                 (Goog, Part::Weight) => Dist::Uniform(1.0 / (out as f64).sqrt()),
-                (ResNetV2 | Byob | Csp | Vgg, Part::Weight) => normal(0.01),
+                (ResNetV2 | Byob | Csp | Vgg | NfNet, Part::Weight) => normal(0.01),
                 (ConvNext | Vit, Part::Weight) => Dist::TruncNormal(0.02),
                 (Inception, Part::Weight) => Dist::TruncNormal(0.1),
                 (Mixer, Part::Weight) => Dist::Uniform((6.0 / (fan_in + out) as f64).sqrt()),
                 (Mixer, Part::Bias) if node.name.contains("mlp") => normal(1e-6),
-                (Goog | ResNetV2 | VovNet | Byob | Csp | DenseNet | Vgg | ConvNext | Vit | Mixer, Part::Bias) => ZERO,
+                (
+                    Goog | ResNetV2 | VovNet | Byob | Csp | DenseNet | Vgg | ConvNext | Vit | Mixer | NfNet,
+                    Part::Bias,
+                ) => ZERO,
                 _ => pytorch(fan_in),
             }
         }
@@ -190,6 +215,10 @@ fn rule(scheme: Scheme, node: &Node, part: Part, weight: &[usize], last_norm: bo
         }
         // ConvNeXt's layer scale starts at 1e-6 (ls_init_value), as the module builds it.
         Op::LayerScale => Dist::Const(1e-6),
+        // ECA's nn.Conv1d: no timm init loop touches it (they match nn.Conv2d), so PyTorch's default.
+        Op::ChannelConv { kernel } => pytorch(*kernel),
+        // NFNet's skipinit: the residual branch starts switched off.
+        Op::ScalarGain => ZERO,
         Op::ClassToken => normal(1e-6),
         Op::PositionEmbedding => Dist::TruncNormal(0.02),
         _ => ZERO,
@@ -299,7 +328,11 @@ pub fn timm_state(graph: &Graph, scheme: Scheme, seed: u64) -> StateDict {
     for node in &graph.nodes {
         let c = graph.input_of(node).features();
         let weight: Vec<usize> = match &node.op {
-            Op::Conv2d(conv) => vec![conv.out, c / conv.groups, conv.kernel, conv.kernel_w],
+            Op::Conv2d(conv) | Op::StdConv2d { conv, .. } => {
+                vec![conv.out, c / conv.groups, conv.kernel, conv.kernel_w]
+            }
+            Op::ChannelConv { kernel } => vec![1, 1, *kernel],
+            Op::ScalarGain => vec![],
             Op::Linear { out, .. } => vec![*out, c],
             Op::BatchNorm { .. } | Op::LayerNorm { .. } | Op::LayerScale => vec![c],
             Op::ClassToken => vec![1, 1, c],
@@ -322,6 +355,14 @@ pub fn timm_state(graph: &Graph, scheme: Scheme, seed: u64) -> StateDict {
                     put("bias", Part::Bias, vec![conv.out]);
                 }
             }
+            Op::StdConv2d { conv, .. } => {
+                put("weight", Part::Weight, weight.clone());
+                if conv.bias {
+                    put("bias", Part::Bias, vec![conv.out]);
+                }
+                put("gain", Part::Gain, vec![conv.out, 1, 1, 1]);
+            }
+            Op::ChannelConv { .. } => put("weight", Part::Weight, weight.clone()),
             Op::Linear { out, bias } => {
                 put("weight", Part::Weight, weight.clone());
                 if *bias {
@@ -352,6 +393,30 @@ pub fn timm_net(graph: Graph, family: &str, seed: u64, device: &Device) -> Resul
 mod tests {
     use super::*;
     use crate::catalog::{self, Spec};
+
+    /// Every parameter the loader expects is drawn (else `train::init_net` panics): the ops only the
+    /// newer families have (weight-standardised convolutions, scalar gains, ECA's 1-D convolution).
+    #[test]
+    fn the_initial_state_is_complete_for_every_kind_of_layer() {
+        for arch in ["dm_nfnet_f0", "ecaresnet26t", "eca_resnet33ts", "gcresnet33ts", "gluon_xception65", "cspresnet50"]
+        {
+            let entry = catalog::find(arch).unwrap();
+            let graph = entry.graph(&Spec::new(3, 10, 32)).unwrap();
+            let state = timm_state(&graph, Scheme::of_family(entry.family), 0);
+            let mut want: Vec<String> =
+                crate::weights::load::expected_keys(&graph).into_iter().map(|(k, _)| k).collect();
+            let mut have: Vec<String> = state.keys().cloned().collect();
+            want.sort();
+            have.sort();
+            assert_eq!(have, want, "{arch}");
+            if arch == "dm_nfnet_f0" {
+                assert!(state.iter().any(|(k, t)| k.ends_with("skipinit_gain") && t.data.iter().all(|v| *v == 0.0)));
+                assert!(
+                    state.iter().filter(|(k, _)| k.ends_with(".gain")).all(|(_, t)| t.data.iter().all(|v| *v == 1.0))
+                );
+            }
+        }
+    }
 
     fn names_zeroed(arch: &str) -> Vec<String> {
         let entry = catalog::find(arch).unwrap();
