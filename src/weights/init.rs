@@ -122,10 +122,6 @@ enum Part {
     Gain,
 }
 
-fn node_gain(part: Part) -> bool {
-    part == Part::Gain
-}
-
 /// PyTorch's default for a weight or bias with `fan_in` inputs.
 fn pytorch(fan_in: usize) -> Dist {
     Dist::Uniform(1.0 / (fan_in.max(1) as f64).sqrt())
@@ -156,7 +152,7 @@ fn rule(scheme: Scheme, node: &Node, part: Part, weight: &[usize], last_norm: bo
     }
     match &node.op {
         // A weight-standardised convolution is an nn.Conv2d to timm's init loops; its gain starts at 1.
-        Op::StdConv2d { .. } if node_gain(part) => ONE,
+        Op::StdConv2d { .. } if part == Part::Gain => ONE,
         Op::Conv2d(conv) | Op::StdConv2d { conv, .. } => {
             let fan_in = weight[1] * weight[2] * weight[3];
             // Global context attention keeps its own `reset_parameters` (the family's init passes it by):
