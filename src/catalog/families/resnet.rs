@@ -238,10 +238,15 @@ fn block(g: &mut GraphBuilder, name: &str, x: Id, config: &Config, planes: usize
 /// timm's SEModule: spatial mean, 1x1 conv `fc1` (bias) to `reduced`, ReLU, 1x1 conv `fc2`
 /// (bias) back, sigmoid, times the input.
 pub fn squeeze_excite(g: &mut GraphBuilder, name: &str, x: Id, reduced: usize) -> Result<Id> {
+    squeeze_excite_act(g, name, x, reduced, Act::Relu)
+}
+
+/// [`squeeze_excite`] with another activation (CSPNet passes the network's).
+pub fn squeeze_excite_act(g: &mut GraphBuilder, name: &str, x: Id, reduced: usize, act: Act) -> Result<Id> {
     let channels = g.channels(x);
     let s = g.spatial_mean(&format!("{name}.mean"), x)?;
     let s = g.conv(&format!("{name}.fc1"), s, Conv::new(reduced, 1, 1).bias(true))?;
-    let s = g.act(&format!("{name}.act"), s, Act::Relu);
+    let s = g.act(&format!("{name}.act"), s, act);
     let s = g.conv(&format!("{name}.fc2"), s, Conv::new(channels, 1, 1).bias(true))?;
     let s = g.act(&format!("{name}.gate"), s, Act::Sigmoid);
     g.gate(&format!("{name}.mul"), x, s)
