@@ -313,15 +313,18 @@ pub struct SeLayer {
     /// Reduction ratio relative to the expanded (SE input) channels; otherwise relative to the
     /// block's input channels (`se_ratio / exp_ratio`).
     pub from_exp: bool,
+    /// `se_layer='gc'`: timm's GlobalContext (attention pooling, a layer-normed 1x1 MLP, sigmoid scale)
+    /// instead of squeeze-excite.
+    pub global_context: bool,
 }
 
 /// `EfficientNet`'s SE: block activation, sigmoid gate, `round`, ratio relative to block input.
 pub const EFFICIENTNET_SE: SeLayer =
-    SeLayer { gate: Act::Sigmoid, force_act: None, rd_round: RdRound::Round, from_exp: false };
+    SeLayer { gate: Act::Sigmoid, force_act: None, rd_round: RdRound::Round, from_exp: false, global_context: false };
 
 /// `MobileNetV3`'s SE: ReLU, hard-sigmoid gate, `round_channels`, ratio relative to the expansion.
 pub const MOBILENETV3_SE: SeLayer =
-    SeLayer { gate: Act::HardSigmoid, force_act: Some(Act::Relu), rd_round: RdRound::Divisible(8), from_exp: true };
+    SeLayer { gate: Act::HardSigmoid, force_act: Some(Act::Relu), rd_round: RdRound::Divisible(8), from_exp: true, global_context: false };
 
 /// Which timm class wraps the blocks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -554,6 +557,28 @@ pub fn efficientnetv2_rw_m() -> Config {
     }
 }
 
+const EFFICIENTNETV2_S: &[&[&str]] = &[
+    &["cn_r2_k3_s1_e1_c24_skip"],
+    &["er_r4_k3_s2_e4_c48"],
+    &["er_r4_k3_s2_e4_c64"],
+    &["ir_r6_k3_s2_e4_c128_se0.25"],
+    &["ir_r9_k3_s1_e6_c160_se0.25"],
+    &["ir_r15_k3_s2_e6_c256_se0.25"],
+];
+
+/// `gc_efficientnetv2_rw_t`: `_gen_efficientnetv2_s(rw=False)` at channel multiplier 0.8 and depth
+/// multiplier 0.9, stem 24, 1280 head features (both scaled), SiLU, global context for SE.
+pub fn gc_efficientnetv2_rw_t() -> Config {
+    let round_chs = RoundChannels::new(0.8);
+    Config {
+        depth_multiplier: 0.9,
+        stem_size: 24,
+        num_features: round_chs.round(1280),
+        se: SeLayer { global_context: true, ..EFFICIENTNET_SE },
+        ..Config::efficientnet(EFFICIENTNETV2_S, round_chs, Act::Silu)
+    }
+}
+
 const FBNETV3_B: &[&[&str]] = &[
     &["ds_r2_k3_s1_e1_c16"],
     &["ir_r1_k5_s2_e4_c24", "ir_r3_k5_s1_e2_c24"],
@@ -580,6 +605,7 @@ pub fn fbnetv3_b() -> Config {
             force_act: None,
             rd_round: RdRound::Channels(round_chs),
             from_exp: false,
+            global_context: false,
         },
         ..mobilenet_v3(false, 1.0, 1.0)
     }
@@ -663,6 +689,23 @@ fn squeeze_excite(g: &mut GraphBuilder, name: &str, x: Id, rd: usize, act: Act, 
     g.gate(&format!("{name}.se.mul"), x, s)
 }
 
+/// timm's GlobalContext with its defaults (`fuse_scale`, no add) as an `se_layer`: softmax attention
+/// pooling (`conv_attn`), `mlp_scale` (1x1 conv, LayerNorm2d, the block's activation, 1x1 conv) to
+/// `make_divisible(c x ratio, 1, round_limit=0)` channels, a sigmoid gate times the input.
+fn global_context(g: &mut GraphBuilder, name: &str, x: Id, ratio: f64, act: Act) -> Result<Id> {
+    let n = |part: &str| format!("{name}.{part}");
+    let c = g.channels(x);
+    let rd = ((c as f64 * ratio + 0.5) as usize).max(1);
+    let logits = g.conv(&n("conv_attn"), x, Conv::new(1, 1, 1).bias(true))?;
+    let context = g.context_pool(&n("context"), x, logits)?;
+    let m = g.conv(&n("mlp_scale.fc1"), context, Conv::new(rd, 1, 1).bias(true))?;
+    let m = g.layer_norm(&n("mlp_scale.norm"), m, 1e-6)?;
+    let m = g.act(&n("mlp_scale.act"), m, act);
+    let m = g.conv(&n("mlp_scale.fc2"), m, Conv::new(c, 1, 1).bias(true))?;
+    let m = g.act(&n("gate"), m, Act::Sigmoid);
+    g.gate(&n("mul"), x, m)
+}
+
 /// One block, as `EfficientNetBuilder._make_block` configures it.
 struct Block<'a> {
     args: &'a BlockArgs,
@@ -680,6 +723,7 @@ fn block(g: &mut GraphBuilder, name: &str, x: Id, b: &Block, config: &Config) ->
     let a = b.args;
     let se = |g: &mut GraphBuilder, y: Id| -> Result<Id> {
         match b.se_ratio {
+            Some(ratio) if config.se.global_context => global_context(g, &format!("{name}.se"), y, ratio, b.act),
             Some(ratio) => {
                 let rd = config.se.rd_round.apply(g.channels(y) as f64 * ratio);
                 squeeze_excite(g, name, y, rd, config.se.force_act.unwrap_or(b.act), config.se.gate)
@@ -828,6 +872,8 @@ pub static ENTRIES: &[Entry] = &[
     entry!("hardcorenas_a", "hardcorenas", Cnn, "https://arxiv.org/abs/2102.11646", 224, hardcorenas(HARDCORENAS_A)),
     entry!("fbnetv3_b", "fbnet", Cnn, "https://arxiv.org/abs/1812.03443", 224, fbnetv3_b()),
     entry!("efficientnetv2_rw_m", "efficientnet", Cnn, "https://arxiv.org/abs/2104.00298", 320, efficientnetv2_rw_m()),
+    // The paper types it `Other` (model_names.csv) and marks it efficient.
+    entry!("gc_efficientnetv2_rw_t", "efficientnet", Other, "https://arxiv.org/abs/2104.00298", 224, gc_efficientnetv2_rw_t()),
 ];
 
 /// Renames a state dict from efficientnet_pytorch's key names (lukemelas/EfficientNet-PyTorch and
