@@ -243,6 +243,19 @@ per_model!(
     xception41p,
     xception65p,
     xception71,
+    // Issue 15 (zooa): CSPNet, gc_efficientnetv2_rw_t, byoanet attention.
+    cspdarknet53,
+    cs3sedarknet_l,
+    cs3edgenet_x,
+    cs3se_edgenet_x,
+    gc_efficientnetv2_rw_t,
+    botnet26t_256,
+    eca_botnext26ts_256,
+    sebotnet33ts_256,
+    halonet26t,
+    sehalonet33ts,
+    halonet50ts,
+    halo2botnet50ts_256,
 );
 
 #[test]

@@ -29,6 +29,13 @@
 //! - global context (GCNet): the 1x1 attention conv and the MLP's convs and layer norm as usual; the
 //!   context's weighted sum is a `matmul` to fvcore, channels x positions; softmax and the broadcast
 //!   add free;
+//! - bottleneck self-attention (BoTNet, issue 15): every matrix product, as fvcore counts timm's
+//!   (plain matmuls there, never the fused kernel): per head q kᵀ and attention x v, positions² x
+//!   head width each, and the relative position logits, positions x head width x (2 x side - 1) per
+//!   axis; the softmax, the scale, the padding and reshapes of the relative indexing free;
+//! - halo attention (HaloNet): the same products per query over its block's window (the block widened
+//!   by the halo on each side): window² x (q/k + v head width) for q kᵀ and attention x v, and
+//!   head width x (2 x window - 1) per axis for the relative logits; the padding and unfolding free;
 //! - average-pool anti-aliasing (`aa_layer=nn.AvgPool2d`) and average-pool shortcuts: free, as
 //!   fvcore has no handle for `avg_pool2d`.
 //!
@@ -69,6 +76,28 @@ pub fn node_macs(op: &Op, input: Shape, output: Shape) -> u64 {
         Op::BlurPool { .. } => 9 * output.elements(),
         // fvcore's upsample_nearest2d handle: one per output element.
         Op::UpsampleNearest { .. } => output.elements(),
+        // fvcore's matmuls of timm's BottleneckAttn, per head: q kᵀ and attention x v (positions² x
+        // width each) and the relative logits q x tableᵀ (positions x head_qk x (2 x side - 1), per axis).
+        Op::RelPosAttention { heads, head_qk, head_v } => match input {
+            Shape::Map { h, w, .. } => {
+                let n = (h * w) as u64;
+                let rel = n * *head_qk as u64 * (2 * w - 1 + 2 * h - 1) as u64;
+                *heads as u64 * (n * n * (*head_qk + *head_v) as u64 + rel)
+            }
+            _ => 0,
+        },
+        // timm's HaloAttn, per head and query block: q kᵀ and attention x v (block² x window² x width)
+        // and the relative logits (block² x head_qk x (2 x window - 1), per axis).
+        Op::HaloAttention { heads, head_qk, head_v, block, halo } => match output {
+            Shape::Map { h, w, .. } => {
+                let window = (block + 2 * halo) as u64;
+                // The query map holds one block per key block, so its size is blocks x query block side.
+                let queries = (h * w) as u64;
+                let per_query = window * window * (*head_qk + *head_v) as u64 + 2 * *head_qk as u64 * (2 * window - 1);
+                *heads as u64 * queries * per_query
+            }
+            _ => 0,
+        },
         Op::Attention { .. } => match output {
             // q kᵀ and attention x v: two (n x n x d) matrix products over all heads.
             Shape::Tokens { n, d } => 2 * (n * n * d) as u64,

@@ -236,6 +236,28 @@ pub enum Op {
     ContextPool,
     /// A map plus a per-channel `c x 1 x 1` vector, broadcast over positions.
     AddChannels,
+    /// Bottleneck self-attention (timm's BottleneckAttn core) on a fused `qkv` map of `heads x (2 x
+    /// head_qk + head_v)` channels: per head softmax(q kᵀ / √head_qk + relative logits) v over all
+    /// positions, where the relative logits of query (y, x) and key (y', x') are q · height_rel[y' - y +
+    /// H - 1] + q · width_rel[x' - x + W - 1] (learned `pos_embed.height_rel` [2H - 1, head_qk] and
+    /// `pos_embed.width_rel` [2W - 1, head_qk], sized for the map). Output: `heads x head_v` channels.
+    RelPosAttention {
+        heads: usize,
+        head_qk: usize,
+        head_v: usize,
+    },
+    /// Halo attention (timm's HaloAttn core): inputs the queries (`heads x head_qk` channels, one
+    /// `block / stride` square per `block` square of the map) and the fused keys and values (`heads x
+    /// (head_qk + head_v)`, each head's k then v). Each query block attends to its block of the
+    /// key map widened by `halo` on every side (zeros outside), with relative logits as
+    /// [`Op::RelPosAttention`] over that window (tables of 2 x window - 1 rows).
+    HaloAttention {
+        heads: usize,
+        head_qk: usize,
+        head_v: usize,
+        block: usize,
+        halo: usize,
+    },
 }
 
 impl Op {
@@ -253,6 +275,8 @@ impl Op {
                 | Op::StdConv2d { .. }
                 | Op::ScalarGain
                 | Op::ChannelConv { .. }
+                | Op::RelPosAttention { .. }
+                | Op::HaloAttention { .. }
         )
     }
 
@@ -287,6 +311,7 @@ impl Op {
             Op::ChannelConv { .. } => "conv1d",
             Op::ContextPool => "matmul",
             Op::AddChannels => "add",
+            Op::RelPosAttention { .. } | Op::HaloAttention { .. } => "matmul",
         }
     }
 }
@@ -324,6 +349,11 @@ impl Node {
             }
             Op::ScalarGain => 1,
             Op::ChannelConv { kernel } => *kernel as u64,
+            Op::RelPosAttention { head_qk, .. } => match input {
+                Shape::Map { h, w, .. } => ((2 * h - 1 + 2 * w - 1) * head_qk) as u64,
+                _ => 0,
+            },
+            Op::HaloAttention { head_qk, block, halo, .. } => (2 * (2 * (block + 2 * halo) - 1) * head_qk) as u64,
             _ => 0,
         }
     }
@@ -391,6 +421,16 @@ impl Graph {
                 }
                 Op::ScalarGain => add("", vec![]),
                 Op::ChannelConv { kernel } => add("weight", vec![1, 1, *kernel]),
+                Op::RelPosAttention { head_qk, .. } => {
+                    let Shape::Map { h, w, .. } = self.input_of(node) else { unreachable!("checked by the builder") };
+                    add("pos_embed.height_rel", vec![2 * h - 1, *head_qk]);
+                    add("pos_embed.width_rel", vec![2 * w - 1, *head_qk]);
+                }
+                Op::HaloAttention { head_qk, block, halo, .. } => {
+                    let window = block + 2 * halo;
+                    add("pos_embed.height_rel", vec![2 * window - 1, *head_qk]);
+                    add("pos_embed.width_rel", vec![2 * window - 1, *head_qk]);
+                }
                 Op::LayerScale => add("", vec![c]),
                 Op::ClassToken => add("", vec![1, 1, c]),
                 Op::PositionEmbedding => match node.output {
@@ -721,6 +761,43 @@ impl GraphBuilder {
             other => return fail(format!("{name}: attention logits {other} do not match {h}x{w}")),
         }
         Ok(self.push(name, Op::ContextPool, vec![x, logits], Shape::Map { c, h: 1, w: 1 }))
+    }
+
+    /// Bottleneck self-attention with relative position logits (see [`Op::RelPosAttention`]).
+    pub fn rel_pos_attention(&mut self, name: &str, qkv: Id, heads: usize, head_qk: usize, head_v: usize) -> Result<Id> {
+        let (c, h, w) = self.map(name, qkv)?;
+        if c != heads * (2 * head_qk + head_v) {
+            return fail(format!("{name}: {c} channels are not {heads} heads of q, k ({head_qk}) and v ({head_v})"));
+        }
+        Ok(self.push(name, Op::RelPosAttention { heads, head_qk, head_v }, vec![qkv], Shape::Map { c: heads * head_v, h, w }))
+    }
+
+    /// Halo attention (see [`Op::HaloAttention`]) of queries `q` over keys and values `kv`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn halo_attention(
+        &mut self,
+        name: &str,
+        q: Id,
+        kv: Id,
+        heads: usize,
+        head_qk: usize,
+        head_v: usize,
+        block: usize,
+        halo: usize,
+    ) -> Result<Id> {
+        let (qc, qh, qw) = self.map(name, q)?;
+        let (kc, h, w) = self.map(name, kv)?;
+        if !h.is_multiple_of(block) || !w.is_multiple_of(block) {
+            return fail(format!(
+                "{name}: the {h}x{w} feature map here is not a whole number of {block}x{block} halo blocks"
+            ));
+        }
+        let (bh, bw) = (h / block, w / block);
+        if qc != heads * head_qk || kc != heads * (head_qk + head_v) || !qh.is_multiple_of(bh) || qh / bh != qw / bw {
+            return fail(format!("{name}: queries {qc}x{qh}x{qw} do not match keys and values {kc}x{h}x{w}"));
+        }
+        let op = Op::HaloAttention { heads, head_qk, head_v, block, halo };
+        Ok(self.push(name, op, vec![q, kv], Shape::Map { c: heads * head_v, h: qh, w: qw }))
     }
 
     /// `x + v` with `v` of shape `c x 1 x 1`.

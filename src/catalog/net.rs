@@ -9,7 +9,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, conv1d, conv2d, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions, PadMode};
-use burn::tensor::{Device, Tensor, TensorData, activation};
+use burn::tensor::{Device, Int, Tensor, TensorData, activation};
 
 use super::graph::{Act, Graph, Id, Op, Shape};
 
@@ -30,6 +30,48 @@ pub enum Layer {
     Scalar(Param<Tensor<1>>),
     /// A `[1, 1, kernel]` 1-D convolution weight (ECA).
     Kernel1d(Param<Tensor<3>>),
+    /// Relative position tables (timm's PosEmbedRel of BottleneckAttn).
+    RelPos(RelPos),
+}
+
+/// `height_rel` `[2H - 1, d]` and `width_rel` `[2W - 1, d]`.
+#[derive(Module, Debug)]
+pub struct RelPos {
+    pub height_rel: Param<Tensor<2>>,
+    pub width_rel: Param<Tensor<2>>,
+}
+
+/// Relative position logits for queries `q` `[batch, H, W, d]` over a `kh x kw` key grid: entry (y, x),
+/// (y', x') of the result `[batch, H x W, kh x kw]` is q(y, x) · height_rel[y' - y + kh - 1] + q(y, x) ·
+/// width_rel[x' - x + kw - 1] (timm's `rel_logits_1d` per axis, its pad-and-reshape indexing done here by
+/// gathering the table).
+fn rel_logits(q: Tensor<4>, height_rel: Tensor<2>, width_rel: Tensor<2>, kh: usize, kw: usize) -> Tensor<3> {
+    let [b, h, w, d] = q.dims();
+    let device = q.device();
+    // [queries, keys, d]: row i, column j holds table[j - i + keys - 1].
+    let spread = |table: Tensor<2>, queries: usize, keys: usize| -> Tensor<3> {
+        let index: Vec<i64> =
+            (0..queries).flat_map(|i| (0..keys).map(move |j| (j + keys - 1 - i) as i64)).collect();
+        let index = Tensor::<1, Int>::from_data(TensorData::new(index, [queries * keys]), &device);
+        table.select(0, index).reshape([queries, keys, d])
+    };
+    // Along the width: per column x, [b x H, d] x [d, kw].
+    let qw = q.clone().permute([2, 0, 1, 3]).reshape([w, b * h, d]);
+    let lw = qw.matmul(spread(width_rel, w, kw).swap_dims(1, 2)).reshape([w, b, h, kw]).permute([1, 2, 0, 3]);
+    // Along the height: per row y, [b x W, d] x [d, kh].
+    let qh = q.permute([1, 0, 2, 3]).reshape([h, b * w, d]);
+    let lh = qh.matmul(spread(height_rel, h, kh).swap_dims(1, 2)).reshape([h, b, w, kh]).swap_dims(0, 1);
+    let lw = lw.reshape([b, h, w, 1, kw]).expand([b, h, w, kh, kw]);
+    let lh = lh.reshape([b, h, w, kh, 1]).expand([b, h, w, kh, kw]);
+    (lw + lh).reshape([b, h * w, kh * kw])
+}
+
+/// Rows (or columns, `dim` 3) `start + step x i + t` of a padded map, for each window i and offset t
+/// < `window` (PyTorch's `unfold(dim, window, step)`, laid out windows first).
+fn unfold(t: Tensor<4>, dim: usize, windows: usize, window: usize, step: usize) -> Tensor<4> {
+    let index: Vec<i64> = (0..windows).flat_map(|i| (0..window).map(move |o| (i * step + o) as i64)).collect();
+    let index = Tensor::<1, Int>::from_data(TensorData::new(index, [windows * window]), &t.device());
+    t.select(dim, index)
 }
 
 /// timm's ScaledStdConv2d: weight `[out, in / groups, kh, kw]`, bias `[out]`, gain `[out, 1, 1, 1]`.
@@ -156,6 +198,19 @@ impl Net {
                 Op::ChannelConv { kernel } => {
                     let bound = 1.0 / (*kernel as f64).sqrt();
                     Layer::Kernel1d(Initializer::Uniform { min: -bound, max: bound }.init([1, 1, *kernel], device))
+                }
+                // timm's reset_parameters: normal with the attention's scale, head_qk^-1/2.
+                Op::RelPosAttention { head_qk, .. } | Op::HaloAttention { head_qk, .. } => {
+                    let (h, w) = match (&node.op, input) {
+                        (Op::HaloAttention { block, halo, .. }, _) => (block + 2 * halo, block + 2 * halo),
+                        (_, Shape::Map { h, w, .. }) => (h, w),
+                        _ => unreachable!("checked by the builder"),
+                    };
+                    let init = Initializer::Normal { mean: 0.0, std: (*head_qk as f64).powf(-0.5) };
+                    Layer::RelPos(RelPos {
+                        height_rel: init.init([2 * h - 1, *head_qk], device),
+                        width_rel: init.init([2 * w - 1, *head_qk], device),
+                    })
                 }
                 _ => continue,
             };
@@ -348,6 +403,51 @@ impl Net {
                 Value::Map(t.reshape([b, c, h * w]).matmul(attn).reshape([b, c, 1, 1]))
             }
             Op::AddChannels => Value::Map(x.map() + inputs.remove(0).map()),
+            Op::RelPosAttention { heads, head_qk, head_v } => {
+                let Layer::RelPos(pos) = self.layer(i) else { unreachable!() };
+                let t = x.map();
+                let [b, _, h, w] = t.dims();
+                let (nh, dq, dv, n) = (*heads, *head_qk, *head_v, h * w);
+                // Channels are [q heads | k heads | v heads], each head's features contiguous (timm's split).
+                let q = t.clone().narrow(1, 0, nh * dq).reshape([b * nh, dq, n]).swap_dims(1, 2);
+                let k = t.clone().narrow(1, nh * dq, nh * dq).reshape([b * nh, dq, n]);
+                let v = t.narrow(1, 2 * nh * dq, nh * dv).reshape([b * nh, dv, n]).swap_dims(1, 2);
+                let rel = rel_logits(q.clone().reshape([b * nh, h, w, dq]), pos.height_rel.val(), pos.width_rel.val(), h, w);
+                let scores = q.matmul(k).mul_scalar((dq as f64).powf(-0.5)) + rel;
+                let out = activation::softmax(scores, 2).matmul(v);
+                Value::Map(out.swap_dims(1, 2).reshape([b, nh * dv, h, w]))
+            }
+            Op::HaloAttention { heads, head_qk, head_v, block, halo } => {
+                let Layer::RelPos(pos) = self.layer(i) else { unreachable!() };
+                let q = x.map();
+                let kv = inputs.remove(0).map();
+                let [b, _, h, w] = kv.dims();
+                let [_, _, qh, qw] = q.dims();
+                let (nh, dq, dv, window) = (*heads, *head_qk, *head_v, block + 2 * halo);
+                let (by, bx) = (h / block, w / block);
+                let side = qh / by; // a query block's side (block / stride)
+                let blocks = b * nh * by * bx;
+                // [b x heads x blocks, side, side, dq], blocks in row-major order as timm's.
+                let q = q
+                    .reshape([b * nh, dq, by, side, bx, side])
+                    .permute([0, 2, 4, 3, 5, 1])
+                    .reshape([blocks, side, side, dq]);
+                // Each block's window of the zero-padded keys and values: [blocks, window², dq + dv].
+                let kv = kv.pad([(*halo, *halo), (*halo, *halo)], PadMode::Constant(0.0));
+                let kv = unfold(unfold(kv, 2, by, window, *block), 3, bx, window, *block);
+                let kv = kv
+                    .reshape([b * nh, dq + dv, by, window, bx, window])
+                    .permute([0, 2, 4, 3, 5, 1])
+                    .reshape([blocks, window * window, dq + dv]);
+                let k = kv.clone().narrow(2, 0, dq);
+                let v = kv.narrow(2, dq, dv);
+                let rel = rel_logits(q.clone(), pos.height_rel.val(), pos.width_rel.val(), window, window);
+                let q = q.reshape([blocks, side * side, dq]);
+                let scores = q.matmul(k.swap_dims(1, 2)).mul_scalar((dq as f64).powf(-0.5)) + rel;
+                let out = activation::softmax(scores, 2).matmul(v); // [blocks, side², dv]
+                let out = out.reshape([b, nh, by, bx, side, side, dv]).permute([0, 1, 6, 2, 4, 3, 5]);
+                Value::Map(out.reshape([b, nh * dv, qh, qw]))
+            }
             Op::ScalarGain => {
                 let Layer::Scalar(gain) = self.layer(i) else { unreachable!() };
                 Value::Map(x.map() * gain.val().reshape([1, 1, 1, 1]))

@@ -106,6 +106,8 @@ impl Scheme {
             "vit" => Scheme::Vit,
             "mlp-mixer" => Scheme::Mixer,
             "nfnet" => Scheme::NfNet,
+            // byoanet.py builds ByobNet (its attention layers keep their own reset_parameters, below).
+            "byoanet" => Scheme::Byob,
             _ => Scheme::PyTorch,
         }
     }
@@ -163,6 +165,13 @@ fn rule(scheme: Scheme, node: &Node, part: Part, weight: &[usize], last_norm: bo
             if part == Part::Weight && node.name.ends_with("attn.mlp_add.fc2") {
                 return ZERO;
             }
+            // Self-attention's projections (byoanet): their reset_parameters runs after the family's
+            // init, trunc-normal with std fan_in^-1/2.
+            if part == Part::Weight
+                && ["self_attn.qkv", "self_attn.q", "self_attn.kv"].iter().any(|s| node.name.ends_with(s))
+            {
+                return Dist::TruncNormal((fan_in as f64).powf(-0.5));
+            }
             match (scheme, part) {
                 (ResNetV2, Part::Weight) if node.name.starts_with("head.fc") => normal(0.01),
                 (Goog | Byob, Part::Weight) => fan_out_per_group(weight, conv.groups),
@@ -213,6 +222,10 @@ fn rule(scheme: Scheme, node: &Node, part: Part, weight: &[usize], last_norm: bo
         Op::LayerScale => Dist::Const(1e-6),
         // ECA's nn.Conv1d: no timm init loop touches it (they match nn.Conv2d), so PyTorch's default.
         Op::ChannelConv { kernel } => pytorch(*kernel),
+        // BottleneckAttn.reset_parameters: trunc-normal with the attention scale head_qk^-1/2.
+        Op::RelPosAttention { head_qk, .. } | Op::HaloAttention { head_qk, .. } => {
+            Dist::TruncNormal((*head_qk as f64).powf(-0.5))
+        }
         // NFNet's skipinit: the residual branch starts switched off.
         Op::ScalarGain => ZERO,
         Op::ClassToken => normal(1e-6),
@@ -329,6 +342,7 @@ pub fn timm_state(graph: &Graph, scheme: Scheme, seed: u64) -> StateDict {
             }
             Op::ChannelConv { kernel } => vec![1, 1, *kernel],
             Op::ScalarGain => vec![],
+            Op::RelPosAttention { head_qk, .. } | Op::HaloAttention { head_qk, .. } => vec![*head_qk],
             Op::Linear { out, .. } => vec![*out, c],
             Op::BatchNorm { .. } | Op::LayerNorm { .. } | Op::LayerScale => vec![c],
             Op::ClassToken => vec![1, 1, c],
@@ -359,6 +373,16 @@ pub fn timm_state(graph: &Graph, scheme: Scheme, seed: u64) -> StateDict {
                 put("gain", Part::Gain, vec![conv.out, 1, 1, 1]);
             }
             Op::ChannelConv { .. } => put("weight", Part::Weight, weight.clone()),
+            Op::RelPosAttention { head_qk, .. } => {
+                let Shape::Map { h, w, .. } = graph.input_of(node) else { unreachable!("checked by the builder") };
+                put("pos_embed.height_rel", Part::Weight, vec![2 * h - 1, *head_qk]);
+                put("pos_embed.width_rel", Part::Weight, vec![2 * w - 1, *head_qk]);
+            }
+            Op::HaloAttention { head_qk, block, halo, .. } => {
+                let rows = 2 * (block + 2 * halo) - 1;
+                put("pos_embed.height_rel", Part::Weight, vec![rows, *head_qk]);
+                put("pos_embed.width_rel", Part::Weight, vec![rows, *head_qk]);
+            }
             Op::Linear { out, bias } => {
                 put("weight", Part::Weight, weight.clone());
                 if *bias {

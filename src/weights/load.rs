@@ -303,6 +303,14 @@ pub fn load_into(net: Net, state: &StateDict, device: &Device) -> Result<(Net, R
                     *v = param(t, device);
                 }
             }
+            Layer::RelPos(pos) => {
+                if let Some(t) = key("pos_embed.height_rel") {
+                    pos.height_rel = param(t, device);
+                }
+                if let Some(t) = key("pos_embed.width_rel") {
+                    pos.width_rel = param(t, device);
+                }
+            }
             Layer::Scalar(v) => {
                 if let Some(t) = key("") {
                     // PyTorch's 0-d tensor, held as one element.
@@ -364,6 +372,10 @@ pub fn state_dict_of(net: &Net) -> StateDict {
             }
             Layer::Scalar(v) => put("", Tensor::new(vec![], values(v.val()).data)),
             Layer::Kernel1d(v) => put("weight", values(v.val())),
+            Layer::RelPos(pos) => {
+                put("pos_embed.height_rel", values(pos.height_rel.val()));
+                put("pos_embed.width_rel", values(pos.width_rel.val()));
+            }
         }
     }
     state

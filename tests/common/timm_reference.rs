@@ -233,8 +233,8 @@ pub struct ZooReference {
     pub default_size: usize,
     /// fvcore's total at 3 x default x default, 1000 classes.
     pub macs_default: u64,
-    /// fvcore's total at 1 x 160 x 160, 7 classes.
-    pub macs_160_7x1: u64,
+    /// fvcore's total at 1 x 160 x 160, 7 classes (None: timm's model cannot take that input).
+    pub macs_160_7x1: Option<u64>,
     /// The smallest square input timm's model runs at (1 channel, eval mode), if measured.
     pub min_size: Option<usize>,
 }
@@ -246,7 +246,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 21281991,
         default_size: 224,
         macs_default: 3671262720,
-        macs_160_7x1: 1832694784,
+        macs_160_7x1: Some(1832694784),
         min_size: Some(1),
     },
     ZooReference {
@@ -255,7 +255,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 26478055,
         default_size: 224,
         macs_default: 7786843488,
-        macs_160_7x1: 3911557056,
+        macs_160_7x1: Some(3911557056),
         min_size: Some(29),
     },
     ZooReference {
@@ -264,7 +264,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 18100103,
         default_size: 224,
         macs_default: 4340870784,
-        macs_160_7x1: 2173623040,
+        macs_160_7x1: Some(2173623040),
         min_size: Some(29),
     },
     ZooReference {
@@ -273,7 +273,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 6979687,
         default_size: 224,
         macs_default: 3108599296,
-        macs_160_7x1: 1581818368,
+        macs_160_7x1: Some(1581818368),
         min_size: Some(29),
     },
     ZooReference {
@@ -282,7 +282,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 16332951,
         default_size: 224,
         macs_default: 3544202240,
-        macs_160_7x1: 1767610368,
+        macs_160_7x1: Some(1767610368),
         min_size: Some(31),
     },
     ZooReference {
@@ -291,7 +291,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 32249495,
         default_size: 224,
         macs_default: 7192950784,
-        macs_160_7x1: 3629216768,
+        macs_160_7x1: Some(3629216768),
         min_size: Some(31),
     },
     ZooReference {
@@ -300,7 +300,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 25289879,
         default_size: 224,
         macs_default: 5886819328,
-        macs_160_7x1: 2962823168,
+        macs_160_7x1: Some(2962823168),
         min_size: Some(31),
     },
     ZooReference {
@@ -309,7 +309,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 40262807,
         default_size: 224,
         macs_default: 9343845376,
-        macs_160_7x1: 4726611968,
+        macs_160_7x1: Some(4726611968),
         min_size: Some(31),
     },
     ZooReference {
@@ -318,7 +318,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 52370327,
         default_size: 224,
         macs_default: 11598002176,
-        macs_160_7x1: 5876691968,
+        macs_160_7x1: Some(5876691968),
         min_size: Some(31),
     },
     ZooReference {
@@ -327,7 +327,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 23012903,
         default_size: 224,
         macs_default: 4500627456,
-        macs_160_7x1: 2291521536,
+        macs_160_7x1: Some(2291521536),
         min_size: Some(1),
     },
     ZooReference {
@@ -336,7 +336,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 66842311,
         default_size: 224,
         macs_default: 11426922496,
-        macs_160_7x1: 5788891136,
+        macs_160_7x1: Some(5788891136),
         min_size: Some(1),
     },
     ZooReference {
@@ -345,7 +345,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 23516103,
         default_size: 224,
         macs_default: 5153015808,
-        macs_160_7x1: 2587918336,
+        macs_160_7x1: Some(2587918336),
         min_size: Some(31),
     },
     ZooReference {
@@ -354,7 +354,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 23516103,
         default_size: 224,
         macs_default: 5156402688,
-        macs_160_7x1: 2589646336,
+        macs_160_7x1: Some(2589646336),
         min_size: Some(17),
     },
     ZooReference {
@@ -363,7 +363,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 25518967,
         default_size: 224,
         macs_default: 4261896192,
-        macs_160_7x1: 2134497280,
+        macs_160_7x1: Some(2134497280),
         min_size: Some(1),
     },
     ZooReference {
@@ -372,7 +372,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 33656679,
         default_size: 160,
         macs_default: 2291045376,
-        macs_160_7x1: 2285325312,
+        macs_160_7x1: Some(2285325312),
         min_size: Some(1),
     },
     ZooReference {
@@ -381,7 +381,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 42136775,
         default_size: 224,
         macs_default: 8012546048,
-        macs_160_7x1: 4046862336,
+        macs_160_7x1: Some(4046862336),
         min_size: Some(1),
     },
     ZooReference {
@@ -390,7 +390,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 46914487,
         default_size: 224,
         macs_default: 8017289216,
-        macs_160_7x1: 4051605504,
+        macs_160_7x1: Some(4051605504),
         min_size: Some(1),
     },
     ZooReference {
@@ -399,7 +399,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 58151879,
         default_size: 224,
         macs_default: 11558835200,
-        macs_160_7x1: 5856193536,
+        macs_160_7x1: Some(5856193536),
         min_size: Some(1),
     },
     ZooReference {
@@ -408,7 +408,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 58176807,
         default_size: 256,
         macs_default: 15411724288,
-        macs_160_7x1: 6015732736,
+        macs_160_7x1: Some(6015732736),
         min_size: Some(1),
     },
     ZooReference {
@@ -417,7 +417,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 62657831,
         default_size: 256,
         macs_default: 20000292864,
-        macs_160_7x1: 7808142336,
+        macs_160_7x1: Some(7808142336),
         min_size: Some(1),
     },
     ZooReference {
@@ -426,7 +426,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 61583463,
         default_size: 192,
         macs_default: 6037557248,
-        macs_160_7x1: 4193451008,
+        macs_160_7x1: Some(4193451008),
         min_size: Some(1),
     },
     ZooReference {
@@ -435,7 +435,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 84586343,
         default_size: 256,
         macs_default: 15589556224,
-        macs_160_7x1: 6101232640,
+        macs_160_7x1: Some(6101232640),
         min_size: Some(1),
     },
     ZooReference {
@@ -444,7 +444,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 91174759,
         default_size: 256,
         macs_default: 20180221952,
-        macs_160_7x1: 7895739392,
+        macs_160_7x1: Some(7895739392),
         min_size: Some(1),
     },
     ZooReference {
@@ -453,7 +453,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 127826215,
         default_size: 256,
         macs_default: 27061796864,
-        macs_160_7x1: 10590983168,
+        macs_160_7x1: Some(10590983168),
         min_size: Some(1),
     },
     ZooReference {
@@ -462,7 +462,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 5524103,
         default_size: 224,
         macs_default: 1344566176,
-        macs_160_7x1: 679078048,
+        macs_160_7x1: Some(679078048),
         min_size: Some(29),
     },
     ZooReference {
@@ -471,7 +471,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 26047095,
         default_size: 224,
         macs_default: 3881762816,
-        macs_160_7x1: 1940551680,
+        macs_160_7x1: Some(1940551680),
         min_size: Some(3),
     },
     ZooReference {
@@ -480,7 +480,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 26810183,
         default_size: 224,
         macs_default: 5701395328,
-        macs_160_7x1: 2899974656,
+        macs_160_7x1: Some(2899974656),
         min_size: Some(1),
     },
     ZooReference {
@@ -489,7 +489,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 31439847,
         default_size: 224,
         macs_default: 2981171712,
-        macs_160_7x1: 1527776256,
+        macs_160_7x1: Some(1527776256),
         min_size: Some(1),
     },
     ZooReference {
@@ -498,7 +498,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 29398159,
         default_size: 224,
         macs_default: 3592062440,
-        macs_160_7x1: 1837352488,
+        macs_160_7x1: Some(1837352488),
         min_size: Some(1),
     },
     ZooReference {
@@ -507,7 +507,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 31755663,
         default_size: 224,
         macs_default: 3629551080,
-        macs_160_7x1: 1858582056,
+        macs_160_7x1: Some(1858582056),
         min_size: Some(1),
     },
     ZooReference {
@@ -516,7 +516,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 11784253,
         default_size: 224,
         macs_default: 2350639936,
-        macs_160_7x1: 1197735424,
+        macs_160_7x1: Some(1197735424),
         min_size: Some(1),
     },
     ZooReference {
@@ -525,7 +525,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 11784253,
         default_size: 224,
         macs_default: 2350639936,
-        macs_160_7x1: 1197735424,
+        macs_160_7x1: Some(1197735424),
         min_size: Some(1),
     },
     ZooReference {
@@ -534,7 +534,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 34991943,
         default_size: 224,
         macs_default: 6543386752,
-        macs_160_7x1: 3296969216,
+        macs_160_7x1: Some(3296969216),
         min_size: Some(1),
     },
     ZooReference {
@@ -543,7 +543,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 58891143,
         default_size: 224,
         macs_default: 11728825472,
-        macs_160_7x1: 5922530816,
+        macs_160_7x1: Some(5922530816),
         min_size: Some(1),
     },
     ZooReference {
@@ -552,7 +552,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 84235079,
         default_size: 224,
         macs_default: 18381052928,
-        macs_160_7x1: 9296454016,
+        macs_160_7x1: Some(9296454016),
         min_size: Some(1),
     },
     ZooReference {
@@ -561,7 +561,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 76571783,
         default_size: 224,
         macs_default: 16091427968,
-        macs_160_7x1: 8128278016,
+        macs_160_7x1: Some(8128278016),
         min_size: Some(1),
     },
     ZooReference {
@@ -570,7 +570,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 27822439,
         default_size: 224,
         macs_default: 4470621696,
-        macs_160_7x1: 2275627776,
+        macs_160_7x1: Some(2275627776),
         min_size: Some(32),
     },
     ZooReference {
@@ -579,7 +579,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 113053175,
         default_size: 224,
         macs_default: 20765734912,
-        macs_160_7x1: 10589581312,
+        macs_160_7x1: Some(10589581312),
         min_size: Some(3),
     },
     ZooReference {
@@ -588,7 +588,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 19558687,
         default_size: 224,
         macs_default: 3996372544,
-        macs_160_7x1: 2035944448,
+        macs_160_7x1: Some(2035944448),
         min_size: Some(1),
     },
     ZooReference {
@@ -597,7 +597,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 24934327,
         default_size: 299,
         macs_default: 9284064008,
-        macs_160_7x1: 2556616736,
+        macs_160_7x1: Some(2556616736),
         min_size: Some(1),
     },
     ZooReference {
@@ -606,7 +606,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 24872519,
         default_size: 299,
         macs_default: 9247547912,
-        macs_160_7x1: 2546427936,
+        macs_160_7x1: Some(2546427936),
         min_size: Some(1),
     },
     ZooReference {
@@ -615,7 +615,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 37784327,
         default_size: 299,
         macs_default: 13908710600,
-        macs_160_7x1: 3837608736,
+        macs_160_7x1: Some(3837608736),
         min_size: Some(1),
     },
     ZooReference {
@@ -624,7 +624,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 40303503,
         default_size: 299,
         macs_default: 18086590440,
-        macs_160_7x1: 5005023136,
+        macs_160_7x1: Some(5005023136),
         min_size: Some(1),
     },
     ZooReference {
@@ -633,7 +633,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 21799335,
         default_size: 299,
         macs_default: 5731282144,
-        macs_160_7x1: 1278234688,
+        macs_160_7x1: Some(1278234688),
         min_size: Some(75),
     },
     ZooReference {
@@ -642,7 +642,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 21799335,
         default_size: 299,
         macs_default: 5731282144,
-        macs_160_7x1: 1278234688,
+        macs_160_7x1: Some(1278234688),
         min_size: Some(75),
     },
     ZooReference {
@@ -651,7 +651,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 18528967,
         default_size: 256,
         macs_default: 4046798848,
-        macs_160_7x1: 1539854336,
+        macs_160_7x1: Some(1539854336),
         min_size: Some(1),
     },
     ZooReference {
@@ -660,7 +660,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 20129287,
         default_size: 256,
         macs_default: 4660240384,
-        macs_160_7x1: 1790522368,
+        macs_160_7x1: Some(1790522368),
         min_size: Some(2),
     },
     ZooReference {
@@ -669,7 +669,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 35004583,
         default_size: 256,
         macs_default: 7967776768,
-        macs_160_7x1: 3097274368,
+        macs_160_7x1: Some(3097274368),
         min_size: Some(32),
     },
     ZooReference {
@@ -678,7 +678,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 16436943,
         default_size: 256,
         macs_default: 4630261760,
-        macs_160_7x1: 1805341952,
+        macs_160_7x1: Some(1805341952),
         min_size: Some(1),
     },
     ZooReference {
@@ -687,7 +687,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 33661975,
         default_size: 256,
         macs_default: 6379814912,
-        macs_160_7x1: 2489486336,
+        macs_160_7x1: Some(2489486336),
         min_size: Some(1),
     },
     ZooReference {
@@ -696,7 +696,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 34812023,
         default_size: 256,
         macs_default: 7797227520,
-        macs_160_7x1: 3043163136,
+        macs_160_7x1: Some(3043163136),
         min_size: Some(1),
     },
     ZooReference {
@@ -705,7 +705,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 28534631,
         default_size: 256,
         macs_default: 4573196288,
-        macs_160_7x1: 1781736320,
+        macs_160_7x1: Some(1781736320),
         min_size: Some(1),
     },
     ZooReference {
@@ -714,7 +714,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 22630535,
         default_size: 224,
         macs_default: 4200198656,
-        macs_160_7x1: 2101787136,
+        macs_160_7x1: Some(2101787136),
         min_size: Some(1),
     },
     ZooReference {
@@ -723,7 +723,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 23018887,
         default_size: 224,
         macs_default: 4205553376,
-        macs_160_7x1: 2104519136,
+        macs_160_7x1: Some(2104519136),
         min_size: Some(1),
     },
     ZooReference {
@@ -732,7 +732,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 43165759,
         default_size: 224,
         macs_default: 8103965152,
-        macs_160_7x1: 4093504736,
+        macs_160_7x1: Some(4093504736),
         min_size: Some(1),
     },
     ZooReference {
@@ -741,7 +741,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 23508423,
         default_size: 224,
         macs_default: 4107297792,
-        macs_160_7x1: 2054388736,
+        macs_160_7x1: Some(2054388736),
         min_size: Some(1),
     },
     ZooReference {
@@ -750,7 +750,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 51097937,
         default_size: 320,
         macs_default: 12721778144,
-        macs_160_7x1: 3183351008,
+        macs_160_7x1: Some(3183351008),
         min_size: Some(1),
     },
     ZooReference {
@@ -759,7 +759,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 6627071,
         default_size: 224,
         macs_default: 421495136,
-        macs_160_7x1: 213833888,
+        macs_160_7x1: Some(213833888),
         min_size: Some(1),
     },
     ZooReference {
@@ -768,7 +768,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 68437507,
         default_size: 192,
         macs_default: 7209515632,
-        macs_160_7x1: 5080331472,
+        macs_160_7x1: Some(5080331472),
         min_size: Some(1),
     },
     ZooReference {
@@ -777,7 +777,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 19263195,
         default_size: 224,
         macs_default: 4317590308,
-        macs_160_7x1: 2194448836,
+        macs_160_7x1: Some(2194448836),
         min_size: Some(29),
     },
     ZooReference {
@@ -786,7 +786,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 37881079,
         default_size: 299,
         macs_default: 13957841480,
-        macs_160_7x1: 3851291936,
+        macs_160_7x1: Some(3851291936),
         min_size: Some(1),
     },
     ZooReference {
@@ -795,7 +795,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 20271367,
         default_size: 224,
         macs_default: 20779874304,
-        macs_160_7x1: 9784952064,
+        macs_160_7x1: Some(9784952064),
         min_size: Some(7),
     },
     ZooReference {
@@ -804,7 +804,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 14774279,
         default_size: 224,
         macs_default: 2732212224,
-        macs_160_7x1: 1389950976,
+        macs_160_7x1: Some(1389950976),
         min_size: Some(1),
     },
     ZooReference {
@@ -813,7 +813,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 14771887,
         default_size: 224,
         macs_default: 2700400640,
-        macs_160_7x1: 1374642176,
+        macs_160_7x1: Some(1374642176),
         min_size: Some(1),
     },
     ZooReference {
@@ -822,7 +822,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 13976827,
         default_size: 256,
         macs_default: 3351574016,
-        macs_160_7x1: 1305686528,
+        macs_160_7x1: Some(1305686528),
         min_size: Some(1),
     },
     ZooReference {
@@ -831,7 +831,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 23541117,
         default_size: 224,
         macs_default: 4352846592,
-        macs_160_7x1: 2216166144,
+        macs_160_7x1: Some(2216166144),
         min_size: Some(1),
     },
     ZooReference {
@@ -840,7 +840,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 23538725,
         default_size: 256,
         macs_default: 5643147008,
-        macs_160_7x1: 2200857344,
+        macs_160_7x1: Some(2200857344),
         min_size: Some(1),
     },
     ZooReference {
@@ -849,7 +849,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 28121117,
         default_size: 224,
         macs_default: 4106196736,
-        macs_160_7x1: 2053877504,
+        macs_160_7x1: Some(2053877504),
         min_size: Some(1),
     },
     ZooReference {
@@ -858,7 +858,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 42533330,
         default_size: 224,
         macs_default: 8075390720,
-        macs_160_7x1: 4115465984,
+        macs_160_7x1: Some(4115465984),
         min_size: Some(1),
     },
     ZooReference {
@@ -867,7 +867,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 64805847,
         default_size: 256,
         macs_default: 15418302464,
-        macs_160_7x1: 6022310912,
+        macs_160_7x1: Some(6022310912),
         min_size: Some(1),
     },
     ZooReference {
@@ -876,7 +876,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 91553047,
         default_size: 224,
         macs_default: 16722524160,
-        macs_160_7x1: 8529506304,
+        macs_160_7x1: Some(8529506304),
         min_size: Some(1),
     },
     ZooReference {
@@ -885,7 +885,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 91553047,
         default_size: 288,
         macs_default: 28505851904,
-        macs_160_7x1: 8797077504,
+        macs_160_7x1: Some(8797077504),
         min_size: Some(31),
     },
     ZooReference {
@@ -894,7 +894,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 100057844,
         default_size: 320,
         macs_default: 41532140288,
-        macs_160_7x1: 10379181824,
+        macs_160_7x1: Some(10379181824),
         min_size: Some(1),
     },
     ZooReference {
@@ -903,7 +903,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 8352975,
         default_size: 256,
         macs_default: 2426771456,
-        macs_160_7x1: 944460800,
+        macs_160_7x1: Some(944460800),
         min_size: Some(1),
     },
     ZooReference {
@@ -912,7 +912,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 8441511,
         default_size: 256,
         macs_default: 2428824752,
-        macs_160_7x1: 945316016,
+        macs_160_7x1: Some(945316016),
         min_size: Some(1),
     },
     ZooReference {
@@ -921,7 +921,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 18403837,
         default_size: 256,
         macs_default: 4755994240,
-        macs_160_7x1: 1854561664,
+        macs_160_7x1: Some(1854561664),
         min_size: Some(1),
     },
     ZooReference {
@@ -930,7 +930,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 18506735,
         default_size: 256,
         macs_default: 4756082688,
-        macs_160_7x1: 1854650112,
+        macs_160_7x1: Some(1854650112),
         min_size: Some(1),
     },
     ZooReference {
@@ -939,7 +939,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 18608233,
         default_size: 256,
         macs_default: 4758705648,
-        macs_160_7x1: 1855735536,
+        macs_160_7x1: Some(1855735536),
         min_size: Some(1),
     },
     ZooReference {
@@ -948,7 +948,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 13632231,
         default_size: 256,
         macs_default: 3750106424,
-        macs_160_7x1: 1461527864,
+        macs_160_7x1: Some(1461527864),
         min_size: Some(1),
     },
     ZooReference {
@@ -957,7 +957,7 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 23861991,
         default_size: 256,
         macs_default: 5418915128,
-        macs_160_7x1: 2113406264,
+        macs_160_7x1: Some(2113406264),
         min_size: Some(1),
     },
     ZooReference {
@@ -966,7 +966,115 @@ pub const ZOO: &[ZooReference] = &[
         params_7x1: 20592071,
         default_size: 256,
         macs_default: 4540309504,
-        macs_160_7x1: 1733024768,
+        macs_160_7x1: Some(1733024768),
         min_size: Some(1),
+    },
+    ZooReference {
+        name: "cspdarknet53",
+        params_1000x3: 27642184,
+        params_7x1: 26623783,
+        default_size: 256,
+        macs_default: 6567337984,
+        macs_160_7x1: Some(2550227968),
+        min_size: Some(1),
+    },
+    ZooReference {
+        name: "cs3sedarknet_l",
+        params_1000x3: 21913592,
+        params_7x1: 20895191,
+        default_size: 256,
+        macs_default: 4864931840,
+        macs_160_7x1: Some(1896737792),
+        min_size: Some(1),
+    },
+    ZooReference {
+        name: "cs3edgenet_x",
+        params_1000x3: 47821120,
+        params_7x1: 46548367,
+        default_size: 256,
+        macs_default: 11526809600,
+        macs_160_7x1: Some(4497560960),
+        min_size: Some(1),
+    },
+    ZooReference {
+        name: "cs3se_edgenet_x",
+        params_1000x3: 50721584,
+        params_7x1: 49448831,
+        default_size: 256,
+        macs_default: 11529697280,
+        macs_160_7x1: Some(4500448640),
+        min_size: Some(1),
+    },
+    ZooReference {
+        name: "gc_efficientnetv2_rw_t",
+        params_1000x3: 13677713,
+        params_7x1: 12659456,
+        default_size: 224,
+        macs_default: 1937973500,
+        macs_160_7x1: Some(986598908),
+        min_size: Some(1),
+    },
+    ZooReference {
+        name: "botnet26t_256",
+        params_1000x3: 12488672,
+        params_7x1: 10453583,
+        default_size: 256,
+        macs_default: 3318562816,
+        macs_160_7x1: Some(1265806336),
+        min_size: None,
+    },
+    ZooReference {
+        name: "halonet26t",
+        params_1000x3: 12480288,
+        params_7x1: 10445199,
+        default_size: 256,
+        macs_default: 3193978880,
+        macs_160_7x1: None,
+        min_size: None,
+    },
+    ZooReference {
+        name: "eca_botnext26ts_256",
+        params_1000x3: 10593301,
+        params_7x1: 8558212,
+        default_size: 256,
+        macs_default: 2459511680,
+        macs_160_7x1: Some(942332480),
+        min_size: None,
+    },
+    ZooReference {
+        name: "sebotnet33ts_256",
+        params_1000x3: 13701984,
+        params_7x1: 12429519,
+        default_size: 256,
+        macs_default: 3888685056,
+        macs_160_7x1: Some(1422463488),
+        min_size: None,
+    },
+    ZooReference {
+        name: "sehalonet33ts",
+        params_1000x3: 13691712,
+        params_7x1: 12419247,
+        default_size: 256,
+        macs_default: 3552288768,
+        macs_160_7x1: None,
+        min_size: None,
+    },
+    ZooReference {
+        name: "halonet50ts",
+        params_1000x3: 22733280,
+        params_7x1: 20698191,
+        default_size: 256,
+        macs_default: 5300502528,
+        macs_160_7x1: None,
+        min_size: None,
+    },
+    ZooReference {
+        name: "halo2botnet50ts_256",
+        params_1000x3: 22635360,
+        params_7x1: 20600271,
+        default_size: 256,
+        macs_default: 5020794880,
+        macs_160_7x1: None,
+        min_size: None,
     },
 ];

@@ -71,6 +71,9 @@ pub struct Stage {
     pub group_size: usize,
     pub ratio: (usize, usize),
     pub extra_conv: bool,
+    /// Self-attention blocks (byoanet.py, timm's `interleave_blocks`): the layer, and a bit per block
+    /// index that is a `self_attn` block rather than `block`.
+    pub self_attn: Option<(super::byoanet::SelfAttn, u32)>,
 }
 
 pub const fn stage(
@@ -81,7 +84,7 @@ pub const fn stage(
     group_size: usize,
     ratio: (usize, usize),
 ) -> Stage {
-    Stage { block, depth, width, stride, group_size, ratio, extra_conv: false }
+    Stage { block, depth, width, stride, group_size, ratio, extra_conv: false, self_attn: None }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -187,7 +190,7 @@ pub static ENTRIES: &[Entry] = &[
 ];
 
 /// ConvNormAct: `{name}.conv`, `{name}.bn`, optional activation.
-fn conv_norm_act(g: &mut GraphBuilder, name: &str, x: Id, conv: Conv, act: Option<Act>) -> Result<Id> {
+pub(crate) fn conv_norm_act(g: &mut GraphBuilder, name: &str, x: Id, conv: Conv, act: Option<Act>) -> Result<Id> {
     g.conv_bn_act(&format!("{name}.conv"), &format!("{name}.bn"), x, conv, act)
 }
 
@@ -220,7 +223,12 @@ pub fn byob(config: &Byob, spec: &Spec) -> Result<Graph> {
         for b in 0..st.depth {
             let name = format!("stages.{s}.{b}");
             let stride = if b == 0 { st.stride } else { 1 };
-            x = byob_block(&mut g, &name, x, st, stride, config.act, config.attn)?;
+            x = match st.self_attn {
+                Some((layer, blocks)) if blocks & (1 << b) != 0 => {
+                    super::byoanet::self_attn_block(&mut g, &name, x, st, stride, config.act, layer)?
+                }
+                _ => byob_block(&mut g, &name, x, st, stride, config.act, config.attn)?,
+            };
         }
     }
     if config.num_features > 0 {

@@ -1,5 +1,6 @@
 //! One builder per family, and the catalog's entries.
 
+pub mod byoanet;
 pub mod byob_attn;
 pub mod byobnet;
 pub mod convmixer;
@@ -70,6 +71,7 @@ pub static FAMILIES: &[&[Entry]] = &[
     vovnet::ENTRIES,
     byobnet::ENTRIES,
     byob_attn::ENTRIES,
+    byoanet::ENTRIES,
     regnet::ENTRIES,
     cspnet::ENTRIES,
     hrnet::ENTRIES,
