@@ -764,12 +764,24 @@ impl GraphBuilder {
     }
 
     /// Bottleneck self-attention with relative position logits (see [`Op::RelPosAttention`]).
-    pub fn rel_pos_attention(&mut self, name: &str, qkv: Id, heads: usize, head_qk: usize, head_v: usize) -> Result<Id> {
+    pub fn rel_pos_attention(
+        &mut self,
+        name: &str,
+        qkv: Id,
+        heads: usize,
+        head_qk: usize,
+        head_v: usize,
+    ) -> Result<Id> {
         let (c, h, w) = self.map(name, qkv)?;
         if c != heads * (2 * head_qk + head_v) {
             return fail(format!("{name}: {c} channels are not {heads} heads of q, k ({head_qk}) and v ({head_v})"));
         }
-        Ok(self.push(name, Op::RelPosAttention { heads, head_qk, head_v }, vec![qkv], Shape::Map { c: heads * head_v, h, w }))
+        Ok(self.push(
+            name,
+            Op::RelPosAttention { heads, head_qk, head_v },
+            vec![qkv],
+            Shape::Map { c: heads * head_v, h, w },
+        ))
     }
 
     /// Halo attention (see [`Op::HaloAttention`]) of queries `q` over keys and values `kv`.

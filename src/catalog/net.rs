@@ -50,8 +50,7 @@ fn rel_logits(q: Tensor<4>, height_rel: Tensor<2>, width_rel: Tensor<2>, kh: usi
     let device = q.device();
     // [queries, keys, d]: row i, column j holds table[j - i + keys - 1].
     let spread = |table: Tensor<2>, queries: usize, keys: usize| -> Tensor<3> {
-        let index: Vec<i64> =
-            (0..queries).flat_map(|i| (0..keys).map(move |j| (j + keys - 1 - i) as i64)).collect();
+        let index: Vec<i64> = (0..queries).flat_map(|i| (0..keys).map(move |j| (j + keys - 1 - i) as i64)).collect();
         let index = Tensor::<1, Int>::from_data(TensorData::new(index, [queries * keys]), &device);
         table.select(0, index).reshape([queries, keys, d])
     };
@@ -412,7 +411,8 @@ impl Net {
                 let q = t.clone().narrow(1, 0, nh * dq).reshape([b * nh, dq, n]).swap_dims(1, 2);
                 let k = t.clone().narrow(1, nh * dq, nh * dq).reshape([b * nh, dq, n]);
                 let v = t.narrow(1, 2 * nh * dq, nh * dv).reshape([b * nh, dv, n]).swap_dims(1, 2);
-                let rel = rel_logits(q.clone().reshape([b * nh, h, w, dq]), pos.height_rel.val(), pos.width_rel.val(), h, w);
+                let rel =
+                    rel_logits(q.clone().reshape([b * nh, h, w, dq]), pos.height_rel.val(), pos.width_rel.val(), h, w);
                 let scores = q.matmul(k).mul_scalar((dq as f64).powf(-0.5)) + rel;
                 let out = activation::softmax(scores, 2).matmul(v);
                 Value::Map(out.swap_dims(1, 2).reshape([b, nh * dv, h, w]))
@@ -435,10 +435,11 @@ impl Net {
                 // Each block's window of the zero-padded keys and values: [blocks, window², dq + dv].
                 let kv = kv.pad([(*halo, *halo), (*halo, *halo)], PadMode::Constant(0.0));
                 let kv = unfold(unfold(kv, 2, by, window, *block), 3, bx, window, *block);
-                let kv = kv
-                    .reshape([b * nh, dq + dv, by, window, bx, window])
-                    .permute([0, 2, 4, 3, 5, 1])
-                    .reshape([blocks, window * window, dq + dv]);
+                let kv = kv.reshape([b * nh, dq + dv, by, window, bx, window]).permute([0, 2, 4, 3, 5, 1]).reshape([
+                    blocks,
+                    window * window,
+                    dq + dv,
+                ]);
                 let k = kv.clone().narrow(2, 0, dq);
                 let v = kv.narrow(2, dq, dv);
                 let rel = rel_logits(q.clone(), pos.height_rel.val(), pos.width_rel.val(), window, window);

@@ -323,8 +323,13 @@ pub const EFFICIENTNET_SE: SeLayer =
     SeLayer { gate: Act::Sigmoid, force_act: None, rd_round: RdRound::Round, from_exp: false, global_context: false };
 
 /// `MobileNetV3`'s SE: ReLU, hard-sigmoid gate, `round_channels`, ratio relative to the expansion.
-pub const MOBILENETV3_SE: SeLayer =
-    SeLayer { gate: Act::HardSigmoid, force_act: Some(Act::Relu), rd_round: RdRound::Divisible(8), from_exp: true, global_context: false };
+pub const MOBILENETV3_SE: SeLayer = SeLayer {
+    gate: Act::HardSigmoid,
+    force_act: Some(Act::Relu),
+    rd_round: RdRound::Divisible(8),
+    from_exp: true,
+    global_context: false,
+};
 
 /// Which timm class wraps the blocks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -873,7 +878,14 @@ pub static ENTRIES: &[Entry] = &[
     entry!("fbnetv3_b", "fbnet", Cnn, "https://arxiv.org/abs/1812.03443", 224, fbnetv3_b()),
     entry!("efficientnetv2_rw_m", "efficientnet", Cnn, "https://arxiv.org/abs/2104.00298", 320, efficientnetv2_rw_m()),
     // The paper types it `Other` (model_names.csv) and marks it efficient.
-    entry!("gc_efficientnetv2_rw_t", "efficientnet", Other, "https://arxiv.org/abs/2104.00298", 224, gc_efficientnetv2_rw_t()),
+    entry!(
+        "gc_efficientnetv2_rw_t",
+        "efficientnet",
+        Other,
+        "https://arxiv.org/abs/2104.00298",
+        224,
+        gc_efficientnetv2_rw_t()
+    ),
 ];
 
 /// Renames a state dict from efficientnet_pytorch's key names (lukemelas/EfficientNet-PyTorch and
