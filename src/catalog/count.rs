@@ -39,9 +39,23 @@
 //! - average-pool anti-aliasing (`aa_layer=nn.AvgPool2d`) and average-pool shortcuts: free, as
 //!   fvcore has no handle for `avg_pool2d`.
 //!
+//! Rules for the transformer and hybrid families (issue 15), with timm's fused attention off so that
+//! fvcore sees the attention matrix products, as for the ViT:
+//!
+//! - cross-attention (CrossViT): q kᵀ and attention x v, 2 x query tokens x key tokens x width;
+//!   softmax free;
+//! - bicubic resizing (CrossViT's input scaling): free, as fvcore 0.1.5 has no handle for
+//!   `upsample_bicubic2d`; bilinear resizing (MobileViT's map to a multiple of its patch): 4 per
+//!   output element, fvcore's `upsample_bilinear2d` handle; token slicing and concatenation, and
+//!   MobileViT's unfold and fold: free;
+//! - group norm (MobileViT v2's GroupNorm1): 5 per element, as layer norm; its linear attention's
+//!   softmax, products and sum: free (fvcore counts no `mul` or `sum`);
+//! - MobileViT's attention within each position's sequence: 2 x tokens x (tokens per sequence) x
+//!   width.
+//!
 //! pepr reports that total as MACs and FLOPs = 2 x MACs, per sample (batch 1).
 
-use super::graph::{Graph, Op, Shape};
+use super::graph::{Graph, Interp, Op, Shape};
 
 /// One row of the per-layer breakdown.
 #[derive(Clone, Debug, PartialEq)]
@@ -101,6 +115,18 @@ pub fn node_macs(op: &Op, input: Shape, output: Shape) -> u64 {
         Op::Attention { .. } => match output {
             // q kᵀ and attention x v: two (n x n x d) matrix products over all heads.
             Shape::Tokens { n, d } => 2 * (n * n * d) as u64,
+            _ => 0,
+        },
+        Op::Resize { mode: Interp::Bilinear | Interp::BilinearAligned, .. } => 4 * output.elements(),
+        Op::GroupNorm1 { .. } => 5 * input.elements(),
+        Op::GroupedAttention { groups, .. } => match output {
+            // Per run of n / groups tokens: q kᵀ and attention x v.
+            Shape::Tokens { n, d } => 2 * (n * (n / groups) * d) as u64,
+            _ => 0,
+        },
+        Op::CrossAttention { keys, .. } => match output {
+            // q kᵀ and attention x v: two (n_q x n_kv x d) matrix products over all heads.
+            Shape::Tokens { n, d } => 2 * (n * keys * d) as u64,
             _ => 0,
         },
         _ => 0,

@@ -111,6 +111,15 @@ impl Conv {
     }
 }
 
+/// Interpolation of [`Op::Resize`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interp {
+    Bilinear,
+    /// Bilinear with `align_corners=True` (MobileViT v2).
+    BilinearAligned,
+    Bicubic,
+}
+
 /// Max or average pooling window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pool {
@@ -257,6 +266,71 @@ pub enum Op {
         head_v: usize,
         block: usize,
         halo: usize,
+    // Transformer and hybrid families of the paper's zoo (issue 15).
+    /// `F.interpolate(x, size=(h, w), mode=..., align_corners=False)` (CrossViT resizes its input to
+    /// each branch's image size, bicubic; MobileViT a map to a multiple of its patch, bilinear).
+    Resize {
+        h: usize,
+        w: usize,
+        mode: Interp,
+    },
+    /// MobileViT's unfold: a map cut into `patch x patch` tiles becomes `patch²` sequences (one per
+    /// position inside a tile) of one token per tile, laid end to end: token (i * tiles + t) is
+    /// position i of tile t.
+    UnfoldPatches {
+        patch: usize,
+    },
+    /// The inverse of [`Op::UnfoldPatches`], back to a `h x w` map.
+    FoldPatches {
+        patch: usize,
+    },
+    /// MobileViT v2's unfold: a `c x h x w` map cut into `patch x patch` tiles becomes a `c x P x N`
+    /// map (P = patch² positions inside a tile, N tiles), so 1x1 convolutions act per token.
+    UnfoldMap {
+        patch: usize,
+    },
+    /// The inverse of [`Op::UnfoldMap`], back to the node's `h x w`.
+    FoldMap {
+        patch: usize,
+    },
+    /// Group norm with one group (timm's GroupNorm1): normalised over all of a sample's values,
+    /// then a per-channel scale and shift.
+    GroupNorm1 {
+        eps: f64,
+    },
+    /// MobileViT v2's linear self-attention core on a `(1 + 2d) x P x N` map (query, keys,
+    /// values): softmax of the query over N, the keys' weighted sum over N (one context per
+    /// channel and P), times ReLU of the values.
+    LinearAttention,
+    /// Tokens back to a `d x h x w` map (`transpose(1, 2).reshape(B, C, H, W)`; PVTv2).
+    TokensToMap {
+        h: usize,
+        w: usize,
+    },
+    /// Features `start..start + len` of every token (PVTv2's fused `kv` split into k and v).
+    SliceFeatures {
+        start: usize,
+        len: usize,
+    },
+    /// [`Op::Attention`] within each of `groups` equal runs of tokens (MobileViT's per-position
+    /// sequences).
+    GroupedAttention {
+        heads: usize,
+        groups: usize,
+    },
+    /// Tokens `start..start + len` (`x[:, 0:1]`, `x[:, 1:]`).
+    SliceTokens {
+        start: usize,
+        len: usize,
+    },
+    /// Concatenation along the token axis.
+    ConcatTokens,
+    /// Multi-head attention of separate `q` (n_q tokens), `k` and `v` (n_kv tokens) inputs, all of
+    /// one width: per head softmax(q kᵀ / √d) v, n_q tokens out (CrossViT's cross-attention).
+    CrossAttention {
+        heads: usize,
+        /// The key (and value) token count.
+        keys: usize,
     },
 }
 
@@ -277,6 +351,7 @@ impl Op {
                 | Op::ChannelConv { .. }
                 | Op::RelPosAttention { .. }
                 | Op::HaloAttention { .. }
+                | Op::GroupNorm1 { .. }
         )
     }
 
@@ -312,6 +387,17 @@ impl Op {
             Op::ContextPool => "matmul",
             Op::AddChannels => "add",
             Op::RelPosAttention { .. } | Op::HaloAttention { .. } => "matmul",
+            Op::Resize { mode: Interp::Bicubic, .. } => "upsample_bicubic2d",
+            Op::Resize { mode: Interp::Bilinear | Interp::BilinearAligned, .. } => "upsample_bilinear2d",
+            Op::UnfoldMap { .. } | Op::FoldMap { .. } | Op::TokensToMap { .. } => "reshape",
+            Op::SliceFeatures { .. } => "slice",
+            Op::GroupNorm1 { .. } => "group_norm",
+            Op::LinearAttention => "mul",
+            Op::UnfoldPatches { .. } | Op::FoldPatches { .. } => "reshape",
+            Op::GroupedAttention { .. } => "matmul",
+            Op::SliceTokens { .. } => "slice",
+            Op::ConcatTokens => "cat",
+            Op::CrossAttention { .. } => "matmul",
         }
     }
 }
@@ -338,7 +424,7 @@ impl Node {
                 let weight = conv.out as u64 * (c / conv.groups as u64) * conv.taps();
                 weight + if conv.bias { conv.out as u64 } else { 0 }
             }
-            Op::BatchNorm { .. } | Op::LayerNorm { .. } => 2 * c,
+            Op::BatchNorm { .. } | Op::LayerNorm { .. } | Op::GroupNorm1 { .. } => 2 * c,
             Op::Linear { out, bias } => c * *out as u64 + if *bias { *out as u64 } else { 0 },
             Op::ClassToken => c,
             Op::PositionEmbedding => self.output.elements(),
@@ -402,7 +488,7 @@ impl Graph {
                         add("bias", vec![conv.out]);
                     }
                 }
-                Op::BatchNorm { .. } | Op::LayerNorm { .. } => {
+                Op::BatchNorm { .. } | Op::LayerNorm { .. } | Op::GroupNorm1 { .. } => {
                     add("weight", vec![c]);
                     add("bias", vec![c]);
                 }
@@ -821,6 +907,125 @@ impl GraphBuilder {
         }
         let shape = self.shape(x);
         Ok(self.push(name, Op::AddChannels, vec![x, v], shape))
+    }
+
+    /// Resizes a map to `h x w`.
+    pub fn resize(&mut self, name: &str, x: Id, h: usize, w: usize, mode: Interp) -> Result<Id> {
+        let (c, ..) = self.map(name, x)?;
+        Ok(self.push(name, Op::Resize { h, w, mode }, vec![x], Shape::Map { c, h, w }))
+    }
+
+    /// Height and width of a map (0 x 0 for tokens and vectors).
+    pub fn spatial(&self, x: Id) -> (usize, usize) {
+        match self.shape(x) {
+            Shape::Map { h, w, .. } => (h, w),
+            _ => (0, 0),
+        }
+    }
+
+    pub fn unfold_patches(&mut self, name: &str, x: Id, patch: usize) -> Result<Id> {
+        let (c, h, w) = self.map(name, x)?;
+        if h % patch != 0 || w % patch != 0 {
+            return fail(format!("{name}: a {h}x{w} map does not tile into {patch}x{patch} patches"));
+        }
+        Ok(self.push(name, Op::UnfoldPatches { patch }, vec![x], Shape::Tokens { n: h * w, d: c }))
+    }
+
+    pub fn fold_patches(&mut self, name: &str, x: Id, patch: usize, h: usize, w: usize) -> Result<Id> {
+        let (n, c) = self.tokens(name, x)?;
+        if n != h * w || h % patch != 0 || w % patch != 0 {
+            return fail(format!("{name}: {n} tokens do not fold into a {h}x{w} map of {patch}x{patch} patches"));
+        }
+        Ok(self.push(name, Op::FoldPatches { patch }, vec![x], Shape::Map { c, h, w }))
+    }
+
+    pub fn unfold_map(&mut self, name: &str, x: Id, patch: usize) -> Result<Id> {
+        let (c, h, w) = self.map(name, x)?;
+        if h % patch != 0 || w % patch != 0 {
+            return fail(format!("{name}: a {h}x{w} map does not tile into {patch}x{patch} patches"));
+        }
+        let shape = Shape::Map { c, h: patch * patch, w: (h / patch) * (w / patch) };
+        Ok(self.push(name, Op::UnfoldMap { patch }, vec![x], shape))
+    }
+
+    pub fn fold_map(&mut self, name: &str, x: Id, patch: usize, h: usize, w: usize) -> Result<Id> {
+        let (c, p, n) = self.map(name, x)?;
+        if p != patch * patch || n * p != h * w || h % patch != 0 || w % patch != 0 {
+            return fail(format!("{name}: a {p}x{n} patch map does not fold into {h}x{w}"));
+        }
+        Ok(self.push(name, Op::FoldMap { patch }, vec![x], Shape::Map { c, h, w }))
+    }
+
+    pub fn group_norm1(&mut self, name: &str, x: Id, eps: f64) -> Result<Id> {
+        let shape = self.shape(x);
+        self.map(name, x)?;
+        Ok(self.push(name, Op::GroupNorm1 { eps }, vec![x], shape))
+    }
+
+    pub fn linear_attention(&mut self, name: &str, qkv: Id) -> Result<Id> {
+        let (c, h, w) = self.map(name, qkv)?;
+        if c < 3 || (c - 1) % 2 != 0 {
+            return fail(format!("{name}: {c} channels are not 1 query + keys + values"));
+        }
+        Ok(self.push(name, Op::LinearAttention, vec![qkv], Shape::Map { c: (c - 1) / 2, h, w }))
+    }
+
+    pub fn tokens_to_map(&mut self, name: &str, x: Id, h: usize, w: usize) -> Result<Id> {
+        let (n, d) = self.tokens(name, x)?;
+        if n != h * w {
+            return fail(format!("{name}: {n} tokens are not a {h}x{w} map"));
+        }
+        Ok(self.push(name, Op::TokensToMap { h, w }, vec![x], Shape::Map { c: d, h, w }))
+    }
+
+    pub fn slice_features(&mut self, name: &str, x: Id, start: usize, len: usize) -> Result<Id> {
+        let (n, d) = self.tokens(name, x)?;
+        if len == 0 || start + len > d {
+            return fail(format!("{name}: features {start}..{} out of {d}", start + len));
+        }
+        Ok(self.push(name, Op::SliceFeatures { start, len }, vec![x], Shape::Tokens { n, d: len }))
+    }
+
+    pub fn grouped_attention(&mut self, name: &str, qkv: Id, heads: usize, groups: usize) -> Result<Id> {
+        let (n, d3) = self.tokens(name, qkv)?;
+        if d3 % 3 != 0 || (d3 / 3) % heads != 0 || n % groups != 0 {
+            return fail(format!(
+                "{name}: {n} tokens of width {} do not split into {groups} runs of {heads} heads",
+                d3 / 3
+            ));
+        }
+        Ok(self.push(name, Op::GroupedAttention { heads, groups }, vec![qkv], Shape::Tokens { n, d: d3 / 3 }))
+    }
+
+    pub fn slice_tokens(&mut self, name: &str, x: Id, start: usize, len: usize) -> Result<Id> {
+        let (n, d) = self.tokens(name, x)?;
+        if len == 0 || start + len > n {
+            return fail(format!("{name}: tokens {start}..{} out of {n}", start + len));
+        }
+        Ok(self.push(name, Op::SliceTokens { start, len }, vec![x], Shape::Tokens { n: len, d }))
+    }
+
+    pub fn concat_tokens(&mut self, name: &str, inputs: &[Id]) -> Result<Id> {
+        let (_, d) = self.tokens(name, inputs[0])?;
+        let mut n = 0;
+        for &id in inputs {
+            let (ni, di) = self.tokens(name, id)?;
+            if di != d {
+                return fail(format!("{name}: cannot concatenate tokens of width {di} with width {d}"));
+            }
+            n += ni;
+        }
+        Ok(self.push(name, Op::ConcatTokens, inputs.to_vec(), Shape::Tokens { n, d }))
+    }
+
+    /// Attention of `q` over `k`, `v` (see [`Op::CrossAttention`]).
+    pub fn cross_attention(&mut self, name: &str, q: Id, k: Id, v: Id, heads: usize) -> Result<Id> {
+        let (nq, d) = self.tokens(name, q)?;
+        let (nk, dk) = self.tokens(name, k)?;
+        if self.shape(v) != (Shape::Tokens { n: nk, d: dk }) || dk != d || d % heads != 0 {
+            return fail(format!("{name}: q, k and v of width {d} do not split into {heads} heads"));
+        }
+        Ok(self.push(name, Op::CrossAttention { heads, keys: nk }, vec![q, k, v], Shape::Tokens { n: nq, d }))
     }
 
     pub fn scale(&mut self, name: &str, x: Id, factor: f64) -> Id {

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use burn::module::{Initializer, Module, ModuleVisitor, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig2d};
-use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, conv1d, conv2d, max_pool2d};
-use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions, PadMode};
+use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, conv1d, conv2d, interpolate, max_pool2d};
+use burn::tensor::ops::{AvgPoolOptions, ConvOptions, InterpolateMode, InterpolateOptions, MaxPoolOptions, PadMode};
 use burn::tensor::{Device, Int, Tensor, TensorData, activation};
 
-use super::graph::{Act, Graph, Id, Op, Shape};
+use super::graph::{Act, Graph, Id, Interp, Op, Shape};
 
 /// The parameters of one node.
 #[derive(Module, Debug)]
@@ -176,6 +176,8 @@ impl Net {
                 ),
                 Op::BatchNorm { eps } => Layer::BatchNorm(BatchNormConfig::new(c).with_epsilon(*eps).init(device)),
                 Op::LayerNorm { eps } => Layer::LayerNorm(LayerNormConfig::new(c).with_epsilon(*eps).init(device)),
+                // A per-channel scale and shift, kept as a LayerNorm's (same keys, same loader).
+                Op::GroupNorm1 { eps } => Layer::LayerNorm(LayerNormConfig::new(c).with_epsilon(*eps).init(device)),
                 Op::Linear { out, bias } => Layer::Linear(LinearConfig::new(c, *out).with_bias(*bias).init(device)),
                 Op::LayerScale => Layer::Vector(Initializer::Constant { value: 1e-6 }.init([c], device)),
                 Op::ClassToken => Layer::Tokens(Initializer::Normal { mean: 0.0, std: 1e-6 }.init([1, 1, c], device)),
@@ -448,6 +450,97 @@ impl Net {
                 let out = activation::softmax(scores, 2).matmul(v); // [blocks, side², dv]
                 let out = out.reshape([b, nh, by, bx, side, side, dv]).permute([0, 1, 6, 2, 4, 3, 5]);
                 Value::Map(out.reshape([b, nh * dv, qh, qw]))
+            Op::Resize { h, w, mode } => {
+                let interp = *mode;
+                let mode = match mode {
+                    Interp::Bilinear | Interp::BilinearAligned => InterpolateMode::Bilinear,
+                    Interp::Bicubic => InterpolateMode::Bicubic,
+                };
+                let options = InterpolateOptions::new(mode)
+                    .with_align_corners(interp == Interp::BilinearAligned)
+                    .with_output_size([*h, *w]);
+                Value::Map(interpolate(x.map(), options))
+            }
+            Op::UnfoldPatches { patch } => {
+                let t = x.map();
+                let [b, c, h, w] = t.dims();
+                let (p, nh, nw) = (*patch, h / patch, w / patch);
+                // [B, C, nh, ph, nw, pw] -> [B, ph, pw, nh, nw, C]
+                let t = t.reshape([b, c, nh, p, nw, p]).permute([0, 3, 5, 2, 4, 1]);
+                Value::Tokens(t.reshape([b, h * w, c]))
+            }
+            Op::FoldPatches { patch } => {
+                let Shape::Map { h, w, .. } = self.plan.graph.nodes[i].output else { unreachable!() };
+                let t = x.tokens();
+                let [b, _, c] = t.dims();
+                let (p, nh, nw) = (*patch, h / patch, w / patch);
+                let t = t.reshape([b, p, p, nh, nw, c]).permute([0, 5, 3, 1, 4, 2]);
+                Value::Map(t.reshape([b, c, h, w]))
+            }
+            Op::UnfoldMap { patch } => {
+                let t = x.map();
+                let [b, c, h, w] = t.dims();
+                let (p, nh, nw) = (*patch, h / patch, w / patch);
+                // [B, C, nh, ph, nw, pw] -> [B, C, ph, pw, nh, nw]
+                let t = t.reshape([b, c, nh, p, nw, p]).permute([0, 1, 3, 5, 2, 4]);
+                Value::Map(t.reshape([b, c, p * p, nh * nw]))
+            }
+            Op::FoldMap { patch } => {
+                let Shape::Map { h, w, .. } = self.plan.graph.nodes[i].output else { unreachable!() };
+                let t = x.map();
+                let [b, c, _, _] = t.dims();
+                let (p, nh, nw) = (*patch, h / patch, w / patch);
+                let t = t.reshape([b, c, p, p, nh, nw]).permute([0, 1, 4, 2, 5, 3]);
+                Value::Map(t.reshape([b, c, h, w]))
+            }
+            Op::GroupNorm1 { eps } => {
+                let Layer::LayerNorm(ln) = self.layer(i) else { unreachable!() };
+                let t = x.map();
+                let [b, c, h, w] = t.dims();
+                let flat = t.reshape([b, c * h * w]);
+                let (var, mean) = flat.clone().var_mean_bias(1);
+                let t = (flat - mean) / (var + *eps).sqrt();
+                let gamma = ln.gamma.val().reshape([1, c, 1, 1]);
+                let beta = ln.beta.as_ref().expect("group norm has a shift").val().reshape([1, c, 1, 1]);
+                Value::Map(t.reshape([b, c, h, w]) * gamma + beta)
+            }
+            Op::LinearAttention => {
+                let t = x.map();
+                let [b, c, p, n] = t.dims();
+                let d = (c - 1) / 2;
+                let scores = activation::softmax(t.clone().narrow(1, 0, 1), 3);
+                let context = (t.clone().narrow(1, 1, d) * scores).sum_dim(3);
+                Value::Map(activation::relu(t.narrow(1, 1 + d, d)) * context.expand([b, d, p, n]))
+            }
+            Op::GroupedAttention { heads, groups } => {
+                let qkv = x.tokens();
+                let [b, n, d3] = qkv.dims();
+                let runs = qkv.reshape([b * groups, n / groups, d3]);
+                Value::Tokens(self_attention(runs, *heads).reshape([b, n, d3 / 3]))
+            }
+            Op::TokensToMap { h, w } => {
+                let t = x.tokens();
+                let [b, _, d] = t.dims();
+                Value::Map(t.swap_dims(1, 2).reshape([b, d, *h, *w]))
+            }
+            Op::SliceFeatures { start, len } => Value::Tokens(x.tokens().narrow(2, *start, *len)),
+            Op::SliceTokens { start, len } => Value::Tokens(x.tokens().narrow(1, *start, *len)),
+            Op::ConcatTokens => {
+                let mut all = vec![x.tokens()];
+                all.extend(inputs.into_iter().map(Value::tokens));
+                Value::Tokens(Tensor::cat(all, 1))
+            }
+            Op::CrossAttention { heads, .. } => {
+                let q = x.tokens();
+                let (k, v) = (inputs.remove(0).tokens(), inputs.remove(0).tokens());
+                let [batch, nq, d] = q.dims();
+                let nk = k.dims()[1];
+                let hd = d / heads;
+                // [B, N, d] -> [B, H, N, hd]
+                let split = |t: Tensor<3>, n: usize| t.reshape([batch, n, *heads, hd]).swap_dims(1, 2);
+                let scores = split(q, nq).matmul(split(k, nk).swap_dims(2, 3)).mul_scalar(1.0 / (hd as f64).sqrt());
+                let out = activation::softmax(scores, 3).matmul(split(v, nk));
+                Value::Tokens(out.swap_dims(1, 2).reshape([batch, nq, d]))
             }
             Op::ScalarGain => {
                 let Layer::Scalar(gain) = self.layer(i) else { unreachable!() };
@@ -474,6 +567,17 @@ impl Net {
             }
         }
     }
+}
+
+/// Multi-head self-attention on a fused `[B, N, 3d]` qkv (timm's Attention without its projections).
+fn self_attention(qkv: Tensor<3>, heads: usize) -> Tensor<3> {
+    let [batch, n, d3] = qkv.dims();
+    let (d, hd) = (d3 / 3, d3 / 3 / heads);
+    let qkv = qkv.reshape([batch, n, 3, heads, hd]).permute([2, 0, 3, 1, 4]);
+    let part = |k: usize| qkv.clone().narrow(0, k, 1).reshape([batch, heads, n, hd]);
+    let scores = part(0).matmul(part(1).swap_dims(2, 3)).mul_scalar(1.0 / (hd as f64).sqrt());
+    let out = activation::softmax(scores, 3).matmul(part(2));
+    out.swap_dims(1, 2).reshape([batch, n, d])
 }
 
 /// Counts float parameters except the fields named `running_mean` / `running_var`.

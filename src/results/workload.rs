@@ -61,8 +61,8 @@ pub fn work_per_sample(graph: &Graph) -> BTreeMap<Kind, u64> {
             Op::Conv2d(conv) if conv.groups > 1 => (Kind::Depthwise, macs),
             Op::Conv2d(_) => (Kind::Convolution, macs),
             Op::Linear { .. } => (Kind::Linear, macs),
-            Op::Attention { .. } => (Kind::Attention, macs),
-            Op::BatchNorm { .. } | Op::LayerNorm { .. } => (Kind::Normalisation, macs),
+            Op::Attention { .. } | Op::CrossAttention { .. } | Op::GroupedAttention { .. } => (Kind::Attention, macs),
+            Op::BatchNorm { .. } | Op::LayerNorm { .. } | Op::GroupNorm1 { .. } => (Kind::Normalisation, macs),
             // Views cost (almost) nothing.
             Op::Flatten | Op::MapToTokens | Op::FirstToken => continue,
             Op::AdaptiveAvgPool { .. } => (Kind::Elementwise, input.elements()),

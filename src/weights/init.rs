@@ -85,6 +85,17 @@ pub enum Scheme {
     /// (`nonlinearity='linear'`) and zero bias, the classifier normal(0.01) with zero bias; the
     /// standardised convolutions' `gain` starts at 1 and `skipinit_gain` at 0.
     NfNet,
+    /// crossvit.py: linear layers trunc-normal(0.02) with zero bias, layer norms 1 and 0, class tokens
+    /// and position embeddings trunc-normal(0.02), patch embeddings PyTorch's.
+    CrossVit,
+    /// mobilevit.py builds a ByobNet: [`Scheme::Byob`]'s rules (its transformers' linear layers
+    /// included), but the last batch norm is zeroed only in blocks with a shortcut, as
+    /// `BottleneckBlock.init_weights` does (timm's `downsample=''` leaves blocks that change shape
+    /// without one).
+    MobileVit,
+    /// pvt_v2.py: convolutions normal `sqrt(2 / fan_out)` per group with zero bias, linear layers
+    /// trunc-normal(0.02) with zero bias, layer norms 1 and 0.
+    PvtV2,
 }
 
 impl Scheme {
@@ -108,6 +119,12 @@ impl Scheme {
             "nfnet" => Scheme::NfNet,
             // byoanet.py builds ByobNet (its attention layers keep their own reset_parameters, below).
             "byoanet" => Scheme::Byob,
+            "crossvit" => Scheme::CrossVit,
+            "mobilevit" => Scheme::MobileVit,
+            "pvt_v2" => Scheme::PvtV2,
+            // metaformer.py's `_init_weights` is ConvNeXt's: convolutions and linear layers
+            // trunc-normal(0.02) with zero bias, layer scales at their init value (1e-6).
+            "metaformer" => Scheme::ConvNext,
             _ => Scheme::PyTorch,
         }
     }
@@ -149,6 +166,10 @@ const ONE: Dist = Dist::Const(1.0);
 fn rule(scheme: Scheme, node: &Node, part: Part, weight: &[usize], last_norm: bool) -> Dist {
     use Scheme::*;
     let normal = |std: f64| Dist::Normal { mean: 0.0, std };
+    // Which norms close a block was decided with the shortcut (`last_norm`); the rest is ByobNet's,
+    // but for RepVGG's branch norms (a MobileViT block's `conv_kxk.bn` is a plain ConvNormAct's).
+    let repvgg = scheme == Byob;
+    let scheme = if scheme == MobileVit { Byob } else { scheme };
     if let Part::Stat(value) = part {
         return Dist::Const(value);
     }
@@ -174,7 +195,7 @@ fn rule(scheme: Scheme, node: &Node, part: Part, weight: &[usize], last_norm: bo
             }
             match (scheme, part) {
                 (ResNetV2, Part::Weight) if node.name.starts_with("head.fc") => normal(0.01),
-                (Goog | Byob, Part::Weight) => fan_out_per_group(weight, conv.groups),
+                (Goog | Byob | PvtV2, Part::Weight) => fan_out_per_group(weight, conv.groups),
                 (ResNet | ResNetV2 | KaimingConvs | VovNet | Csp | Vgg, Part::Weight) => kaiming_fan_out(weight),
                 // kaiming_normal_ with its defaults: fan-in, gain sqrt(2).
                 (DenseNet, Part::Weight) => normal((2.0 / fan_in as f64).sqrt()),
@@ -182,7 +203,7 @@ fn rule(scheme: Scheme, node: &Node, part: Part, weight: &[usize], last_norm: bo
                 (Inception, Part::Weight) => Dist::TruncNormal(0.1),
                 (Mixer, Part::Weight) => Dist::LecunNormal { fan_in },
                 (NfNet, Part::Weight) => normal((1.0 / fan_in as f64).sqrt()),
-                (Goog | ResNetV2 | Byob | Csp | Vgg | ConvNext | Mixer | NfNet, Part::Bias) => ZERO,
+                (Goog | ResNetV2 | Byob | Csp | Vgg | ConvNext | Mixer | NfNet | PvtV2, Part::Bias) => ZERO,
                 _ => pytorch(fan_in),
             }
         }
@@ -192,12 +213,13 @@ fn rule(scheme: Scheme, node: &Node, part: Part, weight: &[usize], last_norm: bo
                 (Mixer, _) if node.name.starts_with("head") => ZERO,
                 (Goog, Part::Weight) => Dist::Uniform(1.0 / (out as f64).sqrt()),
                 (ResNetV2 | Byob | Csp | Vgg | NfNet, Part::Weight) => normal(0.01),
-                (ConvNext | Vit, Part::Weight) => Dist::TruncNormal(0.02),
+                (ConvNext | Vit | CrossVit | PvtV2, Part::Weight) => Dist::TruncNormal(0.02),
                 (Inception, Part::Weight) => Dist::TruncNormal(0.1),
                 (Mixer, Part::Weight) => Dist::Uniform((6.0 / (fan_in + out) as f64).sqrt()),
                 (Mixer, Part::Bias) if node.name.contains("mlp") => normal(1e-6),
                 (
-                    Goog | ResNetV2 | VovNet | Byob | Csp | DenseNet | Vgg | ConvNext | Vit | Mixer | NfNet,
+                    Goog | ResNetV2 | VovNet | Byob | Csp | DenseNet | Vgg | ConvNext | Vit | Mixer | NfNet | CrossVit
+                    | PvtV2,
                     Part::Bias,
                 ) => ZERO,
                 _ => pytorch(fan_in),
@@ -205,13 +227,13 @@ fn rule(scheme: Scheme, node: &Node, part: Part, weight: &[usize], last_norm: bo
         }
         Op::BatchNorm { .. } => match (scheme, part) {
             // RepVggBlock.init_weights draws every batch norm of the block.
-            (Byob, Part::Weight) if is_repvgg_norm(&node.name) => Dist::Normal { mean: 0.1, std: 0.1 },
-            (Byob, Part::Bias) if is_repvgg_norm(&node.name) => normal(0.1),
+            (Byob, Part::Weight) if repvgg && is_repvgg_norm(&node.name) => Dist::Normal { mean: 0.1, std: 0.1 },
+            (Byob, Part::Bias) if repvgg && is_repvgg_norm(&node.name) => normal(0.1),
             (ResNet | Byob | Csp, Part::Weight) if last_norm => ZERO,
             (_, Part::Weight) => ONE,
             _ => ZERO,
         },
-        Op::LayerNorm { .. } => {
+        Op::LayerNorm { .. } | Op::GroupNorm1 { .. } => {
             if part == Part::Weight {
                 ONE
             } else {
@@ -228,6 +250,7 @@ fn rule(scheme: Scheme, node: &Node, part: Part, weight: &[usize], last_norm: bo
         }
         // NFNet's skipinit: the residual branch starts switched off.
         Op::ScalarGain => ZERO,
+        Op::ClassToken if scheme == CrossVit => Dist::TruncNormal(0.02),
         Op::ClassToken => normal(1e-6),
         Op::PositionEmbedding => Dist::TruncNormal(0.02),
         _ => ZERO,
@@ -282,8 +305,14 @@ fn draw(dist: Dist, shape: &[usize], seed: u64, key: &str) -> Tensor {
 fn last_norms(scheme: Scheme, graph: &Graph) -> Vec<String> {
     // Per block: the rank of its latest layer so far and that batch norm's node name.
     let mut last: BTreeMap<String, (u32, String)> = BTreeMap::new();
+    let with_shortcut = |block: &str| graph.nodes.iter().any(|n| n.name == format!("{block}.add"));
     for node in graph.nodes.iter().filter(|n| matches!(n.op, Op::BatchNorm { .. })) {
-        let Some((block, layer)) = block_and_layer(scheme, &node.name) else { continue };
+        let found = match scheme {
+            Scheme::MobileVit => block_and_layer(Scheme::Byob, &node.name).filter(|(block, _)| with_shortcut(block)),
+            _ => block_and_layer(scheme, &node.name),
+        };
+        let Some((block, layer)) = found else { continue };
+        let scheme = if scheme == Scheme::MobileVit { Scheme::Byob } else { scheme };
         let Some(rank) = layer_rank(scheme, &layer) else { continue };
         if last.get(&block).is_none_or(|(best, _)| rank > *best) {
             last.insert(block, (rank, node.name.clone()));
@@ -344,7 +373,7 @@ pub fn timm_state(graph: &Graph, scheme: Scheme, seed: u64) -> StateDict {
             Op::ScalarGain => vec![],
             Op::RelPosAttention { head_qk, .. } | Op::HaloAttention { head_qk, .. } => vec![*head_qk],
             Op::Linear { out, .. } => vec![*out, c],
-            Op::BatchNorm { .. } | Op::LayerNorm { .. } | Op::LayerScale => vec![c],
+            Op::BatchNorm { .. } | Op::LayerNorm { .. } | Op::GroupNorm1 { .. } | Op::LayerScale => vec![c],
             Op::ClassToken => vec![1, 1, c],
             Op::PositionEmbedding => match node.output {
                 Shape::Tokens { n, d } => vec![1, n, d],
@@ -389,7 +418,7 @@ pub fn timm_state(graph: &Graph, scheme: Scheme, seed: u64) -> StateDict {
                     put("bias", Part::Bias, vec![*out]);
                 }
             }
-            Op::BatchNorm { .. } | Op::LayerNorm { .. } => {
+            Op::BatchNorm { .. } | Op::LayerNorm { .. } | Op::GroupNorm1 { .. } => {
                 put("weight", Part::Weight, vec![c]);
                 put("bias", Part::Bias, vec![c]);
                 if matches!(node.op, Op::BatchNorm { .. }) {

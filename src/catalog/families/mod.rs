@@ -5,6 +5,7 @@ pub mod byob_attn;
 pub mod byobnet;
 pub mod convmixer;
 pub mod convnext;
+pub mod crossvit;
 pub mod cspnet;
 pub mod densenet;
 pub mod dla;
@@ -13,8 +14,11 @@ pub mod efficientnet;
 pub mod ghostnet;
 pub mod hrnet;
 pub mod inception;
+pub mod metaformer;
 pub mod mixer;
+pub mod mobilevit;
 pub mod nfnet;
+pub mod pvt_v2;
 pub mod regnet;
 pub mod resnet;
 pub mod resnet_attn;
@@ -86,6 +90,11 @@ pub static FAMILIES: &[&[Entry]] = &[
     vit::ENTRIES,
     mixer::ENTRIES,
     convmixer::ENTRIES,
+    // The paper's transformer and hybrid models (issue 15).
+    crossvit::ENTRIES,
+    mobilevit::ENTRIES,
+    pvt_v2::ENTRIES,
+    metaformer::ENTRIES,
     SMALL,
 ];
 
