@@ -145,6 +145,8 @@ fn convolution_and_its_gradients_equal_direct_loops() {
     case(1, 6, [11, 10], 6, [5, 5], 2, 2, 1, 6).check(); // depthwise 5x5 stride 2, batch 1
     case(2, 4, [9, 9], 4, [3, 3], 1, 2, 2, 4).check(); // depthwise dilated
     case(2, 3, [5, 6], 6, [3, 3], 1, 1, 1, 3).check(); // depthwise multiplier 2
+    case(1, 13, [6, 7], 13, [3, 3], 2, 1, 1, 13).check(); // depthwise, 13 channels (8 + a partial block), batch 1
+    case(3, 20, [3, 3], 20, [3, 3], 1, 1, 1, 20).check(); // depthwise on a plane the size of the kernel
 }
 
 #[test]
@@ -190,8 +192,9 @@ fn batch_norm_and_its_gradients_equal_the_definition() {
 
 /// The element-wise paths the patch changed (in-place branch-free mask fill, scalar and unary ops
 /// on every thread above 256 Ki elements): relu6 (two clamps = two mask fills forward and two in
-/// the gradient), relu, scalar arithmetic and sqrt, checked element by element against plain
-/// Rust, on sizes below and above the parallel threshold, fresh (in place) and shared (copied).
+/// the gradient), relu, scalar arithmetic and sqrt, silu (sigmoid and its gradient), checked
+/// element by element against plain Rust (f64 for silu), on sizes below and above the parallel
+/// threshold, fresh (in place) and shared (copied).
 #[test]
 fn element_wise_ops_equal_plain_loops_on_small_and_large_tensors() {
     let device = Device::flex().autodiff();
@@ -222,5 +225,29 @@ fn element_wise_ops_equal_plain_loops_on_small_and_large_tensors() {
         let root = shared.clone().abs().sqrt();
         assert_eq!(read(root), v.iter().map(|x| x.abs().sqrt()).collect::<Vec<_>>(), "abs then sqrt, {n}");
         assert_eq!(read(shared), v, "the shared input is unchanged, {n}");
+
+        // silu = x * sigmoid(x): the vectorised sigmoid, and its gradient (a closure over two
+        // tensors, on every thread above the threshold), against f64.
+        let x = tensor(&v, [n], &device).require_grad();
+        let y = burn::tensor::activation::silu(x.clone());
+        let grads = (y.clone() * tensor(&dy, [n], &device)).sum().backward();
+        let sig = |x: f32| 1.0 / (1.0 + (-(x as f64)).exp());
+        let want: Vec<f32> = v.iter().map(|&x| (x as f64 * sig(x)) as f32).collect();
+        assert_close(&format!("silu, {n} elements"), &read(y), &want);
+        let want: Vec<f32> = v
+            .iter()
+            .zip(&dy)
+            .map(|(&x, &d)| {
+                let s = sig(x);
+                (d as f64 * (s + x as f64 * s * (1.0 - s))) as f32
+            })
+            .collect();
+        assert_close(&format!("silu gradient, {n} elements"), &read(x.grad(&grads).unwrap()), &want);
+        // A strided (transposed) tensor takes the element-by-element path: the same values.
+        if n % 2 == 0 {
+            let t = tensor(&v, [2, n / 2], &plain);
+            let strided = burn::tensor::activation::sigmoid(t.clone().transpose()).transpose();
+            assert_eq!(read(strided), read(burn::tensor::activation::sigmoid(t)), "strided sigmoid, {n}");
+        }
     }
 }

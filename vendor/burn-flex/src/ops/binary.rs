@@ -283,13 +283,19 @@ pub fn scalar_op<F32Op, F64Op>(
     f64_op: F64Op,
 ) -> FlexTensor
 where
-    F32Op: Fn(f32, f32) -> f32 + Copy,
+    F32Op: Fn(f32, f32) -> f32 + Copy + Send + Sync,
     F64Op: Fn(f64, f64) -> f64 + Copy,
 {
     let dtype = tensor.dtype();
 
     match dtype {
-        DType::F32 => scalar_op_typed(tensor, scalar as f32, f32_op),
+        DType::F32 => {
+            let s = scalar as f32;
+            match par_map_f32(tensor, move |x| f32_op(x, s)) {
+                Ok(out) => out,
+                Err(tensor) => scalar_op_typed(tensor, s, f32_op),
+            }
+        }
         DType::F64 => scalar_op_typed(tensor, scalar, f64_op),
         DType::F16 => {
             let scalar_f16 = f16::from_f32(scalar as f32);
@@ -338,6 +344,46 @@ where
     };
 
     make_tensor(result, shape, dtype)
+}
+
+/// pepr patch: an f32 element-wise map on every rayon thread, for contiguous tensors of at least
+/// [`crate::ops::PARALLEL_THRESHOLD`] elements (in place when the storage is not shared). burn-flex
+/// runs scalar and unary ops on one thread; in a training step (Adam's update, activations and
+/// their gradients) that left the second core idle. `Err` gives the tensor back when it does not
+/// apply (small, strided or without rayon); the caller then takes its own sequential path, which
+/// computes the same values.
+pub(crate) fn par_map_f32<Op>(tensor: FlexTensor, op: Op) -> Result<FlexTensor, FlexTensor>
+where
+    Op: Fn(f32) -> f32 + Send + Sync,
+{
+    #[cfg(feature = "rayon")]
+    {
+        use rayon::prelude::*;
+        /// Elements per task: large enough that task overhead is small.
+        const CHUNK: usize = 16 * 1024;
+        let mut tensor = tensor;
+        if tensor.dtype() != DType::F32 || tensor.layout().num_elements() < crate::ops::PARALLEL_THRESHOLD {
+            return Err(tensor);
+        }
+        let Some((start, end)) = tensor.layout().contiguous_offsets() else {
+            return Err(tensor);
+        };
+        if tensor.is_unique() && start == 0 {
+            let data: &mut [f32] = tensor.storage_mut();
+            data[..end].par_chunks_mut(CHUNK).for_each(|c| c.iter_mut().for_each(|x| *x = op(*x)));
+            return Ok(tensor);
+        }
+        let src: &[f32] = &tensor.storage()[start..end];
+        let mut out = alloc::vec![0.0f32; end - start];
+        out.par_chunks_mut(CHUNK)
+            .zip(src.par_chunks(CHUNK))
+            .for_each(|(o, s)| o.iter_mut().zip(s).for_each(|(o, s)| *o = op(*s)));
+        return Ok(make_tensor(out, tensor.layout().shape().clone(), DType::F32));
+    }
+    #[cfg(not(feature = "rayon"))]
+    {
+        Err(tensor)
+    }
 }
 
 /// Helper to construct a tensor from result data.

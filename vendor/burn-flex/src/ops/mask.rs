@@ -101,8 +101,23 @@ where
 pub fn mask_fill_f32(tensor: FlexTensor, mask: FlexTensor, value: f32) -> FlexTensor {
     #[cfg(feature = "simd")]
     {
-        let (tensor, mask) = crate::ops::expand::broadcast_binary(tensor, mask);
+        let (mut tensor, mask) = crate::ops::expand::broadcast_binary(tensor, mask);
         if tensor.is_unique() && tensor.layout().is_dense_unique_storage() {
+            // pepr patch: the generic in-place loop below branches per element and runs on one
+            // thread; relu / clamp gradients (a mask_fill each) spent much of a mobilenet step
+            // there. Blend without branches, in parallel chunks.
+            if mask.layout().is_contiguous() {
+                let t_off = tensor.layout().start_offset();
+                let len = tensor.layout().num_elements();
+                let m_off = mask.layout().start_offset();
+                let mask_bytes = &mask.bytes()[m_off..m_off + len];
+                crate::simd::mask_fill_inplace_f32(
+                    &mut tensor.storage_mut::<f32>()[t_off..t_off + len],
+                    mask_bytes,
+                    value,
+                );
+                return tensor;
+            }
             return mask_fill(tensor, mask, value);
         }
         if tensor.layout().is_contiguous() && mask.layout().is_contiguous() {
