@@ -8,12 +8,14 @@ use std::sync::atomic::AtomicBool;
 use burn::tensor::{Device, Tensor};
 use chrono::Utc;
 use pepr::catalog;
+use pepr::catalog::ModelKind;
+use pepr::data::Input;
 use pepr::data::{BatchOptions, Dataset, SplitName, registry, synthetic};
-use pepr::results::record::{ModelKind, Origin, RunStatus};
+use pepr::results::record::{Origin, RunStatus};
 use pepr::results::store::RunStore;
-use pepr::train::checkpoint::{Meta, load_checkpoint, save_checkpoint};
 use pepr::train::record::build_record;
-use pepr::train::{Event, Input, Metric, Outcome, TrainConfig, input_for, train};
+use pepr::train::{Event, Metric, Outcome, TrainConfig, input_for, train};
+use pepr::weights::checkpoint::{Meta, load_checkpoint, save_checkpoint};
 
 fn synthetic_set() -> Dataset {
     synthetic::synthetic(synthetic::DEFAULT_SIZE, synthetic::DEFAULT_CHANNELS, registry::SYNTHETIC_SEED)
@@ -140,7 +142,7 @@ fn record_has_every_field_and_is_stored() {
     assert_eq!(record.data_fraction, Some(0.1));
     assert_eq!(record.pretrained, None);
     assert_eq!((record.epochs, record.batch_size, record.lr, record.seed), (Some(1), Some(32), Some(5e-4), Some(3)));
-    assert_eq!(record.backend.as_deref(), Some(pepr::train::backend::Backend::Cpu.label()));
+    assert_eq!(record.backend.as_deref(), Some(pepr::meter::backend::Backend::Cpu.label()));
     assert!(record.device.as_deref().unwrap().starts_with("CPU"));
     assert_eq!(record.metric, "test macro AUC (one-vs-rest)");
     assert_eq!(record.epoch_perf, outcome.epoch_perf);

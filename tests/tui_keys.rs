@@ -543,7 +543,7 @@ fn assert_numbers_whole(app: &App, text: &str, width: u16) {
         let line = tokens(lines[3 + k]);
         let p = record.measured_p().map_or("—".to_string(), |p| format!("{p:.4}"));
         let score = run.score[0].map_or("—".to_string(), |s| format!("{s:.4}"));
-        let energy = record.energy_kwh.map_or("—".to_string(), |e| pepr::ui::sig(e, 4));
+        let energy = record.energy_kwh.map_or("—".to_string(), |e| pepr::format::sig(e, 4));
         for value in [&p, &score, &energy] {
             assert!(line.contains(value), "at {width} columns row {k} lacks {value} whole: {:?}\n{text}", lines[3 + k]);
         }
