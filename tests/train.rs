@@ -2,9 +2,10 @@
 //! checkpoints, and `pepr train` on the real binary.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicBool;
 
+use crate::common::pepr;
 use burn::tensor::{Device, Tensor};
 use chrono::Utc;
 use pepr::catalog;
@@ -221,17 +222,6 @@ fn fashion_mnist_lenet5_reaches_85_percent_in_two_epochs() {
         outcome.epoch_perf, outcome.train_time_s, outcome.samples_per_sec
     );
     assert!(outcome.performance >= 0.85, "test accuracy {:.4} after 2 epochs", outcome.performance);
-}
-
-fn pepr(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pepr"))
-        .arg("--home")
-        .arg(home)
-        .args(args)
-        .env_remove("PEPR_HOME")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
 }
 
 #[test]

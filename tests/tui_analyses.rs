@@ -11,8 +11,7 @@ use pepr::results::rank::{SetBy, Variant, rank};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-#[path = "common/paper.rs"]
-mod paper_data;
+use crate::common::paper as paper_data;
 
 fn press(app: &mut App, code: KeyCode) -> Option<Request> {
     app.handle_key(KeyEvent::new(code, KeyModifiers::NONE))

@@ -3,8 +3,7 @@
 //! keys that end work ask first, and docs/tui-keys.md is the table. Driven by key events on
 //! ratatui's TestBackend; the scenario trains a real (tiny) run on its worker thread.
 
-#[path = "common/paper.rs"]
-mod paper;
+use crate::common::paper;
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -499,7 +498,7 @@ fn docs_key_table_matches_the_code() {
     let written = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         written == generated,
-        "docs/tui-keys.md differs from the key table: run `PEPR_UPDATE_DOCS=1 cargo test --release --test tui_keys`"
+        "docs/tui-keys.md differs from the key table: run `PEPR_UPDATE_DOCS=1 cargo test --release --test it tui_keys::`"
     );
 }
 
