@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::meter::carbon::{self, CarbonIntensity, DEFAULT_PUE};
+use crate::carbon::{self, CarbonIntensity, DEFAULT_PUE};
 use crate::results::rank::EnergyBasis;
 
 /// Default sampling interval of the power meters, ms.

@@ -4,16 +4,15 @@
 //! are checked on top.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::PathBuf;
 
 use chrono::Utc;
 use pepr::results::analysis::{Analyses, analyze};
 use pepr::results::import::read_file;
 use pepr::results::rank::Variant;
 
-#[path = "common/paper.rs"]
-mod paper_data;
+use crate::common::paper as paper_data;
+use crate::common::pepr;
 
 fn paper_csv() -> PathBuf {
     paper_data::csv_path()
@@ -187,17 +186,6 @@ fn pepr_against_parameters_matches_the_csv() {
         // eight groups, the efficient architectures' median PePR-E is above the others'.
         assert!(s.median_efficient > s.median_other, "{}", group.group);
     }
-}
-
-fn pepr(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pepr"))
-        .arg("--home")
-        .arg(home)
-        .args(args)
-        .env_remove("PEPR_HOME")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
 }
 
 fn imported_home() -> tempfile::TempDir {

@@ -2,14 +2,11 @@
 //! fvcore, with the reference numbers measured once with timm, torch and fvcore
 //! (fixtures/timm/reference.py; the numbers are in tests/common/timm_reference.rs).
 
-#[path = "common/timm_reference.rs"]
-mod timm_reference;
-
+use crate::common::timm_reference::{SIZES, TIMM, ZOO};
 use burn::tensor::{Device, Tensor};
 use pepr::catalog::graph::Shape;
 use pepr::catalog::net::Net;
 use pepr::catalog::{Spec, entries, find};
-use timm_reference::{SIZES, TIMM, ZOO};
 
 #[test]
 fn every_timm_entry_has_a_reference_and_every_reference_an_entry() {

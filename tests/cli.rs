@@ -1,20 +1,13 @@
 //! The real `pepr` binary, run the way scripts run it.
 
+use crate::common;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 fn pepr(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pepr"))
-        .arg("--home")
-        .arg(home)
-        .args(args)
-        .env_remove("PEPR_HOME")
-        // MedMNIST files in the user's own ~/.medmnist would otherwise show in listings.
-        .env("HOME", home)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+    // MedMNIST files in the user's own ~/.medmnist would otherwise show in listings.
+    common::command(home).env("HOME", home).args(args).output().unwrap()
 }
 
 fn stdout(output: &Output) -> String {
@@ -25,8 +18,7 @@ fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).unwrap()
 }
 
-#[path = "common/paper.rs"]
-mod paper_data;
+use crate::common::paper as paper_data;
 
 fn paper_csv() -> String {
     paper_data::csv_arg()
@@ -293,8 +285,7 @@ fn archs_lists_the_catalog_and_shows_a_breakdown() {
     assert_eq!(bad_input.status.code(), Some(2));
 }
 
-#[path = "common/http.rs"]
-mod http;
+use crate::common::http;
 
 #[test]
 fn data_list_info_and_download_errors() {

@@ -2,6 +2,7 @@
 //! `2> log`): plain progress lines, no carriage return or escape code, not one per step, and
 //! nothing of it on stdout. Also the machine formats of `pepr rank` and the download error's shape.
 
+use crate::common;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -10,12 +11,7 @@ fn pepr(home: &Path, args: &[&str]) -> Output {
 }
 
 fn pepr_with(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_pepr"));
-    command.arg("--home").arg(home).args(args).env_remove("PEPR_HOME").env("HOME", home).stdin(Stdio::null());
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    command.output().unwrap()
+    common::command(home).env("HOME", home).args(args).envs(env.iter().copied()).output().unwrap()
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -101,8 +97,7 @@ fn a_large_import_reports_progress_by_tenths() {
     assert_eq!(text(&output.stderr), "");
 }
 
-#[path = "common/http.rs"]
-mod http;
+use crate::common::http;
 
 #[test]
 fn a_download_reports_progress_by_tenths_and_its_error_fits_80_columns() {

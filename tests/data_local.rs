@@ -4,23 +4,16 @@
 
 use std::fs::File;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
+use crate::common;
 use npyz::WriterBuilder;
 use npyz::npz::NpzWriter;
 use npyz::zip::write::FileOptions;
 
 /// Runs pepr with HOME (and so ~/.medmnist) inside `home`.
 fn pepr(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pepr"))
-        .arg("--home")
-        .arg(home.join("pepr"))
-        .args(args)
-        .env_remove("PEPR_HOME")
-        .env("HOME", home)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+    common::command(&home.join("pepr")).env("HOME", home).args(args).output().unwrap()
 }
 
 fn text(bytes: &[u8]) -> String {

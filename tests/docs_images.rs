@@ -1,5 +1,5 @@
 //! The pictures in the README, drawn by pepr itself: they must equal what pepr draws now.
-//! A stale picture fails here; `PEPR_UPDATE_DOCS=1 cargo test --release --test docs_images` writes
+//! A stale picture fails here; `PEPR_UPDATE_DOCS=1 cargo test --release --test it docs_images::` writes
 //! them anew (then review the diff and commit).
 
 use std::path::{Path, PathBuf};
@@ -24,7 +24,7 @@ fn check_or_update(path: &Path, drawn: &str) {
     let committed = std::fs::read_to_string(path).unwrap_or_default();
     assert!(
         committed == drawn,
-        "{} is stale (pepr now draws it differently): run `PEPR_UPDATE_DOCS=1 cargo test --release --test docs_images`, \
+        "{} is stale (pepr now draws it differently): run `PEPR_UPDATE_DOCS=1 cargo test --release --test it docs_images::`, \
          review and commit it",
         path.display()
     );

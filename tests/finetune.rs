@@ -2,9 +2,9 @@
 //! backbone frozen or not, and the errors a bad start gives.
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::AtomicBool;
 
+use crate::common::pepr;
 use burn::tensor::Device;
 use chrono::Utc;
 use pepr::data::{Dataset, registry, synthetic};
@@ -143,10 +143,6 @@ fn the_stem_adapts_to_other_channels_and_bad_sources_fail_clearly() {
     let frozen_scratch = TrainConfig { freeze_backbone: true, pretrained: None, ..finetune("x", 1, true) };
     let refused = run(&home, &frozen_scratch, &grey);
     assert!(refused.message.unwrap().contains("needs pretrained weights"));
-}
-
-fn pepr(home: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_pepr")).arg("--home").arg(home).args(args).output().unwrap()
 }
 
 /// `pepr train --pretrained NAME` with timm weights imported from the 5-class fixture: the head is

@@ -2,21 +2,10 @@
 //! set with tiny settings (1 epoch on 5% of the training split) so they stay fast.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use pepr::results::record::{RunRecord, RunStatus};
 use pepr::results::store::RunStore;
-
-fn pepr(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pepr"))
-        .arg("--home")
-        .arg(home)
-        .args(args)
-        .env_remove("PEPR_HOME")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).unwrap()
@@ -26,9 +15,8 @@ fn records(home: &Path) -> Vec<RunRecord> {
     RunStore::new(home.join("runs.jsonl")).load().unwrap().records
 }
 
-#[path = "common/tiny_grid.rs"]
-mod tiny_grid;
-use tiny_grid::{GRID, cell};
+use crate::common::pepr;
+use crate::common::tiny_grid::{GRID, cell};
 
 #[test]
 fn a_resumed_grid_runs_only_the_cells_not_yet_completed() {

@@ -1,20 +1,9 @@
 //! Meters on real `pepr train` runs: every resource field filled and its source named.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
+use crate::common::pepr;
 use serde_json::Value;
-
-fn pepr(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pepr"))
-        .arg("--home")
-        .arg(home)
-        .args(args)
-        .env_remove("PEPR_HOME")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
 
 const TRAIN: [&str; 9] =
     ["train", "--arch", "pepr_lenet5", "--dataset", "synthetic", "--epochs", "2", "--fraction", "0.25"];

@@ -10,8 +10,7 @@ use chrono::Utc;
 use pepr::results::import::{Layout, read_file};
 use pepr::results::rank::{SetBy, Variant, rank};
 
-#[path = "common/paper.rs"]
-mod paper_data;
+use crate::common::paper as paper_data;
 
 fn paper_csv() -> PathBuf {
     paper_data::csv_path()

@@ -1,19 +1,9 @@
 //! `pepr plot` through the real binary: the files are valid (the SVG parses, the PNG decodes) and
 //! hold one marker per run.
 
+use crate::common::pepr;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn pepr(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pepr"))
-        .arg("--home")
-        .arg(home)
-        .args(args)
-        .env_remove("PEPR_HOME")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
+use std::process::Output;
 
 fn ok(output: Output) -> String {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));

@@ -5,10 +5,11 @@
 //! cores with each other.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::common::{pepr, pepr_with};
 use serde_json::Value;
 
 /// The Slurm tests run one at a time.
@@ -16,21 +17,6 @@ static CLUSTER: Mutex<()> = Mutex::new(());
 
 /// How long an array may take before a test gives up.
 const WAIT: Duration = Duration::from_secs(300);
-
-fn pepr_with(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_pepr"));
-    command.arg("--home").arg(home).args(args).env_remove("PEPR_HOME").stdin(Stdio::null());
-    // The tests decide whether pepr thinks it runs inside a Slurm job.
-    for var in ["SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "SLURMD_NODENAME"] {
-        command.env_remove(var);
-    }
-    command.envs(env.iter().copied());
-    command.output().unwrap()
-}
-
-fn pepr(home: &Path, args: &[&str]) -> Output {
-    pepr_with(home, args, &[])
-}
 
 fn ok(output: &Output) -> String {
     assert!(output.status.success(), "pepr failed: {}", String::from_utf8_lossy(&output.stderr));
@@ -90,9 +76,7 @@ fn dry_run_prints_the_array_script_and_submits_nothing() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("no_such_net"));
 }
 
-#[path = "common/tiny_grid.rs"]
-mod tiny_grid;
-use tiny_grid::{GRID, cell as grid_cell};
+use crate::common::tiny_grid::{GRID, cell as grid_cell};
 
 #[test]
 fn a_grid_dry_run_scripts_one_task_per_missing_cell() {

@@ -3,17 +3,14 @@
 //! scope, `pepr doctor` names the backends, and grid/Slurm scripts carry threads and backend.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
+use crate::common;
 use serde_json::Value;
 
 fn pepr(home: &Path, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_pepr"));
-    command.arg("--home").arg(home).args(args).env_remove("PEPR_HOME").stdin(Stdio::null());
-    for var in ["SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "RAYON_NUM_THREADS"] {
-        command.env_remove(var);
-    }
-    command.output().unwrap()
+    // The thread counts asserted are pepr's own choice, not a caller's RAYON_NUM_THREADS.
+    common::command(home).env_remove("RAYON_NUM_THREADS").args(args).output().unwrap()
 }
 
 fn ok(output: &Output) -> String {

@@ -4,7 +4,7 @@
 //! records its eval-mode logits and a checksum of the filled tensors, so no checkpoint is stored (a few KB
 //! for every model) and a generation mismatch is told apart from a model mismatch.
 //!
-//! One test per model (`cargo test --release --test timm_logits resnet18`); `the_tests_cover_every_timm_model`
+//! One test per model (`cargo test --release --test it timm_logits::resnet18`); `the_tests_cover_every_timm_model`
 //! fails when a catalog model has no test or no fixture (add it here and run make_logits.py NAME).
 
 use std::path::Path;

@@ -2,18 +2,21 @@
 //! checkpoints, and `pepr train` on the real binary.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicBool;
 
+use crate::common::pepr;
 use burn::tensor::{Device, Tensor};
 use chrono::Utc;
 use pepr::catalog;
+use pepr::catalog::ModelKind;
+use pepr::data::Input;
 use pepr::data::{BatchOptions, Dataset, SplitName, registry, synthetic};
-use pepr::results::record::{ModelKind, Origin, RunStatus};
+use pepr::results::record::{Origin, RunStatus};
 use pepr::results::store::RunStore;
-use pepr::train::checkpoint::{Meta, load_checkpoint, save_checkpoint};
 use pepr::train::record::build_record;
-use pepr::train::{Event, Input, Metric, Outcome, TrainConfig, input_for, train};
+use pepr::train::{Event, Metric, Outcome, TrainConfig, input_for, train};
+use pepr::weights::checkpoint::{Meta, load_checkpoint, save_checkpoint};
 
 fn synthetic_set() -> Dataset {
     synthetic::synthetic(synthetic::DEFAULT_SIZE, synthetic::DEFAULT_CHANNELS, registry::SYNTHETIC_SEED)
@@ -140,7 +143,7 @@ fn record_has_every_field_and_is_stored() {
     assert_eq!(record.data_fraction, Some(0.1));
     assert_eq!(record.pretrained, None);
     assert_eq!((record.epochs, record.batch_size, record.lr, record.seed), (Some(1), Some(32), Some(5e-4), Some(3)));
-    assert_eq!(record.backend.as_deref(), Some(pepr::train::backend::Backend::Cpu.label()));
+    assert_eq!(record.backend.as_deref(), Some(pepr::meter::backend::Backend::Cpu.label()));
     assert!(record.device.as_deref().unwrap().starts_with("CPU"));
     assert_eq!(record.metric, "test macro AUC (one-vs-rest)");
     assert_eq!(record.epoch_perf, outcome.epoch_perf);
@@ -219,17 +222,6 @@ fn fashion_mnist_lenet5_reaches_85_percent_in_two_epochs() {
         outcome.epoch_perf, outcome.train_time_s, outcome.samples_per_sec
     );
     assert!(outcome.performance >= 0.85, "test accuracy {:.4} after 2 epochs", outcome.performance);
-}
-
-fn pepr(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pepr"))
-        .arg("--home")
-        .arg(home)
-        .args(args)
-        .env_remove("PEPR_HOME")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
 }
 
 #[test]

@@ -421,7 +421,7 @@ fn started(job: u64, epochs: usize) -> pepr::run::worker::RunMessage {
         job,
         update: RunUpdate::Started {
             run_id: "run-20260101-120000-abcdef01".into(),
-            input: pepr::train::Input { channels: 1, height: 28, width: 28 },
+            input: pepr::data::Input { channels: 1, height: 28, width: 28 },
             classes: 4,
             params: 61_196,
             epochs,

@@ -11,8 +11,7 @@ use pepr::results::rank::{SetBy, Variant, rank};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-#[path = "common/paper.rs"]
-mod paper_data;
+use crate::common::paper as paper_data;
 
 fn press(app: &mut App, code: KeyCode) -> Option<Request> {
     app.handle_key(KeyEvent::new(code, KeyModifiers::NONE))
@@ -168,14 +167,14 @@ fn assert_paired_numbers_whole(app: &App, text: &str) {
     let pair = app.analyses.current_pair().unwrap();
     let v = app.analyses.variant;
     let i = v.index();
-    let signed = |x: f64| format!("{}{}", if x >= 0.0 { "+" } else { "" }, pepr::ui::sig(x, 3));
+    let signed = |x: f64| format!("{}{}", if x >= 0.0 { "+" } else { "" }, pepr::format::sig(x, 3));
     let mut whole = std::collections::HashSet::new();
     for r in &pair.rows {
         whole.extend([format!("{:.4}", r.p_scratch), format!("{:.4}", r.p_pretrained), format!("{:+.4}", r.dp())]);
-        whole.extend(r.r_scratch[i].map(|x| pepr::ui::sig(x, 4)));
-        whole.extend(r.r_pretrained[i].map(|x| pepr::ui::sig(x, 4)));
+        whole.extend(r.r_scratch[i].map(|x| pepr::format::sig(x, 4)));
+        whole.extend(r.r_pretrained[i].map(|x| pepr::format::sig(x, 4)));
         whole.extend(r.dr(v).map(signed));
-        whole.extend(r.r_ratio(v).map(|x| pepr::ui::sig(x, 3)));
+        whole.extend(r.r_ratio(v).map(|x| pepr::format::sig(x, 3)));
         whole.insert(format!("{}+{}", r.runs.0, r.runs.1));
     }
     let lines: Vec<&str> = text.lines().collect();

@@ -106,7 +106,7 @@ fn the_architectures_table_keeps_its_figures_whole_at_80_and_120_columns() {
             let row = &app.archs.rows[order[k]];
             let Ok(cost) = &row.cost else { continue };
             let tokens: Vec<&str> = line.split(|c: char| c.is_whitespace() || c == '│' || c == '"').collect();
-            for value in [pepr::ui::human_count(cost.params), pepr::ui::human_count(cost.macs)] {
+            for value in [pepr::format::human_count(cost.params), pepr::format::human_count(cost.macs)] {
                 assert!(tokens.contains(&value.as_str()), "{width} columns: {value} not whole in {line:?}\n{text}");
             }
         }

@@ -3,8 +3,7 @@
 //! keys that end work ask first, and docs/tui-keys.md is the table. Driven by key events on
 //! ratatui's TestBackend; the scenario trains a real (tiny) run on its worker thread.
 
-#[path = "common/paper.rs"]
-mod paper;
+use crate::common::paper;
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -499,7 +498,7 @@ fn docs_key_table_matches_the_code() {
     let written = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         written == generated,
-        "docs/tui-keys.md differs from the key table: run `PEPR_UPDATE_DOCS=1 cargo test --release --test tui_keys`"
+        "docs/tui-keys.md differs from the key table: run `PEPR_UPDATE_DOCS=1 cargo test --release --test it tui_keys::`"
     );
 }
 
@@ -543,7 +542,7 @@ fn assert_numbers_whole(app: &App, text: &str, width: u16) {
         let line = tokens(lines[3 + k]);
         let p = record.measured_p().map_or("—".to_string(), |p| format!("{p:.4}"));
         let score = run.score[0].map_or("—".to_string(), |s| format!("{s:.4}"));
-        let energy = record.energy_kwh.map_or("—".to_string(), |e| pepr::ui::sig(e, 4));
+        let energy = record.energy_kwh.map_or("—".to_string(), |e| pepr::format::sig(e, 4));
         for value in [&p, &score, &energy] {
             assert!(line.contains(value), "at {width} columns row {k} lacks {value} whole: {:?}\n{text}", lines[3 + k]);
         }

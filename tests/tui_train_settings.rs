@@ -2,8 +2,8 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use pepr::app::{App, Data, Screen};
+use pepr::meter::backend::Backend;
 use pepr::results::rank::{SetBy, rank};
-use pepr::train::backend::Backend;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -33,7 +33,7 @@ fn backend_and_threads_are_settings_and_an_unavailable_cuda_says_why() {
         press(&mut app, KeyCode::Tab);
     }
     press(&mut app, KeyCode::Char('+'));
-    match pepr::train::backend::available_here(Backend::Cuda) {
+    match pepr::meter::backend::available_here(Backend::Cuda) {
         Err(why) => {
             assert_eq!(app.train.settings.backend, Backend::Cpu, "cuda cannot be chosen here");
             let text = screen(&app);

@@ -7,12 +7,12 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use pepr::app::estimates::{EstimateReply, Purpose, compute};
 use pepr::app::{App, Data, Request, Screen};
 use pepr::estimate::calibration::{Calibration, VERSION, cache_path, key_for, obtain};
-use pepr::estimate::workload::Kind;
 use pepr::home::Home;
+use pepr::meter::backend::Backend;
 use pepr::results::rank::{EnergyBasis, SetBy, rank};
 use pepr::results::store::RunStore;
 use pepr::results::synthetic;
-use pepr::train::backend::Backend;
+use pepr::results::workload::Kind;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -246,7 +246,7 @@ fn the_carbon_what_if_is_bannered_and_never_written() {
     let (_, region) = what_if.clone().unwrap();
     assert_eq!(region, 0);
     app.on_loaded(pepr::app::worker::load_what_if(&store, set_by, EnergyBasis::Gross, what_if));
-    let norway = pepr::meter::carbon::country("NO").unwrap().g_per_kwh;
+    let norway = pepr::carbon::country("NO").unwrap().g_per_kwh;
     let data = app.data.as_ref().unwrap();
     for r in &data.records {
         assert!((r.co2_g.unwrap() - r.energy_kwh.unwrap() * norway).abs() < 1e-9, "energy x NO's intensity x PUE 1");

@@ -273,7 +273,7 @@ impl App {
 mod tests {
     use super::*;
     use crate::estimate::calibration::{cache_path, key_for, obtain};
-    use crate::train::backend::Backend;
+    use crate::meter::backend::Backend;
 
     fn config(arch: &str, epochs: usize) -> TrainConfig {
         let mut c = TrainConfig::new(arch, "synthetic");

@@ -9,7 +9,7 @@
 use crossterm::event::{KeyCode, KeyEvent};
 
 use super::train::Settings;
-use crate::grid::names::parse_rename;
+use crate::results::groups::parse_rename;
 use crate::grid::{Cell, GridSpec, Start, cell_states, expand};
 use crate::results::record::RunRecord;
 
@@ -229,8 +229,8 @@ impl GridForm {
         spec.train.metric = settings.metric.key().to_string();
         // The Train screen's backend and threads go with the grid (and its Slurm tasks).
         spec.train.backend = match settings.backend {
-            crate::train::backend::Backend::Cpu => "cpu".into(),
-            crate::train::backend::Backend::Cuda => "cuda".into(),
+            crate::meter::backend::Backend::Cpu => "cpu".into(),
+            crate::meter::backend::Backend::Cuda => "cuda".into(),
         };
         spec.train.threads = settings.threads;
         spec.name = spec.derived_name();

@@ -563,9 +563,7 @@ impl App {
                 return self.settings_key(event);
             }
             // Over any screen only the keys of every screen pass the pane.
-            if lookup(GLOBAL, key).is_none() {
-                return None;
-            }
+            lookup(GLOBAL, key)?;
         }
         if self.scenario.prompt.is_some() {
             self.budget_prompt_key(event);
@@ -626,9 +624,7 @@ impl App {
                 return self.grid_key(event);
             }
             // Over the Train screen only the keys of every screen pass the form.
-            if lookup(GLOBAL, key).is_none() {
-                return None;
-            }
+            lookup(GLOBAL, key)?;
         }
         if let Some(action) = lookup(GLOBAL, key) {
             return match action {

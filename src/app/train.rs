@@ -8,8 +8,9 @@ use super::plural;
 
 use crate::results::record::RunStatus;
 use crate::run::worker::{Job, RunMessage, RunUpdate};
-use crate::train::backend::Backend;
-use crate::train::{Input, Metric, TrainConfig};
+use crate::meter::backend::Backend;
+use crate::data::Input;
+use crate::train::{Metric, TrainConfig};
 
 /// Where a queued run stands.
 #[derive(Clone, Debug, PartialEq)]
@@ -142,7 +143,7 @@ impl Default for Settings {
             meter: crate::meter::MeterSettings::default(),
             backend: Backend::Cpu,
             threads: None,
-            cuda_unavailable: crate::train::backend::available_here(Backend::Cuda).err().map(|u| u.reason()),
+            cuda_unavailable: crate::meter::backend::available_here(Backend::Cuda).err().map(|u| u.reason()),
             notice: None,
         }
     }
@@ -695,7 +696,7 @@ impl TrainScreen {
                     line.push_str(&format!(" ({message})"));
                 }
                 if let (Some(e), Some(source)) = (record.energy_kwh, &record.power_source) {
-                    line.push_str(&format!("; {} {}", crate::meter::session::kwh(e), source.label()));
+                    line.push_str(&format!("; {} {}", crate::format::kwh(e), source.label()));
                 }
                 if checkpoint.is_some() {
                     line.push_str("; weights saved");

@@ -7,7 +7,7 @@
 use crossterm::event::{KeyCode, KeyEvent};
 
 use crate::estimate::budget::Budget;
-use crate::meter::carbon::{self, CarbonIntensity};
+use crate::carbon::{self, CarbonIntensity};
 use crate::results::record::RunRecord;
 use crate::results::whatif::{Totals, WhatIf};
 

@@ -628,7 +628,7 @@ impl GraphBuilder {
 
     pub fn conv(&mut self, name: &str, x: Id, conv: Conv) -> Result<Id> {
         let (c, h, w) = self.map(name, x)?;
-        if c % conv.groups != 0 || conv.out % conv.groups != 0 {
+        if !c.is_multiple_of(conv.groups) || !conv.out.is_multiple_of(conv.groups) {
             return fail(format!("{name}: {c} -> {} channels do not split into {} groups", conv.out, conv.groups));
         }
         let oh = window_out(h, conv.kernel, conv.stride, conv.padding, conv.dilation, false);

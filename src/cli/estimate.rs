@@ -9,12 +9,10 @@ use serde_json::{Value, json};
 
 use crate::estimate::budget::{Budget, Fit};
 use crate::estimate::{Estimate, Plan, Range, Totals, accuracy, plan};
+use crate::format::duration;
 use crate::home::Home;
 use crate::results::store::RunStore;
 use crate::train::TrainConfig;
-
-// 42 -> "42.0 s", 754 -> "12.6 min", 7200 -> "2.00 h" (see crate::format::duration).
-pub use crate::format::duration;
 
 fn range_text(r: Range, fmt: &dyn Fn(f64) -> String) -> String {
     format!("{} ({} – {})", fmt(r.estimate), fmt(r.low), fmt(r.high))

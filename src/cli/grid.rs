@@ -7,13 +7,13 @@ use std::path::PathBuf;
 use anyhow::{Result, anyhow, bail};
 
 use crate::cli::MetricArg;
-use crate::grid::names::parse_rename;
 use crate::grid::spec::{GridSpec, Start};
 use crate::grid::{CellState, cell_states, expand};
 use crate::home::Home;
+use crate::meter::backend::Backend;
+use crate::results::groups::parse_rename;
 use crate::results::store::RunStore;
 use crate::train::TrainConfig;
-use crate::train::backend::Backend;
 
 /// The arguments of `pepr grid`.
 #[derive(Debug, clap::Args)]

@@ -359,8 +359,8 @@ pub struct TrainSettings {
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
     /// cpu (burn's flex backend) or cuda (needs a build with `--features cuda`).
-    #[arg(long, value_enum, default_value_t = crate::train::backend::Backend::Cpu)]
-    backend: crate::train::backend::Backend,
+    #[arg(long, value_enum, default_value_t = crate::meter::backend::Backend::Cpu)]
+    backend: crate::meter::backend::Backend,
     /// Start from these weights instead of from scratch: an imported weights name, `run:ID` for an
     /// earlier run's checkpoint of the same architecture, or a timm checkpoint file.
     #[arg(long, value_name = "SRC")]
@@ -465,7 +465,7 @@ impl TrainSettings {
             grid_cell: self.grid_cell.clone(),
             meter: crate::meter::MeterSettings {
                 pue: match (self.paper_conventions, self.meter.pue) {
-                    (true, None) => crate::meter::carbon::CARBONTRACKER_PUE,
+                    (true, None) => crate::carbon::CARBONTRACKER_PUE,
                     _ => self.meter.settings(stored).pue,
                 },
                 ..self.meter.settings(stored)
@@ -1382,12 +1382,17 @@ fn print_table(
                 _ => r.to_string(),
             }),
             crate::text::clean(&record.arch).into_owned(),
-            fmt_opt(record.measured_p(), 4),
-            with_band(fmt_opt(ranking.resource(Variant::Energy, record), 5), energy_band.0, energy_band.1, 5),
-            with_band(fmt_opt(record.co2_g, 3), m.co2_g_low, m.co2_g_high, 3),
-            fmt_opt(record.train_time_s, 1),
-            fmt_opt(record.memory_gb, 2),
-            fmt_opt(run.score[v], 4),
+            crate::format::fixed(record.measured_p(), 4),
+            with_band(
+                crate::format::fixed(ranking.resource(Variant::Energy, record), 5),
+                energy_band.0,
+                energy_band.1,
+                5,
+            ),
+            with_band(crate::format::fixed(record.co2_g, 3), m.co2_g_low, m.co2_g_high, 3),
+            crate::format::fixed(record.train_time_s, 1),
+            crate::format::fixed(record.memory_gb, 2),
+            crate::format::fixed(run.score[v], 4),
             if run.pareto[v] { "*".into() } else { String::new() },
         ]);
     }
@@ -1402,9 +1407,6 @@ fn dedup_keep_order(names: &mut Vec<String>) {
     let mut seen = std::collections::HashSet::new();
     names.retain(|name| seen.insert(name.clone()));
 }
-
-/// A number with fixed decimals, or an em dash when missing.
-pub use crate::format::fixed as fmt_opt;
 
 /// Resolves the home from the parsed arguments.
 pub fn home_of(cli: &Cli) -> Result<Home> {

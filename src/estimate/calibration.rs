@@ -14,10 +14,10 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use super::workload::{Kind, work_per_sample};
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder};
+use crate::meter::backend::Backend;
 use crate::meter::{MeterSettings, process};
-use crate::train::backend::Backend;
+use crate::results::workload::{Kind, work_per_sample};
 
 /// What the calibration measured on one backend, device and thread count.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -78,7 +78,7 @@ const CLASSES: usize = 10;
 /// The calibration's version: a cached one of another version is measured again.
 pub const VERSION: u32 = 3;
 
-pub use super::workload::nodes;
+pub use crate::results::workload::nodes;
 
 /// The networks, in the order they are solved (each one's other kinds are already known).
 pub fn benches() -> Vec<Bench> {
@@ -340,7 +340,7 @@ pub fn measure(key: &str, backend: Backend, device: &Device, settings: &MeterSet
 
 /// A tiny real run, timed after one warm-up run (pepr_lenet5, a quarter of the built-in synthetic set, one epoch) through
 /// `train` itself: its workload and measured seconds.
-pub fn anchor(device: &Device) -> Option<(super::workload::Workload, f64)> {
+pub fn anchor(device: &Device) -> Option<(crate::results::workload::Workload, f64)> {
     use crate::data::synthetic;
     let dataset = synthetic::synthetic(synthetic::DEFAULT_SIZE, synthetic::DEFAULT_CHANNELS, 0);
     let config = crate::train::TrainConfig {
@@ -355,7 +355,7 @@ pub fn anchor(device: &Device) -> Option<(super::workload::Workload, f64)> {
     if outcome.status != crate::results::record::RunStatus::Completed {
         return None;
     }
-    let shape = super::workload::RunShape {
+    let shape = crate::results::workload::RunShape {
         arch: config.arch.clone(),
         epochs: config.epochs,
         batch_size: config.batch_size,
@@ -363,8 +363,8 @@ pub fn anchor(device: &Device) -> Option<(super::workload::Workload, f64)> {
         frozen_backbone: false,
     };
     let counts = dataset.train.class_counts(dataset.info.classes.len());
-    let train = super::workload::subset_size(dataset.info.splits[0], Some(&counts), config.fraction);
-    let work = super::workload::workload(&shape, &dataset.info, train).ok()?;
+    let train = crate::results::workload::subset_size(dataset.info.splits[0], Some(&counts), config.fraction);
+    let work = crate::results::workload::workload(&shape, &dataset.info, train).ok()?;
     Some((work, outcome.train_time_s))
 }
 

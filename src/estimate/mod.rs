@@ -11,16 +11,15 @@ pub mod model;
 
 use std::collections::BTreeMap;
 
+use crate::results::workload;
 pub use model::{Estimate, Range};
-// The workload is stored in every record, so it lives with the records; the old path stays.
-pub use crate::results::workload;
 
 use crate::data::{Dataset, DatasetInfo};
 use crate::home::Home;
 use crate::meter::MeterSettings;
+use crate::meter::backend::Backend;
 use crate::results::store::RunStore;
 use crate::train::TrainConfig;
-use crate::train::backend::Backend;
 
 /// What estimates on one backend share: the calibration, this machine's finished runs, the TDP
 /// and the carbon settings.
@@ -125,9 +124,9 @@ pub fn totals(estimates: &[&Estimate]) -> Option<Totals> {
         co2_g: first.co2_g,
     };
     for e in &estimates[1..] {
-        total.train_time_s = total.train_time_s.add(e.train_time_s);
-        total.energy_kwh = total.energy_kwh.zip(e.energy_kwh).map(|(a, b)| a.add(b));
-        total.co2_g = total.co2_g.zip(e.co2_g).map(|(a, b)| a.add(b));
+        total.train_time_s = total.train_time_s + e.train_time_s;
+        total.energy_kwh = total.energy_kwh.zip(e.energy_kwh).map(|(a, b)| a + b);
+        total.co2_g = total.co2_g.zip(e.co2_g).map(|(a, b)| a + b);
     }
     Some(total)
 }

@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 
 use super::calibration::Calibration;
-use super::workload::{Kind, Workload};
 use crate::results::record::{Origin, RunRecord, RunStatus};
+use crate::results::workload::{Kind, Workload};
 
 pub use crate::results::estimate::{Estimate, Range};
 

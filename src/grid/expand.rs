@@ -1,8 +1,8 @@
 //! The grid's cross product: one [`Cell`] per dataset x start x fraction x architecture x seed, in
 //! that order (so the cells of one comparison group run together).
 
-use super::names::cell_id;
 use super::spec::GridSpec;
+use crate::results::groups::cell_id;
 use crate::train::TrainConfig;
 
 /// One run of the grid.
@@ -41,8 +41,8 @@ impl Cell {
             c.metric.key().into(),
             "--backend".into(),
             match c.backend {
-                crate::train::backend::Backend::Cpu => "cpu".into(),
-                crate::train::backend::Backend::Cuda => "cuda".into(),
+                crate::meter::backend::Backend::Cpu => "cpu".into(),
+                crate::meter::backend::Backend::Cuda => "cuda".into(),
             },
         ];
         if let Some(source) = &c.pretrained {

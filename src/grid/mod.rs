@@ -14,8 +14,6 @@ pub mod resume;
 pub mod slurm;
 pub mod spec;
 
-// Group naming moved to the records (training names a run's group); the old path stays.
-pub use crate::results::groups as names;
 pub use expand::{Cell, expand};
 pub use resume::{CellState, cell_states, pending};
 pub use spec::{GridSpec, Start, TrainSettings};

@@ -10,9 +10,9 @@ use anyhow::{Context, Result, anyhow};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::names::{DEFAULT_TEMPLATE, apply_template, check_group_name, check_template};
 use crate::home::Home;
-use crate::train::backend::Backend;
+use crate::meter::backend::Backend;
+use crate::results::groups::{DEFAULT_TEMPLATE, apply_template, check_group_name, check_template};
 use crate::train::{Metric, TrainConfig};
 
 /// The spec file format this build writes and reads.
@@ -118,7 +118,7 @@ pub struct GridSpec {
     pub seeds: Vec<u64>,
     #[serde(default)]
     pub train: TrainSettings,
-    /// How group names are made (default `{dataset}{pt}{fraction}`; see `names::PLACEHOLDERS`).
+    /// How group names are made (default `{dataset}{pt}{fraction}`; see `crate::results::groups::PLACEHOLDERS`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_template: Option<String>,
     /// Renames of templated group names (`derma_pt_small` -> `derma_small`).

@@ -1,11 +1,11 @@
 //! CO2 = energy x carbon intensity x PUE.
 
-pub use super::carbon::{CarbonIntensity as Intensity, co2_g, world_average};
+pub use crate::carbon::{CarbonIntensity as Intensity, co2_g, world_average};
 
 /// `--carbon-intensity` or the `carbon_intensity` setting: a number in g/kWh, a country code looked up
 /// in the shipped table, or nothing (the world average, named as such).
 pub fn resolve_intensity(spec: Option<&str>) -> Result<Intensity, String> {
-    super::carbon::resolve(spec)
+    crate::carbon::resolve(spec)
 }
 
 pub use crate::carbon::check_pue;

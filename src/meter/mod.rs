@@ -22,6 +22,4 @@ pub mod session;
 pub mod source;
 pub mod tdp;
 
-// Moved to the bottom layer (the records use it); the old path stays.
-pub use crate::carbon;
 pub use session::{LiveMeters, MeterSettings, RunMeters};

@@ -229,10 +229,13 @@ pub(crate) mod tests {
 
     use super::*;
 
+    /// Power (mW), energy counter (mJ), memory used (bytes); `None`: not supported.
+    type Figures = (Option<u32>, Option<u64>, u64);
+
     /// A GPU whose figures the test sets.
     #[derive(Clone, Default)]
     pub struct FakeGpu {
-        pub state: Arc<Mutex<(Option<u32>, Option<u64>, u64)>>,
+        pub state: Arc<Mutex<Figures>>,
     }
 
     impl GpuDevice for FakeGpu {

@@ -18,6 +18,7 @@ use super::sampler::{self, Sampler, Snapshot};
 use super::source::EnergySource;
 use crate::catalog::{self, Cost, Spec};
 use crate::data::Input;
+use crate::format::{grams, kwh, si};
 use crate::meter::backend::Backend;
 use crate::results::record::{
     ENERGY_SCOPE_CARBONTRACKER, ENERGY_SCOPE_PEPR, MeterDetail, PowerSource, Prediction, RunRecord, TimeScope,
@@ -120,8 +121,8 @@ pub fn power_source_of(sources: &[Box<dyn EnergySource>]) -> Option<PowerSource>
         sources.iter().map(|s| s.name().to_string()).collect::<Vec<_>>().join(" + ")
     } else {
         let part =
-            |s: &Box<dyn EnergySource>| format!("{} {}", s.name(), if s.measured() { "measured" } else { "estimated" });
-        sources.iter().map(part).collect::<Vec<_>>().join(" + ")
+            |s: &dyn EnergySource| format!("{} {}", s.name(), if s.measured() { "measured" } else { "estimated" });
+        sources.iter().map(|s| part(s.as_ref())).collect::<Vec<_>>().join(" + ")
     };
     Some(PowerSource { measured, by })
 }
@@ -151,9 +152,6 @@ pub struct LiveMeters {
     pub memory_kind: String,
     pub prediction: Option<Prediction>,
 }
-
-// The units' formatting lives in crate::format; these names stay for the meters' callers.
-pub use crate::format::{grams, kwh, si};
 
 impl LiveMeters {
     pub fn power_text(&self) -> String {
@@ -293,11 +291,11 @@ impl RunMeters {
         let power_detail = sources.iter().map(|s| s.detail()).collect::<Vec<_>>().join("; ");
         let bands: Vec<(f64, f64)> = sources.iter().map(|s| s.band()).collect();
         let band_basis = (!sources.is_empty()).then(|| {
-            let part = |s: &Box<dyn EnergySource>| {
+            let part = |s: &dyn EnergySource| {
                 let (l, h) = s.band();
                 format!("{} x{l:.2}-{h:.2}", s.name())
             };
-            sources.iter().map(part).collect::<Vec<_>>().join(" + ")
+            sources.iter().map(|s| part(s.as_ref())).collect::<Vec<_>>().join(" + ")
         });
         let tdp_basis = plan_tdp_step.map(|step| step.label().to_string());
         let threads = rayon::current_num_threads();
@@ -492,9 +490,7 @@ impl RunMeters {
 
 /// The energy's bounds in kWh: each source's energy times its band, summed.
 fn bounds_of(bands: &[(f64, f64)], snapshot: &Snapshot) -> Option<super::band::Bounds> {
-    if snapshot.energy_j.is_none() {
-        return None;
-    }
+    snapshot.energy_j?;
     let parts: Vec<(f64, (f64, f64))> =
         snapshot.energy_by_source_j.iter().zip(bands).map(|(j, b)| (j / 3.6e6, *b)).collect();
     super::band::combine(&parts)
@@ -633,7 +629,6 @@ mod tests {
             carbon_intensity: Some("100".into()),
             sample_ms: 10,
             idle_baseline_s: 0.05,
-            ..MeterSettings::default()
         };
         let mut meters = RunMeters::start(&settings, Backend::Cpu, &Device::flex(), Some(tmp.path()), 2).unwrap();
         meters.set_input("pepr_lenet5", Input { channels: 1, height: 28, width: 28 }, 4);

@@ -78,7 +78,9 @@ impl Settings {
     /// "ep1 bs64", "frozen"); empty when it differs from none.
     pub fn label_among<'a>(&self, others: impl IntoIterator<Item = &'a Settings> + Clone) -> String {
         let differs = |f: &dyn Fn(&Settings) -> String| others.clone().into_iter().any(|o| f(o) != f(self));
-        let fields: [(&dyn Fn(&Settings) -> String, &dyn Fn(&Settings) -> String); 6] = [
+        // Each field: the text compared, then its label.
+        type Show = dyn Fn(&Settings) -> String;
+        let fields: [(&Show, &Show); 6] = [
             (&|s| format!("{:?}", s.epochs), &|s| s.epochs.map_or("ep?".into(), |e| format!("ep{e}"))),
             (&|s| format!("{:?}", s.batch_size), &|s| s.batch_size.map_or("bs?".into(), |b| format!("bs{b}"))),
             (&|s| format!("{:?}", s.lr_bits), &|s| s.lr().map_or("lr?".into(), |l| format!("lr{l}"))),

@@ -23,12 +23,17 @@ impl Range {
         Range { estimate: self.estimate * k, low: self.low * k, high: self.high * k }
     }
 
-    pub fn add(self, other: Range) -> Range {
-        Range { estimate: self.estimate + other.estimate, low: self.low + other.low, high: self.high + other.high }
-    }
-
     pub fn contains(self, value: f64) -> bool {
         self.low <= value && value <= self.high
+    }
+}
+
+/// Bounds add as bounds: the sum of ranges holds the sum of values.
+impl std::ops::Add for Range {
+    type Output = Range;
+
+    fn add(self, other: Range) -> Range {
+        Range { estimate: self.estimate + other.estimate, low: self.low + other.low, high: self.high + other.high }
     }
 }
 

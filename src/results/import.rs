@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use super::record::{ModelKind, Origin, PowerSource, RunRecord, RunStatus, SCHEMA_VERSION, validate};
+use super::record::{Origin, PowerSource, RunRecord, RunStatus, SCHEMA_VERSION, validate};
 use super::store::{AppendOutcome, RunStore};
+use crate::catalog::ModelKind;
 
 /// Which CSV layout a file uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -49,9 +49,12 @@ pub fn write_incoming(dir: &Path, record: &RunRecord) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Good records with their files, and bad files with the reason.
+pub type Incoming = (Vec<(PathBuf, RunRecord)>, Vec<(PathBuf, String)>);
+
 /// Reads every finished record file in `dir` (temporary files, still being written, are skipped).
 /// Good records come back with their files; a bad file is reported with the reason.
-pub fn read_incoming(dir: &Path) -> Result<(Vec<(PathBuf, RunRecord)>, Vec<(PathBuf, String)>)> {
+pub fn read_incoming(dir: &Path) -> Result<Incoming> {
     let mut good = Vec::new();
     let mut bad = Vec::new();
     let entries = match std::fs::read_dir(dir) {

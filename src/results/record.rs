@@ -10,8 +10,7 @@ use serde::{Deserialize, Serialize};
 /// The schema version this build writes and the newest it reads.
 pub const SCHEMA_VERSION: u32 = 1;
 
-// Defined with the architectures (the catalog sits below the records); the old path stays.
-pub use crate::catalog::ModelKind;
+use crate::catalog::ModelKind;
 
 /// How a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]

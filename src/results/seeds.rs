@@ -441,7 +441,8 @@ mod tests {
         let base = records();
         let ranking = rank(&base, SetBy::Group).unwrap();
         assert_eq!(aggregate_seeds(&base, &ranking).unwrap().len(), 2);
-        let changes: [(&str, fn(&mut RunRecord)); 6] = [
+        type Change = fn(&mut RunRecord);
+        let changes: [(&str, Change); 6] = [
             ("epochs", |r| r.epochs = Some(99)),
             ("batch", |r| r.batch_size = Some(7)),
             ("lr", |r| r.lr = Some(0.123)),

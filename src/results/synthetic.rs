@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::record::{ModelKind, Origin, PowerSource, RunRecord, RunStatus, SCHEMA_VERSION};
+use super::record::{Origin, PowerSource, RunRecord, RunStatus, SCHEMA_VERSION};
+use crate::catalog::ModelKind;
 
 /// `sets` comparison sets (`set-00`, `set-01`, ...) of `per_set` runs each, reproducible from `seed`.
 /// Bigger models get more energy, time and memory and, noisily, higher P; every tenth run lacks

@@ -334,7 +334,7 @@ mod tests {
     use super::*;
     use crate::catalog::Spec;
     use crate::catalog::net::Net;
-    use crate::train::Input;
+    use crate::data::Input;
 
     fn interrupted_outcome() -> Outcome {
         let graph = catalog::find("pepr_lenet5").unwrap().graph(&Spec::new(1, 10, 28)).unwrap();

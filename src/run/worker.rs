@@ -13,10 +13,11 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 
 use super::{check_start, load_dataset, preflight, store_metered, train_metered};
+use crate::data::Input;
 use crate::home::Home;
 use crate::results::record::RunRecord;
 use crate::train::record::new_run_id;
-use crate::train::{Event, Input, TrainConfig};
+use crate::train::{Event, TrainConfig};
 
 /// One queued run: an id chosen by the caller (messages carry it) and what to train.
 #[derive(Clone, Debug, PartialEq)]

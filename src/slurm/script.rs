@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use crate::meter::MeterSettings;
+use crate::meter::backend::Backend;
 use crate::train::TrainConfig;
-use crate::train::backend::Backend;
 
 use super::SlurmOptions;
 use super::jobs::{Cell, GRID_FILE};

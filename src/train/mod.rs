@@ -27,12 +27,9 @@ use crate::weights;
 
 mod check;
 
-// Moved down so the meters and the weights need not reach up into training; the old paths stay.
-pub use crate::data::Input;
-pub use crate::meter::backend;
-pub use crate::weights::checkpoint;
+use crate::data::Input;
+use crate::meter::backend;
 pub use check::check;
-pub use checkpoint::{Meta, load_checkpoint, save_checkpoint};
 pub use metric::Metric;
 
 /// What to train, and how.

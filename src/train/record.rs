@@ -65,8 +65,8 @@ pub fn build_record(config: &TrainConfig, outcome: &Outcome, id: &str, created_a
         seed: Some(config.seed),
         backend: Some(config.backend.label().to_string()),
         device: Some(match config.backend {
-            super::backend::Backend::Cpu => cpu_name(super::threads::effective(config.threads)),
-            super::backend::Backend::Cuda => "CUDA device 0".to_string(),
+            crate::meter::backend::Backend::Cpu => cpu_name(super::threads::effective(config.threads)),
+            crate::meter::backend::Backend::Cuda => "CUDA device 0".to_string(),
         }),
         metric: config.metric.name().to_string(),
         epoch_perf: outcome.epoch_perf.iter().map(|p| p.clamp(0.0, 1.0)).collect(),

@@ -28,7 +28,6 @@ use crate::results::rank::SetBy;
 
 // The submodules' `super::format::…` paths reach the bottom layer's helpers.
 use crate::format;
-pub use crate::format::{fit, human_count, sig};
 pub use leaderboard::CO2_MIRRORS_ENERGY;
 
 /// The first visible row of a list `height` rows tall after moving only as far as needed from

@@ -11,7 +11,7 @@ use crate::app::App;
 use crate::app::train::{JobState, Live, Setting, TrainScreen};
 use crate::results::record::RunStatus;
 
-use super::format::{TextColumn, fit, human_count, layout};
+use super::format::{TextColumn, clock as duration, fit, human_count, layout};
 use crate::app::plural;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
@@ -49,9 +49,6 @@ fn progress_height(screen: &TrainScreen) -> u16 {
         _ => 7,
     }
 }
-
-// 65 -> "1m 05s", 3725 -> "1h 02m", 7 -> "7s" (see crate::format::clock).
-pub use crate::format::clock as duration;
 
 fn state_cell(entry_state: &JobState, live: Option<&Live>) -> (String, Style) {
     match entry_state {

@@ -172,12 +172,11 @@ pub fn prepare(graph: &Graph, state: &StateDict) -> Result<(StateDict, Report)> 
             && have.shape.len() == 4
             && have.shape[0] == want[0]
             && have.shape[2..] == want[2..]
+            && let Some(adapted) = adapt_input_conv(have, want[1])
         {
-            if let Some(adapted) = adapt_input_conv(have, want[1]) {
-                report.stem_adapted = Some((key.trim_end_matches(".weight").to_string(), have.shape[1], want[1]));
-                out.insert(key.clone(), adapted);
-                continue;
-            }
+            report.stem_adapted = Some((key.trim_end_matches(".weight").to_string(), have.shape[1], want[1]));
+            out.insert(key.clone(), adapted);
+            continue;
         }
         misshaped.push(format!("{key}: checkpoint {} vs model {}", shape_text(&have.shape), shape_text(want)));
     }

@@ -39,10 +39,10 @@ impl Naming {
 pub fn to_timm_names(entry: &Entry, state: StateDict) -> Result<(StateDict, Naming)> {
     let graph = reference_graph(entry)?;
     // Only the EfficientNet builder names its stem `conv_stem`.
-    if graph.nodes.iter().any(|n| n.name == "conv_stem") {
-        if let Some(renamed) = catalog::families::efficientnet::from_efficientnet_pytorch(&graph, state.clone()) {
-            return Ok((renamed, Naming::EfficientnetPytorch));
-        }
+    if graph.nodes.iter().any(|n| n.name == "conv_stem")
+        && let Some(renamed) = catalog::families::efficientnet::from_efficientnet_pytorch(&graph, state.clone())
+    {
+        return Ok((renamed, Naming::EfficientnetPytorch));
     }
     Ok((state, Naming::Timm))
 }

@@ -195,7 +195,7 @@ pub(crate) fn conv_norm_act(g: &mut GraphBuilder, name: &str, x: Id, conv: Conv,
 }
 
 fn groups(group_size: usize, channels: usize) -> usize {
-    if group_size == 0 { 1 } else { channels / group_size }
+    channels.checked_div(group_size).unwrap_or(1)
 }
 
 pub fn byob(config: &Byob, spec: &Spec) -> Result<Graph> {

@@ -8,6 +8,7 @@
 //!   `conv_transition_b`;
 //! - dark stage (DarkNet): `conv_down` (a strided 3x3, or a 2x2 average pool and a 1x1 for
 //!   `avg_down`), then the blocks.
+//!
 //! Blocks are residual: bottleneck (1x1, grouped 3x3, linear 1x1, add, activation), dark (1x1,
 //! optional squeeze-excite, 3x3, add) or edge (3x3, optional squeeze-excite, 1x1, add). The head is
 //! global average pooling and `head.fc`. Ratios may differ per stage (timm pads a shorter tuple with

@@ -21,7 +21,7 @@ macro_rules! inception {
             paper: PAPER,
             default_size: 299,
             from_timm: true,
-            build: build,
+            build,
         }
     };
 }

@@ -45,7 +45,7 @@ fn conv(
     groups: usize,
 ) -> Result<Id> {
     let conv = Conv::new(out, kernel, stride).groups(groups).bias(true);
-    if stride == 1 && (kernel - 1) % 2 == 0 {
+    if stride == 1 && (kernel - 1).is_multiple_of(2) {
         return g.std_conv(name, x, conv.padding((kernel - 1) / 2), EPS);
     }
     let Shape::Map { h, w, .. } = g.shape(x) else { unreachable!("convolutions read maps") };

@@ -41,7 +41,7 @@ pub const TINY_PATCH16: Config = Config { patch_size: 16, embed_dim: 192, depth:
 /// Checks that a patch embedding of `patch x patch` tiles the input exactly (timm's PatchEmbed
 /// with `img_size` set asserts the grid; a strided convolution would silently drop pixels).
 pub(crate) fn check_patches(spec: &Spec, patch: usize) -> Result<()> {
-    if spec.height % patch != 0 || spec.width % patch != 0 {
+    if !spec.height.is_multiple_of(patch) || !spec.width.is_multiple_of(patch) {
         return Err(ShapeError {
             message: format!(
                 "the input size {}x{} is not divisible by the {patch}x{patch} patch size",
