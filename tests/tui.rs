@@ -174,11 +174,11 @@ fn key_driven_scenario() {
 
     // Selection moves and clamps.
     press(&mut app, KeyCode::Char('G'));
-    assert_eq!(app.selected, 13);
+    assert_eq!(app.cursor.selected(), 13);
     press(&mut app, KeyCode::Down);
-    assert_eq!(app.selected, 13);
+    assert_eq!(app.cursor.selected(), 13);
     press(&mut app, KeyCode::Char('g'));
-    assert_eq!(app.selected, 0);
+    assert_eq!(app.cursor.selected(), 0);
 
     // Chart view.
     press(&mut app, KeyCode::Tab);
@@ -559,7 +559,7 @@ fn train_scenario_runs_and_the_run_appears_on_the_leaderboard() {
     // Edit the queue: J moves down, K up, x removes.
     press(&mut app, KeyCode::Char('J'));
     assert_eq!(queue_names(&app), ["pepr_resnet8 synthetic", "pepr_lenet5 synthetic"]);
-    assert_eq!(app.train.cursor, 1);
+    assert_eq!(app.train.cursor.selected(), 1);
     press(&mut app, KeyCode::Char('K'));
     assert_eq!(queue_names(&app), ["pepr_lenet5 synthetic", "pepr_resnet8 synthetic"]);
     press_all(&mut app, &[KeyCode::Down, KeyCode::Char('x')]);

@@ -26,7 +26,7 @@ pub struct JobsScreen {
     pub loaded: bool,
     pub error: Option<String>,
     /// The selected array (newest first on screen: index into `jobs` from the end).
-    pub selected: usize,
+    pub cursor: super::list::ListCursor,
     /// The last thing worth telling: merged runs, a cancel's outcome, files that would not merge.
     pub note: Option<String>,
 }
@@ -38,7 +38,7 @@ impl JobsScreen {
     }
 
     pub fn selected_job(&self) -> Option<&JobStatus> {
-        self.shown().nth(self.selected)
+        self.shown().nth(self.cursor.selected())
     }
 
     /// Whether any array was ever submitted from this home (the Jobs tab shows then).
@@ -53,7 +53,7 @@ impl JobsScreen {
             Ok((report, jobs)) => {
                 self.jobs = jobs;
                 self.error = None;
-                self.selected = self.selected.min(self.jobs.len().saturating_sub(1));
+                self.cursor.clamp(self.jobs.len());
                 if !report.bad.is_empty() {
                     let (path, why) = &report.bad[0];
                     self.note = Some(format!("{} not merged: {why}", path.display()));
@@ -80,7 +80,9 @@ impl JobsScreen {
     pub fn handle_key(&mut self, key: KeyEvent) -> Option<JobsRequest> {
         use super::keys::{JOBS, JobsAction, Key, lookup};
         match lookup(JOBS, Key::of(key))? {
-            JobsAction::Move(m) => self.selected = m.apply(self.selected, self.jobs.len()),
+            JobsAction::Move(m) => {
+                self.cursor.apply(m, self.jobs.len());
+            }
             JobsAction::Refresh => {
                 self.note = Some("asking Slurm…".into());
                 return Some(JobsRequest::Refresh);

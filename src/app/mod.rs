@@ -12,6 +12,7 @@ pub mod grid_form;
 pub mod jobs;
 pub mod jobs_worker;
 pub mod keys;
+pub mod list;
 pub mod session;
 pub mod settings_form;
 pub mod state;

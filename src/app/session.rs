@@ -171,7 +171,7 @@ mod tests {
         app.train.queue[0].start = Some("imagenet".into());
         app.train.queue[0].freeze = true;
         app.train.settings.epochs = 3;
-        app.columns.cursor = 0;
+        app.columns.cursor.reset();
         app.columns.toggle(); // group shown
         Remembered::of(&app).save(&file).unwrap();
 

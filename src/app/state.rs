@@ -1,8 +1,6 @@
 //! The explorer's state and what keys do to it. Knows nothing of the terminal: the event loop
 //! feeds it key events and worker messages, and `ui` draws it.
 
-use std::cell::Cell;
-
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
 use super::keys::Key;
@@ -175,12 +173,11 @@ pub struct App {
     pub view: View,
     pub show_details: bool,
     pub show_help: bool,
-    pub selected: usize,
+    /// The selected row of `rows` and the first one shown.
+    pub cursor: super::list::ListCursor,
     pub quit: bool,
     /// Indices into `data.ranking.runs` of the rows shown, in display order.
     rows: Vec<usize>,
-    /// First visible table row; only the renderer moves it, to keep the selection in view.
-    pub scroll: Cell<usize>,
     /// Why the settings file was not used (pepr runs on the defaults), shown in the status line.
     pub settings_warning: Option<String>,
     /// The Train screen's experiment-grid form.
@@ -237,10 +234,9 @@ impl App {
             view: View::Table,
             show_details: false,
             show_help: false,
-            selected: 0,
+            cursor: Default::default(),
             quit: false,
             rows: Vec::new(),
-            scroll: Cell::new(0),
             settings_warning: None,
             grid_form: Default::default(),
             aggregate_seeds: false,
@@ -471,7 +467,7 @@ impl App {
     /// The selected run's record and ranking entry.
     pub fn selected_run(&self) -> Option<(&RunRecord, &crate::results::rank::RankedRun)> {
         let data = self.data.as_ref()?;
-        let run = &data.ranking.runs[*self.rows.get(self.selected)?];
+        let run = &data.ranking.runs[*self.rows.get(self.cursor.selected())?];
         Some((&data.records[run.index], run))
     }
 
@@ -494,7 +490,7 @@ impl App {
     /// Recomputes the visible rows after the data, set, filter or sort changed; keeps the
     /// selected run selected when it is still shown.
     pub(super) fn refresh_rows(&mut self) {
-        let selected_run = self.rows.get(self.selected).copied();
+        let selected_run = self.rows.get(self.cursor.selected()).copied();
         let Some(data) = &self.data else {
             self.rows.clear();
             return;
@@ -518,10 +514,8 @@ impl App {
         if !budget.is_empty() {
             self.rows.retain(|&r| budget.fits(&data.records[data.ranking.runs[r].index]));
         }
-        self.selected = selected_run
-            .and_then(|run| self.rows.iter().position(|&r| r == run))
-            .unwrap_or(0)
-            .min(self.rows.len().saturating_sub(1));
+        let at = selected_run.and_then(|run| self.rows.iter().position(|&r| r == run)).unwrap_or(0);
+        self.cursor.select(at, self.rows.len());
     }
 
     /// Applies one key press; returns work for the event loop, if any. Keys are looked up in the
@@ -605,7 +599,7 @@ impl App {
             use super::keys::{COLUMNS, ColumnsAction};
             match lookup(COLUMNS, key) {
                 Some(ColumnsAction::Move(m)) => {
-                    self.columns.cursor = m.apply(self.columns.cursor, super::columns::RunColumn::ALL.len());
+                    self.columns.cursor.apply(m, super::columns::RunColumn::ALL.len());
                     return None;
                 }
                 Some(ColumnsAction::Toggle) => {
@@ -873,7 +867,7 @@ impl App {
                     let d = if m == super::keys::Move::By(10) { 10 } else { -10 };
                     self.details_scroll = (self.details_scroll as isize + d).max(0) as usize;
                 } else {
-                    self.selected = m.apply(self.selected, self.rows.len());
+                    self.cursor.apply(m, self.rows.len());
                     self.details_scroll = 0;
                 }
             }
@@ -1042,8 +1036,7 @@ impl App {
             return;
         }
         self.set_index = if forward { (self.set_index + 1) % n } else { (self.set_index + n - 1) % n };
-        self.selected = 0;
-        self.scroll.set(0);
+        self.cursor.reset();
         self.rows.clear();
         self.refresh_rows();
     }

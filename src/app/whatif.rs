@@ -139,7 +139,7 @@ impl App {
                 Ok(budget) => {
                     self.scenario.prompt = None;
                     self.scenario.budget = budget;
-                    self.selected = 0;
+                    self.cursor.reset();
                     self.refresh_rows();
                     self.message = Some(if budget.is_empty() {
                         "budget off: every run shown".into()

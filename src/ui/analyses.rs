@@ -141,7 +141,7 @@ fn draw_paired_table(frame: &mut Frame, area: Rect, screen: &AnalysesScreen, pai
         |column: PairedColumn, text: String| if column == screen.sort { format!("{text}{arrow}") } else { text };
     let height = area.height.saturating_sub(1) as usize;
     let rows = screen.rows();
-    let offset = super::scroll_to(&screen.scroll, screen.selected, rows.len(), height);
+    let offset = screen.cursor.offset(rows.len(), height);
     let i = v.index();
     let visible: Vec<(usize, usize)> = rows.iter().copied().enumerate().skip(offset).take(height.max(1)).collect();
     let row = |k: usize| &paired.rows[visible[k].1];
@@ -183,7 +183,7 @@ fn draw_paired_table(frame: &mut Frame, area: Rect, screen: &AnalysesScreen, pai
         &|k| {
             let (position, _) = visible[k];
             let row_data = row(k);
-            if position == screen.selected {
+            if screen.cursor.is(position) {
                 Style::new().add_modifier(Modifier::REVERSED)
             } else if row_data.dp() > 0.0 && row_data.dr(v).is_some_and(|d| d < 0.0) {
                 Style::new().fg(Color::Green) // pretrained better and cheaper
@@ -216,7 +216,7 @@ fn draw_paired_chart(frame: &mut Frame, area: Rect, screen: &AnalysesScreen, pai
     let points: Vec<(f64, f64)> = paired.rows.iter().filter_map(|r| r.dr(v).map(|d| (d, r.dp()))).collect();
     let selected: Vec<(f64, f64)> = screen
         .rows()
-        .get(screen.selected)
+        .get(screen.cursor.selected())
         .and_then(|&i| paired.rows[i].dr(v).map(|d| (d, paired.rows[i].dp())))
         .into_iter()
         .collect();

@@ -33,7 +33,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     }
     let inner_height = area.height.saturating_sub(3) as usize;
     let order = screen.order();
-    let offset = super::scroll_to(&screen.scroll, screen.cursor, order.len(), inner_height);
+    let offset = screen.cursor.offset(order.len(), inner_height);
 
     let arrow = if screen.reversed { "↓" } else { "↑" };
     let header_style = Style::new().add_modifier(Modifier::BOLD).fg(Color::Yellow);
@@ -77,7 +77,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         &|k| {
             let (position, i) = visible[k];
             let row = &screen.rows[i];
-            if position == screen.cursor {
+            if screen.cursor.is(position) {
                 Style::new().add_modifier(Modifier::REVERSED)
             } else if screen.chosen.contains(row.entry.name) {
                 Style::new().fg(Color::Green)

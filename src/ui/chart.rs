@@ -49,13 +49,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         let run = &data.ranking.runs[row];
         let record = &data.records[run.index];
         let (Some(x), Some(_)) = (data.ranking.resource(v, record), run.score[i]) else {
-            if position == app.selected {
+            if app.cursor.is(position) {
                 selected_name = Some(format!("{}: not plotted (no PePR-{})", record.arch, v.letter()));
             }
             continue;
         };
         let point = (x, record.performance);
-        if position == app.selected {
+        if app.cursor.is(position) {
             selected.push(point);
             selected_name = Some(format!(
                 "{}: P {:.4}, {} {}, PePR-{} {:.4}",

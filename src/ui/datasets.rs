@@ -76,7 +76,7 @@ fn draw_list(frame: &mut Frame, area: Rect, screen: &DatasetsScreen) {
     }
     let shown = screen.shown();
     let height = area.height.saturating_sub(3) as usize;
-    let offset = screen.cursor.saturating_sub(height.saturating_sub(1));
+    let offset = screen.cursor.offset(shown.len(), height);
     let header_style = Style::new().add_modifier(Modifier::BOLD).fg(Color::Yellow);
     let visible: Vec<(usize, usize)> = shown.iter().copied().enumerate().skip(offset).take(height.max(1)).collect();
     let entry = |k: usize| &screen.entries[visible[k].1];
@@ -113,7 +113,7 @@ fn draw_list(frame: &mut Frame, area: Rect, screen: &DatasetsScreen) {
     ];
     let (table, _) = text_table(&columns, area.width.saturating_sub(2), &|_| header_style, &|k| {
         let (position, _) = visible[k];
-        if position == screen.cursor {
+        if screen.cursor.is(position) {
             Style::new().add_modifier(Modifier::REVERSED)
         } else if chosen(k) {
             Style::new().fg(Color::Green)

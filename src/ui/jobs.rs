@@ -39,12 +39,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let list_height = (screen.jobs.len() as u16 + 3).min(9).min(area.height / 2);
     let [list, cells] = Layout::vertical([Constraint::Length(list_height), Constraint::Min(3)]).areas(area);
 
+    let offset = screen.cursor.offset(screen.jobs.len(), list_height.saturating_sub(3) as usize);
     let rows: Vec<Row> = screen
         .shown()
         .enumerate()
+        .skip(offset)
         .map(|(i, status)| {
             let job = &status.job;
-            let style = if i == screen.selected { Style::new().reversed() } else { Style::new() };
+            let style = if screen.cursor.is(i) { Style::new().reversed() } else { Style::new() };
             let mut summary = status.summary();
             if let Some(e) = &status.slurm_error {
                 summary = format!("{summary} (Slurm: {e})");

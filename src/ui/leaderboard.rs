@@ -54,7 +54,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let any_unsure = app.rows().iter().any(|&row| unsure(row));
     let inner_height = area.height.saturating_sub(3) as usize; // borders + header
     let rows = app.rows();
-    let offset = super::scroll_to(&app.scroll, app.selected, rows.len(), inner_height);
+    let offset = app.cursor.offset(rows.len(), inner_height);
     let visible: Vec<usize> = rows.iter().skip(offset).take(inner_height.max(1)).copied().collect();
     let records: Vec<(&RunRecord, &crate::results::rank::RankedRun)> = visible
         .iter()
@@ -164,7 +164,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         .enumerate()
         .map(|(k, (_, run))| {
             let row = Row::new(shown.iter().map(|&(c, w)| Cell::from(texts[c].cell(k, w))).collect::<Vec<_>>());
-            let style = if offset + k == app.selected {
+            let style = if app.cursor.is(offset + k) {
                 Style::new().add_modifier(Modifier::REVERSED)
             } else if run.pareto[i] {
                 Style::new().fg(Color::Green)
@@ -207,7 +207,7 @@ fn draw_chooser(frame: &mut Frame, area: Rect, app: &App) {
             let mark = if app.columns.is_shown(*column) { "[x]" } else { "[ ]" };
             let text = super::format::fit(&format!(" {mark} {}", column.describe()), width.saturating_sub(2) as usize);
             let line = Line::from(text);
-            if k == app.columns.cursor { line.style(Style::new().add_modifier(Modifier::REVERSED)) } else { line }
+            if app.columns.cursor.is(k) { line.style(Style::new().add_modifier(Modifier::REVERSED)) } else { line }
         })
         .collect();
     let block =

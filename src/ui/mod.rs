@@ -31,19 +31,6 @@ use crate::format;
 pub use crate::format::{fit, human_count, sig};
 pub use leaderboard::CO2_MIRRORS_ENERGY;
 
-/// The first visible row of a list `height` rows tall after moving only as far as needed from
-/// `previous` to show `cursor`; stored back so the next frame scrolls from there.
-fn scroll_to(scroll: &std::cell::Cell<usize>, cursor: usize, len: usize, height: usize) -> usize {
-    let mut offset = scroll.get().min(len.saturating_sub(1));
-    if cursor < offset {
-        offset = cursor;
-    } else if height > 0 && cursor >= offset + height {
-        offset = cursor + 1 - height;
-    }
-    scroll.set(offset);
-    offset
-}
-
 /// Width from which the details pane sits beside the table rather than below it.
 const SIDE_BY_SIDE_WIDTH: u16 = 110;
 
