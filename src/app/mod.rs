@@ -17,6 +17,7 @@ pub mod session;
 pub mod settings_form;
 pub mod state;
 mod text_input;
+pub mod threads;
 pub mod train;
 pub mod whatif;
 pub mod worker;

@@ -437,6 +437,14 @@ impl App {
         });
     }
 
+    /// A worker thread with no error answer of its own could not be started: the status line
+    /// says why, and the lists that waited for it stop saying they are loading.
+    pub fn on_thread_failed(&mut self, why: String) {
+        self.archs.loading = false;
+        self.datasets.loading = false;
+        self.message = Some(why);
+    }
+
     /// Queues every pair of the architectures and datasets selected on their screens.
     fn queue_selection(&mut self) -> usize {
         let archs: Vec<&str> = self.archs.chosen.iter().copied().collect();
