@@ -2,7 +2,6 @@
 //! family or group, and how the paired table is sorted. The analyses themselves are computed on a
 //! worker thread (see `event_loop`) and arrive with [`AnalysesScreen::on_result`].
 
-
 use crossterm::event::{KeyCode, KeyEvent};
 
 use crate::results::analysis::{Analyses, Paired, PairedRow};
@@ -240,10 +239,11 @@ impl AnalysesScreen {
         self.refresh_rows();
     }
 
-    /// Applies a key of this screen (see `keys::ANALYSES`; the app handles `R`).
-    pub fn handle_key(&mut self, key: KeyEvent) {
+    /// Applies a key of this screen (see `keys::ANALYSES`; the app handles `R` and `P`). Every
+    /// analysis is computed already: no key here asks the event loop for anything.
+    pub fn handle_key(&mut self, key: KeyEvent) -> Option<super::request::Request> {
         use super::keys::{ANALYSES, AnalysesAction as A, Key, lookup};
-        let Some(action) = lookup(ANALYSES, Key::of(key)) else { return };
+        let action = lookup(ANALYSES, Key::of(key))?;
         let paired = self.view == AnalysisView::Pretrained;
         match action {
             A::NextAnalysis => self.view = self.view.step(true),
@@ -273,6 +273,7 @@ impl AnalysesScreen {
             }
             A::Chart | A::Back | A::SortNext | A::SortPrev | A::Reverse | A::Reload | A::Export => {}
         }
+        None
     }
 
     fn set_variant(&mut self, variant: Variant) {

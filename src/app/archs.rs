@@ -9,6 +9,7 @@ use crossterm::event::KeyEvent;
 use crate::catalog::listing::ArchRow;
 
 use super::plural;
+use super::request::Request;
 use super::text_input::edit_filter;
 
 /// Input sizes the screen cycles through: each architecture's default, then fixed sizes.
@@ -136,9 +137,9 @@ impl ArchsScreen {
         self.cursor.select(at.unwrap_or(0), self.order.len());
     }
 
-    /// Keys of this screen (see `keys::ARCHS`); returns the input size to compute the catalog at
-    /// when it changes.
-    pub fn handle_key(&mut self, key: KeyEvent) -> Option<Option<usize>> {
+    /// Keys of this screen (see `keys::ARCHS`); asks for the catalog at the input size when it
+    /// changes.
+    pub fn handle_key(&mut self, key: KeyEvent) -> Option<Request> {
         use super::keys::{ARCHS, ArchsAction, Key, lookup};
         if self.editing_filter {
             if edit_filter(&mut self.filter, &mut self.editing_filter, key) {
@@ -205,7 +206,7 @@ impl ArchsScreen {
             ArchsAction::InputSize => {
                 self.input = (self.input + 1) % INPUT_SIZES.len();
                 self.loading = true;
-                return Some(self.input_size());
+                return Some(Request::Catalog(self.input_size()));
             }
         }
         None

@@ -7,6 +7,7 @@ use crossterm::event::KeyEvent;
 
 use crate::data::registry::{Availability, Entry};
 
+use super::request::Request;
 use super::text_input::edit_filter;
 
 /// What the details view shows once the worker has loaded the dataset.
@@ -129,7 +130,11 @@ impl DatasetsScreen {
     }
 
     /// Keys of this screen (see `keys::DATA`).
-    pub fn handle_key(&mut self, key: KeyEvent) -> Option<DataRequest> {
+    pub fn handle_key(&mut self, key: KeyEvent) -> Option<Request> {
+        self.key(key).map(Request::Data)
+    }
+
+    fn key(&mut self, key: KeyEvent) -> Option<DataRequest> {
         use super::keys::{DATA, DataAction, Key, lookup};
         if self.editing_filter {
             if edit_filter(&mut self.filter, &mut self.editing_filter, key) {

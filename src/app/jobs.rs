@@ -7,6 +7,8 @@ use crossterm::event::KeyEvent;
 use crate::results::incoming::MergeReport;
 use crate::slurm::watch::JobStatus;
 
+use super::request::Request;
+
 /// What the Jobs screen asks the event loop for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum JobsRequest {
@@ -77,7 +79,7 @@ impl JobsScreen {
     }
 
     /// Keys of this screen (see `keys::JOBS`); `X` is the app's: it asks before cancelling.
-    pub fn handle_key(&mut self, key: KeyEvent) -> Option<JobsRequest> {
+    pub fn handle_key(&mut self, key: KeyEvent) -> Option<Request> {
         use super::keys::{JOBS, JobsAction, Key, lookup};
         match lookup(JOBS, Key::of(key))? {
             JobsAction::Move(m) => {
@@ -85,7 +87,7 @@ impl JobsScreen {
             }
             JobsAction::Refresh => {
                 self.note = Some("asking Slurm…".into());
-                return Some(JobsRequest::Refresh);
+                return Some(Request::Jobs(JobsRequest::Refresh));
             }
             JobsAction::Cancel => {}
         }
@@ -123,7 +125,7 @@ mod tests {
         }
     }
 
-    fn press(screen: &mut JobsScreen, code: KeyCode) -> Option<JobsRequest> {
+    fn press(screen: &mut JobsScreen, code: KeyCode) -> Option<Request> {
         screen.handle_key(KeyEvent::new(code, KeyModifiers::NONE))
     }
 
@@ -136,7 +138,7 @@ mod tests {
         assert_eq!(press(&mut screen, KeyCode::Char('X')), None);
         assert_eq!(press(&mut screen, KeyCode::Down), None);
         assert_eq!(screen.cancel_target().unwrap().0, "7");
-        assert_eq!(press(&mut screen, KeyCode::Char('R')), Some(JobsRequest::Refresh));
+        assert_eq!(press(&mut screen, KeyCode::Char('R')), Some(Request::Jobs(JobsRequest::Refresh)));
         assert_eq!(press(&mut screen, KeyCode::Esc), None, "not a key of this screen");
     }
 

@@ -448,7 +448,11 @@ impl TrainScreen {
     }
 
     /// Keys of this screen (see `keys::TRAIN`; the app handles `a`, `E` and `X`).
-    pub fn handle_key(&mut self, key: KeyEvent) -> Option<TrainRequest> {
+    pub fn handle_key(&mut self, key: KeyEvent) -> Option<super::request::Request> {
+        self.key(key).map(super::request::Request::Train)
+    }
+
+    fn key(&mut self, key: KeyEvent) -> Option<TrainRequest> {
         use super::keys::{Key, TRAIN, TrainAction as A, lookup};
         let movable = |s: &TrainScreen, i: usize| s.queue.get(i).is_some_and(|e| e.state == JobState::Queued);
         let action = lookup(TRAIN, Key::of(key))?;

@@ -11,23 +11,17 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, LegendPosition, Paragraph, Wrap};
 
 use crate::app::analyses::{AnalysesScreen, AnalysisView, PairedColumn};
-use crate::app::{App, plural};
+use crate::app::plural;
 use crate::results::analysis::{Family, Paired, ParamsGroup, fraction_label};
 use crate::results::rank::Variant;
 
 use super::table::text_table;
 use crate::format::{TextColumn, fit, number, share, signed, signed_sig};
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let screen = &app.analyses;
+/// `no_runs`: why there are no runs to analyse (the store failed, is loading or is empty).
+pub fn draw(frame: &mut Frame, area: Rect, screen: &AnalysesScreen, no_runs: Option<&str>) {
     let message = match &screen.result {
-        _ if app.load_error.is_some() => Some("The run store could not be loaded (see screen 1).".to_string()),
-        _ if app.data.is_none() => Some("Loading runs…".to_string()),
-        _ if app.is_empty_store() => Some(
-            "No runs in the store yet: import the paper's results (i on screen 1, or pepr import --paper) \
-             or train some, then press R."
-                .to_string(),
-        ),
+        _ if no_runs.is_some() => no_runs.map(str::to_string),
         None => Some("Computing the analyses…".to_string()),
         Some(Err(e)) => Some(format!("The analyses failed: {e}")),
         Some(Ok(_)) => None,

@@ -6,14 +6,12 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph};
 
-use crate::app::App;
-use crate::app::archs::ArchColumn;
+use crate::app::archs::{ArchColumn, ArchsScreen};
 
 use super::format::{TextColumn, human_count};
 use super::table::text_table;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let screen = &app.archs;
+pub fn draw(frame: &mut Frame, area: Rect, screen: &ArchsScreen) {
     let input = match screen.input_size() {
         None => "each architecture's default size".to_string(),
         Some(s) => format!("3x{s}x{s}"),

@@ -7,14 +7,12 @@ use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Gauge, Paragraph, Wrap};
 
-use crate::app::App;
 use crate::app::datasets::{DatasetsScreen, Preview};
 
 use super::format::TextColumn;
 use super::table::text_table;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let screen = &app.datasets;
+pub fn draw(frame: &mut Frame, area: Rect, screen: &DatasetsScreen) {
     // A failed download shows its whole error, wrapped (a gauge label would cut it at the edge).
     let failure = screen.download.as_ref().and_then(|d| d.outcome.as_ref()?.as_ref().err());
     let gauge_height = match failure {

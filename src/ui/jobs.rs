@@ -7,7 +7,7 @@ use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Wrap};
 
-use crate::app::App;
+use crate::app::jobs::JobsScreen;
 use crate::slurm::watch::CellStatus;
 
 fn state_style(state: &str) -> Style {
@@ -19,8 +19,7 @@ fn state_style(state: &str) -> Style {
     }
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let screen = &app.jobs;
+pub fn draw(frame: &mut Frame, area: Rect, screen: &JobsScreen) {
     if !screen.has_jobs() {
         let mut lines =
             vec![Line::from(if screen.loaded { "No Slurm jobs submitted from this home." } else { "Asking Slurm…" })];
