@@ -80,7 +80,7 @@ fn main() {
     app.screen = pepr::app::Screen::Leaderboard;
 
     let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
-    app.view = pepr::app::View::Chart;
+    app.runs.view = pepr::app::View::Chart;
     measure("draw one chart frame 120x40 (5k-run set)", iterations * 10, Duration::from_millis(10), || {
         terminal.draw(|frame| pepr::ui::draw(frame, &app)).unwrap();
     });

@@ -120,16 +120,16 @@ fn key_driven_scenario() {
     assert_eq!(app.current_set().unwrap().name, "set-00");
     assert_eq!(app.rows().len(), 14);
     let data = app.data.clone().unwrap();
-    let score = |app: &App, i: usize| data.ranking.runs[app.rows()[i]].score[app.variant.index()];
+    let score = |app: &App, i: usize| data.ranking.runs[app.rows()[i]].score[app.runs.variant.index()];
 
     // Opens ranked by PePR-E, best first.
-    assert_eq!(app.sort_column, SortColumn::Rank);
+    assert_eq!(app.runs.sort_column, SortColumn::Rank);
     assert!(score(&app, 0) >= score(&app, 1));
     assert!(screen(&app, 80, 24).contains("PePR-E = P/(1+E_n)"));
 
     // Sort: `s` moves to the arch column, ascending; `r` reverses it.
     press(&mut app, KeyCode::Char('s'));
-    assert_eq!(app.sort_column, SortColumn::Arch);
+    assert_eq!(app.runs.sort_column, SortColumn::Arch);
     let ascending = archs(&app);
     assert!(ascending.windows(2).all(|w| w[0] <= w[1]), "{ascending:?}");
     press(&mut app, KeyCode::Char('r'));
@@ -138,29 +138,29 @@ fn key_driven_scenario() {
     assert!(screen(&app, 80, 24).contains("arch↓"));
     // `S` steps back to rank.
     press(&mut app, KeyCode::Char('S'));
-    assert_eq!(app.sort_column, SortColumn::Rank);
+    assert_eq!(app.runs.sort_column, SortColumn::Rank);
 
     // Filter: `/` then text narrows the rows; Esc clears it.
     press(&mut app, KeyCode::Char('/'));
     type_text(&mut app, "model00");
-    assert!(app.editing_filter);
+    assert!(app.runs.editing_filter);
     assert!(screen(&app, 80, 24).contains("filter: model00"));
     press(&mut app, KeyCode::Enter);
-    assert!(!app.editing_filter);
+    assert!(!app.runs.editing_filter);
     assert!(!archs(&app).is_empty() && archs(&app).iter().all(|a| a.contains("model00")), "{:?}", archs(&app));
     press(&mut app, KeyCode::Esc);
     assert_eq!(app.rows().len(), 14);
 
     // Variant: `m` switches to PePR-M; runs without memory have no score and sort last.
     press(&mut app, KeyCode::Char('m'));
-    assert_eq!(app.variant, Variant::Memory);
+    assert_eq!(app.runs.variant, Variant::Memory);
     let text = screen(&app, 80, 24);
     assert!(text.contains("PePR-M = P/(1+M_n)") && text.contains("mem GB"), "{text}");
     let last = *app.rows().last().unwrap();
     assert_eq!(data.ranking.runs[last].score[Variant::Memory.index()], None);
     assert!(text.contains('—'));
     press(&mut app, KeyCode::Char('v'));
-    assert_eq!(app.variant, Variant::Energy);
+    assert_eq!(app.runs.variant, Variant::Energy);
 
     // Set: `]` goes to the next comparison set, `[` back.
     press(&mut app, KeyCode::Char(']'));
@@ -174,19 +174,19 @@ fn key_driven_scenario() {
 
     // Selection moves and clamps.
     press(&mut app, KeyCode::Char('G'));
-    assert_eq!(app.selected, 13);
+    assert_eq!(app.runs.cursor.selected(), 13);
     press(&mut app, KeyCode::Down);
-    assert_eq!(app.selected, 13);
+    assert_eq!(app.runs.cursor.selected(), 13);
     press(&mut app, KeyCode::Char('g'));
-    assert_eq!(app.selected, 0);
+    assert_eq!(app.runs.cursor.selected(), 0);
 
     // Chart view.
     press(&mut app, KeyCode::Tab);
-    assert_eq!(app.view, View::Chart);
+    assert_eq!(app.runs.view, View::Chart);
     let text = screen(&app, 120, 40);
     assert!(text.contains("P vs energy (kWh)") && text.contains("Pareto front") && text.contains("PePR 0."), "{text}");
     press(&mut app, KeyCode::Esc);
-    assert_eq!(app.view, View::Table);
+    assert_eq!(app.runs.view, View::Table);
 
     // Sets by dataset need a re-rank: the app asks the event loop for it.
     assert_eq!(press(&mut app, KeyCode::Char('b')), Some(Request::Load(SetBy::Dataset)));
@@ -559,7 +559,7 @@ fn train_scenario_runs_and_the_run_appears_on_the_leaderboard() {
     // Edit the queue: J moves down, K up, x removes.
     press(&mut app, KeyCode::Char('J'));
     assert_eq!(queue_names(&app), ["pepr_resnet8 synthetic", "pepr_lenet5 synthetic"]);
-    assert_eq!(app.train.cursor, 1);
+    assert_eq!(app.train.cursor.selected(), 1);
     press(&mut app, KeyCode::Char('K'));
     assert_eq!(queue_names(&app), ["pepr_lenet5 synthetic", "pepr_resnet8 synthetic"]);
     press_all(&mut app, &[KeyCode::Down, KeyCode::Char('x')]);
@@ -720,7 +720,7 @@ fn seeds_aggregated_80x24() {
     }
     let mut app = app_with(records);
     press(&mut app, KeyCode::Char('a'));
-    assert!(app.aggregate_seeds);
+    assert!(app.runs.aggregate_seeds);
     assert_eq!(app.current_seed_groups().len(), 3);
     assert!(app.current_seed_groups().iter().all(|g| g.runs.len() == 3));
     insta::assert_snapshot!(render(&app, 80, 24).backend());

@@ -45,14 +45,14 @@ fn ctrl_u_w_h_edit_the_filter_and_the_import_path_instead_of_typing_letters() {
     press(&mut app, KeyCode::Char('/'));
     type_text(&mut app, "model set-01");
     ctrl(&mut app, 'h');
-    assert_eq!(app.filter, "model set-0");
+    assert_eq!(app.runs.filter, "model set-0");
     ctrl(&mut app, 'w');
-    assert_eq!(app.filter, "model ");
+    assert_eq!(app.runs.filter, "model ");
     ctrl(&mut app, 'u');
-    assert_eq!(app.filter, "");
-    assert!(app.editing_filter, "still typing");
+    assert_eq!(app.runs.filter, "");
+    assert!(app.runs.editing_filter, "still typing");
     type_text(&mut app, "model00");
-    assert_eq!(app.filter, "model00");
+    assert_eq!(app.runs.filter, "model00");
     press(&mut app, KeyCode::Esc);
     // The import prompt (I) edits the same way.
     press(&mut app, KeyCode::Char('I'));

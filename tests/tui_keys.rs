@@ -654,7 +654,7 @@ fn columns_tell_runs_apart_and_o_chooses_them() {
     press(&mut app, KeyCode::Char(' '));
     assert!(screen(&app, 80, 24).contains("column group shown"));
     press(&mut app, KeyCode::Esc);
-    assert!(!app.columns.open && app.columns.is_shown(pepr::app::columns::RunColumn::Group));
+    assert!(!app.runs.columns.open && app.runs.columns.is_shown(pepr::app::columns::RunColumn::Group));
     assert!(screen(&app, 120, 40).contains("set-00"));
     // At 80 columns the columns that do not fit give way and the footer says how many.
     assert!(screen(&app, 80, 24).contains("hidden: too narrow"));
@@ -662,7 +662,7 @@ fn columns_tell_runs_apart_and_o_chooses_them() {
     for _ in 0..3 {
         press(&mut app, KeyCode::Char('s'));
     }
-    assert_eq!(app.sort_column, pepr::app::SortColumn::Params);
+    assert_eq!(app.runs.sort_column, pepr::app::SortColumn::Params);
     assert!(screen(&app, 120, 40).contains("params↑"));
 }
 

@@ -214,7 +214,7 @@ fn the_budget_filter_shows_the_runs_that_fit_and_says_how_many() {
     press(&mut app, KeyCode::Char('B'));
     type_text(&mut app, " watts=3");
     press(&mut app, KeyCode::Enter);
-    assert!(app.scenario.prompt.is_some());
+    assert!(app.runs.scenario.prompt.is_some());
     assert!(app.message.as_deref().unwrap().contains("\"watts\" is not a budget"), "{:?}", app.message);
     press(&mut app, KeyCode::Esc);
     assert_eq!(app.rows().len(), expected);

@@ -2,8 +2,6 @@
 //! family or group, and how the paired table is sorted. The analyses themselves are computed on a
 //! worker thread (see `event_loop`) and arrive with [`AnalysesScreen::on_result`].
 
-use std::cell::Cell;
-
 use crossterm::event::{KeyCode, KeyEvent};
 
 use crate::results::analysis::{Analyses, Paired, PairedRow};
@@ -145,11 +143,10 @@ pub struct AnalysesScreen {
     pub reversed: bool,
     /// The paired view shows its chart (dP against the resource difference) instead of the table.
     pub chart: bool,
-    pub selected: usize,
+    /// The selected row of `rows` and the first one shown.
+    pub cursor: super::list::ListCursor,
     /// Indices into the current pair's rows, in display order.
     rows: Vec<usize>,
-    /// First visible table row; only the renderer moves it.
-    pub scroll: Cell<usize>,
 }
 
 impl AnalysesScreen {
@@ -215,7 +212,7 @@ impl AnalysesScreen {
             order.then_with(|| ra.arch.cmp(&rb.arch))
         });
         self.rows = rows;
-        self.selected = self.selected.min(self.rows.len().saturating_sub(1));
+        self.cursor.clamp(self.rows.len());
     }
 
     fn count(&self) -> usize {
@@ -238,15 +235,15 @@ impl AnalysesScreen {
             AnalysisView::Params => &mut self.group_index,
         };
         *index = if forward { (*index + 1) % n } else { (*index + n - 1) % n };
-        self.selected = 0;
-        self.scroll.set(0);
+        self.cursor.reset();
         self.refresh_rows();
     }
 
-    /// Applies a key of this screen (see `keys::ANALYSES`; the app handles `R`).
-    pub fn handle_key(&mut self, key: KeyEvent) {
+    /// Applies a key of this screen (see `keys::ANALYSES`; the app handles `R` and `P`). Every
+    /// analysis is computed already: no key here asks the event loop for anything.
+    pub fn handle_key(&mut self, key: KeyEvent) -> Option<super::request::Request> {
         use super::keys::{ANALYSES, AnalysesAction as A, Key, lookup};
-        let Some(action) = lookup(ANALYSES, Key::of(key)) else { return };
+        let action = lookup(ANALYSES, Key::of(key))?;
         let paired = self.view == AnalysisView::Pretrained;
         match action {
             A::NextAnalysis => self.view = self.view.step(true),
@@ -271,9 +268,12 @@ impl AnalysesScreen {
                 self.reversed = !self.reversed;
                 self.refresh_rows();
             }
-            A::Move(m) => self.selected = m.apply(self.selected, self.rows.len()),
+            A::Move(m) => {
+                self.cursor.apply(m, self.rows.len());
+            }
             A::Chart | A::Back | A::SortNext | A::SortPrev | A::Reverse | A::Reload | A::Export => {}
         }
+        None
     }
 
     fn set_variant(&mut self, variant: Variant) {

@@ -1,7 +1,6 @@
 //! The Architectures screen's state: the catalog at a chosen input size, sortable, filterable, with
 //! a multi-selection that the Train screen will launch runs from.
 
-use std::cell::Cell;
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
@@ -10,6 +9,7 @@ use crossterm::event::KeyEvent;
 use crate::catalog::listing::ArchRow;
 
 use super::plural;
+use super::request::Request;
 use super::text_input::edit_filter;
 
 /// Input sizes the screen cycles through: each architecture's default, then fixed sizes.
@@ -49,13 +49,12 @@ pub struct ArchsScreen {
     pub reversed: bool,
     pub filter: String,
     pub editing_filter: bool,
-    /// Position of the cursor in `order`.
-    pub cursor: usize,
+    /// The selected position in `order` and the first one shown.
+    pub cursor: super::list::ListCursor,
     /// Names of the architectures picked for training.
     pub chosen: BTreeSet<&'static str>,
     /// Indices into `rows` in display order.
     order: Vec<usize>,
-    pub scroll: Cell<usize>,
     /// What the last key changed, for the status line.
     pub note: Option<String>,
 }
@@ -70,10 +69,9 @@ impl Default for ArchsScreen {
             reversed: false,
             filter: String::new(),
             editing_filter: false,
-            cursor: 0,
+            cursor: Default::default(),
             chosen: BTreeSet::new(),
             order: Vec::new(),
-            scroll: Cell::new(0),
             note: None,
         }
     }
@@ -90,7 +88,7 @@ impl ArchsScreen {
     }
 
     pub fn current(&self) -> Option<&ArchRow> {
-        self.order.get(self.cursor).map(|&i| &self.rows[i])
+        self.order.get(self.cursor.selected()).map(|&i| &self.rows[i])
     }
 
     /// Rows computed for `input` arrived; ignored if the user has moved on to another size.
@@ -135,15 +133,13 @@ impl ArchsScreen {
             if self.reversed { by_value.reverse() } else { by_value }
         });
         self.order = order;
-        self.cursor = current
-            .and_then(|name| self.order.iter().position(|&i| self.rows[i].entry.name == name))
-            .unwrap_or(0)
-            .min(self.order.len().saturating_sub(1));
+        let at = current.and_then(|name| self.order.iter().position(|&i| self.rows[i].entry.name == name));
+        self.cursor.select(at.unwrap_or(0), self.order.len());
     }
 
-    /// Keys of this screen (see `keys::ARCHS`); returns the input size to compute the catalog at
-    /// when it changes.
-    pub fn handle_key(&mut self, key: KeyEvent) -> Option<Option<usize>> {
+    /// Keys of this screen (see `keys::ARCHS`); asks for the catalog at the input size when it
+    /// changes.
+    pub fn handle_key(&mut self, key: KeyEvent) -> Option<Request> {
         use super::keys::{ARCHS, ArchsAction, Key, lookup};
         if self.editing_filter {
             if edit_filter(&mut self.filter, &mut self.editing_filter, key) {
@@ -153,7 +149,9 @@ impl ArchsScreen {
         }
         let action = lookup(ARCHS, Key::of(key))?;
         match action {
-            ArchsAction::Move(m) => self.cursor = m.apply(self.cursor, self.order.len()),
+            ArchsAction::Move(m) => {
+                self.cursor.apply(m, self.order.len());
+            }
             ArchsAction::SortNext | ArchsAction::SortPrev => {
                 let i = ArchColumn::ALL.iter().position(|c| *c == self.sort).unwrap_or(0);
                 let n = ArchColumn::ALL.len();
@@ -208,7 +206,7 @@ impl ArchsScreen {
             ArchsAction::InputSize => {
                 self.input = (self.input + 1) % INPUT_SIZES.len();
                 self.loading = true;
-                return Some(self.input_size());
+                return Some(Request::Catalog(self.input_size()));
             }
         }
         None

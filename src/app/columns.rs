@@ -141,12 +141,12 @@ pub fn start_label_in(source: Option<&str>, frozen: bool, records: &[RunRecord])
 pub struct Columns {
     pub shown: Vec<RunColumn>,
     pub open: bool,
-    pub cursor: usize,
+    pub cursor: super::list::ListCursor,
 }
 
 impl Default for Columns {
     fn default() -> Self {
-        Columns { shown: RunColumn::DEFAULT.to_vec(), open: false, cursor: 0 }
+        Columns { shown: RunColumn::DEFAULT.to_vec(), open: false, cursor: Default::default() }
     }
 }
 
@@ -162,7 +162,7 @@ impl Columns {
 
     /// Shows or hides the column under the cursor; returns what the status line says.
     pub fn toggle(&mut self) -> String {
-        let column = RunColumn::ALL[self.cursor.min(RunColumn::ALL.len() - 1)];
+        let column = RunColumn::ALL[self.cursor.selected().min(RunColumn::ALL.len() - 1)];
         if let Some(i) = self.shown.iter().position(|c| *c == column) {
             self.shown.remove(i);
             format!("column {} hidden", column.title())

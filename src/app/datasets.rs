@@ -7,6 +7,7 @@ use crossterm::event::KeyEvent;
 
 use crate::data::registry::{Availability, Entry};
 
+use super::request::Request;
 use super::text_input::edit_filter;
 
 /// What the details view shows once the worker has loaded the dataset.
@@ -41,7 +42,8 @@ pub enum DataRequest {
 pub struct DatasetsScreen {
     pub entries: Vec<Entry>,
     pub loading: bool,
-    pub cursor: usize,
+    /// The selected position in `shown()` and the first one shown.
+    pub cursor: super::list::ListCursor,
     pub filter: String,
     pub editing_filter: bool,
     pub chosen: BTreeSet<String>,
@@ -70,7 +72,7 @@ impl DatasetsScreen {
     }
 
     pub fn current(&self) -> Option<&Entry> {
-        self.shown().get(self.cursor).map(|&i| &self.entries[i])
+        self.shown().get(self.cursor.selected()).map(|&i| &self.entries[i])
     }
 
     pub fn on_list(&mut self, entries: Vec<Entry>) {
@@ -78,10 +80,8 @@ impl DatasetsScreen {
         self.entries = entries;
         self.loading = false;
         let shown = self.shown();
-        self.cursor = current
-            .and_then(|name| shown.iter().position(|&i| self.entries[i].info.name == name))
-            .unwrap_or(0)
-            .min(shown.len().saturating_sub(1));
+        let at = current.and_then(|name| shown.iter().position(|&i| self.entries[i].info.name == name));
+        self.cursor.select(at.unwrap_or(0), shown.len());
     }
 
     pub fn on_preview(&mut self, name: &str, preview: Result<Preview, String>) {
@@ -130,26 +130,32 @@ impl DatasetsScreen {
     }
 
     /// Keys of this screen (see `keys::DATA`).
-    pub fn handle_key(&mut self, key: KeyEvent) -> Option<DataRequest> {
+    pub fn handle_key(&mut self, key: KeyEvent) -> Option<Request> {
+        self.key(key).map(Request::Data)
+    }
+
+    fn key(&mut self, key: KeyEvent) -> Option<DataRequest> {
         use super::keys::{DATA, DataAction, Key, lookup};
         if self.editing_filter {
             if edit_filter(&mut self.filter, &mut self.editing_filter, key) {
-                self.cursor = 0;
+                self.cursor.reset();
                 self.moved();
             }
             return None;
         }
         let action = lookup(DATA, Key::of(key))?;
-        let before = self.cursor;
+        let before = self.cursor.selected();
         match action {
-            DataAction::Move(m) => self.cursor = m.apply(self.cursor, self.shown().len()),
+            DataAction::Move(m) => {
+                self.cursor.apply(m, self.shown().len());
+            }
             DataAction::Filter => self.editing_filter = true,
             DataAction::Back => {
                 if self.show_details {
                     self.show_details = false;
                 } else {
                     self.filter.clear();
-                    self.cursor = 0;
+                    self.cursor.reset();
                 }
             }
             DataAction::Details => {
@@ -196,7 +202,7 @@ impl DatasetsScreen {
                 return Some(DataRequest::Download(name));
             }
         }
-        if self.cursor != before {
+        if self.cursor.selected() != before {
             self.moved();
             if self.show_details {
                 return self.request_preview();

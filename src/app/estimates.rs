@@ -40,6 +40,8 @@ pub enum EstimateReply {
         generation: u64,
     },
     Done(Estimated),
+    /// The estimator thread could not be started: why.
+    Failed(String),
 }
 
 /// The estimates of one job.
@@ -99,7 +101,7 @@ pub fn spawn<M: Send + 'static>(
     wrap: fn(EstimateReply) -> M,
 ) -> Estimator {
     let (jobs, incoming) = mpsc::channel::<EstimateJob>();
-    let spawned = std::thread::Builder::new().name("pepr-estimate".into()).spawn(move || {
+    let work = move |reply: Sender<M>| {
         while let Ok(first) = incoming.recv() {
             let mut latest: Vec<EstimateJob> = vec![first];
             while let Ok(next) = incoming.try_recv() {
@@ -119,10 +121,9 @@ pub fn spawn<M: Send + 'static>(
                 }
             }
         }
-    });
-    if let Err(e) = spawned {
-        eprintln!("warning: cannot start the estimator: {e}");
-    }
+    };
+    // Without an estimator the Train screen's status line says why (estimates stay "—").
+    super::threads::start("pepr-estimate", &reply, work, |why| wrap(EstimateReply::Failed(why)));
     Estimator { jobs }
 }
 
@@ -258,6 +259,7 @@ impl App {
                 let keep = if answer.purpose == Purpose::Queue { running } else { Vec::new() };
                 self.plan_mut(answer.purpose).on_answer(answer, &keep);
             }
+            EstimateReply::Failed(why) => self.message = Some(format!("no estimates: {why}")),
         }
     }
 

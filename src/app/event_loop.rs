@@ -17,6 +17,7 @@ use super::data_worker;
 use super::datasets::{DataRequest, Preview};
 use super::jobs::JobsRequest;
 use super::state::{App, Request};
+use super::threads::start;
 use super::train::TrainRequest;
 use super::worker::{Loaded, spawn_load};
 use crate::data::registry::Entry;
@@ -45,34 +46,64 @@ enum Message {
     FigureExported(Result<std::path::PathBuf, String>),
     AnalysisExported(Result<Vec<std::path::PathBuf>, String>),
     Estimated(super::estimates::EstimateReply),
+    /// A worker thread with no error answer of its own could not be started: why.
+    ThreadFailed(String),
 }
 
-/// Runs `work` on a named thread; a failure to spawn is reported, not fatal to the UI.
-fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<()> {
-    std::thread::Builder::new().name(name.into()).spawn(work)?;
-    Ok(())
+/// Runs `work` on a named thread and sends what it returns; when the thread cannot be started,
+/// `failed` makes the answer from the reason instead (see `threads::start`).
+fn spawn(
+    name: &str,
+    sender: &mpsc::Sender<Message>,
+    work: impl FnOnce() -> Message + Send + 'static,
+    failed: impl FnOnce(String) -> Message,
+) {
+    start(
+        name,
+        sender,
+        move |reply| {
+            // The UI may have quit meanwhile; nothing to do then.
+            let _ = reply.send(work());
+        },
+        failed,
+    );
 }
 
-fn dispatch_data(request: DataRequest, data_dir: &std::path::Path, sender: &mpsc::Sender<Message>) -> Result<()> {
-    let reply = sender.clone();
+fn dispatch_data(request: DataRequest, data_dir: &std::path::Path, sender: &mpsc::Sender<Message>) {
     let dir = data_dir.to_path_buf();
     match request {
-        DataRequest::List => spawn("pepr-data", move || {
-            let _ = reply.send(Message::DataList(data_worker::list(&dir)));
-        }),
-        DataRequest::Preview(name) => spawn("pepr-data", move || {
-            let preview = data_worker::preview(&name, &dir);
-            let _ = reply.send(Message::DataPreview(name, preview));
-        }),
-        DataRequest::Download(name) => spawn("pepr-download", move || {
-            let progress_reply = reply.clone();
-            let progress_name = name.clone();
-            let outcome = data_worker::download(&name, &dir, &mut |done, total| {
-                let _ = progress_reply.send(Message::DownloadProgress(progress_name.clone(), done, total));
-            });
-            let _ = reply.send(Message::DownloadDone(name, outcome));
-            let _ = reply.send(Message::DataList(data_worker::list(&dir)));
-        }),
+        DataRequest::List => {
+            spawn("pepr-data", sender, move || Message::DataList(data_worker::list(&dir)), Message::ThreadFailed)
+        }
+        DataRequest::Preview(name) => {
+            let asked = name.clone();
+            spawn(
+                "pepr-data",
+                sender,
+                move || {
+                    let preview = data_worker::preview(&name, &dir);
+                    Message::DataPreview(name, preview)
+                },
+                |why| Message::DataPreview(asked, Err(why)),
+            )
+        }
+        DataRequest::Download(name) => {
+            let asked = name.clone();
+            start(
+                "pepr-download",
+                sender,
+                move |reply| {
+                    let progress_reply = reply.clone();
+                    let progress_name = name.clone();
+                    let outcome = data_worker::download(&name, &dir, &mut |done, total| {
+                        let _ = progress_reply.send(Message::DownloadProgress(progress_name.clone(), done, total));
+                    });
+                    let _ = reply.send(Message::DownloadDone(name, outcome));
+                    let _ = reply.send(Message::DataList(data_worker::list(&dir)));
+                },
+                |why| Message::DownloadDone(asked, Err(why)),
+            );
+        }
     }
 }
 
@@ -170,7 +201,7 @@ pub fn run_tui(home: Home, draw: fn(&mut ratatui::Frame, &App)) -> Result<()> {
 
     // The training run in progress, if any (one at a time).
     let mut run: Option<RunHandle> = None;
-    let dispatch = |request: Request, generation: &mut u64, run: &mut Option<RunHandle>| -> Result<()> {
+    let dispatch = |request: Request, generation: &mut u64, run: &mut Option<RunHandle>| {
         match request {
             Request::Load(set_by) => {
                 *generation += 1;
@@ -182,14 +213,13 @@ pub fn run_tui(home: Home, draw: fn(&mut ratatui::Frame, &App)) -> Result<()> {
                 what_if.replace(w.clone());
                 spawn_load(store.clone(), set_by, energy.get(), w, *generation, sender.clone(), Message::Loaded);
             }
-            Request::Catalog(size) => {
-                let reply = sender.clone();
-                spawn("pepr-catalog", move || {
-                    let rows = listing::rows(size.map(|s| (3, s, s)), 1000);
-                    let _ = reply.send(Message::Catalog(size, rows));
-                })?;
-            }
-            Request::Data(request) => dispatch_data(request, &data_dir, &sender)?,
+            Request::Catalog(size) => spawn(
+                "pepr-catalog",
+                &sender,
+                move || Message::Catalog(size, listing::rows(size.map(|s| (3, s, s)), 1000)),
+                Message::ThreadFailed,
+            ),
+            Request::Data(request) => dispatch_data(request, &data_dir, &sender),
             Request::Train(TrainRequest::Start(job)) => {
                 if let Some(previous) = run.take() {
                     previous.stop();
@@ -197,40 +227,43 @@ pub fn run_tui(home: Home, draw: fn(&mut ratatui::Frame, &App)) -> Result<()> {
                 *run = Some(spawn_run_with(job, home.clone(), data_dir.clone(), sender.clone(), Message::Run));
             }
             Request::Analyze(job) => {
-                let reply = sender.clone();
                 let energy = energy.get();
-                spawn("pepr-analyze", move || {
-                    let _ = reply.send(Message::Analyzed(job.generation, job.run(energy)));
-                })?;
+                let generation = job.generation;
+                spawn(
+                    "pepr-analyze",
+                    &sender,
+                    move || Message::Analyzed(job.generation, job.run(energy)),
+                    |why| Message::Analyzed(generation, Err(why)),
+                );
             }
             Request::Train(TrainRequest::Pause) => run.iter().for_each(RunHandle::pause),
             Request::Train(TrainRequest::Resume) => run.iter().for_each(RunHandle::resume),
             Request::Train(TrainRequest::Stop) => run.iter().for_each(RunHandle::stop),
             Request::Jobs(JobsRequest::Refresh) => poller.wake(),
             Request::SaveSettings(settings, what) => {
-                let reply = sender.clone();
                 let path = home.settings_file();
                 // The basis is used by the next ranking; the app asks for it when the save lands.
                 energy.set(settings.rank_energy());
-                spawn("pepr-settings", move || {
-                    let result = settings.save(&path).map(|()| (settings, what));
-                    let _ = reply.send(Message::SettingsSaved(result));
-                })?;
+                spawn(
+                    "pepr-settings",
+                    &sender,
+                    move || Message::SettingsSaved(settings.save(&path).map(|()| (settings, what))),
+                    |why| Message::SettingsSaved(Err(why)),
+                );
             }
             Request::Import(path) => {
-                let reply = sender.clone();
                 let store = store.clone();
-                spawn("pepr-import", move || {
+                let work = move || {
                     let result = crate::results::import::import_file(&store, &path)
                         .map(|summary| summary.to_string())
                         .map_err(|e| format!("{e:#}"));
-                    let _ = reply.send(Message::Imported(result));
-                })?;
+                    Message::Imported(result)
+                };
+                spawn("pepr-import", &sender, work, |why| Message::Imported(Err(why)));
             }
             Request::GridSlurm(submit) => {
-                let reply = sender.clone();
                 let home = home.clone();
-                spawn("pepr-sbatch", move || {
+                let work = move || {
                     let job = crate::grid::slurm::GridJob {
                         spec: &submit.spec,
                         meter: &submit.meter,
@@ -241,13 +274,13 @@ pub fn run_tui(home: Home, draw: fn(&mut ratatui::Frame, &App)) -> Result<()> {
                     let result = crate::grid::slurm::submit_missing(&home, job)
                         .map(|outcome| outcome.summary())
                         .map_err(|e| format!("{e:#}"));
-                    let _ = reply.send(Message::GridSubmitted(result));
-                })?;
+                    Message::GridSubmitted(result)
+                };
+                spawn("pepr-sbatch", &sender, work, |why| Message::GridSubmitted(Err(why)));
             }
             Request::MarkRun(id, action) => {
-                let reply = sender.clone();
                 let store = store.clone();
-                spawn("pepr-mark", move || {
+                let work = move || {
                     let result = store
                         .mark(std::slice::from_ref(&id), action)
                         .map(|_| match action {
@@ -257,47 +290,45 @@ pub fn run_tui(home: Home, draw: fn(&mut ratatui::Frame, &App)) -> Result<()> {
                             }
                         })
                         .map_err(|e| format!("{e:#}"));
-                    let _ = reply.send(Message::Marked(result));
-                })?;
+                    Message::Marked(result)
+                };
+                spawn("pepr-mark", &sender, work, |why| Message::Marked(Err(why)));
             }
             Request::ImportPaper => {
-                let reply = sender.clone();
                 let store = store.clone();
-                spawn("pepr-import", move || {
+                let work = move || {
                     let result =
                         crate::results::paper::import(&store).map(|s| s.to_string()).map_err(|e| format!("{e:#}"));
-                    let _ = reply.send(Message::PaperImported(result));
-                })?;
+                    Message::PaperImported(result)
+                };
+                spawn("pepr-import", &sender, work, |why| Message::PaperImported(Err(why)));
             }
             Request::ExportFigure { figure, file } => {
-                let reply = sender.clone();
                 let dir = home.root().join("figures");
-                spawn("pepr-figure", move || {
+                let work = move || {
                     let result = std::fs::create_dir_all(&dir)
                         .map_err(|e| format!("{}: cannot create: {e}", dir.display()))
                         .and_then(|()| crate::plot::write(&figure, &dir.join(&file)).map_err(|e| format!("{e:#}")));
-                    let _ = reply.send(Message::FigureExported(result));
-                })?;
+                    Message::FigureExported(result)
+                };
+                spawn("pepr-figure", &sender, work, |why| Message::FigureExported(Err(why)));
             }
             Request::ExportAnalysis { figure, csv, stem } => {
-                let reply = sender.clone();
                 let dir = home.root().join("figures");
-                spawn("pepr-figure", move || {
-                    let _ = reply
-                        .send(Message::AnalysisExported(super::analyses::write_export(&dir, &figure, &csv, &stem)));
-                })?;
+                let work = move || Message::AnalysisExported(super::analyses::write_export(&dir, &figure, &csv, &stem));
+                spawn("pepr-figure", &sender, work, |why| Message::AnalysisExported(Err(why)));
             }
             Request::Estimate(job) => estimator.ask(job),
             Request::Jobs(JobsRequest::Cancel(job_id)) => {
-                let reply = sender.clone();
                 let home = home.clone();
-                spawn("pepr-scancel", move || {
+                let asked = job_id.clone();
+                let work = move || {
                     let result = crate::slurm::watch::cancel(&home, &job_id).map_err(|e| format!("{e:#}"));
-                    let _ = reply.send(Message::JobCancelled(job_id, result));
-                })?;
+                    Message::JobCancelled(job_id, result)
+                };
+                spawn("pepr-scancel", &sender, work, |why| Message::JobCancelled(asked, Err(why)));
             }
         }
-        Ok(())
     };
 
     let mut signalled: Option<i32> = None;
@@ -309,7 +340,7 @@ pub fn run_tui(home: Home, draw: fn(&mut ratatui::Frame, &App)) -> Result<()> {
                 match message {
                     Message::Input(Event::Key(key)) => {
                         if let Some(request) = app.handle_key(key) {
-                            dispatch(request, &mut generation, &mut run)?;
+                            dispatch(request, &mut generation, &mut run);
                         }
                     }
                     Message::Run(message) => {
@@ -324,7 +355,7 @@ pub fn run_tui(home: Home, draw: fn(&mut ratatui::Frame, &App)) -> Result<()> {
                             }
                         }
                         for request in app.on_run_message(message) {
-                            dispatch(request, &mut generation, &mut run)?;
+                            dispatch(request, &mut generation, &mut run);
                         }
                     }
                     Message::DataList(entries) => app.datasets.on_list(entries),
@@ -336,12 +367,12 @@ pub fn run_tui(home: Home, draw: fn(&mut ratatui::Frame, &App)) -> Result<()> {
                     Message::Catalog(size, rows) => app.archs.on_rows(size, rows),
                     Message::Jobs(update) => {
                         if let Some(request) = app.on_jobs(update) {
-                            dispatch(request, &mut generation, &mut run)?;
+                            dispatch(request, &mut generation, &mut run);
                         }
                     }
                     Message::GridSubmitted(result) => {
                         if let Some(request) = app.on_grid_submitted(result) {
-                            dispatch(request, &mut generation, &mut run)?;
+                            dispatch(request, &mut generation, &mut run);
                         }
                     }
                     Message::SettingsSaved(result) => {
@@ -349,24 +380,25 @@ pub fn run_tui(home: Home, draw: fn(&mut ratatui::Frame, &App)) -> Result<()> {
                             energy.set(app.config.rank_energy());
                         }
                         if let Some(request) = app.on_settings_saved(result) {
-                            dispatch(request, &mut generation, &mut run)?;
+                            dispatch(request, &mut generation, &mut run);
                         }
                     }
                     Message::Imported(result) => {
                         if let Some(request) = app.on_imported(result) {
-                            dispatch(request, &mut generation, &mut run)?;
+                            dispatch(request, &mut generation, &mut run);
                         }
                     }
                     Message::Marked(result) => {
                         let request = app.on_marked(result);
-                        dispatch(request, &mut generation, &mut run)?;
+                        dispatch(request, &mut generation, &mut run);
                     }
                     Message::FigureExported(result) => app.on_figure_exported(result),
                     Message::AnalysisExported(result) => app.on_analysis_exported(result),
                     Message::Estimated(reply) => app.on_estimated(reply),
+                    Message::ThreadFailed(why) => app.on_thread_failed(why),
                     Message::PaperImported(result) => {
                         if let Some(request) = app.on_paper_imported(result) {
-                            dispatch(request, &mut generation, &mut run)?;
+                            dispatch(request, &mut generation, &mut run);
                         }
                     }
                     Message::JobCancelled(job_id, result) => {
@@ -389,7 +421,7 @@ pub fn run_tui(home: Home, draw: fn(&mut ratatui::Frame, &App)) -> Result<()> {
                     Message::Loaded(loaded) if loaded.generation == generation => {
                         app.on_loaded(loaded.result);
                         if let Some(request) = app.analyses_request() {
-                            dispatch(request, &mut generation, &mut run)?;
+                            dispatch(request, &mut generation, &mut run);
                         }
                     }
                     Message::Analyzed(generation, result) => app.analyses.on_result(generation, result),
@@ -401,7 +433,7 @@ pub fn run_tui(home: Home, draw: fn(&mut ratatui::Frame, &App)) -> Result<()> {
                 poller.set_visible(app.screen == super::state::Screen::Jobs);
                 // The queue, the Train settings or the grid form may have changed: estimate again.
                 for request in app.estimate_requests() {
-                    dispatch(request, &mut generation, &mut run)?;
+                    dispatch(request, &mut generation, &mut run);
                 }
                 // Coalesce whatever else is already queued into this frame.
                 match receiver.try_recv() {

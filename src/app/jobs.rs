@@ -7,6 +7,8 @@ use crossterm::event::KeyEvent;
 use crate::results::incoming::MergeReport;
 use crate::slurm::watch::JobStatus;
 
+use super::request::Request;
+
 /// What the Jobs screen asks the event loop for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum JobsRequest {
@@ -26,7 +28,7 @@ pub struct JobsScreen {
     pub loaded: bool,
     pub error: Option<String>,
     /// The selected array (newest first on screen: index into `jobs` from the end).
-    pub selected: usize,
+    pub cursor: super::list::ListCursor,
     /// The last thing worth telling: merged runs, a cancel's outcome, files that would not merge.
     pub note: Option<String>,
 }
@@ -38,7 +40,7 @@ impl JobsScreen {
     }
 
     pub fn selected_job(&self) -> Option<&JobStatus> {
-        self.shown().nth(self.selected)
+        self.shown().nth(self.cursor.selected())
     }
 
     /// Whether any array was ever submitted from this home (the Jobs tab shows then).
@@ -53,7 +55,7 @@ impl JobsScreen {
             Ok((report, jobs)) => {
                 self.jobs = jobs;
                 self.error = None;
-                self.selected = self.selected.min(self.jobs.len().saturating_sub(1));
+                self.cursor.clamp(self.jobs.len());
                 if !report.bad.is_empty() {
                     let (path, why) = &report.bad[0];
                     self.note = Some(format!("{} not merged: {why}", path.display()));
@@ -77,13 +79,15 @@ impl JobsScreen {
     }
 
     /// Keys of this screen (see `keys::JOBS`); `X` is the app's: it asks before cancelling.
-    pub fn handle_key(&mut self, key: KeyEvent) -> Option<JobsRequest> {
+    pub fn handle_key(&mut self, key: KeyEvent) -> Option<Request> {
         use super::keys::{JOBS, JobsAction, Key, lookup};
         match lookup(JOBS, Key::of(key))? {
-            JobsAction::Move(m) => self.selected = m.apply(self.selected, self.jobs.len()),
+            JobsAction::Move(m) => {
+                self.cursor.apply(m, self.jobs.len());
+            }
             JobsAction::Refresh => {
                 self.note = Some("asking Slurm…".into());
-                return Some(JobsRequest::Refresh);
+                return Some(Request::Jobs(JobsRequest::Refresh));
             }
             JobsAction::Cancel => {}
         }
@@ -121,7 +125,7 @@ mod tests {
         }
     }
 
-    fn press(screen: &mut JobsScreen, code: KeyCode) -> Option<JobsRequest> {
+    fn press(screen: &mut JobsScreen, code: KeyCode) -> Option<Request> {
         screen.handle_key(KeyEvent::new(code, KeyModifiers::NONE))
     }
 
@@ -134,7 +138,7 @@ mod tests {
         assert_eq!(press(&mut screen, KeyCode::Char('X')), None);
         assert_eq!(press(&mut screen, KeyCode::Down), None);
         assert_eq!(screen.cancel_target().unwrap().0, "7");
-        assert_eq!(press(&mut screen, KeyCode::Char('R')), Some(JobsRequest::Refresh));
+        assert_eq!(press(&mut screen, KeyCode::Char('R')), Some(Request::Jobs(JobsRequest::Refresh)));
         assert_eq!(press(&mut screen, KeyCode::Esc), None, "not a key of this screen");
     }
 

@@ -37,7 +37,7 @@ pub fn spawn<M: Send + 'static>(home: Home, reply: Sender<M>, wrap: fn(JobsUpdat
     let (wake, woken) = mpsc::channel::<()>();
     let visible = Arc::new(AtomicBool::new(false));
     let shown = visible.clone();
-    let spawned = std::thread::Builder::new().name("pepr-jobs".into()).spawn(move || {
+    let work = move |reply: Sender<M>| {
         loop {
             let update = crate::slurm::watch::refresh(&home).map_err(|e| format!("{e:#}"));
             let active = update.as_ref().is_ok_and(|(_, jobs)| jobs.iter().any(|j| j.active()));
@@ -53,9 +53,8 @@ pub fn spawn<M: Send + 'static>(home: Home, reply: Sender<M>, wrap: fn(JobsUpdat
                 }
             }
         }
-    });
-    if let Err(e) = spawned {
-        eprintln!("warning: cannot start the jobs poller: {e}");
-    }
+    };
+    // Without a poller the Jobs screen shows why (as a failed poll would).
+    super::threads::start("pepr-jobs", &reply, work, |why| wrap(Err(why)));
     JobsPoller { wake, visible }
 }

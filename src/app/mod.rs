@@ -1,5 +1,7 @@
-//! The TUI application: state and key handling (`state`), the loader thread (`worker`) and the
-//! event loop that owns the terminal (`event_loop`).
+//! The TUI application: state and key handling (`state`, one module per screen: `runs`, `archs`,
+//! `datasets`, `train`, `analyses`, `jobs`), the requests screens make (`request`), the list cursor
+//! (`list`), worker threads (`threads`, `worker`) and the event loop that owns the terminal
+//! (`event_loop`).
 
 pub mod analyses;
 pub mod archs;
@@ -12,10 +14,14 @@ pub mod grid_form;
 pub mod jobs;
 pub mod jobs_worker;
 pub mod keys;
+pub mod list;
+pub mod request;
+pub mod runs;
 pub mod session;
 pub mod settings_form;
 pub mod state;
 mod text_input;
+pub mod threads;
 pub mod train;
 pub mod whatif;
 pub mod worker;

@@ -59,7 +59,7 @@ impl Remembered {
     pub fn of(app: &App) -> Remembered {
         let s = &app.train.settings;
         Remembered {
-            columns: Some(app.columns.names().into_iter().map(String::from).collect()),
+            columns: Some(app.runs.columns.names().into_iter().map(String::from).collect()),
             archs: app.archs.chosen.iter().map(|a| a.to_string()).collect(),
             datasets: app.datasets.chosen.iter().cloned().collect(),
             queue: app
@@ -91,7 +91,7 @@ impl Remembered {
     pub fn apply(self, app: &mut App) -> Vec<String> {
         let mut problems = Vec::new();
         if let Some(columns) = &self.columns {
-            app.columns = super::columns::Columns::from_names(columns.iter().map(String::as_str));
+            app.runs.columns = super::columns::Columns::from_names(columns.iter().map(String::as_str));
         }
         for arch in &self.archs {
             match crate::catalog::find(arch) {
@@ -171,8 +171,8 @@ mod tests {
         app.train.queue[0].start = Some("imagenet".into());
         app.train.queue[0].freeze = true;
         app.train.settings.epochs = 3;
-        app.columns.cursor = 0;
-        app.columns.toggle(); // group shown
+        app.runs.columns.cursor.reset();
+        app.runs.columns.toggle(); // group shown
         Remembered::of(&app).save(&file).unwrap();
 
         let mut fresh = App::new("store");
@@ -184,7 +184,7 @@ mod tests {
         assert_eq!(fresh.train.queue[0].start.as_deref(), Some("imagenet"));
         assert!(fresh.train.queue[0].freeze);
         assert_eq!(fresh.train.settings, app.train.settings);
-        assert_eq!(fresh.columns.in_order(), app.columns.in_order());
+        assert_eq!(fresh.runs.columns.in_order(), app.runs.columns.in_order());
 
         std::fs::write(&file, "{\"archs\": [\"no_such_net\"], \"queue\": 3}").unwrap();
         let error = Remembered::load(&file).unwrap_err();

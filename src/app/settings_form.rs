@@ -11,7 +11,7 @@ use crate::settings::{KEYS, Settings};
 pub struct SettingsForm {
     pub open: bool,
     /// Index into [`KEYS`].
-    pub cursor: usize,
+    pub cursor: super::list::ListCursor,
     /// The text being typed for the key under the cursor.
     pub editing: Option<String>,
 }
@@ -28,7 +28,7 @@ pub enum SettingsAction {
 
 impl SettingsForm {
     pub fn key_name(&self) -> &'static str {
-        KEYS[self.cursor.min(KEYS.len() - 1)]
+        KEYS[self.cursor.selected().min(KEYS.len() - 1)]
     }
 
     /// A key while the pane is open; `current` is the settings in use.
@@ -59,7 +59,9 @@ impl SettingsForm {
             return SettingsAction::None;
         }
         match lookup(SETTINGS, Key::of(event)) {
-            Some(A::Move(m)) => self.cursor = m.apply(self.cursor, KEYS.len()),
+            Some(A::Move(m)) => {
+                self.cursor.apply(m, KEYS.len());
+            }
             Some(A::Edit) => self.editing = Some(String::new()),
             Some(A::Default) => {
                 let key = self.key_name();

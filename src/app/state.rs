@@ -1,22 +1,22 @@
 //! The explorer's state and what keys do to it. Knows nothing of the terminal: the event loop
 //! feeds it key events and worker messages, and `ui` draws it.
 
-use std::cell::Cell;
-
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
 use super::keys::Key;
 
 use crate::results::rank::{Ranking, SetBy, SetSummary, Variant};
+
+pub use super::request::Request;
+pub use super::runs::{SortColumn, View};
 use crate::results::record::RunRecord;
 use crate::results::store::LoadWarning;
-use crate::results::view::{SortKey, select};
 
-use super::analyses::{AnalysesScreen, AnalyzeRequest};
+use super::analyses::AnalysesScreen;
 use super::archs::ArchsScreen;
 use super::datasets::{DataRequest, DatasetsScreen};
 use super::jobs::{JobsRequest, JobsScreen, JobsUpdate};
-use super::train::{TrainRequest, TrainScreen};
+use super::train::TrainScreen;
 use crate::run::worker::RunMessage;
 
 /// Loaded runs and their ranking, produced off the UI thread.
@@ -54,48 +54,6 @@ impl Data {
     }
 }
 
-/// Leaderboard columns a user can sort by (resource and score follow the current variant).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SortColumn {
-    Rank,
-    Arch,
-    Kind,
-    Params,
-    Performance,
-    Resource,
-    Score,
-}
-
-impl SortColumn {
-    pub const ALL: [SortColumn; 7] = [
-        SortColumn::Rank,
-        SortColumn::Arch,
-        SortColumn::Kind,
-        SortColumn::Params,
-        SortColumn::Performance,
-        SortColumn::Resource,
-        SortColumn::Score,
-    ];
-
-    pub fn key(self, variant: Variant) -> SortKey {
-        match self {
-            SortColumn::Rank => SortKey::Rank(variant),
-            SortColumn::Arch => SortKey::Arch,
-            SortColumn::Kind => SortKey::Kind,
-            SortColumn::Params => SortKey::Params,
-            SortColumn::Performance => SortKey::Performance,
-            SortColumn::Resource => SortKey::Resource(variant),
-            SortColumn::Score => SortKey::Score(variant),
-        }
-    }
-
-    fn step(self, forward: bool) -> SortColumn {
-        let i = SortColumn::ALL.iter().position(|c| *c == self).unwrap_or(0);
-        let n = SortColumn::ALL.len();
-        SortColumn::ALL[if forward { (i + 1) % n } else { (i + n - 1) % n }]
-    }
-}
-
 /// The top-level screens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Screen {
@@ -109,50 +67,10 @@ pub enum Screen {
     Jobs,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum View {
-    Table,
-    Chart,
-}
-
-/// Something the event loop must do for the app (the app itself never does I/O).
-#[derive(Clone, Debug, PartialEq)]
-pub enum Request {
-    /// Load the store and rank it with this set definition, on a worker thread.
-    Load(SetBy),
-    /// Compute the catalog's costs at this input size (`None`: each architecture's default).
-    Catalog(Option<usize>),
-    /// Dataset work: list, preview, download.
-    Data(DataRequest),
-    /// Start, pause, resume or stop a training run.
-    Train(TrainRequest),
-    /// Compute the analyses of these runs on a worker thread.
-    Analyze(AnalyzeRequest),
-    /// Poll Slurm now, or cancel an array.
-    Jobs(JobsRequest),
-    /// Submit the grid form's missing cells to Slurm as one job array, on a worker thread.
-    GridSlurm(super::grid_form::GridSubmit),
-    /// Save these settings to settings.json (the text says what changed), then use them.
-    SaveSettings(crate::settings::Settings, String),
-    /// Import the runs of this CSV file into the store, on a worker thread.
-    Import(std::path::PathBuf),
-    /// Delete (tombstone) or restore a stored run, then reload.
-    MarkRun(String, crate::results::store::Removal),
-    /// Import the paper's built-in runs into the store, on a worker thread.
-    ImportPaper,
-    /// Draw this figure into the home's `figures/` folder under this file name, on a worker thread.
-    ExportFigure { figure: crate::plot::Figure, file: String },
-    /// Write the analysis shown as `STEM.svg` (the figure) and `STEM.csv` (its table) into the
-    /// home's `figures/` folder, on a worker thread.
-    ExportAnalysis { figure: crate::plot::Figure, csv: String, stem: String },
-    /// Estimate these planned runs on the estimator thread (issue 19).
-    Estimate(super::estimates::EstimateJob),
-    /// Load and rank the store under this carbon what-if (region index), or none, from now on.
-    LoadWhatIf(SetBy, Option<(crate::results::whatif::WhatIf, usize)>),
-}
-
 pub struct App {
     pub screen: Screen,
+    /// The leaderboard (screen 1).
+    pub runs: super::runs::RunsScreen,
     pub archs: ArchsScreen,
     pub datasets: DatasetsScreen,
     pub train: TrainScreen,
@@ -164,37 +82,16 @@ pub struct App {
     /// A load or rank is running on the worker.
     pub loading: bool,
     pub load_error: Option<String>,
-    pub set_by: SetBy,
-    pub set_index: usize,
-    pub variant: Variant,
-    pub sort_column: SortColumn,
-    /// Flips the column's natural direction.
-    pub reversed: bool,
-    pub filter: String,
-    pub editing_filter: bool,
-    pub view: View,
-    pub show_details: bool,
     pub show_help: bool,
-    pub selected: usize,
     pub quit: bool,
-    /// Indices into `data.ranking.runs` of the rows shown, in display order.
-    rows: Vec<usize>,
-    /// First visible table row; only the renderer moves it, to keep the selection in view.
-    pub scroll: Cell<usize>,
     /// Why the settings file was not used (pepr runs on the defaults), shown in the status line.
     pub settings_warning: Option<String>,
     /// The Train screen's experiment-grid form.
     pub grid_form: super::grid_form::GridForm,
-    /// The leaderboard shows runs that differ only by seed as one row (mean and spread).
-    pub aggregate_seeds: bool,
     /// A question open over the screen (stop, quit, cancel): only y, n and Esc answer it.
     pub confirm: Option<Confirm>,
     /// What the last key did, shown in the status line until the next key.
     pub message: Option<String>,
-    /// First line of the details pane shown (PgUp/PgDn scroll it).
-    pub details_scroll: usize,
-    /// The leaderboard's optional columns and their chooser (`o`).
-    pub columns: super::columns::Columns,
     /// The settings in use (settings.json as read at start or saved from the Settings pane).
     pub config: crate::settings::Settings,
     /// The Settings pane (`,`).
@@ -210,14 +107,13 @@ pub struct App {
     pub figure_notice: Option<String>,
     /// Estimates of the queued runs and of the grid form's cells (see `estimates`).
     pub estimates: super::estimates::Estimates,
-    /// The leaderboard's budget filter and carbon what-if (`B`, `w`).
-    pub scenario: super::whatif::Scenario,
 }
 
 impl App {
     pub fn new(store_label: impl Into<String>) -> App {
         App {
             screen: Screen::Leaderboard,
+            runs: Default::default(),
             archs: ArchsScreen::default(),
             datasets: DatasetsScreen::default(),
             train: TrainScreen::default(),
@@ -227,27 +123,12 @@ impl App {
             data: None,
             loading: true,
             load_error: None,
-            set_by: SetBy::Group,
-            set_index: 0,
-            variant: Variant::Energy,
-            sort_column: SortColumn::Rank,
-            reversed: false,
-            filter: String::new(),
-            editing_filter: false,
-            view: View::Table,
-            show_details: false,
             show_help: false,
-            selected: 0,
             quit: false,
-            rows: Vec::new(),
-            scroll: Cell::new(0),
             settings_warning: None,
             grid_form: Default::default(),
-            aggregate_seeds: false,
             confirm: None,
             message: None,
-            details_scroll: 0,
-            columns: Default::default(),
             config: Default::default(),
             settings_form: Default::default(),
             import_prompt: None,
@@ -256,7 +137,6 @@ impl App {
             importing_paper: false,
             figure_notice: None,
             estimates: Default::default(),
-            scenario: Default::default(),
         }
     }
 
@@ -267,7 +147,7 @@ impl App {
             Err(e) => format!("not changed: {e}"),
         });
         self.loading = true;
-        Request::Load(self.set_by)
+        Request::Load(self.runs.set_by)
     }
 
     /// The worker finished loading (or failed). Keeps the chosen set by name where it still exists.
@@ -280,11 +160,12 @@ impl App {
                     self.message = Some(format!("read the store again: {n} run{}", super::plural(n)));
                 }
                 let previous = self.current_set().map(|s| s.name.clone());
-                self.set_by = data.set_by;
+                self.runs.set_by = data.set_by;
                 self.data = Some(data);
                 self.load_error = None;
                 self.analyses.stale = true;
-                self.set_index = previous.and_then(|name| self.sets().iter().position(|s| s.name == name)).unwrap_or(0);
+                self.runs.set_index =
+                    previous.and_then(|name| self.sets().iter().position(|s| s.name == name)).unwrap_or(0);
                 self.refresh_rows();
                 self.sort_seed_groups();
             }
@@ -299,7 +180,7 @@ impl App {
         let mut requests = Vec::new();
         if stored {
             self.loading = true;
-            requests.push(Request::Load(self.set_by));
+            requests.push(Request::Load(self.runs.set_by));
         }
         requests.extend(next.map(Request::Train));
         requests
@@ -313,14 +194,14 @@ impl App {
         let data = self.data.as_ref()?;
         // The analyses are of the runs as stored, never of a carbon what-if.
         let records = data.what_if.as_ref().map_or(&data.records, |w| &w.stored);
-        self.analyses.request(records, &self.filter).map(Request::Analyze)
+        self.analyses.request(records, &self.runs.filter).map(Request::Analyze)
     }
 
     /// The jobs poller's answer; reloads the leaderboard when it merged runs into the store.
     pub fn on_jobs(&mut self, update: JobsUpdate) -> Option<Request> {
         if self.jobs.on_update(update) {
             self.loading = true;
-            return Some(Request::Load(self.set_by));
+            return Some(Request::Load(self.runs.set_by));
         }
         None
     }
@@ -333,7 +214,7 @@ impl App {
                 self.paper_import = None;
                 self.message = Some(format!("the paper's runs: {summary}"));
                 self.loading = true;
-                Some(Request::Load(self.set_by))
+                Some(Request::Load(self.runs.set_by))
             }
             Err(e) => {
                 self.paper_import = Some(format!("Import failed: {e}"));
@@ -349,12 +230,12 @@ impl App {
         let data = self.data.as_ref()?;
         let set = self.current_set()?.name.clone();
         let inputs = Inputs { records: &data.records, ranking: &data.ranking, analyses: None };
-        let choice = Choice { group: Some(set.clone()), variant: self.variant, runs: vec![] };
+        let choice = Choice { group: Some(set.clone()), variant: self.runs.variant, runs: vec![] };
         match build(Kind::Pareto, &inputs, &choice) {
             Ok(figure) => {
                 let safe: String =
                     set.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
-                let file = format!("pareto-{safe}-pepr-{}.svg", self.variant.letter().to_ascii_lowercase());
+                let file = format!("pareto-{safe}-pepr-{}.svg", self.runs.variant.letter().to_ascii_lowercase());
                 self.figure_notice = Some(format!("saving {file}…"));
                 Some(Request::ExportFigure { figure, file })
             }
@@ -441,6 +322,14 @@ impl App {
         });
     }
 
+    /// A worker thread with no error answer of its own could not be started: the status line
+    /// says why, and the lists that waited for it stop saying they are loading.
+    pub fn on_thread_failed(&mut self, why: String) {
+        self.archs.loading = false;
+        self.datasets.loading = false;
+        self.message = Some(why);
+    }
+
     /// Queues every pair of the architectures and datasets selected on their screens.
     fn queue_selection(&mut self) -> usize {
         let archs: Vec<&str> = self.archs.chosen.iter().copied().collect();
@@ -448,80 +337,46 @@ impl App {
         self.train.add_pairs(archs, datasets)
     }
 
+    /// The leaderboard's sets of the loaded runs.
     pub fn sets(&self) -> &[SetSummary] {
-        self.data.as_ref().map_or(&[], |d| &d.ranking.sets)
+        self.runs.sets(self.data.as_ref())
     }
 
     pub fn current_set(&self) -> Option<&SetSummary> {
-        self.sets().get(self.set_index)
+        self.runs.current_set(self.data.as_ref())
     }
 
+    /// The leaderboard's rows: indices into `data.ranking.runs`, in display order.
     pub fn rows(&self) -> &[usize] {
-        &self.rows
-    }
-
-    pub fn sort_key(&self) -> SortKey {
-        self.sort_column.key(self.variant)
-    }
-
-    pub fn descending(&self) -> bool {
-        self.sort_key().descending_by_default() != self.reversed
+        self.runs.rows()
     }
 
     /// The selected run's record and ranking entry.
     pub fn selected_run(&self) -> Option<(&RunRecord, &crate::results::rank::RankedRun)> {
-        let data = self.data.as_ref()?;
-        let run = &data.ranking.runs[*self.rows.get(self.selected)?];
-        Some((&data.records[run.index], run))
+        self.runs.selected_run(self.data.as_ref())
+    }
+
+    pub fn current_seed_groups(&self) -> Vec<&crate::results::seeds::SeedGroup> {
+        self.runs.current_seed_groups(self.data.as_ref())
     }
 
     /// PePR-C is shown for a set where it only repeats PePR-E (one intensity x PUE for every run).
-    /// The current set's mixed-scope warning, if its runs' figures cover different things.
-    pub fn scope_warning(&self) -> Option<&str> {
-        self.data.as_ref()?.scope_warnings.get(self.set_index)?.as_deref()
+    pub fn co2_mirrors_energy(&self) -> bool {
+        self.runs.co2_mirrors_energy(self.data.as_ref())
     }
 
-    pub fn co2_mirrors_energy(&self) -> bool {
-        self.variant == Variant::Co2
-            && self.data.as_ref().is_some_and(|d| d.ranking.co2_mirrors_energy_in(self.set_index))
+    /// Recomputes the leaderboard's rows from the loaded runs.
+    pub(super) fn refresh_rows(&mut self) {
+        self.runs.refresh_rows(self.data.as_ref());
+    }
+
+    fn step_set(&mut self, forward: bool) {
+        self.runs.step_set(forward, self.data.as_ref());
     }
 
     /// True once loaded with no runs at all: the UI shows how to get some.
     pub fn is_empty_store(&self) -> bool {
         self.data.as_ref().is_some_and(|d| d.records.is_empty())
-    }
-
-    /// Recomputes the visible rows after the data, set, filter or sort changed; keeps the
-    /// selected run selected when it is still shown.
-    pub(super) fn refresh_rows(&mut self) {
-        let selected_run = self.rows.get(self.selected).copied();
-        let Some(data) = &self.data else {
-            self.rows.clear();
-            return;
-        };
-        let set = data.ranking.sets.get(self.set_index).map(|s| s.name.as_str());
-        self.rows = match set {
-            Some(set) => select(
-                &data.records,
-                &data.ranking,
-                Some(set),
-                &self.filter,
-                self.sort_key(),
-                self.descending(),
-                self.variant,
-            ),
-            None => Vec::new(),
-        };
-        // The budget filter (`B`): scores stay those of the full ranking.
-        self.scenario.before_budget = self.rows.len();
-        let budget = self.scenario.budget;
-        if !budget.is_empty() {
-            self.rows.retain(|&r| budget.fits(&data.records[data.ranking.runs[r].index]));
-        }
-        self.selected = selected_run
-            .and_then(|run| self.rows.iter().position(|&r| r == run))
-            .unwrap_or(0)
-            .min(self.rows.len().saturating_sub(1));
     }
 
     /// Applies one key press; returns work for the event loop, if any. Keys are looked up in the
@@ -565,7 +420,7 @@ impl App {
             // Over any screen only the keys of every screen pass the pane.
             lookup(GLOBAL, key)?;
         }
-        if self.scenario.prompt.is_some() {
+        if self.runs.scenario.prompt.is_some() {
             self.budget_prompt_key(event);
             return None;
         }
@@ -588,30 +443,30 @@ impl App {
             }
             return None;
         }
+        // Text being typed takes every key (but Ctrl-C).
         if self.screen == Screen::Architectures && self.archs.editing_filter {
-            self.archs.handle_key(event);
-            return None;
+            return self.archs.handle_key(event);
         }
         if self.screen == Screen::Datasets && self.datasets.editing_filter {
-            return self.datasets.handle_key(event).map(Request::Data);
+            return self.datasets.handle_key(event);
         }
-        if self.screen == Screen::Leaderboard && self.editing_filter {
+        if self.screen == Screen::Leaderboard && self.runs.editing_filter {
             self.edit_filter(event);
             return None;
         }
-        if self.screen == Screen::Leaderboard && self.columns.open {
+        if self.screen == Screen::Leaderboard && self.runs.columns.open {
             use super::keys::{COLUMNS, ColumnsAction};
             match lookup(COLUMNS, key) {
                 Some(ColumnsAction::Move(m)) => {
-                    self.columns.cursor = m.apply(self.columns.cursor, super::columns::RunColumn::ALL.len());
+                    self.runs.columns.cursor.apply(m, super::columns::RunColumn::ALL.len());
                     return None;
                 }
                 Some(ColumnsAction::Toggle) => {
-                    self.message = Some(self.columns.toggle());
+                    self.message = Some(self.runs.columns.toggle());
                     return None;
                 }
                 Some(ColumnsAction::Close) => {
-                    self.columns.open = false;
+                    self.runs.columns.open = false;
                     return None;
                 }
                 // Over the leaderboard only the keys of every screen pass the chooser.
@@ -645,13 +500,12 @@ impl App {
                 if lookup(super::keys::ANALYSES, key) == Some(super::keys::AnalysesAction::Reload) {
                     self.loading = true;
                     self.message = Some(RELOADING.into());
-                    return Some(Request::Load(self.set_by));
+                    return Some(Request::Load(self.runs.set_by));
                 }
                 if lookup(super::keys::ANALYSES, key) == Some(super::keys::AnalysesAction::Export) {
                     return self.export_analysis();
                 }
-                self.analyses.handle_key(event);
-                None
+                self.analyses.handle_key(event)
             }
             Screen::Jobs => {
                 if lookup(super::keys::JOBS, key) == Some(super::keys::JobsAction::Cancel) {
@@ -661,11 +515,11 @@ impl App {
                     }
                     return None;
                 }
-                self.jobs.handle_key(event).map(Request::Jobs)
+                self.jobs.handle_key(event)
             }
             Screen::Train => self.train_key(event),
-            Screen::Datasets => self.datasets.handle_key(event).map(Request::Data),
-            Screen::Architectures => self.archs.handle_key(event).map(Request::Catalog),
+            Screen::Datasets => self.datasets.handle_key(event),
+            Screen::Architectures => self.archs.handle_key(event),
             Screen::Leaderboard => self.runs_key(event),
         }
     }
@@ -739,7 +593,7 @@ impl App {
                 if basis_changed {
                     self.loading = true;
                     self.message = Some(format!("{what}: saved; ranking again"));
-                    return Some(Request::Load(self.set_by));
+                    return Some(Request::Load(self.runs.set_by));
                 }
                 None
             }
@@ -756,7 +610,7 @@ impl App {
             Ok(summary) => {
                 self.message = Some(summary);
                 self.loading = true;
-                Some(Request::Load(self.set_by))
+                Some(Request::Load(self.runs.set_by))
             }
             Err(e) => {
                 self.message = Some(format!("import failed: {e}"));
@@ -843,7 +697,7 @@ impl App {
                 }
                 None
             }
-            _ => self.train.handle_key(event).map(Request::Train),
+            _ => self.train.handle_key(event),
         }
     }
 
@@ -853,33 +707,33 @@ impl App {
         let action = super::keys::lookup(RUNS, Key::of(event))?;
         match action {
             A::Back => {
-                if !self.filter.is_empty() {
-                    self.filter.clear();
+                if !self.runs.filter.is_empty() {
+                    self.runs.filter.clear();
                     self.refresh_rows();
                     self.analyses.stale = true;
-                } else if self.show_details {
-                    self.show_details = false;
-                } else if self.view == View::Chart {
-                    self.view = View::Table;
+                } else if self.runs.show_details {
+                    self.runs.show_details = false;
+                } else if self.runs.view == View::Chart {
+                    self.runs.view = View::Table;
                 }
             }
             A::Move(m) => {
-                if self.show_details && matches!(m, super::keys::Move::By(10) | super::keys::Move::By(-10)) {
+                if self.runs.show_details && matches!(m, super::keys::Move::By(10) | super::keys::Move::By(-10)) {
                     // PgUp/PgDn scroll the details pane while it shows.
                     let d = if m == super::keys::Move::By(10) { 10 } else { -10 };
-                    self.details_scroll = (self.details_scroll as isize + d).max(0) as usize;
+                    self.runs.details_scroll = (self.runs.details_scroll as isize + d).max(0) as usize;
                 } else {
-                    self.selected = m.apply(self.selected, self.rows.len());
-                    self.details_scroll = 0;
+                    self.runs.cursor.apply(m, self.runs.rows().len());
+                    self.runs.details_scroll = 0;
                 }
             }
             A::SortNext | A::SortPrev => {
-                self.sort_column = self.sort_column.step(action == A::SortNext);
-                self.reversed = false;
+                self.runs.sort_column = self.runs.sort_column.step(action == A::SortNext);
+                self.runs.reversed = false;
                 self.refresh_rows();
             }
             A::Reverse => {
-                self.reversed = !self.reversed;
+                self.runs.reversed = !self.runs.reversed;
                 self.refresh_rows();
             }
             A::Variant => match event.code {
@@ -888,12 +742,12 @@ impl App {
                 KeyCode::Char('m') => self.set_variant(Variant::Memory),
                 _ => self.set_variant(Variant::Energy),
             },
-            A::NextVariant => self.set_variant(self.variant.next()),
-            A::Filter => self.editing_filter = true,
+            A::NextVariant => self.set_variant(self.runs.variant.next()),
+            A::Filter => self.runs.editing_filter = true,
             A::NextSet => self.step_set(true),
             A::PrevSet => self.step_set(false),
             A::SetBy => {
-                let next = match self.set_by {
+                let next = match self.runs.set_by {
                     SetBy::Group => SetBy::Dataset,
                     SetBy::Dataset => SetBy::All,
                     SetBy::All => SetBy::Group,
@@ -904,14 +758,14 @@ impl App {
             A::Reload => {
                 self.loading = true;
                 self.message = Some(RELOADING.into());
-                return Some(Request::Load(self.set_by));
+                return Some(Request::Load(self.runs.set_by));
             }
             A::Details => {
-                self.show_details = !self.show_details;
-                self.details_scroll = 0;
+                self.runs.show_details = !self.runs.show_details;
+                self.runs.details_scroll = 0;
             }
-            A::Seeds => self.aggregate_seeds = !self.aggregate_seeds,
-            A::Columns => self.columns.open = true,
+            A::Seeds => self.runs.aggregate_seeds = !self.runs.aggregate_seeds,
+            A::Columns => self.runs.columns.open = true,
             A::Import => self.import_prompt = Some(String::new()),
             // Idempotent like every import; a second press while it runs does nothing.
             A::ImportPaper if !self.importing_paper => {
@@ -922,7 +776,7 @@ impl App {
             A::ImportPaper => self.message = Some("the paper's runs are being imported".into()),
             A::ExportChart => return self.export_chart(),
             // A tombstone, not an erasure: U brings the run back (`pepr runs compact` drops it for good).
-            A::Delete if self.show_details => {
+            A::Delete if self.runs.show_details => {
                 let (record, _) = self.selected_run()?;
                 let id = record.id.clone();
                 self.removed_run = Some(id.clone());
@@ -933,7 +787,7 @@ impl App {
                 Some(id) => return Some(Request::MarkRun(id, crate::results::store::Removal::Restore)),
                 None => self.message = Some("nothing to restore: no run was deleted in this session".into()),
             },
-            A::Chart => self.view = if self.view == View::Table { View::Chart } else { View::Table },
+            A::Chart => self.runs.view = if self.runs.view == View::Table { View::Chart } else { View::Table },
             A::Budget => self.open_budget_prompt(),
             A::WhatIf => return self.step_what_if(true),
             A::WhatIfOff => return self.step_what_if(false),
@@ -942,7 +796,7 @@ impl App {
     }
 
     fn edit_filter(&mut self, key: KeyEvent) {
-        if super::text_input::edit_filter(&mut self.filter, &mut self.editing_filter, key) {
+        if super::text_input::edit_filter(&mut self.runs.filter, &mut self.runs.editing_filter, key) {
             self.refresh_rows();
             // The analyses follow the filter too.
             self.analyses.stale = true;
@@ -950,7 +804,7 @@ impl App {
     }
 
     fn set_variant(&mut self, variant: Variant) {
-        self.variant = variant;
+        self.runs.variant = variant;
         self.refresh_rows();
         self.sort_seed_groups();
     }
@@ -958,26 +812,8 @@ impl App {
     /// Orders the seed-aggregated rows by the current variant's mean PePR (a sort, no polars).
     fn sort_seed_groups(&mut self) {
         if let Some(data) = &mut self.data {
-            crate::results::seeds::sort_groups(&mut data.seed_groups, self.variant);
+            crate::results::seeds::sort_groups(&mut data.seed_groups, self.runs.variant);
         }
-    }
-
-    /// The seed-aggregated rows of the current set that the filter keeps: a row shows when one of
-    /// its runs is shown (see [`App::seed_group_matches`] for how many).
-    pub fn current_seed_groups(&self) -> Vec<&crate::results::seeds::SeedGroup> {
-        let Some(data) = &self.data else { return Vec::new() };
-        let shown: std::collections::HashSet<usize> = self.rows.iter().map(|&r| data.ranking.runs[r].index).collect();
-        data.seed_groups
-            .iter()
-            .filter(|g| g.set == self.set_index && g.runs.iter().any(|r| shown.contains(r)))
-            .collect()
-    }
-
-    /// How many of a seed row's runs the filter keeps (all of them unless it names ids or seeds).
-    pub fn seed_group_matches(&self, group: &crate::results::seeds::SeedGroup) -> usize {
-        let Some(data) = &self.data else { return 0 };
-        let shown: std::collections::HashSet<usize> = self.rows.iter().map(|&r| data.ranking.runs[r].index).collect();
-        group.runs.iter().filter(|r| shown.contains(r)).count()
     }
 
     /// The answer to the grid form's Slurm submission (a summary naming the job, or the error);
@@ -1030,18 +866,6 @@ impl App {
             }
         }
         None
-    }
-
-    fn step_set(&mut self, forward: bool) {
-        let n = self.sets().len();
-        if n == 0 {
-            return;
-        }
-        self.set_index = if forward { (self.set_index + 1) % n } else { (self.set_index + n - 1) % n };
-        self.selected = 0;
-        self.scroll.set(0);
-        self.rows.clear();
-        self.refresh_rows();
     }
 }
 

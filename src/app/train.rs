@@ -327,7 +327,8 @@ const POWER_POINTS: usize = 300;
 #[derive(Default)]
 pub struct TrainScreen {
     pub queue: Vec<QueueEntry>,
-    pub cursor: usize,
+    /// The selected queue entry and the first one shown.
+    pub cursor: super::list::ListCursor,
     pub settings: Settings,
     pub setting: Setting,
     /// The queue is being worked through: when a run ends the next queued one starts.
@@ -448,45 +449,52 @@ impl TrainScreen {
     }
 
     /// Keys of this screen (see `keys::TRAIN`; the app handles `a`, `E` and `X`).
-    pub fn handle_key(&mut self, key: KeyEvent) -> Option<TrainRequest> {
+    pub fn handle_key(&mut self, key: KeyEvent) -> Option<super::request::Request> {
+        self.key(key).map(super::request::Request::Train)
+    }
+
+    fn key(&mut self, key: KeyEvent) -> Option<TrainRequest> {
         use super::keys::{Key, TRAIN, TrainAction as A, lookup};
         let movable = |s: &TrainScreen, i: usize| s.queue.get(i).is_some_and(|e| e.state == JobState::Queued);
         let action = lookup(TRAIN, Key::of(key))?;
+        let at = self.cursor.selected();
         match action {
-            A::Move(m) => self.cursor = m.apply(self.cursor, self.queue.len()),
+            A::Move(m) => {
+                self.cursor.apply(m, self.queue.len());
+            }
             A::MoveEntryDown => {
-                if movable(self, self.cursor) && movable(self, self.cursor + 1) {
-                    self.queue.swap(self.cursor, self.cursor + 1);
-                    self.cursor += 1;
+                if movable(self, at) && movable(self, at + 1) {
+                    self.queue.swap(at, at + 1);
+                    self.cursor.select(at + 1, self.queue.len());
                 } else if !self.queue.is_empty() {
                     self.note("only waiting runs change places (none below this one)");
                 }
             }
             A::MoveEntryUp => {
-                if self.cursor > 0 && movable(self, self.cursor) && movable(self, self.cursor - 1) {
-                    self.queue.swap(self.cursor, self.cursor - 1);
-                    self.cursor -= 1;
+                if at > 0 && movable(self, at) && movable(self, at - 1) {
+                    self.queue.swap(at, at - 1);
+                    self.cursor.select(at - 1, self.queue.len());
                 } else if !self.queue.is_empty() {
                     self.note("only waiting runs change places (none above this one)");
                 }
             }
             A::Remove => {
-                if movable(self, self.cursor) {
-                    let entry = self.queue.remove(self.cursor);
-                    self.cursor = self.cursor.min(self.queue.len().saturating_sub(1));
+                if movable(self, at) {
+                    let entry = self.queue.remove(at);
+                    self.cursor.clamp(self.queue.len());
                     self.note(format!("removed {} on {} from the queue", entry.arch, entry.dataset));
-                } else if self.queue.get(self.cursor).is_some() {
+                } else if self.queue.get(at).is_some() {
                     self.note("only a queued run can be removed (a running one is stopped with X)");
                 }
             }
             A::Weights => {
-                if movable(self, self.cursor) {
+                if movable(self, at) {
                     self.cycle_start();
                 }
             }
             A::Freeze => {
-                if movable(self, self.cursor) {
-                    let entry = &mut self.queue[self.cursor];
+                if movable(self, at) {
+                    let entry = &mut self.queue[at];
                     if entry.start.is_some() {
                         entry.freeze = !entry.freeze;
                         let line = format!(
@@ -502,15 +510,13 @@ impl TrainScreen {
                 }
             }
             A::ClearEnded => {
-                let current = self.queue.get(self.cursor).map(|e| e.id);
+                let current = self.queue.get(at).map(|e| e.id);
                 let before = self.queue.len();
                 self.queue.retain(|e| matches!(e.state, JobState::Queued | JobState::Running));
                 let cleared = before - self.queue.len();
                 self.note(format!("cleared {cleared} ended run{} from the queue (they stay stored)", plural(cleared)));
-                self.cursor = current
-                    .and_then(|id| self.queue.iter().position(|e| e.id == id))
-                    .unwrap_or(0)
-                    .min(self.queue.len().saturating_sub(1));
+                let kept = current.and_then(|id| self.queue.iter().position(|e| e.id == id));
+                self.cursor.select(kept.unwrap_or(0), self.queue.len());
             }
             A::NextSetting => {
                 let i = Setting::ALL.iter().position(|s| *s == self.setting).unwrap_or(0);
@@ -579,12 +585,12 @@ impl TrainScreen {
     /// The next start of the queued run under the cursor: scratch, then each imported weights of its
     /// architecture, then each earlier run's checkpoint of it, then scratch again.
     fn cycle_start(&mut self) {
-        let arch = self.queue[self.cursor].arch.clone();
+        let arch = self.queue[self.cursor.selected()].arch.clone();
         let mut choices: Vec<Option<String>> = vec![None];
         if let Some(home) = &self.weights_home {
             choices.extend(crate::weights::start::choices(home, &arch).into_iter().map(Some));
         }
-        let entry = &mut self.queue[self.cursor];
+        let entry = &mut self.queue[self.cursor.selected()];
         let at = choices.iter().position(|c| *c == entry.start).unwrap_or(0);
         entry.start = choices[(at + 1) % choices.len()].clone();
         if entry.start.is_none() {

@@ -119,16 +119,16 @@ pub fn parse_budget(text: &str) -> Result<Budget, String> {
 impl App {
     /// `B`: type the budget (prefilled with the current one).
     pub fn open_budget_prompt(&mut self) {
-        self.scenario.prompt = Some(budget_text(&self.scenario.budget));
+        self.runs.scenario.prompt = Some(budget_text(&self.runs.scenario.budget));
     }
 
     /// A key while the budget is typed: Enter applies (an error keeps the prompt open and says
     /// what is wrong), Esc leaves the budget as it was.
     pub fn budget_prompt_key(&mut self, event: KeyEvent) {
-        let Some(text) = &mut self.scenario.prompt else { return };
+        let Some(text) = &mut self.runs.scenario.prompt else { return };
         match event.code {
             KeyCode::Esc => {
-                self.scenario.prompt = None;
+                self.runs.scenario.prompt = None;
                 self.message = Some("budget unchanged".into());
             }
             KeyCode::Backspace => {
@@ -137,9 +137,9 @@ impl App {
             KeyCode::Char(c) => text.push(c),
             KeyCode::Enter => match parse_budget(text) {
                 Ok(budget) => {
-                    self.scenario.prompt = None;
-                    self.scenario.budget = budget;
-                    self.selected = 0;
+                    self.runs.scenario.prompt = None;
+                    self.runs.scenario.budget = budget;
+                    self.runs.cursor.reset();
                     self.refresh_rows();
                     self.message = Some(if budget.is_empty() {
                         "budget off: every run shown".into()
@@ -148,7 +148,7 @@ impl App {
                             "budget {}: {} of {} runs fit",
                             budget.describe(),
                             self.rows().len(),
-                            self.scenario.before_budget
+                            self.runs.scenario.before_budget
                         )
                     });
                 }
@@ -160,9 +160,12 @@ impl App {
 
     /// `w` (next region) / `W` (off): asks the loader to rank again under the carbon what-if.
     pub fn step_what_if(&mut self, next: bool) -> Option<Request> {
-        let region =
-            if next { Some(self.scenario.region.map_or(0, |i| i + 1)).filter(|&i| i < REGIONS.len()) } else { None };
-        if !next && self.scenario.region.is_none() {
+        let region = if next {
+            Some(self.runs.scenario.region.map_or(0, |i| i + 1)).filter(|&i| i < REGIONS.len())
+        } else {
+            None
+        };
+        if !next && self.runs.scenario.region.is_none() {
             self.message = Some("no carbon what-if is on (w starts one)".into());
             return None;
         }
@@ -173,11 +176,11 @@ impl App {
                 return None;
             }
         };
-        self.scenario.region = region;
+        self.runs.scenario.region = region;
         // The leaderboard says "re-scoring…" until the ranking under it arrives.
         self.message = None;
         self.loading = true;
-        Some(Request::LoadWhatIf(self.set_by, what_if.map(|w| (w, region.unwrap_or(0)))))
+        Some(Request::LoadWhatIf(self.runs.set_by, what_if.map(|w| (w, region.unwrap_or(0)))))
     }
 
     /// The carbon what-if the leaderboard shows, once ranked.
@@ -222,14 +225,14 @@ mod tests {
         assert_eq!(app.step_what_if(false), None, "nothing to turn off");
         for i in 0..REGIONS.len() {
             let Some(Request::LoadWhatIf(_, Some((what_if, region)))) = app.step_what_if(true) else { panic!() };
-            assert_eq!((region, app.scenario.region), (i, Some(i)));
+            assert_eq!((region, app.runs.scenario.region), (i, Some(i)));
             assert_eq!(what_if, region_what_if(i).unwrap());
         }
-        assert_eq!(app.step_what_if(true), Some(Request::LoadWhatIf(app.set_by, None)), "after the last: off");
-        assert_eq!(app.scenario.region, None);
+        assert_eq!(app.step_what_if(true), Some(Request::LoadWhatIf(app.runs.set_by, None)), "after the last: off");
+        assert_eq!(app.runs.scenario.region, None);
         app.step_what_if(true);
-        assert_eq!(app.step_what_if(false), Some(Request::LoadWhatIf(app.set_by, None)));
-        assert!(app.loading && app.scenario.region.is_none());
+        assert_eq!(app.step_what_if(false), Some(Request::LoadWhatIf(app.runs.set_by, None)));
+        assert!(app.loading && app.runs.scenario.region.is_none());
     }
 
     #[test]

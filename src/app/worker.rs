@@ -55,12 +55,11 @@ pub fn spawn_load<M: Send + 'static>(
     reply: Sender<M>,
     wrap: fn(Loaded) -> M,
 ) {
-    std::thread::Builder::new()
-        .name("pepr-load".into())
-        .spawn(move || {
-            let result = load_what_if(&store, set_by, energy, what_if);
-            // The UI may have quit meanwhile; nothing to do then.
-            let _ = reply.send(wrap(Loaded { generation, result }));
-        })
-        .expect("spawning the loader thread");
+    let work = move |reply: Sender<M>| {
+        let result = load_what_if(&store, set_by, energy, what_if);
+        // The UI may have quit meanwhile; nothing to do then.
+        let _ = reply.send(wrap(Loaded { generation, result }));
+    };
+    // A loader that cannot start is a load that failed: the leaderboard shows why (R retries).
+    super::threads::start("pepr-load", &reply, work, |why| wrap(Loaded { generation, result: Err(why) }));
 }

@@ -11,23 +11,17 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, LegendPosition, Paragraph, Wrap};
 
 use crate::app::analyses::{AnalysesScreen, AnalysisView, PairedColumn};
-use crate::app::{App, plural};
+use crate::app::plural;
 use crate::results::analysis::{Family, Paired, ParamsGroup, fraction_label};
 use crate::results::rank::Variant;
 
 use super::table::text_table;
 use crate::format::{TextColumn, fit, number, share, signed, signed_sig};
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let screen = &app.analyses;
+/// `no_runs`: why there are no runs to analyse (the store failed, is loading or is empty).
+pub fn draw(frame: &mut Frame, area: Rect, screen: &AnalysesScreen, no_runs: Option<&str>) {
     let message = match &screen.result {
-        _ if app.load_error.is_some() => Some("The run store could not be loaded (see screen 1).".to_string()),
-        _ if app.data.is_none() => Some("Loading runs…".to_string()),
-        _ if app.is_empty_store() => Some(
-            "No runs in the store yet: import the paper's results (i on screen 1, or pepr import --paper) \
-             or train some, then press R."
-                .to_string(),
-        ),
+        _ if no_runs.is_some() => no_runs.map(str::to_string),
         None => Some("Computing the analyses…".to_string()),
         Some(Err(e)) => Some(format!("The analyses failed: {e}")),
         Some(Ok(_)) => None,
@@ -141,7 +135,7 @@ fn draw_paired_table(frame: &mut Frame, area: Rect, screen: &AnalysesScreen, pai
         |column: PairedColumn, text: String| if column == screen.sort { format!("{text}{arrow}") } else { text };
     let height = area.height.saturating_sub(1) as usize;
     let rows = screen.rows();
-    let offset = super::scroll_to(&screen.scroll, screen.selected, rows.len(), height);
+    let offset = screen.cursor.offset(rows.len(), height);
     let i = v.index();
     let visible: Vec<(usize, usize)> = rows.iter().copied().enumerate().skip(offset).take(height.max(1)).collect();
     let row = |k: usize| &paired.rows[visible[k].1];
@@ -183,7 +177,7 @@ fn draw_paired_table(frame: &mut Frame, area: Rect, screen: &AnalysesScreen, pai
         &|k| {
             let (position, _) = visible[k];
             let row_data = row(k);
-            if position == screen.selected {
+            if screen.cursor.is(position) {
                 Style::new().add_modifier(Modifier::REVERSED)
             } else if row_data.dp() > 0.0 && row_data.dr(v).is_some_and(|d| d < 0.0) {
                 Style::new().fg(Color::Green) // pretrained better and cheaper
@@ -216,7 +210,7 @@ fn draw_paired_chart(frame: &mut Frame, area: Rect, screen: &AnalysesScreen, pai
     let points: Vec<(f64, f64)> = paired.rows.iter().filter_map(|r| r.dr(v).map(|d| (d, r.dp()))).collect();
     let selected: Vec<(f64, f64)> = screen
         .rows()
-        .get(screen.selected)
+        .get(screen.cursor.selected())
         .and_then(|&i| paired.rows[i].dr(v).map(|d| (d, paired.rows[i].dp())))
         .into_iter()
         .collect();

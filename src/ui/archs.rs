@@ -6,14 +6,12 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph};
 
-use crate::app::App;
-use crate::app::archs::ArchColumn;
+use crate::app::archs::{ArchColumn, ArchsScreen};
 
 use super::format::{TextColumn, human_count};
 use super::table::text_table;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let screen = &app.archs;
+pub fn draw(frame: &mut Frame, area: Rect, screen: &ArchsScreen) {
     let input = match screen.input_size() {
         None => "each architecture's default size".to_string(),
         Some(s) => format!("3x{s}x{s}"),
@@ -33,7 +31,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     }
     let inner_height = area.height.saturating_sub(3) as usize;
     let order = screen.order();
-    let offset = super::scroll_to(&screen.scroll, screen.cursor, order.len(), inner_height);
+    let offset = screen.cursor.offset(order.len(), inner_height);
 
     let arrow = if screen.reversed { "↓" } else { "↑" };
     let header_style = Style::new().add_modifier(Modifier::BOLD).fg(Color::Yellow);
@@ -77,7 +75,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         &|k| {
             let (position, i) = visible[k];
             let row = &screen.rows[i];
-            if position == screen.cursor {
+            if screen.cursor.is(position) {
                 Style::new().add_modifier(Modifier::REVERSED)
             } else if screen.chosen.contains(row.entry.name) {
                 Style::new().fg(Color::Green)

@@ -9,16 +9,16 @@ use ratatui::symbols::Marker;
 use ratatui::text::Line;
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, LegendPosition, Paragraph};
 
-use crate::app::{App, Data};
+use crate::app::Data;
+use crate::app::runs::RunsScreen;
 
 use super::format::sig;
 
 /// Iso-lines through the set's best score and at these fractions of it.
 const ISO_FRACTIONS: [f64; 3] = [1.0, 0.8, 0.6];
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let Some(data) = &app.data else { return };
-    let v = app.variant;
+pub fn draw(frame: &mut Frame, area: Rect, screen: &RunsScreen, data: &Data) {
+    let v = screen.variant;
     let i = v.index();
     let title = format!(" P vs {} ({}) · PePR-{} ", v.resource_name(), v.unit(), v.letter());
     let block = Block::bordered().title(title);
@@ -26,7 +26,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     // Min and max over the set's ranked runs, as the normalisation uses them (the filter does not
     // change them). Only ranked runs are plotted: an interrupted or failed run has no score, and one
     // that ended before its first test has no P at all.
-    let set = app.set_index;
+    let set = screen.set_index;
     let in_set = data.ranking.runs.iter().filter(|r| r.set == set && r.score[i].is_some());
     let resources: Vec<f64> = in_set.clone().filter_map(|r| data.ranking.resource(v, &data.records[r.index])).collect();
     let best = in_set.filter_map(|r| r.score[i]).fold(f64::NAN, f64::max);
@@ -45,17 +45,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let mut others = Vec::new();
     let mut selected = Vec::new();
     let mut selected_name = None;
-    for (position, &row) in app.rows().iter().enumerate() {
+    for (position, &row) in screen.rows().iter().enumerate() {
         let run = &data.ranking.runs[row];
         let record = &data.records[run.index];
         let (Some(x), Some(_)) = (data.ranking.resource(v, record), run.score[i]) else {
-            if position == app.selected {
+            if screen.cursor.is(position) {
                 selected_name = Some(format!("{}: not plotted (no PePR-{})", record.arch, v.letter()));
             }
             continue;
         };
         let point = (x, record.performance);
-        if position == app.selected {
+        if screen.cursor.is(position) {
             selected.push(point);
             selected_name = Some(format!(
                 "{}: P {:.4}, {} {}, PePR-{} {:.4}",

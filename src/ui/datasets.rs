@@ -7,14 +7,12 @@ use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Gauge, Paragraph, Wrap};
 
-use crate::app::App;
 use crate::app::datasets::{DatasetsScreen, Preview};
 
 use super::format::TextColumn;
 use super::table::text_table;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let screen = &app.datasets;
+pub fn draw(frame: &mut Frame, area: Rect, screen: &DatasetsScreen) {
     // A failed download shows its whole error, wrapped (a gauge label would cut it at the edge).
     let failure = screen.download.as_ref().and_then(|d| d.outcome.as_ref()?.as_ref().err());
     let gauge_height = match failure {
@@ -76,7 +74,7 @@ fn draw_list(frame: &mut Frame, area: Rect, screen: &DatasetsScreen) {
     }
     let shown = screen.shown();
     let height = area.height.saturating_sub(3) as usize;
-    let offset = screen.cursor.saturating_sub(height.saturating_sub(1));
+    let offset = screen.cursor.offset(shown.len(), height);
     let header_style = Style::new().add_modifier(Modifier::BOLD).fg(Color::Yellow);
     let visible: Vec<(usize, usize)> = shown.iter().copied().enumerate().skip(offset).take(height.max(1)).collect();
     let entry = |k: usize| &screen.entries[visible[k].1];
@@ -113,7 +111,7 @@ fn draw_list(frame: &mut Frame, area: Rect, screen: &DatasetsScreen) {
     ];
     let (table, _) = text_table(&columns, area.width.saturating_sub(2), &|_| header_style, &|k| {
         let (position, _) = visible[k];
-        if position == screen.cursor {
+        if screen.cursor.is(position) {
             Style::new().add_modifier(Modifier::REVERSED)
         } else if chosen(k) {
             Style::new().fg(Color::Green)

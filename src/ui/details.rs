@@ -6,16 +6,17 @@ use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Sparkline, Wrap};
 
-use crate::app::App;
+use crate::app::Data;
+use crate::app::runs::RunsScreen;
 use crate::results::rank::{RankedRun, Variant};
 
 use super::format::{human_count, sig};
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+pub fn draw(frame: &mut Frame, area: Rect, screen: &RunsScreen, data: &Data) {
     let block = Block::bordered()
         .title(" details (Enter/Esc closes) ")
         .title_bottom(Line::from(" PgUp PgDn scroll ").right_aligned());
-    let Some((record, run)) = app.selected_run() else {
+    let Some((record, run)) = screen.selected_run(Some(data)) else {
         frame.render_widget(Paragraph::new("No run selected.").block(block), area);
         return;
     };
@@ -56,7 +57,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             if run.pareto[i] { " front" } else { "" },
         );
         let mut line = field(["energy", "CO2", "time", "memory"][i], text);
-        if v == app.variant {
+        if v == screen.variant {
             line = line.style(Style::new().add_modifier(Modifier::BOLD));
         }
         lines.push(line);
@@ -69,10 +70,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             (Some(c), Some(cl), Some(ch)) => format!("; {} g, {}-{} g", sig(c, 3), sig(cl, 2), sig(ch, 2)),
             _ => String::new(),
         };
-        let band = app
-            .data
-            .as_ref()
-            .and_then(|d| d.rank_bands[app.variant.index()].get(app_row(app, run)?).copied().flatten());
+        let band =
+            app_row(data, run).and_then(|row| data.rank_bands[screen.variant.index()].get(row).copied().flatten());
         let rank = match band {
             Some(b) if !b.certain() => format!("; rank could be #{}-#{} within the bands", b.best, b.worst),
             Some(_) => "; rank holds within the bands".into(),
@@ -81,7 +80,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         lines.push(field("band", format!("{} kWh, {}-{} kWh{how}{co2}{rank}", sig(e, 3), sig(lo, 2), sig(hi, 2))));
     }
     lines.extend([
-        field("set", format!("{} (group {}, dataset {})", set_name(app, run), record.group, record.dataset)),
+        field("set", format!("{} (group {}, dataset {})", set_name(data, run), record.group, record.dataset)),
         field(
             "model",
             format!(
@@ -157,7 +156,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let paragraph = Paragraph::new(lines).wrap(Wrap { trim: false });
     let total = paragraph.line_count(text_area.width) as usize;
     let max_scroll = total.saturating_sub(text_area.height as usize);
-    let scroll = app.details_scroll.min(max_scroll);
+    let scroll = screen.details_scroll.min(max_scroll);
     let paragraph = if max_scroll > 0 {
         let more =
             if scroll < max_scroll { format!(" ↓ {} more lines ", max_scroll - scroll) } else { String::new() };
@@ -185,10 +184,10 @@ fn short_unit(v: Variant) -> &'static str {
 }
 
 /// The position of `run` in the ranking (rank bands are indexed by it).
-fn app_row(app: &App, run: &RankedRun) -> Option<usize> {
-    app.data.as_ref()?.ranking.runs.iter().position(|r| std::ptr::eq(r, run))
+fn app_row(data: &Data, run: &RankedRun) -> Option<usize> {
+    data.ranking.runs.iter().position(|r| std::ptr::eq(r, run))
 }
 
-fn set_name<'a>(app: &'a App, run: &RankedRun) -> &'a str {
-    app.data.as_ref().map_or("", |d| d.ranking.set_name(run))
+fn set_name<'a>(data: &'a Data, run: &RankedRun) -> &'a str {
+    data.ranking.set_name(run)
 }

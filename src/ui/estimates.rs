@@ -118,7 +118,7 @@ pub fn draw_plan(frame: &mut Frame, area: Rect, app: &App) {
         };
         Line::from(Span::styled(fit(&text, width), Style::new().fg(Color::Cyan)))
     };
-    let selected = app.train.queue.get(app.train.cursor);
+    let selected = app.train.queue.get(app.train.cursor.selected());
     let why = match selected.map(|e| (e, plan.runs.get(&e.id))) {
         Some((entry, Some(Ok(e)))) if matches!(entry.state, JobState::Queued | JobState::Running) => {
             let u = e.train_time_s.high / e.train_time_s.estimate - 1.0;

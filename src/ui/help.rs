@@ -18,7 +18,7 @@ pub fn scope(app: &App) -> Scope {
         return Scope::Settings;
     }
     match app.screen {
-        Screen::Leaderboard if app.columns.open => Scope::Columns,
+        Screen::Leaderboard if app.runs.columns.open => Scope::Columns,
         Screen::Leaderboard => Scope::Runs,
         Screen::Architectures => Scope::Archs,
         Screen::Datasets => Scope::Data,

@@ -7,7 +7,7 @@ use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Wrap};
 
-use crate::app::App;
+use crate::app::jobs::JobsScreen;
 use crate::slurm::watch::CellStatus;
 
 fn state_style(state: &str) -> Style {
@@ -19,8 +19,7 @@ fn state_style(state: &str) -> Style {
     }
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let screen = &app.jobs;
+pub fn draw(frame: &mut Frame, area: Rect, screen: &JobsScreen) {
     if !screen.has_jobs() {
         let mut lines =
             vec![Line::from(if screen.loaded { "No Slurm jobs submitted from this home." } else { "Asking Slurm…" })];
@@ -39,12 +38,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let list_height = (screen.jobs.len() as u16 + 3).min(9).min(area.height / 2);
     let [list, cells] = Layout::vertical([Constraint::Length(list_height), Constraint::Min(3)]).areas(area);
 
+    let offset = screen.cursor.offset(screen.jobs.len(), list_height.saturating_sub(3) as usize);
     let rows: Vec<Row> = screen
         .shown()
         .enumerate()
+        .skip(offset)
         .map(|(i, status)| {
             let job = &status.job;
-            let style = if i == screen.selected { Style::new().reversed() } else { Style::new() };
+            let style = if screen.cursor.is(i) { Style::new().reversed() } else { Style::new() };
             let mut summary = status.summary();
             if let Some(e) = &status.slurm_error {
                 summary = format!("{summary} (Slurm: {e})");

@@ -7,7 +7,8 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Cell, Row, Table};
 
-use crate::app::{App, SortColumn};
+use crate::app::runs::RunsScreen;
+use crate::app::{Data, SortColumn};
 use crate::results::rank::{EnergyBasis, Variant};
 
 use super::format::{TextColumn, layout, sig};
@@ -28,9 +29,8 @@ pub fn column_title(column: SortColumn, variant: Variant) -> String {
 
 pub use crate::results::rank::CO2_MIRRORS_ENERGY;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let Some(data) = &app.data else { return };
-    let area = if app.co2_mirrors_energy() && area.height > 4 {
+pub fn draw(frame: &mut Frame, area: Rect, screen: &RunsScreen, data: &Data) {
+    let area = if screen.co2_mirrors_energy(Some(data)) && area.height > 4 {
         let [note, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
         let text = super::format::fit(&format!(" {CO2_MIRRORS_ENERGY}"), note.width as usize);
         frame.render_widget(Line::styled(text, Style::new().fg(Color::Yellow)), note);
@@ -39,7 +39,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         area
     };
     // Runs whose time or energy cover different things (the paper's last-epoch time beside whole runs).
-    let area = match app.scope_warning() {
+    let area = match screen.scope_warning(Some(data)) {
         Some(warning) if area.height > 4 => {
             let [note, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
             frame.render_widget(Line::styled(format!(" ⚠ {warning}"), Style::new().fg(Color::Yellow)), note);
@@ -47,14 +47,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         }
         _ => area,
     };
-    let v = app.variant;
+    let v = screen.variant;
     let i = v.index();
     // "3?": the rank could change within the energy/CO2 uncertainty bands (legend only where one could).
     let unsure = |row: usize| data.rank_bands[i].get(row).copied().flatten().is_some_and(|b| !b.certain());
-    let any_unsure = app.rows().iter().any(|&row| unsure(row));
+    let any_unsure = screen.rows().iter().any(|&row| unsure(row));
     let inner_height = area.height.saturating_sub(3) as usize; // borders + header
-    let rows = app.rows();
-    let offset = super::scroll_to(&app.scroll, app.selected, rows.len(), inner_height);
+    let rows = screen.rows();
+    let offset = screen.cursor.offset(rows.len(), inner_height);
     let visible: Vec<usize> = rows.iter().skip(offset).take(inner_height.max(1)).copied().collect();
     let records: Vec<(&RunRecord, &crate::results::rank::RankedRun)> = visible
         .iter()
@@ -65,9 +65,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         .collect();
 
     // Every column's cells as text; the layout decides widths from them.
-    let arrow = if app.descending() { "↓" } else { "↑" };
+    let arrow = if screen.descending() { "↓" } else { "↑" };
     let title =
-        |column: SortColumn, text: String| if column == app.sort_column { format!("{text}{arrow}") } else { text };
+        |column: SortColumn, text: String| if column == screen.sort_column { format!("{text}{arrow}") } else { text };
     let cells = |f: &dyn Fn(&RunRecord, &crate::results::rank::RankedRun) -> String| -> Vec<String> {
         records.iter().map(|(r, run)| f(r, run)).collect()
     };
@@ -95,7 +95,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             .flex(),
         ),
     ];
-    for column in app.columns.in_order() {
+    for column in screen.columns.in_order() {
         let sort = match column {
             RunColumn::Kind => Some(SortColumn::Kind),
             RunColumn::Params => Some(SortColumn::Params),
@@ -151,7 +151,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let header: Vec<Cell> = shown
         .iter()
         .map(|&(c, w)| {
-            let style = if columns[c].0 == Some(app.sort_column) {
+            let style = if columns[c].0 == Some(screen.sort_column) {
                 header_style.add_modifier(Modifier::UNDERLINED)
             } else {
                 header_style
@@ -164,7 +164,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         .enumerate()
         .map(|(k, (_, run))| {
             let row = Row::new(shown.iter().map(|&(c, w)| Cell::from(texts[c].cell(k, w))).collect::<Vec<_>>());
-            let style = if offset + k == app.selected {
+            let style = if screen.cursor.is(offset + k) {
                 Style::new().add_modifier(Modifier::REVERSED)
             } else if run.pareto[i] {
                 Style::new().fg(Color::Green)
@@ -187,13 +187,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let constraints: Vec<Constraint> = shown.iter().map(|&(_, w)| Constraint::Length(w as u16)).collect();
     let table = Table::new(table_rows, constraints).header(Row::new(header)).block(block).column_spacing(1);
     frame.render_widget(table, area);
-    if app.columns.open {
-        draw_chooser(frame, area, app);
+    if screen.columns.open {
+        draw_chooser(frame, area, &screen.columns);
     }
 }
 
 /// The column chooser (`o`): every optional column with a check mark.
-fn draw_chooser(frame: &mut Frame, area: Rect, app: &App) {
+fn draw_chooser(frame: &mut Frame, area: Rect, columns: &crate::app::columns::Columns) {
     use ratatui::layout::Flex;
     use ratatui::widgets::{Clear, Paragraph};
     let width = 60.min(area.width);
@@ -204,10 +204,10 @@ fn draw_chooser(frame: &mut Frame, area: Rect, app: &App) {
         .iter()
         .enumerate()
         .map(|(k, column)| {
-            let mark = if app.columns.is_shown(*column) { "[x]" } else { "[ ]" };
+            let mark = if columns.is_shown(*column) { "[x]" } else { "[ ]" };
             let text = super::format::fit(&format!(" {mark} {}", column.describe()), width.saturating_sub(2) as usize);
             let line = Line::from(text);
-            if k == app.columns.cursor { line.style(Style::new().add_modifier(Modifier::REVERSED)) } else { line }
+            if columns.cursor.is(k) { line.style(Style::new().add_modifier(Modifier::REVERSED)) } else { line }
         })
         .collect();
     let block =

@@ -1,4 +1,7 @@
-//! Drawing: pure functions of `&App`, one file per panel.
+//! Drawing: pure functions of the screens' state, one file per panel. `draw` takes the whole
+//! `&App` and hands each screen its own state (the leaderboard's with the loaded runs); only the
+//! title and status lines, the help and the panels that join several screens (Train, the grid form,
+//! Settings, the what-if banner) read more of the app.
 
 mod analyses;
 mod archs;
@@ -30,19 +33,6 @@ use crate::results::rank::SetBy;
 use crate::format;
 pub use leaderboard::CO2_MIRRORS_ENERGY;
 
-/// The first visible row of a list `height` rows tall after moving only as far as needed from
-/// `previous` to show `cursor`; stored back so the next frame scrolls from there.
-fn scroll_to(scroll: &std::cell::Cell<usize>, cursor: usize, len: usize, height: usize) -> usize {
-    let mut offset = scroll.get().min(len.saturating_sub(1));
-    if cursor < offset {
-        offset = cursor;
-    } else if height > 0 && cursor >= offset + height {
-        offset = cursor + 1 - height;
-    }
-    scroll.set(offset);
-    offset
-}
-
 /// Width from which the details pane sits beside the table rather than below it.
 const SIDE_BY_SIDE_WIDTH: u16 = 110;
 
@@ -53,18 +43,18 @@ pub fn draw(frame: &mut Frame, app: &App) {
     frame.render_widget(fit_line(status_line(app), status.width as usize), status);
 
     if app.screen == Screen::Architectures {
-        archs::draw(frame, body, app);
+        archs::draw(frame, body, &app.archs);
     } else if app.screen == Screen::Datasets {
-        datasets::draw(frame, body, app);
+        datasets::draw(frame, body, &app.datasets);
     } else if app.screen == Screen::Train {
         train::draw(frame, body, app);
         if app.grid_form.open {
             grid_form::draw(frame, body, app, &app.grid_form);
         }
     } else if app.screen == Screen::Analyses {
-        analyses::draw(frame, body, app);
+        analyses::draw(frame, body, &app.analyses, no_runs(app));
     } else if app.screen == Screen::Jobs {
-        jobs::draw(frame, body, app);
+        jobs::draw(frame, body, &app.jobs);
     } else if let Some(message) = &app.load_error {
         let text = format!("Could not load the run store:\n{message}\n\nPress R to retry, q to quit.");
         frame.render_widget(
@@ -87,27 +77,45 @@ pub fn draw(frame: &mut Frame, app: &App) {
     help::draw_confirm(frame, frame.area(), app);
 }
 
+/// Why the store has no runs to show or analyse yet, if so.
+fn no_runs(app: &App) -> Option<&'static str> {
+    if app.load_error.is_some() {
+        Some("The run store could not be loaded (see screen 1).")
+    } else if app.data.is_none() {
+        Some("Loading runs…")
+    } else if app.is_empty_store() {
+        Some(
+            "No runs in the store yet: import the paper's results (i on screen 1, or pepr import --paper) \
+             or train some, then press R.",
+        )
+    } else {
+        None
+    }
+}
+
 fn draw_main(frame: &mut Frame, area: Rect, app: &App) {
+    let Some(data) = app.data.as_ref() else { return };
+    let screen = &app.runs;
     // The carbon what-if's banner and the budget filter, above whatever shows the runs.
     let area = whatif::draw_banner(frame, area, app);
-    if app.show_details && area.width < SIDE_BY_SIDE_WIDTH {
+    if app.runs.show_details && area.width < SIDE_BY_SIDE_WIDTH {
         // Too narrow for both: the details take the screen; j/k still move through the runs.
-        details::draw(frame, area, app);
+        details::draw(frame, area, screen, data);
         return;
     }
-    let (main, details) = if app.show_details {
+    let (main, details) = if app.runs.show_details {
         let [main, details] = Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(area);
         (main, Some(details))
     } else {
         (area, None)
     };
-    match app.view {
-        View::Table if app.aggregate_seeds => seeds::draw(frame, main, app),
-        View::Table => leaderboard::draw(frame, main, app),
-        View::Chart => chart::draw(frame, main, app),
+    match app.runs.view {
+        View::Table if app.runs.aggregate_seeds => seeds::draw(frame, main, screen, data),
+        View::Table => leaderboard::draw(frame, main, screen, data),
+        View::Chart => chart::draw(frame, main, screen, data),
     }
     if let Some(details) = details {
-        details::draw(frame, details, app);
+        details::draw(frame, details, screen, data);
     }
 }
 
@@ -198,24 +206,24 @@ fn title_with_tabs(app: &App, short_tabs: bool, info: Info, name_room: Option<us
             spans.push(Span::styled(name, Style::new().bold()));
             spans.push(Span::raw(format!(" ({}) ", set.runs)));
         } else {
-            let set_by = match app.set_by {
+            let set_by = match app.runs.set_by {
                 SetBy::Group => "group",
                 SetBy::Dataset => "dataset",
                 SetBy::All => "all",
             };
-            spans.push(Span::raw(format!(" {set_by} {}/{}: ", app.set_index + 1, app.sets().len())));
+            spans.push(Span::raw(format!(" {set_by} {}/{}: ", app.runs.set_index + 1, app.sets().len())));
             spans.push(Span::styled(name, Style::new().bold()));
             spans.push(Span::raw(format!(" ({} run{}) ", set.runs, plural(set.runs))));
         }
     }
-    let v = app.variant;
+    let v = app.runs.variant;
     let formula = if info == Info::Short {
         format!(" PePR-{} ", v.letter())
     } else {
         format!(" PePR-{} = P/(1+{}_n) ", v.letter(), v.letter())
     };
     spans.push(Span::styled(formula, Style::new().fg(Color::Black).bg(Color::Green)));
-    if app.view == View::Chart {
+    if app.runs.view == View::Chart {
         spans.push(Span::raw(" chart"));
     }
     Line::from(spans)
@@ -251,7 +259,7 @@ fn status_line(app: &App) -> Line<'static> {
     let filter = match app.screen {
         Screen::Architectures if app.archs.editing_filter => Some(&app.archs.filter),
         Screen::Datasets if app.datasets.editing_filter => Some(&app.datasets.filter),
-        Screen::Leaderboard if app.editing_filter => Some(&app.filter),
+        Screen::Leaderboard if app.runs.editing_filter => Some(&app.runs.filter),
         _ => None,
     };
     if let Some(line) = whatif::prompt_line(app) {
@@ -354,8 +362,8 @@ fn runs_state(app: &App) -> Vec<Span<'static>> {
             ));
         }
         if !data.records.is_empty() {
-            let arrow = if app.descending() { "↓" } else { "↑" };
-            let shown = if app.aggregate_seeds && app.view == View::Table {
+            let arrow = if app.runs.descending() { "↓" } else { "↑" };
+            let shown = if app.runs.aggregate_seeds && app.runs.view == View::Table {
                 let groups = app.current_seed_groups();
                 let n = groups.len();
                 format!(" {n} row{} (seeds merged)", plural(n))
@@ -364,10 +372,10 @@ fn runs_state(app: &App) -> Vec<Span<'static>> {
             };
             spans.push(Span::raw(format!(
                 "{shown} · sort {}{arrow}",
-                leaderboard::column_title(app.sort_column, app.variant)
+                leaderboard::column_title(app.runs.sort_column, app.runs.variant)
             )));
-            if !app.filter.is_empty() {
-                spans.push(Span::raw(format!(" · filter \"{}\"", app.filter)));
+            if !app.runs.filter.is_empty() {
+                spans.push(Span::raw(format!(" · filter \"{}\"", app.runs.filter)));
             }
         }
     }

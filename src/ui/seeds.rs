@@ -8,21 +8,22 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
 
-use crate::app::App;
+use crate::app::Data;
 use crate::app::columns::{fraction_label, start_label};
+use crate::app::runs::RunsScreen;
 use crate::results::seeds::format_spread;
 
 use super::format::{TextColumn, layout};
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let v = app.variant;
+pub fn draw(frame: &mut Frame, area: Rect, screen: &RunsScreen, data: &Data) {
+    let v = screen.variant;
     let i = v.index();
-    let groups = app.current_seed_groups();
+    let groups = screen.current_seed_groups(Some(data));
     let block = Block::bordered()
         .title(format!(" seeds aggregated: mean±std over seeds, by PePR-{} ", v.letter()))
         .title_bottom(Line::from(" runs differing only by seed · a: one row per run ").right_aligned());
     if groups.is_empty() {
-        let text = if app.filter.is_empty() {
+        let text = if screen.filter.is_empty() {
             "No completed runs in this set to aggregate."
         } else {
             "No completed runs in this set match the filter."
@@ -45,7 +46,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         TextColumn::new(
             "n",
             cells(&|g| {
-                let matching = app.seed_group_matches(g);
+                let matching = screen.seed_group_matches(g, Some(data));
                 if matching == g.runs.len() { g.runs.len().to_string() } else { format!("{matching}/{}", g.runs.len()) }
             }),
         )

@@ -26,13 +26,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         .enumerate()
         .map(|(i, (key, value, origin))| {
             let value = match &form.editing {
-                Some(text) if i == form.cursor => format!("{text}▏"),
+                Some(text) if form.cursor.is(i) => format!("{text}▏"),
                 _ => value.clone(),
             };
             let text = format!(" {key:<19}{:<22} ", fit(&value, 21));
             let origin = fit(origin, inner.saturating_sub(text.chars().count()));
             let line = Line::from(vec![Span::raw(text), Span::styled(origin, dim)]);
-            if i == form.cursor { line.style(Style::new().add_modifier(Modifier::REVERSED)) } else { line }
+            if form.cursor.is(i) { line.style(Style::new().add_modifier(Modifier::REVERSED)) } else { line }
         })
         .collect();
     lines.push(Line::from(""));

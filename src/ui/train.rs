@@ -97,7 +97,7 @@ fn draw_queue(frame: &mut Frame, area: Rect, app: &App) {
         return;
     }
     let height = area.height.saturating_sub(3) as usize;
-    let offset = screen.cursor.saturating_sub(height.saturating_sub(1));
+    let offset = screen.cursor.offset(screen.queue.len(), height);
     let entries: Vec<(usize, &crate::app::train::QueueEntry)> =
         screen.queue.iter().enumerate().skip(offset).take(height.max(1)).collect();
     let live = screen.live.as_ref();
@@ -173,7 +173,7 @@ fn draw_queue(frame: &mut Frame, area: Rect, app: &App) {
                 })
                 .collect();
             let row = Row::new(cells);
-            if *i == screen.cursor { row.style(Style::new().add_modifier(Modifier::REVERSED)) } else { row }
+            if screen.cursor.is(*i) { row.style(Style::new().add_modifier(Modifier::REVERSED)) } else { row }
         })
         .collect();
     let constraints: Vec<Constraint> = shown.iter().map(|&(_, w)| Constraint::Length(w as u16)).collect();

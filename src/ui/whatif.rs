@@ -16,7 +16,7 @@ use super::format::fit;
 fn lines(app: &App, width: usize) -> Vec<(String, Style)> {
     let mut lines = Vec::new();
     let applied = app.what_if();
-    let asked = app.scenario.region;
+    let asked = app.runs.scenario.region;
     if let Some(applied) = applied {
         let banner = Style::new().fg(Color::Black).bg(Color::Magenta).add_modifier(Modifier::BOLD);
         let full = format!(" {} · w next region · W off ", applied.banner());
@@ -33,7 +33,7 @@ fn lines(app: &App, width: usize) -> Vec<(String, Style)> {
         };
         lines.push((text, Style::new().fg(Color::Yellow)));
     }
-    let budget = &app.scenario.budget;
+    let budget = &app.runs.scenario.budget;
     if !budget.is_empty() {
         let over = if applied.is_some() && budget.max_co2_g.is_some() { " (CO2 as in the what-if)" } else { "" };
         lines.push((
@@ -41,7 +41,7 @@ fn lines(app: &App, width: usize) -> Vec<(String, Style)> {
                 " BUDGET {}{over}: {} of {} runs fit · scores as ranked among all runs of the set · B edits ",
                 budget.describe(),
                 app.rows().len(),
-                app.scenario.before_budget
+                app.runs.scenario.before_budget
             ),
             Style::new().fg(Color::Black).bg(Color::Cyan),
         ));
@@ -66,7 +66,7 @@ pub fn draw_banner(frame: &mut Frame, area: Rect, app: &App) -> Rect {
 
 /// The status line while the budget is typed.
 pub fn prompt_line(app: &App) -> Option<Line<'static>> {
-    let text = app.scenario.prompt.as_ref()?;
+    let text = app.runs.scenario.prompt.as_ref()?;
     Some(Line::from(vec![
         Span::styled(" budget: ", Style::new().bold()),
         Span::raw(text.clone()),
