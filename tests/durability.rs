@@ -201,3 +201,104 @@ fn an_unknown_pretrained_source_is_refused_before_the_dataset_and_stores_nothing
     assert!(err.contains("pretrained weights \"nosuch\""), "the start is checked first: {err}");
     assert!(!home.join("runs.jsonl").exists(), "no failed record");
 }
+
+/// pepr's temporary files in `dir`.
+fn temps(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".pepr-tmp-"))
+        .collect();
+    names.sort();
+    names
+}
+
+fn spawn_export(home: &Path, target: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_pepr"))
+        .arg("--home")
+        .arg(home)
+        .arg("export")
+        .arg(target)
+        .env_remove("PEPR_HOME")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until `child` has created its temporary file in `dir` (true) or has exited (false).
+fn wait_for_temp(child: &mut std::process::Child, dir: &Path) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(300) {
+        if !temps(dir).is_empty() {
+            return true;
+        }
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    panic!("the export neither wrote nor ended in 300 s");
+}
+
+#[test]
+fn kill_9_during_an_export_leaves_the_old_file_and_the_next_write_clears_what_it_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let rows = 40_000;
+    let big = dir.path().join("big.csv");
+    big_csv(&big, rows, "big");
+    let output = pepr(&home, &["import", big.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let target = out.join("runs.csv");
+
+    // A whole export, timed from its temporary file's appearance to its end: the window kills aim at.
+    let mut child = spawn_export(&home, &target);
+    assert!(wait_for_temp(&mut child, &out), "no temporary file was seen");
+    let began = Instant::now();
+    assert!(child.wait().unwrap().success());
+    let writing = began.elapsed();
+    let whole = std::fs::read(&target).unwrap();
+    assert_eq!(String::from_utf8_lossy(&whole).lines().count(), rows + 1);
+    assert!(temps(&out).is_empty(), "{:?}", temps(&out));
+
+    let old = b"the user's old file\n";
+    let mut seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    let first_seed = seed;
+    let mut left = 0;
+    for round in 0..12 {
+        std::fs::write(&target, old).unwrap();
+        let mut child = spawn_export(&home, &target);
+        let wait = Duration::from_micros(next(&mut seed) % (writing.as_micros() as u64 + 1));
+        if wait_for_temp(&mut child, &out) {
+            std::thread::sleep(wait);
+        }
+        child.kill().unwrap(); // SIGKILL
+        let _ = child.wait();
+        let now = std::fs::read(&target).unwrap();
+        assert!(
+            now == old || now == whole,
+            "round {round} (seed {first_seed}, kill {wait:?} into a {writing:?} write): a torn export"
+        );
+        left += usize::from(!temps(&out).is_empty());
+    }
+    assert!(left > 0, "no kill landed inside a write ({writing:?}): the test proved nothing");
+    // A kill right after the file was created leaves it empty, which is cleared once a minute old
+    // (a live writer may be about to lock it): age those as the minute would.
+    for name in temps(&out) {
+        let file = std::fs::File::options().write(true).open(out.join(&name)).unwrap();
+        if file.metadata().unwrap().len() == 0 {
+            file.set_modified(std::time::SystemTime::now() - Duration::from_secs(120)).unwrap();
+        }
+    }
+    eprintln!("{left} of 12 kills left a temporary file: {:?}", temps(&out));
+    // The next write into that folder, to any name, clears them; the user's file is untouched.
+    let before = std::fs::read(&target).unwrap();
+    let output = pepr(&home, &["export", out.join("other.json").to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(temps(&out).is_empty(), "left after the next export: {:?}", temps(&out));
+    assert_eq!(std::fs::read(&target).unwrap(), before);
+}

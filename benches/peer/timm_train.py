@@ -15,6 +15,12 @@ pepr's settings, reproduced:
   32, cross-entropy, a new shuffle each epoch, train mode; accuracy on the test split in eval mode after each
   epoch (pepr's P is the last epoch's).
 
+Each epoch line also gives `test_accuracy_biased_bn`: the same evaluation with every batch norm's running
+variance times (n - 1) / n, n = values per channel in a full training batch, i.e. what the running variance
+would be had it been fed the biased batch variance (as burn's BatchNorm does and pepr did before it kept
+PyTorch's unbiased one); it tells how much that difference moves test accuracy. It does not touch the
+model or the reported accuracy.
+
 Needs torch, timm and numpy (a scratch venv; none is a dependency of pepr or its tests). Prints one JSON
 object per epoch and a last line `arch seed accuracy`.
     python benches/peer/timm_train.py --arch mobilenetv2_050 --fraction 0.2 --epochs 2 --seed 0
@@ -81,6 +87,24 @@ def main():
     opt = torch.optim.Adam(model.parameters(), lr=a.lr, eps=1e-8)
     loss_fn = torch.nn.CrossEntropyLoss()
     g = torch.Generator().manual_seed(a.seed)
+    # Values per channel each batch norm sees in a full training batch (for test_accuracy_biased_bn).
+    per_channel = {}
+
+    def record(module, inputs, _output):
+        if module.training and inputs[0].shape[0] == a.batch:
+            per_channel[module] = inputs[0].numel() // inputs[0].shape[1]
+
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.register_forward_hook(record)
+
+    def evaluate():
+        correct = 0
+        with torch.inference_mode():
+            for i in range(0, len(test_y), 256):
+                correct += (model(test_x[i: i + 256]).argmax(1) == test_y[i: i + 256]).sum().item()
+        return correct / len(test_y)
+
     accuracy = 0.0
     for epoch in range(1, a.epochs + 1):
         start = time.perf_counter()
@@ -95,13 +119,16 @@ def main():
             opt.step()
             loss_sum += loss.item() * len(idx_b)
         model.eval()
-        correct = 0
-        with torch.inference_mode():
-            for i in range(0, len(test_y), 256):
-                correct += (model(test_x[i: i + 256]).argmax(1) == test_y[i: i + 256]).sum().item()
-        accuracy = correct / len(test_y)
+        accuracy = evaluate()
+        kept = {m: m.running_var.clone() for m in per_channel}
+        for m, n in per_channel.items():
+            m.running_var.mul_((n - 1) / n)
+        biased = evaluate()
+        for m, var in kept.items():
+            m.running_var.copy_(var)
         print(json.dumps({"arch": a.arch, "seed": a.seed, "epoch": epoch, "train_images": len(y),
                           "train_loss": loss_sum / len(y), "test_accuracy": accuracy,
+                          "test_accuracy_biased_bn": biased,
                           "seconds": time.perf_counter() - start,
                           "versions": f"torch {torch.__version__}, timm {timm.__version__}"}), flush=True)
     print(a.arch, a.seed, accuracy, flush=True)

@@ -150,6 +150,28 @@ fn act<const D: usize>(t: Tensor<D>, act: Act) -> Tensor<D> {
     }
 }
 
+/// burn's `BatchNorm::forward`, except that training feeds the running variance the unbiased batch
+/// variance (n / (n - 1) times the biased one, n = values per channel), as PyTorch's `BatchNorm2d`
+/// does; burn feeds it the biased one, so eval-mode statistics drifted from timm's (most where n is
+/// small: batch 32 at 1 x 1 makes the running variance 3% too small). Same momentum and output.
+fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    if !(x.device().is_autodiff() && bn.training.is_enabled()) {
+        return bn.forward(x);
+    }
+    let [batch, _, height, width] = x.dims();
+    let n = batch * height * width;
+    let device = x.device();
+    let out = burn::tensor::module::batch_norm_train(x, bn.gamma.val(), bn.beta.val(), bn.epsilon);
+    // PyTorch refuses n = 1 in training; the biased variance (0) is the least surprising stand-in.
+    let unbiased = if n > 1 { n as f64 / (n - 1) as f64 } else { 1.0 };
+    let m = bn.momentum;
+    let mean = bn.running_mean.value_sync().to_device(&device).mul_scalar(1.0 - m);
+    let var = bn.running_var.value_sync().to_device(&device).mul_scalar(1.0 - m);
+    bn.running_mean.update(mean.add(out.mean.detach().mul_scalar(m)).detach());
+    bn.running_var.update(var.add(out.variance.detach().mul_scalar(m * unbiased)).detach());
+    out.output
+}
+
 impl Net {
     /// Creates the module with freshly initialised parameters (lazily: nothing is allocated until
     /// a parameter is first used).
@@ -276,7 +298,7 @@ impl Net {
                 _ => unreachable!(),
             },
             Op::BatchNorm { .. } => match self.layer(i) {
-                Layer::BatchNorm(bn) => Value::Map(bn.forward(x.map())),
+                Layer::BatchNorm(bn) => Value::Map(batch_norm(bn, x.map())),
                 _ => unreachable!(),
             },
             Op::LayerNorm { .. } => {
@@ -636,5 +658,39 @@ mod tests {
         let net = Net::new(g.finish(), &device);
         let logits = net.forward(Tensor::<4>::ones([2, 1, 6, 6], &device));
         assert_eq!(logits.dims(), [2, 3]);
+    }
+
+    /// Running statistics after two training steps, as PyTorch 2 computes them:
+    /// `bn = torch.nn.BatchNorm2d(2); bn.train(); bn(x1); bn(x2)` gives running_mean [0.47, 0.1675] and
+    /// running_var [2.0966668, 2.1058333] (by hand, step 1, channel 0: values 1, 3, 2, 6, mean 3,
+    /// unbiased variance 14/3, so 0.9 * 1 + 0.1 * 14/3 = 1.3667; burn's biased 3.5 would give 1.25).
+    #[test]
+    fn batch_norm_running_statistics_are_pytorchs() {
+        let (mut g, x) = GraphBuilder::new(2, 1, 2);
+        let x = g.batch_norm("bn", x).unwrap();
+        let x = g.flatten("flatten", x).unwrap();
+        g.linear("fc", x, 2, true).unwrap();
+        let device = Device::flex().autodiff();
+        let net = Net::new(g.finish(), &device);
+        let x1 = [[[[1.0f32, 3.0]], [[0.0, -2.0]]], [[[2.0, 6.0]], [[4.0, 1.0]]]];
+        let x2 = [[[[5.0f32, -1.0]], [[2.0, 2.0]]], [[[0.0, 4.0]], [[3.0, -3.0]]]];
+        net.forward(Tensor::<4>::from_floats(x1, &device));
+        net.forward(Tensor::<4>::from_floats(x2, &device));
+        let Layer::BatchNorm(bn) = &net.layers[0] else { panic!("the first layer is the batch norm") };
+        let mean = bn.running_mean.value_sync().into_data().try_to_vec::<f32>().unwrap();
+        let var = bn.running_var.value_sync().into_data().try_to_vec::<f32>().unwrap();
+        for (got, want) in mean.iter().chain(&var).zip([0.47f32, 0.1675, 2.0966668, 2.1058333]) {
+            assert!((got - want).abs() < 1e-5, "running mean {mean:?}, var {var:?}: want PyTorch's");
+        }
+        // What the code before this fix did (burn's own forward): the biased variance, 0.9 + 0.1 * 3.5.
+        let burns = BatchNormConfig::new(2).init(&device);
+        burns.forward(Tensor::<4>::from_floats(x1, &device));
+        let burns = burns.running_var.value_sync().into_data().try_to_vec::<f32>().unwrap();
+        assert!((burns[0] - 1.25).abs() < 1e-6, "burn's BatchNorm changed: {burns:?}");
+        // Evaluation (no autodiff) leaves them alone.
+        let valid = net.valid();
+        valid.forward(Tensor::<4>::from_floats(x1, &Device::flex()));
+        let Layer::BatchNorm(bn) = &valid.layers[0] else { unreachable!() };
+        assert_eq!(bn.running_var.value_sync().into_data().try_to_vec::<f32>().unwrap(), var);
     }
 }
