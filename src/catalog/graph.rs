@@ -266,6 +266,7 @@ pub enum Op {
         head_v: usize,
         block: usize,
         halo: usize,
+    },
     // Transformer and hybrid families of the paper's zoo (issue 15).
     /// `F.interpolate(x, size=(h, w), mode=..., align_corners=False)` (CrossViT resizes its input to
     /// each branch's image size, bicubic; MobileViT a map to a multiple of its patch, bilinear).

@@ -472,6 +472,7 @@ impl Net {
                 let out = activation::softmax(scores, 2).matmul(v); // [blocks, side², dv]
                 let out = out.reshape([b, nh, by, bx, side, side, dv]).permute([0, 1, 6, 2, 4, 3, 5]);
                 Value::Map(out.reshape([b, nh * dv, qh, qw]))
+            }
             Op::Resize { h, w, mode } => {
                 let interp = *mode;
                 let mode = match mode {
