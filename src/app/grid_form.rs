@@ -9,8 +9,8 @@
 use crossterm::event::{KeyCode, KeyEvent};
 
 use super::train::Settings;
-use crate::results::groups::parse_rename;
 use crate::grid::{Cell, GridSpec, Start, cell_states, expand};
+use crate::results::groups::parse_rename;
 use crate::results::record::RunRecord;
 
 /// The form's rows, in order.

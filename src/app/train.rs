@@ -6,10 +6,10 @@ use crossterm::event::KeyEvent;
 
 use super::plural;
 
+use crate::data::Input;
+use crate::meter::backend::Backend;
 use crate::results::record::RunStatus;
 use crate::run::worker::{Job, RunMessage, RunUpdate};
-use crate::meter::backend::Backend;
-use crate::data::Input;
 use crate::train::{Metric, TrainConfig};
 
 /// Where a queued run stands.

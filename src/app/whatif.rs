@@ -6,8 +6,8 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-use crate::estimate::budget::Budget;
 use crate::carbon::{self, CarbonIntensity};
+use crate::estimate::budget::Budget;
 use crate::results::record::RunRecord;
 use crate::results::whatif::{Totals, WhatIf};
 

@@ -934,7 +934,7 @@ impl GraphBuilder {
 
     pub fn fold_patches(&mut self, name: &str, x: Id, patch: usize, h: usize, w: usize) -> Result<Id> {
         let (n, c) = self.tokens(name, x)?;
-        if n != h * w || h % patch != 0 || w % patch != 0 {
+        if n != h * w || !h.is_multiple_of(patch) || !w.is_multiple_of(patch) {
             return fail(format!("{name}: {n} tokens do not fold into a {h}x{w} map of {patch}x{patch} patches"));
         }
         Ok(self.push(name, Op::FoldPatches { patch }, vec![x], Shape::Map { c, h, w }))
@@ -951,7 +951,7 @@ impl GraphBuilder {
 
     pub fn fold_map(&mut self, name: &str, x: Id, patch: usize, h: usize, w: usize) -> Result<Id> {
         let (c, p, n) = self.map(name, x)?;
-        if p != patch * patch || n * p != h * w || h % patch != 0 || w % patch != 0 {
+        if p != patch * patch || n * p != h * w || !h.is_multiple_of(patch) || !w.is_multiple_of(patch) {
             return fail(format!("{name}: a {p}x{n} patch map does not fold into {h}x{w}"));
         }
         Ok(self.push(name, Op::FoldMap { patch }, vec![x], Shape::Map { c, h, w }))

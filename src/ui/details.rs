@@ -138,8 +138,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &RunsScreen, data: &Data) {
     }
     // Runs trained here: how their figures were metered, and the totals predicted after epoch 1.
     if let Some(m) = &record.meters {
-        let flops =
-            m.achieved_flops_per_s.map_or("—".into(), |f| format!("{} est.", crate::format::si(f, "FLOP/s")));
+        let flops = m.achieved_flops_per_s.map_or("—".into(), |f| format!("{} est.", crate::format::si(f, "FLOP/s")));
         let peak = match (m.achieved_flops_per_s, m.peak_flops_per_s) {
             (Some(a), Some(p)) if p > 0.0 => format!(" ({:.1}% of peak)", 100.0 * a / p),
             _ => String::new(),
