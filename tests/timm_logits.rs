@@ -261,6 +261,9 @@ per_model!(
     sehalonet33ts,
     halonet50ts,
     halo2botnet50ts_256,
+    // Issue 15 (zoof): NASNet and PNASNet.
+    pnasnet5large,
+    nasnetalarge,
 );
 
 #[test]

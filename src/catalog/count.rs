@@ -53,6 +53,9 @@
 //! - MobileViT's attention within each position's sequence: 2 x tokens x (tokens per sequence) x
 //!   width.
 //!
+//! NASNet and PNASNet (issue 15): constant padding (`F.pad` with zeros or a max pool's -inf, and the
+//! crop of NASNet's one-pixel shift) is free, like every pooling but the adaptive one.
+//!
 //! pepr reports that total as MACs and FLOPs = 2 x MACs, per sample (batch 1).
 
 use super::graph::{Graph, Interp, Op, Shape};

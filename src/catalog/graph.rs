@@ -333,6 +333,17 @@ pub enum Op {
         /// The key (and value) token count.
         keys: usize,
     },
+    // NASNet and PNASNet (issue 15).
+    /// `F.pad(x, (left, right, top, bottom), value=value)`, where a negative amount crops: timm's
+    /// MaxPool2dSame pads with -inf (one-sided on even maps), and NASNet's factorised reduction
+    /// shifts its second path by a pixel with `ZeroPad2d((-1, 1, -1, 1))`.
+    ConstantPad {
+        top: i32,
+        bottom: i32,
+        left: i32,
+        right: i32,
+        value: f32,
+    },
 }
 
 impl Op {
@@ -399,6 +410,7 @@ impl Op {
             Op::SliceTokens { .. } => "slice",
             Op::ConcatTokens => "cat",
             Op::CrossAttention { .. } => "matmul",
+            Op::ConstantPad { .. } => "constant_pad_nd",
         }
     }
 }
@@ -1055,6 +1067,23 @@ impl GraphBuilder {
             Some(act) => self.act(&format!("{bn_name}.act"), x, act),
             None => x,
         })
+    }
+
+    /// Constant padding by signed amounts, a negative one cropping (see [`Op::ConstantPad`]).
+    pub fn constant_pad(&mut self, name: &str, x: Id, [top, bottom, left, right]: [i32; 4], value: f32) -> Result<Id> {
+        let (c, h, w) = self.map(name, x)?;
+        let size = |n: usize, a: i32, b: i32| {
+            let n = n as i64;
+            let fits = -(a.min(0) as i64) <= n && -(b.min(0) as i64) <= n && n + a as i64 + b as i64 >= 1;
+            fits.then(|| (n + a as i64 + b as i64) as usize)
+        };
+        match (size(h, top, bottom), size(w, left, right)) {
+            (Some(oh), Some(ow)) => {
+                let op = Op::ConstantPad { top, bottom, left, right, value };
+                Ok(self.push(name, op, vec![x], Shape::Map { c, h: oh, w: ow }))
+            }
+            _ => fail(format!("{name}: cannot pad the {h}x{w} feature map here by ({top}, {bottom}, {left}, {right})")),
+        }
     }
 }
 

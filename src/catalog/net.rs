@@ -588,6 +588,22 @@ impl Net {
                 let options = ConvOptions::new([*stride; 2], [0, 0], [1, 1], c);
                 Value::Map(conv2d(t, filter, None, options))
             }
+            Op::ConstantPad { top, bottom, left, right, value } => {
+                let t = x.map();
+                let [b, c, h, w] = t.dims();
+                // Crop the negative amounts, then pad the positive ones.
+                let cut = |a: i32| (-a).max(0) as usize;
+                let grow = |a: i32| a.max(0) as usize;
+                let (kh, kw) = (h - cut(*top) - cut(*bottom), w - cut(*left) - cut(*right));
+                let padding = [(grow(*top), grow(*bottom)), (grow(*left), grow(*right))];
+                if kh == 0 || kw == 0 {
+                    // Everything cropped (a shift of a 1-pixel map): only the padding is left.
+                    let (oh, ow) = (kh + padding[0].0 + padding[0].1, kw + padding[1].0 + padding[1].1);
+                    return Value::Map(Tensor::full([b, c, oh, ow], *value, &t.device()));
+                }
+                let t = t.narrow(2, cut(*top), kh).narrow(3, cut(*left), kw);
+                Value::Map(t.pad(padding, PadMode::Constant(*value)))
+            }
         }
     }
 }

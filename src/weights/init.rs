@@ -125,6 +125,8 @@ impl Scheme {
             // metaformer.py's `_init_weights` is ConvNeXt's: convolutions and linear layers
             // trunc-normal(0.02) with zero bias, layer scales at their init value (1e-6).
             "metaformer" => Scheme::ConvNext,
+            // nasnet.py and pnasnet.py set no init of their own: PyTorch's defaults throughout.
+            "nasnet" | "pnasnet" => Scheme::PyTorch,
             _ => Scheme::PyTorch,
         }
     }

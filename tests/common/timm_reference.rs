@@ -1122,4 +1122,22 @@ pub const ZOO: &[ZooReference] = &[
         macs_160_7x1: Some(4475241216),
         min_size: Some(3),
     },
+    ZooReference {
+        name: "pnasnet5large",
+        params_1000x3: 86057668,
+        params_7x1: 81765187,
+        default_size: 331,
+        macs_default: 25044134676,
+        macs_160_7x1: Some(5530125708),
+        min_size: Some(3),
+    },
+    ZooReference {
+        name: "nasnetalarge",
+        params_1000x3: 88753150,
+        params_7x1: 84746653,
+        default_size: 331,
+        macs_default: 23886348558,
+        macs_160_7x1: Some(5256847476),
+        min_size: Some(3),
+    },
 ];

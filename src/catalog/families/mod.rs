@@ -17,6 +17,7 @@ pub mod inception;
 pub mod metaformer;
 pub mod mixer;
 pub mod mobilevit;
+pub mod nasnet;
 pub mod nfnet;
 pub mod pvt_v2;
 pub mod regnet;
@@ -95,6 +96,8 @@ pub static FAMILIES: &[&[Entry]] = &[
     mobilevit::ENTRIES,
     pvt_v2::ENTRIES,
     metaformer::ENTRIES,
+    // NASNet and PNASNet (issue 15).
+    nasnet::ENTRIES,
     SMALL,
 ];
 
