@@ -376,6 +376,41 @@ mod tests {
         }
     }
 
+    /// NASNet's shift (`ZeroPad2d((-1, 1, -1, 1))`) crops the first row and column and appends zeros,
+    /// also on a 1x1 map (all cropped); a SAME max pool's -inf padding never wins.
+    #[test]
+    fn constant_padding_crops_and_pads_as_pytorch() {
+        use crate::catalog::net::Net;
+        use burn::tensor::{Device, Tensor, TensorData};
+        let run = |size: usize, amounts: [i32; 4], value: f32, data: Vec<f32>| -> Vec<f32> {
+            let (mut g, x) = GraphBuilder::new(1, size, size);
+            let y = g.constant_pad("pad", x, amounts, value).unwrap();
+            let y = g.max_pool("pool", y, Pool::new(1, 1, 0)).unwrap();
+            g.flatten("flatten", y).unwrap();
+            let device = Device::flex();
+            let net = Net::new(g.finish(), &device);
+            let x = Tensor::<4>::from_data(TensorData::new(data, [1, 1, size, size]), &device);
+            net.forward(x).into_data().iter::<f32>().collect()
+        };
+        let nine: Vec<f32> = (1..=9).map(|v| v as f32).collect();
+        assert_eq!(run(3, [-1, 1, -1, 1], 0.0, nine.clone()), [5.0, 6.0, 0.0, 8.0, 9.0, 0.0, 0.0, 0.0, 0.0]);
+        assert_eq!(run(1, [-1, 1, -1, 1], 0.0, vec![7.0]), [0.0]);
+        let padded = run(2, [0, 1, 0, 1], f32::NEG_INFINITY, vec![-1.0, -2.0, -3.0, -4.0]);
+        assert_eq!(padded[..2], [-1.0, -2.0]);
+        assert!(padded[2] == f32::NEG_INFINITY && padded[8] == f32::NEG_INFINITY, "{padded:?}");
+        // A SAME max pool over negative values: the -inf padding is never the maximum.
+        let (mut g, x) = GraphBuilder::new(1, 2, 2);
+        let y = pool_same(&mut g, "pool", x, 2, true).unwrap();
+        g.flatten("flatten", y).unwrap();
+        let device = Device::flex();
+        let net = Net::new(g.finish(), &device);
+        let x = Tensor::<4>::from_data(TensorData::new(vec![-1.0f32, -2.0, -3.0, -4.0], [1, 1, 2, 2]), &device);
+        assert_eq!(net.forward(x).into_data().iter::<f32>().collect::<Vec<_>>(), [-1.0]);
+        // Too much cropped is a clear error.
+        let (mut g, x) = GraphBuilder::new(1, 1, 1);
+        assert!(g.constant_pad("shift", x, [-2, 1, 0, 0], 0.0).unwrap_err().message.starts_with("shift: cannot pad"));
+    }
+
     #[test]
     fn the_smallest_input_is_3() {
         for name in ["pnasnet5large", "nasnetalarge"] {
