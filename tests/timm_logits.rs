@@ -261,6 +261,10 @@ per_model!(
     sehalonet33ts,
     halonet50ts,
     halo2botnet50ts_256,
+    // Issue 15 (zooc): lambda layers and BAT.
+    lambda_resnet26rpt_256,
+    lamhalobotnet50ts_256,
+    bat_resnext26ts,
 );
 
 #[test]

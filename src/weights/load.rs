@@ -316,6 +316,20 @@ pub fn load_into(net: Net, state: &StateDict, device: &Device) -> Result<(Net, R
                     *v = param(&Tensor::new(vec![1], t.data.clone()), device);
                 }
             }
+            Layer::LambdaTable(v) => {
+                if let Some(t) = key("pos_emb") {
+                    *v = param(t, device);
+                }
+            }
+            Layer::LambdaConv(conv) => {
+                if let Some(t) = key("conv_lambda.weight") {
+                    // PyTorch's Conv3d weight [K, 1, r, r, 1], held without its last axis.
+                    conv.weight = param(&Tensor::new(t.shape[..4].to_vec(), t.data.clone()), device);
+                }
+                if let Some(t) = key("conv_lambda.bias") {
+                    conv.bias = param(t, device);
+                }
+            }
         }
         loaded.push(layer);
     }
@@ -374,6 +388,12 @@ pub fn state_dict_of(net: &Net) -> StateDict {
             Layer::RelPos(pos) => {
                 put("pos_embed.height_rel", values(pos.height_rel.val()));
                 put("pos_embed.width_rel", values(pos.width_rel.val()));
+            }
+            Layer::LambdaTable(v) => put("pos_emb", values(v.val())),
+            Layer::LambdaConv(conv) => {
+                let weight = values(conv.weight.val());
+                put("conv_lambda.weight", Tensor::new([&weight.shape[..], &[1]].concat(), weight.data));
+                put("conv_lambda.bias", values(conv.bias.val()));
             }
         }
     }
