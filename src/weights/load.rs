@@ -472,6 +472,29 @@ mod tests {
     }
 
     #[test]
+    fn lambda_tables_and_local_convs_round_trip() {
+        use crate::catalog::graph::LambdaPos;
+        let device = Device::flex();
+        let (mut g, x) = GraphBuilder::new(3, 4, 4);
+        let qkv = g.conv("attn.qkv", x, Conv::new(2 * 2 + 2 + 3, 1, 1)).unwrap();
+        let q = g.slice_channels("attn.split_q", qkv, 0, 4).unwrap();
+        let k = g.slice_channels("attn.split_k", qkv, 4, 2).unwrap();
+        let v = g.slice_channels("attn.split_v", qkv, 6, 3).unwrap();
+        let rel = g.lambda("rel", q, k, v, 2, LambdaPos::Relative).unwrap();
+        let local = g.lambda("local", q, k, v, 2, LambdaPos::Local { r: 3 }).unwrap();
+        let y = g.add("add", rel, local).unwrap();
+        g.classifier("fc", y, "pool", 5).unwrap();
+        let graph = g.finish();
+        let state = filled(&graph, 0.0);
+        assert_eq!(state["rel.pos_emb"].shape, vec![7, 7, 2]);
+        // PyTorch's Conv3d weight keeps its trailing axis of 1.
+        assert_eq!(state["local.conv_lambda.weight"].shape, vec![2, 1, 3, 3, 1]);
+        let (net, report) = load_into(Net::new(graph, &device), &state, &device).unwrap();
+        assert_eq!(report.tensors, state.len());
+        assert_eq!(state_dict_of(&net), state);
+    }
+
+    #[test]
     fn stem_and_head_adapt_and_the_rest_is_kept() {
         let device = Device::flex();
         let state = filled(&tiny(3, 5), 0.0);
