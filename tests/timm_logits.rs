@@ -264,6 +264,10 @@ per_model!(
     // Issue 15 (zoof): NASNet and PNASNet.
     pnasnet5large,
     nasnetalarge,
+    // Issue 15 (zooc): lambda layers and BAT.
+    lambda_resnet26rpt_256,
+    lamhalobotnet50ts_256,
+    bat_resnext26ts,
 );
 
 #[test]

@@ -56,9 +56,22 @@
 //! NASNet and PNASNet (issue 15): constant padding (`F.pad` with zeros or a max pool's -inf, and the
 //! crop of NASNet's one-pixel shift) is free, like every pooling but the adaptive one.
 //!
+//! Lambda layers and BAT (issue 15):
+//!
+//! - lambda layer (LambdaNetworks, timm's LambdaLayer; plain matmuls, which fvcore counts): the content
+//!   lambda kᵀ v (positions x dim_qk x dim_v) and its application to the queries (heads x positions x
+//!   dim_qk x dim_v); the position lambdas either from the relative table, a `matmul` of positions² x
+//!   dim_qk x dim_v, or from the local `r x r` Conv3d, dim_qk x r² x positions x dim_v (fvcore's conv
+//!   rule, bias free); their application to the queries, heads x positions x dim_qk x dim_v again; the
+//!   key softmax and the gathering of the table free; `norm_q` and `norm_v` are batch norms (2 per element);
+//! - BAT (bilinear attention transform): the two products P x X and X x Q per channel, channels x H x W
+//!   x (H + W) (`matmul`s to fvcore); the row and column max pooling (`adaptive_max_pool2d`, no fvcore
+//!   handle), the sigmoid, the normalisation, the Kronecker widening (a `mul` by the identity) and
+//!   Dropout2d free; its convolutions and batch norms as usual.
+//!
 //! pepr reports that total as MACs and FLOPs = 2 x MACs, per sample (batch 1).
 
-use super::graph::{Graph, Interp, Op, Shape};
+use super::graph::{Graph, Interp, LambdaPos, Op, Shape};
 
 /// One row of the per-layer breakdown.
 #[derive(Clone, Debug, PartialEq)]
@@ -130,6 +143,21 @@ pub fn node_macs(op: &Op, input: Shape, output: Shape) -> u64 {
         Op::CrossAttention { keys, .. } => match output {
             // q kᵀ and attention x v: two (n_q x n_kv x d) matrix products over all heads.
             Shape::Tokens { n, d } => 2 * (n * keys * d) as u64,
+            _ => 0,
+        },
+        Op::Lambda { heads, dim_qk, dim_v, pos } => {
+            let m = output.elements() / (heads * dim_v) as u64;
+            let (heads, kv) = (*heads as u64, (dim_qk * dim_v) as u64);
+            // The content lambda, then content and position lambdas applied to the queries.
+            let applied = m * kv + 2 * heads * m * kv;
+            let position = match pos {
+                LambdaPos::Relative => m * m * kv,
+                LambdaPos::Local { r } => (r * r) as u64 * m * kv,
+            };
+            applied + position
+        }
+        Op::BilinearTransform { .. } => match output {
+            Shape::Map { c, h, w } => (c * h * w * (h + w)) as u64,
             _ => 0,
         },
         _ => 0,

@@ -120,6 +120,17 @@ pub enum Interp {
     Bicubic,
 }
 
+/// Where a lambda layer's position lambdas come from (timm's LambdaLayer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LambdaPos {
+    /// A learned table `pos_emb` `[2H - 1, 2W - 1, dim_qk]` of relative positions, sized for the map
+    /// (`r=None`, the "rpt" models).
+    Relative,
+    /// A local `r x r` convolution `conv_lambda` over each value channel (a `Conv3d(1, dim_qk, (r, r, 1))`
+    /// with bias, padding r / 2).
+    Local { r: usize },
+}
+
 /// Max or average pooling window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pool {
@@ -344,6 +355,34 @@ pub enum Op {
         right: i32,
         value: f32,
     },
+    // Lambda layers and BAT (issue 15, zooc).
+    /// The core of timm's LambdaLayer on three maps: queries `q` (`heads x dim_qk` channels, after
+    /// `norm_q`), keys `k` (`dim_qk`) and values `v` (`dim_v`, after `norm_v`), all `h x w`. Keys are
+    /// softmaxed over positions; each position's output (`heads x dim_v` channels) is its queries times
+    /// the content lambda (kᵀ v, `dim_qk x dim_v`) plus its own position lambda (see [`LambdaPos`]).
+    Lambda {
+        heads: usize,
+        dim_qk: usize,
+        dim_v: usize,
+        pos: LambdaPos,
+    },
+    /// `adaptive_max_pool2d` to `h x w`, only where the map divides evenly (BAT's row and column pooling).
+    AdaptiveMaxPool {
+        h: usize,
+        w: usize,
+    },
+    /// BAT's bilinear attention transform (timm's BilinearAttnTransform after its 1x1 convs): inputs the
+    /// map `x` (`c x H x W`) and the row and column logits (`groups x block² x 1 x 1` each); per group of
+    /// channels, the sigmoid of each is normalised (rows of p, columns of q sum to 1), widened to `H x H`
+    /// and `W x W` by a Kronecker product with the identity, and the output is P x X x Q per channel.
+    BilinearTransform {
+        groups: usize,
+        block: usize,
+    },
+    /// `nn.Dropout2d(p)`: whole channels zeroed (and the rest scaled by 1 / (1 - p)) in training only.
+    Dropout2d {
+        p: f64,
+    },
 }
 
 impl Op {
@@ -364,6 +403,7 @@ impl Op {
                 | Op::RelPosAttention { .. }
                 | Op::HaloAttention { .. }
                 | Op::GroupNorm1 { .. }
+                | Op::Lambda { .. }
         )
     }
 
@@ -411,6 +451,11 @@ impl Op {
             Op::ConcatTokens => "cat",
             Op::CrossAttention { .. } => "matmul",
             Op::ConstantPad { .. } => "constant_pad_nd",
+            Op::Lambda { pos: LambdaPos::Relative, .. } | Op::BilinearTransform { .. } => "matmul",
+            // fvcore sees the position lambdas' Conv3d beside the matmuls; the row shows both summed.
+            Op::Lambda { pos: LambdaPos::Local { .. }, .. } => "conv3d",
+            Op::AdaptiveMaxPool { .. } => "adaptive_max_pool2d",
+            Op::Dropout2d { .. } => "dropout",
         }
     }
 }
@@ -453,6 +498,11 @@ impl Node {
                 _ => 0,
             },
             Op::HaloAttention { head_qk, block, halo, .. } => (2 * (2 * (block + 2 * halo) - 1) * head_qk) as u64,
+            Op::Lambda { dim_qk, pos, .. } => match (pos, input) {
+                (LambdaPos::Relative, Shape::Map { h, w, .. }) => ((2 * h - 1) * (2 * w - 1) * dim_qk) as u64,
+                (LambdaPos::Local { r }, _) => (dim_qk * r * r + dim_qk) as u64,
+                _ => 0,
+            },
             _ => 0,
         }
     }
@@ -529,6 +579,14 @@ impl Graph {
                     let window = block + 2 * halo;
                     add("pos_embed.height_rel", vec![2 * window - 1, *head_qk]);
                     add("pos_embed.width_rel", vec![2 * window - 1, *head_qk]);
+                }
+                Op::Lambda { dim_qk, pos: LambdaPos::Relative, .. } => {
+                    let Shape::Map { h, w, .. } = self.input_of(node) else { unreachable!("checked by the builder") };
+                    add("pos_emb", vec![2 * h - 1, 2 * w - 1, *dim_qk]);
+                }
+                Op::Lambda { dim_qk, pos: LambdaPos::Local { r }, .. } => {
+                    add("conv_lambda.weight", vec![*dim_qk, 1, *r, *r, 1]);
+                    add("conv_lambda.bias", vec![*dim_qk]);
                 }
                 Op::LayerScale => add("", vec![c]),
                 Op::ClassToken => add("", vec![1, 1, c]),
@@ -1039,6 +1097,50 @@ impl GraphBuilder {
             return fail(format!("{name}: q, k and v of width {d} do not split into {heads} heads"));
         }
         Ok(self.push(name, Op::CrossAttention { heads, keys: nk }, vec![q, k, v], Shape::Tokens { n: nq, d }))
+    }
+
+    /// A lambda layer's core (see [`Op::Lambda`]) on queries `q`, keys `k` and values `v`.
+    pub fn lambda(&mut self, name: &str, q: Id, k: Id, v: Id, heads: usize, pos: LambdaPos) -> Result<Id> {
+        let (qc, h, w) = self.map(name, q)?;
+        let (dim_qk, kh, kw) = self.map(name, k)?;
+        let (dim_v, vh, vw) = self.map(name, v)?;
+        if qc != heads * dim_qk || (kh, kw) != (h, w) || (vh, vw) != (h, w) {
+            return fail(format!(
+                "{name}: queries {qc}x{h}x{w}, keys {dim_qk}x{kh}x{kw} and values {dim_v}x{vh}x{vw} do not match {heads} heads"
+            ));
+        }
+        let op = Op::Lambda { heads, dim_qk, dim_v, pos };
+        Ok(self.push(name, op, vec![q, k, v], Shape::Map { c: heads * dim_v, h, w }))
+    }
+
+    /// `adaptive_max_pool2d` to `h x w`; the map must divide evenly (so the windows are PyTorch's).
+    pub fn adaptive_max_pool(&mut self, name: &str, x: Id, h: usize, w: usize) -> Result<Id> {
+        let (c, mh, mw) = self.map(name, x)?;
+        if !mh.is_multiple_of(h) || !mw.is_multiple_of(w) {
+            return fail(format!("{name}: the {mh}x{mw} feature map here does not split into {h}x{w} equal windows"));
+        }
+        Ok(self.push(name, Op::AdaptiveMaxPool { h, w }, vec![x], Shape::Map { c, h, w }))
+    }
+
+    /// BAT's bilinear transform of `x` by row logits `p` and column logits `q` (see [`Op::BilinearTransform`]).
+    pub fn bilinear_transform(&mut self, name: &str, x: Id, p: Id, q: Id, groups: usize, block: usize) -> Result<Id> {
+        let (c, h, w) = self.map(name, x)?;
+        let logits = Shape::Map { c: groups * block * block, h: 1, w: 1 };
+        if self.shape(p) != logits || self.shape(q) != logits || !c.is_multiple_of(groups) {
+            return fail(format!("{name}: the row and column logits do not match {groups} groups of {block}x{block}"));
+        }
+        if !h.is_multiple_of(block) || !w.is_multiple_of(block) {
+            return fail(format!(
+                "{name}: the {h}x{w} feature map here is not a whole number of {block}x{block} blocks"
+            ));
+        }
+        let shape = self.shape(x);
+        Ok(self.push(name, Op::BilinearTransform { groups, block }, vec![x, p, q], shape))
+    }
+
+    pub fn dropout2d(&mut self, name: &str, x: Id, p: f64) -> Id {
+        let shape = self.shape(x);
+        self.push(name, Op::Dropout2d { p }, vec![x], shape)
     }
 
     pub fn scale(&mut self, name: &str, x: Id, factor: f64) -> Id {

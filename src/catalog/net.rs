@@ -9,9 +9,9 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, conv1d, conv2d, interpolate, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions, InterpolateMode, InterpolateOptions, MaxPoolOptions, PadMode};
-use burn::tensor::{Device, Int, Tensor, TensorData, activation};
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData, activation};
 
-use super::graph::{Act, Graph, Id, Interp, Op, Shape};
+use super::graph::{Act, Graph, Id, Interp, LambdaPos, Op, Shape};
 
 /// The parameters of one node.
 #[derive(Module, Debug)]
@@ -32,6 +32,18 @@ pub enum Layer {
     Kernel1d(Param<Tensor<3>>),
     /// Relative position tables (timm's PosEmbedRel of BottleneckAttn).
     RelPos(RelPos),
+    /// A lambda layer's relative position table `pos_emb` `[2H - 1, 2W - 1, dim_qk]`.
+    LambdaTable(Param<Tensor<3>>),
+    /// A lambda layer's local position convolution `conv_lambda`.
+    LambdaConv(LambdaConv),
+}
+
+/// timm's `conv_lambda`, a `Conv3d(1, dim_qk, (r, r, 1))`: its weight held as `[dim_qk, 1, r, r]` (the
+/// trailing 1 dropped; PyTorch's `[dim_qk, 1, r, r, 1]` in a state dict), and its bias.
+#[derive(Module, Debug)]
+pub struct LambdaConv {
+    pub weight: Param<Tensor<4>>,
+    pub bias: Param<Tensor<1>>,
 }
 
 /// `height_rel` `[2H - 1, d]` and `width_rel` `[2W - 1, d]`.
@@ -233,6 +245,21 @@ impl Net {
                     Layer::RelPos(RelPos {
                         height_rel: init.init([2 * h - 1, *head_qk], device),
                         width_rel: init.init([2 * w - 1, *head_qk], device),
+                    })
+                }
+                // LambdaLayer.reset_parameters: the table trunc-normal(0.02), the convolution's weight
+                // trunc-normal(dim_qk^-1/2), its bias PyTorch's default.
+                Op::Lambda { dim_qk, pos: LambdaPos::Relative, .. } => {
+                    let Shape::Map { h, w, .. } = input else { unreachable!("checked by the builder") };
+                    let init = Initializer::Normal { mean: 0.0, std: 0.02 };
+                    Layer::LambdaTable(init.init([2 * h - 1, 2 * w - 1, *dim_qk], device))
+                }
+                Op::Lambda { dim_qk, pos: LambdaPos::Local { r }, .. } => {
+                    let bound = 1.0 / *r as f64;
+                    Layer::LambdaConv(LambdaConv {
+                        weight: Initializer::Normal { mean: 0.0, std: (*dim_qk as f64).powf(-0.5) }
+                            .init([*dim_qk, 1, *r, *r], device),
+                        bias: Initializer::Uniform { min: -bound, max: bound }.init([*dim_qk], device),
                     })
                 }
                 _ => continue,
@@ -604,8 +631,114 @@ impl Net {
                 let t = t.narrow(2, cut(*top), kh).narrow(3, cut(*left), kw);
                 Value::Map(t.pad(padding, PadMode::Constant(*value)))
             }
+            Op::Lambda { heads, dim_qk, dim_v, pos } => {
+                let (q, k, v) = (x.map(), inputs.remove(0).map(), inputs.remove(0).map());
+                Value::Map(self.lambda(i, q, k, v, *heads, *dim_qk, *dim_v, *pos))
+            }
+            Op::AdaptiveMaxPool { h, w } => {
+                let t = x.map();
+                let [b, c, mh, mw] = t.dims();
+                // Equal windows (checked by the builder): the max over each.
+                let t = t.reshape([b, c, *h, mh / h, *w, mw / w]).max_dim(5).max_dim(3);
+                Value::Map(t.reshape([b, c, *h, *w]))
+            }
+            Op::BilinearTransform { groups, block } => {
+                let (p, q) = (inputs.remove(0).map(), inputs.remove(0).map());
+                Value::Map(bilinear_transform(x.map(), p, q, *groups, *block))
+            }
+            Op::Dropout2d { p } => {
+                let t = x.map();
+                // As nn.Dropout: only where a backward pass can follow (training).
+                if !t.device().is_autodiff() || *p == 0.0 {
+                    return Value::Map(t);
+                }
+                let [b, c, _, _] = t.dims();
+                let keep = Tensor::<4>::random([b, c, 1, 1], Distribution::Bernoulli(1.0 - p), &t.device());
+                Value::Map(t * keep.mul_scalar(1.0 / (1.0 - p)))
+            }
         }
     }
+
+    /// timm's LambdaLayer core: maps `q` `[B, heads x K, H, W]` (normed), `k` `[B, K, H, W]`, `v` `[B, V, H,
+    /// W]` (normed) to `[B, heads x V, H, W]`.
+    #[allow(clippy::too_many_arguments)]
+    fn lambda(
+        &self,
+        i: usize,
+        q: Tensor<4>,
+        k: Tensor<4>,
+        v: Tensor<4>,
+        heads: usize,
+        dk: usize,
+        dv: usize,
+        pos: LambdaPos,
+    ) -> Tensor<4> {
+        let [b, _, h, w] = q.dims();
+        let m = h * w;
+        let q = q.reshape([b, heads, dk, m]);
+        let k = activation::softmax(k.reshape([b, dk, m]), 2);
+        // The content lambda kᵀ v, [B, K, V], shared by every position.
+        let content = k.matmul(v.clone().reshape([b, dv, m]).swap_dims(1, 2));
+        let content_out =
+            q.clone().swap_dims(2, 3).reshape([b, heads * m, dk]).matmul(content).reshape([b, heads, m, dv]);
+        // Each position's own lambda, [B x M, K, V].
+        let position = match (self.layer(i), pos) {
+            (Layer::LambdaTable(table), LambdaPos::Relative) => {
+                // E[i, j] = pos_emb[y_j - y_i + H - 1, x_j - x_i + W - 1]: lambda_i = Σ_j E[i, j]ᵀ v_j.
+                let index: Vec<i64> = (0..m)
+                    .flat_map(|i| {
+                        (0..m).map(move |j| {
+                            let (dy, dx) = (j / w + h - 1 - i / w, j % w + w - 1 - i % w);
+                            (dy * (2 * w - 1) + dx) as i64
+                        })
+                    })
+                    .collect();
+                let index = Tensor::<1, Int>::from_data(TensorData::new(index, [m * m]), &q.device());
+                let table = table.val().reshape([(2 * h - 1) * (2 * w - 1), dk]);
+                let e = table.select(0, index).reshape([m, m, dk]).swap_dims(1, 2).reshape([m * dk, m]);
+                let values = v.reshape([b, dv, m]).permute([2, 0, 1]).reshape([m, b * dv]);
+                e.matmul(values).reshape([m, dk, b, dv]).permute([2, 0, 1, 3]).reshape([b * m, dk, dv])
+            }
+            (Layer::LambdaConv(conv), LambdaPos::Local { r }) => {
+                // The Conv3d over (H, W, V) with a (r, r, 1) kernel is a 2-D convolution of each value
+                // channel on its own.
+                let options = ConvOptions::new([1, 1], [r / 2, r / 2], [1, 1], 1);
+                let lambdas = conv2d(v.reshape([b * dv, 1, h, w]), conv.weight.val(), Some(conv.bias.val()), options);
+                lambdas.reshape([b, dv, dk, m]).permute([0, 3, 2, 1]).reshape([b * m, dk, dv])
+            }
+            _ => unreachable!("the layer follows the op"),
+        };
+        let position_out = q.permute([0, 3, 1, 2]).reshape([b * m, heads, dk]).matmul(position);
+        let position_out = position_out.reshape([b, m, heads, dv]).swap_dims(1, 2);
+        (content_out + position_out).swap_dims(2, 3).reshape([b, heads * dv, h, w])
+    }
+}
+
+/// BAT's bilinear transform: `x` `[B, C, H, W]`, row and column logits `p`, `q` `[B, G x n², 1, 1]` (n the
+/// block). Per group: P = kron(rows-normalised sigmoid(p), I), Q = kron(columns-normalised sigmoid(q), I),
+/// and each channel becomes P X Q.
+fn bilinear_transform(x: Tensor<4>, p: Tensor<4>, q: Tensor<4>, groups: usize, n: usize) -> Tensor<4> {
+    let [b, c, h, w] = x.dims();
+    let g = groups;
+    let p = activation::sigmoid(p.reshape([b, g, n, n]));
+    let p = p.clone() / p.sum_dim(3);
+    let q = activation::sigmoid(q.reshape([b, g, n, n]));
+    let q = q.clone() / q.sum_dim(2);
+    // kron(m, I_t): entry (i t + a, j t + b) is m[i, j] where a == b.
+    let widen = |m: Tensor<4>, t: usize| -> Tensor<4> {
+        let eye: Vec<f32> = (0..t * t).map(|e| if e / t == e % t { 1.0 } else { 0.0 }).collect();
+        let eye = Tensor::<6>::from_data(TensorData::new(eye, [1, 1, 1, t, 1, t]), &m.device());
+        let full = [b, g, n, t, n, t];
+        (m.reshape([b, g, n, 1, n, 1]).expand(full) * eye.expand(full)).reshape([b, g, n * t, n * t])
+    };
+    let (p, q) = (widen(p, h / n), widen(q, w / n));
+    let cg = c / g;
+    // P X: rows of every channel of a group at once, [B, G, H, cg x W].
+    let y = x.reshape([b, g, cg, h, w]).swap_dims(2, 3).reshape([b, g, h, cg * w]);
+    let y = p.matmul(y).reshape([b, g, h, cg, w]).swap_dims(2, 3);
+    // (P X) Q: [B, G, cg x H, W].
+    let y = y.reshape([b, g, cg * h, w]).matmul(q);
+    y.reshape([b, c, h, w])
 }
 
 /// Multi-head self-attention on a fused `[B, N, 3d]` qkv (timm's Attention without its projections).

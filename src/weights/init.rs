@@ -17,7 +17,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use super::tensors::{StateDict, Tensor};
-use crate::catalog::graph::{Graph, Node, Op, Shape};
+use crate::catalog::graph::{Graph, LambdaPos, Node, Op, Shape};
 use crate::catalog::net::Net;
 
 /// How one tensor's values are drawn.
@@ -250,6 +250,13 @@ fn rule(scheme: Scheme, node: &Node, part: Part, weight: &[usize], last_norm: bo
         Op::RelPosAttention { head_qk, .. } | Op::HaloAttention { head_qk, .. } => {
             Dist::TruncNormal((*head_qk as f64).powf(-0.5))
         }
+        // LambdaLayer.reset_parameters: the relative table trunc-normal(0.02); the local Conv3d's weight
+        // trunc-normal(dim_qk^-1/2), its bias left at PyTorch's default (fan-in r²).
+        Op::Lambda { pos: LambdaPos::Relative, .. } => Dist::TruncNormal(0.02),
+        Op::Lambda { dim_qk, pos: LambdaPos::Local { r }, .. } => match part {
+            Part::Bias => pytorch(r * r),
+            _ => Dist::TruncNormal((*dim_qk as f64).powf(-0.5)),
+        },
         // NFNet's skipinit: the residual branch starts switched off.
         Op::ScalarGain => ZERO,
         Op::ClassToken if scheme == CrossVit => Dist::TruncNormal(0.02),
@@ -374,6 +381,7 @@ pub fn timm_state(graph: &Graph, scheme: Scheme, seed: u64) -> StateDict {
             Op::ChannelConv { kernel } => vec![1, 1, *kernel],
             Op::ScalarGain => vec![],
             Op::RelPosAttention { head_qk, .. } | Op::HaloAttention { head_qk, .. } => vec![*head_qk],
+            Op::Lambda { dim_qk, .. } => vec![*dim_qk],
             Op::Linear { out, .. } => vec![*out, c],
             Op::BatchNorm { .. } | Op::LayerNorm { .. } | Op::GroupNorm1 { .. } | Op::LayerScale => vec![c],
             Op::ClassToken => vec![1, 1, c],
@@ -413,6 +421,14 @@ pub fn timm_state(graph: &Graph, scheme: Scheme, seed: u64) -> StateDict {
                 let rows = 2 * (block + 2 * halo) - 1;
                 put("pos_embed.height_rel", Part::Weight, vec![rows, *head_qk]);
                 put("pos_embed.width_rel", Part::Weight, vec![rows, *head_qk]);
+            }
+            Op::Lambda { dim_qk, pos: LambdaPos::Relative, .. } => {
+                let Shape::Map { h, w, .. } = graph.input_of(node) else { unreachable!("checked by the builder") };
+                put("pos_emb", Part::Weight, vec![2 * h - 1, 2 * w - 1, *dim_qk]);
+            }
+            Op::Lambda { dim_qk, pos: LambdaPos::Local { r }, .. } => {
+                put("conv_lambda.weight", Part::Weight, vec![*dim_qk, 1, *r, *r, 1]);
+                put("conv_lambda.bias", Part::Bias, vec![*dim_qk]);
             }
             Op::Linear { out, bias } => {
                 put("weight", Part::Weight, weight.clone());

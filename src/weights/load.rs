@@ -316,6 +316,20 @@ pub fn load_into(net: Net, state: &StateDict, device: &Device) -> Result<(Net, R
                     *v = param(&Tensor::new(vec![1], t.data.clone()), device);
                 }
             }
+            Layer::LambdaTable(v) => {
+                if let Some(t) = key("pos_emb") {
+                    *v = param(t, device);
+                }
+            }
+            Layer::LambdaConv(conv) => {
+                if let Some(t) = key("conv_lambda.weight") {
+                    // PyTorch's Conv3d weight [K, 1, r, r, 1], held without its last axis.
+                    conv.weight = param(&Tensor::new(t.shape[..4].to_vec(), t.data.clone()), device);
+                }
+                if let Some(t) = key("conv_lambda.bias") {
+                    conv.bias = param(t, device);
+                }
+            }
         }
         loaded.push(layer);
     }
@@ -374,6 +388,12 @@ pub fn state_dict_of(net: &Net) -> StateDict {
             Layer::RelPos(pos) => {
                 put("pos_embed.height_rel", values(pos.height_rel.val()));
                 put("pos_embed.width_rel", values(pos.width_rel.val()));
+            }
+            Layer::LambdaTable(v) => put("pos_emb", values(v.val())),
+            Layer::LambdaConv(conv) => {
+                let weight = values(conv.weight.val());
+                put("conv_lambda.weight", Tensor::new([&weight.shape[..], &[1]].concat(), weight.data));
+                put("conv_lambda.bias", values(conv.bias.val()));
             }
         }
     }
@@ -446,6 +466,29 @@ mod tests {
         let state = filled(&graph, 0.0);
         assert_eq!(state["stem.gain"].shape, vec![4, 1, 1, 1]);
         assert_eq!(state["gain"].shape, Vec::<usize>::new());
+        let (net, report) = load_into(Net::new(graph, &device), &state, &device).unwrap();
+        assert_eq!(report.tensors, state.len());
+        assert_eq!(state_dict_of(&net), state);
+    }
+
+    #[test]
+    fn lambda_tables_and_local_convs_round_trip() {
+        use crate::catalog::graph::LambdaPos;
+        let device = Device::flex();
+        let (mut g, x) = GraphBuilder::new(3, 4, 4);
+        let qkv = g.conv("attn.qkv", x, Conv::new(2 * 2 + 2 + 3, 1, 1)).unwrap();
+        let q = g.slice_channels("attn.split_q", qkv, 0, 4).unwrap();
+        let k = g.slice_channels("attn.split_k", qkv, 4, 2).unwrap();
+        let v = g.slice_channels("attn.split_v", qkv, 6, 3).unwrap();
+        let rel = g.lambda("rel", q, k, v, 2, LambdaPos::Relative).unwrap();
+        let local = g.lambda("local", q, k, v, 2, LambdaPos::Local { r: 3 }).unwrap();
+        let y = g.add("add", rel, local).unwrap();
+        g.classifier("fc", y, "pool", 5).unwrap();
+        let graph = g.finish();
+        let state = filled(&graph, 0.0);
+        assert_eq!(state["rel.pos_emb"].shape, vec![7, 7, 2]);
+        // PyTorch's Conv3d weight keeps its trailing axis of 1.
+        assert_eq!(state["local.conv_lambda.weight"].shape, vec![2, 1, 3, 3, 1]);
         let (net, report) = load_into(Net::new(graph, &device), &state, &device).unwrap();
         assert_eq!(report.tensors, state.len());
         assert_eq!(state_dict_of(&net), state);

@@ -7,6 +7,12 @@
 //!   softmax(q kᵀ / √d + relative position logits) v over every position of the map, then a 2x2 average
 //!   pool where the block strides. The relative position tables are sized for the feature map, so the
 //!   network is built for its input size (timm: `img_size`) and takes sides that are multiples of 32.
+//! - lambda layers (LambdaNetworks, timm's LambdaLayer): a 1x1 `qkv` conv to 4 x 16 queries, 16 keys
+//!   and dim / 4 values, batch norms on queries and values, keys softmaxed over positions; each
+//!   position's output is its queries times the content lambda kᵀ v plus its position lambda, from a
+//!   relative position table sized for the map (lambda_resnet26rpt_256, multiples of 32) or a local
+//!   13x13 convolution over the values (lamhalobotnet50ts_256, whose halo and bottleneck attention
+//!   make it take multiples of 128).
 //!
 //! MACs count every matrix product, as fvcore does (timm's attention layers here are plain matmuls,
 //! never the fused kernel): q kᵀ, attention x v and the relative logits q x tableᵀ
@@ -16,7 +22,7 @@ use super::byobnet::BlockType::Bottle;
 use super::byobnet::{Attn, Byob, Stage, Stem, byob, conv_norm_act, stage};
 use super::efficientnet::make_divisible;
 use crate::catalog::ModelKind;
-use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Pool, Result, ShapeError};
+use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, LambdaPos, Pool, Result, ShapeError};
 use crate::catalog::{Entry, Spec};
 
 /// The attention layer of a `self_attn` block.
@@ -26,6 +32,8 @@ pub enum SelfAttn {
     Bottleneck { dim_head: usize },
     /// HaloAttn: `heads` heads over `block` x `block` query blocks widened by `halo` for the keys.
     Halo { block: usize, halo: usize, heads: usize },
+    /// LambdaLayer with 4 heads of q/k width 16 and its position lambdas from `pos`.
+    Lambda { pos: LambdaPos },
 }
 
 /// A byoanet model: the ByobNet description and the multiple its input sides must be.
@@ -66,6 +74,7 @@ pub fn self_attn_block(
     let y = match layer {
         SelfAttn::Bottleneck { dim_head } => bottleneck_attn(g, &n("self_attn"), y, stride, dim_head)?,
         SelfAttn::Halo { block, halo, heads } => halo_attn(g, &n("self_attn"), y, stride, block, halo, heads)?,
+        SelfAttn::Lambda { pos } => lambda_layer(g, &n("self_attn"), y, stride, pos)?,
     };
     let y = g.batch_norm(&n("post_attn"), y)?;
     let y = g.act(&n("post_attn.act"), y, act);
@@ -108,6 +117,23 @@ fn halo_attn(
     let q = g.conv(&format!("{name}.q"), x, Conv::new(heads * head_qk, 1, stride))?;
     let kv = g.conv(&format!("{name}.kv"), x, Conv::new(heads * (head_qk + head_v), 1, 1))?;
     g.halo_attention(name, q, kv, heads, head_qk, head_v, block, halo)
+}
+
+/// LambdaLayer(dim, stride, num_heads=4, dim_head=16): `qkv` (no bias) to 4 x 16 queries, 16 keys and
+/// dim / 4 values; batch norms `norm_q` and `norm_v`; the lambda core; a 2x2 average pool at stride 2.
+fn lambda_layer(g: &mut GraphBuilder, name: &str, x: Id, stride: usize, pos: LambdaPos) -> Result<Id> {
+    const HEADS: usize = 4;
+    const DIM_QK: usize = 16;
+    let n = |part: &str| format!("{name}.{part}");
+    let dim_v = g.channels(x) / HEADS;
+    let qkv = g.conv(&n("qkv"), x, Conv::new(HEADS * DIM_QK + DIM_QK + dim_v, 1, 1))?;
+    let q = g.slice_channels(&n("split_q"), qkv, 0, HEADS * DIM_QK)?;
+    let q = g.batch_norm(&n("norm_q"), q)?;
+    let k = g.slice_channels(&n("split_k"), qkv, HEADS * DIM_QK, DIM_QK)?;
+    let v = g.slice_channels(&n("split_v"), qkv, (HEADS + 1) * DIM_QK, dim_v)?;
+    let v = g.batch_norm(&n("norm_v"), v)?;
+    let y = g.lambda(name, q, k, v, HEADS, pos)?;
+    if stride == 2 { g.avg_pool(&n("pool"), y, Pool::new(2, 2, 0)) } else { Ok(y) }
 }
 
 const BOT_PAPER: &str = "https://arxiv.org/abs/2101.11605";
@@ -153,6 +179,11 @@ const fn ts50(layers: [SelfAttn; 3], masks: [u32; 3]) -> [Stage; 4] {
 const HALONET50TS: [Stage; 4] = ts50([halo(3, 4), halo(3, 8), halo(3, 8)], [0b1000, 0b101010, 0b10]);
 const HALO2BOTNET50TS: [Stage; 4] = ts50([halo(3, 8), halo(3, 8), BOT], [0b1010, 0b101010, 0b10]);
 const BOTNET26T: [Stage; 4] = t26(0, BOT);
+const LAMBDA_PAPER: &str = "https://arxiv.org/abs/2102.08602";
+const LAMBDA_RESNET26RPT: [Stage; 4] = t26(0, SelfAttn::Lambda { pos: LambdaPos::Relative });
+/// Lambda layers (local 13x13 position lambdas) at 1/8, halo at 1/16, bottleneck attention at 1/32.
+const LAMHALOBOTNET50TS: [Stage; 4] =
+    ts50([SelfAttn::Lambda { pos: LambdaPos::Local { r: 13 } }, halo(3, 8), BOT], [0b1010, 0b101010, 0b10]);
 const ECA_BOTNEXT26TS: [Stage; 4] = t26(16, SelfAttn::Bottleneck { dim_head: 16 });
 const SEBOTNET33TS: [Stage; 4] = ts33(BOT);
 /// 'tiered' without a pool: the last stem conv is strided.
@@ -194,6 +225,14 @@ pub static ENTRIES: &[Entry] = &[
     entry!("halonet50ts", net(Stem::TieredPool(64), &HALONET50TS, 0, Act::Silu, None), 256, HALO_PAPER),
     // Halo at 1/8 and 1/16, bottleneck attention at 1/32: multiples of 128.
     entry!("halo2botnet50ts_256", net(TIERED, &HALO2BOTNET50TS, 0, Act::Silu, None), 128, HALO_PAPER),
+    // The lambda layers' relative position tables are sized for the map, as bottleneck attention's.
+    entry!(
+        "lambda_resnet26rpt_256",
+        net(Stem::TieredPool(64), &LAMBDA_RESNET26RPT, 0, Act::Relu, None),
+        32,
+        LAMBDA_PAPER
+    ),
+    entry!("lamhalobotnet50ts_256", net(TIERED, &LAMHALOBOTNET50TS, 0, Act::Silu, None), 128, LAMBDA_PAPER),
 ];
 
 #[cfg(test)]
@@ -219,5 +258,27 @@ mod tests {
         assert_eq!(keys["stages.2.1.self_attn.pos_embed.height_rel"], vec![31, 64]);
         assert_eq!(keys["stages.3.0.self_attn.pos_embed.width_rel"], vec![31, 128]);
         assert_eq!(keys["stages.3.1.self_attn.pos_embed.width_rel"], vec![15, 128]);
+    }
+
+    #[test]
+    fn lambda_position_tables_follow_the_map_and_local_lambdas_do_not() {
+        let table = |name: &str, size: usize, key: &str| {
+            let entry = ENTRIES.iter().find(|e| e.name == name).unwrap();
+            let graph = entry.graph(&Spec::imagenet(size)).unwrap();
+            graph.state_dict().into_iter().find(|(k, _)| k == key).map(|(_, shape)| shape)
+        };
+        // lambda_resnet26rpt_256 at 256: 16x16 in the 1024 stage and the 2048 stage's first block, 8x8 after.
+        let rpt = "lambda_resnet26rpt_256";
+        assert_eq!(table(rpt, 256, "stages.2.1.self_attn.pos_emb"), Some(vec![31, 31, 16]));
+        assert_eq!(table(rpt, 256, "stages.3.1.self_attn.pos_emb"), Some(vec![15, 15, 16]));
+        assert_eq!(table(rpt, 160, "stages.2.1.self_attn.pos_emb"), Some(vec![19, 19, 16]));
+        // lamhalobotnet50ts_256's 13x13 convolution is the same at every size; its halo blocks want 128.
+        let lam = "lamhalobotnet50ts_256";
+        for size in [128, 256] {
+            assert_eq!(table(lam, size, "stages.1.1.self_attn.conv_lambda.weight"), Some(vec![16, 1, 13, 13, 1]));
+        }
+        let err = ENTRIES.iter().find(|e| e.name == lam).unwrap().graph(&Spec::new(1, 7, 160)).unwrap_err();
+        assert!(err.message.starts_with("lamhalobotnet50ts_256 at 1x160x160: "), "{err}");
+        assert!(err.message.contains("multiples of 128"), "{err}");
     }
 }

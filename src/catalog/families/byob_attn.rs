@@ -1,12 +1,12 @@
 //! The paper's ByobNet ResNets with channel attention (issue 15; the paper types them `Other`):
 //! timm's byobnet.py bottleneck networks with `attn_layer` 'se' (squeeze-excite), 'eca' (efficient
-//! channel attention) or 'gca' (global context, fused add) after each bottleneck's 3x3 conv, built by
-//! [`super::byobnet::byob`].
+//! channel attention), 'gca' (global context, fused add) or 'bat' (bilinear attention transform) after
+//! each bottleneck's 3x3 conv, built by [`super::byobnet::byob`].
 
 use super::byobnet::BlockType::Bottle;
 use super::byobnet::{Attn, Byob, Stage, Stem, byob, stage};
 use crate::catalog::ModelKind;
-use crate::catalog::graph::Act;
+use crate::catalog::graph::{Act, Graph, Result, ShapeError};
 use crate::catalog::{Entry, Spec};
 
 const SE_PAPER: &str = "https://arxiv.org/abs/1709.01507";
@@ -47,6 +47,22 @@ const SERESNET33TS: Byob = net(TIERED, &R33, 1280, Act::Silu, Attn::Se);
 const GCRESNET33TS: Byob = net(TIERED, &R33, 1280, Act::Silu, Attn::Gca);
 const GCRESNEXT50TS: Byob = net(Stem::TieredPool(64), &X50, 0, Act::Silu, Attn::Gca);
 const GCRESNET50T: Byob = net(TIERED, &R50, 0, Act::Relu, Attn::Gca);
+const BAT_PAPER: &str = "https://openaccess.thecvf.com/content_CVPR_2020/html/Chi_Non-Local_Neural_Networks_With_Grouped_Bilinear_Attentional_Transforms_CVPR_2020_paper.html";
+const BAT_RESNEXT26TS: Byob = net(Stem::TieredPool(64), &X26, 0, Act::Silu, Attn::Bat);
+
+/// BAT's 8x8 blocks must tile the map at every stage down to 1/32 of the input: sides that are
+/// multiples of 256 (timm's min_input_size), each size with the same weights.
+fn bat_resnext26ts(spec: &Spec) -> Result<Graph> {
+    if !spec.height.is_multiple_of(256) || !spec.width.is_multiple_of(256) {
+        return Err(ShapeError {
+            message: format!(
+                "its bilinear attention's 8x8 blocks must tile the 1/32 feature map, so it takes sides that are multiples of 256, not {}x{}",
+                spec.height, spec.width
+            ),
+        });
+    }
+    byob(&BAT_RESNEXT26TS, spec)
+}
 
 /// Name, config, paper, the paper's efficient flag, timm's default input size.
 macro_rules! entry {
@@ -72,4 +88,29 @@ pub static ENTRIES: &[Entry] = &[
     entry!("gcresnet33ts", GCRESNET33TS, GC_PAPER, false, 256),
     entry!("gcresnext50ts", GCRESNEXT50TS, GC_PAPER, false, 256),
     entry!("gcresnet50t", GCRESNET50T, GC_PAPER, false, 256),
+    Entry {
+        name: "bat_resnext26ts",
+        family: "byobnet",
+        kind: ModelKind::Other,
+        efficient: false,
+        paper: BAT_PAPER,
+        default_size: 256,
+        from_timm: true,
+        build: bat_resnext26ts,
+    },
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bat_takes_multiples_of_256_with_the_same_weights() {
+        let bat = ENTRIES.iter().find(|e| e.name == "bat_resnext26ts").unwrap();
+        let at = |size: usize| bat.graph(&Spec::new(1, 7, size));
+        assert_eq!(at(256).unwrap().params(), at(512).unwrap().params());
+        let err = at(160).unwrap_err();
+        assert!(err.message.starts_with("bat_resnext26ts at 1x160x160: "), "{err}");
+        assert!(err.message.contains("multiples of 256"), "{err}");
+    }
+}

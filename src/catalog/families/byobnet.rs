@@ -51,6 +51,10 @@ pub enum Attn {
     /// Global context, fused add ('gca'): softmax attention pooling, then a 1x1 conv MLP (ratio
     /// 1/8, layer norm, ReLU) added to every position.
     Gca,
+    /// BAT (timm's BatNonLocalAttn, block 8, 2 groups): a 1x1 ConvNormAct to a quarter of the width,
+    /// the bilinear attention transform, a 1x1 ConvNormAct back, Dropout2d(0.2), plus the input; its
+    /// convs use ReLU whatever the network's activation.
+    Bat,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -303,7 +307,31 @@ fn channel_attention(g: &mut GraphBuilder, name: &str, x: Id, attn: Attn) -> Res
             let m = g.conv(&n("mlp_add.fc2"), m, Conv::new(c, 1, 1).bias(true))?;
             g.add_channels(&n("add"), x, m)
         }
+        Attn::Bat => bat(g, name, x),
     }
+}
+
+/// timm's BatNonLocalAttn(c, block_size=8, groups=2) with its BilinearAttnTransform `ba`.
+fn bat(g: &mut GraphBuilder, name: &str, x: Id) -> Result<Id> {
+    const BLOCK: usize = 8;
+    const GROUPS: usize = 2;
+    let n = |part: &str| format!("{name}.{part}");
+    let c = g.channels(x);
+    // make_divisible(c / 4, 8)
+    let rd = (c / 4 + 4) / 8 * 8;
+    let relu = Some(Act::Relu);
+    let xl = conv_norm_act(g, &n("conv1"), x, Conv::new(rd, 1, 1), relu)?;
+    let o = conv_norm_act(g, &n("ba.conv1"), xl, Conv::new(GROUPS, 1, 1), relu)?;
+    let rows = g.adaptive_max_pool(&n("ba.row_pool"), o, BLOCK, 1)?;
+    let cols = g.adaptive_max_pool(&n("ba.col_pool"), o, 1, BLOCK)?;
+    let logits = GROUPS * BLOCK * BLOCK;
+    let p = g.conv(&n("ba.conv_p"), rows, Conv::rect(logits, BLOCK, 1, 0, 0).bias(true))?;
+    let q = g.conv(&n("ba.conv_q"), cols, Conv::rect(logits, 1, BLOCK, 0, 0).bias(true))?;
+    let y = g.bilinear_transform(&n("ba.transform"), xl, p, q, GROUPS, BLOCK)?;
+    let y = conv_norm_act(g, &n("ba.conv2"), y, Conv::new(rd, 1, 1), relu)?;
+    let y = conv_norm_act(g, &n("conv2"), y, Conv::new(c, 1, 1), relu)?;
+    let y = g.dropout2d(&n("dropout"), y, 0.2);
+    g.add(&n("add"), y, x)
 }
 
 pub fn repvgg(config: &RepVgg, spec: &Spec) -> Result<Graph> {
