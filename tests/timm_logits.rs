@@ -261,6 +261,10 @@ per_model!(
     sehalonet33ts,
     halonet50ts,
     halo2botnet50ts_256,
+    // Issue 15 (zood): window attention.
+    maxvit_nano_rw_256,
+    maxxvit_rmlp_nano_rw_256,
+    swinv2_base_window8_256,
 );
 
 #[test]

@@ -316,6 +316,15 @@ pub fn load_into(net: Net, state: &StateDict, device: &Device) -> Result<(Net, R
                     *v = param(&Tensor::new(vec![1], t.data.clone()), device);
                 }
             }
+            // Window attention's own tensors, held flat in the order of `window_tensors`.
+            Layer::Tensors(own) => {
+                let qkv = plan.graph.input_of(node).features();
+                for ((suffix, _), slot) in node.op.window_tensors(qkv).into_iter().zip(own.iter_mut()) {
+                    if let Some(t) = key(suffix) {
+                        *slot = param(&Tensor::new(vec![t.data.len()], t.data.clone()), device);
+                    }
+                }
+            }
         }
         loaded.push(layer);
     }
@@ -374,6 +383,12 @@ pub fn state_dict_of(net: &Net) -> StateDict {
             Layer::RelPos(pos) => {
                 put("pos_embed.height_rel", values(pos.height_rel.val()));
                 put("pos_embed.width_rel", values(pos.width_rel.val()));
+            }
+            Layer::Tensors(own) => {
+                let qkv = net.graph().input_of(node).features();
+                for ((suffix, shape), t) in node.op.window_tensors(qkv).into_iter().zip(own) {
+                    put(suffix, Tensor::new(shape, values(t.val()).data));
+                }
             }
         }
     }

@@ -14,6 +14,7 @@ pub mod efficientnet;
 pub mod ghostnet;
 pub mod hrnet;
 pub mod inception;
+pub mod maxxvit;
 pub mod metaformer;
 pub mod mixer;
 pub mod mobilevit;
@@ -26,6 +27,7 @@ pub mod resnetv2;
 pub mod selecsls;
 pub mod senet;
 pub mod small;
+pub mod swin_v2;
 pub mod vgg;
 pub mod vit;
 pub mod vovnet;
@@ -95,6 +97,9 @@ pub static FAMILIES: &[&[Entry]] = &[
     mobilevit::ENTRIES,
     pvt_v2::ENTRIES,
     metaformer::ENTRIES,
+    // Window attention: MaxViT/MaxxViT, Swin V2 (issue 15).
+    maxxvit::ENTRIES,
+    swin_v2::ENTRIES,
     SMALL,
 ];
 
