@@ -853,6 +853,40 @@ mod tests {
         assert_eq!(net.num_params() as u64, expected + 2 * 4);
     }
 
+    /// Window and grid partitions of a 4x4 map (token value = its row-major position), and back.
+    #[test]
+    fn partitions_take_neighbours_or_spread_grids_as_timm() {
+        let device = Device::flex();
+        let t = Tensor::<1, Int>::arange(0..16, &device).float().reshape([1, 16, 1]);
+        let values = |t: Tensor<3>| t.into_data().iter::<f32>().collect::<Vec<_>>();
+        let windows = partition(t.clone(), (4, 4), (2, 2), false);
+        assert_eq!(values(windows.clone())[..8], [0.0, 1.0, 4.0, 5.0, 2.0, 3.0, 6.0, 7.0]);
+        let grids = partition(t.clone(), (4, 4), (2, 2), true);
+        assert_eq!(values(grids.clone())[..8], [0.0, 2.0, 8.0, 10.0, 1.0, 3.0, 9.0, 11.0]);
+        for (parts, grid) in [(windows, false), (grids, true)] {
+            assert_eq!(values(unpartition(parts, 1, (4, 4), (2, 2), grid).reshape([1, 16, 1])), values(t.clone()));
+        }
+    }
+
+    /// timm's shifted-window mask on a 4x4 map, windows of 2, shift 1: the top-left window is one
+    /// region; the bottom-right one straddles both seams (four regions). A shift of 0 along an axis
+    /// (Python's slice [-0:] is the whole axis) leaves that axis in one region.
+    #[test]
+    fn the_shift_mask_separates_the_rolled_regions() {
+        let device = Device::flex();
+        let mask = shift_mask((4, 4), (2, 2), (1, 1), &device).into_data().iter::<f32>().collect::<Vec<_>>();
+        assert!(mask[..16].iter().all(|v| *v == 0.0));
+        let last = &mask[48..];
+        for i in 0..4 {
+            for j in 0..4 {
+                assert_eq!(last[i * 4 + j], if i == j { 0.0 } else { -100.0 });
+            }
+        }
+        // Rows split only: in the bottom windows, tokens 0, 1 (row 2) and 2, 3 (row 3) differ.
+        let rows = shift_mask((4, 4), (2, 2), (1, 0), &device).into_data().iter::<f32>().collect::<Vec<_>>();
+        assert_eq!(rows[32..36], [0.0, 0.0, -100.0, -100.0]);
+    }
+
     #[test]
     fn forward_runs_a_residual_net() {
         let (mut g, x) = GraphBuilder::new(1, 6, 6);

@@ -226,6 +226,7 @@ fn partition_layer(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::count::total_macs;
 
     #[test]
     fn sizes_other_than_multiples_of_32_are_refused_naming_the_sizes_taken() {
@@ -235,6 +236,17 @@ mod tests {
             assert!(err.message.contains("multiples of 32, not 240x240"), "{err}");
             assert!(entry.graph(&Spec::new(1, 7, 32)).is_ok(), "{}", entry.name);
             assert!(entry.graph(&Spec { in_chans: 3, classes: 5, height: 64, width: 96 }).is_ok());
+        }
+    }
+
+    #[test]
+    fn macs_equal_fvcores_at_256_and_160() {
+        // fvcore 0.1.5 on timm 1.0.31 built with img_size = the input, fused attention off
+        // (fixtures/timm/reference_zoo.json).
+        let cases = [(&ENTRIES[0], 4_456_124_416, 1_691_153_920), (&ENTRIES[1], 4_366_192_640, 1_655_283_200)];
+        for (entry, at_256, at_160) in cases {
+            assert_eq!(total_macs(&entry.graph(&Spec::imagenet(256)).unwrap()), at_256, "{}", entry.name);
+            assert_eq!(total_macs(&entry.graph(&Spec::new(1, 7, 160)).unwrap()), at_160, "{}", entry.name);
         }
     }
 
