@@ -268,6 +268,10 @@ per_model!(
     lambda_resnet26rpt_256,
     lamhalobotnet50ts_256,
     bat_resnext26ts,
+    // Issue 15 (zood): window attention.
+    maxvit_nano_rw_256,
+    maxxvit_rmlp_nano_rw_256,
+    swinv2_base_window8_256,
 );
 
 #[test]

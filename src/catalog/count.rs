@@ -69,9 +69,18 @@
 //!   handle), the sigmoid, the normalisation, the Kronecker widening (a `mul` by the identity) and
 //!   Dropout2d free; its convolutions and batch norms as usual.
 //!
+//! Window attention (MaxViT/MaxxViT, Swin V2; issue 15), fused attention off as above:
+//!
+//! - window and grid attention: q kᵀ and attention x v within each window, 2 x tokens x (tokens per
+//!   window) x width (Swin: over the map padded to whole windows, as are its qkv and projection
+//!   linears); the relative position bias MLP (MaxxViT's RelPosMlp, Swin V2's cpb_mlp) runs once per
+//!   layer on the (2 wh - 1)(2 ww - 1) relative offsets, 2 x 512 + 512 x heads per offset; the bias
+//!   table's gather, the cosine normalisation, the logit scale, the mask, the roll, padding, cropping and
+//!   patch merging's reshape: free.
+//!
 //! pepr reports that total as MACs and FLOPs = 2 x MACs, per sample (batch 1).
 
-use super::graph::{Graph, Interp, LambdaPos, Op, Shape};
+use super::graph::{Graph, Interp, LambdaPos, Op, REL_POS_HIDDEN, Shape};
 
 /// One row of the per-layer breakdown.
 #[derive(Clone, Debug, PartialEq)]
@@ -158,6 +167,22 @@ pub fn node_macs(op: &Op, input: Shape, output: Shape) -> u64 {
         }
         Op::BilinearTransform { .. } => match output {
             Shape::Map { c, h, w } => (c * h * w * (h + w)) as u64,
+            _ => 0,
+        },
+        // Within each window: q kᵀ and attention x v; the bias MLP once per layer.
+        Op::PartitionAttention { heads, wh, ww, mlp, .. } => match output {
+            Shape::Tokens { n, d } => {
+                let offsets = ((2 * wh - 1) * (2 * ww - 1)) as u64;
+                let mlp = if *mlp { offsets * (2 + *heads as u64) * REL_POS_HIDDEN as u64 } else { 0 };
+                2 * (n * wh * ww * d) as u64 + mlp
+            }
+            _ => 0,
+        },
+        Op::SwinAttention { heads, wh, ww, .. } => match output {
+            Shape::Tokens { n, d } => {
+                let offsets = ((2 * wh - 1) * (2 * ww - 1)) as u64;
+                2 * (n * wh * ww * d) as u64 + offsets * (2 + *heads as u64) * REL_POS_HIDDEN as u64
+            }
             _ => 0,
         },
         _ => 0,

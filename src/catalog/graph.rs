@@ -383,7 +383,70 @@ pub enum Op {
     Dropout2d {
         p: f64,
     },
+    // Window attention of the paper's zoo (issue 15): MaxViT/MaxxViT and Swin V2.
+    /// MaxViT's partition attention (timm's PartitionAttentionCl core) on fused `qkv` tokens of an
+    /// `h x w` map (row-major), each head's q, k and v side by side (`head_first`). The map is cut into
+    /// windows of `wh x ww` neighbours (`grid: false`, timm's window_partition) or into `wh x ww` grids of
+    /// tokens `h / wh` (`w / ww`) apart (`grid: true`, grid_partition); per window and head
+    /// softmax(q kᵀ / √d + bias) v, the bias learned per relative position: a table
+    /// `rel_pos.relative_position_bias_table` [(2wh - 1)(2ww - 1), heads] (`mlp: false`, RelPosBias) or
+    /// timm's RelPosMlp (`mlp: true`: log-spaced coordinates sign(d) ln(1 + |d|) through a
+    /// 2 -> 512 -> heads ReLU MLP, `rel_pos.mlp.fc1`, `rel_pos.mlp.fc2`). Tokens out in place.
+    PartitionAttention {
+        heads: usize,
+        h: usize,
+        w: usize,
+        wh: usize,
+        ww: usize,
+        grid: bool,
+        mlp: bool,
+    },
+    /// Swin V2's window attention (timm's WindowAttention) on `qkv` tokens (a bias-free linear) of an
+    /// `h x w` map already rolled and padded to whole `wh x ww` windows ([`Op::ShiftPad`]): `q_bias`
+    /// and `v_bias` added, per window and head the cosine similarity of q and k times a learned
+    /// `logit_scale` ([heads, 1, 1], exponentiated after a clamp at ln 100), plus 16 sigmoid of a
+    /// continuous position bias (`cpb_mlp`: 2 -> 512 -> heads, ReLU, log-spaced coordinates), minus 100
+    /// across the roll's seams where the block shifts (`shift_h`, `shift_w` > 0; timm's attn_mask);
+    /// softmax, times v.
+    SwinAttention {
+        heads: usize,
+        h: usize,
+        w: usize,
+        wh: usize,
+        ww: usize,
+        shift_h: usize,
+        shift_w: usize,
+    },
+    /// Swin's cyclic shift and padding: tokens of an `h x w` map rolled by (-shift_h, -shift_w), then
+    /// zero-padded at the bottom and right to `(h + pad_h) x (w + pad_w)` (whole windows).
+    ShiftPad {
+        h: usize,
+        w: usize,
+        shift_h: usize,
+        shift_w: usize,
+        pad_h: usize,
+        pad_w: usize,
+    },
+    /// The inverse of [`Op::ShiftPad`]: tokens of the padded map cropped to `h x w`, rolled back.
+    UnshiftCrop {
+        h: usize,
+        w: usize,
+        shift_h: usize,
+        shift_w: usize,
+        pad_h: usize,
+        pad_w: usize,
+    },
+    /// Swin's patch merging: the tokens of each 2x2 square of an `h x w` map (even sides) side by side
+    /// in timm's order (top-left, bottom-left, top-right, bottom-right), `(h / 2) x (w / 2)` tokens of 4 x
+    /// the width.
+    PatchMerge {
+        h: usize,
+        w: usize,
+    },
 }
+
+/// Hidden width of the relative position MLPs (timm's RelPosMlp `rel_pos_dim`, Swin V2's `cpb_mlp`).
+pub const REL_POS_HIDDEN: usize = 512;
 
 impl Op {
     /// Whether the op owns parameters (and so a layer in the burn module).
@@ -404,7 +467,35 @@ impl Op {
                 | Op::HaloAttention { .. }
                 | Op::GroupNorm1 { .. }
                 | Op::Lambda { .. }
+                | Op::PartitionAttention { .. }
+                | Op::SwinAttention { .. }
         )
+    }
+
+    /// The tensors a window attention op owns: key suffix and PyTorch shape, for an input of `qkv`
+    /// features (3 x the width). Empty for every other op.
+    pub fn window_tensors(&self, qkv: usize) -> Vec<(&'static str, Vec<usize>)> {
+        let hidden = REL_POS_HIDDEN;
+        match *self {
+            Op::PartitionAttention { heads, wh, ww, mlp: false, .. } => {
+                vec![("rel_pos.relative_position_bias_table", vec![(2 * wh - 1) * (2 * ww - 1), heads])]
+            }
+            Op::PartitionAttention { heads, mlp: true, .. } => vec![
+                ("rel_pos.mlp.fc1.weight", vec![hidden, 2]),
+                ("rel_pos.mlp.fc1.bias", vec![hidden]),
+                ("rel_pos.mlp.fc2.weight", vec![heads, hidden]),
+                ("rel_pos.mlp.fc2.bias", vec![heads]),
+            ],
+            Op::SwinAttention { heads, .. } => vec![
+                ("logit_scale", vec![heads, 1, 1]),
+                ("q_bias", vec![qkv / 3]),
+                ("v_bias", vec![qkv / 3]),
+                ("cpb_mlp.0.weight", vec![hidden, 2]),
+                ("cpb_mlp.0.bias", vec![hidden]),
+                ("cpb_mlp.2.weight", vec![heads, hidden]),
+            ],
+            _ => vec![],
+        }
     }
 
     pub fn kind(&self) -> &'static str {
@@ -456,6 +547,9 @@ impl Op {
             Op::Lambda { pos: LambdaPos::Local { .. }, .. } => "conv3d",
             Op::AdaptiveMaxPool { .. } => "adaptive_max_pool2d",
             Op::Dropout2d { .. } => "dropout",
+            Op::PartitionAttention { .. } | Op::SwinAttention { .. } => "matmul",
+            Op::ShiftPad { .. } | Op::UnshiftCrop { .. } => "roll",
+            Op::PatchMerge { .. } => "reshape",
         }
     }
 }
@@ -503,6 +597,9 @@ impl Node {
                 (LambdaPos::Local { r }, _) => (dim_qk * r * r + dim_qk) as u64,
                 _ => 0,
             },
+            Op::PartitionAttention { .. } | Op::SwinAttention { .. } => {
+                self.op.window_tensors(c as usize).iter().map(|(_, s)| s.iter().product::<usize>() as u64).sum()
+            }
             _ => 0,
         }
     }
@@ -587,6 +684,11 @@ impl Graph {
                 Op::Lambda { dim_qk, pos: LambdaPos::Local { r }, .. } => {
                     add("conv_lambda.weight", vec![*dim_qk, 1, *r, *r, 1]);
                     add("conv_lambda.bias", vec![*dim_qk]);
+                }
+                Op::PartitionAttention { .. } | Op::SwinAttention { .. } => {
+                    for (suffix, shape) in node.op.window_tensors(c) {
+                        add(suffix, shape);
+                    }
                 }
                 Op::LayerScale => add("", vec![c]),
                 Op::ClassToken => add("", vec![1, 1, c]),
@@ -1141,6 +1243,95 @@ impl GraphBuilder {
     pub fn dropout2d(&mut self, name: &str, x: Id, p: f64) -> Id {
         let shape = self.shape(x);
         self.push(name, Op::Dropout2d { p }, vec![x], shape)
+    }
+
+    /// MaxViT's block (`grid: false`) or grid attention over `qkv` tokens of an `h x w` map in `wh x ww`
+    /// partitions (see [`Op::PartitionAttention`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn partition_attention(
+        &mut self,
+        name: &str,
+        qkv: Id,
+        heads: usize,
+        (h, w): (usize, usize),
+        (wh, ww): (usize, usize),
+        grid: bool,
+        mlp: bool,
+    ) -> Result<Id> {
+        let (n, d3) = self.tokens(name, qkv)?;
+        let kind = if grid { "grid" } else { "window" };
+        if n != h * w || wh == 0 || ww == 0 || !h.is_multiple_of(wh) || !w.is_multiple_of(ww) {
+            return fail(format!("{name}: the {h}x{w} map here is not a whole number of {wh}x{ww} {kind} partitions"));
+        }
+        if d3 % 3 != 0 || (d3 / 3) % heads != 0 {
+            return fail(format!("{name}: width {} does not split into {heads} heads", d3 / 3));
+        }
+        let op = Op::PartitionAttention { heads, h, w, wh, ww, grid, mlp };
+        Ok(self.push(name, op, vec![qkv], Shape::Tokens { n, d: d3 / 3 }))
+    }
+
+    /// Swin V2's window attention over `qkv` tokens of an `h x w` (padded) map (see [`Op::SwinAttention`]).
+    pub fn swin_attention(
+        &mut self,
+        name: &str,
+        qkv: Id,
+        heads: usize,
+        (h, w): (usize, usize),
+        (wh, ww): (usize, usize),
+        (shift_h, shift_w): (usize, usize),
+    ) -> Result<Id> {
+        let (n, d3) = self.tokens(name, qkv)?;
+        if n != h * w || wh == 0 || ww == 0 || !h.is_multiple_of(wh) || !w.is_multiple_of(ww) {
+            return fail(format!("{name}: the {h}x{w} map here is not a whole number of {wh}x{ww} windows"));
+        }
+        if d3 % 3 != 0 || (d3 / 3) % heads != 0 || shift_h >= wh.max(1) || shift_w >= ww.max(1) {
+            return fail(format!("{name}: width {} does not split into {heads} heads", d3 / 3));
+        }
+        let op = Op::SwinAttention { heads, h, w, wh, ww, shift_h, shift_w };
+        Ok(self.push(name, op, vec![qkv], Shape::Tokens { n, d: d3 / 3 }))
+    }
+
+    /// Swin's roll by (-shift) and zero padding of `h x w` tokens (see [`Op::ShiftPad`]).
+    pub fn shift_pad(
+        &mut self,
+        name: &str,
+        x: Id,
+        (h, w): (usize, usize),
+        shift: (usize, usize),
+        pad: (usize, usize),
+    ) -> Result<Id> {
+        let (n, d) = self.tokens(name, x)?;
+        if n != h * w {
+            return fail(format!("{name}: {n} tokens are not a {h}x{w} map"));
+        }
+        let op = Op::ShiftPad { h, w, shift_h: shift.0, shift_w: shift.1, pad_h: pad.0, pad_w: pad.1 };
+        Ok(self.push(name, op, vec![x], Shape::Tokens { n: (h + pad.0) * (w + pad.1), d }))
+    }
+
+    /// The inverse of [`Self::shift_pad`] with the same arguments.
+    pub fn unshift_crop(
+        &mut self,
+        name: &str,
+        x: Id,
+        (h, w): (usize, usize),
+        shift: (usize, usize),
+        pad: (usize, usize),
+    ) -> Result<Id> {
+        let (n, d) = self.tokens(name, x)?;
+        if n != (h + pad.0) * (w + pad.1) {
+            return fail(format!("{name}: {n} tokens are not a padded {h}x{w} map"));
+        }
+        let op = Op::UnshiftCrop { h, w, shift_h: shift.0, shift_w: shift.1, pad_h: pad.0, pad_w: pad.1 };
+        Ok(self.push(name, op, vec![x], Shape::Tokens { n: h * w, d }))
+    }
+
+    /// Swin's patch merging of `h x w` tokens (see [`Op::PatchMerge`]).
+    pub fn patch_merge(&mut self, name: &str, x: Id, h: usize, w: usize) -> Result<Id> {
+        let (n, d) = self.tokens(name, x)?;
+        if n != h * w || !h.is_multiple_of(2) || !w.is_multiple_of(2) {
+            return fail(format!("{name}: {n} tokens are not a {h}x{w} map of even sides"));
+        }
+        Ok(self.push(name, Op::PatchMerge { h, w }, vec![x], Shape::Tokens { n: n / 4, d: 4 * d }))
     }
 
     pub fn scale(&mut self, name: &str, x: Id, factor: f64) -> Id {

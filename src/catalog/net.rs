@@ -36,6 +36,9 @@ pub enum Layer {
     LambdaTable(Param<Tensor<3>>),
     /// A lambda layer's local position convolution `conv_lambda`.
     LambdaConv(LambdaConv),
+    /// A window attention's own tensors (relative position bias table or MLP, Swin V2's logit scale and
+    /// q/v biases), flat, in the order and PyTorch shapes of [`Op::window_tensors`].
+    Tensors(Vec<Param<Tensor<1>>>),
 }
 
 /// timm's `conv_lambda`, a `Conv3d(1, dim_qk, (r, r, 1))`: its weight held as `[dim_qk, 1, r, r]` (the
@@ -261,6 +264,18 @@ impl Net {
                             .init([*dim_qk, 1, *r, *r], device),
                         bias: Initializer::Uniform { min: -bound, max: bound }.init([*dim_qk], device),
                     })
+                }
+                Op::PartitionAttention { .. } | Op::SwinAttention { .. } => {
+                    let tensors = node.op.window_tensors(c).into_iter().map(|(suffix, shape)| {
+                        let n = shape.iter().product::<usize>();
+                        let init = match suffix {
+                            "logit_scale" => Initializer::Constant { value: 10f64.ln() },
+                            s if s.ends_with("bias") => Initializer::Zeros,
+                            _ => Initializer::Normal { mean: 0.0, std: 0.02 },
+                        };
+                        init.init([n], device)
+                    });
+                    Layer::Tensors(tensors.collect())
                 }
                 _ => continue,
             };
@@ -592,6 +607,82 @@ impl Net {
                 let out = activation::softmax(scores, 3).matmul(split(v, nk));
                 Value::Tokens(out.swap_dims(1, 2).reshape([batch, nq, d]))
             }
+            Op::PartitionAttention { heads, h, w, wh, ww, grid, mlp } => {
+                let Layer::Tensors(own) = self.layer(i) else { unreachable!() };
+                let qkv = x.tokens();
+                let [b, n, d3] = qkv.dims();
+                let (c, nh, hd) = (d3 / 3, *heads, d3 / 3 / heads);
+                let windows = partition(qkv, (*h, *w), (*wh, *ww), *grid);
+                let bw = windows.dims()[0];
+                // head_first: each head's q, k, v side by side: [B', N, heads, 3 hd] -> [B', heads, N, 3 hd].
+                let t = windows.reshape([bw, wh * ww, nh, 3 * hd]).swap_dims(1, 2);
+                let (q, k, v) = (t.clone().narrow(3, 0, hd), t.clone().narrow(3, hd, hd), t.narrow(3, 2 * hd, hd));
+                let table = if *mlp {
+                    let coords = rel_coords(*wh, *ww, &q.device(), |d, _| d.signum() * d.abs().ln_1p());
+                    bias_mlp(coords, &own[0].val(), Some(&own[1].val()), &own[2].val(), Some(&own[3].val()))
+                } else {
+                    own[0].val().reshape([(2 * wh - 1) * (2 * ww - 1), nh])
+                };
+                let bias = gather_bias(table, *wh, *ww).unsqueeze::<4>();
+                let scores = q.mul_scalar((hd as f64).powf(-0.5)).matmul(k.swap_dims(2, 3)) + bias;
+                let out = activation::softmax(scores, 3).matmul(v).swap_dims(1, 2).reshape([bw, wh * ww, c]);
+                Value::Tokens(unpartition(out, b, (*h, *w), (*wh, *ww), *grid).reshape([b, n, c]))
+            }
+            Op::SwinAttention { heads, h, w, wh, ww, shift_h, shift_w } => {
+                let Layer::Tensors(own) = self.layer(i) else { unreachable!() };
+                let qkv = x.tokens();
+                let [b, n, d3] = qkv.dims();
+                let (c, nh, hd, nwin) = (d3 / 3, *heads, d3 / 3 / heads, wh * ww);
+                let device = qkv.device();
+                // F.linear's bias cat(q_bias, 0, v_bias), also on the padded tokens (whose input is zero).
+                let qkv_bias = Tensor::cat(vec![own[1].val(), Tensor::zeros([c], &device), own[2].val()], 0);
+                let windows = partition(qkv + qkv_bias.reshape([1, 1, d3]), (*h, *w), (*wh, *ww), false);
+                let bw = windows.dims()[0];
+                // [B', N, 3, heads, hd]: part k of q, k, v as [B', heads, N, hd].
+                let t = windows.reshape([bw, nwin, 3, nh, hd]);
+                let part = |k: usize| t.clone().narrow(2, k, 1).reshape([bw, nwin, nh, hd]).swap_dims(1, 2);
+                // F.normalize: x / max(|x|, 1e-12) along the head width.
+                let unit = |x: Tensor<4>| x.clone() / x.powi_scalar(2).sum_dim(3).sqrt().clamp_min(1e-12);
+                let scale = own[0].val().clamp_max(100f64.ln()).exp().reshape([1, nh, 1, 1]);
+                let mut scores = unit(part(0)).matmul(unit(part(1)).swap_dims(2, 3)) * scale;
+                // Offsets scaled to [-8, 8] by the window (at least 2), then sign(x) log2(1 + |x|) / 3.
+                let coords = rel_coords(*wh, *ww, &device, |d, win| {
+                    let x = d * 8.0 / (win.max(2) - 1) as f64;
+                    x.signum() * (x.abs() + 1.0).log2() / 3.0
+                });
+                let table = bias_mlp(coords, &own[3].val(), Some(&own[4].val()), &own[5].val(), None);
+                scores = scores + activation::sigmoid(gather_bias(table, *wh, *ww)).mul_scalar(16.0).unsqueeze::<4>();
+                if *shift_h > 0 || *shift_w > 0 {
+                    let mask = shift_mask((*h, *w), (*wh, *ww), (*shift_h, *shift_w), &device);
+                    let windows = mask.dims()[0];
+                    let masked = scores.reshape([bw / windows, windows, nh, nwin, nwin])
+                        + mask.unsqueeze_dim::<4>(1).unsqueeze::<5>();
+                    scores = masked.reshape([bw, nh, nwin, nwin]);
+                }
+                let out = activation::softmax(scores, 3).matmul(part(2)).swap_dims(1, 2).reshape([bw, nwin, c]);
+                Value::Tokens(unpartition(out, b, (*h, *w), (*wh, *ww), false).reshape([b, n, c]))
+            }
+            Op::ShiftPad { h, w, shift_h, shift_w, pad_h, pad_w } => {
+                let t = x.tokens();
+                let [b, _, c] = t.dims();
+                let t = t.reshape([b, *h, *w, c]).roll(&[-(*shift_h as i64), -(*shift_w as i64)], &[1, 2]);
+                let t = t.pad([(0, *pad_h), (0, *pad_w), (0, 0)], PadMode::Constant(0.0));
+                Value::Tokens(t.reshape([b, (h + pad_h) * (w + pad_w), c]))
+            }
+            Op::UnshiftCrop { h, w, shift_h, shift_w, pad_h, pad_w } => {
+                let t = x.tokens();
+                let [b, _, c] = t.dims();
+                let t = t.reshape([b, h + pad_h, w + pad_w, c]).narrow(1, 0, *h).narrow(2, 0, *w);
+                let t = t.roll(&[*shift_h as i64, *shift_w as i64], &[1, 2]);
+                Value::Tokens(t.reshape([b, h * w, c]))
+            }
+            Op::PatchMerge { h, w } => {
+                let t = x.tokens();
+                let [b, _, c] = t.dims();
+                // [B, h/2, dy, w/2, dx, C] -> [B, h/2, w/2, dx, dy, C]: (0,0), (1,0), (0,1), (1,1).
+                let t = t.reshape([b, h / 2, 2, w / 2, 2, c]).permute([0, 1, 3, 4, 2, 5]);
+                Value::Tokens(t.reshape([b, (h / 2) * (w / 2), 4 * c]))
+            }
             Op::ScalarGain => {
                 let Layer::Scalar(gain) = self.layer(i) else { unreachable!() };
                 Value::Map(x.map() * gain.val().reshape([1, 1, 1, 1]))
@@ -741,6 +832,121 @@ fn bilinear_transform(x: Tensor<4>, p: Tensor<4>, q: Tensor<4>, groups: usize, n
     y.reshape([b, c, h, w])
 }
 
+/// Tokens `[B, h x w, C]` of a map cut into `[B x windows, wh x ww, C]`: windows of neighbours (timm's
+/// window_partition) or, with `grid`, of tokens `h / wh` apart (grid_partition); windows in row-major order.
+fn partition(t: Tensor<3>, (h, w): (usize, usize), (wh, ww): (usize, usize), grid: bool) -> Tensor<3> {
+    let [b, _, c] = t.dims();
+    let (nh, nw) = (h / wh, w / ww);
+    let t = if grid {
+        t.reshape([b, wh, nh, ww, nw, c]).permute([0, 2, 4, 1, 3, 5])
+    } else {
+        t.reshape([b, nh, wh, nw, ww, c]).permute([0, 1, 3, 2, 4, 5])
+    };
+    t.reshape([b * nh * nw, wh * ww, c])
+}
+
+/// The inverse of [`partition`]: `[B, h, w, C]` (row-major tokens once reshaped).
+fn unpartition(t: Tensor<3>, b: usize, (h, w): (usize, usize), (wh, ww): (usize, usize), grid: bool) -> Tensor<4> {
+    let c = t.dims()[2];
+    let t = t.reshape([b, h / wh, w / ww, wh, ww, c]);
+    let t = if grid { t.permute([0, 3, 1, 4, 2, 5]) } else { t.permute([0, 1, 3, 2, 4, 5]) };
+    t.reshape([b, h, w, c])
+}
+
+/// The `(2wh - 1)(2ww - 1)` relative offsets (dy, dx), dy major, each mapped by `f(offset, window side)`:
+/// `[offsets, 2]`, the input of a relative position bias MLP.
+fn rel_coords(wh: usize, ww: usize, device: &Device, f: impl Fn(f64, usize) -> f64) -> Tensor<2> {
+    let offsets = |side: usize| (0..2 * side - 1).map(move |a| a as f64 - (side as f64 - 1.0));
+    let mut data: Vec<f32> = Vec::new();
+    for dy in offsets(wh) {
+        for dx in offsets(ww) {
+            data.extend([f(dy, wh) as f32, f(dx, ww) as f32]);
+        }
+    }
+    let n = data.len() / 2;
+    Tensor::from_data(TensorData::new(data, [n, 2]), device)
+}
+
+/// A 2 -> hidden -> heads ReLU MLP over `coords` `[offsets, 2]`, weights in PyTorch's `[out, in]`
+/// layout: the bias table `[offsets, heads]`.
+fn bias_mlp(
+    coords: Tensor<2>,
+    w1: &Tensor<1>,
+    b1: Option<&Tensor<1>>,
+    w2: &Tensor<1>,
+    b2: Option<&Tensor<1>>,
+) -> Tensor<2> {
+    let hidden = w1.dims()[0] / 2;
+    let heads = w2.dims()[0] / hidden;
+    let mut x = coords.matmul(w1.clone().reshape([hidden, 2]).transpose());
+    if let Some(b1) = b1 {
+        x = x + b1.clone().reshape([1, hidden]);
+    }
+    let mut x = activation::relu(x).matmul(w2.clone().reshape([heads, hidden]).transpose());
+    if let Some(b2) = b2 {
+        x = x + b2.clone().reshape([1, heads]);
+    }
+    x
+}
+
+/// A bias table `[offsets, heads]` spread over the pairs of a `wh x ww` window: `[heads, N, N]`, entry
+/// (i, j) from offset (y_i - y_j, x_i - x_j) (timm's relative_position_index).
+fn gather_bias(table: Tensor<2>, wh: usize, ww: usize) -> Tensor<3> {
+    let heads = table.dims()[1];
+    let n = wh * ww;
+    let index: Vec<i64> = (0..n)
+        .flat_map(|i| {
+            (0..n).map(move |j| {
+                let dy = (i / ww) as i64 - (j / ww) as i64 + wh as i64 - 1;
+                let dx = (i % ww) as i64 - (j % ww) as i64 + ww as i64 - 1;
+                dy * (2 * ww as i64 - 1) + dx
+            })
+        })
+        .collect();
+    let index = Tensor::<1, Int>::from_data(TensorData::new(index, [n * n]), &table.device());
+    table.select(0, index).reshape([n, n, heads]).permute([2, 0, 1])
+}
+
+/// Swin's attention mask for a shifted block on an `h x w` (padded) map: per window `[windows, N, N]`,
+/// -100 between tokens of different regions. The regions are timm's: each axis cut by the slices
+/// [0, -window), [-window, -shift), [-shift, end) (Python's; a shift of 0 makes the last slice the whole
+/// axis), labelled 3 x row region + column region.
+fn shift_mask(
+    (h, w): (usize, usize),
+    (wh, ww): (usize, usize),
+    (sh, sw): (usize, usize),
+    device: &Device,
+) -> Tensor<3> {
+    let regions = |len: usize, win: usize, shift: usize| -> Vec<usize> {
+        let at = |v: i64| if v < 0 { (len as i64 + v) as usize } else { v as usize };
+        let mut label = vec![0; len];
+        for (r, (start, end)) in
+            [(0, at(-(win as i64))), (at(-(win as i64)), at(-(shift as i64))), (at(-(shift as i64)), len)]
+                .into_iter()
+                .enumerate()
+        {
+            for l in label.iter_mut().take(end).skip(start) {
+                *l = r;
+            }
+        }
+        label
+    };
+    let (rows, cols) = (regions(h, wh, sh), regions(w, ww, sw));
+    let (nh, nw, n) = (h / wh, w / ww, wh * ww);
+    let mut data = Vec::with_capacity(nh * nw * n * n);
+    for wy in 0..nh {
+        for wx in 0..nw {
+            let label = |t: usize| 3 * rows[wy * wh + t / ww] + cols[wx * ww + t % ww];
+            for i in 0..n {
+                for j in 0..n {
+                    data.push(if label(i) == label(j) { 0.0f32 } else { -100.0 });
+                }
+            }
+        }
+    }
+    Tensor::from_data(TensorData::new(data, [nh * nw, n, n]), device)
+}
+
 /// Multi-head self-attention on a fused `[B, N, 3d]` qkv (timm's Attention without its projections).
 fn self_attention(qkv: Tensor<3>, heads: usize) -> Tensor<3> {
     let [batch, n, d3] = qkv.dims();
@@ -794,6 +1000,40 @@ mod tests {
         assert_eq!(net.trainable_params(), expected);
         // burn's own count includes the running mean and variance.
         assert_eq!(net.num_params() as u64, expected + 2 * 4);
+    }
+
+    /// Window and grid partitions of a 4x4 map (token value = its row-major position), and back.
+    #[test]
+    fn partitions_take_neighbours_or_spread_grids_as_timm() {
+        let device = Device::flex();
+        let t = Tensor::<1, Int>::arange(0..16, &device).float().reshape([1, 16, 1]);
+        let values = |t: Tensor<3>| t.into_data().iter::<f32>().collect::<Vec<_>>();
+        let windows = partition(t.clone(), (4, 4), (2, 2), false);
+        assert_eq!(values(windows.clone())[..8], [0.0, 1.0, 4.0, 5.0, 2.0, 3.0, 6.0, 7.0]);
+        let grids = partition(t.clone(), (4, 4), (2, 2), true);
+        assert_eq!(values(grids.clone())[..8], [0.0, 2.0, 8.0, 10.0, 1.0, 3.0, 9.0, 11.0]);
+        for (parts, grid) in [(windows, false), (grids, true)] {
+            assert_eq!(values(unpartition(parts, 1, (4, 4), (2, 2), grid).reshape([1, 16, 1])), values(t.clone()));
+        }
+    }
+
+    /// timm's shifted-window mask on a 4x4 map, windows of 2, shift 1: the top-left window is one
+    /// region; the bottom-right one straddles both seams (four regions). A shift of 0 along an axis
+    /// (Python's slice [-0:] is the whole axis) leaves that axis in one region.
+    #[test]
+    fn the_shift_mask_separates_the_rolled_regions() {
+        let device = Device::flex();
+        let mask = shift_mask((4, 4), (2, 2), (1, 1), &device).into_data().iter::<f32>().collect::<Vec<_>>();
+        assert!(mask[..16].iter().all(|v| *v == 0.0));
+        let last = &mask[48..];
+        for i in 0..4 {
+            for j in 0..4 {
+                assert_eq!(last[i * 4 + j], if i == j { 0.0 } else { -100.0 });
+            }
+        }
+        // Rows split only: in the bottom windows, tokens 0, 1 (row 2) and 2, 3 (row 3) differ.
+        let rows = shift_mask((4, 4), (2, 2), (1, 0), &device).into_data().iter::<f32>().collect::<Vec<_>>();
+        assert_eq!(rows[32..36], [0.0, 0.0, -100.0, -100.0]);
     }
 
     #[test]

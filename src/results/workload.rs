@@ -63,6 +63,7 @@ pub fn work_per_sample(graph: &Graph) -> BTreeMap<Kind, u64> {
             Op::Linear { .. } => (Kind::Linear, macs),
             Op::Attention { .. } | Op::CrossAttention { .. } | Op::GroupedAttention { .. } => (Kind::Attention, macs),
             Op::Lambda { .. } | Op::BilinearTransform { .. } => (Kind::Attention, macs),
+            Op::PartitionAttention { .. } | Op::SwinAttention { .. } => (Kind::Attention, macs),
             Op::BatchNorm { .. } | Op::LayerNorm { .. } | Op::GroupNorm1 { .. } => (Kind::Normalisation, macs),
             // Views cost (almost) nothing.
             Op::Flatten | Op::MapToTokens | Op::FirstToken => continue,

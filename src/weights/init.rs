@@ -96,6 +96,18 @@ pub enum Scheme {
     /// pvt_v2.py: convolutions normal `sqrt(2 / fan_out)` per group with zero bias, linear layers
     /// trunc-normal(0.02) with zero bias, layer norms 1 and 0.
     PvtV2,
+    /// maxxvit.py with `weight_init='vit_eff'` (MaxViT "rw"): convolutions normal `sqrt(2 / fan_out)`
+    /// per group with zero bias, the transformer layers' linear layers Xavier-uniform with zero bias
+    /// (normal(1e-6) in the MLPs), relative position bias tables trunc-normal(0.02), the head PyTorch's.
+    MaxVit,
+    /// maxxvit.py with `weight_init='normal'` (MaxxViT rmlp): convolutions and linear layers (the
+    /// relative position MLP's included) normal(0.02) with zero bias, layer scales 1e-6, the head
+    /// PyTorch's.
+    MaxxVit,
+    /// swin_transformer_v2.py: linear layers (the position bias MLP's included) trunc-normal(0.02) with
+    /// zero bias, the blocks' post-norms (`norm1`, `norm2`) zero, `logit_scale` ln 10, q and v biases
+    /// zero, the patch embedding PyTorch's.
+    SwinV2,
 }
 
 impl Scheme {
@@ -127,6 +139,9 @@ impl Scheme {
             "metaformer" => Scheme::ConvNext,
             // nasnet.py and pnasnet.py set no init of their own: PyTorch's defaults throughout.
             "nasnet" | "pnasnet" => Scheme::PyTorch,
+            "maxvit" => Scheme::MaxVit,
+            "maxxvit" => Scheme::MaxxVit,
+            "swinv2" => Scheme::SwinV2,
             _ => Scheme::PyTorch,
         }
     }
@@ -141,6 +156,8 @@ enum Part {
     Stat(f64),
     /// A weight-standardised convolution's per-channel `gain`.
     Gain,
+    /// One of a window attention's own tensors, by key suffix ([`Op::window_tensors`]).
+    Own(&'static str),
 }
 
 /// PyTorch's default for a weight or bias with `fan_in` inputs.
@@ -175,6 +192,15 @@ fn rule(scheme: Scheme, node: &Node, part: Part, weight: &[usize], last_norm: bo
     if let Part::Stat(value) = part {
         return Dist::Const(value);
     }
+    if let Part::Own(suffix) = part {
+        return match (scheme, suffix) {
+            (_, "logit_scale") => Dist::Const(10f64.ln()),
+            (_, s) if s.ends_with("bias") => ZERO,
+            (_, "rel_pos.relative_position_bias_table") => Dist::TruncNormal(0.02),
+            (MaxxVit, _) => normal(0.02),
+            _ => Dist::TruncNormal(0.02),
+        };
+    }
     match &node.op {
         // A weight-standardised convolution is an nn.Conv2d to timm's init loops; its gain starts at 1.
         Op::StdConv2d { .. } if part == Part::Gain => ONE,
@@ -206,6 +232,9 @@ fn rule(scheme: Scheme, node: &Node, part: Part, weight: &[usize], last_norm: bo
                 (Mixer, Part::Weight) => Dist::LecunNormal { fan_in },
                 (NfNet, Part::Weight) => normal((1.0 / fan_in as f64).sqrt()),
                 (Goog | ResNetV2 | Byob | Csp | Vgg | ConvNext | Mixer | NfNet | PvtV2, Part::Bias) => ZERO,
+                (MaxVit, Part::Weight) => fan_out_per_group(weight, conv.groups),
+                (MaxxVit, Part::Weight) => normal(0.02),
+                (MaxVit | MaxxVit, Part::Bias) => ZERO,
                 _ => pytorch(fan_in),
             }
         }
@@ -219,6 +248,12 @@ fn rule(scheme: Scheme, node: &Node, part: Part, weight: &[usize], last_norm: bo
                 (Inception, Part::Weight) => Dist::TruncNormal(0.1),
                 (Mixer, Part::Weight) => Dist::Uniform((6.0 / (fan_in + out) as f64).sqrt()),
                 (Mixer, Part::Bias) if node.name.contains("mlp") => normal(1e-6),
+                (MaxVit | MaxxVit, _) if node.name.starts_with("head") => pytorch(fan_in),
+                (MaxVit, Part::Weight) => Dist::Uniform((6.0 / (fan_in + out) as f64).sqrt()),
+                (MaxVit, Part::Bias) if node.name.contains(".mlp.") => normal(1e-6),
+                (MaxxVit, Part::Weight) => normal(0.02),
+                (SwinV2, Part::Weight) => Dist::TruncNormal(0.02),
+                (MaxVit | MaxxVit | SwinV2, Part::Bias) => ZERO,
                 (
                     Goog | ResNetV2 | VovNet | Byob | Csp | DenseNet | Vgg | ConvNext | Vit | Mixer | NfNet | CrossVit
                     | PvtV2,
@@ -235,6 +270,12 @@ fn rule(scheme: Scheme, node: &Node, part: Part, weight: &[usize], last_norm: bo
             (_, Part::Weight) => ONE,
             _ => ZERO,
         },
+        // Swin V2's res-post-norms start at zero (`_init_respostnorm`), so each block starts as the identity.
+        Op::LayerNorm { .. }
+            if scheme == SwinV2 && (node.name.ends_with(".norm1") || node.name.ends_with(".norm2")) =>
+        {
+            ZERO
+        }
         Op::LayerNorm { .. } | Op::GroupNorm1 { .. } => {
             if part == Part::Weight {
                 ONE
@@ -389,6 +430,7 @@ pub fn timm_state(graph: &Graph, scheme: Scheme, seed: u64) -> StateDict {
                 Shape::Tokens { n, d } => vec![1, n, d],
                 _ => unreachable!("checked by the builder"),
             },
+            Op::PartitionAttention { .. } | Op::SwinAttention { .. } => vec![],
             _ => continue,
         };
         let is_last = last.contains(&node.name);
@@ -442,6 +484,11 @@ pub fn timm_state(graph: &Graph, scheme: Scheme, seed: u64) -> StateDict {
                 if matches!(node.op, Op::BatchNorm { .. }) {
                     put("running_mean", Part::Stat(0.0), vec![c]);
                     put("running_var", Part::Stat(1.0), vec![c]);
+                }
+            }
+            Op::PartitionAttention { .. } | Op::SwinAttention { .. } => {
+                for (suffix, shape) in node.op.window_tensors(c) {
+                    put(suffix, Part::Own(suffix), shape);
                 }
             }
             _ => put("", Part::Weight, weight.clone()),

@@ -330,6 +330,15 @@ pub fn load_into(net: Net, state: &StateDict, device: &Device) -> Result<(Net, R
                     conv.bias = param(t, device);
                 }
             }
+            // Window attention's own tensors, held flat in the order of `window_tensors`.
+            Layer::Tensors(own) => {
+                let qkv = plan.graph.input_of(node).features();
+                for ((suffix, _), slot) in node.op.window_tensors(qkv).into_iter().zip(own.iter_mut()) {
+                    if let Some(t) = key(suffix) {
+                        *slot = param(&Tensor::new(vec![t.data.len()], t.data.clone()), device);
+                    }
+                }
+            }
         }
         loaded.push(layer);
     }
@@ -394,6 +403,12 @@ pub fn state_dict_of(net: &Net) -> StateDict {
                 let weight = values(conv.weight.val());
                 put("conv_lambda.weight", Tensor::new([&weight.shape[..], &[1]].concat(), weight.data));
                 put("conv_lambda.bias", values(conv.bias.val()));
+            }
+            Layer::Tensors(own) => {
+                let qkv = net.graph().input_of(node).features();
+                for ((suffix, shape), t) in node.op.window_tensors(qkv).into_iter().zip(own) {
+                    put(suffix, Tensor::new(shape, values(t.val()).data));
+                }
             }
         }
     }

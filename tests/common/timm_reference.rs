@@ -169,4 +169,7 @@ pub const ZOO: &[ZooReference] = &[
     ZooReference { name: "pnasnet5large", params_1000x3: 86057668, params_7x1: 81765187, default_size: 331, macs_default: 25044134676, macs_160_7x1: Some(5530125708), min_size: Some(3) },
     ZooReference { name: "nasnetalarge", params_1000x3: 88753150, params_7x1: 84746653, default_size: 331, macs_default: 23886348558, macs_160_7x1: Some(5256847476), min_size: Some(3) },
     ZooReference { name: "bat_resnext26ts", params_1000x3: 10731200, params_7x1: 8696111, default_size: 256, macs_default: 2527980032, macs_160_7x1: None, min_size: None },
+    ZooReference { name: "maxvit_nano_rw_256", params_1000x3: 15451148, params_7x1: 14941163, default_size: 256, macs_default: 4456124416, macs_160_7x1: Some(1691153920), min_size: None },
+    ZooReference { name: "maxxvit_rmlp_nano_rw_256", params_1000x3: 16779628, params_7x1: 16269643, default_size: 256, macs_default: 4366192640, macs_160_7x1: Some(1655283200), min_size: None },
+    ZooReference { name: "swinv2_base_window8_256", params_1000x3: 87918816, params_7x1: 86896895, default_size: 256, macs_default: 20371009536, macs_160_7x1: Some(11203472384), min_size: None },
 ];

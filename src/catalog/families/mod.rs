@@ -14,6 +14,7 @@ pub mod efficientnet;
 pub mod ghostnet;
 pub mod hrnet;
 pub mod inception;
+pub mod maxxvit;
 pub mod metaformer;
 pub mod mixer;
 pub mod mobilevit;
@@ -27,6 +28,7 @@ pub mod resnetv2;
 pub mod selecsls;
 pub mod senet;
 pub mod small;
+pub mod swin_v2;
 pub mod vgg;
 pub mod vit;
 pub mod vovnet;
@@ -98,6 +100,9 @@ pub static FAMILIES: &[&[Entry]] = &[
     metaformer::ENTRIES,
     // NASNet and PNASNet (issue 15).
     nasnet::ENTRIES,
+    // Window attention: MaxViT/MaxxViT, Swin V2 (issue 15).
+    maxxvit::ENTRIES,
+    swin_v2::ENTRIES,
     SMALL,
 ];
 
