@@ -261,6 +261,10 @@ per_model!(
     sehalonet33ts,
     halonet50ts,
     halo2botnet50ts_256,
+    // Issue 15 (zooe): Twins, EdgeNeXt, Sequencer2D.
+    twins_pcpvt_base,
+    edgenext_base,
+    sequencer2d_l,
 );
 
 #[test]

@@ -30,6 +30,10 @@ pub mod vgg;
 pub mod vit;
 pub mod vovnet;
 pub mod xception;
+// The paper's zoo, part 2 (issue 15): Twins, EdgeNeXt, Sequencer2D.
+pub mod twins;
+pub mod edgenext;
+pub mod sequencer;
 
 use super::{Entry, Spec};
 use crate::catalog::ModelKind;
@@ -95,6 +99,9 @@ pub static FAMILIES: &[&[Entry]] = &[
     mobilevit::ENTRIES,
     pvt_v2::ENTRIES,
     metaformer::ENTRIES,
+    twins::ENTRIES,
+    edgenext::ENTRIES,
+    sequencer::ENTRIES,
     SMALL,
 ];
 
