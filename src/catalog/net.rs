@@ -821,6 +821,77 @@ mod tests {
         assert_eq!(logits.dims(), [2, 3]);
     }
 
+    /// PyTorch's LSTM equations (gates i, f, g, o; zero initial state) in plain f64 over one
+    /// sequence of feature vectors; the hidden state at each step, in the sequence's order.
+    fn plain_lstm(seq: &[Vec<f64>], d: &LstmWeights, reverse: bool) -> Vec<Vec<f64>> {
+        let flat = |t: Tensor<2>| t.into_data().iter::<f32>().map(f64::from).collect::<Vec<f64>>();
+        let (wih, whh) = (flat(d.weight_ih.val()), flat(d.weight_hh.val()));
+        let bias: Vec<f64> = d.bias_ih.val().add(d.bias_hh.val()).into_data().iter::<f32>().map(f64::from).collect();
+        let (hidden, input) = (bias.len() / 4, seq[0].len());
+        let sig = |v: f64| 1.0 / (1.0 + (-v).exp());
+        let (mut h, mut c) = (vec![0.0; hidden], vec![0.0; hidden]);
+        let mut out = vec![vec![]; seq.len()];
+        let order: Vec<usize> = if reverse { (0..seq.len()).rev().collect() } else { (0..seq.len()).collect() };
+        for t in order {
+            let gates: Vec<f64> = (0..4 * hidden)
+                .map(|k| {
+                    bias[k]
+                        + (0..input).map(|j| wih[k * input + j] * seq[t][j]).sum::<f64>()
+                        + (0..hidden).map(|j| whh[k * hidden + j] * h[j]).sum::<f64>()
+                })
+                .collect();
+            for u in 0..hidden {
+                c[u] = sig(gates[hidden + u]) * c[u] + sig(gates[u]) * gates[2 * hidden + u].tanh();
+                h[u] = sig(gates[3 * hidden + u]) * c[u].tanh();
+            }
+            out[t] = h.clone();
+        }
+        out
+    }
+
+    /// LSTM2d against [`plain_lstm`] down every column and along every row, on a non-square map (the
+    /// two axes run as separate batches) and a square one (all four recurrences in one batch).
+    #[test]
+    fn lstm2d_is_pytorchs_lstm_down_columns_and_along_rows() {
+        let (c, hidden) = (3, 2);
+        for (h, w) in [(2, 3), (3, 3)] {
+            let (mut g, x) = GraphBuilder::new(c, h, w);
+            let t = g.map_to_tokens("tokens", x).unwrap();
+            let y = g.lstm2d("rnn", t, hidden, h, w).unwrap();
+            g.token_mean("mean", y).unwrap();
+            let device = Device::flex();
+            let net = Net::new(g.finish(), &device);
+            let input: Vec<f32> = (0..c * h * w).map(|i| ((i * 7 % 11) as f32 - 5.0) / 5.0).collect();
+            let image = Tensor::<4>::from_data(TensorData::new(input.clone(), [1, c, h, w]), &device);
+            let ours: Vec<f32> = net.forward(image).into_data().iter::<f32>().collect();
+            let Layer::Lstm2d(lstm) = &net.layers[0] else { panic!("the LSTM is the only layer") };
+            let at = |y: usize, x: usize| (0..c).map(|ch| input[(ch * h + y) * w + x] as f64).collect::<Vec<f64>>();
+            // Per position: [column forward | column reverse | row forward | row reverse].
+            let mut states = vec![vec![0.0; 4 * hidden]; h * w];
+            for x in 0..w {
+                let column: Vec<Vec<f64>> = (0..h).map(|y| at(y, x)).collect();
+                for (k, reverse) in [(0, false), (1, true)] {
+                    for (y, state) in plain_lstm(&column, &lstm.rnn_v[k], reverse).into_iter().enumerate() {
+                        states[y * w + x][k * hidden..(k + 1) * hidden].copy_from_slice(&state);
+                    }
+                }
+            }
+            for y in 0..h {
+                let row: Vec<Vec<f64>> = (0..w).map(|x| at(y, x)).collect();
+                for (k, reverse) in [(2, false), (3, true)] {
+                    for (x, state) in plain_lstm(&row, &lstm.rnn_h[k - 2], reverse).into_iter().enumerate() {
+                        states[y * w + x][k * hidden..(k + 1) * hidden].copy_from_slice(&state);
+                    }
+                }
+            }
+            let mean: Vec<f64> =
+                (0..4 * hidden).map(|f| states.iter().map(|s| s[f]).sum::<f64>() / (h * w) as f64).collect();
+            for (a, b) in ours.iter().zip(&mean) {
+                assert!((*a as f64 - b).abs() < 1e-5, "{h}x{w}: ours {ours:?}, plain {mean:?}");
+            }
+        }
+    }
+
     /// Running statistics after two training steps, as PyTorch 2 computes them:
     /// `bn = torch.nn.BatchNorm2d(2); bn.train(); bn(x1); bn(x2)` gives running_mean [0.47, 0.1675] and
     /// running_var [2.0966668, 2.1058333] (by hand, step 1, channel 0: values 1, 3, 2, 6, mean 3,

@@ -31,9 +31,9 @@ pub mod vit;
 pub mod vovnet;
 pub mod xception;
 // The paper's zoo, part 2 (issue 15): Twins, EdgeNeXt, Sequencer2D.
-pub mod twins;
 pub mod edgenext;
 pub mod sequencer;
+pub mod twins;
 
 use super::{Entry, Spec};
 use crate::catalog::ModelKind;
