@@ -272,6 +272,10 @@ per_model!(
     maxvit_nano_rw_256,
     maxxvit_rmlp_nano_rw_256,
     swinv2_base_window8_256,
+    // Issue 15 (zooe): Twins, EdgeNeXt, Sequencer2D.
+    twins_pcpvt_base,
+    edgenext_base,
+    sequencer2d_l,
 );
 
 #[test]

@@ -76,6 +76,29 @@ fn a_loaded_network_gives_back_the_checkpoint() {
     assert_eq!(state_dict_of(&net), state);
 }
 
+/// The layers with keys of their own (EdgeNeXt's XCA `temperature`, Sequencer's packed LSTM weights)
+/// save under timm's keys exactly what they load.
+#[test]
+fn xca_and_lstm_layers_give_back_the_weights_they_load() {
+    let device = Device::flex();
+    for arch in ["edgenext_base", "sequencer2d_l"] {
+        let graph = catalog::find(arch).unwrap().graph(&Spec::new(3, 5, 32)).unwrap();
+        let state: StateDict = pepr::weights::load::expected_keys(&graph)
+            .into_iter()
+            .enumerate()
+            .map(|(i, (key, shape))| {
+                let n: usize = shape.iter().product();
+                let data = (0..n).map(|j| ((i * 31 + j) % 97) as f32 / 97.0 - 0.5).collect();
+                (key, pepr::weights::Tensor::new(shape, data))
+            })
+            .collect();
+        assert!(state.keys().any(|k| k.ends_with("xca.temperature") || k.ends_with("rnn_h.bias_hh_l0_reverse")));
+        let (net, report) = load_into(Net::new(graph, &device), &state, &device).unwrap();
+        assert_eq!(report.tensors, state.len(), "{arch}: every tensor assigned");
+        assert_eq!(state_dict_of(&net), state, "{arch}");
+    }
+}
+
 fn pepr(home: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_pepr")).arg("--home").arg(home).args(args).output().unwrap()
 }

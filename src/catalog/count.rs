@@ -52,6 +52,10 @@
 //!   softmax, products and sum: free (fvcore counts no `mul` or `sum`);
 //! - MobileViT's attention within each position's sequence: 2 x tokens x (tokens per sequence) x
 //!   width.
+//! - cross-covariance attention (EdgeNeXt's XCA): per head a head-width x head-width map over
+//!   channels, so 2 x tokens x width x head width for q̂ k̂ᵀ and attention x v; the L2
+//!   normalisations, temperature and softmax free. Its Fourier position map (cumulative sums, sines
+//!   and cosines) is free; the 1x1 projection of it counts as a convolution.
 //!
 //! NASNet and PNASNet (issue 15): constant padding (`F.pad` with zeros or a max pool's -inf, and the
 //! crop of NASNet's one-pixel shift) is free, like every pooling but the adaptive one.
@@ -185,6 +189,21 @@ pub fn node_macs(op: &Op, input: Shape, output: Shape) -> u64 {
             }
             _ => 0,
         },
+        Op::XcaAttention { heads } => match output {
+            // Per head q̂ k̂ᵀ (head x tokens x head) and attention x v (head x head x tokens); the
+            // normalisation, temperature and softmax free.
+            Shape::Tokens { n, d } => 2 * (n * d * (d / heads)) as u64,
+            _ => 0,
+        },
+        _ => 0,
+    }
+}
+
+/// The multiply-adds of an [`Op::Lstm2d`] that fvcore leaves out (and so [`node_macs`] too): per
+/// position, axis and direction, 4 x hidden x (input width + hidden). The time estimate counts them.
+pub fn lstm2d_macs(hidden: usize, input: Shape) -> u64 {
+    match input {
+        Shape::Tokens { n, d } => (n * 2 * 2 * 4 * hidden * (d + hidden)) as u64,
         _ => 0,
     }
 }

@@ -443,6 +443,30 @@ pub enum Op {
         h: usize,
         w: usize,
     },
+    // EdgeNeXt and Sequencer2D (issue 15, zooe).
+    /// EdgeNeXt's PositionalEncodingFourier before its projection: a fixed `2 x hidden x h x w` map of
+    /// sines and cosines of each position's row (first `hidden` channels) and column (normalised to
+    /// (0, 2π]) over the temperature 10000's powers, for the input map's `h x w` (no parameters).
+    FourierPosition {
+        hidden: usize,
+    },
+    /// Cross-covariance attention (EdgeNeXt's XCA core) on fused `qkv` tokens (3 x width): per head, q
+    /// and k L2-normalised over the tokens, softmax(q̂ k̂ᵀ x temperature) a `head x head` map over
+    /// channels, applied to v. The learned `temperature` is `[heads, 1, 1]`.
+    XcaAttention {
+        heads: usize,
+    },
+    /// Sequencer2D's LSTM2d core on the tokens of an `h x w` map (row-major): a bidirectional LSTM
+    /// (PyTorch's `nn.LSTM`, one layer, gates i, f, g, o, zero initial state) down every column
+    /// (`rnn_v`) and one along every row (`rnn_h`); out, per position, [v forward | v reverse | h
+    /// forward | h reverse] (4 x hidden features). Parameters under `{name}.rnn_v` / `.rnn_h`:
+    /// `weight_ih_l0` [4 x hidden, in], `weight_hh_l0` [4 x hidden, hidden], `bias_ih_l0`,
+    /// `bias_hh_l0` [4 x hidden], and the same with `_reverse`.
+    Lstm2d {
+        hidden: usize,
+        h: usize,
+        w: usize,
+    },
 }
 
 /// Hidden width of the relative position MLPs (timm's RelPosMlp `rel_pos_dim`, Swin V2's `cpb_mlp`).
@@ -469,6 +493,8 @@ impl Op {
                 | Op::Lambda { .. }
                 | Op::PartitionAttention { .. }
                 | Op::SwinAttention { .. }
+                | Op::XcaAttention { .. }
+                | Op::Lstm2d { .. }
         )
     }
 
@@ -550,6 +576,9 @@ impl Op {
             Op::PartitionAttention { .. } | Op::SwinAttention { .. } => "matmul",
             Op::ShiftPad { .. } | Op::UnshiftCrop { .. } => "roll",
             Op::PatchMerge { .. } => "reshape",
+            Op::FourierPosition { .. } => "cumsum",
+            Op::XcaAttention { .. } => "matmul",
+            Op::Lstm2d { .. } => "lstm",
         }
     }
 }
@@ -600,6 +629,9 @@ impl Node {
             Op::PartitionAttention { .. } | Op::SwinAttention { .. } => {
                 self.op.window_tensors(c as usize).iter().map(|(_, s)| s.iter().product::<usize>() as u64).sum()
             }
+            Op::XcaAttention { heads } => *heads as u64,
+            // Per axis and direction: weight_ih, weight_hh and the two biases.
+            Op::Lstm2d { hidden, .. } => (2 * 2 * 4 * hidden * (c as usize + hidden + 2)) as u64,
             _ => 0,
         }
     }
@@ -696,6 +728,12 @@ impl Graph {
                     Shape::Tokens { n, d } => add("", vec![1, n, d]),
                     _ => unreachable!("checked by the builder"),
                 },
+                Op::XcaAttention { heads } => add("temperature", vec![*heads, 1, 1]),
+                Op::Lstm2d { hidden, .. } => {
+                    for (key, shape) in lstm2d_keys(c, *hidden) {
+                        add(&key, shape);
+                    }
+                }
                 op => debug_assert!(!op.has_params(), "{name}: no state-dict rule for {op:?}"),
             }
         }
@@ -706,6 +744,21 @@ impl Graph {
     pub fn params(&self) -> u64 {
         self.nodes.iter().map(|n| n.params(self.input_of(n))).sum()
     }
+}
+
+/// The state-dict keys (below the node) and shapes of an [`Op::Lstm2d`] with `c` input features, in
+/// `nn.LSTM`'s order per axis: forward weights and biases, then the reverse direction's.
+pub fn lstm2d_keys(c: usize, hidden: usize) -> Vec<(String, Vec<usize>)> {
+    let mut keys = Vec::new();
+    for axis in ["rnn_v", "rnn_h"] {
+        for dir in ["", "_reverse"] {
+            keys.push((format!("{axis}.weight_ih_l0{dir}"), vec![4 * hidden, c]));
+            keys.push((format!("{axis}.weight_hh_l0{dir}"), vec![4 * hidden, hidden]));
+            keys.push((format!("{axis}.bias_ih_l0{dir}"), vec![4 * hidden]));
+            keys.push((format!("{axis}.bias_hh_l0{dir}"), vec![4 * hidden]));
+        }
+    }
+    keys
 }
 
 /// Why an architecture cannot be built as asked.
@@ -1332,6 +1385,31 @@ impl GraphBuilder {
             return fail(format!("{name}: {n} tokens are not a {h}x{w} map of even sides"));
         }
         Ok(self.push(name, Op::PatchMerge { h, w }, vec![x], Shape::Tokens { n: n / 4, d: 4 * d }))
+    }
+
+    /// EdgeNeXt's Fourier position map for `x`'s size (see [`Op::FourierPosition`]).
+    pub fn fourier_position(&mut self, name: &str, x: Id, hidden: usize) -> Result<Id> {
+        let (_, h, w) = self.map(name, x)?;
+        Ok(self.push(name, Op::FourierPosition { hidden }, vec![x], Shape::Map { c: 2 * hidden, h, w }))
+    }
+
+    /// Cross-covariance attention (see [`Op::XcaAttention`]) on fused `qkv` tokens.
+    pub fn xca_attention(&mut self, name: &str, qkv: Id, heads: usize) -> Result<Id> {
+        let (n, d3) = self.tokens(name, qkv)?;
+        if d3 % 3 != 0 || (d3 / 3) % heads != 0 {
+            return fail(format!("{name}: width {} does not split into {heads} heads", d3 / 3));
+        }
+        Ok(self.push(name, Op::XcaAttention { heads }, vec![qkv], Shape::Tokens { n, d: d3 / 3 }))
+    }
+
+    /// Sequencer2D's bidirectional LSTMs along the columns and rows of tokens laid out as an `h x w`
+    /// map (see [`Op::Lstm2d`]).
+    pub fn lstm2d(&mut self, name: &str, x: Id, hidden: usize, h: usize, w: usize) -> Result<Id> {
+        let (n, _) = self.tokens(name, x)?;
+        if n != h * w {
+            return fail(format!("{name}: {n} tokens are not a {h}x{w} map"));
+        }
+        Ok(self.push(name, Op::Lstm2d { hidden, h, w }, vec![x], Shape::Tokens { n, d: 4 * hidden }))
     }
 
     pub fn scale(&mut self, name: &str, x: Id, factor: f64) -> Id {

@@ -39,6 +39,10 @@ pub enum Layer {
     /// A window attention's own tensors (relative position bias table or MLP, Swin V2's logit scale and
     /// q/v biases), flat, in the order and PyTorch shapes of [`Op::window_tensors`].
     Tensors(Vec<Param<Tensor<1>>>),
+    /// Cross-covariance attention's per-head `temperature` `[heads, 1, 1]` (EdgeNeXt).
+    Temperature(Param<Tensor<3>>),
+    /// Sequencer2D's column and row bidirectional LSTMs.
+    Lstm2d(Lstm2d),
 }
 
 /// timm's `conv_lambda`, a `Conv3d(1, dim_qk, (r, r, 1))`: its weight held as `[dim_qk, 1, r, r]` (the
@@ -47,6 +51,77 @@ pub enum Layer {
 pub struct LambdaConv {
     pub weight: Param<Tensor<4>>,
     pub bias: Param<Tensor<1>>,
+}
+
+/// One direction of a one-layer `nn.LSTM`, in PyTorch's packed layout (gates i, f, g, o stacked).
+#[derive(Module, Debug)]
+pub struct LstmWeights {
+    /// `[4 x hidden, in]`
+    pub weight_ih: Param<Tensor<2>>,
+    /// `[4 x hidden, hidden]`
+    pub weight_hh: Param<Tensor<2>>,
+    pub bias_ih: Param<Tensor<1>>,
+    pub bias_hh: Param<Tensor<1>>,
+}
+
+/// LSTM2d's two bidirectional LSTMs, each `[forward, reverse]`.
+#[derive(Module, Debug)]
+pub struct Lstm2d {
+    pub rnn_v: Vec<LstmWeights>,
+    pub rnn_h: Vec<LstmWeights>,
+}
+
+/// A bidirectional LSTM's two runs over `x`: forward, then reverse.
+fn both_ways(x: Tensor<3>, dirs: &[LstmWeights]) -> Vec<(Tensor<3>, &LstmWeights, bool)> {
+    vec![(x.clone(), &dirs[0], false), (x, &dirs[1], true)]
+}
+
+/// Runs several one-layer LSTMs at once (PyTorch's `nn.LSTM` recurrence, zero initial state) on
+/// sequences of one shape `[S, T, C]`, each with its own weights and direction, batched so each
+/// time step is one matrix product for all of them. Returns each one's hidden states `[S, T, H]` in
+/// the input's time order.
+fn lstms(runs: Vec<(Tensor<3>, &LstmWeights, bool)>) -> Vec<Tensor<3>> {
+    let k = runs.len();
+    let [s, t, c] = runs[0].0.dims();
+    let hidden = runs[0].1.weight_hh.val().dims()[1];
+    // The input projections of every step at once: [k, S, T, 4H], reverse runs flipped in time.
+    let mut projected = Vec::with_capacity(k);
+    let mut recurrent = Vec::with_capacity(k);
+    for (x, weights, reverse) in &runs {
+        let bias = (weights.bias_ih.val() + weights.bias_hh.val()).reshape([1, 4 * hidden]);
+        let p = x.clone().reshape([s * t, c]).matmul(weights.weight_ih.val().transpose()) + bias;
+        let p = p.reshape([s, t, 4 * hidden]);
+        let p = if *reverse { p.flip([1]) } else { p };
+        projected.push(p.unsqueeze_dim::<4>(0));
+        recurrent.push(weights.weight_hh.val().transpose().unsqueeze_dim::<3>(0));
+    }
+    let projected = Tensor::cat(projected, 0);
+    let recurrent = Tensor::cat(recurrent, 0); // [k, H, 4H]
+    let device = projected.device();
+    let mut h = Tensor::<3>::zeros([k, s, hidden], &device);
+    let mut cell = Tensor::<3>::zeros([k, s, hidden], &device);
+    let mut outputs = Vec::with_capacity(t);
+    for step in 0..t {
+        let gates = projected.clone().narrow(2, step, 1).reshape([k, s, 4 * hidden]) + h.matmul(recurrent.clone());
+        let sig = activation::sigmoid(gates.clone());
+        let (i, f, o) = (
+            sig.clone().narrow(2, 0, hidden),
+            sig.clone().narrow(2, hidden, hidden),
+            sig.narrow(2, 3 * hidden, hidden),
+        );
+        let g = gates.narrow(2, 2 * hidden, hidden).tanh();
+        cell = f * cell + i * g;
+        h = o * cell.clone().tanh();
+        outputs.push(h.clone().unsqueeze_dim::<4>(2));
+    }
+    let all = Tensor::cat(outputs, 2); // [k, S, T, H]
+    runs.iter()
+        .enumerate()
+        .map(|(r, (_, _, reverse))| {
+            let out = all.clone().narrow(0, r, 1).reshape([s, t, hidden]);
+            if *reverse { out.flip([1]) } else { out }
+        })
+        .collect()
 }
 
 /// `height_rel` `[2H - 1, d]` and `width_rel` `[2W - 1, d]`.
@@ -276,6 +351,19 @@ impl Net {
                         init.init([n], device)
                     });
                     Layer::Tensors(tensors.collect())
+                }
+                Op::XcaAttention { heads } => Layer::Temperature(Initializer::Ones.init([*heads, 1, 1], device)),
+                // nn.LSTM's reset_parameters: every tensor uniform in ±1/sqrt(hidden).
+                Op::Lstm2d { hidden, .. } => {
+                    let bound = 1.0 / (*hidden as f64).sqrt();
+                    let init = Initializer::Uniform { min: -bound, max: bound };
+                    let dir = || LstmWeights {
+                        weight_ih: init.init([4 * hidden, c], device),
+                        weight_hh: init.init([4 * hidden, *hidden], device),
+                        bias_ih: init.init([4 * hidden], device),
+                        bias_hh: init.init([4 * hidden], device),
+                    };
+                    Layer::Lstm2d(Lstm2d { rnn_v: vec![dir(), dir()], rnn_h: vec![dir(), dir()] })
                 }
                 _ => continue,
             };
@@ -696,6 +784,57 @@ impl Net {
                 let t = t.reshape([b, c, h, 1, w, 1]).expand([b, c, h, s, w, s]);
                 Value::Map(t.reshape([b, c, h * s, w * s]))
             }
+            Op::FourierPosition { hidden } => {
+                // Only the input's size matters (a fixed map per size, repeated over the batch).
+                let t = x.map();
+                let [b, _, h, w] = t.dims();
+                Value::Map(fourier_position(*hidden, h, w, &t.device()).expand([b, 2 * hidden, h, w]))
+            }
+            Op::XcaAttention { heads } => {
+                let Layer::Temperature(temperature) = self.layer(i) else { unreachable!() };
+                let qkv = x.tokens();
+                let [b, n, d3] = qkv.dims();
+                let (d, nh) = (d3 / 3, *heads);
+                let hd = d / nh;
+                // [B, N, 3, H, hd] -> [3, B, H, hd, N], as timm's CrossCovarianceAttn.
+                let qkv = qkv.reshape([b, n, 3, nh, hd]).permute([2, 0, 3, 4, 1]);
+                let part = |k: usize| qkv.clone().narrow(0, k, 1).reshape([b, nh, hd, n]);
+                // F.normalize over the tokens: x / max(||x||, 1e-12).
+                let normalize = |t: Tensor<4>| {
+                    let norm = t.clone().square().sum_dim(3).sqrt().clamp_min(1e-12);
+                    t / norm
+                };
+                let (q, k, v) = (normalize(part(0)), normalize(part(1)), part(2));
+                let scores = q.matmul(k.swap_dims(2, 3)) * temperature.val().reshape([1, nh, 1, 1]);
+                let out = activation::softmax(scores, 3).matmul(v); // [B, H, hd, N]
+                Value::Tokens(out.permute([0, 3, 1, 2]).reshape([b, n, d]))
+            }
+            Op::Lstm2d { h, w, .. } => {
+                let Layer::Lstm2d(lstm) = self.layer(i) else { unreachable!() };
+                let t = x.tokens();
+                let [b, _, c] = t.dims();
+                let (h, w) = (*h, *w);
+                let map = t.reshape([b, h, w, c]);
+                // Columns as sequences of length h, rows as sequences of length w.
+                let columns = map.clone().swap_dims(1, 2).reshape([b * w, h, c]);
+                let rows = map.reshape([b * h, w, c]);
+                let outs = if h == w {
+                    // A square map: all four recurrences in one batched loop.
+                    let mut all = both_ways(columns, &lstm.rnn_v);
+                    all.extend(both_ways(rows, &lstm.rnn_h));
+                    lstms(all)
+                } else {
+                    let mut outs = lstms(both_ways(columns, &lstm.rnn_v));
+                    outs.extend(lstms(both_ways(rows, &lstm.rnn_h)));
+                    outs
+                };
+                let hidden = outs[0].dims()[2];
+                let mut outs = outs.into_iter();
+                let mut next = || outs.next().expect("four recurrences");
+                let vertical = Tensor::cat(vec![next(), next()], 2).reshape([b, w, h, 2 * hidden]).swap_dims(1, 2);
+                let horizontal = Tensor::cat(vec![next(), next()], 2).reshape([b, h, w, 2 * hidden]);
+                Value::Tokens(Tensor::cat(vec![vertical, horizontal], 3).reshape([b, h * w, 4 * hidden]))
+            }
             Op::BlurPool { stride } => {
                 let t = x.map().pad([(1, 1), (1, 1)], PadMode::Reflect);
                 let c = t.dims()[1];
@@ -947,6 +1086,27 @@ fn shift_mask(
     Tensor::from_data(TensorData::new(data, [nh * nw, n, n]), device)
 }
 
+/// EdgeNeXt's PositionalEncodingFourier map `[1, 2 x hidden, h, w]`, in float32 as timm computes it:
+/// row y + 1 and column x + 1 over (side + 1e-6) times 2π, divided by 10000^(2 floor(j / 2) / hidden),
+/// sine at even j and cosine at odd j; the rows' `hidden` channels first, then the columns'.
+fn fourier_position(hidden: usize, h: usize, w: usize, device: &Device) -> Tensor<4> {
+    let scale = 2.0 * std::f32::consts::PI;
+    let dim_t: Vec<f32> = (0..hidden).map(|j| 10000f32.powf((2 * (j / 2)) as f32 / hidden as f32)).collect();
+    let mut data = vec![0f32; 2 * hidden * h * w];
+    for (axis, side) in [(0, h), (1, w)] {
+        for (j, t) in dim_t.iter().enumerate() {
+            for y in 0..h {
+                for x in 0..w {
+                    let at = if axis == 0 { y } else { x };
+                    let p = (at + 1) as f32 / (side as f32 + 1e-6) * scale / t;
+                    data[((axis * hidden + j) * h + y) * w + x] = if j % 2 == 0 { p.sin() } else { p.cos() };
+                }
+            }
+        }
+    }
+    Tensor::from_data(TensorData::new(data, [1, 2 * hidden, h, w]), device)
+}
+
 /// Multi-head self-attention on a fused `[B, N, 3d]` qkv (timm's Attention without its projections).
 fn self_attention(qkv: Tensor<3>, heads: usize) -> Tensor<3> {
     let [batch, n, d3] = qkv.dims();
@@ -1048,6 +1208,77 @@ mod tests {
         let net = Net::new(g.finish(), &device);
         let logits = net.forward(Tensor::<4>::ones([2, 1, 6, 6], &device));
         assert_eq!(logits.dims(), [2, 3]);
+    }
+
+    /// PyTorch's LSTM equations (gates i, f, g, o; zero initial state) in plain f64 over one
+    /// sequence of feature vectors; the hidden state at each step, in the sequence's order.
+    fn plain_lstm(seq: &[Vec<f64>], d: &LstmWeights, reverse: bool) -> Vec<Vec<f64>> {
+        let flat = |t: Tensor<2>| t.into_data().iter::<f32>().map(f64::from).collect::<Vec<f64>>();
+        let (wih, whh) = (flat(d.weight_ih.val()), flat(d.weight_hh.val()));
+        let bias: Vec<f64> = d.bias_ih.val().add(d.bias_hh.val()).into_data().iter::<f32>().map(f64::from).collect();
+        let (hidden, input) = (bias.len() / 4, seq[0].len());
+        let sig = |v: f64| 1.0 / (1.0 + (-v).exp());
+        let (mut h, mut c) = (vec![0.0; hidden], vec![0.0; hidden]);
+        let mut out = vec![vec![]; seq.len()];
+        let order: Vec<usize> = if reverse { (0..seq.len()).rev().collect() } else { (0..seq.len()).collect() };
+        for t in order {
+            let gates: Vec<f64> = (0..4 * hidden)
+                .map(|k| {
+                    bias[k]
+                        + (0..input).map(|j| wih[k * input + j] * seq[t][j]).sum::<f64>()
+                        + (0..hidden).map(|j| whh[k * hidden + j] * h[j]).sum::<f64>()
+                })
+                .collect();
+            for u in 0..hidden {
+                c[u] = sig(gates[hidden + u]) * c[u] + sig(gates[u]) * gates[2 * hidden + u].tanh();
+                h[u] = sig(gates[3 * hidden + u]) * c[u].tanh();
+            }
+            out[t] = h.clone();
+        }
+        out
+    }
+
+    /// LSTM2d against [`plain_lstm`] down every column and along every row, on a non-square map (the
+    /// two axes run as separate batches) and a square one (all four recurrences in one batch).
+    #[test]
+    fn lstm2d_is_pytorchs_lstm_down_columns_and_along_rows() {
+        let (c, hidden) = (3, 2);
+        for (h, w) in [(2, 3), (3, 3)] {
+            let (mut g, x) = GraphBuilder::new(c, h, w);
+            let t = g.map_to_tokens("tokens", x).unwrap();
+            let y = g.lstm2d("rnn", t, hidden, h, w).unwrap();
+            g.token_mean("mean", y).unwrap();
+            let device = Device::flex();
+            let net = Net::new(g.finish(), &device);
+            let input: Vec<f32> = (0..c * h * w).map(|i| ((i * 7 % 11) as f32 - 5.0) / 5.0).collect();
+            let image = Tensor::<4>::from_data(TensorData::new(input.clone(), [1, c, h, w]), &device);
+            let ours: Vec<f32> = net.forward(image).into_data().iter::<f32>().collect();
+            let Layer::Lstm2d(lstm) = &net.layers[0] else { panic!("the LSTM is the only layer") };
+            let at = |y: usize, x: usize| (0..c).map(|ch| input[(ch * h + y) * w + x] as f64).collect::<Vec<f64>>();
+            // Per position: [column forward | column reverse | row forward | row reverse].
+            let mut states = vec![vec![0.0; 4 * hidden]; h * w];
+            for x in 0..w {
+                let column: Vec<Vec<f64>> = (0..h).map(|y| at(y, x)).collect();
+                for (k, reverse) in [(0, false), (1, true)] {
+                    for (y, state) in plain_lstm(&column, &lstm.rnn_v[k], reverse).into_iter().enumerate() {
+                        states[y * w + x][k * hidden..(k + 1) * hidden].copy_from_slice(&state);
+                    }
+                }
+            }
+            for y in 0..h {
+                let row: Vec<Vec<f64>> = (0..w).map(|x| at(y, x)).collect();
+                for (k, reverse) in [(2, false), (3, true)] {
+                    for (x, state) in plain_lstm(&row, &lstm.rnn_h[k - 2], reverse).into_iter().enumerate() {
+                        states[y * w + x][k * hidden..(k + 1) * hidden].copy_from_slice(&state);
+                    }
+                }
+            }
+            let mean: Vec<f64> =
+                (0..4 * hidden).map(|f| states.iter().map(|s| s[f]).sum::<f64>() / (h * w) as f64).collect();
+            for (a, b) in ours.iter().zip(&mean) {
+                assert!((*a as f64 - b).abs() < 1e-5, "{h}x{w}: ours {ours:?}, plain {mean:?}");
+            }
+        }
     }
 
     /// Running statistics after two training steps, as PyTorch 2 computes them:

@@ -13,8 +13,9 @@ use crate::format::human_count;
 
 /// The convention behind every MAC/FLOP figure pepr prints.
 pub const CONVENTION: &str = "MACs follow fvcore's FlopCountAnalysis: 1 per multiply-add in conv/linear/matmul, \
-batch norm 2 and layer norm 5 per element, adaptive average pooling 1 per element, activations and additions 0. \
-FLOPs = 2 x MACs, forward, per sample. Training FLOPs per sample are estimated as 3 x forward.";
+batch norm 2 and layer norm 5 per element, adaptive average pooling 1 per element, activations and additions 0, \
+LSTMs 0 (fvcore has no handle for them; see docs/catalog.md). FLOPs = 2 x MACs, forward, per sample. \
+Training FLOPs per sample are estimated as 3 x forward.";
 
 /// Parameters counted from the burn module built from the graph (lazily initialised, so cheap).
 pub fn module_params(graph: &Graph) -> u64 {

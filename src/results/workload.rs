@@ -68,6 +68,9 @@ pub fn work_per_sample(graph: &Graph) -> BTreeMap<Kind, u64> {
             // Views cost (almost) nothing.
             Op::Flatten | Op::MapToTokens | Op::FirstToken => continue,
             Op::AdaptiveAvgPool { .. } => (Kind::Elementwise, input.elements()),
+            Op::XcaAttention { .. } => (Kind::Attention, macs),
+            // fvcore counts LSTMs as 0; the time they take is their real products.
+            Op::Lstm2d { hidden, .. } => (Kind::Linear, catalog::count::lstm2d_macs(*hidden, input)),
             _ => (Kind::Elementwise, node.output.elements().max(input.elements())),
         };
         *work.entry(kind).or_default() += amount;

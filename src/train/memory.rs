@@ -8,12 +8,26 @@
 use std::path::Path;
 
 use crate::catalog::Graph;
+use crate::catalog::graph::Op;
 
 /// Estimated peak bytes of one training step.
 pub fn estimate_bytes(graph: &Graph, batch_size: usize) -> u64 {
     let params = graph.params();
-    let activations: u64 = graph.nodes.iter().map(|n| n.output.elements()).sum();
+    let activations: u64 =
+        graph.nodes.iter().map(|n| n.output.elements() + kept_inside(&n.op, n.output.elements())).sum();
     4 * (4 * params + 2 * activations * batch_size as u64)
+}
+
+/// Values a layer keeps for the backward pass besides its output (`output` values). Sequencer's
+/// LSTM2d (output 4 x hidden per position) runs four recurrences over every position, each keeping
+/// per step its input projection, the gate pre-activations, gates and states (about 26 x hidden with
+/// the reverse direction's time flips, counted from `catalog::net`'s loop): some 104 x hidden per
+/// position, 26 times its output.
+fn kept_inside(op: &Op, output: u64) -> u64 {
+    match op {
+        Op::Lstm2d { .. } => 26 * output,
+        _ => 0,
+    }
 }
 
 /// Memory the system reports available (`MemAvailable` in /proc/meminfo), when it reports it.

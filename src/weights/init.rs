@@ -38,6 +38,9 @@ pub enum Dist {
     LecunNormal {
         fan_in: usize,
     },
+    /// timm's `trunc_normal_tf_(std)`: a standard normal cut at plus or minus 2, times `std` (so its
+    /// standard deviation is 0.88 x `std`).
+    TruncNormalTf(f64),
 }
 
 /// A family's initialisation, named by the timm code it follows.
@@ -108,6 +111,9 @@ pub enum Scheme {
     /// zero bias, the blocks' post-norms (`norm1`, `norm2`) zero, `logit_scale` ln 10, q and v biases
     /// zero, the patch embedding PyTorch's.
     SwinV2,
+    /// edgenext.py: convolutions and linear layers `trunc_normal_tf_(0.02)` (cut at two standard
+    /// deviations) with zero biases, layer scales at 1e-6, XCA temperatures at 1.
+    EdgeNeXt,
 }
 
 impl Scheme {
@@ -142,6 +148,13 @@ impl Scheme {
             "maxvit" => Scheme::MaxVit,
             "maxxvit" => Scheme::MaxxVit,
             "swinv2" => Scheme::SwinV2,
+            // twins.py's `_init_weights` is pvt_v2.py's (fan-out normal convolutions per group,
+            // trunc-normal(0.02) linear layers, zero biases).
+            "twins" => Scheme::PvtV2,
+            "edgenext" => Scheme::EdgeNeXt,
+            // sequencer.py's `_init_weights` is mlp_mixer.py's (zero head, Xavier-uniform linear
+            // layers with normal(1e-6) MLP biases, Lecun-normal convolutions); its LSTMs below.
+            "sequencer" => Scheme::Mixer,
             _ => Scheme::PyTorch,
         }
     }
@@ -231,10 +244,11 @@ fn rule(scheme: Scheme, node: &Node, part: Part, weight: &[usize], last_norm: bo
                 (Inception, Part::Weight) => Dist::TruncNormal(0.1),
                 (Mixer, Part::Weight) => Dist::LecunNormal { fan_in },
                 (NfNet, Part::Weight) => normal((1.0 / fan_in as f64).sqrt()),
-                (Goog | ResNetV2 | Byob | Csp | Vgg | ConvNext | Mixer | NfNet | PvtV2, Part::Bias) => ZERO,
+                (Goog | ResNetV2 | Byob | Csp | Vgg | ConvNext | Mixer | NfNet | PvtV2 | EdgeNeXt, Part::Bias) => ZERO,
                 (MaxVit, Part::Weight) => fan_out_per_group(weight, conv.groups),
                 (MaxxVit, Part::Weight) => normal(0.02),
                 (MaxVit | MaxxVit, Part::Bias) => ZERO,
+                (EdgeNeXt, Part::Weight) => Dist::TruncNormalTf(0.02),
                 _ => pytorch(fan_in),
             }
         }
@@ -246,6 +260,8 @@ fn rule(scheme: Scheme, node: &Node, part: Part, weight: &[usize], last_norm: bo
                 (ResNetV2 | Byob | Csp | Vgg | NfNet, Part::Weight) => normal(0.01),
                 (ConvNext | Vit | CrossVit | PvtV2, Part::Weight) => Dist::TruncNormal(0.02),
                 (Inception, Part::Weight) => Dist::TruncNormal(0.1),
+                (EdgeNeXt, Part::Weight) => Dist::TruncNormalTf(0.02),
+                (EdgeNeXt, Part::Bias) => ZERO,
                 (Mixer, Part::Weight) => Dist::Uniform((6.0 / (fan_in + out) as f64).sqrt()),
                 (Mixer, Part::Bias) if node.name.contains("mlp") => normal(1e-6),
                 (MaxVit | MaxxVit, _) if node.name.starts_with("head") => pytorch(fan_in),
@@ -303,6 +319,10 @@ fn rule(scheme: Scheme, node: &Node, part: Part, weight: &[usize], last_norm: bo
         Op::ClassToken if scheme == CrossVit => Dist::TruncNormal(0.02),
         Op::ClassToken => normal(1e-6),
         Op::PositionEmbedding => Dist::TruncNormal(0.02),
+        // CrossCovarianceAttn's `temperature` starts at ones.
+        Op::XcaAttention { .. } => ONE,
+        // Sequencer's init (as nn.LSTM's own): every weight and bias uniform in ±1/sqrt(hidden).
+        Op::Lstm2d { hidden, .. } => Dist::Uniform(1.0 / (*hidden as f64).sqrt()),
         _ => ZERO,
     }
 }
@@ -333,10 +353,15 @@ fn draw(dist: Dist, shape: &[usize], seed: u64, key: &str) -> Tensor {
         Dist::Normal { mean, std } => sample(Distribution::Normal(mean, std), n),
         Dist::TruncNormal(std) => sample(Distribution::Normal(0.0, std), n),
         Dist::Uniform(bound) => sample(Distribution::Uniform(-bound, bound), n),
-        Dist::LecunNormal { fan_in } => {
-            // variance_scaling_: a standard normal cut at +-2, rescaled so the cut variable has
-            // standard deviation sqrt(1 / fan_in) (0.8796 is the cut normal's standard deviation).
-            let std = (1.0 / fan_in.max(1) as f64).sqrt() / 0.879_625_661_034_239_8;
+        // A standard normal cut at +-2 (values outside redrawn), times `std`.
+        Dist::LecunNormal { .. } | Dist::TruncNormalTf(_) => {
+            let std = match dist {
+                // variance_scaling_: rescaled so the cut variable has standard deviation
+                // sqrt(1 / fan_in) (0.8796 is the cut normal's standard deviation).
+                Dist::LecunNormal { fan_in } => (1.0 / fan_in.max(1) as f64).sqrt() / 0.879_625_661_034_239_8,
+                Dist::TruncNormalTf(std) => std,
+                _ => unreachable!(),
+            };
             let mut values = sample(Distribution::Normal(0.0, 1.0), n);
             for v in values.iter_mut() {
                 while v.abs() > 2.0 {
@@ -431,6 +456,8 @@ pub fn timm_state(graph: &Graph, scheme: Scheme, seed: u64) -> StateDict {
                 _ => unreachable!("checked by the builder"),
             },
             Op::PartitionAttention { .. } | Op::SwinAttention { .. } => vec![],
+            Op::XcaAttention { heads } => vec![*heads, 1, 1],
+            Op::Lstm2d { hidden, .. } => vec![*hidden],
             _ => continue,
         };
         let is_last = last.contains(&node.name);
@@ -489,6 +516,12 @@ pub fn timm_state(graph: &Graph, scheme: Scheme, seed: u64) -> StateDict {
             Op::PartitionAttention { .. } | Op::SwinAttention { .. } => {
                 for (suffix, shape) in node.op.window_tensors(c) {
                     put(suffix, Part::Own(suffix), shape);
+                }
+            }
+            Op::XcaAttention { .. } => put("temperature", Part::Weight, weight.clone()),
+            Op::Lstm2d { hidden, .. } => {
+                for (key, shape) in crate::catalog::graph::lstm2d_keys(c, *hidden) {
+                    put(&key, Part::Weight, shape);
                 }
             }
             _ => put("", Part::Weight, weight.clone()),

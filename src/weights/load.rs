@@ -339,6 +339,30 @@ pub fn load_into(net: Net, state: &StateDict, device: &Device) -> Result<(Net, R
                     }
                 }
             }
+            Layer::Temperature(v) => {
+                if let Some(t) = key("temperature") {
+                    *v = param(t, device);
+                }
+            }
+            Layer::Lstm2d(lstm) => {
+                for (axis, dirs) in [("rnn_v", &mut lstm.rnn_v), ("rnn_h", &mut lstm.rnn_h)] {
+                    for (dir, suffix) in dirs.iter_mut().zip(["", "_reverse"]) {
+                        let part = |name: &str| key(&format!("{axis}.{name}_l0{suffix}"));
+                        if let Some(t) = part("weight_ih") {
+                            dir.weight_ih = param(t, device);
+                        }
+                        if let Some(t) = part("weight_hh") {
+                            dir.weight_hh = param(t, device);
+                        }
+                        if let Some(t) = part("bias_ih") {
+                            dir.bias_ih = param(t, device);
+                        }
+                        if let Some(t) = part("bias_hh") {
+                            dir.bias_hh = param(t, device);
+                        }
+                    }
+                }
+            }
         }
         loaded.push(layer);
     }
@@ -408,6 +432,17 @@ pub fn state_dict_of(net: &Net) -> StateDict {
                 let qkv = net.graph().input_of(node).features();
                 for ((suffix, shape), t) in node.op.window_tensors(qkv).into_iter().zip(own) {
                     put(suffix, Tensor::new(shape, values(t.val()).data));
+                }
+            }
+            Layer::Temperature(v) => put("temperature", values(v.val())),
+            Layer::Lstm2d(lstm) => {
+                for (axis, dirs) in [("rnn_v", &lstm.rnn_v), ("rnn_h", &lstm.rnn_h)] {
+                    for (dir, suffix) in dirs.iter().zip(["", "_reverse"]) {
+                        put(&format!("{axis}.weight_ih_l0{suffix}"), values(dir.weight_ih.val()));
+                        put(&format!("{axis}.weight_hh_l0{suffix}"), values(dir.weight_hh.val()));
+                        put(&format!("{axis}.bias_ih_l0{suffix}"), values(dir.bias_ih.val()));
+                        put(&format!("{axis}.bias_hh_l0{suffix}"), values(dir.bias_hh.val()));
+                    }
                 }
             }
         }

@@ -165,6 +165,7 @@ pub const ZOO: &[ZooReference] = &[
     ZooReference { name: "mobilevit_s", params_1000x3: 5578632, params_7x1: 4941831, default_size: 256, macs_default: 2033424384, macs_160_7x1: Some(765532800), min_size: Some(1) },
     ZooReference { name: "mobilevitv2_050", params_1000x3: 1370593, params_7x1: 1115104, default_size: 256, macs_default: 480471040, macs_160_7x1: Some(190377984), min_size: Some(1) },
     ZooReference { name: "pvt_v2_b0", params_1000x3: 3666760, params_7x1: 3408423, default_size: 224, macs_default: 572024064, macs_160_7x1: Some(277179392), min_size: Some(29) },
+    ZooReference { name: "edgenext_base", params_1000x3: 18511292, params_7x1: 17927827, default_size: 256, macs_default: 3845427240, macs_160_7x1: Some(1497801758), min_size: Some(32) },
     ZooReference { name: "poolformer_m36", params_1000x3: 56172520, params_7x1: 55399495, default_size: 224, macs_default: 8801730048, macs_160_7x1: Some(4475241216), min_size: Some(3) },
     ZooReference { name: "pnasnet5large", params_1000x3: 86057668, params_7x1: 81765187, default_size: 331, macs_default: 25044134676, macs_160_7x1: Some(5530125708), min_size: Some(3) },
     ZooReference { name: "nasnetalarge", params_1000x3: 88753150, params_7x1: 84746653, default_size: 331, macs_default: 23886348558, macs_160_7x1: Some(5256847476), min_size: Some(3) },
@@ -172,4 +173,6 @@ pub const ZOO: &[ZooReference] = &[
     ZooReference { name: "maxvit_nano_rw_256", params_1000x3: 15451148, params_7x1: 14941163, default_size: 256, macs_default: 4456124416, macs_160_7x1: Some(1691153920), min_size: None },
     ZooReference { name: "maxxvit_rmlp_nano_rw_256", params_1000x3: 16779628, params_7x1: 16269643, default_size: 256, macs_default: 4366192640, macs_160_7x1: Some(1655283200), min_size: None },
     ZooReference { name: "swinv2_base_window8_256", params_1000x3: 87918816, params_7x1: 86896895, default_size: 256, macs_default: 20371009536, macs_160_7x1: Some(11203472384), min_size: None },
+    ZooReference { name: "twins_pcpvt_base", params_1000x3: 43828456, params_7x1: 43316999, default_size: 224, macs_default: 6678664768, macs_160_7x1: Some(3349880384), min_size: Some(32) },
+    ZooReference { name: "sequencer2d_l", params_1000x3: 54298216, params_7x1: 53897095, default_size: 224, macs_default: 9736707072, macs_160_7x1: Some(4592829696), min_size: Some(14) },
 ];

@@ -33,6 +33,10 @@ pub mod vgg;
 pub mod vit;
 pub mod vovnet;
 pub mod xception;
+// The paper's zoo, part 2 (issue 15): Twins, EdgeNeXt, Sequencer2D.
+pub mod edgenext;
+pub mod sequencer;
+pub mod twins;
 
 use super::{Entry, Spec};
 use crate::catalog::ModelKind;
@@ -103,6 +107,9 @@ pub static FAMILIES: &[&[Entry]] = &[
     // Window attention: MaxViT/MaxxViT, Swin V2 (issue 15).
     maxxvit::ENTRIES,
     swin_v2::ENTRIES,
+    twins::ENTRIES,
+    edgenext::ENTRIES,
+    sequencer::ENTRIES,
     SMALL,
 ];
 
