@@ -17,6 +17,7 @@ pub mod format;
 pub mod grid;
 pub mod home;
 pub mod meter;
+pub mod output;
 pub mod plot;
 pub mod progress;
 pub mod results;

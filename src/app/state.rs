@@ -67,6 +67,24 @@ pub enum Screen {
     Jobs,
 }
 
+/// What can lie over a screen and take its keys first (see `App::overlay`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Overlay {
+    Help,
+    /// The Settings pane (`,`).
+    Settings,
+    /// The budget prompt of the leaderboard (`B`).
+    BudgetPrompt,
+    /// The file to import (`I` on the leaderboard).
+    ImportPrompt,
+    /// A filter being typed (leaderboard, Architectures, Datasets).
+    Filter,
+    /// The leaderboard's column chooser.
+    Columns,
+    /// The grid form over the Train screen.
+    GridForm,
+}
+
 pub struct App {
     pub screen: Screen,
     /// The leaderboard (screen 1).
@@ -252,7 +270,7 @@ impl App {
     fn export_analysis(&mut self) -> Option<Request> {
         use super::analyses::AnalysisView;
         use crate::plot::{Choice, Inputs, Kind, build};
-        use crate::results::analysis_report::{Output, Which, print};
+        use crate::results::analysis_report::{Which, print};
         let screen = &self.analyses;
         let (Some(data), Some(analyses)) = (self.data.as_ref(), screen.analyses()) else {
             self.message = Some("nothing to save yet: the analyses are not computed".into());
@@ -286,7 +304,7 @@ impl App {
         let choice = Choice { group: Some(name.clone()), variant: screen.variant, runs: vec![] };
         let mut csv = Vec::new();
         let built = build(kind, &inputs, &choice).and_then(|figure| {
-            print(&mut csv, analyses, which, Some(&name), screen.variant, Output::Csv).map(|()| figure)
+            print(&mut csv, analyses, which, Some(&name), screen.variant, crate::output::Format::Csv).map(|()| figure)
         });
         match built {
             Ok(figure) => {
@@ -405,81 +423,67 @@ impl App {
         if key == Key::ctrl('c') {
             return self.quit_or_ask();
         }
-        if self.show_help {
-            // Any key closes help; `q` still quits.
-            self.show_help = false;
-            if key == Key::ch('q') {
-                return self.quit_or_ask();
+        match self.overlay() {
+            Some(Overlay::Help) => {
+                // Any key closes help; `q` still quits.
+                self.show_help = false;
+                if key == Key::ch('q') {
+                    return self.quit_or_ask();
+                }
+                return None;
             }
-            return None;
-        }
-        if self.settings_form.open {
-            if self.settings_form.editing.is_some() || lookup(super::keys::SETTINGS, key).is_some() {
-                return self.settings_key(event);
+            Some(Overlay::Settings) => {
+                if self.settings_form.editing.is_some() || lookup(super::keys::SETTINGS, key).is_some() {
+                    return self.settings_key(event);
+                }
+                // Over any screen only the keys of every screen pass the pane.
+                lookup(GLOBAL, key)?;
             }
-            // Over any screen only the keys of every screen pass the pane.
-            lookup(GLOBAL, key)?;
-        }
-        if self.runs.scenario.prompt.is_some() {
-            self.budget_prompt_key(event);
-            return None;
-        }
-        if let Some(text) = &mut self.import_prompt {
-            match event.code {
-                KeyCode::Esc => self.import_prompt = None,
-                KeyCode::Enter => {
-                    let path = self.import_prompt.take().unwrap_or_default();
-                    let path = path.trim();
-                    if path.is_empty() {
-                        self.message = Some("nothing imported: no file named".into());
+            Some(Overlay::BudgetPrompt) => {
+                self.budget_prompt_key(event);
+                return None;
+            }
+            Some(Overlay::ImportPrompt) => return self.import_prompt_key(event),
+            // Text being typed takes every key (but Ctrl-C).
+            Some(Overlay::Filter) => {
+                return match self.screen {
+                    Screen::Architectures => self.archs.handle_key(event),
+                    Screen::Datasets => self.datasets.handle_key(event),
+                    _ => {
+                        self.edit_filter(event);
+                        None
+                    }
+                };
+            }
+            Some(Overlay::Columns) => {
+                use super::keys::{COLUMNS, ColumnsAction};
+                match lookup(COLUMNS, key) {
+                    Some(ColumnsAction::Move(m)) => {
+                        self.runs.columns.cursor.apply(m, super::columns::RunColumn::ALL.len());
                         return None;
                     }
-                    self.message = Some(format!("importing {path}…"));
-                    return Some(Request::Import(path.into()));
-                }
-                _ => {
-                    super::text_input::edit_text(text, event);
+                    Some(ColumnsAction::Toggle) => {
+                        self.message = Some(self.runs.columns.toggle());
+                        return None;
+                    }
+                    Some(ColumnsAction::Close) => {
+                        self.runs.columns.open = false;
+                        return None;
+                    }
+                    // Over the leaderboard only the keys of every screen pass the chooser.
+                    None => {
+                        lookup(GLOBAL, key)?;
+                    }
                 }
             }
-            return None;
-        }
-        // Text being typed takes every key (but Ctrl-C).
-        if self.screen == Screen::Architectures && self.archs.editing_filter {
-            return self.archs.handle_key(event);
-        }
-        if self.screen == Screen::Datasets && self.datasets.editing_filter {
-            return self.datasets.handle_key(event);
-        }
-        if self.screen == Screen::Leaderboard && self.runs.editing_filter {
-            self.edit_filter(event);
-            return None;
-        }
-        if self.screen == Screen::Leaderboard && self.runs.columns.open {
-            use super::keys::{COLUMNS, ColumnsAction};
-            match lookup(COLUMNS, key) {
-                Some(ColumnsAction::Move(m)) => {
-                    self.runs.columns.cursor.apply(m, super::columns::RunColumn::ALL.len());
-                    return None;
+            Some(Overlay::GridForm) => {
+                if self.grid_form.editing || lookup(super::keys::GRID, key).is_some() {
+                    return self.grid_key(event);
                 }
-                Some(ColumnsAction::Toggle) => {
-                    self.message = Some(self.runs.columns.toggle());
-                    return None;
-                }
-                Some(ColumnsAction::Close) => {
-                    self.runs.columns.open = false;
-                    return None;
-                }
-                // Over the leaderboard only the keys of every screen pass the chooser.
-                None if lookup(GLOBAL, key).is_none() => return None,
-                None => {}
+                // Over the Train screen only the keys of every screen pass the form.
+                lookup(GLOBAL, key)?;
             }
-        }
-        if self.screen == Screen::Train && self.grid_form.open {
-            if self.grid_form.editing || lookup(super::keys::GRID, key).is_some() {
-                return self.grid_key(event);
-            }
-            // Over the Train screen only the keys of every screen pass the form.
-            lookup(GLOBAL, key)?;
+            None => {}
         }
         if let Some(action) = lookup(GLOBAL, key) {
             return match action {
@@ -522,6 +526,52 @@ impl App {
             Screen::Architectures => self.archs.handle_key(event),
             Screen::Leaderboard => self.runs_key(event),
         }
+    }
+
+    /// What takes the keys before the screen does: the topmost open overlay. The list is the
+    /// stacking order (help over the Settings pane over a prompt over text being typed over the
+    /// column chooser or the grid form); a global key that passes an overlay goes to the global
+    /// actions, as no two overlays share a key.
+    fn overlay(&self) -> Option<Overlay> {
+        let filtering = match self.screen {
+            Screen::Architectures => self.archs.editing_filter,
+            Screen::Datasets => self.datasets.editing_filter,
+            Screen::Leaderboard => self.runs.editing_filter,
+            _ => false,
+        };
+        [
+            (self.show_help, Overlay::Help),
+            (self.settings_form.open, Overlay::Settings),
+            (self.runs.scenario.prompt.is_some(), Overlay::BudgetPrompt),
+            (self.import_prompt.is_some(), Overlay::ImportPrompt),
+            (filtering, Overlay::Filter),
+            (self.screen == Screen::Leaderboard && self.runs.columns.open, Overlay::Columns),
+            (self.screen == Screen::Train && self.grid_form.open, Overlay::GridForm),
+        ]
+        .into_iter()
+        .find_map(|(open, overlay)| open.then_some(overlay))
+    }
+
+    /// A key in the import prompt (a file to import, typed on the leaderboard).
+    fn import_prompt_key(&mut self, event: KeyEvent) -> Option<Request> {
+        let text = self.import_prompt.as_mut()?;
+        match event.code {
+            KeyCode::Esc => self.import_prompt = None,
+            KeyCode::Enter => {
+                let path = self.import_prompt.take().unwrap_or_default();
+                let path = path.trim();
+                if path.is_empty() {
+                    self.message = Some("nothing imported: no file named".into());
+                    return None;
+                }
+                self.message = Some(format!("importing {path}…"));
+                return Some(Request::Import(path.into()));
+            }
+            _ => {
+                super::text_input::edit_text(text, event);
+            }
+        }
+        None
     }
 
     /// `1`..`6`: shows that screen and asks for what it needs to show. Never adds, starts, stops or

@@ -10,6 +10,7 @@ use super::listing::{ArchRow, rows};
 use super::net::Net;
 use super::{Graph, Spec, find, names};
 use crate::format::human_count;
+use crate::output::{self, Cell, Table};
 
 /// The convention behind every MAC/FLOP figure pepr prints.
 pub const CONVENTION: &str = "MACs follow fvcore's FlopCountAnalysis: 1 per multiply-add in conv/linear/matmul, \
@@ -28,36 +29,54 @@ fn giga(n: u64) -> String {
 
 pub fn print_table(out: &mut impl Write, input: Option<(usize, usize, usize)>, classes: usize) -> Result<()> {
     let rows = rows(input, classes);
-    writeln!(
-        out,
-        "{:<24} {:<28} {:<11} {:>3} {:>10} {:>8} {:>8} {:>8} {:>11}",
-        "arch", "family", "kind", "eff", "input", "params", "MACs", "FLOPs", "train FLOPs"
-    )?;
+    // The widths of the layout before the writer; a longer cell widens its column.
+    let table = Table::new(" ")
+        .left("arch")
+        .min_width(24)
+        .left("family")
+        .min_width(28)
+        .left("kind")
+        .min_width(11)
+        .right("eff")
+        .min_width(3)
+        .right("input")
+        .min_width(10)
+        .right("params")
+        .min_width(8)
+        .right("MACs")
+        .min_width(8)
+        .right("FLOPs")
+        .min_width(8)
+        .right("train FLOPs")
+        .min_width(11);
     let mut failures = Vec::new();
-    for row in &rows {
-        let e = row.entry;
-        let input = format!("{}x{}x{}", row.spec.in_chans, row.spec.height, row.spec.width);
-        let (params, macs, flops, train) = match &row.cost {
-            Ok(cost) => (human_count(cost.params), giga(cost.macs), giga(cost.flops()), giga(cost.train_flops())),
-            Err(message) => {
-                failures.push(message.clone());
-                ("—".into(), "—".into(), "—".into(), "—".into())
-            }
-        };
-        writeln!(
-            out,
-            "{:<24} {:<28} {:<11} {:>3} {:>10} {:>8} {:>8} {:>8} {:>11}",
-            e.name,
-            e.family,
-            e.kind.label(),
-            if e.efficient { "yes" } else { "" },
-            input,
-            params,
-            macs,
-            flops,
-            train
-        )?;
-    }
+    let lines: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            let e = row.entry;
+            let input = format!("{}x{}x{}", row.spec.in_chans, row.spec.height, row.spec.width);
+            let (params, macs, flops, train) = match &row.cost {
+                Ok(cost) => (human_count(cost.params), giga(cost.macs), giga(cost.flops()), giga(cost.train_flops())),
+                Err(message) => {
+                    failures.push(message.clone());
+                    ("—".into(), "—".into(), "—".into(), "—".into())
+                }
+            };
+            let efficient = if e.efficient { "yes" } else { "" };
+            vec![
+                e.name.into(),
+                e.family.into(),
+                e.kind.label().into(),
+                efficient.into(),
+                input,
+                params,
+                macs,
+                flops,
+                train,
+            ]
+        })
+        .collect();
+    table.write(out, &lines)?;
     writeln!(out, "\n{} architectures, {classes} classes. {CONVENTION}", rows.len())?;
     for message in failures {
         writeln!(out, "not at this input: {message}")?;
@@ -81,76 +100,80 @@ const CSV_COLUMNS: &[&str] = &[
     "error",
 ];
 
-fn cells(row: &ArchRow) -> Vec<String> {
+/// The CSV's cells: figures empty and the error given when the architecture cannot take the input.
+fn cells(row: &ArchRow) -> Vec<Cell> {
     let e = row.entry;
     let (params, macs, flops, train, error) = match &row.cost {
-        Ok(c) => (
-            c.params.to_string(),
-            c.macs.to_string(),
-            c.flops().to_string(),
-            c.train_flops().to_string(),
-            String::new(),
-        ),
-        Err(m) => (String::new(), String::new(), String::new(), String::new(), m.clone()),
+        Ok(c) => (Some(c.params), Some(c.macs), Some(c.flops()), Some(c.train_flops()), String::new()),
+        Err(m) => (None, None, None, None, m.clone()),
     };
+    let count = |n: Option<u64>| n.map_or(Cell::MaybeText(None), Cell::Count);
     vec![
-        e.name.into(),
-        e.family.into(),
-        e.kind.label().into(),
-        e.efficient.to_string(),
-        e.from_timm.to_string(),
-        e.paper.into(),
-        format!("{}x{}x{}", row.spec.in_chans, row.spec.height, row.spec.width),
-        row.spec.classes.to_string(),
-        params,
-        macs,
-        flops,
-        train,
-        error,
+        Cell::Text(e.name.into()),
+        Cell::Text(e.family.into()),
+        Cell::Text(e.kind.label().into()),
+        Cell::Flag(e.efficient),
+        Cell::Flag(e.from_timm),
+        Cell::Text(e.paper.into()),
+        Cell::Text(format!("{}x{}x{}", row.spec.in_chans, row.spec.height, row.spec.width)),
+        Cell::Count(row.spec.classes as u64),
+        count(params),
+        count(macs),
+        count(flops),
+        count(train),
+        Cell::Text(error),
     ]
 }
 
 pub fn print_csv(out: &mut impl Write, input: Option<(usize, usize, usize)>, classes: usize) -> Result<()> {
-    let mut writer = csv::Writer::from_writer(out);
-    writer.write_record(CSV_COLUMNS)?;
-    for row in rows(input, classes) {
-        writer.write_record(cells(&row))?;
-    }
-    writer.flush()?;
-    Ok(())
+    output::write_csv(out, CSV_COLUMNS, rows(input, classes).iter().map(cells))
 }
 
+/// The JSON's keys: the input as `[C, H, W]`, the counting convention named, and either the figures
+/// or the error.
+const JSON_KEYS: &[&str] = &[
+    "arch",
+    "family",
+    "kind",
+    "efficient",
+    "from_timm",
+    "paper",
+    "input",
+    "classes",
+    "convention",
+    "params",
+    "macs",
+    "flops",
+    "train_flops_per_sample",
+    "error",
+];
+
 pub fn print_json(out: &mut impl Write, input: Option<(usize, usize, usize)>, classes: usize) -> Result<()> {
-    let objects: Vec<serde_json::Value> = rows(input, classes)
-        .iter()
-        .map(|row| {
-            let e = row.entry;
-            let mut object = serde_json::json!({
-                "arch": e.name,
-                "family": e.family,
-                "kind": e.kind.label(),
-                "efficient": e.efficient,
-                "from_timm": e.from_timm,
-                "paper": e.paper,
-                "input": [row.spec.in_chans, row.spec.height, row.spec.width],
-                "classes": row.spec.classes,
-                "convention": "fvcore",
-            });
-            match &row.cost {
-                Ok(c) => {
-                    object["params"] = c.params.into();
-                    object["macs"] = c.macs.into();
-                    object["flops"] = c.flops().into();
-                    object["train_flops_per_sample"] = c.train_flops().into();
-                }
-                Err(m) => object["error"] = m.clone().into(),
-            }
-            object
-        })
-        .collect();
-    serde_json::to_writer_pretty(&mut *out, &objects)?;
-    writeln!(out)?;
-    Ok(())
+    let objects = rows(input, classes).into_iter().map(|row| {
+        let e = row.entry;
+        let (figures, error) = match &row.cost {
+            Ok(c) => (Some([c.params, c.macs, c.flops(), c.train_flops()]), None),
+            Err(m) => (None, Some(Cell::Text(m.clone()))),
+        };
+        let mut cells = vec![
+            Some(Cell::Text(e.name.into())),
+            Some(Cell::Text(e.family.into())),
+            Some(Cell::Text(e.kind.label().into())),
+            Some(Cell::Flag(e.efficient)),
+            Some(Cell::Flag(e.from_timm)),
+            Some(Cell::Text(e.paper.into())),
+            Some(Cell::Both {
+                csv: String::new(),
+                json: serde_json::json!([row.spec.in_chans, row.spec.height, row.spec.width]),
+            }),
+            Some(Cell::Count(row.spec.classes as u64)),
+            Some(Cell::Text("fvcore".into())),
+        ];
+        cells.extend((0..4).map(|i| figures.map(|f| Cell::Count(f[i]))));
+        cells.push(error);
+        cells
+    });
+    output::write_json_sparse(out, JSON_KEYS, objects)
 }
 
 pub fn print_breakdown(

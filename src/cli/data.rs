@@ -5,10 +5,11 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 
-use crate::cli::{DataCommand, Format};
+use super::args::{DataCommand, Format};
 use crate::data::registry::{self, Availability, Kind};
 use crate::data::{download, medmnist};
 use crate::format::human_count;
+use crate::output::{self, Cell, Table};
 
 pub fn run(command: DataCommand, data_dir: &Path) -> Result<()> {
     match command {
@@ -92,26 +93,41 @@ fn list(out: &mut impl Write, data_dir: &Path, format: Format) -> Result<()> {
     }
     match format {
         Format::Table => {
-            writeln!(
-                out,
-                "{:<20} {:<13} {:>5} {:>3} {:>7} {:>22}  {:<12} source",
-                "name", "where", "size", "ch", "classes", "train/val/test", "licence"
-            )?;
-            for e in &entries {
-                let i = &e.info;
-                writeln!(
-                    out,
-                    "{:<20} {:<13} {:>5} {:>3} {:>7} {:>22}  {:<12} {}",
-                    i.name,
-                    e.availability.label(),
-                    i.size,
-                    i.channels,
-                    i.classes.len(),
-                    format!("{}/{}/{}", i.splits[0], i.splits[1], i.splits[2]),
-                    i.licence,
-                    i.source
-                )?;
-            }
+            // The widths of the layout before the writer; a longer cell widens its column.
+            let table = Table::new(" ")
+                .left("name")
+                .min_width(20)
+                .left("where")
+                .min_width(13)
+                .right("size")
+                .min_width(5)
+                .right("ch")
+                .min_width(3)
+                .right("classes")
+                .min_width(7)
+                .right("train/val/test")
+                .min_width(22)
+                .left("licence")
+                .min_width(12)
+                .separated_by("  ")
+                .left("source");
+            let rows: Vec<Vec<String>> = entries
+                .iter()
+                .map(|e| {
+                    let i = &e.info;
+                    vec![
+                        i.name.clone(),
+                        e.availability.label().into(),
+                        i.size.to_string(),
+                        i.channels.to_string(),
+                        i.classes.len().to_string(),
+                        format!("{}/{}/{}", i.splits[0], i.splits[1], i.splits[2]),
+                        i.licence.clone(),
+                        i.source.clone(),
+                    ]
+                })
+                .collect();
+            table.write(out, &rows)?;
             writeln!(
                 out,
                 "\ndata dir: {}  (`pepr data download NAME` fetches a downloadable set)\n\
@@ -123,10 +139,10 @@ fn list(out: &mut impl Write, data_dir: &Path, format: Format) -> Result<()> {
                     .collect::<Vec<_>>()
                     .join(", ")
             )?;
+            Ok(())
         }
         Format::Csv => {
-            let mut writer = csv::Writer::from_writer(out);
-            writer.write_record([
+            let columns = [
                 "name",
                 "availability",
                 "path",
@@ -139,47 +155,52 @@ fn list(out: &mut impl Write, data_dir: &Path, format: Format) -> Result<()> {
                 "licence",
                 "source",
                 "synthetic",
-            ])?;
-            for e in &entries {
+            ];
+            let rows = entries.iter().map(|e| {
                 let i = &e.info;
                 let path = match &e.availability {
                     Availability::Local(p) => p.display().to_string(),
                     _ => String::new(),
                 };
-                writer.write_record([
-                    i.name.clone(),
-                    e.availability.label().into(),
-                    path,
-                    i.size.to_string(),
-                    i.channels.to_string(),
-                    i.classes.len().to_string(),
-                    i.splits[0].to_string(),
-                    i.splits[1].to_string(),
-                    i.splits[2].to_string(),
-                    i.licence.clone(),
-                    i.source.clone(),
-                    i.synthetic.to_string(),
-                ])?;
-            }
-            writer.flush()?;
+                vec![
+                    Cell::Text(i.name.clone()),
+                    Cell::Text(e.availability.label().into()),
+                    Cell::Text(path),
+                    Cell::Count(i.size as u64),
+                    Cell::Count(i.channels as u64),
+                    Cell::Count(i.classes.len() as u64),
+                    Cell::Count(i.splits[0] as u64),
+                    Cell::Count(i.splits[1] as u64),
+                    Cell::Count(i.splits[2] as u64),
+                    Cell::Text(i.licence.clone()),
+                    Cell::Text(i.source.clone()),
+                    Cell::Flag(i.synthetic),
+                ]
+            });
+            output::write_csv(out, &columns, rows)
         }
         Format::Json => {
-            let values: Vec<serde_json::Value> = entries
-                .iter()
-                .map(|e| {
-                    let i = &e.info;
-                    serde_json::json!({
-                        "name": i.name, "availability": e.availability.label(), "size": i.size,
-                        "channels": i.channels, "classes": i.classes, "splits": {"train": i.splits[0], "val": i.splits[1], "test": i.splits[2]},
-                        "licence": i.licence, "source": i.source, "synthetic": i.synthetic,
-                    })
-                })
-                .collect();
-            serde_json::to_writer_pretty(&mut *out, &values)?;
-            writeln!(out)?;
+            // The class names and the splits as JSON values of their own (no CSV form).
+            let json_only = |json: serde_json::Value| Cell::Both { csv: String::new(), json };
+            let columns =
+                ["name", "availability", "size", "channels", "classes", "splits", "licence", "source", "synthetic"];
+            let rows = entries.iter().map(|e| {
+                let i = &e.info;
+                vec![
+                    Cell::Text(i.name.clone()),
+                    Cell::Text(e.availability.label().into()),
+                    Cell::Count(i.size as u64),
+                    Cell::Count(i.channels as u64),
+                    json_only(serde_json::json!(i.classes)),
+                    json_only(serde_json::json!({"train": i.splits[0], "val": i.splits[1], "test": i.splits[2]})),
+                    Cell::Text(i.licence.clone()),
+                    Cell::Text(i.source.clone()),
+                    Cell::Flag(i.synthetic),
+                ]
+            });
+            output::write_json(out, &columns, rows)
         }
     }
-    Ok(())
 }
 
 fn info(out: &mut impl Write, data_dir: &Path, name: &str) -> Result<()> {

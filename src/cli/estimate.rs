@@ -7,12 +7,33 @@ use std::path::Path;
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
+use super::args::{EstimateArgs, Format};
+use super::{ignore_broken_pipe, stored_settings};
 use crate::estimate::budget::{Budget, Fit};
 use crate::estimate::{Estimate, Plan, Range, Totals, accuracy, plan};
 use crate::format::duration;
 use crate::home::Home;
 use crate::results::store::RunStore;
 use crate::train::TrainConfig;
+
+/// `pepr estimate`: the planned runs' estimates (or `--accuracy`), as a table or JSON.
+pub(super) fn command(home: &Home, args: EstimateArgs) -> Result<()> {
+    let EstimateArgs { archs, datasets, settings, accuracy, recalibrate, max_energy, max_time, max_co2, format } = args;
+    let budget = Budget { max_energy_kwh: max_energy, max_time_s: max_time, max_co2_g: max_co2, min_p: None };
+    budget.check().map_err(|e| anyhow::anyhow!(e))?;
+    if format == Format::Csv {
+        bail!("--format: pepr estimate prints table or json");
+    }
+    let mut out = std::io::stdout().lock();
+    if accuracy {
+        return ignore_broken_pipe(print_accuracy(home, format == Format::Json, &mut out));
+    }
+    let data_dir = settings.data_dir.clone().unwrap_or_else(|| home.datasets_dir());
+    let stored = stored_settings(home);
+    let configs: Vec<TrainConfig> =
+        archs.iter().flat_map(|a| datasets.iter().map(|d| settings.config(a, d, &stored))).collect();
+    ignore_broken_pipe(run(home, &configs, &data_dir, recalibrate, &budget, format == Format::Json, &mut out))
+}
 
 fn range_text(r: Range, fmt: &dyn Fn(f64) -> String) -> String {
     format!("{} ({} – {})", fmt(r.estimate), fmt(r.low), fmt(r.high))

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Result, anyhow, bail};
 
-use crate::cli::MetricArg;
+use super::args::MetricArg;
 use crate::grid::spec::{GridSpec, Start};
 use crate::grid::{CellState, cell_states, expand};
 use crate::home::Home;
@@ -94,7 +94,7 @@ pub struct GridArgs {
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     #[command(flatten)]
-    pub meter: crate::cli::MeterArgs,
+    pub meter: super::args::MeterArgs,
 }
 
 impl GridArgs {
@@ -231,7 +231,7 @@ pub fn run(home: &Home, args: GridArgs) -> Result<()> {
                 Err(_) => " (dry run: not saved)".into(),
             }
         );
-        let meter = args.meter.settings(&crate::cli::stored_settings(home));
+        let meter = args.meter.settings(&super::stored_settings(home));
         let todo: Vec<TrainConfig> = cells
             .iter()
             .zip(&states)
@@ -240,7 +240,7 @@ pub fn run(home: &Home, args: GridArgs) -> Result<()> {
             .collect();
         if !todo.is_empty() {
             let plan = crate::estimate::plan(home, &todo, &data_dir, false);
-            println!("{}", crate::cli::estimate::plan_line(&plan));
+            println!("{}", super::estimate::plan_line(&plan));
         }
         return Ok(());
     }
@@ -257,7 +257,7 @@ pub fn run(home: &Home, args: GridArgs) -> Result<()> {
     );
     let chosen = |i: usize| args.cell.is_none_or(|only| only == i);
     // The meters are this machine's (flags, then the home's settings), not part of the grid's spec.
-    let stored = crate::cli::stored_settings(home);
+    let stored = super::stored_settings(home);
     let meter = args.meter.settings(&stored);
     let configs: Vec<TrainConfig> = cells
         .iter()
@@ -277,14 +277,14 @@ pub fn run(home: &Home, args: GridArgs) -> Result<()> {
         }
         return Ok(());
     }
-    crate::cli::estimate::announce(home, &configs, &data_dir);
-    crate::cli::train::sweep(home, &configs, &data_dir)
+    super::estimate::announce(home, &configs, &data_dir);
+    super::train::sweep(home, &configs, &data_dir)
 }
 
 /// `pepr grid ... --slurm`: the cells not yet done (nor queued or running in an earlier array) as
 /// one job array; `--dry-run` prints its script.
 fn submit(home: &Home, spec: &GridSpec, args: &GridArgs) -> Result<()> {
-    let meter = args.meter.settings(&crate::cli::stored_settings(home));
+    let meter = args.meter.settings(&super::stored_settings(home));
     let mut options = args.sbatch.options();
     options.data_dir = args.data_dir.as_ref().map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.to_path_buf()));
     let job = crate::grid::slurm::GridJob { spec, meter: &meter, options, only: args.cell, dry_run: args.dry_run };

@@ -1,4 +1,5 @@
-//! `pepr train`: trains one architecture on one dataset headless, stores the run, saves a checkpoint.
+//! `pepr train`: trains one architecture on one dataset headless, stores the run, saves a checkpoint;
+//! `pepr sweep`: every architecture on every dataset, one after another (or as a Slurm array).
 
 use std::io::Write;
 use std::path::Path;
@@ -8,6 +9,8 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use chrono::Utc;
 
+use super::args::TrainSettings;
+use super::stored_settings;
 use crate::home::Home;
 use crate::meter::RunMeters;
 use crate::progress::{Progress, Unit, WhenPlain};
@@ -222,6 +225,54 @@ fn resources_text(record: &RunRecord) -> String {
         _ => String::new(),
     };
     format!("{energy}{co2}{memory}")
+}
+
+/// `pepr train --arch A --dataset D`: exits with status 130 when Ctrl-C interrupted the run (it is
+/// stored as interrupted).
+pub(super) fn train(
+    home: &Home,
+    arch: &str,
+    dataset: &str,
+    settings: &TrainSettings,
+    json: bool,
+    incoming: bool,
+) -> Result<()> {
+    let config = settings.config(arch, dataset, &stored_settings(home));
+    let data_dir = settings.data_dir.clone().unwrap_or_else(|| home.datasets_dir());
+    let destination = Destination::detect(incoming);
+    let record = run_to(home, &config, &data_dir, json, &destination)?;
+    if record.status == RunStatus::Interrupted {
+        std::process::exit(130);
+    }
+    Ok(())
+}
+
+/// `pepr sweep --arch ... --dataset ...`: here, or as a Slurm array with `--slurm`.
+pub(super) fn sweep_command(
+    home: &Home,
+    mut archs: Vec<String>,
+    mut datasets: Vec<String>,
+    settings: &TrainSettings,
+    slurm: &crate::slurm::args::SlurmArgs,
+) -> Result<()> {
+    // `--arch a,a` names one run, not two identical ones.
+    dedup_keep_order(&mut archs);
+    dedup_keep_order(&mut datasets);
+    let data_dir = settings.data_dir.clone().unwrap_or_else(|| home.datasets_dir());
+    let stored = stored_settings(home);
+    let configs: Vec<TrainConfig> =
+        archs.iter().flat_map(|a| datasets.iter().map(|d| settings.config(a, d, &stored))).collect();
+    if slurm.slurm {
+        return crate::slurm::submit::sweep(home, &configs, &data_dir, settings.data_dir.as_deref(), slurm);
+    }
+    super::estimate::announce(home, &configs, &data_dir);
+    sweep(home, &configs, &data_dir)
+}
+
+/// Drops repeated names, keeping the first of each in place.
+fn dedup_keep_order(names: &mut Vec<String>) {
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|name| seen.insert(name.clone()));
 }
 
 /// `pepr sweep`: every configuration in turn. A failed run is reported and the sweep goes on;

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::analysis::{Analyses, Family, Paired, ParamsGroup, arch_label, fraction_label};
 use super::rank::Variant;
 use crate::format::{fixed, share, signed};
+use crate::output::{self, Cell, Format, Table};
 
 /// Which analysis to print.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,18 +18,6 @@ pub enum Which {
     Params,
 }
 
-/// Output format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Output {
-    Table,
-    Csv,
-    Json,
-}
-
-fn opt(value: Option<f64>) -> String {
-    value.map(|v| v.to_string()).unwrap_or_default()
-}
-
 /// Prints one analysis, keeping only what matches `only` (a dataset or a group name).
 pub fn print(
     out: &mut impl Write,
@@ -36,7 +25,7 @@ pub fn print(
     which: Which,
     only: Option<&str>,
     v: Variant,
-    format: Output,
+    format: Format,
 ) -> Result<()> {
     let matches = |names: &[&str]| only.is_none_or(|d| names.contains(&d));
     match which {
@@ -97,7 +86,7 @@ pub fn print(
 }
 
 /// Nothing to show: an error when a filter matched nothing, else an empty result.
-fn nothing(out: &mut impl Write, only: Option<&str>, what: &str, names: &[String], format: Output) -> Result<()> {
+fn nothing(out: &mut impl Write, only: Option<&str>, what: &str, names: &[String], format: Format) -> Result<()> {
     if let Some(name) = only {
         bail!(
             "no {what} matches {name:?}; the store has: {}",
@@ -105,19 +94,18 @@ fn nothing(out: &mut impl Write, only: Option<&str>, what: &str, names: &[String
         );
     }
     match format {
-        Output::Json => writeln!(out, "[]")?,
-        Output::Csv => {}
-        Output::Table => writeln!(out, "no {what} in the store")?,
+        Format::Json => writeln!(out, "[]")?,
+        Format::Csv => {}
+        Format::Table => writeln!(out, "no {what} in the store")?,
     }
     Ok(())
 }
 
-fn print_paired(out: &mut impl Write, shown: &[&Paired], v: Variant, format: Output) -> Result<()> {
+fn print_paired(out: &mut impl Write, shown: &[&Paired], v: Variant, format: Format) -> Result<()> {
     let i = v.index();
     let r = v.resource_column();
     match format {
-        Output::Csv => {
-            let mut w = csv::Writer::from_writer(out);
+        Format::Csv => {
             let header = [
                 "dataset".to_string(),
                 "fraction".into(),
@@ -135,32 +123,31 @@ fn print_paired(out: &mut impl Write, shown: &[&Paired], v: Variant, format: Out
                 format!("d_{r}"),
                 format!("{r}_ratio"),
             ];
-            w.write_record(&header)?;
-            for paired in shown {
+            let rows = shown.iter().flat_map(|paired| {
                 let pair = &paired.pair;
-                for row in &paired.rows {
-                    w.write_record([
-                        pair.dataset.clone(),
-                        opt(pair.fraction),
-                        pair.scratch.clone(),
-                        pair.pretrained.clone(),
-                        row.name(),
-                        row.runs.0.to_string(),
-                        row.runs.1.to_string(),
-                        row.p_scratch.to_string(),
-                        row.p_pretrained.to_string(),
-                        row.dp().to_string(),
-                        opt(row.p_ratio()),
-                        opt(row.r_scratch[i]),
-                        opt(row.r_pretrained[i]),
-                        opt(row.dr(v)),
-                        opt(row.r_ratio(v)),
-                    ])?;
-                }
-            }
-            w.flush()?;
+                paired.rows.iter().map(move |row| {
+                    vec![
+                        Cell::Text(pair.dataset.clone()),
+                        Cell::Number(pair.fraction),
+                        Cell::Text(pair.scratch.clone()),
+                        Cell::Text(pair.pretrained.clone()),
+                        Cell::Text(row.name()),
+                        Cell::Count(row.runs.0 as u64),
+                        Cell::Count(row.runs.1 as u64),
+                        Cell::Number(Some(row.p_scratch)),
+                        Cell::Number(Some(row.p_pretrained)),
+                        Cell::Number(Some(row.dp())),
+                        Cell::Number(row.p_ratio()),
+                        Cell::Number(row.r_scratch[i]),
+                        Cell::Number(row.r_pretrained[i]),
+                        Cell::Number(row.dr(v)),
+                        Cell::Number(row.r_ratio(v)),
+                    ]
+                })
+            });
+            output::write_csv(out, &header, rows)?;
         }
-        Output::Json => {
+        Format::Json => {
             let value: Vec<Value> = shown
                 .iter()
                 .map(|paired| {
@@ -182,10 +169,9 @@ fn print_paired(out: &mut impl Write, shown: &[&Paired], v: Variant, format: Out
                     })
                 })
                 .collect();
-            serde_json::to_writer_pretty(&mut *out, &value)?;
-            writeln!(out)?;
+            output::write_value(out, &value)?;
         }
-        Output::Table => {
+        Format::Table => {
             for paired in shown {
                 let pair = &paired.pair;
                 let s = paired.summary(v);
@@ -241,45 +227,35 @@ fn print_paired(out: &mut impl Write, shown: &[&Paired], v: Variant, format: Out
     Ok(())
 }
 
-fn print_fraction(out: &mut impl Write, shown: &[&Family], v: Variant, format: Output) -> Result<()> {
+fn print_fraction(out: &mut impl Write, shown: &[&Family], v: Variant, format: Format) -> Result<()> {
     let i = v.index();
     let score = v.score_column();
     match format {
-        Output::Csv => {
-            let mut w = csv::Writer::from_writer(out);
-            w.write_record([
-                "dataset",
-                "pretrained",
-                "group",
-                "fraction",
-                "arch",
-                "P",
-                score,
-                "at_every_level",
-                "runs",
-            ])?;
+        Format::Csv => {
+            let header = ["dataset", "pretrained", "group", "fraction", "arch", "P", score, "at_every_level", "runs"];
+            let mut rows = Vec::new();
             for family in shown {
                 for arch in &family.archs {
                     let complete = arch.points.iter().all(Option::is_some);
                     for ((level, point), runs) in family.levels.iter().zip(&arch.points).zip(&arch.runs) {
                         let Some((p, scores)) = point else { continue };
-                        w.write_record([
-                            family.dataset.clone(),
-                            family.pretrained.clone().unwrap_or_default(),
-                            level.group.clone(),
-                            opt(level.fraction),
-                            arch.name(),
-                            p.to_string(),
-                            opt(scores[i]),
-                            complete.to_string(),
-                            runs.to_string(),
-                        ])?;
+                        rows.push(vec![
+                            Cell::Text(family.dataset.clone()),
+                            Cell::Text(family.pretrained.clone().unwrap_or_default()),
+                            Cell::Text(level.group.clone()),
+                            Cell::Number(level.fraction),
+                            Cell::Text(arch.name()),
+                            Cell::Number(Some(*p)),
+                            Cell::Number(scores[i]),
+                            Cell::Flag(complete),
+                            Cell::Count(*runs as u64),
+                        ]);
                     }
                 }
             }
-            w.flush()?;
+            output::write_csv(out, &header, rows)?;
         }
-        Output::Json => {
+        Format::Json => {
             let value: Vec<Value> = shown
                 .iter()
                 .map(|family| {
@@ -297,10 +273,9 @@ fn print_fraction(out: &mut impl Write, shown: &[&Family], v: Variant, format: O
                     })
                 })
                 .collect();
-            serde_json::to_writer_pretty(&mut *out, &value)?;
-            writeln!(out)?;
+            output::write_value(out, &value)?;
         }
-        Output::Table => {
+        Format::Table => {
             for family in shown {
                 let summary = family.summary(v);
                 writeln!(out, "== {} ==", family.label())?;
@@ -337,32 +312,31 @@ fn print_fraction(out: &mut impl Write, shown: &[&Family], v: Variant, format: O
     Ok(())
 }
 
-fn print_params(out: &mut impl Write, shown: &[&ParamsGroup], v: Variant, format: Output) -> Result<()> {
+fn print_params(out: &mut impl Write, shown: &[&ParamsGroup], v: Variant, format: Format) -> Result<()> {
     let i = v.index();
     let score = v.score_column();
     let efficient = |e: Option<bool>| e.map(|e| e.to_string()).unwrap_or_default();
     match format {
-        Output::Csv => {
-            let mut w = csv::Writer::from_writer(out);
-            w.write_record(["group", "dataset", "arch", "params", "log10_params", "efficient", "P", score, "runs"])?;
-            for group in shown {
-                for p in &group.points {
-                    w.write_record([
-                        group.group.clone(),
-                        group.dataset.clone(),
-                        arch_label(&p.arch, &p.setting),
-                        p.params.to_string(),
-                        (p.params.max(1) as f64).log10().to_string(),
-                        efficient(p.efficient),
-                        p.performance.to_string(),
-                        opt(p.score[i]),
-                        p.runs.to_string(),
-                    ])?;
-                }
-            }
-            w.flush()?;
+        Format::Csv => {
+            let header = ["group", "dataset", "arch", "params", "log10_params", "efficient", "P", score, "runs"];
+            let rows = shown.iter().flat_map(|group| {
+                group.points.iter().map(move |p| {
+                    vec![
+                        Cell::Text(group.group.clone()),
+                        Cell::Text(group.dataset.clone()),
+                        Cell::Text(arch_label(&p.arch, &p.setting)),
+                        Cell::Count(p.params),
+                        Cell::Number(Some((p.params.max(1) as f64).log10())),
+                        Cell::Text(efficient(p.efficient)),
+                        Cell::Number(Some(p.performance)),
+                        Cell::Number(p.score[i]),
+                        Cell::Count(p.runs as u64),
+                    ]
+                })
+            });
+            output::write_csv(out, &header, rows)?;
         }
-        Output::Json => {
+        Format::Json => {
             let value: Vec<Value> = shown
                 .iter()
                 .map(|group| {
@@ -380,10 +354,9 @@ fn print_params(out: &mut impl Write, shown: &[&ParamsGroup], v: Variant, format
                     })
                 })
                 .collect();
-            serde_json::to_writer_pretty(&mut *out, &value)?;
-            writeln!(out)?;
+            output::write_value(out, &value)?;
         }
-        Output::Table => {
+        Format::Table => {
             for group in shown {
                 let s = group.summary(v);
                 writeln!(out, "== {} ({}) ==", group.group, group.dataset)?;
@@ -425,24 +398,9 @@ fn print_params(out: &mut impl Write, shown: &[&ParamsGroup], v: Variant, format
 
 /// Columns padded to their widest cell; the first left-aligned, the rest right-aligned.
 fn table(out: &mut impl Write, headers: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
+    let mut table = Table::new("  ");
+    for (k, title) in headers.iter().enumerate() {
+        table = if k == 0 { table.left(*title) } else { table.right(*title) };
     }
-    let line = |out: &mut dyn Write, cells: &[&str]| -> std::io::Result<()> {
-        let parts: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .enumerate()
-            .map(|(k, (c, &w))| if k == 0 { format!("{c:<w$}") } else { format!("{c:>w$}") })
-            .collect();
-        writeln!(out, "{}", parts.join("  ").trim_end())
-    };
-    line(out, headers)?;
-    for row in rows {
-        line(out, &row.iter().map(String::as_str).collect::<Vec<_>>())?;
-    }
-    Ok(())
+    table.write(out, rows)
 }

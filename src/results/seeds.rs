@@ -14,6 +14,7 @@ use polars::prelude::*;
 
 use super::rank::{Ranking, Variant, cmp_missing_last};
 use super::record::{RunRecord, RunStatus};
+use crate::output::{self, Cell, Table};
 
 /// Mean and spread of one quantity over a cell's seeds.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -247,63 +248,38 @@ fn quantity_names() -> Vec<&'static str> {
     names
 }
 
+/// The cells of one group for CSV and JSON: `seeds` is "0;1;2" in CSV and an array in JSON.
+fn cells(ranking: &Ranking, g: &SeedGroup) -> Vec<Cell> {
+    let mut row = vec![
+        Cell::Text(ranking.sets[g.set].name.clone()),
+        Cell::Text(g.group.clone()),
+        Cell::Text(g.arch.clone()),
+        Cell::MaybeText(g.pretrained.clone()),
+        Cell::Number(g.fraction),
+        Cell::Count(g.runs.len() as u64),
+        Cell::Both {
+            csv: g.seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(";"),
+            json: serde_json::json!(g.seeds),
+        },
+    ];
+    for spread in std::iter::once(Some(g.performance)).chain(g.resource).chain(g.score) {
+        row.push(Cell::Number(spread.map(|s| s.mean)));
+        row.push(Cell::Number(spread.and_then(|s| s.std)));
+        row.push(Cell::Number(spread.map(|s| s.min)));
+        row.push(Cell::Number(spread.map(|s| s.max)));
+    }
+    row
+}
+
 /// Writes the rows as CSV (empty cells for missing values).
 pub fn write_csv(out: &mut dyn Write, ranking: &Ranking, groups: &[&SeedGroup]) -> Result<()> {
-    let mut writer = csv::Writer::from_writer(out);
-    writer.write_record(csv_header())?;
-    for g in groups {
-        let mut row = vec![
-            ranking.sets[g.set].name.clone(),
-            g.group.clone(),
-            g.arch.clone(),
-            g.pretrained.clone().unwrap_or_default(),
-            g.fraction.map(|f| f.to_string()).unwrap_or_default(),
-            g.runs.len().to_string(),
-            g.seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(";"),
-        ];
-        let spreads = std::iter::once(Some(g.performance)).chain(g.resource).chain(g.score);
-        for spread in spreads {
-            let text = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
-            row.push(text(spread.map(|s| s.mean)));
-            row.push(text(spread.and_then(|s| s.std)));
-            row.push(text(spread.map(|s| s.min)));
-            row.push(text(spread.map(|s| s.max)));
-        }
-        writer.write_record(row)?;
-    }
-    writer.flush()?;
-    Ok(())
+    output::write_csv(out, &csv_header(), groups.iter().map(|g| cells(ranking, g)))
 }
 
 /// Writes the rows as a JSON array of objects with the CSV's columns (`null` when missing; `seeds`
 /// an array).
 pub fn write_json(out: &mut dyn Write, ranking: &Ranking, groups: &[&SeedGroup]) -> Result<()> {
-    use serde_json::{Map, Value, json};
-    let header = csv_header();
-    let objects: Vec<Value> = groups
-        .iter()
-        .map(|g| {
-            let mut values = vec![
-                json!(ranking.sets[g.set].name),
-                json!(g.group),
-                json!(g.arch),
-                json!(g.pretrained),
-                json!(g.fraction),
-                json!(g.runs.len()),
-                json!(g.seeds),
-            ];
-            for spread in std::iter::once(Some(g.performance)).chain(g.resource).chain(g.score) {
-                values.push(json!(spread.map(|s| s.mean)));
-                values.push(json!(spread.and_then(|s| s.std)));
-                values.push(json!(spread.map(|s| s.min)));
-                values.push(json!(spread.map(|s| s.max)));
-            }
-            Value::Object(header.iter().cloned().zip(values).collect::<Map<String, Value>>())
-        })
-        .collect();
-    serde_json::to_writer_pretty(&mut *out, &objects)?;
-    writeln!(out)?;
-    Ok(())
+    output::write_json(out, &csv_header(), groups.iter().map(|g| cells(ranking, g)))
 }
 
 /// A human-readable table, one block per comparison set: each quantity as `mean±std`, and the
@@ -314,8 +290,11 @@ pub fn write_table(out: &mut dyn Write, ranking: &Ranking, groups: &[&SeedGroup]
         return Ok(());
     }
     let v = variant.index();
-    let score_title = format!("PePR-{} mean±std", variant.letter());
-    let headers = ["arch", "start", "fraction", "seeds", "P mean±std", "energy kWh", "CO2 g", "time s", "mem GB"];
+    let mut table = Table::new("  ").left("arch").left("start");
+    for title in ["fraction", "seeds", "P mean±std", "energy kWh", "CO2 g", "time s", "mem GB"] {
+        table = table.right(title);
+    }
+    let table = table.right(format!("PePR-{} mean±std", variant.letter())).right("min–max");
     let mut start = 0;
     while start < groups.len() {
         let set = groups[start].set;
@@ -323,7 +302,7 @@ pub fn write_table(out: &mut dyn Write, ranking: &Ranking, groups: &[&SeedGroup]
         let rows: Vec<Vec<String>> = groups[start..end]
             .iter()
             .map(|g| {
-                let mut row = vec![
+                vec![
                     g.arch.clone(),
                     g.start().to_string(),
                     g.fraction.map_or("—".into(), |f| f.to_string()),
@@ -334,37 +313,12 @@ pub fn write_table(out: &mut dyn Write, ranking: &Ranking, groups: &[&SeedGroup]
                     format_spread(g.resource[2], 1),
                     format_spread(g.resource[3], 2),
                     format_spread(g.score[v], 4),
-                ];
-                row.push(g.score[v].map_or("—".into(), |s| format!("{:.4}–{:.4}", s.min, s.max)));
-                row
+                    g.score[v].map_or("—".into(), |s| format!("{:.4}–{:.4}", s.min, s.max)),
+                ]
             })
             .collect();
-        let mut titles: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
-        titles.push(score_title.clone());
-        titles.push("min–max".into());
-        let mut widths: Vec<usize> = titles.iter().map(|t| t.chars().count()).collect();
-        for row in &rows {
-            for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.chars().count());
-            }
-        }
-        let line = |out: &mut dyn Write, cells: &[String]| -> std::io::Result<()> {
-            let parts: Vec<String> = cells
-                .iter()
-                .zip(&widths)
-                .enumerate()
-                .map(|(i, (c, &w))| {
-                    let pad = w.saturating_sub(c.chars().count());
-                    if i < 2 { format!("{c}{}", " ".repeat(pad)) } else { format!("{}{c}", " ".repeat(pad)) }
-                })
-                .collect();
-            writeln!(out, "{}", parts.join("  ").trim_end())
-        };
         writeln!(out, "== {} (seeds aggregated) ==", ranking.sets[set].name)?;
-        line(out, &titles)?;
-        for row in &rows {
-            line(out, row)?;
-        }
+        table.write(out, &rows)?;
         writeln!(out)?;
         start = end;
     }

@@ -8,6 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use crate::app::keys::Scope;
+use crate::app::state::Confirm;
 use crate::app::{App, Screen};
 
 use super::format::fit;
@@ -36,8 +37,8 @@ pub fn footer(scope: Scope) -> Span<'static> {
     Span::styled(format!("  {}", labels.join(" · ")), Style::new().fg(Color::DarkGray))
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let scope = scope(app);
+/// The keys of `scope` and of every screen, over `area`.
+pub fn draw(frame: &mut Frame, area: Rect, scope: Scope) {
     let mut entries = scope.help_lines();
     entries.extend(Scope::Global.help_lines());
     // One column when it fits; two side by side on a short terminal.
@@ -73,11 +74,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     }
 }
 
-/// The question of `app.confirm`, over everything.
-pub fn draw_confirm(frame: &mut Frame, area: Rect, app: &App) {
-    let Some(confirm) = &app.confirm else { return };
+/// The question being asked (`App::confirm`, worded by `Confirm::question`), over everything.
+pub fn draw_confirm(frame: &mut Frame, area: Rect, confirm: &Confirm, question: String) {
     let width = 64.min(area.width);
-    let question = confirm.question(app);
     let text_lines = question.chars().count().div_ceil(width.saturating_sub(4).max(1) as usize) as u16;
     let height = (text_lines + 4).min(area.height);
     let [row] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);

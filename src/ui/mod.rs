@@ -42,20 +42,33 @@ pub fn draw(frame: &mut Frame, app: &App) {
     frame.render_widget(title_line(app, title.width), title);
     frame.render_widget(fit_line(status_line(app), status.width as usize), status);
 
-    if app.screen == Screen::Architectures {
-        archs::draw(frame, body, &app.archs);
-    } else if app.screen == Screen::Datasets {
-        datasets::draw(frame, body, &app.datasets);
-    } else if app.screen == Screen::Train {
-        train::draw(frame, body, app);
-        if app.grid_form.open {
-            grid_form::draw(frame, body, app, &app.grid_form);
+    match app.screen {
+        Screen::Architectures => archs::draw(frame, body, &app.archs),
+        Screen::Datasets => datasets::draw(frame, body, &app.datasets),
+        Screen::Train => {
+            train::draw(frame, body, app);
+            if app.grid_form.open {
+                grid_form::draw(frame, body, app, &app.grid_form);
+            }
         }
-    } else if app.screen == Screen::Analyses {
-        analyses::draw(frame, body, &app.analyses, no_runs(app));
-    } else if app.screen == Screen::Jobs {
-        jobs::draw(frame, body, &app.jobs);
-    } else if let Some(message) = &app.load_error {
+        Screen::Analyses => analyses::draw(frame, body, &app.analyses, no_runs(app)),
+        Screen::Jobs => jobs::draw(frame, body, &app.jobs),
+        Screen::Leaderboard => draw_leaderboard(frame, body, app),
+    }
+    if app.settings_form.open {
+        settings::draw(frame, body, &app.settings_form, &app.config, app.settings_warning.is_some());
+    }
+    if app.show_help {
+        help::draw(frame, frame.area(), help::scope(app));
+    }
+    if let Some(confirm) = &app.confirm {
+        help::draw_confirm(frame, frame.area(), confirm, confirm.question(app));
+    }
+}
+
+/// Screen 1: the runs, or why there are none to show.
+fn draw_leaderboard(frame: &mut Frame, body: Rect, app: &App) {
+    if let Some(message) = &app.load_error {
         let text = format!("Could not load the run store:\n{message}\n\nPress R to retry, q to quit.");
         frame.render_widget(
             Paragraph::new(text).wrap(Wrap { trim: false }).block(Block::bordered().title(" error ")).red(),
@@ -68,13 +81,6 @@ pub fn draw(frame: &mut Frame, app: &App) {
     } else {
         draw_main(frame, body, app);
     }
-    if app.settings_form.open {
-        settings::draw(frame, body, app);
-    }
-    if app.show_help {
-        help::draw(frame, frame.area(), app);
-    }
-    help::draw_confirm(frame, frame.area(), app);
 }
 
 /// Why the store has no runs to show or analyse yet, if so.

@@ -7,14 +7,15 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-use crate::app::App;
-use crate::app::settings_form::hint;
+use crate::app::settings_form::{SettingsForm, hint};
+use crate::settings::Settings;
 
 use super::format::fit;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let form = &app.settings_form;
-    let rows = app.config.describe();
+/// The pane over `area`: `settings` are those in use; `unreadable` when settings.json could not be
+/// read (nothing is saved over it then).
+pub fn draw(frame: &mut Frame, area: Rect, form: &SettingsForm, settings: &Settings, unreadable: bool) {
+    let rows = settings.describe();
     let width = 96.min(area.width);
     let height = (rows.len() as u16 + 7).min(area.height);
     let [row] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
@@ -37,7 +38,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         .collect();
     lines.push(Line::from(""));
     lines.push(Line::styled(format!(" {}", hint(form.key_name())), Style::new().fg(Color::Cyan)));
-    let saved_where = if app.settings_warning.is_some() {
+    let saved_where = if unreadable {
         " settings.json could not be read: nothing is saved over it"
     } else {
         " saved to settings.json (as pepr config set); used from the next run"

@@ -60,24 +60,36 @@ pub fn run(home: &Home, command: WeightsCommand) -> Result<()> {
             if found.is_empty() {
                 writeln!(out, "no imported weights (see `pepr weights import FILE --arch NAME`)")?;
             } else {
-                writeln!(
-                    out,
-                    "{:<24} {:<28} {:>3} {:>7} {:<20} {:<12} source",
-                    "arch", "name", "ch", "classes", "naming", "sha256"
-                )?;
-                for m in found {
-                    writeln!(
-                        out,
-                        "{:<24} {:<28} {:>3} {:>7} {:<20} {:<12} {}",
-                        m.arch,
-                        m.name,
-                        m.in_chans,
-                        m.classes,
-                        m.naming,
-                        &m.sha256[..12.min(m.sha256.len())],
-                        m.source_file
-                    )?;
-                }
+                // The widths of the layout before the writer; a longer cell widens its column.
+                let table = crate::output::Table::new(" ")
+                    .left("arch")
+                    .min_width(24)
+                    .left("name")
+                    .min_width(28)
+                    .right("ch")
+                    .min_width(3)
+                    .right("classes")
+                    .min_width(7)
+                    .left("naming")
+                    .min_width(20)
+                    .left("sha256")
+                    .min_width(12)
+                    .left("source");
+                let rows: Vec<Vec<String>> = found
+                    .iter()
+                    .map(|m| {
+                        vec![
+                            m.arch.clone(),
+                            m.name.clone(),
+                            m.in_chans.to_string(),
+                            m.classes.to_string(),
+                            m.naming.to_string(),
+                            m.sha256[..12.min(m.sha256.len())].to_string(),
+                            m.source_file.to_string(),
+                        ]
+                    })
+                    .collect();
+                table.write(&mut out, &rows)?;
             }
         }
     }
