@@ -523,6 +523,10 @@ pub enum BenchCommand {
         /// CPU threads (default: the `threads` setting, else every core).
         #[arg(long, value_name = "N")]
         threads: Option<usize>,
+        /// Internal: measure the one case named here and print its figures as JSON (the table runs
+        /// each case so, in a fresh process, for a clean memory peak).
+        #[arg(long, hide = true)]
+        case_json: bool,
     },
     /// The sampler's cost: its own work and CPU time while sampling this machine's sources.
     Meter {
@@ -853,9 +857,16 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             ignore_broken_pipe(result)
         }
         Command::Bench {
-            command: BenchCommand::Train { archs, sizes, batch_size, steps, eval, compare, peer_script, threads },
+            command:
+                BenchCommand::Train { archs, sizes, batch_size, steps, eval, compare, peer_script, threads, case_json },
         } => {
             use crate::train::bench;
+            if case_json {
+                let ([arch], [size]) = (archs.as_slice(), sizes.as_slice()) else {
+                    bail!("--case-json measures one --arch at one --size");
+                };
+                return bench::run_case_json(&mut std::io::stdout(), arch, *size, batch_size, steps, eval, threads);
+            }
             let archs =
                 if archs.is_empty() { bench::DEFAULT_MODELS.iter().map(|s| s.to_string()).collect() } else { archs };
             let sizes = if sizes.is_empty() { bench::DEFAULT_SIZES.to_vec() } else { sizes };
@@ -863,7 +874,10 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
                 bail!("--batch-size and --steps must be at least 1");
             }
             let peer = compare.map(|python| bench::Peer::new(python, peer_script)).transpose()?;
-            let options = bench::Options { eval, peer };
+            // Each case in a fresh process of this binary (clean memory figures), on the same home.
+            let program = std::env::current_exe().context("finding pepr's own binary to measure each case in")?;
+            let leading_args = vec!["--home".into(), home.root().as_os_str().to_owned()];
+            let options = bench::Options { eval, peer, child: Some(bench::Child { program, leading_args }) };
             let threads = threads.or(stored_settings(home).threads);
             // The table goes to stdout as it grows; the bar (stderr) says which case is measuring.
             use crate::progress::{Progress, Unit, WhenPlain};
