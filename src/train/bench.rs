@@ -588,7 +588,7 @@ impl Table {
                 // Over the group's first column, where its cells start.
                 let at = self.arch_width + 8 + self.join(&titles[..i]).chars().count() + 2;
                 groups += &" ".repeat(at.saturating_sub(groups.chars().count()).max(1));
-                groups += *group;
+                groups += group;
             }
         }
         vec![groups, format!("{:<w$} {:>7}{}", "arch", "input", self.join(&titles), w = self.arch_width)]
