@@ -8,6 +8,7 @@
 mod common;
 
 mod analyses;
+mod bench;
 mod catalog;
 mod cli;
 mod cli_progress;

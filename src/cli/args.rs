@@ -529,6 +529,10 @@ pub enum BenchCommand {
         /// CPU threads (default: the `threads` setting, else every core).
         #[arg(long, value_name = "N")]
         threads: Option<usize>,
+        /// Internal: measure the one case named here and print its figures as JSON (the table runs
+        /// each case so, in a fresh process, for a clean memory peak).
+        #[arg(long, hide = true)]
+        case_json: bool,
     },
     /// The sampler's cost: its own work and CPU time while sampling this machine's sources.
     Meter {

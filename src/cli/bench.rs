@@ -1,6 +1,6 @@
 //! `pepr bench train | meter` and `pepr doctor`: this machine's throughput, meters and power sources.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use super::args::{BenchCommand, MeterArgs};
 use super::{ignore_broken_pipe, stored_settings};
@@ -8,8 +8,14 @@ use crate::home::Home;
 
 pub(super) fn run(home: &Home, command: BenchCommand) -> Result<()> {
     match command {
-        BenchCommand::Train { archs, sizes, batch_size, steps, eval, compare, peer_script, threads } => {
+        BenchCommand::Train { archs, sizes, batch_size, steps, eval, compare, peer_script, threads, case_json } => {
             use crate::train::bench;
+            if case_json {
+                let ([arch], [size]) = (archs.as_slice(), sizes.as_slice()) else {
+                    bail!("--case-json measures one --arch at one --size");
+                };
+                return bench::run_case_json(&mut std::io::stdout(), arch, *size, batch_size, steps, eval, threads);
+            }
             let archs =
                 if archs.is_empty() { bench::DEFAULT_MODELS.iter().map(|s| s.to_string()).collect() } else { archs };
             let sizes = if sizes.is_empty() { bench::DEFAULT_SIZES.to_vec() } else { sizes };
@@ -17,7 +23,10 @@ pub(super) fn run(home: &Home, command: BenchCommand) -> Result<()> {
                 bail!("--batch-size and --steps must be at least 1");
             }
             let peer = compare.map(|python| bench::Peer::new(python, peer_script)).transpose()?;
-            let options = bench::Options { eval, peer };
+            // Each case in a fresh process of this binary (clean memory figures), on the same home.
+            let program = std::env::current_exe().context("finding pepr's own binary to measure each case in")?;
+            let leading_args = vec!["--home".into(), home.root().as_os_str().to_owned()];
+            let options = bench::Options { eval, peer, child: Some(bench::Child { program, leading_args }) };
             let threads = threads.or(stored_settings(home).threads);
             // The table goes to stdout as it grows; the bar (stderr) says which case is measuring.
             use crate::progress::{Progress, Unit, WhenPlain};

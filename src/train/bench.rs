@@ -1,10 +1,18 @@
 //! `pepr bench train`: training throughput (images per second) of catalog models on the chosen
 //! backend, measured over a fixed number of full training steps (forward, backward, Adam) on a
-//! constant random batch, after warm-up steps. For comparing pepr with other frameworks on the same
-//! machine; nothing here is stored as a run. `--eval` also times inference-mode forward passes, and
-//! `--compare PYTHON` runs the PyTorch + timm peer (`benches/peer/torch_train.py`) on each case right
-//! after pepr's, with the same batch, steps and threads, and prints the ratio.
+//! constant random batch, after warm-up steps, together with the step's peak resident memory, its
+//! growth across steps and how many cores it kept busy. For comparing pepr with other frameworks on
+//! the same machine; nothing here is stored as a run. `--eval` also times inference-mode forward
+//! passes, and `--compare PYTHON` runs the PyTorch peer (`benches/peer/torch_train.py`) on each case
+//! right after pepr's, with the same batch, steps and threads, prints both side by side and checks
+//! issue 12's targets (speed, memory, both cores busy) in a summary.
+//!
+//! Each case runs in a fresh process (pepr's own binary for pepr, the peer script for PyTorch) when
+//! a [`Child`] is given, as the CLI does: memory freed by one case stays with the allocator (and
+//! burn-flex's buffer pool) and would let the next case grow without raising the process's resident
+//! memory, so only a fresh process gives each case a clean peak.
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,16 +23,145 @@ use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
 
 use super::init_net;
 use crate::catalog::{self, Cost, Spec};
-use crate::format::human_count;
+use crate::format::{fixed, human_count};
+use crate::meter::process::parse_status_kb;
 
 /// The models measured when none are named: pepr's small ones and a few small timm ones.
 pub const DEFAULT_MODELS: &[&str] = &["pepr_lenet5", "pepr_resnet8", "pepr_resnet20", "mobilenetv2_050", "resnet18"];
 pub const DEFAULT_SIZES: &[usize] = &[28, 64];
 const WARMUP_STEPS: usize = 2;
 const CLASSES: usize = 10;
+
+/// Issue 12's targets, checked by the comparison's summary: the geometric mean of pepr/PyTorch
+/// images/s at least this,
+pub const TARGET_MEAN: f64 = 1.0;
+/// no case below this,
+pub const TARGET_LOWEST: f64 = 0.7;
+/// step memory at most this multiple of PyTorch's,
+pub const MEMORY_BOUND: f64 = 1.25;
+/// and "both cores busy": CPU time / wall time over the timed steps at least this share of the
+/// thread count, on average over the cases ("close to the thread count").
+pub const BUSY_SHARE: f64 = 0.8;
+/// Resident memory that rises from after warm-up to after the last step by more than both of these
+/// counts as growing (a few MiB come and go with the allocator's arenas).
+const GROWTH_MIN_BYTES: i64 = 2 << 20;
+const GROWTH_MIN_SHARE: f64 = 0.05;
+const MIB: f64 = (1u64 << 20) as f64;
+
+/// Resident memory of one case (bytes), read from /proc/self/status.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Memory {
+    /// VmRSS before the model was built: the process's own baseline (runtime, libraries).
+    pub base: u64,
+    /// VmHWM over warm-up and timed steps (the peak, reset just before the case).
+    pub peak: u64,
+    pub after_warmup: u64,
+    pub after_last: u64,
+    /// RssFile (pages backed by files: the program's and its libraries' code, which PyTorch faults
+    /// in on first use) at `base` and after the last step; not the step's memory.
+    #[serde(default)]
+    pub file_base: u64,
+    #[serde(default)]
+    pub file_end: u64,
+}
+
+impl Memory {
+    /// What the case added at its peak to the process it ran in, less file-backed pages: the
+    /// step memory compared. (File pages stay resident once touched, so RssFile after the last
+    /// step stands for RssFile at the peak.)
+    pub fn step_bytes(&self) -> u64 {
+        self.peak.saturating_sub(self.file_end).saturating_sub(self.base.saturating_sub(self.file_base))
+    }
+
+    /// Resident memory after the last step minus after warm-up.
+    pub fn growth_bytes(&self) -> i64 {
+        self.after_last as i64 - self.after_warmup as i64
+    }
+
+    /// Whether memory grew across the timed steps by more than allocator noise.
+    pub fn grows(&self) -> bool {
+        let growth = self.growth_bytes();
+        growth > GROWTH_MIN_BYTES && growth as f64 > GROWTH_MIN_SHARE * self.step_bytes() as f64
+    }
+
+    /// Reads the figures now, with `base` (VmRSS, RssFile) and `after_warmup` from earlier; `None`
+    /// off Linux.
+    fn read(base: Option<(u64, u64)>, after_warmup: Option<u64>) -> Option<Memory> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let (base, file_base) = base?;
+        Some(Memory {
+            base,
+            peak: parse_status_kb(&status, "VmHWM")?,
+            after_warmup: after_warmup?,
+            after_last: parse_status_kb(&status, "VmRSS")?,
+            file_base,
+            file_end: parse_status_kb(&status, "RssFile")?,
+        })
+    }
+}
+
+fn rss() -> Option<u64> {
+    crate::meter::process::rss_bytes()
+}
+
+/// VmRSS and RssFile now.
+fn rss_and_file() -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    Some((parse_status_kb(&status, "VmRSS")?, parse_status_kb(&status, "RssFile")?))
+}
+
+/// Resets the process's VmHWM to its current RSS (Linux >= 4.0: writing 5 to clear_refs).
+fn reset_peak() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// CPU seconds (user + system) of every thread of this process, to the nanosecond; /proc's
+/// utime/stime tick at 10 ms, too coarse for a few steps of a small net.
+fn process_cpu_s() -> Option<f64> {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime only writes the timespec it is given.
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) } == 0;
+    ok.then(|| t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9)
+}
+
+/// One case's figures, from pepr or from the peer: the JSON line both print for a case.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Figures {
+    pub arch: String,
+    pub size: usize,
+    pub train_images_per_s: f64,
+    #[serde(default)]
+    pub eval_images_per_s: Option<f64>,
+    #[serde(default)]
+    pub params: Option<u64>,
+    /// CPU seconds (user + system, every thread) over the timed training steps.
+    #[serde(default)]
+    pub cpu_s: Option<f64>,
+    /// Wall seconds of that span.
+    #[serde(default)]
+    pub wall_s: Option<f64>,
+    #[serde(default)]
+    pub memory: Option<Memory>,
+    /// Estimated training FLOPs per image (pepr's analytic count; the peer has none).
+    #[serde(default)]
+    pub train_flops: Option<u64>,
+}
+
+impl Figures {
+    /// CPU time / wall time over the timed steps: how many cores the step kept busy.
+    pub fn cores_busy(&self) -> Option<f64> {
+        let busy = self.cpu_s? / self.wall_s?;
+        busy.is_finite().then_some(busy)
+    }
+
+    pub fn step_mib(&self) -> Option<f64> {
+        self.memory.map(|m| m.step_bytes() as f64 / MIB)
+    }
+}
 
 /// One measurement.
 #[derive(Clone, Debug)]
@@ -37,6 +174,12 @@ pub struct BenchRow {
     pub cost: Cost,
     /// Wall time of the timed inference-mode forward passes, when measured.
     pub eval_seconds: Option<f64>,
+    /// CPU seconds (user + system, every thread) from the first timed step to the end of the last.
+    pub cpu_seconds: Option<f64>,
+    /// Wall seconds of the same span.
+    pub wall_seconds: f64,
+    /// `None` where /proc is missing.
+    pub memory: Option<Memory>,
 }
 
 impl BenchRow {
@@ -52,6 +195,20 @@ impl BenchRow {
     pub fn train_flops_per_second(&self) -> f64 {
         self.cost.train_flops() as f64 * self.images_per_second()
     }
+
+    pub fn figures(&self) -> Figures {
+        Figures {
+            arch: self.arch.clone(),
+            size: self.size,
+            train_images_per_s: self.images_per_second(),
+            eval_images_per_s: self.eval_images_per_second(),
+            params: Some(self.cost.params),
+            cpu_s: self.cpu_seconds,
+            wall_s: Some(self.wall_seconds),
+            memory: self.memory,
+            train_flops: Some(self.cost.train_flops()),
+        }
+    }
 }
 
 /// Times `steps` training steps of `arch` on 3 x `size` x `size` inputs with a batch of `batch_size`.
@@ -60,7 +217,8 @@ pub fn measure(arch: &str, size: usize, batch_size: usize, steps: usize, device:
 }
 
 /// As [`measure`], and with `eval` also the same number of inference-mode forward passes (no
-/// autodiff) on the same batch, after the same warm-up.
+/// autodiff) on the same batch, after the same warm-up. Memory is read around the training steps
+/// only; in a process that ran other cases before, its peak can be low (see the module note).
 pub fn measure_with(
     arch: &str,
     size: usize,
@@ -72,6 +230,8 @@ pub fn measure_with(
     let entry = catalog::find(arch).ok_or_else(|| anyhow!(crate::catalog::unknown_architecture(arch)))?;
     let graph = entry.graph(&Spec::new(3, CLASSES, size))?;
     let cost = Cost::of(&graph);
+    let reset = reset_peak();
+    let base = rss_and_file();
     let train_device = device.clone().without_autodiff().autodiff();
     let mut net = init_net(graph, entry.family, &train_device, 0);
     let images = Tensor::<4>::random([batch_size, 3, size, size], Distribution::Normal(0.0, 1.0), &train_device);
@@ -80,7 +240,13 @@ pub fn measure_with(
     let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
     let mut optimizer = AdamConfig::new().init();
     let mut seconds = 0.0;
+    let (mut after_warmup, mut cpu_start, mut wall_start) = (None, None, Instant::now());
     for step in 0..WARMUP_STEPS + steps {
+        if step == WARMUP_STEPS {
+            after_warmup = rss();
+            cpu_start = process_cpu_s();
+            wall_start = Instant::now();
+        }
         let start = Instant::now();
         let loss = loss_fn.forward(net.forward(images.clone()), labels.clone());
         // Reading the loss waits for the backend to finish the step.
@@ -91,6 +257,9 @@ pub fn measure_with(
             seconds += start.elapsed().as_secs_f64();
         }
     }
+    let cpu_seconds = cpu_start.zip(process_cpu_s()).map(|(start, end)| end - start);
+    let wall_seconds = wall_start.elapsed().as_secs_f64();
+    let memory = if reset { Memory::read(base, after_warmup) } else { None };
     let eval_seconds = eval.then(|| {
         let plain = device.clone().without_autodiff();
         let net = net.valid();
@@ -105,7 +274,71 @@ pub fn measure_with(
         }
         seconds
     });
-    Ok(BenchRow { arch: arch.to_string(), size, batch_size, steps, seconds, cost, eval_seconds })
+    Ok(BenchRow {
+        arch: arch.to_string(),
+        size,
+        batch_size,
+        steps,
+        seconds,
+        cost,
+        eval_seconds,
+        cpu_seconds,
+        wall_seconds,
+        memory,
+    })
+}
+
+/// One case as a child process prints it (`pepr bench train --case-json`): its figures as one
+/// JSON line.
+pub fn run_case_json(
+    out: &mut impl Write,
+    arch: &str,
+    size: usize,
+    batch_size: usize,
+    steps: usize,
+    eval: bool,
+    threads: Option<usize>,
+) -> Result<()> {
+    let row =
+        super::threads::with_threads(threads, || measure_with(arch, size, batch_size, steps, eval, &Device::flex()))??;
+    writeln!(out, "{}", serde_json::to_string(&row.figures())?)?;
+    Ok(())
+}
+
+/// How to run pepr's side of one case in a fresh process: this binary and the arguments that go
+/// before `bench train` (the CLI passes `--home`).
+#[derive(Clone, Debug)]
+pub struct Child {
+    pub program: PathBuf,
+    pub leading_args: Vec<OsString>,
+}
+
+impl Child {
+    fn measure(
+        &self,
+        arch: &str,
+        size: usize,
+        batch: usize,
+        steps: usize,
+        threads: usize,
+        eval: bool,
+    ) -> Result<Figures> {
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.leading_args)
+            .args(["bench", "train", "--case-json", "--arch", arch, "--size", &size.to_string()])
+            .args(["--batch-size", &batch.to_string(), "--steps", &steps.to_string()])
+            .args(["--threads", &threads.to_string()]);
+        if eval {
+            cmd.arg("--eval");
+        }
+        let out = cmd.output().map_err(|e| anyhow!("cannot run {}: {e}", self.program.display()))?;
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let last = stderr.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("failed without a message");
+            return Err(anyhow!("{}", last.strip_prefix("error: ").unwrap_or(last)));
+        }
+        parse_figures(&String::from_utf8_lossy(&out.stdout), arch, size, "pepr")
+    }
 }
 
 /// The PyTorch + timm peer script and the Python that runs it.
@@ -126,7 +359,7 @@ impl Peer {
         Ok(Peer { python, script })
     }
 
-    /// Runs one case; returns training and (with `eval`) inference images/s.
+    /// Runs one case in its own process.
     pub fn measure(
         &self,
         arch: &str,
@@ -135,10 +368,10 @@ impl Peer {
         steps: usize,
         threads: usize,
         eval: bool,
-    ) -> Result<(f64, Option<f64>)> {
+    ) -> Result<Figures> {
         let mut cmd = Command::new(&self.python);
         cmd.arg(&self.script)
-            .args(["--models", arch, "--sizes", &size.to_string()])
+            .args(["--json", "--models", arch, "--sizes", &size.to_string()])
             .args(["--batch", &batch_size.to_string(), "--steps", &steps.to_string()])
             .args(["--warmup", &WARMUP_STEPS.to_string(), "--threads", &threads.to_string()]);
         if eval {
@@ -148,39 +381,43 @@ impl Peer {
         let stdout = String::from_utf8_lossy(&out.stdout);
         if !out.status.success() {
             let stderr = String::from_utf8_lossy(&out.stderr);
-            let last = stderr.lines().last().unwrap_or("");
+            let last = stderr.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("");
             return Err(anyhow!("{} {} failed: {last}", self.python.display(), self.script.display()));
         }
-        parse_peer_line(&stdout, arch, size)
+        parse_figures(&stdout, arch, size, "peer")
     }
 }
 
-/// The peer's line `arch size train [eval]` for this case, or its error line.
-fn parse_peer_line(stdout: &str, arch: &str, size: usize) -> Result<(f64, Option<f64>)> {
-    let size = size.to_string();
-    for line in stdout.lines().filter(|l| !l.starts_with('#')) {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if fields.len() >= 3 && fields[0] == arch && fields[1] == size {
-            if fields[2] == "error" {
-                return Err(anyhow!("peer: {}", fields[3..].join(" ")));
-            }
-            let number =
-                |s: &str| s.parse::<f64>().map_err(|_| anyhow!("peer printed {line:?}: {s:?} is not a number"));
-            let train = number(fields[2])?;
-            let eval = fields.get(3).map(|s| number(s)).transpose()?;
-            return Ok((train, eval));
+/// The JSON line for this case in `stdout` (lines starting with `#` are comments), or its
+/// `error` field as the error; `who` names the side in messages.
+fn parse_figures(stdout: &str, arch: &str, size: usize, who: &str) -> Result<Figures> {
+    for (number, line) in stdout.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
         }
+        let value: serde_json::Value = serde_json::from_str(line)
+            .map_err(|e| anyhow!("{who} output line {}: not a JSON object ({e}): {line:?}", number + 1))?;
+        if value["arch"] != arch || value["size"] != size {
+            continue;
+        }
+        if let Some(error) = value.get("error") {
+            return Err(anyhow!("{who}: {}", error.as_str().unwrap_or("failed")));
+        }
+        return serde_json::from_value(value).map_err(|e| anyhow!("{who} output line {}: {e}", number + 1));
     }
-    Err(anyhow!("the peer printed no line for {arch} at {size}"))
+    Err(anyhow!("{who} printed no line for {arch} at {size}"))
 }
 
-/// What `pepr bench train` measures besides training throughput.
+/// What `pepr bench train` measures besides training throughput, and where.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
     /// Also time inference-mode forward passes.
     pub eval: bool,
     /// Run the PyTorch peer on every case, right after pepr's.
     pub peer: Option<Peer>,
+    /// Run pepr's side of every case in a fresh process (clean memory figures); `None`: in this one.
+    pub child: Option<Child>,
 }
 
 /// Measures every model at every size and prints a table as it goes, on `threads` CPU threads
@@ -224,89 +461,379 @@ fn run_here(
 ) -> Result<()> {
     let device = Device::flex();
     let threads = rayon::current_num_threads();
+    let peer = options.peer.as_ref();
     writeln!(
         out,
-        "training throughput on flex (CPU), {threads} threads, batch {batch_size}, {steps} timed steps after {WARMUP_STEPS} warm-up"
+        "training on flex (CPU), {threads} threads, batch {batch_size}, {steps} timed steps after {WARMUP_STEPS} warm-up{}{}",
+        if options.child.is_some() { ", each case in a fresh process" } else { "" },
+        if peer.is_some() { "; PyTorch peer right after pepr, same case" } else { "" },
     )?;
-    let mut header =
-        format!("{:<20} {:>6} {:>12} {:>16} {:>22}", "arch", "input", "images/s", "s per step", "train FLOP/s (est.)");
-    if options.eval {
-        header += &format!(" {:>10}", "eval im/s");
+    let table = Table {
+        arch_width: models.iter().map(|m| m.chars().count()).max().unwrap_or(0).max(4),
+        eval: options.eval,
+        peer: peer.is_some(),
+    };
+    for line in table.header() {
+        writeln!(out, "{line}")?;
     }
-    if options.peer.is_some() {
-        header += &format!(" {:>12} {:>8}", "torch im/s", "ratio");
-        if options.eval {
-            header += &format!(" {:>12} {:>8}", "torch eval", "ratio");
-        }
-    }
-    writeln!(out, "{header}")?;
-    let (mut log_ratio, mut log_eval_ratio, mut cases) = (0.0, 0.0, 0usize);
+    let mut compared = Vec::new();
     let all = models.len() * sizes.len();
     let mut done = 0;
     for arch in models {
         for &size in sizes {
             progress(done, all, &format!("{arch} at {size}x{size}"));
             done += 1;
-            let row = match measure_with(arch, size, batch_size, steps, options.eval, &device) {
-                Ok(row) => row,
+            let ours = match &options.child {
+                Some(child) => child.measure(arch, size, batch_size, steps, threads, options.eval),
+                None => measure_with(arch, size, batch_size, steps, options.eval, &device).map(|r| r.figures()),
+            };
+            let ours = match ours {
+                Ok(figures) => figures,
                 Err(e) => {
-                    writeln!(out, "{arch:<20} {:>6}  not measured: {e}", format!("{size}x{size}"))?;
+                    writeln!(out, "{}  not measured: {e}", table.case(arch, size))?;
                     continue;
                 }
             };
-            let mut line = format!(
-                "{:<20} {:>6} {:>12.1} {:>16.4} {:>22}",
-                row.arch,
-                format!("{size}x{size}"),
-                row.images_per_second(),
-                row.seconds / steps as f64,
-                human_count(row.train_flops_per_second() as u64)
-            );
-            if let Some(eval) = row.eval_images_per_second() {
-                line += &format!(" {eval:>10.1}");
-            }
-            if let Some(peer) = &options.peer {
-                match peer.measure(arch, size, batch_size, steps, threads, options.eval) {
-                    Ok((train, eval)) => {
-                        let ratio = row.images_per_second() / train;
-                        line += &format!(" {train:>12.1} {ratio:>8.2}");
-                        log_ratio += ratio.ln();
-                        if let (Some(ours), Some(theirs)) = (row.eval_images_per_second(), eval) {
-                            line += &format!(" {theirs:>12.1} {:>8.2}", ours / theirs);
-                            log_eval_ratio += (ours / theirs).ln();
-                        }
-                        cases += 1;
+            let theirs = peer.map(|p| p.measure(arch, size, batch_size, steps, threads, options.eval));
+            let mut line = table.row(&ours, theirs.as_ref().and_then(|t| t.as_ref().ok()));
+            match theirs {
+                Some(Ok(theirs)) => {
+                    if ours.params.is_some() && theirs.params.is_some() && ours.params != theirs.params {
+                        line += &format!(
+                            "  not compared: parameters differ (pepr {}, PyTorch {})",
+                            ours.params.unwrap_or(0),
+                            theirs.params.unwrap_or(0)
+                        );
                     }
-                    Err(e) => line += &format!("  peer not measured: {e}"),
+                    compared.push(Compared { pepr: ours, peer: theirs });
                 }
+                Some(Err(e)) => line += &format!("  peer not measured: {e}"),
+                None => {}
             }
             writeln!(out, "{line}")?;
             out.flush()?;
         }
     }
     progress(all, all, "");
-    if cases > 0 {
-        write!(
-            out,
-            "geometric mean of pepr/torch over {cases} cases: training {:.2}",
-            (log_ratio / cases as f64).exp()
-        )?;
-        if options.eval {
-            write!(out, ", inference {:.2}", (log_eval_ratio / cases as f64).exp())?;
-        }
-        writeln!(out)?;
+    if peer.is_some() {
+        write!(out, "{}", summarize(&compared, threads).text())?;
     }
     writeln!(
         out,
-        "images/s: measured wall time of full training steps (eval: forward passes without autodiff). FLOP/s: \
-         estimated, analytic training FLOPs per image (3 x forward, fvcore convention) x measured images/s."
+        "images/s: measured wall time of full training steps (eval: forward passes without autodiff). {}\
+         step MiB: measured peak resident memory (VmHWM) over warm-up and timed steps minus the process's \
+         before the model was built, both without file-backed pages (library code). growth: resident memory after the last step minus after warm-up (! \
+         above {} MiB and {:.0}% of the step memory). cores busy: measured CPU time (user + system, every \
+         thread) / wall time of the timed steps.",
+        if peer.is_some() {
+            ""
+        } else {
+            "FLOP/s: estimated, analytic training FLOPs per image (3 x forward, fvcore convention) x measured images/s. "
+        },
+        GROWTH_MIN_BYTES >> 20,
+        GROWTH_MIN_SHARE * 100.0
     )?;
     Ok(())
+}
+
+/// The printed table: fixed column widths, so each line can be printed as its case finishes.
+struct Table {
+    arch_width: usize,
+    eval: bool,
+    peer: bool,
+}
+
+impl Table {
+    /// (group, title, width) of the figure columns, in order; a group runs to the next one.
+    fn columns(&self) -> Vec<(&'static str, &'static str, usize)> {
+        let mut columns = Vec::new();
+        if self.peer {
+            columns.extend([("training images/s", "pepr", 8), ("", "torch", 8), ("", "ratio", 5)]);
+            if self.eval {
+                columns.extend([("inference images/s", "pepr", 8), ("", "torch", 8), ("", "ratio", 5)]);
+            }
+            columns.extend([("step memory MiB", "pepr", 7), ("", "torch", 7), ("", "ratio", 5)]);
+            columns.extend([("growth MiB", "pepr", 6), ("", "torch", 6)]);
+            columns.extend([("cores busy", "pepr", 5), ("", "torch", 5)]);
+        } else {
+            columns.extend([("training", "images/s", 8), ("", "FLOP/s", 8)]);
+            if self.eval {
+                columns.push(("inference", "images/s", 9));
+            }
+            columns.extend([("step MiB", "peak", 8), ("", "growth", 6), ("cores", "busy", 5)]);
+        }
+        columns
+    }
+
+    fn case(&self, arch: &str, size: usize) -> String {
+        format!("{arch:<w$} {:>7}", format!("{size}x{size}"), w = self.arch_width)
+    }
+
+    /// The cells after the case, two spaces before each group, one between its columns.
+    fn join(&self, cells: &[String]) -> String {
+        let mut line = String::new();
+        for (cell, (group, _, width)) in cells.iter().zip(self.columns()) {
+            line += if group.is_empty() { " " } else { "  " };
+            line += &format!("{cell:>width$}");
+        }
+        line
+    }
+
+    fn header(&self) -> Vec<String> {
+        let columns = self.columns();
+        let titles: Vec<String> = columns.iter().map(|(_, title, _)| title.to_string()).collect();
+        let mut groups = format!("{:w$}", "", w = self.arch_width + 8);
+        for (i, (group, _, _)) in columns.iter().enumerate() {
+            if !group.is_empty() {
+                // Over the group's first column, where its cells start.
+                let at = self.arch_width + 8 + self.join(&titles[..i]).chars().count() + 2;
+                groups += &" ".repeat(at.saturating_sub(groups.chars().count()).max(1));
+                groups += group;
+            }
+        }
+        vec![groups, format!("{:<w$} {:>7}{}", "arch", "input", self.join(&titles), w = self.arch_width)]
+    }
+
+    fn row(&self, ours: &Figures, theirs: Option<&Figures>) -> String {
+        let ratio = |a: Option<f64>, b: Option<f64>| fixed(a.zip(b).map(|(a, b)| a / b).filter(|r| r.is_finite()), 2);
+        let growth = |f: Option<&Figures>| {
+            let memory = f.and_then(|f| f.memory);
+            memory.map_or_else(
+                || fixed(None, 1),
+                |m| format!("{:+.1}{}", m.growth_bytes() as f64 / MIB, if m.grows() { "!" } else { "" }),
+            )
+        };
+        let cells: Vec<String> = if self.peer {
+            let mut cells = vec![
+                fixed(Some(ours.train_images_per_s), 1),
+                fixed(theirs.map(|t| t.train_images_per_s), 1),
+                ratio(Some(ours.train_images_per_s), theirs.map(|t| t.train_images_per_s)),
+            ];
+            if self.eval {
+                let theirs = theirs.and_then(|t| t.eval_images_per_s);
+                cells.extend([
+                    fixed(ours.eval_images_per_s, 1),
+                    fixed(theirs, 1),
+                    ratio(ours.eval_images_per_s, theirs),
+                ]);
+            }
+            let their_mib = theirs.and_then(Figures::step_mib);
+            cells.extend([fixed(ours.step_mib(), 1), fixed(their_mib, 1), ratio(ours.step_mib(), their_mib)]);
+            cells.extend([growth(Some(ours)), growth(theirs)]);
+            cells.extend([fixed(ours.cores_busy(), 2), fixed(theirs.and_then(Figures::cores_busy), 2)]);
+            cells
+        } else {
+            let flops = ours.train_flops.map(|f| f as f64 * ours.train_images_per_s);
+            let mut cells = vec![
+                fixed(Some(ours.train_images_per_s), 1),
+                flops.map_or_else(|| fixed(None, 0), |f| human_count(f as u64)),
+            ];
+            if self.eval {
+                cells.push(fixed(ours.eval_images_per_s, 1));
+            }
+            cells.extend([fixed(ours.step_mib(), 1), growth(Some(ours)), fixed(ours.cores_busy(), 2)]);
+            cells
+        };
+        self.case(&ours.arch, ours.size) + &self.join(&cells)
+    }
+}
+
+/// One case measured on both sides.
+#[derive(Clone, Debug)]
+pub struct Compared {
+    pub pepr: Figures,
+    pub peer: Figures,
+}
+
+fn label(f: &Figures) -> String {
+    format!("{}@{}", f.arch, f.size)
+}
+
+/// Geometric mean, lowest and highest of per-case values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Spread {
+    pub cases: usize,
+    pub geomean: f64,
+    pub lowest: (f64, String),
+    pub highest: (f64, String),
+}
+
+impl Spread {
+    /// Over the positive, finite values; `None` when there are none.
+    pub fn of(values: impl IntoIterator<Item = (String, f64)>) -> Option<Spread> {
+        let values: Vec<(String, f64)> = values.into_iter().filter(|(_, v)| v.is_finite() && *v > 0.0).collect();
+        let first = values.first()?;
+        let mut spread = Spread {
+            cases: values.len(),
+            geomean: (values.iter().map(|(_, v)| v.ln()).sum::<f64>() / values.len() as f64).exp(),
+            lowest: (first.1, first.0.clone()),
+            highest: (first.1, first.0.clone()),
+        };
+        for (case, v) in &values {
+            if *v < spread.lowest.0 {
+                spread.lowest = (*v, case.clone());
+            }
+            if *v > spread.highest.0 {
+                spread.highest = (*v, case.clone());
+            }
+        }
+        Some(spread)
+    }
+}
+
+/// The comparison against issue 12's targets.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    pub threads: usize,
+    /// Cases measured on both sides with the same parameter count.
+    pub cases: usize,
+    /// Cases left out because the two models' parameter counts differ.
+    pub mismatched: Vec<String>,
+    /// pepr / PyTorch images/s.
+    pub train: Option<Spread>,
+    pub eval: Option<Spread>,
+    /// pepr / PyTorch step memory.
+    pub memory: Option<Spread>,
+    /// "pepr resnet18@64 +12.0 MiB": cases whose memory grew across the timed steps.
+    pub growing: Vec<String>,
+    /// Whether growth could be checked at all (memory figures on both sides).
+    pub growth_measured: bool,
+    /// Cores busy (CPU time / wall time), per side.
+    pub pepr_busy: Option<Spread>,
+    pub peer_busy: Option<Spread>,
+}
+
+/// One target: what it asks, what was measured, whether it holds (`None`: not measured).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Check {
+    pub what: String,
+    pub measured: String,
+    pub holds: Option<bool>,
+}
+
+pub fn summarize(cases: &[Compared], threads: usize) -> Summary {
+    let (same, mismatched): (Vec<&Compared>, Vec<&Compared>) = cases
+        .iter()
+        .partition(|c| c.pepr.params.is_none() || c.peer.params.is_none() || c.pepr.params == c.peer.params);
+    let ratios = |f: &dyn Fn(&Figures) -> Option<f64>| {
+        Spread::of(same.iter().filter_map(|c| Some((label(&c.pepr), f(&c.pepr)? / f(&c.peer)?))))
+    };
+    let mut growing = Vec::new();
+    let mut growth_measured = false;
+    for c in &same {
+        for (side, f) in [("pepr", &c.pepr), ("PyTorch", &c.peer)] {
+            if let Some(m) = f.memory {
+                growth_measured = true;
+                if m.grows() {
+                    growing.push(format!("{side} {} {:+.1} MiB", label(f), m.growth_bytes() as f64 / MIB));
+                }
+            }
+        }
+    }
+    let busy = |side: &dyn Fn(&Compared) -> &Figures| {
+        Spread::of(same.iter().filter_map(|c| Some((label(side(c)), side(c).cores_busy()?))))
+    };
+    Summary {
+        threads,
+        cases: same.len(),
+        mismatched: mismatched.iter().map(|c| label(&c.pepr)).collect(),
+        train: ratios(&|f| Some(f.train_images_per_s)),
+        eval: ratios(&|f| f.eval_images_per_s),
+        memory: ratios(&|f| f.step_mib()),
+        growing,
+        growth_measured,
+        pepr_busy: busy(&|c| &c.pepr),
+        peer_busy: busy(&|c| &c.peer),
+    }
+}
+
+impl Summary {
+    pub fn checks(&self) -> Vec<Check> {
+        let mean = |s: &Option<Spread>, what: &str| Check {
+            what: format!("{what}: geometric mean >= {TARGET_MEAN:.2}"),
+            measured: s.as_ref().map_or("not measured".into(), |s| format!("{:.2}", s.geomean)),
+            holds: s.as_ref().map(|s| s.geomean >= TARGET_MEAN),
+        };
+        let lowest = |s: &Option<Spread>, what: &str| Check {
+            what: format!("{what}: no case < {TARGET_LOWEST:.2}"),
+            measured: s.as_ref().map_or("not measured".into(), |s| format!("lowest {:.2} {}", s.lowest.0, s.lowest.1)),
+            holds: s.as_ref().map(|s| s.lowest.0 >= TARGET_LOWEST),
+        };
+        let busy_target = BUSY_SHARE * self.threads as f64;
+        vec![
+            mean(&self.train, "training pepr/PyTorch images/s"),
+            lowest(&self.train, "training"),
+            mean(&self.eval, "inference pepr/PyTorch images/s"),
+            lowest(&self.eval, "inference"),
+            Check {
+                what: format!("step memory pepr/PyTorch <= {MEMORY_BOUND:.2} in every case"),
+                measured: self
+                    .memory
+                    .as_ref()
+                    .map_or("not measured".into(), |s| format!("highest {:.2} {}", s.highest.0, s.highest.1)),
+                holds: self.memory.as_ref().map(|s| s.highest.0 <= MEMORY_BOUND),
+            },
+            Check {
+                what: "no memory growth across steps".into(),
+                measured: if !self.growth_measured {
+                    "not measured".into()
+                } else if self.growing.is_empty() {
+                    "none".into()
+                } else {
+                    self.growing.join(", ")
+                },
+                holds: self.growth_measured.then_some(self.growing.is_empty()),
+            },
+            Check {
+                what: format!("both cores busy: pepr's mean cores busy >= {busy_target:.2} of {}", self.threads),
+                measured: self.pepr_busy.as_ref().map_or("not measured".into(), |s| {
+                    let peer = self.peer_busy.as_ref().map_or(String::new(), |p| format!("; PyTorch {:.2}", p.geomean));
+                    format!("{:.2} (lowest {:.2} {}){peer}", s.geomean, s.lowest.0, s.lowest.1)
+                }),
+                holds: self.pepr_busy.as_ref().map(|s| s.geomean >= busy_target),
+            },
+        ]
+    }
+
+    /// The summary lines printed under the table.
+    pub fn text(&self) -> String {
+        let mut text =
+            format!("summary over {} cases measured on both sides ({} threads):\n", self.cases, self.threads);
+        if !self.mismatched.is_empty() {
+            text += &format!("  left out, parameter counts differ: {}\n", self.mismatched.join(", "));
+        }
+        let checks = self.checks();
+        let width = checks.iter().map(|c| c.what.chars().count()).max().unwrap_or(0);
+        for c in &checks {
+            let verdict = match c.holds {
+                Some(true) => "yes",
+                Some(false) => "NO",
+                None => "-",
+            };
+            text += &format!("  {:<width$}  {verdict:<3}  {}\n", c.what, c.measured);
+        }
+        let failed: Vec<&str> =
+            checks.iter().filter(|c| c.holds == Some(false)).map(|c| c.what.split(':').next().unwrap_or("")).collect();
+        let unmeasured = checks.iter().any(|c| c.holds.is_none());
+        text += &format!(
+            "issue 12 targets (Deliver 1 and 2): {}\n",
+            if !failed.is_empty() {
+                format!("NOT MET ({} of {} checks fail)", failed.len(), checks.len())
+            } else if unmeasured || self.cases == 0 {
+                "not all measured (--eval adds inference)".into()
+            } else {
+                "met".into()
+            }
+        );
+        text
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const MB: u64 = 1 << 20;
 
     #[test]
     fn measures_a_small_model() {
@@ -317,17 +844,141 @@ mod tests {
         assert!(measure("densenet121", 28, 4, 1, &Device::flex()).unwrap_err().to_string().contains("too small"));
         let row = measure_with("pepr_lenet5", 28, 4, 1, true, &Device::flex()).unwrap();
         assert!(row.eval_images_per_second().unwrap() > 0.0);
+        // Linux: CPU time and memory are read; the step holds at least the batch (4 x 3 x 28 x 28 f32).
+        assert!(row.cpu_seconds.unwrap() > 0.0 && row.wall_seconds >= row.seconds);
+        let memory = row.memory.unwrap();
+        assert!(memory.peak >= memory.after_last.max(memory.after_warmup) && memory.base > 0);
+        let figures = row.figures();
+        assert_eq!(figures.params, Some(62_006));
+        assert!(figures.cores_busy().unwrap() > 0.0);
+    }
+
+    fn figures(arch: &str, train: f64, eval: Option<f64>, step_mb: u64, growth_mb: u64, busy: f64) -> Figures {
+        Figures {
+            arch: arch.into(),
+            size: 64,
+            train_images_per_s: train,
+            eval_images_per_s: eval,
+            params: Some(1000),
+            cpu_s: Some(busy),
+            wall_s: Some(1.0),
+            memory: Some(Memory {
+                base: 100 * MB,
+                peak: (100 + step_mb) * MB,
+                after_warmup: 150 * MB,
+                after_last: (150 + growth_mb) * MB,
+                file_base: 0,
+                file_end: 0,
+            }),
+            train_flops: None,
+        }
     }
 
     #[test]
-    fn reads_the_peer_line_of_its_case() {
-        let out = "# torch 2.15, 2 threads\nresnet18 28 290.5 800.25\nresnet18 64 120.0\nnet 28 error too small\n";
-        assert_eq!(parse_peer_line(out, "resnet18", 28).unwrap(), (290.5, Some(800.25)));
-        assert_eq!(parse_peer_line(out, "resnet18", 64).unwrap(), (120.0, None));
-        assert!(parse_peer_line(out, "net", 28).unwrap_err().to_string().contains("too small"));
-        assert!(parse_peer_line(out, "resnet50", 28).unwrap_err().to_string().contains("no line"));
-        assert!(
-            parse_peer_line("resnet18 28 fast\n", "resnet18", 28).unwrap_err().to_string().contains("not a number")
+    fn reads_the_json_line_of_its_case() {
+        let good = r#"{"arch": "resnet18", "size": 28, "train_images_per_s": 290.5, "eval_images_per_s": 800.25, "params": 11, "cpu_s": 3.0, "wall_s": 2.0, "memory": {"base": 10, "peak": 30, "after_warmup": 25, "after_last": 26, "file_base": 4, "file_end": 6}}"#;
+        let out = format!(
+            "# torch 2.15, 2 threads\n{good}\n{}\n{}\n",
+            r#"{"arch": "resnet18", "size": 64, "train_images_per_s": 120.0}"#,
+            r#"{"arch": "net", "size": 28, "error": "too small"}"#
         );
+        let f = parse_figures(&out, "resnet18", 28, "peer").unwrap();
+        assert_eq!((f.train_images_per_s, f.eval_images_per_s, f.params), (290.5, Some(800.25), Some(11)));
+        assert_eq!(
+            (f.cores_busy(), f.memory.unwrap().step_bytes(), f.memory.unwrap().growth_bytes()),
+            (Some(1.5), 18, 1)
+        );
+        let f = parse_figures(&out, "resnet18", 64, "peer").unwrap();
+        assert_eq!((f.train_images_per_s, f.eval_images_per_s, f.memory, f.cores_busy()), (120.0, None, None, None));
+        assert_eq!(parse_figures(&out, "net", 28, "peer").unwrap_err().to_string(), "peer: too small");
+        assert!(parse_figures(&out, "resnet50", 28, "peer").unwrap_err().to_string().contains("no line"));
+        let e = parse_figures("resnet18 28 290.5\n", "resnet18", 28, "peer").unwrap_err().to_string();
+        assert!(e.contains("line 1: not a JSON object"), "{e}");
+        let e = parse_figures(r#"{"arch": "a", "size": 1, "train_images_per_s": "fast"}"#, "a", 1, "pepr");
+        assert!(e.unwrap_err().to_string().starts_with("pepr output line 1"));
+    }
+
+    #[test]
+    fn growth_is_flagged_above_noise_only() {
+        let m = |step: u64, growth: u64| figures("a", 1.0, None, step, growth, 1.0).memory.unwrap();
+        assert!(!m(100, 2).grows(), "2 MiB is allocator noise");
+        assert!(m(100, 6).grows(), "6 MiB is above 2 MiB and 5% of 100 MiB");
+        assert!(!m(1000, 40).grows(), "40 MiB is under 5% of 1000 MiB");
+        let shrinks = Memory { base: 0, peak: 10, after_warmup: 10, after_last: 5, file_base: 0, file_end: 0 };
+        assert!(!shrinks.grows());
+        // Library code faulted in during the case (RssFile 40 -> 90) is not step memory.
+        let m = Memory { base: 100, peak: 300, after_warmup: 250, after_last: 250, file_base: 40, file_end: 90 };
+        assert_eq!(m.step_bytes(), (300 - 90) - (100 - 40));
+    }
+
+    #[test]
+    fn spread_is_the_geometric_mean_lowest_and_highest() {
+        let s = Spread::of([("a".into(), 0.5), ("b".into(), 2.0), ("c".into(), 1.0), ("d".into(), f64::NAN)]).unwrap();
+        assert!((s.geomean - 1.0).abs() < 1e-12);
+        assert_eq!((s.cases, s.lowest, s.highest), (3, (0.5, "a".into()), (2.0, "b".into())));
+        assert!(Spread::of([("z".into(), 0.0)]).is_none());
+    }
+
+    #[test]
+    fn the_summary_checks_every_target() {
+        // pepr/PyTorch: training 0.5 and 2.0 (mean 1.0, lowest 0.5 < 0.7), memory 1.2 and 1.5 (> 1.25),
+        // pepr's second case grows by 10 MiB, cores busy 1.8 and 1.4 (mean 1.59 < 1.6 of 2).
+        let cases = vec![
+            Compared {
+                pepr: figures("a", 50.0, Some(100.0), 120, 0, 1.8),
+                peer: figures("a", 100.0, Some(100.0), 100, 1, 1.9),
+            },
+            Compared {
+                pepr: figures("b", 200.0, Some(100.0), 150, 10, 1.4),
+                peer: figures("b", 100.0, Some(50.0), 100, 0, 1.9),
+            },
+        ];
+        let s = summarize(&cases, 2);
+        assert_eq!((s.cases, s.growing.clone()), (2, vec!["pepr b@64 +10.0 MiB".to_string()]));
+        let holds: Vec<Option<bool>> = s.checks().iter().map(|c| c.holds).collect();
+        assert_eq!(holds, [Some(true), Some(false), Some(true), Some(true), Some(false), Some(false), Some(false)]);
+        assert!((s.eval.as_ref().unwrap().geomean - 2f64.sqrt()).abs() < 1e-12);
+        assert_eq!(s.memory.as_ref().unwrap().highest, (1.5, "b@64".into()));
+        let text = s.text();
+        assert!(text.contains("NOT MET (4 of 7 checks fail)"), "{text}");
+        assert!(text.contains("lowest 0.50 a@64"), "{text}");
+
+        // Everything within the targets; a case whose parameter counts differ is left out.
+        let mut other = figures("c", 1.0, Some(1.0), 500, 0, 0.1);
+        other.params = Some(999);
+        let cases = vec![
+            Compared {
+                pepr: figures("a", 100.0, Some(100.0), 100, 0, 1.9),
+                peer: figures("a", 100.0, Some(90.0), 100, 0, 1.9),
+            },
+            Compared { pepr: other.clone(), peer: figures("c", 100.0, Some(100.0), 100, 0, 1.9) },
+        ];
+        let s = summarize(&cases, 2);
+        assert_eq!((s.cases, s.mismatched.clone()), (1, vec!["c@64".to_string()]));
+        assert!(s.checks().iter().all(|c| c.holds == Some(true)), "{:?}", s.checks());
+        assert!(s.text().ends_with("issue 12 targets (Deliver 1 and 2): met\n"), "{}", s.text());
+
+        // Without --eval and without memory figures: those checks are not measured, not passed.
+        let mut bare = figures("a", 100.0, None, 0, 0, 1.9);
+        bare.memory = None;
+        let s = summarize(&[Compared { pepr: bare.clone(), peer: bare }], 2);
+        let holds: Vec<Option<bool>> = s.checks().iter().map(|c| c.holds).collect();
+        assert_eq!(holds, [Some(true), Some(true), None, None, None, None, Some(true)]);
+        assert!(s.text().contains("not all measured"), "{}", s.text());
+    }
+
+    #[test]
+    fn table_lines_line_up() {
+        for (peer, eval) in [(true, true), (true, false), (false, true), (false, false)] {
+            let table = Table { arch_width: 13, eval, peer };
+            let header = table.header();
+            let f = figures("pepr_resnet20", 1234.5, Some(2345.6), 100, 10, 1.5);
+            let row = table.row(&f, Some(&f));
+            assert_eq!(header[1].chars().count(), row.chars().count(), "{}\n{row}", header[1]);
+            assert!(header[0].chars().count() <= row.chars().count() + 12, "{}", header[0]);
+            assert!(row.contains("+10.0!"), "{row}");
+        }
+        let row = Table { arch_width: 4, eval: false, peer: true }.row(&figures("a", 10.0, None, 1, 0, 1.0), None);
+        assert!(row.contains("—"), "a missing peer shows dashes: {row}");
     }
 }
