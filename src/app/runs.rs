@@ -3,12 +3,16 @@
 //! and the what-ifs. The loaded runs themselves ([`Data`]) are the app's: the Analyses screen uses
 //! them too, so the methods that need them take them.
 
+use crossterm::event::{KeyCode, KeyEvent};
+
 use crate::results::rank::{SetBy, SetSummary, Variant};
 use crate::results::record::RunRecord;
 use crate::results::view::{SortKey, select};
 
 use super::columns::Columns;
+use super::keys::{Key, Move, RUNS, RunsAction as A, lookup};
 use super::list::ListCursor;
+use super::request::Request;
 use super::state::Data;
 use super::whatif::Scenario;
 
@@ -170,6 +174,87 @@ impl RunsScreen {
         }
         let at = selected_run.and_then(|run| self.rows.iter().position(|&r| r == run)).unwrap_or(0);
         self.cursor.select(at, self.rows.len());
+    }
+
+    /// A key of the leaderboard (see `keys::RUNS`) that changes only what it shows: moves, sorting,
+    /// the PePR variant, the filter, the comparison set, the views and the budget prompt. (`data`:
+    /// the loaded runs; a new variant re-sorts their seed groups.) The keys that load, import,
+    /// delete, export or re-score go through `App::runs_key`, which answers them and hands the
+    /// others here.
+    pub fn handle_key(&mut self, event: KeyEvent, data: Option<&mut Data>) -> Option<Request> {
+        let action = lookup(RUNS, Key::of(event))?;
+        match action {
+            A::Back => {
+                if !self.filter.is_empty() {
+                    self.filter.clear();
+                    self.refresh_rows(data.as_deref());
+                } else if self.show_details {
+                    self.show_details = false;
+                } else if self.view == View::Chart {
+                    self.view = View::Table;
+                }
+            }
+            A::Move(m) => {
+                if self.show_details && matches!(m, Move::By(10) | Move::By(-10)) {
+                    // PgUp/PgDn scroll the details pane while it shows.
+                    let d = if m == Move::By(10) { 10 } else { -10 };
+                    self.details_scroll = (self.details_scroll as isize + d).max(0) as usize;
+                } else {
+                    self.cursor.apply(m, self.rows.len());
+                    self.details_scroll = 0;
+                }
+            }
+            A::SortNext | A::SortPrev => {
+                self.sort_column = self.sort_column.step(action == A::SortNext);
+                self.reversed = false;
+                self.refresh_rows(data.as_deref());
+            }
+            A::Reverse => {
+                self.reversed = !self.reversed;
+                self.refresh_rows(data.as_deref());
+            }
+            A::Variant => {
+                let variant = match event.code {
+                    KeyCode::Char('c') => Variant::Co2,
+                    KeyCode::Char('t') => Variant::Time,
+                    KeyCode::Char('m') => Variant::Memory,
+                    _ => Variant::Energy,
+                };
+                self.set_variant(variant, data);
+            }
+            A::NextVariant => self.set_variant(self.variant.next(), data),
+            A::Filter => self.editing_filter = true,
+            A::NextSet => self.step_set(true, data.as_deref()),
+            A::PrevSet => self.step_set(false, data.as_deref()),
+            A::Details => {
+                self.show_details = !self.show_details;
+                self.details_scroll = 0;
+            }
+            A::Seeds => self.aggregate_seeds = !self.aggregate_seeds,
+            A::Columns => self.columns.open = true,
+            A::Chart => self.view = if self.view == View::Table { View::Chart } else { View::Table },
+            A::Budget => self.scenario.open_prompt(),
+            // The app's keys (see `App::runs_key`).
+            A::SetBy
+            | A::Reload
+            | A::Import
+            | A::ImportPaper
+            | A::ExportChart
+            | A::Delete
+            | A::Restore
+            | A::WhatIf
+            | A::WhatIfOff => {}
+        }
+        None
+    }
+
+    /// Ranks and sorts by `variant`; the seed groups (`a`) follow it (a sort, no polars).
+    fn set_variant(&mut self, variant: Variant, data: Option<&mut Data>) {
+        self.variant = variant;
+        self.refresh_rows(data.as_deref());
+        if let Some(data) = data {
+            crate::results::seeds::sort_groups(&mut data.seed_groups, variant);
+        }
     }
 
     /// The next or previous comparison set, from its first row.

@@ -388,10 +388,6 @@ impl App {
         self.runs.refresh_rows(self.data.as_ref());
     }
 
-    fn step_set(&mut self, forward: bool) {
-        self.runs.step_set(forward, self.data.as_ref());
-    }
-
     /// True once loaded with no runs at all: the UI shows how to get some.
     pub fn is_empty_store(&self) -> bool {
         self.data.as_ref().is_some_and(|d| d.records.is_empty())
@@ -751,51 +747,13 @@ impl App {
         }
     }
 
-    /// A key of the leaderboard (see `keys::RUNS`).
+    /// A key of the leaderboard (see `keys::RUNS`): the keys that load, import, delete, export or
+    /// re-score need the app and are answered here; the others are the screen's own
+    /// (`RunsScreen::handle_key`).
     fn runs_key(&mut self, event: KeyEvent) -> Option<Request> {
         use super::keys::{RUNS, RunsAction as A};
         let action = super::keys::lookup(RUNS, Key::of(event))?;
         match action {
-            A::Back => {
-                if !self.runs.filter.is_empty() {
-                    self.runs.filter.clear();
-                    self.refresh_rows();
-                    self.analyses.stale = true;
-                } else if self.runs.show_details {
-                    self.runs.show_details = false;
-                } else if self.runs.view == View::Chart {
-                    self.runs.view = View::Table;
-                }
-            }
-            A::Move(m) => {
-                if self.runs.show_details && matches!(m, super::keys::Move::By(10) | super::keys::Move::By(-10)) {
-                    // PgUp/PgDn scroll the details pane while it shows.
-                    let d = if m == super::keys::Move::By(10) { 10 } else { -10 };
-                    self.runs.details_scroll = (self.runs.details_scroll as isize + d).max(0) as usize;
-                } else {
-                    self.runs.cursor.apply(m, self.runs.rows().len());
-                    self.runs.details_scroll = 0;
-                }
-            }
-            A::SortNext | A::SortPrev => {
-                self.runs.sort_column = self.runs.sort_column.step(action == A::SortNext);
-                self.runs.reversed = false;
-                self.refresh_rows();
-            }
-            A::Reverse => {
-                self.runs.reversed = !self.runs.reversed;
-                self.refresh_rows();
-            }
-            A::Variant => match event.code {
-                KeyCode::Char('c') => self.set_variant(Variant::Co2),
-                KeyCode::Char('t') => self.set_variant(Variant::Time),
-                KeyCode::Char('m') => self.set_variant(Variant::Memory),
-                _ => self.set_variant(Variant::Energy),
-            },
-            A::NextVariant => self.set_variant(self.runs.variant.next()),
-            A::Filter => self.runs.editing_filter = true,
-            A::NextSet => self.step_set(true),
-            A::PrevSet => self.step_set(false),
             A::SetBy => {
                 let next = match self.runs.set_by {
                     SetBy::Group => SetBy::Dataset,
@@ -803,46 +761,58 @@ impl App {
                     SetBy::All => SetBy::Group,
                 };
                 self.loading = true;
-                return Some(Request::Load(next));
+                Some(Request::Load(next))
             }
             A::Reload => {
                 self.loading = true;
                 self.message = Some(RELOADING.into());
-                return Some(Request::Load(self.runs.set_by));
+                Some(Request::Load(self.runs.set_by))
             }
-            A::Details => {
-                self.runs.show_details = !self.runs.show_details;
-                self.runs.details_scroll = 0;
+            A::Import => {
+                self.import_prompt = Some(String::new());
+                None
             }
-            A::Seeds => self.runs.aggregate_seeds = !self.runs.aggregate_seeds,
-            A::Columns => self.runs.columns.open = true,
-            A::Import => self.import_prompt = Some(String::new()),
             // Idempotent like every import; a second press while it runs does nothing.
             A::ImportPaper if !self.importing_paper => {
                 self.importing_paper = true;
                 self.paper_import = Some("Importing the paper's 1048 runs…".into());
-                return Some(Request::ImportPaper);
+                Some(Request::ImportPaper)
             }
-            A::ImportPaper => self.message = Some("the paper's runs are being imported".into()),
-            A::ExportChart => return self.export_chart(),
+            A::ImportPaper => {
+                self.message = Some("the paper's runs are being imported".into());
+                None
+            }
+            A::ExportChart => self.export_chart(),
             // A tombstone, not an erasure: U brings the run back (`pepr runs compact` drops it for good).
             A::Delete if self.runs.show_details => {
                 let (record, _) = self.selected_run()?;
                 let id = record.id.clone();
                 self.removed_run = Some(id.clone());
-                return Some(Request::MarkRun(id, crate::results::store::Removal::Delete));
+                Some(Request::MarkRun(id, crate::results::store::Removal::Delete))
             }
-            A::Delete => self.message = Some("X deletes the run shown in the details pane: Enter opens it".into()),
+            A::Delete => {
+                self.message = Some("X deletes the run shown in the details pane: Enter opens it".into());
+                None
+            }
             A::Restore => match self.removed_run.take() {
-                Some(id) => return Some(Request::MarkRun(id, crate::results::store::Removal::Restore)),
-                None => self.message = Some("nothing to restore: no run was deleted in this session".into()),
+                Some(id) => Some(Request::MarkRun(id, crate::results::store::Removal::Restore)),
+                None => {
+                    self.message = Some("nothing to restore: no run was deleted in this session".into());
+                    None
+                }
             },
-            A::Chart => self.runs.view = if self.runs.view == View::Table { View::Chart } else { View::Table },
-            A::Budget => self.open_budget_prompt(),
-            A::WhatIf => return self.step_what_if(true),
-            A::WhatIfOff => return self.step_what_if(false),
+            A::WhatIf => self.step_what_if(true),
+            A::WhatIfOff => self.step_what_if(false),
+            _ => {
+                let filter_was_set = !self.runs.filter.is_empty();
+                let request = self.runs.handle_key(event, self.data.as_mut());
+                // The analyses follow the filter too (Esc clears it).
+                if filter_was_set && self.runs.filter.is_empty() {
+                    self.analyses.stale = true;
+                }
+                request
+            }
         }
-        None
     }
 
     fn edit_filter(&mut self, key: KeyEvent) {
@@ -851,12 +821,6 @@ impl App {
             // The analyses follow the filter too.
             self.analyses.stale = true;
         }
-    }
-
-    fn set_variant(&mut self, variant: Variant) {
-        self.runs.variant = variant;
-        self.refresh_rows();
-        self.sort_seed_groups();
     }
 
     /// Orders the seed-aggregated rows by the current variant's mean PePR (a sort, no polars).

@@ -39,6 +39,13 @@ pub struct Scenario {
     pub region: Option<usize>,
 }
 
+impl Scenario {
+    /// `B`: the budget prompt, holding the budget in effect to edit.
+    pub fn open_prompt(&mut self) {
+        self.prompt = Some(budget_text(&self.budget));
+    }
+}
+
 /// The what-if a loaded [`super::Data`] was ranked with, and the records as stored.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Applied {
@@ -119,7 +126,7 @@ pub fn parse_budget(text: &str) -> Result<Budget, String> {
 impl App {
     /// `B`: type the budget (prefilled with the current one).
     pub fn open_budget_prompt(&mut self) {
-        self.runs.scenario.prompt = Some(budget_text(&self.runs.scenario.budget));
+        self.runs.scenario.open_prompt();
     }
 
     /// A key while the budget is typed: Enter applies (an error keeps the prompt open and says
@@ -190,7 +197,13 @@ impl App {
 
     /// Stored vs what-if CO2 of the rows shown.
     pub fn what_if_totals(&self) -> Option<Totals> {
-        let data = self.data.as_ref()?;
+        self.runs.what_if_totals(self.data.as_ref()?)
+    }
+}
+
+impl super::runs::RunsScreen {
+    /// Stored vs what-if CO2 of the rows shown, when a what-if is applied.
+    pub fn what_if_totals(&self, data: &super::state::Data) -> Option<Totals> {
         let applied = data.what_if.as_ref()?;
         let indices: Vec<usize> = self.rows().iter().map(|&r| data.ranking.runs[r].index).collect();
         Some(applied.totals(&data.records, &indices))

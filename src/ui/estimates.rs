@@ -7,7 +7,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 
-use crate::app::App;
+use super::train::TrainView;
 use crate::app::estimates::PlanEstimates;
 use crate::app::train::JobState;
 use crate::estimate::{Estimate, Range, Totals};
@@ -81,18 +81,18 @@ pub fn totals_text(t: &Totals) -> String {
 }
 
 /// Whether the Train screen shows the estimate lines (once the estimator has been asked).
-pub fn shown(app: &App) -> bool {
-    let plan = &app.estimates.queue;
-    plan.asked > 0 && (app.train.queued() > 0 || !plan.runs.is_empty())
+pub fn shown(view: &TrainView) -> bool {
+    let plan = &view.estimates.queue;
+    plan.asked > 0 && (view.train.queued() > 0 || !plan.runs.is_empty())
 }
 
 /// Two lines under the queue: the estimated total of the waiting runs, and what the selected
 /// run's estimate rests on.
-pub fn draw_plan(frame: &mut Frame, area: Rect, app: &App) {
-    let plan = &app.estimates.queue;
+pub fn draw_plan(frame: &mut Frame, area: Rect, view: &TrainView) {
+    let plan = &view.estimates.queue;
     let width = area.width as usize;
     let dim = Style::new().fg(Color::DarkGray);
-    let waiting = app.train.queued();
+    let waiting = view.train.queued();
     let total = if plan.calibrating {
         Line::styled(
             fit(" estimating… calibrating this machine first (once, a few seconds)", width),
@@ -118,7 +118,7 @@ pub fn draw_plan(frame: &mut Frame, area: Rect, app: &App) {
         };
         Line::from(Span::styled(fit(&text, width), Style::new().fg(Color::Cyan)))
     };
-    let selected = app.train.queue.get(app.train.cursor.selected());
+    let selected = view.train.queue.get(view.train.cursor.selected());
     let why = match selected.map(|e| (e, plan.runs.get(&e.id))) {
         Some((entry, Some(Ok(e)))) if matches!(entry.state, JobState::Queued | JobState::Running) => {
             let u = e.train_time_s.high / e.train_time_s.estimate - 1.0;
@@ -136,8 +136,8 @@ pub fn draw_plan(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 /// The grid form's line: the estimated total of the cells `a` would queue.
-pub fn grid_text(app: &App, to_queue: usize) -> (String, Color) {
-    let plan = &app.estimates.grid;
+pub fn grid_text(view: &TrainView, to_queue: usize) -> (String, Color) {
+    let plan = &view.estimates.grid;
     if to_queue == 0 {
         return ("nothing to queue".into(), Color::DarkGray);
     }

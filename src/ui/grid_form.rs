@@ -7,18 +7,19 @@ use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-use crate::app::App;
 use crate::app::grid_form::{GridField, GridForm};
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, form: &GridForm) {
+use super::train::TrainView;
+
+pub fn draw(frame: &mut Frame, area: Rect, view: &TrainView, form: &GridForm) {
     let width = 76.min(area.width);
     // One more row for the estimate once the estimator was asked.
-    let estimate_row = u16::from(app.estimates.grid.asked > 0);
+    let estimate_row = u16::from(view.estimates.grid.asked > 0);
     let height = (if form.slurm { 18 } else { 16 } + estimate_row).min(area.height);
     let [row] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
     let [popup] = Layout::horizontal([Constraint::Length(width)]).flex(Flex::Center).areas(row);
-    let archs: Vec<&str> = app.archs.chosen.iter().copied().collect();
-    let datasets: Vec<&str> = app.datasets.chosen.iter().map(String::as_str).collect();
+    let archs: Vec<&str> = view.archs.iter().copied().collect();
+    let datasets: Vec<&str> = view.datasets.iter().map(String::as_str).collect();
     let label = |text: &str| Span::styled(format!(" {text:<10}"), Style::new().fg(Color::Cyan));
     let none = |list: &[&str], hint: &str| if list.is_empty() { hint.to_string() } else { list.join(", ") };
     let mut lines = vec![
@@ -39,7 +40,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, form: &GridForm) {
         let style = if field == form.field { Style::new().add_modifier(Modifier::REVERSED) } else { Style::new() };
         lines.push(Line::from(vec![label(field.title()), Span::styled(value, style)]));
     }
-    let settings = &app.train.settings;
+    let settings = &view.train.settings;
     lines.push(Line::from(vec![
         label("settings"),
         Span::raw(format!(
@@ -53,7 +54,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, form: &GridForm) {
         .fg(Color::DarkGray),
     ]));
     lines.push(Line::from(""));
-    let records = app.data.as_ref().map_or(&[][..], |d| &d.records);
+    let records = view.records;
     match form.preview(&archs, &datasets, settings, records) {
         Ok(preview) => {
             lines.push(Line::from(vec![label("groups"), Span::raw(preview.groups.join(", "))]));
@@ -67,7 +68,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, form: &GridForm) {
                 )),
             ]));
             if estimate_row > 0 {
-                let (text, color) = super::estimates::grid_text(app, preview.cells.len() - preview.done);
+                let (text, color) = super::estimates::grid_text(view, preview.cells.len() - preview.done);
                 lines.push(Line::from(vec![label("estimate"), Span::raw(text).fg(color)]));
             }
         }

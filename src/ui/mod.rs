@@ -46,9 +46,10 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Screen::Architectures => archs::draw(frame, body, &app.archs),
         Screen::Datasets => datasets::draw(frame, body, &app.datasets),
         Screen::Train => {
-            train::draw(frame, body, app);
+            let view = train::TrainView::of(app);
+            train::draw(frame, body, &view);
             if app.grid_form.open {
-                grid_form::draw(frame, body, app, &app.grid_form);
+                grid_form::draw(frame, body, &view, &app.grid_form);
             }
         }
         Screen::Analyses => analyses::draw(frame, body, &app.analyses, no_runs(app)),
@@ -103,7 +104,7 @@ fn draw_main(frame: &mut Frame, area: Rect, app: &App) {
     let Some(data) = app.data.as_ref() else { return };
     let screen = &app.runs;
     // The carbon what-if's banner and the budget filter, above whatever shows the runs.
-    let area = whatif::draw_banner(frame, area, app);
+    let area = whatif::draw_banner(frame, area, screen, data);
     if app.runs.show_details && area.width < SIDE_BY_SIDE_WIDTH {
         // Too narrow for both: the details take the screen; j/k still move through the runs.
         details::draw(frame, area, screen, data);
@@ -268,7 +269,7 @@ fn status_line(app: &App) -> Line<'static> {
         Screen::Leaderboard if app.runs.editing_filter => Some(&app.runs.filter),
         _ => None,
     };
-    if let Some(line) = whatif::prompt_line(app) {
+    if let Some(line) = whatif::prompt_line(&app.runs.scenario) {
         return line;
     }
     if let Some(path) = &app.import_prompt {

@@ -7,20 +7,45 @@ use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Gauge, Paragraph, Row, Sparkline, Table};
 
+use std::collections::BTreeSet;
+
 use crate::app::App;
+use crate::app::estimates::Estimates;
 use crate::app::train::{JobState, Live, Setting, TrainScreen};
-use crate::results::record::RunStatus;
+use crate::results::record::{RunRecord, RunStatus};
 
 use super::format::{TextColumn, clock as duration, fit, human_count, layout};
 use crate::app::plural;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let screen = &app.train;
+/// What the Train screen and its grid form show beyond the screen's own state: the selections of
+/// screens 2 and 3 (what `a` queues), the estimates, and the stored runs (which cells are done).
+pub struct TrainView<'a> {
+    pub train: &'a TrainScreen,
+    pub archs: &'a BTreeSet<&'static str>,
+    pub datasets: &'a BTreeSet<String>,
+    pub estimates: &'a Estimates,
+    pub records: &'a [RunRecord],
+}
+
+impl<'a> TrainView<'a> {
+    pub fn of(app: &'a App) -> TrainView<'a> {
+        TrainView {
+            train: &app.train,
+            archs: &app.archs.chosen,
+            datasets: &app.datasets.chosen,
+            estimates: &app.estimates,
+            records: app.data.as_ref().map_or(&[][..], |d| &d.records[..]),
+        }
+    }
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, view: &TrainView) {
+    let screen = view.train;
     // The queue gets the rows it needs (header, borders, one per run), up to a third of the screen;
     // at least the settings box's ten rows.
     let queue_rows = (screen.queue.len() as u16 + 3).clamp(10, (area.height / 3).max(10));
     // Two lines under the queue: the estimated total and what the selected estimate rests on.
-    let plan = super::estimates::shown(app);
+    let plan = super::estimates::shown(view);
     let queue_rows = queue_rows + if plan { 2 } else { 0 };
     let [top, progress, log] = Layout::vertical([
         Constraint::Length(queue_rows),
@@ -30,13 +55,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     .areas(area);
     let top = if plan {
         let [top, lines] = Layout::vertical([Constraint::Min(3), Constraint::Length(2)]).areas(top);
-        super::estimates::draw_plan(frame, lines, app);
+        super::estimates::draw_plan(frame, lines, view);
         top
     } else {
         top
     };
     let [queue, settings] = Layout::horizontal([Constraint::Min(30), Constraint::Length(24)]).areas(top);
-    draw_queue(frame, queue, app);
+    draw_queue(frame, queue, view);
     draw_settings(frame, settings, screen);
     draw_progress(frame, progress, screen);
     draw_log(frame, log, screen);
@@ -66,14 +91,14 @@ fn state_cell(entry_state: &JobState, live: Option<&Live>) -> (String, Style) {
     }
 }
 
-fn draw_queue(frame: &mut Frame, area: Rect, app: &App) {
-    let screen = &app.train;
+fn draw_queue(frame: &mut Frame, area: Rect, view: &TrainView) {
+    let screen = view.train;
     let running = if screen.running { " · running" } else { "" };
     let block = Block::bordered()
         .title(format!(" queue: {} waiting{running} ", screen.queued()))
         .title_bottom(Line::from(" a queue selected · x remove · J K move · s start ").right_aligned());
     if screen.queue.is_empty() {
-        let (archs, datasets) = (app.archs.chosen.len(), app.datasets.chosen.len());
+        let (archs, datasets) = (view.archs.len(), view.datasets.len());
         let text = if archs > 0 && datasets > 0 {
             let n = archs * datasets;
             vec![
@@ -121,7 +146,7 @@ fn draw_queue(frame: &mut Frame, area: Rect, app: &App) {
         .max(22),
     ];
     if starts {
-        let records = app.data.as_ref().map_or(&[][..], |d| &d.records[..]);
+        let records = view.records;
         columns.push(
             TextColumn::new("start", entries.iter().map(|(_, e)| e.start_label_in(records)).collect()).max(26).drop(1),
         );
@@ -141,9 +166,9 @@ fn draw_queue(frame: &mut Frame, area: Rect, app: &App) {
         )
         .right(),
     );
-    if super::estimates::shown(app) {
+    if super::estimates::shown(view) {
         // Estimates before training (issue 19): time always, energy and CO2 where there is room.
-        let plan = &app.estimates.queue;
+        let plan = &view.estimates.queue;
         let est: Vec<[String; 3]> =
             entries.iter().map(|(_, e)| super::estimates::cells(plan, e.id, &e.state)).collect();
         for (k, (title, drop)) in [("est. time", 0), ("est. energy", 3), ("est. CO2", 4)].into_iter().enumerate() {

@@ -7,22 +7,23 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 
-use crate::app::App;
-use crate::app::whatif::REGIONS;
+use crate::app::Data;
+use crate::app::runs::RunsScreen;
+use crate::app::whatif::{REGIONS, Scenario};
 
 use super::format::fit;
 
 /// The lines to show, with their styles.
-fn lines(app: &App, width: usize) -> Vec<(String, Style)> {
+fn lines(screen: &RunsScreen, data: &Data, width: usize) -> Vec<(String, Style)> {
     let mut lines = Vec::new();
-    let applied = app.what_if();
-    let asked = app.runs.scenario.region;
+    let applied = data.what_if.as_ref();
+    let asked = screen.scenario.region;
     if let Some(applied) = applied {
         let banner = Style::new().fg(Color::Black).bg(Color::Magenta).add_modifier(Modifier::BOLD);
         let full = format!(" {} · w next region · W off ", applied.banner());
         let text = if full.chars().count() <= width { full } else { format!(" {} ", applied.short_banner()) };
         lines.push((text, banner));
-        if let Some(t) = app.what_if_totals() {
+        if let Some(t) = screen.what_if_totals(data) {
             lines.push((format!(" {}; the run store is unchanged", t.line()), Style::new().fg(Color::Magenta)));
         }
     }
@@ -33,15 +34,15 @@ fn lines(app: &App, width: usize) -> Vec<(String, Style)> {
         };
         lines.push((text, Style::new().fg(Color::Yellow)));
     }
-    let budget = &app.runs.scenario.budget;
+    let budget = &screen.scenario.budget;
     if !budget.is_empty() {
         let over = if applied.is_some() && budget.max_co2_g.is_some() { " (CO2 as in the what-if)" } else { "" };
         lines.push((
             format!(
                 " BUDGET {}{over}: {} of {} runs fit · scores as ranked among all runs of the set · B edits ",
                 budget.describe(),
-                app.rows().len(),
-                app.runs.scenario.before_budget
+                screen.rows().len(),
+                screen.scenario.before_budget
             ),
             Style::new().fg(Color::Black).bg(Color::Cyan),
         ));
@@ -50,8 +51,8 @@ fn lines(app: &App, width: usize) -> Vec<(String, Style)> {
 }
 
 /// Draws the lines at the top of `area`; returns what is left for the leaderboard.
-pub fn draw_banner(frame: &mut Frame, area: Rect, app: &App) -> Rect {
-    let lines = lines(app, area.width as usize);
+pub fn draw_banner(frame: &mut Frame, area: Rect, screen: &RunsScreen, data: &Data) -> Rect {
+    let lines = lines(screen, data, area.width as usize);
     let n = (lines.len() as u16).min(area.height.saturating_sub(4));
     if n == 0 {
         return area;
@@ -65,8 +66,8 @@ pub fn draw_banner(frame: &mut Frame, area: Rect, app: &App) -> Rect {
 }
 
 /// The status line while the budget is typed.
-pub fn prompt_line(app: &App) -> Option<Line<'static>> {
-    let text = app.runs.scenario.prompt.as_ref()?;
+pub fn prompt_line(scenario: &Scenario) -> Option<Line<'static>> {
+    let text = scenario.prompt.as_ref()?;
     Some(Line::from(vec![
         Span::styled(" budget: ", Style::new().bold()),
         Span::raw(text.clone()),
