@@ -190,11 +190,11 @@ fn batch_norm_and_its_gradients_equal_the_definition() {
     assert_close("batch norm dbeta", &read(bt.grad(&grads).unwrap()), &db);
 }
 
-/// The element-wise paths the patch changed (in-place branch-free mask fill, scalar and unary ops
-/// on every thread above 256 Ki elements): relu6 (two clamps = two mask fills forward and two in
-/// the gradient), relu, scalar arithmetic and sqrt, silu (sigmoid and its gradient), checked
-/// element by element against plain Rust (f64 for silu), on sizes below and above the parallel
-/// threshold, fresh (in place) and shared (copied).
+/// The element-wise paths the patch changed (in-place branch-free mask fill, scalar, unary and
+/// binary closure ops on every thread above 256 Ki elements, the vectorised sigmoid): relu6 (two
+/// clamps = two mask fills forward and two in the gradient), relu, scalar arithmetic and sqrt,
+/// silu, checked element by element against plain Rust (f64 for silu), on sizes below and above
+/// the parallel threshold, fresh (in place) and shared (copied).
 #[test]
 fn element_wise_ops_equal_plain_loops_on_small_and_large_tensors() {
     let device = Device::flex().autodiff();

@@ -103,7 +103,16 @@ impl ActivationOps<Flex> for Flex {
     }
 
     fn sigmoid(tensor: FloatTensor<Flex>) -> FloatTensor<Flex> {
-        unary_op(tensor, sigmoid_f32, sigmoid_f64)
+        // pepr patch: contiguous f32 tensors through the vectorised kernel, on every thread.
+        match crate::ops::binary::par_slices_f32(
+            tensor,
+            crate::simd::sigmoid::sigmoid_inplace_f32,
+            crate::simd::sigmoid::sigmoid_f32,
+            true,
+        ) {
+            Ok(out) => out,
+            Err(tensor) => unary_op(tensor, sigmoid_f32, sigmoid_f64),
+        }
     }
 
     fn sigmoid_backward(output: FloatTensor<Flex>, grad: FloatTensor<Flex>) -> FloatTensor<Flex> {
@@ -171,12 +180,9 @@ impl ActivationOps<Flex> for Flex {
 
 #[inline]
 fn sigmoid_f32(x: f32) -> f32 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
+    // pepr patch: the same function as the vectorised path, so strided and contiguous tensors
+    // give the same values.
+    crate::simd::sigmoid::sigmoid(x)
 }
 
 #[inline]

@@ -13,6 +13,9 @@
 #[cfg(feature = "simd")]
 pub mod kernels;
 
+// pepr patch: vectorised f32 sigmoid (plain Rust that the compiler vectorises, any feature set)
+pub mod sigmoid;
+
 // SIMD-aligned memory allocation
 #[cfg(feature = "simd")]
 pub mod aligned;
