@@ -69,7 +69,7 @@ pub fn sigmoid(x: f32) -> f32 {
 /// `exp(x)` for `x <= 0` (the caller handles NaN); below -87.3 (results under f32's normal range) it returns
 /// `exp(-87.3)`, about 1.2e-38, which is within 1.2e-38 of the exact value.
 #[inline(always)]
-fn exp_nonpositive(x: f32) -> f32 {
+pub(crate) fn exp_nonpositive(x: f32) -> f32 {
     const LOG2E: f32 = core::f32::consts::LOG2_E;
     // ln 2 split in two so n * LN2_HI is exact.
     const LN2_HI: f32 = 0.693_359_4;
