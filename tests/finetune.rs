@@ -52,11 +52,15 @@ fn a_run_checkpoint_starts_a_run_that_is_ahead_from_its_first_epoch() {
     let dataset = synthetic_set(1);
     let (base, id) = scratch(&home, "pepr_resnet8", 3, &dataset);
 
-    let tuned = run(&home, &finetune(&format!("run:{id}"), 1, false), &dataset);
+    // Fine-tuned at a quarter of the scratch learning rate, as fine-tuning usually is: at the full
+    // 2e-3 one more epoch shakes the weights enough that the result depends on the shuffle (0.69 to
+    // 0.90 over seeds 1-6, and on rounding-level changes in the kernels); at 5e-4 it stayed at
+    // 0.82-0.91 over those seeds.
+    let config = TrainConfig { lr: 5e-4, ..finetune(&format!("run:{id}"), 1, false) };
+    let tuned = run(&home, &config, &dataset);
     assert_eq!(tuned.status, RunStatus::Completed, "{:?}", tuned.message);
     // Starting from a run that trained 3 epochs, one epoch reaches what scratch training reached in
-    // three (within 5 points: one more epoch at this learning rate can shake the weights a little),
-    // and clearly beats the scratch run's first epoch.
+    // three (within 5 points), and clearly beats the scratch run's first epoch.
     println!("scratch {:?}, fine-tuned {:?}", base.epoch_perf, tuned.epoch_perf);
     assert!(
         tuned.performance >= base.performance - 0.05,

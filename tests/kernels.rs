@@ -1,6 +1,7 @@
 //! The CPU kernels pepr patches into burn-flex (vendor/burn-flex: convolution forward and both
-//! gradients, batch norm), checked through burn's own API and autodiff against plain direct loops,
-//! on odd shapes: stride 2, padding, groups, depthwise, 1x1, dilation, batch 1 and 33.
+//! gradients, batch norm, element-wise ops, sigmoid, GELU), checked through burn's own API and
+//! autodiff against plain direct loops, on odd shapes: stride 2, padding, groups, depthwise, 1x1,
+//! dilation, batch 1 and 33, a batch split in chunks, non-contiguous inputs.
 
 use burn::tensor::module::{batch_norm_train, conv2d};
 use burn::tensor::ops::ConvOptions;
@@ -25,6 +26,18 @@ fn tensor<const D: usize>(v: &[f32], shape: [usize; D], device: &Device) -> Tens
 
 fn read<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().try_to_vec::<f32>().unwrap()
+}
+
+/// erf in f64 by its everywhere-positive series `2/sqrt(pi) e^(-x^2) sum 2^k x^(2k+1) / (2k+1)!!`
+/// (no cancellation; far more precise than the f32 kernels it checks).
+fn erf64(x: f64) -> f64 {
+    let (mut term, mut sum, mut k) = (x, x, 0.0);
+    while term.abs() > 1e-17 * sum.abs() {
+        k += 1.0;
+        term *= 2.0 * x * x / (2.0 * k + 1.0);
+        sum += term;
+    }
+    (2.0 / std::f64::consts::PI.sqrt() * (-x * x).exp() * sum).clamp(-1.0, 1.0)
 }
 
 fn assert_close(what: &str, got: &[f32], want: &[f32]) {
@@ -147,26 +160,45 @@ fn convolution_and_its_gradients_equal_direct_loops() {
     case(2, 3, [5, 6], 6, [3, 3], 1, 1, 1, 3).check(); // depthwise multiplier 2
     case(1, 13, [6, 7], 13, [3, 3], 2, 1, 1, 13).check(); // depthwise, 13 channels (8 + a partial block), batch 1
     case(3, 20, [3, 3], 20, [3, 3], 1, 1, 1, 20).check(); // depthwise on a plane the size of the kernel
+    // A column over the 4 MiB cap per sample (K = 576, 1600 pixels): the batch in chunks, the
+    // weight gradient accumulated over them.
+    case(3, 64, [40, 40], 5, [3, 3], 1, 1, 1, 1).check();
 }
 
-#[test]
-fn batch_norm_and_its_gradients_equal_the_definition() {
+/// Training-mode batch norm of `x[n, c, spatial]` (given `strided`, as a transposed view of a
+/// `[n, spatial..., c]` buffer), output and gradients against the definition in f64.
+fn batch_norm_case(n: usize, c: usize, spatial: [usize; 2], strided: bool) {
     let device = Device::flex().autodiff();
-    let (n, c, s) = (5usize, 3usize, 7usize);
-    let x = values(n * c * s, 5).iter().enumerate().map(|(i, v)| v * 2.0 + (i % 3) as f32).collect::<Vec<_>>();
-    let gamma = [1.5f32, -0.5, 0.8];
-    let beta = [0.1f32, 0.0, -0.3];
+    let s = spatial[0] * spatial[1];
+    let name = format!("batch norm n {n} c {c} {spatial:?}{}", if strided { " strided" } else { "" });
+    let x = values(n * c * s, 5 + c as u64).iter().enumerate().map(|(i, v)| v * 2.0 + (i % 3) as f32).collect::<Vec<_>>();
+    let gamma: Vec<f32> = values(c, 7).iter().map(|v| v + 1.2).collect();
+    let beta = values(c, 8);
     let dy = values(n * c * s, 6);
     let eps = 1e-5;
-    let xt = tensor(&x, [n, c, s], &device).require_grad();
+    let xt = if strided {
+        // The same values laid out channels-last, seen as [n, c, h, w] through a permute.
+        let mut last = vec![0.0f32; x.len()];
+        for b in 0..n {
+            for ch in 0..c {
+                for p in 0..s {
+                    last[(b * s + p) * c + ch] = x[(b * c + ch) * s + p];
+                }
+            }
+        }
+        let t = tensor(&last, [n, spatial[0], spatial[1], c], &device).permute([0, 3, 1, 2]);
+        t.require_grad()
+    } else {
+        tensor(&x, [n, c, spatial[0], spatial[1]], &device).require_grad()
+    };
     let gt = tensor(&gamma, [c], &device).require_grad();
     let bt = tensor(&beta, [c], &device).require_grad();
     let out = batch_norm_train(xt.clone(), gt.clone(), bt.clone(), eps);
-    let loss = (out.output.clone() * tensor(&dy, [n, c, s], &device)).sum();
+    let loss = (out.output.clone() * tensor(&dy, [n, c, spatial[0], spatial[1]], &device)).sum();
     let grads = loss.backward();
     // Direct definition, in f64.
     let idx = |b: usize, ch: usize, p: usize| (b * c + ch) * s + p;
-    let (mut y, mut dx, mut dg, mut db) = (vec![0.0f32; x.len()], vec![0.0f32; x.len()], [0.0f32; 3], [0.0f32; 3]);
+    let (mut y, mut dx, mut dg, mut db) = (vec![0.0f32; x.len()], vec![0.0f32; x.len()], vec![0.0f32; c], vec![0.0f32; c]);
     let count = (n * s) as f64;
     for ch in 0..c {
         let all: Vec<(usize, f64)> =
@@ -184,17 +216,30 @@ fn batch_norm_and_its_gradients_equal_the_definition() {
         dg[ch] = sdyx as f32;
         db[ch] = sdy as f32;
     }
-    assert_close("batch norm output", &read(out.output), &y);
-    assert_close("batch norm dx", &read(xt.grad(&grads).unwrap()), &dx);
-    assert_close("batch norm dgamma", &read(gt.grad(&grads).unwrap()), &dg);
-    assert_close("batch norm dbeta", &read(bt.grad(&grads).unwrap()), &db);
+    assert_close(&format!("{name}: output"), &read(out.output), &y);
+    assert_close(&format!("{name}: dx"), &read(xt.grad(&grads).unwrap()), &dx);
+    assert_close(&format!("{name}: dgamma"), &read(gt.grad(&grads).unwrap()), &dg);
+    assert_close(&format!("{name}: dbeta"), &read(bt.grad(&grads).unwrap()), &db);
 }
 
-/// The element-wise paths the patch changed (in-place branch-free mask fill, scalar and unary ops
-/// on every thread above 256 Ki elements): relu6 (two clamps = two mask fills forward and two in
-/// the gradient), relu, scalar arithmetic and sqrt, silu (sigmoid and its gradient), checked
-/// element by element against plain Rust (f64 for silu), on sizes below and above the parallel
-/// threshold, fresh (in place) and shared (copied).
+/// The batch-norm kernel sums in 8 lanes per plane: planes shorter than, equal to and not a
+/// multiple of 8, channel counts that are not, batch 1 and 33, and a channels-last input.
+#[test]
+fn batch_norm_and_its_gradients_equal_the_definition() {
+    batch_norm_case(5, 3, [1, 7], false);
+    batch_norm_case(1, 13, [3, 5], false); // batch 1, 13 channels, 15-pixel planes
+    batch_norm_case(33, 7, [1, 1], false); // batch 33, 1x1 planes (a BN after global pooling)
+    batch_norm_case(2, 9, [40, 41], false); // large planes, 1640 pixels
+    batch_norm_case(16, 16, [28, 28], false); // pepr_resnet8's first stage at batch 16
+    batch_norm_case(3, 10, [4, 8], true); // non-contiguous (channels-last view)
+    batch_norm_case(33, 5, [3, 3], true);
+}
+
+/// The element-wise paths the patch changed (in-place branch-free mask fill, scalar, unary and
+/// binary closure ops on every thread above 256 Ki elements, the vectorised sigmoid): relu6 (two
+/// clamps = two mask fills forward and two in the gradient), relu, scalar arithmetic and sqrt,
+/// silu, checked element by element against plain Rust (f64 for silu), on sizes below and above
+/// the parallel threshold, fresh (in place) and shared (copied).
 #[test]
 fn element_wise_ops_equal_plain_loops_on_small_and_large_tensors() {
     let device = Device::flex().autodiff();
@@ -243,11 +288,27 @@ fn element_wise_ops_equal_plain_loops_on_small_and_large_tensors() {
             })
             .collect();
         assert_close(&format!("silu gradient, {n} elements"), &read(x.grad(&grads).unwrap()), &want);
+        // gelu = x/2 * (1 + erf(x / sqrt 2)): the vectorised erf, forward and gradient, against f64
+        // (absolute error, scaled by |x| above 1: the kernel's erf is within 5e-7).
+        let x = tensor(&v, [n], &device).require_grad();
+        let y = burn::tensor::activation::gelu(x.clone());
+        let grads = (y.clone() * tensor(&dy, [n], &device)).sum().backward();
+        let cdf = |x: f32| 0.5 * (1.0 + erf64(x as f64 / std::f64::consts::SQRT_2));
+        let (got, gx) = (read(y), read(x.grad(&grads).unwrap()));
+        for (i, &x) in v.iter().enumerate() {
+            let want = x as f64 * cdf(x);
+            assert!((got[i] as f64 - want).abs() <= 1e-6 * (x.abs() as f64).max(1.0), "gelu({x}) = {}, want {want}", got[i]);
+            let pdf = (-0.5 * (x as f64).powi(2)).exp() / (2.0 * std::f64::consts::PI).sqrt();
+            let want = dy[i] as f64 * (cdf(x) + x as f64 * pdf);
+            assert!((gx[i] as f64 - want).abs() <= 2e-6, "gelu gradient at {x}: {}, want {want}", gx[i]);
+        }
         // A strided (transposed) tensor takes the element-by-element path: the same values.
         if n % 2 == 0 {
             let t = tensor(&v, [2, n / 2], &plain);
             let strided = burn::tensor::activation::sigmoid(t.clone().transpose()).transpose();
-            assert_eq!(read(strided), read(burn::tensor::activation::sigmoid(t)), "strided sigmoid, {n}");
+            assert_eq!(read(strided), read(burn::tensor::activation::sigmoid(t.clone())), "strided sigmoid, {n}");
+            let strided = burn::tensor::activation::gelu(t.clone().transpose()).transpose();
+            assert_eq!(read(strided), read(burn::tensor::activation::gelu(t)), "strided gelu, {n}");
         }
     }
 }

@@ -67,32 +67,35 @@ impl ActivationOps<Flex> for Flex {
     }
 
     fn gelu(tensor: FloatTensor<Flex>) -> FloatTensor<Flex> {
-        // 0.5 * x * (1 + erf(x / sqrt(2)))
-        use crate::ops::unary::{erf_f32, erf_f64};
-        let sqrt2_f32: f32 = core::f32::consts::SQRT_2;
+        // pepr patch: a vectorised erf (src/simd/gelu.rs) instead of libm's per element;
+        // contiguous f32 tensors through the slice kernel, on every thread above the threshold.
+        use crate::ops::unary::erf_f64;
         let sqrt2_f64: f64 = core::f64::consts::SQRT_2;
-        unary_op(
+        match crate::ops::binary::par_slices_f32(
             tensor,
-            move |x: f32| 0.5 * x * (1.0 + erf_f32(x / sqrt2_f32)),
-            move |x: f64| 0.5 * x * (1.0 + erf_f64(x / sqrt2_f64)),
-        )
+            crate::simd::gelu::gelu_inplace_f32,
+            crate::simd::gelu::gelu_f32,
+            true,
+        ) {
+            Ok(out) => out,
+            Err(tensor) => unary_op(
+                tensor,
+                crate::simd::gelu::gelu,
+                move |x: f64| 0.5 * x * (1.0 + erf_f64(x / sqrt2_f64)),
+            ),
+        }
     }
 
     fn gelu_backward(x: FloatTensor<Flex>, grad: FloatTensor<Flex>) -> FloatTensor<Flex> {
         // d/dx[gelu(x)] = 0.5 * (1 + erf(x/sqrt(2))) + x * (1/sqrt(2*pi)) * exp(-x^2/2)
-        use crate::ops::unary::{erf_f32, erf_f64};
-        let sqrt2_f32: f32 = core::f32::consts::SQRT_2;
+        // pepr patch: f32 through the branch-free `gelu_grad` (vectorised erf and exp).
+        use crate::ops::unary::erf_f64;
         let sqrt2_f64: f64 = core::f64::consts::SQRT_2;
-        let inv_sqrt_2pi_f32: f32 = 1.0 / (2.0 * core::f32::consts::PI).sqrt();
         let inv_sqrt_2pi_f64: f64 = 1.0 / (2.0 * core::f64::consts::PI).sqrt();
         binary_op(
             x,
             grad,
-            move |x: f32, g| {
-                let cdf = 0.5 * (1.0 + erf_f32(x / sqrt2_f32));
-                let pdf = inv_sqrt_2pi_f32 * (-0.5 * x * x).exp();
-                g * (cdf + x * pdf)
-            },
+            crate::simd::gelu::gelu_grad,
             move |x: f64, g| {
                 let cdf = 0.5 * (1.0 + erf_f64(x / sqrt2_f64));
                 let pdf = inv_sqrt_2pi_f64 * (-0.5 * x * x).exp();
@@ -103,7 +106,16 @@ impl ActivationOps<Flex> for Flex {
     }
 
     fn sigmoid(tensor: FloatTensor<Flex>) -> FloatTensor<Flex> {
-        unary_op(tensor, sigmoid_f32, sigmoid_f64)
+        // pepr patch: contiguous f32 tensors through the vectorised kernel, on every thread.
+        match crate::ops::binary::par_slices_f32(
+            tensor,
+            crate::simd::sigmoid::sigmoid_inplace_f32,
+            crate::simd::sigmoid::sigmoid_f32,
+            true,
+        ) {
+            Ok(out) => out,
+            Err(tensor) => unary_op(tensor, sigmoid_f32, sigmoid_f64),
+        }
     }
 
     fn sigmoid_backward(output: FloatTensor<Flex>, grad: FloatTensor<Flex>) -> FloatTensor<Flex> {
@@ -171,12 +183,9 @@ impl ActivationOps<Flex> for Flex {
 
 #[inline]
 fn sigmoid_f32(x: f32) -> f32 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
+    // pepr patch: the same function as the vectorised path, so strided and contiguous tensors
+    // give the same values.
+    crate::simd::sigmoid::sigmoid(x)
 }
 
 #[inline]

@@ -34,6 +34,25 @@ fn planes(n: usize, c: usize, s: usize, ch: usize) -> impl Iterator<Item = usize
     (0..n).map(move |b| (b * c + ch) * s)
 }
 
+/// Independent partial sums per reduction.
+const LANES: usize = 8;
+
+/// `sum(f(v))` over `x` in [`LANES`] independent f64 partial sums (fixed order, so deterministic):
+/// a single running sum waits for each addition before the next, which kept these loops from
+/// vectorising and made them a tenth of a MobileNet training step.
+#[inline]
+fn sum_lanes(x: &[f32], f: impl Fn(f32) -> f64) -> f64 {
+    let mut lanes = [0.0f64; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for i in 0..LANES {
+            lanes[i] += f(c[i]);
+        }
+    }
+    lanes.iter().sum::<f64>() + rest.iter().map(|&v| f(v)).sum::<f64>()
+}
+
 /// `y = (x - mean) / sqrt(var + eps) * gamma + beta`, with given per-channel statistics.
 pub fn forward(x: &[f32], dims: &[usize], gamma: &[f32], beta: &[f32], mean: &[f32], var: &[f32], eps: f64) -> Vec<f32> {
     let (n, c, s) = split_dims(dims);
@@ -66,12 +85,12 @@ pub fn statistics(x: &[f32], dims: &[usize]) -> (Vec<f32>, Vec<f32>) {
         let (mp, vp) = (mp, vp);
         let mut sum = 0.0f64;
         for o in planes(n, c, s, ch) {
-            sum += x[o..o + s].iter().map(|&v| v as f64).sum::<f64>();
+            sum += sum_lanes(&x[o..o + s], |v| v as f64);
         }
         let m = sum / count;
         let mut sq = 0.0f64;
         for o in planes(n, c, s, ch) {
-            sq += x[o..o + s].iter().map(|&v| (v as f64 - m) * (v as f64 - m)).sum::<f64>();
+            sq += sum_lanes(&x[o..o + s], |v| (v as f64 - m) * (v as f64 - m));
         }
         // Safety: index `ch` is written by this task only.
         unsafe {
@@ -105,8 +124,18 @@ pub fn backward(
         // sum(dy) and sum(dy * xhat), xhat = (x - mean) * inv
         let (mut sdy, mut sdyx) = (0.0f64, 0.0f64);
         for o in planes(n, c, s, ch) {
-            let (mut a, mut b) = (0.0f32, 0.0f32);
-            for (d, v) in dy[o..o + s].iter().zip(&x[o..o + s]) {
+            // Eight independent lanes, so the loop vectorises (see `sum_lanes`).
+            let (mut a, mut b) = ([0.0f32; LANES], [0.0f32; LANES]);
+            let (dc, xc) = (dy[o..o + s].chunks_exact(LANES), x[o..o + s].chunks_exact(LANES));
+            let (dr, xr) = (dc.remainder(), xc.remainder());
+            for (d, v) in dc.zip(xc) {
+                for i in 0..LANES {
+                    a[i] += d[i];
+                    b[i] += d[i] * (v[i] - m);
+                }
+            }
+            let (mut a, mut b) = (a.iter().sum::<f32>(), b.iter().sum::<f32>());
+            for (d, v) in dr.iter().zip(xr) {
                 a += d;
                 b += d * (v - m);
             }

@@ -35,7 +35,7 @@ pub fn binary_op<F32Op, F64Op>(
     simd_hint: Option<BinaryOp>,
 ) -> FlexTensor
 where
-    F32Op: Fn(f32, f32) -> f32 + Copy,
+    F32Op: Fn(f32, f32) -> f32 + Copy + Send + Sync,
     F64Op: Fn(f64, f64) -> f64 + Copy,
 {
     debug_assert_eq!(lhs.dtype(), rhs.dtype(), "binary_op: dtype mismatch");
@@ -67,7 +67,7 @@ fn binary_op_f32<Op>(
     simd_hint: Option<BinaryOp>,
 ) -> FlexTensor
 where
-    Op: Fn(f32, f32) -> f32,
+    Op: Fn(f32, f32) -> f32 + Send + Sync,
 {
     // In-place SIMD fast path: lhs unique contiguous at offset 0, rhs
     // contiguous (no broadcast).
@@ -115,6 +115,13 @@ where
         }
         return rhs;
     }
+
+    // pepr patch: large same-shape contiguous operands on every thread.
+    #[cfg(feature = "rayon")]
+    let (lhs, rhs) = match par_zip_f32(lhs, rhs, &op) {
+        Ok(out) => return out,
+        Err(pair) => pair,
+    };
 
     // Broadcast operands fall through to `binary_op_typed`, whose
     // collapsed loop nest handles every stride pattern in a single pass
@@ -356,34 +363,104 @@ pub(crate) fn par_map_f32<Op>(tensor: FlexTensor, op: Op) -> Result<FlexTensor, 
 where
     Op: Fn(f32) -> f32 + Send + Sync,
 {
-    #[cfg(feature = "rayon")]
-    {
-        use rayon::prelude::*;
-        /// Elements per task: large enough that task overhead is small.
-        const CHUNK: usize = 16 * 1024;
-        let mut tensor = tensor;
-        if tensor.dtype() != DType::F32 || tensor.layout().num_elements() < crate::ops::PARALLEL_THRESHOLD {
-            return Err(tensor);
-        }
-        let Some((start, end)) = tensor.layout().contiguous_offsets() else {
-            return Err(tensor);
-        };
-        if tensor.is_unique() && start == 0 {
-            let data: &mut [f32] = tensor.storage_mut();
-            data[..end].par_chunks_mut(CHUNK).for_each(|c| c.iter_mut().for_each(|x| *x = op(*x)));
+    par_slices_f32(
+        tensor,
+        |data| data.iter_mut().for_each(|x| *x = op(*x)),
+        |src, out| out.iter_mut().zip(src).for_each(|(o, s)| *o = op(*s)),
+        false,
+    )
+}
+
+/// Elements per parallel task of the element-wise paths below: large enough that task overhead
+/// is small.
+#[cfg(feature = "rayon")]
+const PAR_CHUNK: usize = 16 * 1024;
+
+/// pepr patch: runs a slice kernel over a contiguous f32 tensor, `inplace(data)` when its storage
+/// is not shared, else `into(src, out)` into a new buffer; in parallel chunks above
+/// [`crate::ops::PARALLEL_THRESHOLD`] elements. Smaller tensors run in one piece when `small` is
+/// set, else come back as `Err` (as do other dtypes and strided tensors).
+pub(crate) fn par_slices_f32<I, O>(mut tensor: FlexTensor, inplace: I, into: O, small: bool) -> Result<FlexTensor, FlexTensor>
+where
+    I: Fn(&mut [f32]) + Send + Sync,
+    O: Fn(&[f32], &mut [f32]) + Send + Sync,
+{
+    let n = tensor.layout().num_elements();
+    let parallel = cfg!(feature = "rayon") && n >= crate::ops::PARALLEL_THRESHOLD;
+    if tensor.dtype() != DType::F32 || !(parallel || small) {
+        return Err(tensor);
+    }
+    let Some((start, end)) = tensor.layout().contiguous_offsets() else {
+        return Err(tensor);
+    };
+    if tensor.is_unique() && start == 0 {
+        let data = &mut tensor.storage_mut::<f32>()[..end];
+        #[cfg(feature = "rayon")]
+        if parallel {
+            use rayon::prelude::*;
+            data.par_chunks_mut(PAR_CHUNK).for_each(&inplace);
             return Ok(tensor);
         }
-        let src: &[f32] = &tensor.storage()[start..end];
-        let mut out = alloc::vec![0.0f32; end - start];
-        out.par_chunks_mut(CHUNK)
-            .zip(src.par_chunks(CHUNK))
-            .for_each(|(o, s)| o.iter_mut().zip(s).for_each(|(o, s)| *o = op(*s)));
+        inplace(data);
+        return Ok(tensor);
+    }
+    let src: &[f32] = &tensor.storage()[start..end];
+    let mut out = alloc::vec![0.0f32; end - start];
+    #[cfg(feature = "rayon")]
+    if parallel {
+        use rayon::prelude::*;
+        out.par_chunks_mut(PAR_CHUNK).zip(src.par_chunks(PAR_CHUNK)).for_each(|(o, s)| into(s, o));
         return Ok(make_tensor(out, tensor.layout().shape().clone(), DType::F32));
     }
-    #[cfg(not(feature = "rayon"))]
+    into(src, &mut out);
+    Ok(make_tensor(out, tensor.layout().shape().clone(), DType::F32))
+}
+
+/// pepr patch: `op(l, r)` over two contiguous f32 tensors of the same shape with at least
+/// [`crate::ops::PARALLEL_THRESHOLD`] elements, in parallel chunks, into whichever operand's
+/// storage is not shared (else a new buffer). burn-flex runs closure-based binary ops (relu and
+/// sigmoid gradients among them) on one thread. `Err` gives both back when this does not apply.
+#[cfg(feature = "rayon")]
+fn par_zip_f32<Op>(mut lhs: FlexTensor, mut rhs: FlexTensor, op: &Op) -> Result<FlexTensor, (FlexTensor, FlexTensor)>
+where
+    Op: Fn(f32, f32) -> f32 + Send + Sync,
+{
+    use rayon::prelude::*;
+    if lhs.dtype() != DType::F32
+        || rhs.dtype() != DType::F32
+        || lhs.layout().num_elements() < crate::ops::PARALLEL_THRESHOLD
+        || lhs.layout().shape() != rhs.layout().shape()
     {
-        Err(tensor)
+        return Err((lhs, rhs));
     }
+    let (Some((ls, le)), Some((rs, re))) = (lhs.layout().contiguous_offsets(), rhs.layout().contiguous_offsets()) else {
+        return Err((lhs, rhs));
+    };
+    let zip = |dst: &mut [f32], src: &[f32], dst_is_lhs: bool| {
+        dst.par_chunks_mut(PAR_CHUNK).zip(src.par_chunks(PAR_CHUNK)).for_each(|(d, s)| {
+            if dst_is_lhs {
+                d.iter_mut().zip(s).for_each(|(d, s)| *d = op(*d, *s));
+            } else {
+                d.iter_mut().zip(s).for_each(|(d, s)| *d = op(*s, *d));
+            }
+        })
+    };
+    if lhs.is_unique() && ls == 0 {
+        let src = &rhs.storage::<f32>()[rs..re];
+        zip(&mut lhs.storage_mut::<f32>()[..le], src, true);
+        return Ok(lhs);
+    }
+    if rhs.is_unique() && rs == 0 {
+        let src = &lhs.storage::<f32>()[ls..le];
+        zip(&mut rhs.storage_mut::<f32>()[..re], src, false);
+        return Ok(rhs);
+    }
+    let (l, r) = (&lhs.storage::<f32>()[ls..le], &rhs.storage::<f32>()[rs..re]);
+    let mut out = alloc::vec![0.0f32; le - ls];
+    out.par_chunks_mut(PAR_CHUNK)
+        .zip(l.par_chunks(PAR_CHUNK).zip(r.par_chunks(PAR_CHUNK)))
+        .for_each(|(o, (l, r))| o.iter_mut().zip(l.iter().zip(r)).for_each(|(o, (l, r))| *o = op(*l, *r)));
+    Ok(make_tensor(out, lhs.layout().shape().clone(), DType::F32))
 }
 
 /// Helper to construct a tensor from result data.

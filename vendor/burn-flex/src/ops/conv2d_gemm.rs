@@ -12,13 +12,17 @@
 //!
 //! with K = c_in/groups * kh * kw and p the output pixels. Samples are taken in chunks so the
 //! column buffer stays under [`COL_LIMIT`] floats. Depthwise convolutions (one input and one output
-//! channel per group) have no useful GEMM and use direct loops, parallel over channels.
+//! channel per group) have no useful GEMM and use direct loops over blocks of channels, parallel
+//! over (sample, channel block).
 
 use alloc::vec;
 use alloc::vec::Vec;
 
-/// The most floats a column buffer holds (32 MiB); batches are split into chunks below it.
-const COL_LIMIT: usize = 8 << 20;
+/// The most floats a column buffer holds (4 MiB); batches are split into chunks below it. The
+/// buffers stay in the pool between steps, so this bounds memory that counts in the peak; 4 MiB
+/// still gives GEMMs over a thousand columns in the layers that reach it (resnet18 at 64 px: 7
+/// samples of 256 pixels in layer 1). It was 32 MiB, then 8 MiB.
+const COL_LIMIT: usize = 1 << 20;
 
 /// Shape of one 2D convolution. Padding may differ at the two ends of each axis.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,10 +77,6 @@ impl Geom {
     #[inline]
     fn ox_range(&self, kx: usize) -> (usize, usize) {
         valid_range(kx * self.dilation[1], self.pad[1], self.stride[1], self.w, self.ow)
-    }
-    #[inline]
-    fn oy_range(&self, ky: usize) -> (usize, usize) {
-        valid_range(ky * self.dilation[0], self.pad[0], self.stride[0], self.h, self.oh)
     }
 }
 
@@ -400,127 +400,308 @@ pub fn backward_w(x: &[f32], dy: &[f32], g: &Geom) -> Vec<f32> {
     dw
 }
 
-/// Depthwise forward: one task per (sample, channel) plane.
-fn depthwise_forward(x: &[f32], w: &[f32], g: &Geom, y: &mut [f32]) {
-    let (hw, p, ksz) = (g.h * g.w, g.p(), g.kh * g.kw);
-    par_chunks(y, p.max(1), |i, out| {
-        let c = i % g.c_out;
-        let plane = &x[i * hw..][..hw];
-        let wc = &w[c * ksz..][..ksz];
-        for ky in 0..g.kh {
-            let (oy0, oy1) = g.oy_range(ky);
-            for kx in 0..g.kw {
-                let wv = wc[ky * g.kw + kx];
-                let (ox0, ox1) = g.ox_range(kx);
-                if ox0 >= ox1 {
-                    continue;
-                }
-                let ix0 = ox0 * g.stride[1] + kx * g.dilation[1] - g.pad[1];
-                for oy in oy0..oy1 {
-                    let iy = oy * g.stride[0] + ky * g.dilation[0] - g.pad[0];
-                    let src = &plane[iy * g.w..][..g.w];
-                    let dst = &mut out[oy * g.ow..][ox0..ox1];
-                    if g.stride[1] == 1 {
-                        for (d, s) in dst.iter_mut().zip(&src[ix0..]) {
-                            *d += wv * s;
-                        }
-                    } else {
-                        for (o, d) in dst.iter_mut().enumerate() {
-                            *d += wv * src[ix0 + o * g.stride[1]];
-                        }
-                    }
-                }
+/// Channels a depthwise task handles at once: one vector of [`LANES`] floats per pixel.
+const LANES: usize = 8;
+type V = [f32; LANES];
+
+// Depthwise convolutions work on blocks of `LANES` channels of one sample, copied into a
+// channel-interleaved buffer (`[row][column][lane]`, zero-padded for the input): each kernel tap is
+// then one vector multiply-add per output pixel, with no bounds arithmetic and no per-row loops.
+// Plain per-plane loops spent their time in loop overhead: the planes of the deep layers are 2x2 to
+// 8x8 pixels. The tap loops are compiled a second time for AVX2 (picked at run time); both versions
+// do the same operations in the same order, so results do not depend on which one runs.
+
+impl Geom {
+    /// Rows and columns of the zero-padded input that a depthwise kernel reads.
+    fn padded(&self) -> (usize, usize) {
+        (
+            (self.oh - 1) * self.stride[0] + (self.kh - 1) * self.dilation[0] + 1,
+            (self.ow - 1) * self.stride[1] + (self.kw - 1) * self.dilation[1] + 1,
+        )
+    }
+    /// Offset of each kernel tap in the padded buffer (row-major taps).
+    fn taps(&self, pw: usize) -> Vec<usize> {
+        let mut offs = Vec::with_capacity(self.kh * self.kw);
+        for ky in 0..self.kh {
+            for kx in 0..self.kw {
+                offs.push(ky * self.dilation[0] * pw + kx * self.dilation[1]);
             }
         }
-    });
+        offs
+    }
 }
 
-/// Depthwise input gradient: one task per (sample, channel) plane.
-fn depthwise_backward_x(w: &[f32], dy: &[f32], g: &Geom, dx: &mut [f32]) {
-    let (hw, p, ksz) = (g.h * g.w, g.p(), g.kh * g.kw);
-    par_chunks(dx, hw.max(1), |i, plane| {
-        let c = i % g.c_in;
-        let dyp = &dy[i * p..][..p];
-        let wc = &w[c * ksz..][..ksz];
-        for ky in 0..g.kh {
-            let (oy0, oy1) = g.oy_range(ky);
-            for kx in 0..g.kw {
-                let wv = wc[ky * g.kw + kx];
-                let (ox0, ox1) = g.ox_range(kx);
-                if ox0 >= ox1 {
-                    continue;
-                }
-                let ix0 = ox0 * g.stride[1] + kx * g.dilation[1] - g.pad[1];
-                for oy in oy0..oy1 {
-                    let iy = oy * g.stride[0] + ky * g.dilation[0] - g.pad[0];
-                    let src = &dyp[oy * g.ow..][ox0..ox1];
-                    let dst = &mut plane[iy * g.w..][..g.w];
-                    if g.stride[1] == 1 {
-                        for (d, s) in dst[ix0..].iter_mut().zip(src) {
-                            *d += wv * s;
-                        }
-                    } else {
-                        for (o, s) in src.iter().enumerate() {
-                            dst[ix0 + o * g.stride[1]] += wv * s;
-                        }
-                    }
-                }
-            }
-        }
-    });
-}
-
-/// Depthwise weight gradient: one task per channel, summing over the batch.
-fn depthwise_backward_w(x: &[f32], dy: &[f32], g: &Geom, dw: &mut [f32]) {
-    let (hw, p, ksz) = (g.h * g.w, g.p(), g.kh * g.kw);
-    par_chunks(dw, ksz, |c, wc| {
-        for b in 0..g.batch {
-            let plane = &x[(b * g.c_in + c) * hw..][..hw];
-            let dyp = &dy[(b * g.c_out + c) * p..][..p];
-            for ky in 0..g.kh {
-                let (oy0, oy1) = g.oy_range(ky);
-                for kx in 0..g.kw {
-                    let (ox0, ox1) = g.ox_range(kx);
-                    if ox0 >= ox1 {
-                        continue;
-                    }
-                    let ix0 = ox0 * g.stride[1] + kx * g.dilation[1] - g.pad[1];
-                    let mut acc = 0.0f32;
-                    for oy in oy0..oy1 {
-                        let iy = oy * g.stride[0] + ky * g.dilation[0] - g.pad[0];
-                        let src = &plane[iy * g.w..][..g.w];
-                        let d = &dyp[oy * g.ow..][ox0..ox1];
-                        if g.stride[1] == 1 {
-                            acc += dot(d, &src[ix0..ix0 + d.len()]);
-                        } else {
-                            for (o, dv) in d.iter().enumerate() {
-                                acc += dv * src[ix0 + o * g.stride[1]];
-                            }
-                        }
-                    }
-                    wc[ky * g.kw + kx] += acc;
-                }
-            }
-        }
-    });
-}
-
-/// Dot product in eight independent lanes, so it vectorises.
+/// Channel block `blk` of sample `b`: (first channel, channels in the block).
 #[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for i in 0..8 {
-            lanes[i] += x[i] * y[i];
+fn block(g: &Geom, blk: usize) -> (usize, usize) {
+    let c0 = blk * LANES;
+    (c0, LANES.min(g.c_in - c0))
+}
+
+/// Copies input planes `c0..c0 + n` of sample `b` into `buf` (zero-padded, interleaved).
+fn pack_padded(x: &[f32], g: &Geom, b: usize, c0: usize, n: usize, buf: &mut [V]) {
+    let (ph, pw) = g.padded();
+    buf[..ph * pw].fill([0.0; LANES]);
+    let hw = g.h * g.w;
+    // Input rows and columns the kernel reads (stride > 1 may leave the last ones unread).
+    let rows = g.h.min(ph.saturating_sub(g.pad[0]));
+    let cols = g.w.min(pw.saturating_sub(g.pad[1]));
+    if n == LANES {
+        // Whole block: gather the eight planes pixel by pixel, writing each vector once.
+        let planes: [&[f32]; LANES] = core::array::from_fn(|l| &x[(b * g.c_in + c0 + l) * hw..][..hw]);
+        for iy in 0..rows {
+            let dst = &mut buf[(iy + g.pad[0]) * pw + g.pad[1]..][..cols];
+            let row = iy * g.w;
+            for (ix, d) in dst.iter_mut().enumerate() {
+                *d = core::array::from_fn(|l| planes[l][row + ix]);
+            }
+        }
+        return;
+    }
+    for l in 0..n {
+        let plane = &x[(b * g.c_in + c0 + l) * hw..][..hw];
+        for iy in 0..rows {
+            let dst = &mut buf[(iy + g.pad[0]) * pw + g.pad[1]..][..cols];
+            for (d, s) in dst.iter_mut().zip(&plane[iy * g.w..][..cols]) {
+                d[l] = *s;
+            }
         }
     }
-    let mut s: f32 = lanes.iter().sum();
-    for (x, y) in ra.iter().zip(rb) {
-        s += x * y;
+}
+
+/// Copies `n` consecutive planes of `len` floats starting at plane `first` into `buf` (interleaved).
+fn pack(src: &[f32], len: usize, first: usize, n: usize, buf: &mut [V]) {
+    if n < LANES {
+        buf[..len].fill([0.0; LANES]);
     }
-    s
+    for l in 0..n {
+        for (d, s) in buf[..len].iter_mut().zip(&src[(first + l) * len..][..len]) {
+            d[l] = *s;
+        }
+    }
+}
+
+/// The kernel taps of channels `c0..c0 + n` as vectors (zero in unused lanes).
+fn tap_weights(w: &[f32], ksz: usize, c0: usize, n: usize) -> Vec<V> {
+    let mut wv = vec![[0.0f32; LANES]; ksz];
+    for l in 0..n {
+        for (k, v) in wv.iter_mut().enumerate() {
+            v[l] = w[(c0 + l) * ksz + k];
+        }
+    }
+    wv
+}
+
+/// `out[o] = sum over taps of w[k] * buf[base(o) + offs[k]]`.
+#[inline(always)]
+fn dw_taps_forward(buf: &[V], wv: &[V], offs: &[usize], g: &Geom, pw: usize, out: &mut [V]) {
+    for oy in 0..g.oh {
+        let row = &mut out[oy * g.ow..][..g.ow];
+        for (ox, o) in row.iter_mut().enumerate() {
+            let base = oy * g.stride[0] * pw + ox * g.stride[1];
+            let mut acc = [0.0f32; LANES];
+            for (wk, &off) in wv.iter().zip(offs) {
+                let xv = &buf[base + off];
+                for l in 0..LANES {
+                    acc[l] += wk[l] * xv[l];
+                }
+            }
+            *o = acc;
+        }
+    }
+}
+
+/// `buf[base(o) + offs[k]] += w[k] * dy[o]` (the transpose of the forward taps).
+#[inline(always)]
+fn dw_taps_backward_x(dy: &[V], wv: &[V], offs: &[usize], g: &Geom, pw: usize, buf: &mut [V]) {
+    for oy in 0..g.oh {
+        for (ox, d) in dy[oy * g.ow..][..g.ow].iter().enumerate() {
+            let base = oy * g.stride[0] * pw + ox * g.stride[1];
+            for (wk, &off) in wv.iter().zip(offs) {
+                let xv = &mut buf[base + off];
+                for l in 0..LANES {
+                    xv[l] += wk[l] * d[l];
+                }
+            }
+        }
+    }
+}
+
+/// `acc[k] += sum over o of dy[o] * buf[base(o) + offs[k]]`.
+#[inline(always)]
+fn dw_taps_backward_w(buf: &[V], dy: &[V], offs: &[usize], g: &Geom, pw: usize, acc: &mut [V]) {
+    for oy in 0..g.oh {
+        for (ox, d) in dy[oy * g.ow..][..g.ow].iter().enumerate() {
+            let base = oy * g.stride[0] * pw + ox * g.stride[1];
+            for (a, &off) in acc.iter_mut().zip(offs) {
+                let xv = &buf[base + off];
+                for l in 0..LANES {
+                    a[l] += d[l] * xv[l];
+                }
+            }
+        }
+    }
+}
+
+/// Defines `$name`, which runs `$body` compiled for AVX2 when the CPU has it, else as compiled.
+macro_rules! with_avx2 {
+    ($name:ident, $body:ident, ($($arg:ident: $ty:ty),*)) => {
+        fn $name($($arg: $ty),*) {
+            #[cfg(all(target_arch = "x86_64", feature = "std"))]
+            {
+                #[target_feature(enable = "avx2")]
+                unsafe fn avx2($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                if std::is_x86_feature_detected!("avx2") {
+                    // Safety: the CPU has AVX2 (checked just above).
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            $body($($arg),*)
+        }
+    };
+}
+with_avx2!(taps_forward, dw_taps_forward, (buf: &[V], wv: &[V], offs: &[usize], g: &Geom, pw: usize, out: &mut [V]));
+with_avx2!(taps_backward_x, dw_taps_backward_x, (dy: &[V], wv: &[V], offs: &[usize], g: &Geom, pw: usize, buf: &mut [V]));
+with_avx2!(taps_backward_w, dw_taps_backward_w, (buf: &[V], dy: &[V], offs: &[usize], g: &Geom, pw: usize, acc: &mut [V]));
+
+/// Runs `f(&mut state, i)` for `i` in `0..n`, in parallel when rayon is on, with one `init()`
+/// state (work buffers) per worker rather than per task.
+fn par_for_init<S>(n: usize, init: impl Fn() -> S + Send + Sync, f: impl Fn(&mut S, usize) + Send + Sync) {
+    #[cfg(feature = "rayon")]
+    {
+        use rayon::prelude::*;
+        (0..n).into_par_iter().for_each_init(init, f);
+    }
+    #[cfg(not(feature = "rayon"))]
+    {
+        let mut s = init();
+        (0..n).for_each(|i| f(&mut s, i));
+    }
+}
+
+/// Depthwise forward: one task per (sample, block of channels).
+fn depthwise_forward(x: &[f32], w: &[f32], g: &Geom, y: &mut [f32]) {
+    let p = g.p();
+    if p == 0 {
+        return;
+    }
+    let ((ph, pw), ksz, nblk) = (g.padded(), g.kh * g.kw, g.c_in.div_ceil(LANES));
+    let offs = g.taps(pw);
+    let y_ptr = Ptr(y.as_mut_ptr());
+    let init = || (vec![[0.0f32; LANES]; ph * pw], vec![[0.0f32; LANES]; p]);
+    par_for_init(g.batch * nblk, init, |(buf, out), t| {
+        let y_ptr = &y_ptr;
+        let (b, (c0, n)) = (t / nblk, block(g, t % nblk));
+        pack_padded(x, g, b, c0, n, buf);
+        taps_forward(buf, &tap_weights(w, ksz, c0, n), &offs, g, pw, out);
+        for l in 0..n {
+            // Safety: each task writes the planes of its own channels of its own sample.
+            let dst = unsafe { core::slice::from_raw_parts_mut(y_ptr.0.add((b * g.c_out + c0 + l) * p), p) };
+            for (d, v) in dst.iter_mut().zip(out.iter()) {
+                *d = v[l];
+            }
+        }
+    });
+}
+
+/// Depthwise input gradient: one task per (sample, block of channels).
+fn depthwise_backward_x(w: &[f32], dy: &[f32], g: &Geom, dx: &mut [f32]) {
+    let (p, hw) = (g.p(), g.h * g.w);
+    if p == 0 {
+        return;
+    }
+    let ((ph, pw), ksz, nblk) = (g.padded(), g.kh * g.kw, g.c_in.div_ceil(LANES));
+    let offs = g.taps(pw);
+    let rows = g.h.min(ph.saturating_sub(g.pad[0]));
+    let cols = g.w.min(pw.saturating_sub(g.pad[1]));
+    let dx_ptr = Ptr(dx.as_mut_ptr());
+    let init = || (vec![[0.0f32; LANES]; ph * pw], vec![[0.0f32; LANES]; p]);
+    par_for_init(g.batch * nblk, init, |(buf, dyb), t| {
+        let dx_ptr = &dx_ptr;
+        let (b, (c0, n)) = (t / nblk, block(g, t % nblk));
+        pack(dy, p, b * g.c_out + c0, n, dyb);
+        buf[..ph * pw].fill([0.0; LANES]);
+        taps_backward_x(dyb, &tap_weights(w, ksz, c0, n), &offs, g, pw, buf);
+        for l in 0..n {
+            // Safety: each task writes the planes of its own channels of its own sample. Input
+            // pixels no output reads keep the zero they were allocated with.
+            let plane = unsafe { core::slice::from_raw_parts_mut(dx_ptr.0.add((b * g.c_in + c0 + l) * hw), hw) };
+            for iy in 0..rows {
+                let src = &buf[(iy + g.pad[0]) * pw + g.pad[1]..][..cols];
+                for (d, v) in plane[iy * g.w..][..cols].iter_mut().zip(src) {
+                    *d = v[l];
+                }
+            }
+        }
+    });
+}
+
+/// Depthwise weight gradient: one task per (block of channels, part of the batch); each sample's
+/// sum is added to the part's total, and the parts are added in order (deterministic).
+fn depthwise_backward_w(x: &[f32], dy: &[f32], g: &Geom, dw: &mut [f32]) {
+    let p = g.p();
+    if p == 0 || g.batch == 0 {
+        return;
+    }
+    let ((ph, pw), ksz, nblk) = (g.padded(), g.kh * g.kw, g.c_in.div_ceil(LANES));
+    let offs = g.taps(pw);
+    // Enough tasks for every thread even when there are few channel blocks.
+    #[cfg(feature = "rayon")]
+    let want = 4 * rayon::current_num_threads();
+    #[cfg(not(feature = "rayon"))]
+    let want = 1usize;
+    let parts = want.div_ceil(nblk).clamp(1, g.batch);
+    let per_part = g.batch.div_ceil(parts);
+    let mut totals = vec![[0.0f32; LANES]; nblk * parts * ksz];
+    let init = || (vec![[0.0f32; LANES]; ph * pw], vec![[0.0f32; LANES]; p], vec![[0.0f32; LANES]; ksz]);
+    par_chunks_v(&mut totals, ksz, init, |(buf, dyb, acc), t, total| {
+        let (blk, part) = (t / parts, t % parts);
+        let (c0, n) = block(g, blk);
+        for b in (part * per_part)..((part + 1) * per_part).min(g.batch) {
+            pack_padded(x, g, b, c0, n, buf);
+            pack(dy, p, b * g.c_out + c0, n, dyb);
+            acc.fill([0.0; LANES]);
+            taps_backward_w(buf, dyb, &offs, g, pw, acc);
+            for (s, a) in total.iter_mut().zip(acc.iter()) {
+                for l in 0..LANES {
+                    s[l] += a[l];
+                }
+            }
+        }
+    });
+    for blk in 0..nblk {
+        let (c0, n) = block(g, blk);
+        for part in 0..parts {
+            let total = &totals[(blk * parts + part) * ksz..][..ksz];
+            for l in 0..n {
+                for (k, s) in total.iter().enumerate() {
+                    dw[(c0 + l) * ksz + k] += s[l];
+                }
+            }
+        }
+    }
+}
+
+/// Runs `f(&mut state, i, chunk)` over `data.chunks_mut(size)`, in parallel when rayon is on, with
+/// one `init()` state per worker.
+fn par_chunks_v<S>(
+    data: &mut [V],
+    size: usize,
+    init: impl Fn() -> S + Send + Sync,
+    f: impl Fn(&mut S, usize, &mut [V]) + Send + Sync,
+) {
+    #[cfg(feature = "rayon")]
+    {
+        use rayon::prelude::*;
+        data.par_chunks_mut(size).enumerate().for_each_init(init, |s, (i, c)| f(s, i, c));
+    }
+    #[cfg(not(feature = "rayon"))]
+    {
+        let mut s = init();
+        data.chunks_mut(size).enumerate().for_each(|(i, c)| f(&mut s, i, c));
+    }
 }
 
 #[cfg(test)]
@@ -640,6 +821,9 @@ mod tests {
         check(geom(2, 6, [9, 9], 6, [5, 5], 2, (2, 2), 1, 6)); // depthwise 5x5 stride 2
         check(geom(1, 4, [8, 8], 4, [3, 3], 2, (1, 1), 2, 4)); // depthwise, dilated, strided
         check(geom(2, 4, [6, 7], 8, [3, 3], 1, (1, 1), 1, 4)); // depthwise multiplier 2 (grouped GEMM)
+        check(geom(3, 13, [5, 6], 13, [3, 3], 1, (1, 1), 1, 13)); // depthwise, a partial channel block
+        check(geom(1, 21, [4, 4], 21, [3, 3], 1, (1, 1), 1, 21)); // depthwise, batch 1, 3 blocks
+        check(geom(2, 9, [2, 2], 9, [3, 3], 1, (1, 1), 1, 9)); // depthwise, plane smaller than the kernel
         check(geom(2, 3, [4, 4], 2, [3, 2], 1, (0, 0), 1, 1)); // no padding, non-square kernel
     }
 
@@ -649,6 +833,8 @@ mod tests {
         let mut g = geom(2, 3, [8, 8], 4, [3, 3], 2, (0, 1), 1, 1);
         assert_eq!(g.oh, 4);
         check(g);
+        // The same for a depthwise convolution (the last input row and column are never read).
+        check(geom(2, 10, [8, 7], 10, [3, 3], 2, (0, 1), 1, 10));
         // Many samples with a large column: several chunks, the weight gradient accumulating.
         g = geom(5, 64, [64, 64], 2, [3, 3], 1, (1, 1), 1, 1);
         assert!(g.chunk() < g.batch);

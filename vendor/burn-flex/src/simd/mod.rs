@@ -13,6 +13,11 @@
 #[cfg(feature = "simd")]
 pub mod kernels;
 
+// pepr patch: vectorised f32 sigmoid (plain Rust that the compiler vectorises, any feature set)
+pub mod sigmoid;
+// pepr patch: vectorised f32 erf / GELU and its gradient (same approach as the sigmoid)
+pub mod gelu;
+
 // SIMD-aligned memory allocation
 #[cfg(feature = "simd")]
 pub mod aligned;
