@@ -53,6 +53,16 @@ fn every_timm_entry_has_a_reference_and_every_reference_an_entry() {
     }
 }
 
+/// Issue 15's end: every one of the 131 models of the paper's model_names.csv is in the catalog,
+/// under the paper's name.
+#[test]
+fn every_model_of_the_paper_is_in_the_catalog() {
+    let models = pepr::results::paper::models().expect("the embedded model_names.csv parses");
+    assert_eq!(models.len(), 131, "the paper lists 131 models");
+    let missing: Vec<&str> = models.iter().filter(|m| find(&m.name).is_none()).map(|m| m.name.as_str()).collect();
+    assert!(missing.is_empty(), "the paper's models not in the catalog: {missing:?}");
+}
+
 #[test]
 fn parameter_counts_equal_timms_and_the_graphs() {
     let device = Device::flex();

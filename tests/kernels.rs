@@ -171,7 +171,8 @@ fn batch_norm_case(n: usize, c: usize, spatial: [usize; 2], strided: bool) {
     let device = Device::flex().autodiff();
     let s = spatial[0] * spatial[1];
     let name = format!("batch norm n {n} c {c} {spatial:?}{}", if strided { " strided" } else { "" });
-    let x = values(n * c * s, 5 + c as u64).iter().enumerate().map(|(i, v)| v * 2.0 + (i % 3) as f32).collect::<Vec<_>>();
+    let x =
+        values(n * c * s, 5 + c as u64).iter().enumerate().map(|(i, v)| v * 2.0 + (i % 3) as f32).collect::<Vec<_>>();
     let gamma: Vec<f32> = values(c, 7).iter().map(|v| v + 1.2).collect();
     let beta = values(c, 8);
     let dy = values(n * c * s, 6);
@@ -198,7 +199,8 @@ fn batch_norm_case(n: usize, c: usize, spatial: [usize; 2], strided: bool) {
     let grads = loss.backward();
     // Direct definition, in f64.
     let idx = |b: usize, ch: usize, p: usize| (b * c + ch) * s + p;
-    let (mut y, mut dx, mut dg, mut db) = (vec![0.0f32; x.len()], vec![0.0f32; x.len()], vec![0.0f32; c], vec![0.0f32; c]);
+    let (mut y, mut dx, mut dg, mut db) =
+        (vec![0.0f32; x.len()], vec![0.0f32; x.len()], vec![0.0f32; c], vec![0.0f32; c]);
     let count = (n * s) as f64;
     for ch in 0..c {
         let all: Vec<(usize, f64)> =
@@ -297,7 +299,11 @@ fn element_wise_ops_equal_plain_loops_on_small_and_large_tensors() {
         let (got, gx) = (read(y), read(x.grad(&grads).unwrap()));
         for (i, &x) in v.iter().enumerate() {
             let want = x as f64 * cdf(x);
-            assert!((got[i] as f64 - want).abs() <= 1e-6 * (x.abs() as f64).max(1.0), "gelu({x}) = {}, want {want}", got[i]);
+            assert!(
+                (got[i] as f64 - want).abs() <= 1e-6 * (x.abs() as f64).max(1.0),
+                "gelu({x}) = {}, want {want}",
+                got[i]
+            );
             let pdf = (-0.5 * (x as f64).powi(2)).exp() / (2.0 * std::f64::consts::PI).sqrt();
             let want = dy[i] as f64 * (cdf(x) + x as f64 * pdf);
             assert!((gx[i] as f64 - want).abs() <= 2e-6, "gelu gradient at {x}: {}, want {want}", gx[i]);
