@@ -1337,8 +1337,11 @@ impl GraphBuilder {
         if n != h * w || wh == 0 || ww == 0 || !h.is_multiple_of(wh) || !w.is_multiple_of(ww) {
             return fail(format!("{name}: the {h}x{w} map here is not a whole number of {wh}x{ww} windows"));
         }
-        if d3 % 3 != 0 || (d3 / 3) % heads != 0 || shift_h >= wh.max(1) || shift_w >= ww.max(1) {
+        if d3 % 3 != 0 || (d3 / 3) % heads != 0 {
             return fail(format!("{name}: width {} does not split into {heads} heads", d3 / 3));
+        }
+        if shift_h >= wh || shift_w >= ww {
+            return fail(format!("{name}: a shift of {shift_h}x{shift_w} is not inside a {wh}x{ww} window"));
         }
         let op = Op::SwinAttention { heads, h, w, wh, ww, shift_h, shift_w };
         Ok(self.push(name, op, vec![qkv], Shape::Tokens { n, d: d3 / 3 }))

@@ -80,24 +80,40 @@ pub fn build(config: &Config, spec: &Spec) -> Result<Graph> {
     Ok(g.finish())
 }
 
+/// Spatial-reduction attention (timm's pvt_v2 `Attention` with `linear=False`, and Twins'
+/// GlobalSubSampleAttn): queries from every token, keys and values from the map reduced `sr` times by a
+/// strided convolution and a LayerNorm (none when `sr` is 1).
+pub(super) fn spatial_reduction_attention(
+    g: &mut GraphBuilder,
+    name: &str,
+    y: Id,
+    dim: usize,
+    sr: usize,
+    heads: usize,
+    (h, w): (usize, usize),
+) -> Result<Id> {
+    let n = |part: &str| format!("{name}.{part}");
+    let q = g.linear(&n("q"), y, dim, true)?;
+    let source = if sr > 1 {
+        let m = g.tokens_to_map(&n("to_map"), y, h, w)?;
+        let m = g.conv(&n("sr"), m, Conv::new(dim, sr, sr).padding(0).bias(true))?;
+        let t = g.map_to_tokens(&n("flatten"), m)?;
+        g.layer_norm(&n("norm"), t, TORCH_EPS)?
+    } else {
+        y
+    };
+    let kv = g.linear(&n("kv"), source, 2 * dim, true)?;
+    let k = g.slice_features(&n("k"), kv, 0, dim)?;
+    let v = g.slice_features(&n("v"), kv, dim, dim)?;
+    let y = g.cross_attention(&n("core"), q, k, v, heads)?;
+    g.linear(&n("proj"), y, dim, true)
+}
+
 fn block(g: &mut GraphBuilder, name: &str, x: Id, config: &Config, s: usize, (h, w): (usize, usize)) -> Result<Id> {
     let n = |part: &str| format!("{name}.{part}");
     let (dim, sr) = (config.dims[s], config.sr_ratios[s]);
     let y = g.layer_norm(&n("norm1"), x, EPS)?;
-    let q = g.linear(&n("attn.q"), y, dim, true)?;
-    let source = if sr > 1 {
-        let m = g.tokens_to_map(&n("attn.to_map"), y, h, w)?;
-        let m = g.conv(&n("attn.sr"), m, Conv::new(dim, sr, sr).padding(0).bias(true))?;
-        let t = g.map_to_tokens(&n("attn.flatten"), m)?;
-        g.layer_norm(&n("attn.norm"), t, TORCH_EPS)?
-    } else {
-        y
-    };
-    let kv = g.linear(&n("attn.kv"), source, 2 * dim, true)?;
-    let k = g.slice_features(&n("attn.k"), kv, 0, dim)?;
-    let v = g.slice_features(&n("attn.v"), kv, dim, dim)?;
-    let y = g.cross_attention(&n("attn.core"), q, k, v, config.heads[s])?;
-    let y = g.linear(&n("attn.proj"), y, dim, true)?;
+    let y = spatial_reduction_attention(g, &n("attn"), y, dim, sr, config.heads[s], (h, w))?;
     let x = g.add(&n("add1"), x, y)?;
     let hidden = dim * config.mlp_ratios[s];
     let y = g.layer_norm(&n("norm2"), x, EPS)?;

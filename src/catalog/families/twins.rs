@@ -16,6 +16,9 @@ use crate::catalog::ModelKind;
 use crate::catalog::graph::{Act, Conv, Graph, GraphBuilder, Id, Result};
 use crate::catalog::{Entry, Spec};
 
+// PCPVT's stages and attention are PVT's (v2's config and spatial-reduction attention; v1's plain MLP).
+use super::pvt_v2::{Config, spatial_reduction_attention};
+
 pub static ENTRIES: &[Entry] = &[Entry {
     name: "twins_pcpvt_base",
     family: "twins",
@@ -26,15 +29,6 @@ pub static ENTRIES: &[Entry] = &[Entry {
     from_timm: true,
     build: |spec: &Spec| build(&TWINS_PCPVT_BASE, spec),
 }];
-
-#[derive(Clone, Copy, Debug)]
-pub struct Config {
-    pub depths: [usize; 4],
-    pub dims: [usize; 4],
-    pub heads: [usize; 4],
-    pub sr_ratios: [usize; 4],
-    pub mlp_ratios: [usize; 4],
-}
 
 /// `twins_pcpvt_base`: depths 3, 4, 18, 3, widths 64, 128, 320, 512, heads 1, 2, 5, 8, reductions
 /// 8, 4, 2, 1, MLP ratios 8, 8, 4, 4.
@@ -85,20 +79,7 @@ fn block(g: &mut GraphBuilder, name: &str, x: Id, config: &Config, s: usize, (h,
     let n = |part: &str| format!("{name}.{part}");
     let (dim, sr) = (config.dims[s], config.sr_ratios[s]);
     let y = g.layer_norm(&n("norm1"), x, EPS)?;
-    let q = g.linear(&n("attn.q"), y, dim, true)?;
-    let source = if sr > 1 {
-        let m = g.tokens_to_map(&n("attn.to_map"), y, h, w)?;
-        let m = g.conv(&n("attn.sr"), m, Conv::new(dim, sr, sr).padding(0).bias(true))?;
-        let t = g.map_to_tokens(&n("attn.flatten"), m)?;
-        g.layer_norm(&n("attn.norm"), t, TORCH_EPS)?
-    } else {
-        y
-    };
-    let kv = g.linear(&n("attn.kv"), source, 2 * dim, true)?;
-    let k = g.slice_features(&n("attn.k"), kv, 0, dim)?;
-    let v = g.slice_features(&n("attn.v"), kv, dim, dim)?;
-    let y = g.cross_attention(&n("attn.core"), q, k, v, config.heads[s])?;
-    let y = g.linear(&n("attn.proj"), y, dim, true)?;
+    let y = spatial_reduction_attention(g, &n("attn"), y, dim, sr, config.heads[s], (h, w))?;
     let x = g.add(&n("add1"), x, y)?;
     let y = g.layer_norm(&n("norm2"), x, EPS)?;
     let y = g.linear(&n("mlp.fc1"), y, dim * config.mlp_ratios[s], true)?;
