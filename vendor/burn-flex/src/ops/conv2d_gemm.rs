@@ -127,7 +127,7 @@ impl Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         #[cfg(feature = "std")]
-        {
+        if self.0.capacity() > 0 {
             let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
             pool.push(core::mem::take(&mut self.0));
             if pool.len() > POOL_KEEP {
@@ -384,16 +384,34 @@ pub fn backward_w(x: &[f32], dy: &[f32], g: &Geom) -> Vec<f32> {
     let (p, cout_g, chunk) = (g.p(), g.cout_g(), g.chunk());
     let mut col = Scratch::new(k * chunk * p);
     let mut dyg = Scratch::new(cout_g * chunk * p);
+    let col_major = cout_g <= 128;
+    let mut dwt = if col_major { Scratch::new(k * cout_g) } else { Scratch(Vec::new()) };
     for gi in 0..g.groups {
-        let dwg = &mut dw[gi * cout_g * k..];
         for (i, b0) in (0..g.batch).step_by(chunk).enumerate() {
             let nb = chunk.min(g.batch - b0);
             let n = nb * p;
             im2col(x, g, gi, b0, nb, &mut col);
             gather_dy(dy, g, gi, b0, nb, &mut dyg);
-            // dW[cout_g, K] (+)= dy[cout_g, n] @ col[K, n]^T
+            // dW[cout_g, K] (+)= dy[cout_g, n] @ col[K, n]^T. With few output channels dW is kept
+            // column-major ([K][cout_g]): the gemm crate then reads the column matrix in place (its
+            // rows are the GEMM's columns), where a row-major dW made it copy and transpose the
+            // whole column matrix into its packed layout first (2.2x less CPU time on resnet8's
+            // layers). Above 128 rows the crate packs that operand either way (on AVX-512).
             unsafe {
-                gemm(cout_g, k, n, dwg.as_mut_ptr(), k as isize, 1, i > 0, dyg.as_ptr(), n as isize, 1, col.as_ptr(), 1, n as isize);
+                if col_major {
+                    gemm(cout_g, k, n, dwt.as_mut_ptr(), 1, cout_g as isize, i > 0, dyg.as_ptr(), n as isize, 1, col.as_ptr(), 1, n as isize);
+                } else {
+                    let dwg = &mut dw[gi * cout_g * k..];
+                    gemm(cout_g, k, n, dwg.as_mut_ptr(), k as isize, 1, i > 0, dyg.as_ptr(), n as isize, 1, col.as_ptr(), 1, n as isize);
+                }
+            }
+        }
+        if col_major {
+            let dwg = &mut dw[gi * cout_g * k..][..cout_g * k];
+            for (co, row) in dwg.chunks_mut(k).enumerate() {
+                for (t, v) in row.iter_mut().enumerate() {
+                    *v = dwt[t * cout_g + co];
+                }
             }
         }
     }
