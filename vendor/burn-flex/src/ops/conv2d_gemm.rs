@@ -421,7 +421,9 @@ pub fn backward_w(x: &[f32], dy: &[f32], g: &Geom) -> Vec<f32> {
     // the column matrix is the larger operand (K >= c_out; 1x1 kernels widening the channels
     // measured 1.25x slower column-major).
     let col_major = cout_g <= 128 && k >= cout_g;
-    let mut dwt = if col_major { Scratch::new(k * cout_g) } else { Scratch(Vec::new()) };
+    // A plain allocation, not from the pool: a third, small pool buffer per call made the pool hand
+    // its big buffers round differently every step (LeNet @64 grew 4-11 MiB over 5 steps).
+    let mut dwt = if col_major { vec![0.0f32; k * cout_g] } else { Vec::new() };
     for gi in 0..g.groups {
         for (i, b0) in (0..g.batch).step_by(chunk).enumerate() {
             let nb = chunk.min(g.batch - b0);
