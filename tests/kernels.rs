@@ -1,5 +1,5 @@
 //! The CPU kernels pepr patches into burn-flex (vendor/burn-flex: convolution forward and both
-//! gradients, batch norm, element-wise ops, sigmoid, GELU, max pooling), checked through burn's own API and
+//! gradients, batch norm, element-wise ops, sigmoid, GELU; also max pooling), checked through burn's own API and
 //! autodiff against plain direct loops, on odd shapes: stride 2, padding, groups, depthwise, 1x1,
 //! dilation, batch 1 and 33, a batch split in chunks, non-contiguous inputs.
 
@@ -411,7 +411,7 @@ fn max_pool_case(
     assert_close(&format!("{name}: dx"), &read(xt.grad(&grads).unwrap()), &dx);
 }
 
-/// Max pooling (the patch computes each window's valid range once per output row and column):
+/// Max pooling (burn-flex's own kernel, unpatched; pepr_lenet5 and the resnets depend on it):
 /// lenet5's 2x2 stride 2, resnet's 3x3 stride 2 padding 1, odd planes, ceil mode, dilation,
 /// non-square windows, batch 1 and 33, a channels-last input.
 #[test]

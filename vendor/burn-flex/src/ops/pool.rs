@@ -262,21 +262,13 @@ where
 
     let spatial_out = out_d * out_h * out_w;
     let x_data: &[T] = x.storage();
-    // pepr patch: each output index's valid kernel range, per dimension, computed once per call
-    // rather than for every output element (two integer divisions per dimension each time, which
-    // made this loop an eighth of a pepr_lenet5 @64 training step). Same ranges, same loop.
-    let ranges = |out: usize, kernel: usize, stride: usize, pad: usize, dilation: usize, input: usize| {
-        (0..out)
-            .map(|o| valid_range_maxpool(o, kernel, stride, pad, dilation, input))
-            .collect::<Vec<_>>()
-    };
-    let d_ranges = ranges(out_d, kernel_d, stride_d, pad_d, dilation_d, in_d);
-    let h_ranges = ranges(out_h, kernel_h, stride_h, pad_h, dilation_h, in_h);
-    let w_ranges = ranges(out_w, kernel_w, stride_w, pad_w, dilation_w, in_w);
     let kernel = |od: usize, oh: usize, ow: usize, x_offset: usize| {
-        let (kd_start, kd_end) = d_ranges[od];
-        let (kh_start, kh_end) = h_ranges[oh];
-        let (kw_start, kw_end) = w_ranges[ow];
+        let (kd_start, kd_end) =
+            valid_range_maxpool(od, kernel_d, stride_d, pad_d, dilation_d, in_d);
+        let (kh_start, kh_end) =
+            valid_range_maxpool(oh, kernel_h, stride_h, pad_h, dilation_h, in_h);
+        let (kw_start, kw_end) =
+            valid_range_maxpool(ow, kernel_w, stride_w, pad_w, dilation_w, in_w);
 
         let mut max_val = neg_inf;
         let mut max_idx: i64 = -1;
