@@ -1,5 +1,5 @@
 //! The CPU kernels pepr patches into burn-flex (vendor/burn-flex: convolution forward and both
-//! gradients, batch norm, element-wise ops, sigmoid, GELU), checked through burn's own API and
+//! gradients, batch norm, element-wise ops, sigmoid, GELU; also max pooling), checked through burn's own API and
 //! autodiff against plain direct loops, on odd shapes: stride 2, padding, groups, depthwise, 1x1,
 //! dilation, batch 1 and 33, a batch split in chunks, non-contiguous inputs.
 
@@ -329,4 +329,109 @@ fn element_wise_ops_equal_plain_loops_on_small_and_large_tensors() {
             assert_eq!(read(strided), read(burn::tensor::activation::gelu(t)), "strided gelu, {n}");
         }
     }
+}
+
+/// One max pooling case through burn's API and autodiff against a direct loop: the output (the
+/// first largest value of each window, padding never chosen) and the input gradient (each output
+/// gradient added at its window's maximum).
+#[allow(clippy::too_many_arguments)]
+fn max_pool_case(
+    n: usize,
+    c: usize,
+    hw: [usize; 2],
+    k: [usize; 2],
+    stride: [usize; 2],
+    pad: [usize; 2],
+    dil: [usize; 2],
+    ceil: bool,
+    strided: bool,
+) {
+    use burn::tensor::module::max_pool2d;
+    use burn::tensor::ops::MaxPoolOptions;
+    let device = Device::flex().autodiff();
+    let name =
+        format!("max pool n {n} c {c} {hw:?} k {k:?} s {stride:?} p {pad:?} d {dil:?} ceil {ceil} strided {strided}");
+    let [h, w] = hw;
+    let x = values(n * c * h * w, 11 + c as u64);
+    let xt = if strided {
+        // The same values laid out channels-last, seen as [n, c, h, w] through a permute.
+        let mut last = vec![0.0f32; x.len()];
+        for b in 0..n {
+            for ch in 0..c {
+                for p in 0..h * w {
+                    last[(b * h * w + p) * c + ch] = x[(b * c + ch) * h * w + p];
+                }
+            }
+        }
+        tensor(&last, [n, h, w, c], &device).permute([0, 3, 1, 2]).require_grad()
+    } else {
+        tensor(&x, [n, c, h, w], &device).require_grad()
+    };
+    let options = MaxPoolOptions {
+        kernel_size: k,
+        stride,
+        padding: [(pad[0], pad[0]), (pad[1], pad[1])],
+        dilation: dil,
+        ceil_mode: ceil,
+    };
+    let out = max_pool2d(xt.clone(), options);
+    let [_, _, oh, ow] = out.dims();
+    // PyTorch's output size: floor or ceil of (in + 2 pad - dil (k - 1) - 1) / stride + 1, and with
+    // ceil a last window must start inside the input or its left padding.
+    let size = |i: usize, k: usize, s: usize, p: usize, d: usize| {
+        let span = i + 2 * p - d * (k - 1) - 1;
+        let mut o = if ceil { span.div_ceil(s) + 1 } else { span / s + 1 };
+        if ceil && (o - 1) * s >= i + p {
+            o -= 1;
+        }
+        o
+    };
+    assert_eq!(
+        [oh, ow],
+        [size(h, k[0], stride[0], pad[0], dil[0]), size(w, k[1], stride[1], pad[1], dil[1])],
+        "{name}: output size"
+    );
+    let dy = values(n * c * oh * ow, 12);
+    let loss = (out.clone() * tensor(&dy, [n, c, oh, ow], &device)).sum();
+    let grads = loss.backward();
+    let (mut y, mut dx) = (vec![0.0f32; n * c * oh * ow], vec![0.0f32; x.len()]);
+    for bc in 0..n * c {
+        for (i, j) in (0..oh).flat_map(|i| (0..ow).map(move |j| (i, j))) {
+            let mut best: Option<(f32, usize)> = None;
+            for a in 0..k[0] {
+                for b in 0..k[1] {
+                    let (r, q) = (
+                        (i * stride[0] + a * dil[0]) as isize - pad[0] as isize,
+                        (j * stride[1] + b * dil[1]) as isize - pad[1] as isize,
+                    );
+                    if r < 0 || q < 0 || r >= h as isize || q >= w as isize {
+                        continue;
+                    }
+                    let at = bc * h * w + r as usize * w + q as usize;
+                    if best.is_none_or(|(v, _)| x[at] > v) {
+                        best = Some((x[at], at));
+                    }
+                }
+            }
+            let (v, at) = best.expect("every window holds an input pixel");
+            let o = (bc * oh + i) * ow + j;
+            y[o] = v;
+            dx[at] += dy[o];
+        }
+    }
+    assert_close(&format!("{name}: output"), &read(out), &y);
+    assert_close(&format!("{name}: dx"), &read(xt.grad(&grads).unwrap()), &dx);
+}
+
+/// Max pooling (burn-flex's own kernel, unpatched; pepr_lenet5 and the resnets depend on it):
+/// lenet5's 2x2 stride 2, resnet's 3x3 stride 2 padding 1, odd planes, ceil mode, dilation,
+/// non-square windows, batch 1 and 33, a channels-last input.
+#[test]
+fn max_pool_and_its_gradient_equal_a_direct_loop() {
+    max_pool_case(32, 6, [64, 64], [2, 2], [2, 2], [0, 0], [1, 1], false, false);
+    max_pool_case(1, 3, [13, 11], [3, 3], [2, 2], [1, 1], [1, 1], false, false);
+    max_pool_case(33, 2, [7, 9], [3, 3], [2, 2], [1, 1], [1, 1], true, false);
+    max_pool_case(2, 5, [9, 10], [3, 2], [1, 2], [1, 0], [2, 1], false, false);
+    max_pool_case(3, 4, [15, 15], [2, 2], [2, 2], [0, 0], [1, 1], true, true);
+    max_pool_case(2, 3, [5, 5], [3, 3], [3, 3], [1, 1], [1, 1], true, false);
 }

@@ -2,6 +2,7 @@
 //! every epoch, progress reported by callback, a stop flag checked between steps. The result becomes a
 //! [`RunRecord`](crate::results::record::RunRecord) ([`record`]) and a checkpoint ([`checkpoint`]).
 
+pub mod alloc;
 pub mod bench;
 pub mod memory;
 pub mod metric;
