@@ -240,10 +240,6 @@ fn act<const D: usize>(t: Tensor<D>, act: Act) -> Tensor<D> {
     }
 }
 
-/// burn's `BatchNorm::forward`, except that training feeds the running variance the unbiased batch
-/// variance (n / (n - 1) times the biased one, n = values per channel), as PyTorch's `BatchNorm2d`
-/// does; burn feeds it the biased one, so eval-mode statistics drifted from timm's (most where n is
-/// small: batch 32 at 1 x 1 makes the running variance 3% too small). Same momentum and output.
 /// timm's LayerNorm2d: each position's channels normalised, as burn's LayerNorm on channels-last
 /// rows. The rows are made contiguous once (the reshape copies the permuted view): burn's LayerNorm
 /// is several tensor ops, and on the strided view each of them, forward and backward, copied it
@@ -254,6 +250,10 @@ fn layer_norm_2d(ln: &LayerNorm, x: Tensor<4>) -> Tensor<4> {
     ln.forward(rows).reshape([b, h, w, c]).permute([0, 3, 1, 2])
 }
 
+/// burn's `BatchNorm::forward`, except that training feeds the running variance the unbiased batch
+/// variance (n / (n - 1) times the biased one, n = values per channel), as PyTorch's `BatchNorm2d`
+/// does; burn feeds it the biased one, so eval-mode statistics drifted from timm's (most where n is
+/// small: batch 32 at 1 x 1 makes the running variance 3% too small). Same momentum and output.
 fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     if !(x.device().is_autodiff() && bn.training.is_enabled()) {
         return bn.forward(x);

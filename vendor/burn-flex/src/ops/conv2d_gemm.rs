@@ -547,24 +547,19 @@ fn pad_planes(src: &[f32], channels: usize, hs: usize, ws: usize, b0: usize, nb:
     });
 }
 
-/// The inverse of [`pad_planes`]: the `[hs, ws]` window at `top`/`left` of every padded plane
-/// back into `dst[batch, channels, hs, ws]` (samples `b0..b0 + nb`); zero where it leaves the plane.
+/// The outputs of the wide grid: the top-left `[hs, ws]` of each padded plane of `src[channel][b][hp][wp]`
+/// into `dst[batch, channels, hs, ws]` (samples `b0..b0 + nb`); the rest of the grid is dropped.
 #[allow(clippy::too_many_arguments)]
-fn unpad_planes(src: &[f32], src_stride: usize, channels: usize, hs: usize, ws: usize, b0: usize, nb: usize, top: usize, left: usize, wd: Wide, dst: &mut [f32]) {
+fn crop_planes(src: &[f32], channels: usize, hs: usize, ws: usize, b0: usize, nb: usize, wd: Wide, dst: &mut [f32]) {
     let dst_ptr = Ptr(dst.as_mut_ptr());
     par_for(channels, |c| {
         let dst_ptr = dst_ptr;
         for b in 0..nb {
             // Safety: plane (b0 + b, c) is written only by this task.
             let plane = unsafe { core::slice::from_raw_parts_mut(dst_ptr.0.add(((b0 + b) * channels + c) * hs * ws), hs * ws) };
-            let wide = &src[c * src_stride + b * wd.hp * wd.wp..];
-            for (r, row) in plane.chunks_mut(ws).enumerate() {
-                let pr = r + top;
-                let n = if pr < wd.hp { ws.min(wd.wp.saturating_sub(left)) } else { 0 };
-                if n > 0 {
-                    row[..n].copy_from_slice(&wide[pr * wd.wp + left..][..n]);
-                }
-                row[n..].fill(0.0);
+            let wide = &src[c * wd.len + b * wd.hp * wd.wp..];
+            for (row, wide_row) in plane.chunks_mut(ws).zip(wide.chunks(wd.wp)) {
+                row.copy_from_slice(&wide_row[..ws]);
             }
         }
     });
@@ -586,7 +581,7 @@ fn shift_forward(x: &[f32], w: &[f32], g: &Geom, y: &mut [f32]) {
                 gemm(g.c_out, wd.q, g.c_in, ywide.as_mut_ptr(), wd.len as isize, 1, t > 0, w.as_ptr().add(t), (g.c_in * ksz) as isize, ksz as isize, xpad.as_ptr().add(off), wd.len as isize, 1);
             }
         }
-        unpad_planes(&ywide, wd.len, g.c_out, g.oh, g.ow, b0, nb, 0, 0, wd, y);
+        crop_planes(&ywide, g.c_out, g.oh, g.ow, b0, nb, wd, y);
     }
 }
 
