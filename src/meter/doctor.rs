@@ -1,5 +1,5 @@
 //! `pepr doctor`: which power sources this machine has, which a run will use and why, the peak
-//! FLOP/s (cached or measured now) and where memory figures come from.
+//! FLOP/s (measured now, the best kept) and where memory figures come from.
 
 use std::io::Write;
 use std::path::Path;
@@ -72,9 +72,11 @@ pub fn run(out: &mut impl Write, settings: &MeterSettings, home: Option<&Path>, 
     };
     let peak = device_peak(Backend::Cpu, &Device::flex(), home);
     let peak_line = format!(
-        "peak FLOP/s (flex (CPU), {cpus} threads): {:.2} GFLOP/s, {} ({n}x{n} f32 matrix product, best of {r}){}",
+        "peak FLOP/s (flex (CPU), {cpus} threads): {:.2} GFLOP/s, {} ({n}x{n} f32 matrix product, best of {r}; \
+         its threads got {} of their time){}",
         peak.flops_per_s / 1e9,
-        peak.how,
+        peak.how(),
+        peak.best_cpu_share.map_or("an unknown share".into(), |s| format!("{:.0}%", s * 100.0)),
         home.map(|h| format!(", cache {}", flops::cache_path(h).display())).unwrap_or_default(),
         n = flops::PEAK_MATRIX,
         r = flops::PEAK_REPS,
@@ -98,8 +100,13 @@ pub fn run(out: &mut impl Write, settings: &MeterSettings, home: Option<&Path>, 
             "cpu_run_uses": cpu_use,
             "why": why,
             "peak_flops_per_s": peak.flops_per_s,
-            "peak_how": peak.how,
+            "peak_how": peak.how(),
+            "peak_measurements": peak.measurements,
+            "peak_cpu_share": peak.best_cpu_share,
+            "peak_now_flops_per_s": peak.now.flops_per_s,
+            "peak_now_cpu_share": peak.now.cpu_share,
             "peak_warning": peak.warning,
+            "peak_caution": peak.caution(),
             "memory": memory,
             "notes": cpu_plan.notes,
         });
@@ -118,6 +125,9 @@ pub fn run(out: &mut impl Write, settings: &MeterSettings, home: Option<&Path>, 
     writeln!(out, "{peak_line}")?;
     if let Some(w) = &peak.warning {
         writeln!(out, "warning: {w}")?;
+    }
+    if let Some(c) = peak.caution() {
+        writeln!(out, "note: {c}")?;
     }
     writeln!(out, "{memory}")?;
     Ok(())

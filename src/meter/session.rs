@@ -248,7 +248,7 @@ pub struct RunMeters {
     paused_for: Duration,
 }
 
-/// The peak FLOP/s of a device: cached in `home` (when given) or measured now.
+/// The peak FLOP/s of a device: measured now, and the best so far kept in `home` (when given).
 pub fn device_peak(backend: Backend, device: &Device, home: Option<&Path>) -> Peak {
     let device_name = match backend {
         Backend::Cpu => process::cpu_model().unwrap_or_else(|| "CPU".into()),
@@ -256,10 +256,13 @@ pub fn device_peak(backend: Backend, device: &Device, home: Option<&Path>) -> Pe
     };
     // Per thread count: inside a run's own pool, the peak of that many threads (measured in it).
     let key = flops::cache_key(backend.label(), &device_name, rayon::current_num_threads());
-    let measure = || flops::measure_peak(device, flops::PEAK_MATRIX, flops::PEAK_REPS);
+    // The CPU share tells a busy machine's low figure from a quiet one's; a GPU's product does not
+    // run on the CPU threads.
+    let cpu_threads = (backend == Backend::Cpu).then(rayon::current_num_threads);
+    let measure = || flops::measure_peak(device, flops::PEAK_MATRIX, flops::PEAK_REPS, cpu_threads);
     match home {
         Some(home) => flops::peak(&flops::cache_path(home), &key, measure),
-        None => Peak { flops_per_s: measure(), how: "measured now", warning: None, key },
+        None => flops::peak_uncached(&key, measure),
     }
 }
 
@@ -283,9 +286,7 @@ impl RunMeters {
         }
         let SourcePlan { sources, mut notes, tdp_step: plan_tdp_step } = plan_sources(settings, backend);
         let peak = device_peak(backend, device, home);
-        if let Some(w) = &peak.warning {
-            notes.push(w.clone());
-        }
+        notes.extend(peak.warning.iter().chain(peak.caution().as_ref()).cloned());
         let interval = Duration::from_millis(settings.sample_ms);
         let power_source = power_source_of(&sources);
         let power_detail = sources.iter().map(|s| s.detail()).collect::<Vec<_>>().join("; ");
