@@ -69,7 +69,7 @@ pub enum Command {
     /// Pretrained weights: import timm checkpoints, list them.
     Weights {
         #[command(subcommand)]
-        command: crate::weights::cli::WeightsCommand,
+        command: super::weights::WeightsCommand,
     },
     /// Classify images with an architecture and weights: each image's top classes with probabilities.
     Predict {
@@ -124,7 +124,7 @@ pub enum Command {
     /// List, delete, hide or restore stored runs; `runs compact` rewrites the store without deleted ones.
     Runs {
         #[command(subcommand)]
-        command: crate::results::manage::RunsCommand,
+        command: super::manage::RunsCommand,
     },
     /// Slurm job arrays submitted from this home, with each cell's state; `jobs cancel ID` cancels one.
     Jobs {

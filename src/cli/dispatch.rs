@@ -17,7 +17,7 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
         Command::Import { files, paper } => runs::import(home, &store, &files, paper),
         Command::Export { file, set_by } => runs::export(&store, &file, set_by),
         Command::Merge => runs::merge(home, &store),
-        Command::Runs { command } => crate::results::manage::run(&store, command),
+        Command::Runs { command } => super::manage::run(&store, command),
         Command::Rank(args) => rank::run(home, &store, args),
         Command::Analyze(args) => analyze::analyze(home, &store, args),
         Command::Plot(args) => analyze::plot(home, &store, args),
@@ -27,9 +27,9 @@ pub fn run(home: &Home, command: Command) -> Result<()> {
             ignore_broken_pipe(data::run(command, &data_dir))
         }
         Command::Archs { command, input, classes, format } => archs::run(command, input, classes, format),
-        Command::Weights { command } => crate::weights::cli::run(home, command),
+        Command::Weights { command } => super::weights::run(home, command),
         Command::Predict { arch, weights, images, top } => {
-            crate::weights::cli::run_predict(home, &arch, &weights, &images, top)
+            super::weights::run_predict(home, &arch, &weights, &images, top)
         }
         // Training, here or on a cluster.
         Command::Train { arch, dataset, settings, json, incoming } => {

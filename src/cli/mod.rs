@@ -3,7 +3,8 @@
 //! Exit codes: 0 ok, 2 usage (clap), 1 error with a one-line message on stderr.
 //!
 //! `args` is what a user can type (clap's types), `dispatch` hands a parsed command to its family's
-//! module (runs, rank, analyze, data, archs, train, estimate, grid, jobs, bench, config), and
+//! module (runs, manage, rank, analyze, data, archs, train, estimate, grid, jobs, bench, config,
+//! weights), and
 //! `crate::output` writes every command's rows as a table, CSV or JSON.
 
 mod analyze;
@@ -16,9 +17,11 @@ mod dispatch;
 pub mod estimate;
 pub mod grid;
 mod jobs;
+pub mod manage;
 mod rank;
 mod runs;
 pub mod train;
+pub mod weights;
 
 // The argument types are the CLI's interface: `crate::cli::Format`, `crate::cli::Cli`, ….
 pub use args::*;

@@ -8,7 +8,6 @@ pub mod export;
 pub mod groups;
 pub mod import;
 pub mod incoming;
-pub mod manage;
 pub mod paper;
 pub mod rank;
 pub mod record;

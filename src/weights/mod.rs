@@ -4,7 +4,6 @@
 //! ([`start`]).
 
 pub mod checkpoint;
-pub mod cli;
 pub mod init;
 pub mod load;
 pub mod predict;

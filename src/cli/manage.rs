@@ -1,5 +1,5 @@
 //! `pepr runs`: listing, deleting, hiding and restoring stored runs, and compacting the store.
-//! Removal is a tombstone beside the append-only store (see [`super::store`]), so it is undoable
+//! Removal is a tombstone beside the append-only store (see [`crate::results::store`]), so it is undoable
 //! until `pepr runs compact`.
 
 use std::io::Write;
@@ -7,7 +7,7 @@ use std::io::Write;
 use anyhow::Result;
 use clap::Subcommand;
 
-use super::store::{Removal, RunStore};
+use crate::results::store::{Removal, RunStore};
 use crate::text::clean;
 
 #[derive(Debug, Subcommand)]
@@ -69,7 +69,7 @@ fn list(store: &RunStore, out: &mut impl Write) -> Result<()> {
             Some(Removal::Hide) => "hidden",
             _ => "shown",
         };
-        let p = if record.epoch_perf.is_empty() && record.status != super::record::RunStatus::Completed {
+        let p = if record.epoch_perf.is_empty() && record.status != crate::results::record::RunStatus::Completed {
             "-".to_string()
         } else {
             format!("{:.4}", record.performance)

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use clap::Subcommand;
 
-use super::predict::predict;
-use super::store::{self, Normalisation};
 use crate::home::Home;
+use crate::weights::predict::predict;
+use crate::weights::store::{self, Normalisation};
 
 /// `pepr weights ...`.
 #[derive(Debug, Subcommand)]
