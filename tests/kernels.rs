@@ -169,6 +169,14 @@ fn convolution_and_its_gradients_equal_direct_loops() {
     case(33, 8, [28, 28], 12, [3, 3], 1, 1, 1, 1).check();
     case(2, 9, [44, 45], 6, [5, 5], 1, 2, 1, 1).check();
     case(2, 12, [20, 21], 48, [1, 1], 1, 0, 1, 1).check();
+    // Stride-1 input gradients as forward convolutions of dy (flipped kernel) on the shifted path
+    // (8+ output, up to 48 input channels): batch 1 and 33, 3 input channels, 5x5, no padding; and
+    // 64 input channels, which keeps col2im.
+    case(1, 9, [29, 30], 8, [3, 3], 1, 1, 1, 1).check();
+    case(33, 3, [28, 28], 16, [3, 3], 1, 1, 1, 1).check();
+    case(2, 6, [44, 45], 10, [5, 5], 1, 2, 1, 1).check();
+    case(2, 4, [24, 24], 8, [3, 3], 1, 0, 1, 1).check();
+    case(2, 64, [28, 28], 8, [3, 3], 1, 1, 1, 1).check();
     // Planes of 1024+ output pixels: one GEMM per sample straight into y / from dy (stride 2,
     // grouped, 1x1 stride 2, more than 128 output channels).
     case(3, 5, [64, 64], 7, [3, 3], 2, 1, 1, 1).check();
