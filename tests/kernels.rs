@@ -183,6 +183,9 @@ fn convolution_and_its_gradients_equal_direct_loops() {
     case(2, 4, [33, 35], 6, [3, 3], 1, 1, 1, 2).check();
     case(2, 6, [64, 66], 9, [1, 1], 2, 0, 1, 1).check();
     case(2, 3, [32, 32], 130, [3, 3], 1, 1, 1, 1).check();
+    // Those planes take their samples in 1 MiB chunks (here one sample each): stride 2 (im2col's
+    // paired gather), odd width, the weight gradient accumulated over five chunks.
+    case(5, 16, [64, 63], 4, [3, 3], 2, 1, 1, 1).check();
 }
 
 /// Training-mode batch norm of `x[n, c, spatial]` (given `strided`, as a transposed view of a
