@@ -304,6 +304,17 @@ fn gather2(dst: &mut [f32], src: &[f32]) {
     *last = src[2 * n];
 }
 
+/// `dst[2 * o] += src[o]`, the transpose of [`gather2`] (pairs, so the loop vectorises).
+#[inline]
+fn scatter2(dst: &mut [f32], src: &[f32]) {
+    let Some((last, head)) = src.split_last() else { return };
+    let n = head.len();
+    for (pair, s) in dst[..2 * n].chunks_exact_mut(2).zip(head) {
+        pair[0] += s;
+    }
+    dst[2 * n] += last;
+}
+
 /// col2im: adds `col[K, nb * P]` of group `gi` into `dx` (samples `b0..b0 + nb`).
 fn col2im(col: &[f32], g: &Geom, gi: usize, b0: usize, nb: usize, dx: &mut [f32]) {
     let (p, hw) = (g.p(), g.h * g.w);
@@ -333,6 +344,8 @@ fn col2im(col: &[f32], g: &Geom, gi: usize, b0: usize, nb: usize, dx: &mut [f32]
                             for (d, s) in dst[ix0..ix0 + src.len()].iter_mut().zip(src) {
                                 *d += s;
                             }
+                        } else if g.stride[1] == 2 {
+                            scatter2(&mut dst[ix0..], src);
                         } else {
                             // An iterator, not indexing: no bounds check per element (0.86-0.92x
                             // of the input gradient's CPU time on stride-2 layers).
