@@ -550,12 +550,15 @@ pub fn backward_w(x: &[f32], dy: &[f32], g: &Geom) -> Vec<f32> {
 //     ywide[co, q] = sum over taps W_t[co, ci] @ xpad[ci, q + off_t]
 //
 // is one GEMM per tap over every output position of the chunk, with the input read in place: no
-// column matrix (nine times the input for 3x3 kernels) is written and read back. Outputs in the
-// padding columns and rows of the wide grid are computed and dropped, so `shift_ok` takes this
-// path only where that waste is small. Measured against the im2col GEMM (one thread, batch 32,
-// CPU time): 0.64x on 32 channels at 32x32, 0.87x on 16 channels at 64x64, but 0.98x at 16x16 and
-// 1.08x with 64 output channels (the gemm crate then copies the shifted input for every tap).
-// The same scheme for the two gradients measured 0.9-1.3x, so they keep the im2col GEMMs.
+// column matrix (nine times the input for 3x3 kernels) is written and read back. The positions are
+// taken in blocks of [`SHIFT_BLOCK`] floats (outputs plus inputs), all taps of a block in turn, so
+// the block's outputs stay in L2 while the taps add into them. Outputs in the padding columns and
+// rows of the wide grid are computed and dropped, so `shift_ok` takes this path only where that
+// waste is small. Measured against the im2col GEMM (2 threads, batch 32, CPU time): 0.6-0.9x on
+// 16-32 channels at 32x32 and 64x64, 0.4-0.8x at 16x16 (blocked; unblocked it was 0.98x there).
+// The input gradient of stride-1 layers is the same computation on dy (`Geom::transposed`); the
+// weight gradient done this way (per-tap GEMMs reducing over positions) measured 0.9-1.3x and keeps
+// im2col.
 
 /// Layout of the padded chunk of the shifted path.
 #[derive(Clone, Copy)]
@@ -570,23 +573,26 @@ struct Wide {
 
 impl Geom {
     /// Stride 1, no dilation, one group, at least 8 input channels (each tap's GEMM sums over
-    /// them), at most 48 output channels (the gemm crate reads the input in place up to there)
-    /// and padded planes at most 1.2x the output plane (3x3 kernels: outputs from 28x28 up).
+    /// them), at most 64 output channels and padded planes at most 1.3x the output plane (3x3
+    /// kernels: outputs from 16x16 up). Since the GEMMs run in cache-sized blocks, 16x16 planes
+    /// measured 0.4-0.8x of the im2col path (was 0.98x unblocked) and 64 output channels 0.7-0.8x;
+    /// 128 output channels measured 1.0-1.2x.
     fn shift_ok(&self) -> bool {
         self.groups == 1
             && self.stride == [1, 1]
             && self.dilation == [1, 1]
             && self.c_in >= 8
-            && self.c_out <= 48
+            && self.c_out <= 64
             && self.oh * self.ow > 0
-            && 5 * (self.oh + self.kh - 1) * (self.ow + self.kw - 1) <= 6 * self.oh * self.ow
+            && 10 * (self.oh + self.kh - 1) * (self.ow + self.kw - 1) <= 13 * self.oh * self.ow
     }
     /// The input gradient of a stride-1 convolution as a forward convolution (dy in, dx out, kernel
     /// flipped and its channel axes swapped, padding `k - 1 - pad`), when that one takes the shifted
     /// path: then dx needs neither the `[K, (b, p)]` column matrix nor col2im's scattered adds
     /// (0.7-0.8x of the input gradient's CPU time on resnet20's 16- and 32-channel layers).
     fn transposed(&self) -> Option<Geom> {
-        if self.groups != 1 || self.stride != [1, 1] || self.dilation != [1, 1] {
+        // Up to 48 input channels (the transposed convolution's outputs): 64 measured 0.9-1.06x.
+        if self.groups != 1 || self.stride != [1, 1] || self.dilation != [1, 1] || self.c_in > 48 {
             return None;
         }
         // Padding at most `k - 1` before and after (else some dy would fall outside the padded grid).
@@ -1137,6 +1143,7 @@ mod tests {
             geom(3, 8, [28, 28], 8, [3, 3], 1, (1, 0), 1, 1),    // padding 1 before, 0 after
             geom(3, 8, [28, 28], 8, [3, 3], 1, (0, 1), 1, 1),    // padding 0 before, 1 after
             geom(2, 8, [20, 20], 4, [2, 2], 1, (0, 0), 1, 1),    // even kernel
+            geom(3, 64, [16, 16], 64, [3, 3], 1, (1, 1), 1, 1),  // 64 channels on 16x16
         ];
         for g in cases {
             assert!(g.shift_ok(), "{g:?}");
@@ -1153,8 +1160,8 @@ mod tests {
             geom(2, 8, [32, 32], 4, [3, 3], 1, (2, 2), 2, 1),
             geom(2, 8, [32, 32], 4, [3, 3], 1, (1, 1), 1, 2),
             geom(2, 4, [32, 32], 4, [3, 3], 1, (1, 1), 1, 1),
-            geom(2, 8, [32, 32], 64, [3, 3], 1, (1, 1), 1, 1),
-            geom(2, 16, [16, 16], 16, [3, 3], 1, (1, 1), 1, 1),
+            geom(2, 8, [32, 32], 65, [3, 3], 1, (1, 1), 1, 1),
+            geom(2, 16, [14, 14], 16, [3, 3], 1, (1, 1), 1, 1),
         ] {
             assert!(!g.shift_ok(), "{g:?}");
         }
@@ -1174,6 +1181,7 @@ mod tests {
             geom(3, 8, [28, 28], 8, [3, 3], 1, (0, 1), 1, 1),    // padding 0 before, 1 after
             geom(2, 4, [20, 20], 8, [2, 2], 1, (0, 0), 1, 1),    // even kernel
             geom(2, 5, [30, 30], 8, [3, 3], 1, (2, 2), 1, 1),    // padding k - 1 (a "full" convolution)
+            geom(2, 16, [16, 16], 32, [3, 3], 1, (1, 1), 1, 1),  // 16x16
         ];
         for g in cases {
             assert!(g.transposed().is_some(), "{g:?}");
@@ -1191,8 +1199,8 @@ mod tests {
             geom(2, 8, [32, 32], 8, [3, 3], 1, (2, 2), 2, 1),
             geom(2, 8, [32, 32], 8, [3, 3], 1, (1, 1), 1, 2),
             geom(2, 8, [32, 32], 4, [3, 3], 1, (1, 1), 1, 1),
-            geom(2, 64, [32, 32], 8, [3, 3], 1, (1, 1), 1, 1),
-            geom(2, 16, [16, 16], 16, [3, 3], 1, (1, 1), 1, 1),
+            geom(2, 49, [32, 32], 8, [3, 3], 1, (1, 1), 1, 1),
+            geom(2, 16, [14, 14], 16, [3, 3], 1, (1, 1), 1, 1),
             geom(2, 8, [32, 32], 8, [3, 3], 1, (3, 3), 1, 1),
         ] {
             assert!(g.transposed().is_none(), "{g:?}");
