@@ -190,6 +190,10 @@ fn convolution_and_its_gradients_equal_direct_loops() {
     // Those planes take their samples in 1 MiB chunks (here one sample each): stride 2 (im2col's
     // paired gather), odd width, the weight gradient accumulated over five chunks.
     case(5, 16, [64, 63], 4, [3, 3], 2, 1, 1, 1).check();
+    // Planes of 4096+ pixels whose column matrix is over 1 MiB per sample: the weight gradient in
+    // row blocks of it (LeNet's first layer, batch 3: two blocks; 16 channels, batch 1: three).
+    case(3, 3, [64, 64], 6, [5, 5], 1, 2, 1, 1).check();
+    case(1, 16, [64, 65], 16, [3, 3], 1, 1, 1, 1).check();
 }
 
 /// Training-mode batch norm of `x[n, c, spatial]` (given `strided`, as a transposed view of a
