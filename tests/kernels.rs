@@ -163,18 +163,37 @@ fn convolution_and_its_gradients_equal_direct_loops() {
     // A column over the 4 MiB cap per sample (K = 576, 1600 pixels): the batch in chunks, the
     // weight gradient accumulated over them.
     case(3, 64, [40, 40], 5, [3, 3], 1, 1, 1, 1).check();
-    // Stride 1 with 8+ input and up to 48 output channels on planes from 28x28: the forward pass
+    // Stride 1 with 8+ input and up to 64 output channels on planes from 16x16: the forward pass
     // as one GEMM per kernel tap on the padded input (no im2col); batch 1 and 33, 5x5, 1x1.
     case(1, 16, [30, 29], 16, [3, 3], 1, 1, 1, 1).check();
     case(33, 8, [28, 28], 12, [3, 3], 1, 1, 1, 1).check();
     case(2, 9, [44, 45], 6, [5, 5], 1, 2, 1, 1).check();
     case(2, 12, [20, 21], 48, [1, 1], 1, 0, 1, 1).check();
+    // 64 channels on 16x16 (the GEMMs in blocks of output positions); 65 output channels keep im2col.
+    case(3, 64, [16, 16], 64, [3, 3], 1, 1, 1, 1).check();
+    case(2, 16, [16, 17], 65, [3, 3], 1, 1, 1, 1).check();
+    // Stride-1 input gradients as forward convolutions of dy (flipped kernel) on the shifted path
+    // (8+ output, up to 48 input channels): batch 1 and 33, 3 input channels, 5x5, no padding, a
+    // 16x16 plane; and 64 input channels, which keep col2im.
+    case(1, 9, [29, 30], 8, [3, 3], 1, 1, 1, 1).check();
+    case(33, 3, [28, 28], 16, [3, 3], 1, 1, 1, 1).check();
+    case(2, 6, [44, 45], 10, [5, 5], 1, 2, 1, 1).check();
+    case(2, 4, [24, 24], 8, [3, 3], 1, 0, 1, 1).check();
+    case(2, 32, [16, 16], 32, [3, 3], 1, 1, 1, 1).check();
+    case(2, 64, [28, 28], 8, [3, 3], 1, 1, 1, 1).check();
     // Planes of 1024+ output pixels: one GEMM per sample straight into y / from dy (stride 2,
     // grouped, 1x1 stride 2, more than 128 output channels).
     case(3, 5, [64, 64], 7, [3, 3], 2, 1, 1, 1).check();
     case(2, 4, [33, 35], 6, [3, 3], 1, 1, 1, 2).check();
     case(2, 6, [64, 66], 9, [1, 1], 2, 0, 1, 1).check();
     case(2, 3, [32, 32], 130, [3, 3], 1, 1, 1, 1).check();
+    // Those planes take their samples in 1 MiB chunks (here one sample each): stride 2 (im2col's
+    // paired gather), odd width, the weight gradient accumulated over five chunks.
+    case(5, 16, [64, 63], 4, [3, 3], 2, 1, 1, 1).check();
+    // Planes of 4096+ pixels whose column matrix is over 1 MiB per sample: the weight gradient in
+    // row blocks of it (LeNet's first layer, batch 3: two blocks; 16 channels, batch 1: three).
+    case(3, 3, [64, 64], 6, [5, 5], 1, 2, 1, 1).check();
+    case(1, 16, [64, 65], 16, [3, 3], 1, 1, 1, 1).check();
 }
 
 /// Training-mode batch norm of `x[n, c, spatial]` (given `strided`, as a transposed view of a

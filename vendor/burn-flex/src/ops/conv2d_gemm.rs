@@ -63,9 +63,14 @@ impl Geom {
         self.groups > 1 && self.groups == self.c_in && self.groups == self.c_out
     }
     /// Samples per chunk: as many as keep the column buffer under the limit (at least one).
+    /// Planes of 1024+ pixels run one GEMM per sample anyway, so their chunks only batch the
+    /// im2col / col2im passes: a quarter of the limit (1 MiB) keeps the column matrix in L2 between
+    /// the GEMM and those passes (stride-2 layers at 64 px: forward 0.6-0.7x, LeNet's first layer's
+    /// input gradient 0.65x).
     fn chunk(&self) -> usize {
         let per_sample = (self.k() * self.p()).max(1);
-        (COL_LIMIT / per_sample).clamp(1, self.batch.max(1))
+        let limit = if self.per_sample() { COL_LIMIT / 4 } else { COL_LIMIT };
+        (limit / per_sample).clamp(1, self.batch.max(1))
     }
     /// Planes large enough for one GEMM per sample (N = output pixels), reading and writing the
     /// sample's planes of y / dy in place instead of gathering them into a `[c_out, (b, p)]`
@@ -75,6 +80,12 @@ impl Geom {
     }
     /// The same for the input gradient, where 3x3 kernels on 32x32 outputs measured 1.2x slower
     /// per sample than folded (7 smaller parallel GEMMs instead of one): from 64x64, or 1x1.
+    /// Weight gradient of planes of 4096+ pixels whose column matrix per sample is over 1 MiB:
+    /// im2col and GEMM in blocks of rows (16 channels at 64x64: 0.86-0.91x; LeNet's first layer
+    /// 0.57x; 32 channels at 32x32, split in two, measured 1.05x, hence 4096 pixels).
+    fn split_w(&self) -> bool {
+        self.p() >= 4096 && self.k() * self.p() > COL_LIMIT / 4
+    }
     fn per_sample_x(&self) -> bool {
         self.p() >= 4096 || (self.per_sample() && self.kh * self.kw == 1)
     }
@@ -185,7 +196,28 @@ unsafe fn gemm(
     rhs_rs: isize,
     rhs_cs: isize,
 ) {
-    let par = if m * n * k >= 1 << 18 {
+    unsafe { gemm_par(m >= 1 && m * n * k >= 1 << 18, m, n, k, dst, dst_rs, dst_cs, accumulate, lhs, lhs_rs, lhs_cs, rhs, rhs_rs, rhs_cs) }
+}
+
+/// [`gemm`] on the calling thread only when `par` is false (callers that split the work themselves).
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_par(
+    par: bool,
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    dst_rs: isize,
+    dst_cs: isize,
+    accumulate: bool,
+    lhs: *const f32,
+    lhs_rs: isize,
+    lhs_cs: isize,
+    rhs: *const f32,
+    rhs_rs: isize,
+    rhs_cs: isize,
+) {
+    let par = if par {
         #[cfg(feature = "rayon")]
         {
             gemm::Parallelism::Rayon(0)
@@ -229,9 +261,15 @@ fn par_for(n: usize, f: impl Fn(usize) + Send + Sync) {
 
 /// im2col of samples `b0..b0 + nb`, channels of group `gi`: `col[K, nb * P]`.
 fn im2col(x: &[f32], g: &Geom, gi: usize, b0: usize, nb: usize, col: &mut [f32]) {
+    im2col_rows(x, g, gi, b0, nb, 0, g.k(), col)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn im2col_rows(x: &[f32], g: &Geom, gi: usize, b0: usize, nb: usize, r0: usize, r1: usize, col: &mut [f32]) {
     let (p, hw) = (g.p(), g.h * g.w);
     let row = nb * p;
-    par_chunks(&mut col[..g.k() * row], row, |r, out| {
+    par_chunks(&mut col[..(r1 - r0) * row], row, |r, out| {
+        let r = r + r0;
         let kx = r % g.kw;
         let ky = (r / g.kw) % g.kh;
         let ci = gi * g.cin_g() + r / (g.kw * g.kh);
@@ -251,16 +289,42 @@ fn im2col(x: &[f32], g: &Geom, gi: usize, b0: usize, nb: usize, col: &mut [f32])
                 }
                 let src = &plane[iy * g.w..][..g.w];
                 let ix0 = ox0 * g.stride[1] + kx * g.dilation[1] - g.pad[1];
-                if g.stride[1] == 1 {
-                    dst[ox0..ox1].copy_from_slice(&src[ix0..ix0 + (ox1 - ox0)]);
-                } else {
-                    for (o, d) in dst[ox0..ox1].iter_mut().enumerate() {
-                        *d = src[ix0 + o * g.stride[1]];
+                match g.stride[1] {
+                    1 => dst[ox0..ox1].copy_from_slice(&src[ix0..ix0 + (ox1 - ox0)]),
+                    2 => gather2(&mut dst[ox0..ox1], &src[ix0..]),
+                    s => {
+                        for (o, d) in dst[ox0..ox1].iter_mut().enumerate() {
+                            *d = src[ix0 + o * s];
+                        }
                     }
                 }
             }
         }
     });
+}
+
+/// `dst[o] = src[2 * o]`: pairs of floats, so the loop compiles to vector loads and shuffles where
+/// indexing with a run-time stride was a bounds-checked scalar loop (the stride-2 im2col took as
+/// long as its GEMM).
+#[inline]
+fn gather2(dst: &mut [f32], src: &[f32]) {
+    let Some((last, head)) = dst.split_last_mut() else { return };
+    let n = head.len();
+    for (d, pair) in head.iter_mut().zip(src[..2 * n].chunks_exact(2)) {
+        *d = pair[0];
+    }
+    *last = src[2 * n];
+}
+
+/// `dst[2 * o] += src[o]`, the transpose of [`gather2`] (pairs, so the loop vectorises).
+#[inline]
+fn scatter2(dst: &mut [f32], src: &[f32]) {
+    let Some((last, head)) = src.split_last() else { return };
+    let n = head.len();
+    for (pair, s) in dst[..2 * n].chunks_exact_mut(2).zip(head) {
+        pair[0] += s;
+    }
+    dst[2 * n] += last;
 }
 
 /// col2im: adds `col[K, nb * P]` of group `gi` into `dx` (samples `b0..b0 + nb`).
@@ -292,6 +356,8 @@ fn col2im(col: &[f32], g: &Geom, gi: usize, b0: usize, nb: usize, dx: &mut [f32]
                             for (d, s) in dst[ix0..ix0 + src.len()].iter_mut().zip(src) {
                                 *d += s;
                             }
+                        } else if g.stride[1] == 2 {
+                            scatter2(&mut dst[ix0..], src);
                         } else {
                             // An iterator, not indexing: no bounds check per element (0.86-0.92x
                             // of the input gradient's CPU time on stride-2 layers).
@@ -379,6 +445,20 @@ pub fn backward_x(w: &[f32], dy: &[f32], g: &Geom) -> Vec<f32> {
         depthwise_backward_x(w, dy, g, &mut dx);
         return dx;
     }
+    if let Some(gt) = g.transposed() {
+        // Stride 1: dx is the forward convolution of dy with the flipped, transposed kernel.
+        let ksz = g.kh * g.kw;
+        let mut wf = vec![0.0f32; w.len()];
+        for co in 0..g.c_out {
+            for ci in 0..g.c_in {
+                for t in 0..ksz {
+                    wf[(ci * g.c_out + co) * ksz + ksz - 1 - t] = w[(co * g.c_in + ci) * ksz + t];
+                }
+            }
+        }
+        shift_forward(dy, &wf, &gt, &mut dx);
+        return dx;
+    }
     let (k, p, cout_g, chunk) = (g.k(), g.p(), g.cout_g(), g.chunk());
     let mut col = Scratch::new(k * chunk * p);
     let mut dyg = if g.per_sample_x() { Scratch(Vec::new()) } else { Scratch::new(cout_g * chunk * p) };
@@ -430,6 +510,20 @@ pub fn backward_w(x: &[f32], dy: &[f32], g: &Geom) -> Vec<f32> {
         for (i, b0) in (0..g.batch).step_by(chunk).enumerate() {
             let nb = chunk.min(g.batch - b0);
             let n = nb * p;
+            if g.split_w() && nb == 1 && col_major {
+                // The sample's column matrix in row blocks of at most 1 MiB, each followed by its
+                // GEMM into its own rows of dW (column-major), while it is still in L2.
+                let kr = k.div_ceil((k * p).div_ceil(COL_LIMIT / 4));
+                for r0 in (0..k).step_by(kr) {
+                    let r1 = (r0 + kr).min(k);
+                    im2col_rows(x, g, gi, b0, 1, r0, r1, &mut col);
+                    unsafe {
+                        let dyb = dy.as_ptr().add((b0 * g.c_out + gi * cout_g) * p);
+                        gemm(cout_g, r1 - r0, p, dwt.as_mut_ptr().add(r0 * cout_g), 1, cout_g as isize, i > 0, dyb, p as isize, 1, col.as_ptr(), 1, p as isize);
+                    }
+                }
+                continue;
+            }
             im2col(x, g, gi, b0, nb, &mut col);
             if g.per_sample() {
                 // Sample by sample, dy read in place; summed in sample order.
@@ -482,12 +576,15 @@ pub fn backward_w(x: &[f32], dy: &[f32], g: &Geom) -> Vec<f32> {
 //     ywide[co, q] = sum over taps W_t[co, ci] @ xpad[ci, q + off_t]
 //
 // is one GEMM per tap over every output position of the chunk, with the input read in place: no
-// column matrix (nine times the input for 3x3 kernels) is written and read back. Outputs in the
-// padding columns and rows of the wide grid are computed and dropped, so `shift_ok` takes this
-// path only where that waste is small. Measured against the im2col GEMM (one thread, batch 32,
-// CPU time): 0.64x on 32 channels at 32x32, 0.87x on 16 channels at 64x64, but 0.98x at 16x16 and
-// 1.08x with 64 output channels (the gemm crate then copies the shifted input for every tap).
-// The same scheme for the two gradients measured 0.9-1.3x, so they keep the im2col GEMMs.
+// column matrix (nine times the input for 3x3 kernels) is written and read back. The positions are
+// taken in blocks of [`SHIFT_BLOCK`] floats (outputs plus inputs), all taps of a block in turn, so
+// the block's outputs stay in L2 while the taps add into them. Outputs in the padding columns and
+// rows of the wide grid are computed and dropped, so `shift_ok` takes this path only where that
+// waste is small. Measured against the im2col GEMM (2 threads, batch 32, CPU time): 0.6-0.9x on
+// 16-32 channels at 32x32 and 64x64, 0.4-0.8x at 16x16 (blocked; unblocked it was 0.98x there).
+// The input gradient of stride-1 layers is the same computation on dy (`Geom::transposed`); the
+// weight gradient done this way (per-tap GEMMs reducing over positions) measured 0.9-1.3x and keeps
+// im2col.
 
 /// Layout of the padded chunk of the shifted path.
 #[derive(Clone, Copy)]
@@ -502,16 +599,49 @@ struct Wide {
 
 impl Geom {
     /// Stride 1, no dilation, one group, at least 8 input channels (each tap's GEMM sums over
-    /// them), at most 48 output channels (the gemm crate reads the input in place up to there)
-    /// and padded planes at most 1.2x the output plane (3x3 kernels: outputs from 28x28 up).
+    /// them), at most 64 output channels and padded planes at most 1.3x the output plane (3x3
+    /// kernels: outputs from 16x16 up). Since the GEMMs run in cache-sized blocks, 16x16 planes
+    /// measured 0.4-0.8x of the im2col path (was 0.98x unblocked) and 64 output channels 0.7-0.8x;
+    /// 128 output channels measured 1.0-1.2x.
     fn shift_ok(&self) -> bool {
         self.groups == 1
             && self.stride == [1, 1]
             && self.dilation == [1, 1]
             && self.c_in >= 8
-            && self.c_out <= 48
+            && self.c_out <= 64
             && self.oh * self.ow > 0
-            && 5 * (self.oh + self.kh - 1) * (self.ow + self.kw - 1) <= 6 * self.oh * self.ow
+            && 10 * (self.oh + self.kh - 1) * (self.ow + self.kw - 1) <= 13 * self.oh * self.ow
+    }
+    /// The input gradient of a stride-1 convolution as a forward convolution (dy in, dx out, kernel
+    /// flipped and its channel axes swapped, padding `k - 1 - pad`), when that one takes the shifted
+    /// path: then dx needs neither the `[K, (b, p)]` column matrix nor col2im's scattered adds
+    /// (0.7-0.8x of the input gradient's CPU time on resnet20's 16- and 32-channel layers).
+    fn transposed(&self) -> Option<Geom> {
+        // Up to 48 input channels (the transposed convolution's outputs): 64 measured 0.9-1.06x.
+        if self.groups != 1 || self.stride != [1, 1] || self.dilation != [1, 1] || self.c_in > 48 {
+            return None;
+        }
+        // Padding at most `k - 1` before and after (else some dy would fall outside the padded grid).
+        let fits = |pad: usize, k: usize, n: usize, on: usize| pad < k && on <= n + pad;
+        if !fits(self.pad[0], self.kh, self.h, self.oh) || !fits(self.pad[1], self.kw, self.w, self.ow) {
+            return None;
+        }
+        let gt = Geom {
+            batch: self.batch,
+            c_in: self.c_out,
+            h: self.oh,
+            w: self.ow,
+            c_out: self.c_in,
+            kh: self.kh,
+            kw: self.kw,
+            stride: [1, 1],
+            pad: [self.kh - 1 - self.pad[0], self.kw - 1 - self.pad[1]],
+            dilation: [1, 1],
+            groups: 1,
+            oh: self.h,
+            ow: self.w,
+        };
+        gt.shift_ok().then_some(gt)
     }
     fn wide(&self, nb: usize) -> Wide {
         let (hp, wp) = (self.oh + self.kh - 1, self.ow + self.kw - 1);
@@ -570,20 +700,35 @@ fn shift_forward(x: &[f32], w: &[f32], g: &Geom, y: &mut [f32]) {
     let full = g.wide(chunk);
     let mut xpad = Scratch::new(g.c_in * full.len);
     let mut ywide = Scratch::new(g.c_out * full.len);
+    // Output positions per block: the block's outputs and the inputs its taps read stay in L2
+    // while the taps add into them, where whole-chunk GEMMs streamed both from memory every tap.
+    let bq = (SHIFT_BLOCK / (g.c_in + g.c_out)).max(256);
     for b0 in (0..g.batch).step_by(chunk) {
         let nb = chunk.min(g.batch - b0);
         let wd = g.wide(nb);
         pad_planes(x, g.c_in, g.h, g.w, b0, nb, g.pad[0], g.pad[1], wd, &mut xpad);
-        for t in 0..ksz {
-            let off = (t / g.kw) * wd.wp + t % g.kw;
-            // ywide[c_out, q] (+)= W_t[c_out, c_in] @ xpad[c_in, off..off + q]
-            unsafe {
-                gemm(g.c_out, wd.q, g.c_in, ywide.as_mut_ptr(), wd.len as isize, 1, t > 0, w.as_ptr().add(t), (g.c_in * ksz) as isize, ksz as isize, xpad.as_ptr().add(off), wd.len as isize, 1);
+        let (yp, xp) = (Ptr(ywide.as_mut_ptr()), Ptr(xpad.as_mut_ptr()));
+        par_for(wd.q.div_ceil(bq), |blk| {
+            let (yp, xp) = (yp, xp);
+            let q0 = blk * bq;
+            let n = bq.min(wd.q - q0);
+            for t in 0..ksz {
+                let off = (t / g.kw) * wd.wp + t % g.kw;
+                // ywide[c_out, q0..q0 + n] (+)= W_t[c_out, c_in] @ xpad[c_in, q0 + off..]; each block
+                // sums its taps in tap order on one thread (deterministic for any thread count).
+                // Safety: blocks write disjoint column ranges of ywide; xpad is only read.
+                unsafe {
+                    gemm_par(false, g.c_out, n, g.c_in, yp.0.add(q0), wd.len as isize, 1, t > 0, w.as_ptr().add(t), (g.c_in * ksz) as isize, ksz as isize, xp.0.add(off + q0), wd.len as isize, 1);
+                }
             }
-        }
+        });
         crop_planes(&ywide, g.c_out, g.oh, g.ow, b0, nb, wd, y);
     }
 }
+
+/// Floats of one block of the shifted path (outputs and inputs of its positions): 256 KiB. Blocks of
+/// 16K and 256K floats measured the same or slower on resnet20's layers.
+const SHIFT_BLOCK: usize = 1 << 16;
 
 /// Channels a depthwise task handles at once: one vector of [`LANES`] floats per pixel.
 const LANES: usize = 8;
@@ -1024,6 +1169,7 @@ mod tests {
             geom(3, 8, [28, 28], 8, [3, 3], 1, (1, 0), 1, 1),    // padding 1 before, 0 after
             geom(3, 8, [28, 28], 8, [3, 3], 1, (0, 1), 1, 1),    // padding 0 before, 1 after
             geom(2, 8, [20, 20], 4, [2, 2], 1, (0, 0), 1, 1),    // even kernel
+            geom(3, 64, [16, 16], 64, [3, 3], 1, (1, 1), 1, 1),  // 64 channels on 16x16
         ];
         for g in cases {
             assert!(g.shift_ok(), "{g:?}");
@@ -1040,10 +1186,51 @@ mod tests {
             geom(2, 8, [32, 32], 4, [3, 3], 1, (2, 2), 2, 1),
             geom(2, 8, [32, 32], 4, [3, 3], 1, (1, 1), 1, 2),
             geom(2, 4, [32, 32], 4, [3, 3], 1, (1, 1), 1, 1),
-            geom(2, 8, [32, 32], 64, [3, 3], 1, (1, 1), 1, 1),
-            geom(2, 16, [16, 16], 16, [3, 3], 1, (1, 1), 1, 1),
+            geom(2, 8, [32, 32], 65, [3, 3], 1, (1, 1), 1, 1),
+            geom(2, 16, [14, 14], 16, [3, 3], 1, (1, 1), 1, 1),
         ] {
             assert!(!g.shift_ok(), "{g:?}");
+        }
+    }
+
+    #[test]
+    fn transposed_input_gradient_matches_direct_loops() {
+        // Stride-1 input gradients computed as forward convolutions of dy on the shifted path.
+        let cases = [
+            geom(1, 9, [23, 25], 8, [3, 3], 1, (1, 1), 1, 1),    // batch 1, odd sizes
+            geom(33, 16, [24, 24], 9, [3, 3], 1, (1, 1), 1, 1),  // batch 33
+            geom(2, 48, [22, 21], 16, [3, 3], 1, (1, 1), 1, 1),  // 48 input channels
+            geom(3, 7, [9, 9], 12, [1, 1], 1, (0, 0), 1, 1),     // 1x1
+            geom(2, 6, [44, 45], 10, [5, 5], 1, (2, 2), 1, 1),   // 5x5 "same", 6 input channels
+            geom(2, 4, [40, 42], 8, [3, 5], 1, (0, 0), 1, 1),    // no padding, non-square kernel
+            geom(3, 8, [28, 28], 8, [3, 3], 1, (1, 0), 1, 1),    // padding 1 before, 0 after
+            geom(3, 8, [28, 28], 8, [3, 3], 1, (0, 1), 1, 1),    // padding 0 before, 1 after
+            geom(2, 4, [20, 20], 8, [2, 2], 1, (0, 0), 1, 1),    // even kernel
+            geom(2, 5, [30, 30], 8, [3, 3], 1, (2, 2), 1, 1),    // padding k - 1 (a "full" convolution)
+            geom(2, 16, [16, 16], 32, [3, 3], 1, (1, 1), 1, 1),  // 16x16
+        ];
+        for g in cases {
+            assert!(g.transposed().is_some(), "{g:?}");
+            check(g);
+        }
+        // Several chunks.
+        let g = geom(7, 3, [64, 64], 64, [3, 3], 1, (1, 1), 1, 1);
+        let gt = g.transposed().unwrap();
+        assert!(gt.shift_chunk() < g.batch);
+        check(g);
+        // Not taken: strided, dilated, grouped, too few output or too many input channels, planes
+        // too small for the padding, padding of k or more.
+        for g in [
+            geom(2, 8, [32, 32], 8, [3, 3], 2, (1, 1), 1, 1),
+            geom(2, 8, [32, 32], 8, [3, 3], 1, (2, 2), 2, 1),
+            geom(2, 8, [32, 32], 8, [3, 3], 1, (1, 1), 1, 2),
+            geom(2, 8, [32, 32], 4, [3, 3], 1, (1, 1), 1, 1),
+            geom(2, 49, [32, 32], 8, [3, 3], 1, (1, 1), 1, 1),
+            geom(2, 16, [14, 14], 16, [3, 3], 1, (1, 1), 1, 1),
+            geom(2, 8, [32, 32], 8, [3, 3], 1, (3, 3), 1, 1),
+        ] {
+            assert!(g.transposed().is_none(), "{g:?}");
+            check(g);
         }
     }
 
@@ -1069,6 +1256,21 @@ mod tests {
             assert!(g.per_sample() && !g.shift_ok(), "{g:?}");
             check(g);
         }
+        // Weight gradient in row blocks of the column matrix: 2 and 3 blocks, batch 1 and 3.
+        for g in [
+            geom(3, 3, [64, 64], 6, [5, 5], 1, (2, 2), 1, 1),
+            geom(2, 16, [64, 65], 16, [3, 3], 1, (1, 1), 1, 1),
+            geom(1, 8, [64, 64], 5, [3, 3], 1, (1, 1), 1, 1),
+        ] {
+            assert!(g.split_w() && g.chunk() == 1, "{g:?}");
+            check(g);
+        }
+        assert!(!geom(2, 32, [32, 32], 32, [3, 3], 1, (1, 1), 1, 1).split_w());
+        assert!(!geom(2, 3, [64, 64], 16, [3, 3], 1, (1, 1), 1, 1).split_w());
+        // Their chunks hold a quarter of the column limit: one sample each here, stride 2, odd width.
+        g = geom(5, 16, [64, 63], 4, [3, 3], 2, (1, 1), 1, 1);
+        assert!(g.per_sample() && g.chunk() == 1);
+        check(g);
         // Many samples with a large column: several chunks, the weight gradient accumulating.
         g = geom(5, 64, [64, 64], 2, [3, 3], 1, (1, 1), 1, 1);
         assert!(g.chunk() < g.batch);
