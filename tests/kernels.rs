@@ -253,6 +253,33 @@ fn batch_norm_case(n: usize, c: usize, spatial: [usize; 2], strided: bool) {
     assert_close(&format!("{name}: dx"), &read(xt.grad(&grads).unwrap()), &dx);
     assert_close(&format!("{name}: dgamma"), &read(gt.grad(&grads).unwrap()), &dg);
     assert_close(&format!("{name}: dbeta"), &read(bt.grad(&grads).unwrap()), &db);
+    // Inference with given statistics: in place on a tensor nothing else holds, into a new buffer
+    // when the input is shared (which must stay as it was).
+    let plain = Device::flex();
+    let mean: Vec<f32> = values(c, 9).iter().map(|v| v * 0.5).collect();
+    let var: Vec<f32> = values(c, 10).iter().map(|v| v.abs() + 0.3).collect();
+    let want: Vec<f32> = (0..x.len())
+        .map(|i| {
+            let ch = (i / s) % c;
+            ((x[i] - mean[ch]) as f64 / (var[ch] as f64 + eps).sqrt() * gamma[ch] as f64 + beta[ch] as f64) as f32
+        })
+        .collect();
+    let stats = |v: &[f32]| tensor(v, [c], &plain);
+    let shared = xt.clone().inner();
+    let y =
+        burn::tensor::module::batch_norm(shared.clone(), stats(&gamma), stats(&beta), stats(&mean), stats(&var), eps);
+    assert_close(&format!("{name}: inference, shared input"), &read(y), &want);
+    let kept = read(shared);
+    assert_close(&format!("{name}: shared input untouched"), &kept, &x);
+    let y = burn::tensor::module::batch_norm(
+        tensor(&x, [n, c, spatial[0], spatial[1]], &plain),
+        stats(&gamma),
+        stats(&beta),
+        stats(&mean),
+        stats(&var),
+        eps,
+    );
+    assert_close(&format!("{name}: inference, in place"), &read(y), &want);
 }
 
 /// The batch-norm kernel sums in 8 lanes per plane: planes shorter than, equal to and not a
@@ -364,6 +391,7 @@ fn max_pool_case(
     dil: [usize; 2],
     ceil: bool,
     strided: bool,
+    ties: bool,
 ) {
     use burn::tensor::module::max_pool2d;
     use burn::tensor::ops::MaxPoolOptions;
@@ -371,7 +399,11 @@ fn max_pool_case(
     let name =
         format!("max pool n {n} c {c} {hw:?} k {k:?} s {stride:?} p {pad:?} d {dil:?} ceil {ceil} strided {strided}");
     let [h, w] = hw;
-    let x = values(n * c * h * w, 11 + c as u64);
+    let mut x = values(n * c * h * w, 11 + c as u64);
+    if ties {
+        // Five distinct values: windows hold equal maxima, and the first one's index must win.
+        x.iter_mut().for_each(|v| *v = (*v * 2.0).round() / 2.0);
+    }
     let xt = if strided {
         // The same values laid out channels-last, seen as [n, c, h, w] through a permute.
         let mut last = vec![0.0f32; x.len()];
@@ -393,7 +425,7 @@ fn max_pool_case(
         dilation: dil,
         ceil_mode: ceil,
     };
-    let out = max_pool2d(xt.clone(), options);
+    let out = max_pool2d(xt.clone(), options.clone());
     let [_, _, oh, ow] = out.dims();
     // PyTorch's output size: floor or ceil of (in + 2 pad - dil (k - 1) - 1) / stride + 1, and with
     // ceil a last window must start inside the input or its left padding.
@@ -440,17 +472,27 @@ fn max_pool_case(
     }
     assert_close(&format!("{name}: output"), &read(out), &y);
     assert_close(&format!("{name}: dx"), &read(xt.grad(&grads).unwrap()), &dx);
+    // Inference (no autodiff) takes the values-only kernel.
+    let plain = xt.inner();
+    assert!(!plain.device().is_autodiff());
+    assert_close(&format!("{name}: inference output"), &read(max_pool2d(plain, options)), &y);
 }
 
-/// Max pooling (burn-flex's own kernel, unpatched; pepr_lenet5 and the resnets depend on it):
-/// lenet5's 2x2 stride 2, resnet's 3x3 stride 2 padding 1, odd planes, ceil mode, dilation,
-/// non-square windows, batch 1 and 33, a channels-last input.
+/// Max pooling (the patched 2-D f32 kernel, vendor/burn-flex/src/ops/maxpool2d.rs; pepr_lenet5 and
+/// the resnets depend on it), training (with indices) and inference (values only): lenet5's 2x2
+/// stride 2, resnet's 3x3 stride 2 padding 1, 3x3 and 2x2 stride 1, odd planes, ceil mode,
+/// dilation, non-square windows, batch 1 and 33, a channels-last input, equal maxima.
 #[test]
 fn max_pool_and_its_gradient_equal_a_direct_loop() {
-    max_pool_case(32, 6, [64, 64], [2, 2], [2, 2], [0, 0], [1, 1], false, false);
-    max_pool_case(1, 3, [13, 11], [3, 3], [2, 2], [1, 1], [1, 1], false, false);
-    max_pool_case(33, 2, [7, 9], [3, 3], [2, 2], [1, 1], [1, 1], true, false);
-    max_pool_case(2, 5, [9, 10], [3, 2], [1, 2], [1, 0], [2, 1], false, false);
-    max_pool_case(3, 4, [15, 15], [2, 2], [2, 2], [0, 0], [1, 1], true, true);
-    max_pool_case(2, 3, [5, 5], [3, 3], [3, 3], [1, 1], [1, 1], true, false);
+    max_pool_case(32, 6, [64, 64], [2, 2], [2, 2], [0, 0], [1, 1], false, false, false);
+    max_pool_case(1, 3, [13, 11], [3, 3], [2, 2], [1, 1], [1, 1], false, false, false);
+    max_pool_case(33, 2, [7, 9], [3, 3], [2, 2], [1, 1], [1, 1], true, false, false);
+    max_pool_case(2, 5, [9, 10], [3, 2], [1, 2], [1, 0], [2, 1], false, false, false);
+    max_pool_case(3, 4, [15, 15], [2, 2], [2, 2], [0, 0], [1, 1], true, true, false);
+    max_pool_case(2, 3, [5, 5], [3, 3], [3, 3], [1, 1], [1, 1], true, false, false);
+    // The dedicated kernel's row paths (2x2 / 3x3, stride 1 / 2) with ties, several row blocks.
+    max_pool_case(33, 4, [30, 31], [3, 3], [2, 2], [1, 1], [1, 1], false, false, true);
+    max_pool_case(4, 3, [17, 16], [3, 3], [1, 1], [1, 1], [1, 1], false, true, true);
+    max_pool_case(2, 2, [9, 12], [2, 2], [1, 1], [0, 0], [1, 1], true, false, true);
+    max_pool_case(33, 6, [28, 28], [2, 2], [2, 2], [0, 0], [1, 1], false, false, true);
 }

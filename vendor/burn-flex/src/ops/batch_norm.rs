@@ -74,6 +74,25 @@ pub fn forward(x: &[f32], dims: &[usize], gamma: &[f32], beta: &[f32], mean: &[f
     y
 }
 
+/// [`forward`] written over `x` itself (inference on a tensor nothing else holds: no new buffer).
+pub fn forward_inplace(x: &mut [f32], dims: &[usize], gamma: &[f32], beta: &[f32], mean: &[f32], var: &[f32], eps: f64) {
+    let (n, c, s) = split_dims(dims);
+    let xp = Ptr(x.as_mut_ptr());
+    per_channel(c, |ch| {
+        let xp = xp;
+        let inv = 1.0 / ((var[ch] as f64 + eps).sqrt());
+        let scale = (gamma[ch] as f64 * inv) as f32;
+        let shift = (beta[ch] as f64 - mean[ch] as f64 * gamma[ch] as f64 * inv) as f32;
+        for o in planes(n, c, s, ch) {
+            // Safety: channel `ch`'s planes are touched by this task only.
+            let v = unsafe { core::slice::from_raw_parts_mut(xp.0.add(o), s) };
+            for d in v.iter_mut() {
+                *d = *d * scale + shift;
+            }
+        }
+    });
+}
+
 /// Mean and biased variance of each channel over the batch and positions.
 pub fn statistics(x: &[f32], dims: &[usize]) -> (Vec<f32>, Vec<f32>) {
     let (n, c, s) = split_dims(dims);

@@ -111,7 +111,14 @@ impl ModuleOps<Flex> for Flex {
         epsilon: f64,
     ) -> FloatTensor<Flex> {
         let (dtype, shape) = (x.dtype(), x.shape());
-        let [x, gamma, beta, mean, variance] = [x, gamma, beta, mean, variance].map(to_f32);
+        let [mut x, gamma, beta, mean, variance] = [x, gamma, beta, mean, variance].map(to_f32);
+        let n = shape.num_elements();
+        if x.is_unique() && x.layout().contiguous_offsets() == Some((0, n)) {
+            // Nothing else holds the input (inference): scale and shift it in place.
+            let (g, b, m, v) = (gamma.storage(), beta.storage(), mean.storage(), variance.storage());
+            batch_norm::forward_inplace(&mut x.storage_mut::<f32>()[..n], &shape, g, b, m, v, epsilon);
+            return from_f32(x, dtype);
+        }
         let y = batch_norm::forward(
             x.storage(),
             &shape,

@@ -430,6 +430,36 @@ pub fn max_pool3d_bf16(
 // Max Pool 2D - delegates to 3D
 // ============================================================================
 
+/// 2D f32 max pooling by the dedicated kernel (pepr patch, `maxpool2d.rs`); indices when asked.
+fn max_pool2d_f32_direct(
+    x: FlexTensor,
+    kernel_size: [usize; 2],
+    stride: [usize; 2],
+    padding: [usize; 2],
+    dilation: [usize; 2],
+    ceil_mode: bool,
+    with_indices: bool,
+) -> (FlexTensor, Option<FlexTensor>) {
+    let x = x.to_contiguous();
+    let s = x.layout().shape();
+    let (n, c, in_h, in_w) = (s[0], s[1], s[2], s[3]);
+    let p = crate::ops::maxpool2d::Pool2d {
+        in_h,
+        in_w,
+        out_h: pool_output_size(in_h, kernel_size[0], padding[0], stride[0], dilation[0], ceil_mode),
+        out_w: pool_output_size(in_w, kernel_size[1], padding[1], stride[1], dilation[1], ceil_mode),
+        kernel: kernel_size,
+        stride,
+        padding,
+        dilation,
+    };
+    let (out, idx) = crate::ops::maxpool2d::forward(x.storage(), n * c, &p, with_indices);
+    let shape = Shape::from(vec![n, c, p.out_h, p.out_w]);
+    let out = FlexTensor::new(Bytes::from_elems(out), Layout::contiguous(shape.clone()), DType::F32);
+    let idx = idx.map(|i| FlexTensor::new(Bytes::from_elems(i), Layout::contiguous(shape), DType::I64));
+    (out, idx)
+}
+
 /// 2D max pooling with indices for f32.
 pub fn max_pool2d_with_indices_f32(
     x: FlexTensor,
@@ -439,16 +469,8 @@ pub fn max_pool2d_with_indices_f32(
     dilation: [usize; 2],
     ceil_mode: bool,
 ) -> (FlexTensor, FlexTensor) {
-    let x_3d = expand_2d_to_3d(&x);
-    let (output, indices) = max_pool3d_with_indices_f32(
-        x_3d,
-        [1, kernel_size[0], kernel_size[1]],
-        [1, stride[0], stride[1]],
-        [0, padding[0], padding[1]],
-        [1, dilation[0], dilation[1]],
-        ceil_mode,
-    );
-    (squeeze_3d_to_2d(output), squeeze_3d_to_2d(indices))
+    let (out, idx) = max_pool2d_f32_direct(x, kernel_size, stride, padding, dilation, ceil_mode, true);
+    (out, idx.expect("indices were asked for"))
 }
 
 /// 2D max pooling with indices for f64.
@@ -514,7 +536,7 @@ pub fn max_pool2d_with_indices_bf16(
     (squeeze_3d_to_2d(output), squeeze_3d_to_2d(indices))
 }
 
-/// 2D max pooling (without indices) for f32.
+/// 2D max pooling (without indices) for f32: no index is computed (inference).
 pub fn max_pool2d_f32(
     x: FlexTensor,
     kernel_size: [usize; 2],
@@ -523,7 +545,7 @@ pub fn max_pool2d_f32(
     dilation: [usize; 2],
     ceil_mode: bool,
 ) -> FlexTensor {
-    max_pool2d_with_indices_f32(x, kernel_size, stride, padding, dilation, ceil_mode).0
+    max_pool2d_f32_direct(x, kernel_size, stride, padding, dilation, ceil_mode, false).0
 }
 
 /// 2D max pooling (without indices) for f64.
@@ -1156,6 +1178,15 @@ pub fn adaptive_avg_pool1d_f32(x: FlexTensor, output_size: usize) -> FlexTensor 
 
 /// Max pool 2D backward using stored indices.
 pub fn max_pool2d_backward_f32(x: FlexTensor, grad: FlexTensor, indices: FlexTensor) -> FlexTensor {
+    // i64 indices (what the forward gives): the dedicated scatter over blocks of planes (pepr patch).
+    if indices.dtype() == DType::I64 && grad.dtype() == DType::F32 {
+        let (grad, indices) = (grad.to_contiguous(), indices.to_contiguous());
+        let xs = x.layout().shape();
+        let gs = grad.layout().shape();
+        let (planes, plane_in, plane_out) = (xs[0] * xs[1], xs[2] * xs[3], gs[2] * gs[3]);
+        let dx = crate::ops::maxpool2d::backward(grad.storage(), indices.storage(), planes, plane_in, plane_out);
+        return FlexTensor::new(Bytes::from_elems(dx), Layout::contiguous(xs.clone()), DType::F32);
+    }
     let x_3d = expand_2d_to_3d(&x);
     let grad_3d = expand_2d_to_3d(&grad);
     let indices_3d = expand_2d_to_3d(&indices);
