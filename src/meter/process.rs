@@ -33,7 +33,7 @@ pub fn process_cpu_s_precise() -> Option<f64> {
         let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
         // Safety: clock_gettime only writes the timespec it is given.
         let ok = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) } == 0;
-        ok.then(|| ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
+        ok.then_some(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
     }
     #[cfg(not(unix))]
     {
