@@ -1,7 +1,7 @@
 //! The FLOP meter: training FLOPs per sample from the catalog's analytic count (3 x forward, an
 //! estimate) x measured samples per second = achieved FLOP/s, and its share of the device's peak.
-//! The peak is measured by a short matrix-multiply benchmark and cached per backend, device and
-//! thread count in the home (`peak_flops.json`).
+//! The peak is measured by a short matrix-multiply benchmark at every run, and the best measurement
+//! is kept per backend, device and thread count in the home (`peak_flops.json`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
