@@ -73,7 +73,7 @@ pub fn run(out: &mut impl Write, settings: &MeterSettings, home: Option<&Path>, 
     let peak = device_peak(Backend::Cpu, &Device::flex(), home);
     let peak_line = format!(
         "peak FLOP/s (flex (CPU), {cpus} threads): {:.2} GFLOP/s, {} ({n}x{n} f32 matrix product, best of {r}; \
-         its threads got {} of their time){}",
+         the best one's threads got {} of their time){}",
         peak.flops_per_s / 1e9,
         peak.how(),
         peak.best_cpu_share.map_or("an unknown share".into(), |s| format!("{:.0}%", s * 100.0)),

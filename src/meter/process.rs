@@ -25,8 +25,9 @@ pub fn thread_cpu_s() -> Option<f64> {
     parse_stat_cpu_s(&std::fs::read_to_string("/proc/thread-self/stat").ok()?)
 }
 
-/// CPU seconds used by the whole process so far, to the nanosecond (`clock_gettime`): the /proc
-/// figures above count 10 ms ticks, too coarse for a benchmark of a few tens of milliseconds.
+/// CPU seconds used by the whole process (every thread) so far, to the nanosecond
+/// (`clock_gettime`): the /proc figures above count 10 ms ticks, too coarse for a benchmark of a few
+/// tens of milliseconds or a few training steps of a small net (`pepr bench train`).
 pub fn process_cpu_s_precise() -> Option<f64> {
     #[cfg(unix)]
     {

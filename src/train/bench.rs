@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use super::init_net;
 use crate::catalog::{self, Cost, Spec};
 use crate::format::{fixed, human_count};
-use crate::meter::process::parse_status_kb;
+use crate::meter::process::{parse_status_kb, process_cpu_s_precise};
 
 /// The models measured when none are named: pepr's small ones and a few small timm ones.
 pub const DEFAULT_MODELS: &[&str] = &["pepr_lenet5", "pepr_resnet8", "pepr_resnet20", "mobilenetv2_050", "resnet18"];
@@ -117,15 +117,6 @@ fn rss_and_file() -> Option<(u64, u64)> {
 /// Resets the process's VmHWM to its current RSS (Linux >= 4.0: writing 5 to clear_refs).
 fn reset_peak() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
-}
-
-/// CPU seconds (user + system) of every thread of this process, to the nanosecond; /proc's
-/// utime/stime tick at 10 ms, too coarse for a few steps of a small net.
-fn process_cpu_s() -> Option<f64> {
-    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime only writes the timespec it is given.
-    let ok = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) } == 0;
-    ok.then_some(t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9)
 }
 
 /// One case's figures, from pepr or from the peer: the JSON line both print for a case.
@@ -244,7 +235,7 @@ pub fn measure_with(
     for step in 0..WARMUP_STEPS + steps {
         if step == WARMUP_STEPS {
             after_warmup = rss();
-            cpu_start = process_cpu_s();
+            cpu_start = process_cpu_s_precise();
             wall_start = Instant::now();
         }
         let start = Instant::now();
@@ -257,7 +248,7 @@ pub fn measure_with(
             seconds += start.elapsed().as_secs_f64();
         }
     }
-    let cpu_seconds = cpu_start.zip(process_cpu_s()).map(|(start, end)| end - start);
+    let cpu_seconds = cpu_start.zip(process_cpu_s_precise()).map(|(start, end)| end - start);
     let wall_seconds = wall_start.elapsed().as_secs_f64();
     let memory = if reset { Memory::read(base, after_warmup) } else { None };
     let eval_seconds = eval.then(|| {
