@@ -11,7 +11,7 @@ Besides images/s it reports, as `pepr bench train` does for itself: the paramete
 against its own), the CPU time (user + system, every thread) and wall time of the timed steps, and the
 resident memory of the case: VmRSS before the model is built (the process's baseline: Python, torch,
 timm), the peak (VmHWM, reset just before via /proc/self/clear_refs) over warm-up and timed steps,
-VmRSS after warm-up and after the last step (growth across steps), and RssFile (file-backed pages:
+VmRSS after warm-up, after half the timed steps and after the last step (growth across steps), and RssFile (file-backed pages:
 library code, which torch faults in on first use; pepr subtracts it from the step memory) before and
 after. Memory figures need Linux's /proc.
 
@@ -118,11 +118,13 @@ def measure(arch, size, batch, steps, warmup, evaluate):
     opt = torch.optim.Adam(model.parameters(), lr=5e-4)
     model.train()
     seconds = 0.0
-    after_warmup = None
+    after_warmup = after_mid = None
     for step in range(warmup + steps):
         if step == warmup:
             after_warmup = status_kb("VmRSS")
             cpu0, wall0 = time.process_time(), time.perf_counter()
+        if steps >= 2 and step == warmup + steps // 2:
+            after_mid = status_kb("VmRSS")
         start = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss = loss_fn(model(images), labels)
@@ -134,6 +136,8 @@ def measure(arch, size, batch, steps, warmup, evaluate):
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     memory = {"base": base, "peak": status_kb("VmHWM"), "after_warmup": after_warmup,
               "after_last": status_kb("VmRSS"), "file_base": file_base, "file_end": status_kb("RssFile")}
+    if after_mid is not None:
+        memory["after_mid"] = after_mid
     row = {"arch": arch, "size": size, "batch": batch, "steps": steps,
            "train_images_per_s": steps * batch / seconds,
            "params": sum(p.numel() for p in model.parameters()),

@@ -47,7 +47,8 @@ pub const MEMORY_BOUND: f64 = 1.25;
 /// thread count, on average over the cases ("close to the thread count").
 pub const BUSY_SHARE: f64 = 0.8;
 /// Resident memory that rises from after warm-up to after the last step by more than both of these
-/// counts as growing (a few MiB come and go with the allocator's arenas).
+/// counts as growing (a few MiB come and go with the allocator's arenas), if the rise goes on
+/// through both halves of the timed steps (see [`Memory::grows`]).
 const GROWTH_MIN_BYTES: i64 = 2 << 20;
 const GROWTH_MIN_SHARE: f64 = 0.05;
 const MIB: f64 = (1u64 << 20) as f64;
@@ -60,6 +61,10 @@ pub struct Memory {
     /// VmHWM over warm-up and timed steps (the peak, reset just before the case).
     pub peak: u64,
     pub after_warmup: u64,
+    /// VmRSS after the first half of the timed steps (`steps / 2` of them); absent with fewer than
+    /// two timed steps and in figures from before it was recorded.
+    #[serde(default)]
+    pub after_mid: Option<u64>,
     pub after_last: u64,
     /// RssFile (pages backed by files: the program's and its libraries' code, which PyTorch faults
     /// in on first use) at `base` and after the last step; not the step's memory.
@@ -82,21 +87,37 @@ impl Memory {
         self.after_last as i64 - self.after_warmup as i64
     }
 
-    /// Whether memory grew across the timed steps by more than allocator noise.
+    /// Whether memory grew across the timed steps by more than allocator noise, and kept growing.
+    /// An allocation that grows with the number of steps raises resident memory in both halves of
+    /// the timed steps; the allocator taking one more arena (or the kernel reclaiming one) is a
+    /// single jump, in one half. Runs here flagged such jumps of 8-17 MiB in one run of three at
+    /// 5 steps, gone at 20 steps. So each half must rise by at least half the threshold too.
     pub fn grows(&self) -> bool {
         let growth = self.growth_bytes();
-        growth > GROWTH_MIN_BYTES && growth as f64 > GROWTH_MIN_SHARE * self.step_bytes() as f64
+        let threshold = (GROWTH_MIN_BYTES as f64).max(GROWTH_MIN_SHARE * self.step_bytes() as f64);
+        if growth as f64 <= threshold {
+            return false;
+        }
+        match self.after_mid {
+            Some(mid) => {
+                let first = mid as i64 - self.after_warmup as i64;
+                let second = self.after_last as i64 - mid as i64;
+                first.min(second) as f64 > threshold / 2.0
+            }
+            None => true,
+        }
     }
 
     /// Reads the figures now, with `base` (VmRSS, RssFile) and `after_warmup` from earlier; `None`
     /// off Linux.
-    fn read(base: Option<(u64, u64)>, after_warmup: Option<u64>) -> Option<Memory> {
+    fn read(base: Option<(u64, u64)>, after_warmup: Option<u64>, after_mid: Option<u64>) -> Option<Memory> {
         let status = std::fs::read_to_string("/proc/self/status").ok()?;
         let (base, file_base) = base?;
         Some(Memory {
             base,
             peak: parse_status_kb(&status, "VmHWM")?,
             after_warmup: after_warmup?,
+            after_mid,
             after_last: parse_status_kb(&status, "VmRSS")?,
             file_base,
             file_end: parse_status_kb(&status, "RssFile")?,
@@ -231,12 +252,15 @@ pub fn measure_with(
     let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
     let mut optimizer = AdamConfig::new().init();
     let mut seconds = 0.0;
-    let (mut after_warmup, mut cpu_start, mut wall_start) = (None, None, Instant::now());
+    let (mut after_warmup, mut after_mid, mut cpu_start, mut wall_start) = (None, None, None, Instant::now());
     for step in 0..WARMUP_STEPS + steps {
         if step == WARMUP_STEPS {
             after_warmup = rss();
             cpu_start = process_cpu_s_precise();
             wall_start = Instant::now();
+        }
+        if steps >= 2 && step == WARMUP_STEPS + steps / 2 {
+            after_mid = rss();
         }
         let start = Instant::now();
         let loss = loss_fn.forward(net.forward(images.clone()), labels.clone());
@@ -250,7 +274,7 @@ pub fn measure_with(
     }
     let cpu_seconds = cpu_start.zip(process_cpu_s_precise()).map(|(start, end)| end - start);
     let wall_seconds = wall_start.elapsed().as_secs_f64();
-    let memory = if reset { Memory::read(base, after_warmup) } else { None };
+    let memory = if reset { Memory::read(base, after_warmup, after_mid) } else { None };
     let eval_seconds = eval.then(|| {
         let plain = device.clone().without_autodiff();
         let net = net.valid();
@@ -514,7 +538,7 @@ fn run_here(
         "images/s: measured wall time of full training steps (eval: forward passes without autodiff). {}\
          step MiB: measured peak resident memory (VmHWM) over warm-up and timed steps minus the process's \
          before the model was built, both without file-backed pages (library code). growth: resident memory after the last step minus after warm-up (! \
-         above {} MiB and {:.0}% of the step memory). cores busy: measured CPU time (user + system, every \
+         above {} MiB and {:.0}% of the step memory, and rising by half that in each half of the timed steps). cores busy: measured CPU time (user + system, every \
          thread) / wall time of the timed steps.",
         if peer.is_some() {
             ""
@@ -859,6 +883,7 @@ mod tests {
                 base: 100 * MB,
                 peak: (100 + step_mb) * MB,
                 after_warmup: 150 * MB,
+                after_mid: None,
                 after_last: (150 + growth_mb) * MB,
                 file_base: 0,
                 file_end: 0,
@@ -897,11 +922,39 @@ mod tests {
         assert!(!m(100, 2).grows(), "2 MiB is allocator noise");
         assert!(m(100, 6).grows(), "6 MiB is above 2 MiB and 5% of 100 MiB");
         assert!(!m(1000, 40).grows(), "40 MiB is under 5% of 1000 MiB");
-        let shrinks = Memory { base: 0, peak: 10, after_warmup: 10, after_last: 5, file_base: 0, file_end: 0 };
+        let shrinks =
+            Memory { base: 0, peak: 10, after_warmup: 10, after_mid: None, after_last: 5, file_base: 0, file_end: 0 };
         assert!(!shrinks.grows());
         // Library code faulted in during the case (RssFile 40 -> 90) is not step memory.
-        let m = Memory { base: 100, peak: 300, after_warmup: 250, after_last: 250, file_base: 40, file_end: 90 };
+        let m = Memory {
+            base: 100,
+            peak: 300,
+            after_warmup: 250,
+            after_mid: None,
+            after_last: 250,
+            file_base: 40,
+            file_end: 90,
+        };
         assert_eq!(m.step_bytes(), (300 - 90) - (100 - 40));
+    }
+
+    #[test]
+    fn growth_must_go_on_through_both_halves_of_the_steps() {
+        // 100 MiB steps: the threshold is 5 MiB, so each half must rise by more than 2.5 MiB.
+        let m = |mid: u64, last: u64| {
+            let mut m = figures("a", 1.0, None, 100, 0, 1.0).memory.unwrap();
+            (m.after_mid, m.after_last) = (Some(m.after_warmup + mid * MB), m.after_warmup + last * MB);
+            m
+        };
+        assert!(m(4, 8).grows(), "4 MiB then 4 more: a steady rise");
+        assert!(!m(8, 8).grows(), "one 8 MiB jump in the first half, none after");
+        assert!(!m(0, 8).grows(), "one 8 MiB jump in the second half");
+        assert!(!m(12, 8).grows(), "up 12, then down 4");
+        assert!(!m(2, 4).grows(), "4 MiB in all is under the threshold");
+        // Without the midpoint (older figures, or one timed step) the total alone decides.
+        let mut m = m(0, 8);
+        m.after_mid = None;
+        assert!(m.grows());
     }
 
     #[test]
