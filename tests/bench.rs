@@ -96,3 +96,36 @@ fn without_a_peer_each_case_still_reports_memory_and_cores() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("--case-json measures one --arch at one --size"));
 }
+
+/// A peer whose every call is slower than the last: 100, 200, 300 ... images/s, counted in a file
+/// beside the script.
+const COUNTING_PEER: &str = r##"
+while [ $# -gt 0 ]; do
+  case $1 in --models) arch=$2; shift ;; --sizes) size=$2; shift ;; esac
+  shift
+done
+count="$(dirname "$0")/calls"
+n=$(( $(cat "$count" 2>/dev/null || echo 0) + 1 ))
+echo $n > "$count"
+echo "{\"arch\": \"$arch\", \"size\": $size, \"train_images_per_s\": ${n}00.0, \"eval_images_per_s\": ${n}0.0, \"params\": 62006}"
+"##;
+
+#[test]
+fn repeats_each_case_taking_turns_and_shows_the_median_run() {
+    let home = tempfile::tempdir().unwrap();
+    let script = home.path().join("counting_peer.sh");
+    std::fs::write(&script, COUNTING_PEER).unwrap();
+    let args = ["--arch", "pepr_lenet5", "--size", "28", "--eval", "--repeat", "3", "--compare", "/bin/sh"];
+    let mut args = args.to_vec();
+    args.extend(["--peer-script", script.to_str().unwrap()]);
+    let (stdout, _) = bench(home.path(), &args);
+    assert!(stdout.contains("each case measured 3 times, pepr and PyTorch taking turns"), "{stdout}");
+    assert_eq!(std::fs::read_to_string(home.path().join("calls")).unwrap().trim(), "3");
+    // The peer's runs gave 100, 200 and 300 images/s (10, 20, 30 in inference): the median is shown.
+    let cells = row(&stdout, "pepr_lenet5", "28x28");
+    assert_eq!((cells[3], cells[6]), ("200.0", "20.0"), "{cells:?}");
+    assert!(stdout.contains("summary over 1 cases"), "{stdout}");
+
+    let output = common::pepr(home.path(), &["bench", "train", "--repeat", "0"]);
+    assert!(!output.status.success(), "--repeat 0 is refused");
+}

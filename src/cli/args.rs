@@ -517,6 +517,10 @@ pub enum BenchCommand {
         /// Timed training steps per model and size (after 2 warm-up steps).
         #[arg(long, default_value_t = 5, value_name = "N")]
         steps: usize,
+        /// Measure each case N times (with --compare, pepr and PyTorch taking turns) and show each
+        /// side's median run: single wall-clock runs of small cases can differ 2x.
+        #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=99))]
+        repeat: u32,
         /// Also time inference-mode forward passes (no autodiff).
         #[arg(long)]
         eval: bool,

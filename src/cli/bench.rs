@@ -8,7 +8,18 @@ use crate::home::Home;
 
 pub(super) fn run(home: &Home, command: BenchCommand) -> Result<()> {
     match command {
-        BenchCommand::Train { archs, sizes, batch_size, steps, eval, compare, peer_script, threads, case_json } => {
+        BenchCommand::Train {
+            archs,
+            sizes,
+            batch_size,
+            steps,
+            repeat,
+            eval,
+            compare,
+            peer_script,
+            threads,
+            case_json,
+        } => {
             use crate::train::bench;
             if case_json {
                 let ([arch], [size]) = (archs.as_slice(), sizes.as_slice()) else {
@@ -26,7 +37,8 @@ pub(super) fn run(home: &Home, command: BenchCommand) -> Result<()> {
             // Each case in a fresh process of this binary (clean memory figures), on the same home.
             let program = std::env::current_exe().context("finding pepr's own binary to measure each case in")?;
             let leading_args = vec!["--home".into(), home.root().as_os_str().to_owned()];
-            let options = bench::Options { eval, peer, child: Some(bench::Child { program, leading_args }) };
+            let child = Some(bench::Child { program, leading_args });
+            let options = bench::Options { eval, peer, child, repeat: repeat as usize };
             let threads = threads.or(stored_settings(home).threads);
             // The table goes to stdout as it grows; the bar (stderr) says which case is measuring.
             use crate::progress::{Progress, Unit, WhenPlain};

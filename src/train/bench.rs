@@ -173,6 +173,21 @@ impl Figures {
     pub fn step_mib(&self) -> Option<f64> {
         self.memory.map(|m| m.step_bytes() as f64 / MIB)
     }
+
+    /// One case measured several times, as one: the run with the median training images/s (the
+    /// lower of the middle two for an even count), whose memory and CPU figures come with it, and
+    /// the median inference images/s of all runs. Whole runs rather than per-field medians, so the
+    /// memory and cores-busy figures shown are ones that were measured together.
+    pub fn median_run(mut runs: Vec<Figures>) -> Option<Figures> {
+        let mut evals: Vec<f64> = runs.iter().filter_map(|f| f.eval_images_per_s).collect();
+        evals.sort_by(f64::total_cmp);
+        runs.sort_by(|a, b| a.train_images_per_s.total_cmp(&b.train_images_per_s));
+        let mut median = runs.get(runs.len().saturating_sub(1) / 2)?.clone();
+        if !evals.is_empty() {
+            median.eval_images_per_s = Some(evals[(evals.len() - 1) / 2]);
+        }
+        Some(median)
+    }
 }
 
 /// One measurement.
@@ -433,6 +448,10 @@ pub struct Options {
     pub peer: Option<Peer>,
     /// Run pepr's side of every case in a fresh process (clean memory figures); `None`: in this one.
     pub child: Option<Child>,
+    /// Measure each case this many times, pepr and the peer taking turns, and show each side's
+    /// median run (0 counts as 1). Wall-clock figures of small cases moved up to 2x between runs
+    /// on a quiet 2-core machine; a median of alternating runs is what a comparison can stand on.
+    pub repeat: usize,
 }
 
 /// Measures every model at every size and prints a table as it goes, on `threads` CPU threads
@@ -483,6 +502,14 @@ fn run_here(
         if options.child.is_some() { ", each case in a fresh process" } else { "" },
         if peer.is_some() { "; PyTorch peer right after pepr, same case" } else { "" },
     )?;
+    let repeat = options.repeat.max(1);
+    if repeat > 1 {
+        writeln!(
+            out,
+            "each case measured {repeat} times{}; each side's median run shown (by training images/s, with its memory and cores; inference: median of the runs)",
+            if peer.is_some() { ", pepr and PyTorch taking turns" } else { "" }
+        )?;
+    }
     let table = Table {
         arch_width: models.iter().map(|m| m.chars().count()).max().unwrap_or(0).max(4),
         eval: options.eval,
@@ -498,18 +525,46 @@ fn run_here(
         for &size in sizes {
             progress(done, all, &format!("{arch} at {size}x{size}"));
             done += 1;
-            let ours = match &options.child {
+            let measure_ours = || match &options.child {
                 Some(child) => child.measure(arch, size, batch_size, steps, threads, options.eval),
                 None => measure_with(arch, size, batch_size, steps, options.eval, &device).map(|r| r.figures()),
             };
-            let ours = match ours {
-                Ok(figures) => figures,
-                Err(e) => {
+            let measure_theirs = |p: &Peer| p.measure(arch, size, batch_size, steps, threads, options.eval);
+            // Turns: pepr, peer, pepr, peer, ... so a slow spell of the machine falls on both sides.
+            let (mut our_runs, mut their_runs, mut failed) = (Vec::new(), Vec::new(), None);
+            for _ in 0..repeat {
+                match measure_ours() {
+                    Ok(figures) => our_runs.push(figures),
+                    Err(e) => {
+                        our_runs.clear();
+                        failed = Some(e);
+                        break;
+                    }
+                }
+                if let Some(p) = peer {
+                    match measure_theirs(p) {
+                        Ok(figures) => their_runs.push(figures),
+                        // The peer's failure is shown on the row; pepr's runs still count.
+                        Err(e) => {
+                            their_runs.clear();
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
+            }
+            let ours = match Figures::median_run(our_runs) {
+                Some(figures) => figures,
+                None => {
+                    let e = failed.map_or_else(|| "no run".to_string(), |e| e.to_string());
                     writeln!(out, "{}  not measured: {e}", table.case(arch, size))?;
                     continue;
                 }
             };
-            let theirs = peer.map(|p| p.measure(arch, size, batch_size, steps, threads, options.eval));
+            let theirs = peer.map(|_| match Figures::median_run(their_runs) {
+                Some(figures) => Ok(figures),
+                None => Err(failed.unwrap_or_else(|| anyhow!("no run"))),
+            });
             let mut line = table.row(&ours, theirs.as_ref().and_then(|t| t.as_ref().ok()));
             match theirs {
                 Some(Ok(theirs)) => {
@@ -936,6 +991,22 @@ mod tests {
             file_end: 90,
         };
         assert_eq!(m.step_bytes(), (300 - 90) - (100 - 40));
+    }
+
+    #[test]
+    fn the_median_run_keeps_its_own_memory_and_takes_the_median_inference() {
+        let run = |train: f64, eval: Option<f64>, growth_mb: u64| figures("a", train, eval, 100, growth_mb, 1.0);
+        let runs = vec![run(300.0, Some(5.0), 3), run(100.0, Some(9.0), 1), run(200.0, Some(7.0), 2)];
+        let median = Figures::median_run(runs).unwrap();
+        assert_eq!((median.train_images_per_s, median.eval_images_per_s), (200.0, Some(7.0)));
+        assert_eq!(median.memory.unwrap().growth_bytes(), 2 * MB as i64, "the memory of the 200 images/s run");
+        // An even count takes the lower middle run; runs without inference leave it out.
+        let runs = vec![run(4.0, None, 0), run(1.0, Some(2.0), 0), run(3.0, None, 0), run(2.0, Some(4.0), 0)];
+        assert_eq!(
+            Figures::median_run(runs).map(|f| (f.train_images_per_s, f.eval_images_per_s)),
+            Some((2.0, Some(2.0)))
+        );
+        assert!(Figures::median_run(Vec::new()).is_none());
     }
 
     #[test]
