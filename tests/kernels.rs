@@ -642,3 +642,42 @@ fn broadcast_and_strided_element_wise_ops_equal_plain_loops() {
         assert_eq!(read(shared), other, "shared right operand unchanged, {n}x{c}");
     }
 }
+
+/// The kernels split over threads give bit-identical results for 1, 2 and 3 threads: LayerNorm's
+/// training decomposition with a layer scale (broadcast ops), a convolution's bias gradient, GELU
+/// and SiLU forward and gradient, and a spatial mean, each above the parallel threshold.
+#[test]
+fn split_kernels_give_identical_results_for_one_two_and_three_threads() {
+    let run = || -> Vec<Vec<f32>> {
+        let device = Device::flex().autodiff();
+        let mut out = Vec::new();
+        let [n, c, h, w] = [33usize, 40, 16, 16];
+        let x = tensor(&values(n * c * h * w, 21), [n, c, h, w], &device).require_grad();
+        let g = tensor(&values(c, 22), [c], &device).require_grad();
+        let s = tensor(&values(c, 23), [1, c, 1, 1], &device).require_grad();
+        let rows = x.clone().permute([0, 2, 3, 1]).reshape([n * h * w, c]);
+        let y =
+            burn::tensor::module::layer_norm(rows, g.clone(), None, 1e-6).reshape([n, h, w, c]).permute([0, 3, 1, 2]);
+        let y = burn::tensor::activation::gelu(y * s.clone() + x.clone());
+        let y = burn::tensor::activation::silu(y);
+        let grads = (y.clone() * tensor(&values(n * c * h * w, 24), [n, c, h, w], &device)).sum().backward();
+        out.extend([
+            read(y),
+            read(x.grad(&grads).unwrap()),
+            read(g.grad(&grads).unwrap()),
+            read(s.grad(&grads).unwrap()),
+        ]);
+        let xc = tensor(&values(2 * 3 * 32 * 32, 25), [2, 3, 32, 32], &device);
+        let wc = tensor(&values(130 * 27, 26), [130, 3, 3, 3], &device).require_grad();
+        let bc = tensor(&values(130, 27), [130], &device).require_grad();
+        let yc = conv2d(xc, wc, Some(bc.clone()), ConvOptions::new([1, 1], [1, 1], [1, 1], 1));
+        let grads = (yc.clone() * yc.clone()).sum().backward();
+        out.extend([read(bc.grad(&grads).unwrap()), read(yc.mean_dims(&[2, 3]))]);
+        out
+    };
+    let pooled = |threads: usize| rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(run);
+    let one = pooled(1);
+    for threads in [2, 3] {
+        assert!(pooled(threads) == one, "{threads} threads differ from one");
+    }
+}

@@ -74,7 +74,7 @@ impl ActivationOps<Flex> for Flex {
         match crate::ops::binary::par_slices_f32(
             tensor,
             crate::simd::gelu::gelu_inplace_f32,
-            crate::simd::gelu::gelu_f32,
+            crate::simd::gelu::gelu_f32_uninit,
             true,
         ) {
             Ok(out) => out,
@@ -115,7 +115,7 @@ impl ActivationOps<Flex> for Flex {
         match crate::ops::binary::par_slices_f32(
             tensor,
             crate::simd::sigmoid::sigmoid_inplace_f32,
-            crate::simd::sigmoid::sigmoid_f32,
+            crate::simd::sigmoid::sigmoid_f32_uninit,
             true,
         ) {
             Ok(out) => out,

@@ -373,7 +373,11 @@ where
     par_slices_f32(
         tensor,
         |data| data.iter_mut().for_each(|x| *x = op(*x)),
-        |src, out| out.iter_mut().zip(src).for_each(|(o, s)| *o = op(*s)),
+        |src, out| {
+            out.iter_mut().zip(src).for_each(|(o, s)| {
+                o.write(op(*s));
+            })
+        },
         false,
     )
 }
@@ -384,13 +388,14 @@ where
 const PAR_CHUNK: usize = 16 * 1024;
 
 /// pepr patch: runs a slice kernel over a contiguous f32 tensor, `inplace(data)` when its storage
-/// is not shared, else `into(src, out)` into a new buffer; in parallel chunks above
+/// is not shared, else `into(src, out)` into a new buffer (uninitialised: `into` must write every
+/// element of `out`, which spares the zero fill of a fresh buffer); in parallel chunks above
 /// [`crate::ops::PARALLEL_THRESHOLD`] elements. Smaller tensors run in one piece when `small` is
 /// set, else come back as `Err` (as do other dtypes and strided tensors).
 pub(crate) fn par_slices_f32<I, O>(mut tensor: FlexTensor, inplace: I, into: O, small: bool) -> Result<FlexTensor, FlexTensor>
 where
     I: Fn(&mut [f32]) + Send + Sync,
-    O: Fn(&[f32], &mut [f32]) + Send + Sync,
+    O: Fn(&[f32], &mut [core::mem::MaybeUninit<f32>]) + Send + Sync,
 {
     let n = tensor.layout().num_elements();
     let parallel = cfg!(feature = "rayon") && n >= crate::ops::PARALLEL_THRESHOLD;
@@ -412,14 +417,19 @@ where
         return Ok(tensor);
     }
     let src: &[f32] = &tensor.storage()[start..end];
-    let mut out = alloc::vec![0.0f32; end - start];
+    let mut out: Vec<f32> = Vec::with_capacity(src.len());
+    let dst = &mut out.spare_capacity_mut()[..src.len()];
     #[cfg(feature = "rayon")]
     if parallel {
         use rayon::prelude::*;
-        out.par_chunks_mut(PAR_CHUNK).zip(src.par_chunks(PAR_CHUNK)).for_each(|(o, s)| into(s, o));
-        return Ok(make_tensor(out, tensor.layout().shape().clone(), DType::F32));
+        dst.par_chunks_mut(PAR_CHUNK).zip(src.par_chunks(PAR_CHUNK)).for_each(|(o, s)| into(s, o));
+    } else {
+        into(src, dst);
     }
-    into(src, &mut out);
+    #[cfg(not(feature = "rayon"))]
+    into(src, dst);
+    // Safety: `into` wrote every element of `dst` (its contract), so all `src.len()` are initialised.
+    unsafe { out.set_len(src.len()) };
     Ok(make_tensor(out, tensor.layout().shape().clone(), DType::F32))
 }
 

@@ -34,6 +34,39 @@ pub fn gelu_f32(src: &[f32], dst: &mut [f32]) {
     gelu_slice(src, dst)
 }
 
+/// `dst[i] = gelu(src[i])` into uninitialised memory (pepr patch: a new buffer without the zero
+/// fill); every element of `dst` is written. Same dispatch and values as [`gelu_f32`].
+pub fn gelu_f32_uninit(src: &[f32], dst: &mut [core::mem::MaybeUninit<f32>]) {
+    assert_eq!(src.len(), dst.len(), "gelu_f32_uninit: lengths");
+    #[cfg(all(target_arch = "x86_64", feature = "std"))]
+    {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512(src: &[f32], dst: &mut [core::mem::MaybeUninit<f32>]) {
+            gelu_slice_uninit(src, dst)
+        }
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2(src: &[f32], dst: &mut [core::mem::MaybeUninit<f32>]) {
+            gelu_slice_uninit(src, dst)
+        }
+        if std::is_x86_feature_detected!("avx512f") {
+            // Safety: the CPU has AVX-512F (checked just above).
+            return unsafe { avx512(src, dst) };
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            // Safety: the CPU has AVX2 (checked just above).
+            return unsafe { avx2(src, dst) };
+        }
+    }
+    gelu_slice_uninit(src, dst)
+}
+
+#[inline(always)]
+fn gelu_slice_uninit(src: &[f32], dst: &mut [core::mem::MaybeUninit<f32>]) {
+    for (d, &x) in dst.iter_mut().zip(src) {
+        d.write(gelu(x));
+    }
+}
+
 /// In place: `data[i] = gelu(data[i])`.
 pub fn gelu_inplace_f32(data: &mut [f32]) {
     #[cfg(all(target_arch = "x86_64", feature = "std"))]
@@ -230,8 +263,12 @@ mod tests {
         gelu_f32(&src, &mut dst);
         let mut inplace = src.clone();
         gelu_inplace_f32(&mut inplace);
+        let mut uninit = vec![core::mem::MaybeUninit::<f32>::uninit(); src.len()];
+        gelu_f32_uninit(&src, &mut uninit);
         for i in 0..src.len() {
             assert_eq!((dst[i], inplace[i]), (gelu(src[i]), gelu(src[i])));
+            // Safety: gelu_f32_uninit wrote every element.
+            assert_eq!(unsafe { uninit[i].assume_init() }, gelu(src[i]));
         }
         // The gradient's slice forms (AVX-512, AVX2 or portable) give the scalar function's values.
         let g: Vec<f32> = (0..src.len()).map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.07).collect();
