@@ -496,3 +496,188 @@ fn max_pool_and_its_gradient_equal_a_direct_loop() {
     max_pool_case(2, 2, [9, 12], [2, 2], [1, 1], [0, 0], [1, 1], true, false, true);
     max_pool_case(33, 6, [28, 28], [2, 2], [2, 2], [0, 0], [1, 1], false, false, true);
 }
+
+/// Sums and means over a middle axis (squeeze-excitation's `mean_dims(&[2, 3])` reduces H first):
+/// large ones split their batches over the threads. Against an f64 loop, on odd shapes below and
+/// above the parallel threshold, batch 1 and 33, and on a slice that starts inside its buffer.
+#[test]
+fn middle_axis_sums_and_spatial_means_equal_plain_loops() {
+    let device = Device::flex();
+    for shape in [[1usize, 5, 7, 3], [33, 17, 31, 29], [1, 300, 33, 31], [2, 96, 32, 32], [33, 40, 16, 16]] {
+        let [n, c, h, w] = shape;
+        let v = values(n * c * h * w, (n * c + h) as u64);
+        let x = tensor(&v, shape, &device);
+        let at = |b: usize, ch: usize, y: usize, xx: usize| v[((b * c + ch) * h + y) * w + xx] as f64;
+        let mut over_h = vec![0.0f32; n * c * w];
+        let mut mean = vec![0.0f32; n * c];
+        for b in 0..n {
+            for ch in 0..c {
+                let mut all = 0.0f64;
+                for xx in 0..w {
+                    let s: f64 = (0..h).map(|y| at(b, ch, y, xx)).sum();
+                    over_h[(b * c + ch) * w + xx] = s as f32;
+                    all += s;
+                }
+                mean[b * c + ch] = (all / (h * w) as f64) as f32;
+            }
+        }
+        assert_close(&format!("sum over H, {shape:?}"), &read(x.clone().sum_dim(2)), &over_h);
+        assert_close(&format!("spatial mean, {shape:?}"), &read(x.clone().mean_dims(&[2, 3])), &mean);
+        // Channels 1.. of each sample: a view starting inside the buffer (sum over channels).
+        if c > 1 {
+            let view = x.slice([0..n, 1..c, 0..h, 0..w]);
+            let mut want = vec![0.0f32; n * h * w];
+            for b in 0..n {
+                for p in 0..h * w {
+                    want[b * h * w + p] = (1..c).map(|ch| v[(b * c + ch) * h * w + p] as f64).sum::<f64>() as f32;
+                }
+            }
+            assert_close(&format!("sum over channels 1.., {shape:?}"), &read(view.sum_dim(1)), &want);
+        }
+    }
+}
+
+/// LayerNorm over channels of an NCHW map as pepr's ConvNeXt calls it (permute to channels-last,
+/// burn's `layer_norm`, permute back), then a layer scale `[1, C, 1, 1]` and the residual add, in
+/// training: output and the gradients of input, weight, bias and scale against the definition in
+/// f64. burn's autodiff runs LayerNorm as its decomposition, so this drives the broadcast
+/// element-wise ops (per-row mean and deviation, per-channel weight and scale), split over the
+/// threads above the parallel threshold and on one below: batch 1 and 33, odd channel counts.
+#[test]
+fn layer_norm_and_layer_scale_and_their_gradients_equal_the_definition() {
+    let device = Device::flex().autodiff();
+    for [n, c, h, w] in [[1usize, 13, 5, 7], [33, 40, 16, 16], [1, 80, 64, 64], [3, 27, 9, 11]] {
+        let eps = 1e-6;
+        let x = values(n * c * h * w, c as u64);
+        let (g, b, s) = (values(c, 5), values(c, 6), values(c, 7));
+        let dy = values(x.len(), 8);
+        let xt = tensor(&x, [n, c, h, w], &device).require_grad();
+        let (gt, bt) = (tensor(&g, [c], &device).require_grad(), tensor(&b, [c], &device).require_grad());
+        let st = tensor(&s, [1, c, 1, 1], &device).require_grad();
+        let rows = xt.clone().permute([0, 2, 3, 1]).reshape([n * h * w, c]);
+        let normed = burn::tensor::module::layer_norm(rows, gt.clone(), Some(bt.clone()), eps);
+        let normed = normed.reshape([n, h, w, c]).permute([0, 3, 1, 2]);
+        let y = normed * st.clone() + xt.clone();
+        let grads = (y.clone() * tensor(&dy, [n, c, h, w], &device)).sum().backward();
+
+        let at = |v: &[f32], b: usize, ch: usize, p: usize| v[(b * c + ch) * h * w + p] as f64;
+        let mut ry = vec![0.0f32; x.len()];
+        let mut rdx = vec![0.0f32; x.len()];
+        let (mut rdg, mut rdb, mut rds) = (vec![0.0f64; c], vec![0.0f64; c], vec![0.0f64; c]);
+        for bi in 0..n {
+            for p in 0..h * w {
+                let mean = (0..c).map(|ch| at(&x, bi, ch, p)).sum::<f64>() / c as f64;
+                let var = (0..c).map(|ch| (at(&x, bi, ch, p) - mean).powi(2)).sum::<f64>() / c as f64;
+                let sd = (var + eps).sqrt();
+                let xhat: Vec<f64> = (0..c).map(|ch| (at(&x, bi, ch, p) - mean) / sd).collect();
+                // d loss / d normed = dy * scale; then LayerNorm's backward.
+                let dn: Vec<f64> = (0..c).map(|ch| at(&dy, bi, ch, p) * s[ch] as f64).collect();
+                let dxhat: Vec<f64> = (0..c).map(|ch| dn[ch] * g[ch] as f64).collect();
+                let m1 = dxhat.iter().sum::<f64>() / c as f64;
+                let m2 = (0..c).map(|ch| dxhat[ch] * xhat[ch]).sum::<f64>() / c as f64;
+                for ch in 0..c {
+                    let i = (bi * c + ch) * h * w + p;
+                    let normed = xhat[ch] * g[ch] as f64 + b[ch] as f64;
+                    ry[i] = (normed * s[ch] as f64 + x[i] as f64) as f32;
+                    rdx[i] = ((dxhat[ch] - m1 - xhat[ch] * m2) / sd + dy[i] as f64) as f32;
+                    rdg[ch] += dn[ch] * xhat[ch];
+                    rdb[ch] += dn[ch];
+                    rds[ch] += dy[i] as f64 * normed;
+                }
+            }
+        }
+        let f = |v: Vec<f64>| v.into_iter().map(|v| v as f32).collect::<Vec<_>>();
+        let name = format!("{n}x{c}x{h}x{w}");
+        assert_close(&format!("layer norm + scale + residual, {name}"), &read(y), &ry);
+        assert_close(&format!("dx, {name}"), &read(xt.grad(&grads).unwrap()), &rdx);
+        assert_close(&format!("d weight, {name}"), &read(gt.grad(&grads).unwrap()), &f(rdg));
+        assert_close(&format!("d bias, {name}"), &read(bt.grad(&grads).unwrap()), &f(rdb));
+        assert_close(&format!("d scale, {name}"), &read(st.grad(&grads).unwrap()), &f(rds));
+    }
+}
+
+/// Broadcast and strided element-wise ops on plain tensors, above and below the parallel
+/// threshold: written into a fresh left operand, into a fresh right operand (sub and div keep
+/// their order), or into a new buffer when both are shared; the shared inputs stay unchanged.
+#[test]
+fn broadcast_and_strided_element_wise_ops_equal_plain_loops() {
+    let device = Device::flex();
+    for [n, c, h, w] in [[33usize, 40, 16, 16], [1, 7, 3, 5], [2, 301, 29, 31]] {
+        let len = n * c * h * w;
+        let v = values(len, 11);
+        let per_channel: Vec<f32> = values(c, 12).iter().map(|x| x + 2.0).collect();
+        let x = tensor(&v, [n, c, h, w], &device);
+        let s = tensor(&per_channel, [1, c, 1, 1], &device);
+        let want = |f: &dyn Fn(f32, f32) -> f32| -> Vec<f32> {
+            (0..len).map(|i| f(v[i], per_channel[(i / (h * w)) % c])).collect()
+        };
+        // Shared lhs: a new buffer; x stays as it was.
+        assert_eq!(read(x.clone() * s.clone()), want(&|a, b| a * b), "shared x * scale, {n}x{c}");
+        assert_eq!(read(x.clone() - s.clone()), want(&|a, b| a - b), "shared x - scale, {n}x{c}");
+        // Fresh lhs: in place.
+        let fresh = tensor(&v, [n, c, h, w], &device);
+        assert_eq!(read(fresh / s.clone()), want(&|a, b| a / b), "fresh x / scale, {n}x{c}");
+        // Scale on the left of a fresh right operand: written into it, order kept.
+        let fresh = tensor(&v, [n, c, h, w], &device);
+        assert_eq!(read(s.clone() - fresh), want(&|a, b| b - a), "scale - fresh x, {n}x{c}");
+        let fresh = tensor(&v, [n, c, h, w], &device);
+        assert_eq!(read(s.clone() / fresh), want(&|a, b| b / a), "scale / fresh x, {n}x{c}");
+        assert_eq!(read(x.clone()), v, "x unchanged, {n}x{c}");
+        // A channels-last view (strided) against a contiguous tensor of the same shape.
+        let last = tensor(&v, [n, h, w, c], &device).permute([0, 3, 1, 2]);
+        let other = values(len, 13);
+        let ot = tensor(&other, [n, c, h, w], &device);
+        let mut want = vec![0.0f32; len];
+        for b in 0..n {
+            for ch in 0..c {
+                for p in 0..h * w {
+                    let i = (b * c + ch) * h * w + p;
+                    want[i] = v[(b * h * w + p) * c + ch] - other[i];
+                }
+            }
+        }
+        assert_eq!(read(last.clone() - ot.clone()), want, "channels-last view - fresh, {n}x{c}");
+        let shared = ot.clone();
+        assert_eq!(read(last - ot), want, "channels-last view - shared, {n}x{c}");
+        assert_eq!(read(shared), other, "shared right operand unchanged, {n}x{c}");
+    }
+}
+
+/// The kernels split over threads give bit-identical results for 1, 2 and 3 threads: LayerNorm's
+/// training decomposition with a layer scale (broadcast ops), a convolution's bias gradient, GELU
+/// and SiLU forward and gradient, and a spatial mean, each above the parallel threshold.
+#[test]
+fn split_kernels_give_identical_results_for_one_two_and_three_threads() {
+    let run = || -> Vec<Vec<f32>> {
+        let device = Device::flex().autodiff();
+        let mut out = Vec::new();
+        let [n, c, h, w] = [33usize, 40, 16, 16];
+        let x = tensor(&values(n * c * h * w, 21), [n, c, h, w], &device).require_grad();
+        let g = tensor(&values(c, 22), [c], &device).require_grad();
+        let s = tensor(&values(c, 23), [1, c, 1, 1], &device).require_grad();
+        let rows = x.clone().permute([0, 2, 3, 1]).reshape([n * h * w, c]);
+        let y =
+            burn::tensor::module::layer_norm(rows, g.clone(), None, 1e-6).reshape([n, h, w, c]).permute([0, 3, 1, 2]);
+        let y = burn::tensor::activation::gelu(y * s.clone() + x.clone());
+        let y = burn::tensor::activation::silu(y);
+        let grads = (y.clone() * tensor(&values(n * c * h * w, 24), [n, c, h, w], &device)).sum().backward();
+        out.extend([
+            read(y),
+            read(x.grad(&grads).unwrap()),
+            read(g.grad(&grads).unwrap()),
+            read(s.grad(&grads).unwrap()),
+        ]);
+        let xc = tensor(&values(2 * 3 * 32 * 32, 25), [2, 3, 32, 32], &device);
+        let wc = tensor(&values(130 * 27, 26), [130, 3, 3, 3], &device).require_grad();
+        let bc = tensor(&values(130, 27), [130], &device).require_grad();
+        let yc = conv2d(xc, wc, Some(bc.clone()), ConvOptions::new([1, 1], [1, 1], [1, 1], 1));
+        let grads = (yc.clone() * yc.clone()).sum().backward();
+        out.extend([read(bc.grad(&grads).unwrap()), read(yc.mean_dims(&[2, 3]))]);
+        out
+    };
+    let pooled = |threads: usize| rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(run);
+    let one = pooled(1);
+    for threads in [2, 3] {
+        assert!(pooled(threads) == one, "{threads} threads differ from one");
+    }
+}

@@ -74,7 +74,7 @@ impl ActivationOps<Flex> for Flex {
         match crate::ops::binary::par_slices_f32(
             tensor,
             crate::simd::gelu::gelu_inplace_f32,
-            crate::simd::gelu::gelu_f32,
+            crate::simd::gelu::gelu_f32_uninit,
             true,
         ) {
             Ok(out) => out,
@@ -88,7 +88,12 @@ impl ActivationOps<Flex> for Flex {
 
     fn gelu_backward(x: FloatTensor<Flex>, grad: FloatTensor<Flex>) -> FloatTensor<Flex> {
         // d/dx[gelu(x)] = 0.5 * (1 + erf(x/sqrt(2))) + x * (1/sqrt(2*pi)) * exp(-x^2/2)
-        // pepr patch: f32 through the branch-free `gelu_grad` (vectorised erf and exp).
+        // pepr patch: f32 through the branch-free `gelu_grad` (vectorised erf and exp); contiguous
+        // same-shape f32 operands through its AVX-512/AVX2 slice kernels, in place, on every thread.
+        let (x, grad) = match gelu_backward_f32(x, grad) {
+            Ok(out) => return out,
+            Err(both) => both,
+        };
         use crate::ops::unary::erf_f64;
         let sqrt2_f64: f64 = core::f64::consts::SQRT_2;
         let inv_sqrt_2pi_f64: f64 = 1.0 / (2.0 * core::f64::consts::PI).sqrt();
@@ -110,7 +115,7 @@ impl ActivationOps<Flex> for Flex {
         match crate::ops::binary::par_slices_f32(
             tensor,
             crate::simd::sigmoid::sigmoid_inplace_f32,
-            crate::simd::sigmoid::sigmoid_f32,
+            crate::simd::sigmoid::sigmoid_f32_uninit,
             true,
         ) {
             Ok(out) => out,
@@ -1549,4 +1554,56 @@ mod tests {
         let gamma = flex_f64(vec![1.0; 4], &[4]);
         let _ = crate::ops::activation::layer_norm(t, gamma, None, 1e-5);
     }
+}
+
+/// pepr patch: the GELU gradient of contiguous f32 `x` and `grad` of one shape through the slice
+/// kernels of `simd::gelu`, written over `grad` (or `x`) when nothing else holds it, in chunks on
+/// every thread above [`crate::ops::PARALLEL_THRESHOLD`] elements. Element-wise, so the result
+/// does not depend on the split. `Err` gives both back when this does not apply.
+fn gelu_backward_f32(x: FlexTensor, mut grad: FlexTensor) -> Result<FlexTensor, (FlexTensor, FlexTensor)> {
+    use crate::simd::gelu::{gelu_grad_f32, gelu_grad_inplace_f32};
+    if x.dtype() != DType::F32 || grad.dtype() != DType::F32 || x.layout().shape() != grad.layout().shape() {
+        return Err((x, grad));
+    }
+    let (Some((xs, xe)), Some((gs, ge))) = (x.layout().contiguous_offsets(), grad.layout().contiguous_offsets()) else {
+        return Err((x, grad));
+    };
+    let n = xe - xs;
+    #[cfg(feature = "rayon")]
+    let parallel = n >= crate::ops::PARALLEL_THRESHOLD;
+    #[cfg(not(feature = "rayon"))]
+    let parallel = false;
+    const CHUNK: usize = 16 * 1024;
+    if grad.is_unique() && gs == 0 {
+        let xv = &x.storage::<f32>()[xs..xe];
+        let gv = &mut grad.storage_mut::<f32>()[..ge];
+        if parallel {
+            #[cfg(feature = "rayon")]
+            {
+                use rayon::prelude::*;
+                gv.par_chunks_mut(CHUNK).zip(xv.par_chunks(CHUNK)).for_each(|(g, x)| gelu_grad_inplace_f32(x, g));
+            }
+        } else {
+            gelu_grad_inplace_f32(xv, gv);
+        }
+        return Ok(grad);
+    }
+    let (xv, gv) = (&x.storage::<f32>()[xs..xe], &grad.storage::<f32>()[gs..ge]);
+    let mut out = alloc::vec![0.0f32; n];
+    if parallel {
+        #[cfg(feature = "rayon")]
+        {
+            use rayon::prelude::*;
+            out.par_chunks_mut(CHUNK)
+                .zip(xv.par_chunks(CHUNK).zip(gv.par_chunks(CHUNK)))
+                .for_each(|(o, (x, g))| gelu_grad_f32(x, g, o));
+        }
+    } else {
+        gelu_grad_f32(xv, gv, &mut out);
+    }
+    Ok(FlexTensor::new(
+        burn_std::Bytes::from_elems(out),
+        crate::Layout::contiguous(x.layout().shape().clone()),
+        DType::F32,
+    ))
 }

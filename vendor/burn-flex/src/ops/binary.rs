@@ -123,6 +123,13 @@ where
         Err(pair) => pair,
     };
 
+    // pepr patch: large broadcast or strided operands on every thread.
+    #[cfg(feature = "rayon")]
+    let (lhs, rhs) = match par_broadcast_f32(lhs, rhs, &op) {
+        Ok(out) => return out,
+        Err(pair) => pair,
+    };
+
     // Broadcast operands fall through to `binary_op_typed`, whose
     // collapsed loop nest handles every stride pattern in a single pass
     // — reusing a uniquely owned operand as the destination when it can
@@ -366,7 +373,11 @@ where
     par_slices_f32(
         tensor,
         |data| data.iter_mut().for_each(|x| *x = op(*x)),
-        |src, out| out.iter_mut().zip(src).for_each(|(o, s)| *o = op(*s)),
+        |src, out| {
+            out.iter_mut().zip(src).for_each(|(o, s)| {
+                o.write(op(*s));
+            })
+        },
         false,
     )
 }
@@ -377,13 +388,14 @@ where
 const PAR_CHUNK: usize = 16 * 1024;
 
 /// pepr patch: runs a slice kernel over a contiguous f32 tensor, `inplace(data)` when its storage
-/// is not shared, else `into(src, out)` into a new buffer; in parallel chunks above
+/// is not shared, else `into(src, out)` into a new buffer (uninitialised: `into` must write every
+/// element of `out`, which spares the zero fill of a fresh buffer); in parallel chunks above
 /// [`crate::ops::PARALLEL_THRESHOLD`] elements. Smaller tensors run in one piece when `small` is
 /// set, else come back as `Err` (as do other dtypes and strided tensors).
 pub(crate) fn par_slices_f32<I, O>(mut tensor: FlexTensor, inplace: I, into: O, small: bool) -> Result<FlexTensor, FlexTensor>
 where
     I: Fn(&mut [f32]) + Send + Sync,
-    O: Fn(&[f32], &mut [f32]) + Send + Sync,
+    O: Fn(&[f32], &mut [core::mem::MaybeUninit<f32>]) + Send + Sync,
 {
     let n = tensor.layout().num_elements();
     let parallel = cfg!(feature = "rayon") && n >= crate::ops::PARALLEL_THRESHOLD;
@@ -405,15 +417,116 @@ where
         return Ok(tensor);
     }
     let src: &[f32] = &tensor.storage()[start..end];
-    let mut out = alloc::vec![0.0f32; end - start];
+    let mut out: Vec<f32> = Vec::with_capacity(src.len());
+    let dst = &mut out.spare_capacity_mut()[..src.len()];
     #[cfg(feature = "rayon")]
     if parallel {
         use rayon::prelude::*;
-        out.par_chunks_mut(PAR_CHUNK).zip(src.par_chunks(PAR_CHUNK)).for_each(|(o, s)| into(s, o));
-        return Ok(make_tensor(out, tensor.layout().shape().clone(), DType::F32));
+        dst.par_chunks_mut(PAR_CHUNK).zip(src.par_chunks(PAR_CHUNK)).for_each(|(o, s)| into(s, o));
+    } else {
+        into(src, dst);
     }
-    into(src, &mut out);
+    #[cfg(not(feature = "rayon"))]
+    into(src, dst);
+    // Safety: `into` wrote every element of `dst` (its contract), so all `src.len()` are initialised.
+    unsafe { out.set_len(src.len()) };
     Ok(make_tensor(out, tensor.layout().shape().clone(), DType::F32))
+}
+
+/// pepr patch: `op(l, r)` over f32 operands of one (broadcast) shape with at least
+/// [`crate::ops::PARALLEL_THRESHOLD`] elements that are not both contiguous (a per-row mean, a
+/// per-channel scale, a strided view), in blocks of the outermost axis of their collapsed loop
+/// nest on every thread: into whichever operand is uniquely held and dense, else a new buffer.
+/// burn-flex walks such nests on one thread (LayerNorm's decomposition in training, layer scale).
+/// Element-wise, so the result does not depend on the split. `Err` gives both back when this
+/// does not apply (other dtypes, negative strides, a nest of one axis).
+#[cfg(feature = "rayon")]
+fn par_broadcast_f32<Op>(mut lhs: FlexTensor, mut rhs: FlexTensor, op: &Op) -> Result<FlexTensor, (FlexTensor, FlexTensor)>
+where
+    Op: Fn(f32, f32) -> f32 + Send + Sync,
+{
+    use crate::zip::{ZipNest, collapse_for_zip};
+    use rayon::prelude::*;
+    let n = lhs.layout().num_elements();
+    if lhs.dtype() != DType::F32 || rhs.dtype() != DType::F32 || n < crate::ops::PARALLEL_THRESHOLD {
+        return Err((lhs, rhs));
+    }
+    // Rows of the nest's outermost axis per task: at least PAR_CHUNK elements, ~4 tasks a thread.
+    let rows_per_task = |nest: &ZipNest| {
+        let row: usize = nest.shape[1..nest.ndim].iter().product();
+        let rows = nest.shape[0].div_ceil(4 * rayon::current_num_threads());
+        (row, rows.max(PAR_CHUNK.div_ceil(row)).max(1))
+    };
+    // The nest of rows `first..first + count`, the destination's offset taken as `dst_offset`.
+    let part = |nest: &ZipNest, first: usize, count: usize, dst_offset: usize| {
+        let mut sub = *nest;
+        sub.shape[0] = count;
+        sub.lhs_offset = dst_offset;
+        sub.rhs_offset = nest.rhs_offset + first * nest.rhs_strides[0] as usize;
+        sub
+    };
+    for into_lhs in [true, false] {
+        let (dst, src) = if into_lhs { (&mut lhs, &rhs) } else { (&mut rhs, &lhs) };
+        if !dst.is_unique() {
+            continue;
+        }
+        let Some(nest) = collapse_for_zip(dst.layout(), src.layout()) else {
+            return Err((lhs, rhs));
+        };
+        if nest.ndim < 2 || !nest.lhs_is_dense_from_zero() {
+            continue;
+        }
+        let (row, per) = rows_per_task(&nest);
+        let src_data: &[f32] = src.storage();
+        let dst_data = &mut dst.storage_mut::<f32>()[..n];
+        dst_data.par_chunks_mut(per * row).enumerate().for_each(|(t, chunk)| {
+            let sub = part(&nest, t * per, chunk.len() / row, 0);
+            if into_lhs {
+                crate::zip::zip_apply_inplace(&sub, chunk, src_data, |d, s| op(d, s));
+            } else {
+                crate::zip::zip_apply_inplace(&sub, chunk, src_data, |d, s| op(s, d));
+            }
+        });
+        return Ok(if into_lhs { lhs } else { rhs });
+    }
+    let Some(nest) = collapse_for_zip(lhs.layout(), rhs.layout()) else {
+        return Err((lhs, rhs));
+    };
+    if nest.ndim < 2 {
+        return Err((lhs, rhs));
+    }
+    let (row, per) = rows_per_task(&nest);
+    let (l, r): (&[f32], &[f32]) = (lhs.storage(), rhs.storage());
+    let mut out = alloc::vec![0.0f32; n];
+    out.par_chunks_mut(per * row).enumerate().for_each(|(t, chunk)| {
+        let first = t * per;
+        let mut sub = nest;
+        sub.shape[0] = chunk.len() / row;
+        sub.lhs_offset = nest.lhs_offset + first * nest.lhs_strides[0] as usize;
+        sub.rhs_offset = nest.rhs_offset + first * nest.rhs_strides[0] as usize;
+        let (len, l_st, r_st) = sub.inner();
+        let mut at = 0;
+        sub.for_each_run(|lb, rb| {
+            let o = &mut chunk[at..at + len];
+            match (l_st, r_st) {
+                (1, 1) => o.iter_mut().zip(&l[lb..lb + len]).zip(&r[rb..rb + len]).for_each(|((o, &a), &b)| *o = op(a, b)),
+                (1, 0) => {
+                    let b = r[rb];
+                    o.iter_mut().zip(&l[lb..lb + len]).for_each(|(o, &a)| *o = op(a, b));
+                }
+                (0, 1) => {
+                    let a = l[lb];
+                    o.iter_mut().zip(&r[rb..rb + len]).for_each(|(o, &b)| *o = op(a, b));
+                }
+                _ => o
+                    .iter_mut()
+                    .enumerate()
+                    .for_each(|(i, o)| *o = op(l[lb + i * l_st as usize], r[rb + i * r_st as usize])),
+            }
+            at += len;
+        });
+    });
+    Ok(make_tensor(out, lhs.layout().shape().clone(), DType::F32))
 }
 
 /// pepr patch: `op(l, r)` over two contiguous f32 tensors of the same shape with at least

@@ -92,6 +92,7 @@ pub mod activation;
 pub mod attention;
 /// pepr patch: one-pass batch normalisation.
 pub mod batch_norm;
+pub mod bias_grad;
 pub mod binary;
 mod bool;
 pub mod cat;

@@ -244,6 +244,20 @@ impl ModuleOps<Flex> for Flex {
         from_f32(f32_tensor(dw, [g.c_out, g.c_in / g.groups, g.kh, g.kw]), dtype)
     }
 
+    // pepr patch: the bias gradient summed per channel straight from the NCHW gradient (burn's
+    // default copies it to channels-first rows first; see bias_grad).
+    fn conv2d_bias_backward(
+        _x: FloatTensor<Flex>,
+        bias: FloatTensor<Flex>,
+        output_grad: FloatTensor<Flex>,
+    ) -> FloatTensor<Flex> {
+        let dtype = bias.dtype();
+        let [batch, channels, oh, ow] = output_grad.shape().dims();
+        let output_grad = to_f32(output_grad);
+        let sums = crate::ops::bias_grad::channel_sums(output_grad.storage(), batch, channels, oh * ow);
+        from_f32(f32_tensor_of(sums, bias.shape()), dtype)
+    }
+
     fn deform_conv2d(
         x: FloatTensor<Flex>,
         offset: FloatTensor<Flex>,

@@ -1074,6 +1074,29 @@ fn reduce_middle_dim_f32(
 ) -> Vec<f32> {
     let out_size = outer_size * inner_size;
 
+    // pepr patch: large reductions (EfficientNet's squeeze-excitation means over H of whole
+    // feature maps, ~5% of its inference pass) split their batches over the threads. Each output
+    // still sums its rows in order, so the result does not depend on the split.
+    #[cfg(all(feature = "simd", feature = "rayon"))]
+    if outer_size >= 2 && out_size * dim_size >= crate::ops::PARALLEL_THRESHOLD && outer_stride >= 0 && dim_stride >= 0 {
+        use rayon::prelude::*;
+        let per_task = outer_size.div_ceil(4 * rayon::current_num_threads()).max(1);
+        let mut result = alloc::vec![0.0f32; out_size];
+        result.par_chunks_mut(per_task * inner_size).enumerate().for_each(|(t, out)| {
+            let first = t * per_task;
+            kernels::scatter_add_batched(
+                &data[start_offset + first * outer_stride as usize..],
+                out,
+                out.len() / inner_size,
+                dim_size,
+                inner_size,
+                outer_stride as usize,
+                dim_stride as usize,
+            );
+        });
+        return result;
+    }
+
     #[cfg(feature = "simd")]
     {
         // Use aligned allocation for optimal SIMD scatter-add

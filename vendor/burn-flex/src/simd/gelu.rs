@@ -14,9 +14,17 @@ use super::sigmoid::exp_nonpositive;
 pub fn gelu_f32(src: &[f32], dst: &mut [f32]) {
     #[cfg(all(target_arch = "x86_64", feature = "std"))]
     {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512(src: &[f32], dst: &mut [f32]) {
+            gelu_slice(src, dst)
+        }
         #[target_feature(enable = "avx2")]
         unsafe fn avx2(src: &[f32], dst: &mut [f32]) {
             gelu_slice(src, dst)
+        }
+        if std::is_x86_feature_detected!("avx512f") {
+            // Safety: the CPU has AVX-512F (checked just above).
+            return unsafe { avx512(src, dst) };
         }
         if std::is_x86_feature_detected!("avx2") {
             // Safety: the CPU has AVX2 (checked just above).
@@ -26,13 +34,54 @@ pub fn gelu_f32(src: &[f32], dst: &mut [f32]) {
     gelu_slice(src, dst)
 }
 
+/// `dst[i] = gelu(src[i])` into uninitialised memory (pepr patch: a new buffer without the zero
+/// fill); every element of `dst` is written. Same dispatch and values as [`gelu_f32`].
+pub fn gelu_f32_uninit(src: &[f32], dst: &mut [core::mem::MaybeUninit<f32>]) {
+    assert_eq!(src.len(), dst.len(), "gelu_f32_uninit: lengths");
+    #[cfg(all(target_arch = "x86_64", feature = "std"))]
+    {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512(src: &[f32], dst: &mut [core::mem::MaybeUninit<f32>]) {
+            gelu_slice_uninit(src, dst)
+        }
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2(src: &[f32], dst: &mut [core::mem::MaybeUninit<f32>]) {
+            gelu_slice_uninit(src, dst)
+        }
+        if std::is_x86_feature_detected!("avx512f") {
+            // Safety: the CPU has AVX-512F (checked just above).
+            return unsafe { avx512(src, dst) };
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            // Safety: the CPU has AVX2 (checked just above).
+            return unsafe { avx2(src, dst) };
+        }
+    }
+    gelu_slice_uninit(src, dst)
+}
+
+#[inline(always)]
+fn gelu_slice_uninit(src: &[f32], dst: &mut [core::mem::MaybeUninit<f32>]) {
+    for (d, &x) in dst.iter_mut().zip(src) {
+        d.write(gelu(x));
+    }
+}
+
 /// In place: `data[i] = gelu(data[i])`.
 pub fn gelu_inplace_f32(data: &mut [f32]) {
     #[cfg(all(target_arch = "x86_64", feature = "std"))]
     {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512(data: &mut [f32]) {
+            gelu_slice_inplace(data)
+        }
         #[target_feature(enable = "avx2")]
         unsafe fn avx2(data: &mut [f32]) {
             gelu_slice_inplace(data)
+        }
+        if std::is_x86_feature_detected!("avx512f") {
+            // Safety: the CPU has AVX-512F (checked just above).
+            return unsafe { avx512(data) };
         }
         if std::is_x86_feature_detected!("avx2") {
             // Safety: the CPU has AVX2 (checked just above).
@@ -42,8 +91,74 @@ pub fn gelu_inplace_f32(data: &mut [f32]) {
     gelu_slice_inplace(data)
 }
 
+/// `g[i] = gelu_grad(x[i], g[i])`: the gradient in place over the incoming one (pepr patch).
+/// Compiled for AVX-512F and for AVX2 and picked at run time (the portable loop otherwise);
+/// no FMA contraction, so every path gives the scalar function's values.
+pub fn gelu_grad_inplace_f32(x: &[f32], g: &mut [f32]) {
+    #[cfg(all(target_arch = "x86_64", feature = "std"))]
+    {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512(x: &[f32], g: &mut [f32]) {
+            gelu_grad_slice_inplace(x, g)
+        }
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2(x: &[f32], g: &mut [f32]) {
+            gelu_grad_slice_inplace(x, g)
+        }
+        if std::is_x86_feature_detected!("avx512f") {
+            // Safety: the CPU has AVX-512F (checked just above).
+            return unsafe { avx512(x, g) };
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            // Safety: the CPU has AVX2 (checked just above).
+            return unsafe { avx2(x, g) };
+        }
+    }
+    gelu_grad_slice_inplace(x, g)
+}
+
+/// `out[i] = gelu_grad(x[i], g[i])` into a third buffer (same dispatch as the in-place form).
+pub fn gelu_grad_f32(x: &[f32], g: &[f32], out: &mut [f32]) {
+    #[cfg(all(target_arch = "x86_64", feature = "std"))]
+    {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512(x: &[f32], g: &[f32], out: &mut [f32]) {
+            gelu_grad_slice(x, g, out)
+        }
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2(x: &[f32], g: &[f32], out: &mut [f32]) {
+            gelu_grad_slice(x, g, out)
+        }
+        if std::is_x86_feature_detected!("avx512f") {
+            // Safety: the CPU has AVX-512F (checked just above).
+            return unsafe { avx512(x, g, out) };
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            // Safety: the CPU has AVX2 (checked just above).
+            return unsafe { avx2(x, g, out) };
+        }
+    }
+    gelu_grad_slice(x, g, out)
+}
+
+/// The portable loops behind [`gelu_grad_inplace_f32`] and [`gelu_grad_f32`] (also what the
+/// tests compare the dispatched forms with).
 #[inline(always)]
-fn gelu_slice(src: &[f32], dst: &mut [f32]) {
+pub fn gelu_grad_slice_inplace(x: &[f32], g: &mut [f32]) {
+    for (g, &x) in g.iter_mut().zip(x) {
+        *g = gelu_grad(x, *g);
+    }
+}
+
+#[inline(always)]
+pub fn gelu_grad_slice(x: &[f32], g: &[f32], out: &mut [f32]) {
+    for ((o, &x), &g) in out.iter_mut().zip(x).zip(g) {
+        *o = gelu_grad(x, g);
+    }
+}
+
+#[inline(always)]
+pub fn gelu_slice(src: &[f32], dst: &mut [f32]) {
     for (d, &x) in dst.iter_mut().zip(src) {
         *d = gelu(x);
     }
@@ -148,8 +263,24 @@ mod tests {
         gelu_f32(&src, &mut dst);
         let mut inplace = src.clone();
         gelu_inplace_f32(&mut inplace);
+        let mut uninit = vec![core::mem::MaybeUninit::<f32>::uninit(); src.len()];
+        gelu_f32_uninit(&src, &mut uninit);
         for i in 0..src.len() {
             assert_eq!((dst[i], inplace[i]), (gelu(src[i]), gelu(src[i])));
+            // Safety: gelu_f32_uninit wrote every element.
+            assert_eq!(unsafe { uninit[i].assume_init() }, gelu(src[i]));
+        }
+        // The gradient's slice forms (AVX-512, AVX2 or portable) give the scalar function's values.
+        let g: Vec<f32> = (0..src.len()).map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.07).collect();
+        let mut out = vec![0.0; src.len()];
+        gelu_grad_f32(&src, &g, &mut out);
+        let mut inplace = g.clone();
+        gelu_grad_inplace_f32(&src, &mut inplace);
+        let mut portable = g.clone();
+        gelu_grad_slice_inplace(&src, &mut portable);
+        for i in 0..src.len() {
+            let want = gelu_grad(src[i], g[i]);
+            assert_eq!((out[i], inplace[i], portable[i]), (want, want, want));
         }
     }
 }

@@ -11,13 +11,55 @@ pub fn sigmoid_f32(src: &[f32], dst: &mut [f32]) {
     with_avx2(src, dst)
 }
 
+/// `dst[i] = sigmoid(src[i])` into uninitialised memory (pepr patch: a new buffer without the zero
+/// fill); every element of `dst` is written. Same dispatch and values as [`sigmoid_f32`].
+pub fn sigmoid_f32_uninit(src: &[f32], dst: &mut [core::mem::MaybeUninit<f32>]) {
+    assert_eq!(src.len(), dst.len(), "sigmoid_f32_uninit: lengths");
+    #[cfg(all(target_arch = "x86_64", feature = "std"))]
+    {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512(src: &[f32], dst: &mut [core::mem::MaybeUninit<f32>]) {
+            sigmoid_slice_uninit(src, dst)
+        }
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2(src: &[f32], dst: &mut [core::mem::MaybeUninit<f32>]) {
+            sigmoid_slice_uninit(src, dst)
+        }
+        if std::is_x86_feature_detected!("avx512f") {
+            // Safety: the CPU has AVX-512F (checked just above).
+            return unsafe { avx512(src, dst) };
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            // Safety: the CPU has AVX2 (checked just above).
+            return unsafe { avx2(src, dst) };
+        }
+    }
+    sigmoid_slice_uninit(src, dst)
+}
+
+#[inline(always)]
+fn sigmoid_slice_uninit(src: &[f32], dst: &mut [core::mem::MaybeUninit<f32>]) {
+    for (d, &x) in dst.iter_mut().zip(src) {
+        d.write(sigmoid(x));
+    }
+}
+
 /// In place: `data[i] = sigmoid(data[i])`.
 pub fn sigmoid_inplace_f32(data: &mut [f32]) {
     #[cfg(all(target_arch = "x86_64", feature = "std"))]
     {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512(data: &mut [f32]) {
+            sigmoid_slice_inplace(data)
+        }
         #[target_feature(enable = "avx2")]
         unsafe fn avx2(data: &mut [f32]) {
             sigmoid_slice_inplace(data)
+        }
+        // pepr patch (session 8): AVX-512 first (16 lanes; ~1.7x over AVX2 on the GELU kernels).
+        if std::is_x86_feature_detected!("avx512f") {
+            // Safety: the CPU has AVX-512F (checked just above).
+            return unsafe { avx512(data) };
         }
         if std::is_x86_feature_detected!("avx2") {
             // Safety: the CPU has AVX2 (checked just above).
@@ -37,9 +79,17 @@ fn sigmoid_slice_inplace(data: &mut [f32]) {
 fn with_avx2(src: &[f32], dst: &mut [f32]) {
     #[cfg(all(target_arch = "x86_64", feature = "std"))]
     {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512(src: &[f32], dst: &mut [f32]) {
+            sigmoid_slice(src, dst)
+        }
         #[target_feature(enable = "avx2")]
         unsafe fn avx2(src: &[f32], dst: &mut [f32]) {
             sigmoid_slice(src, dst)
+        }
+        if std::is_x86_feature_detected!("avx512f") {
+            // Safety: the CPU has AVX-512F (checked just above).
+            return unsafe { avx512(src, dst) };
         }
         if std::is_x86_feature_detected!("avx2") {
             // Safety: the CPU has AVX2 (checked just above).
@@ -50,7 +100,7 @@ fn with_avx2(src: &[f32], dst: &mut [f32]) {
 }
 
 #[inline(always)]
-fn sigmoid_slice(src: &[f32], dst: &mut [f32]) {
+pub fn sigmoid_slice(src: &[f32], dst: &mut [f32]) {
     for (d, &x) in dst.iter_mut().zip(src) {
         *d = sigmoid(x);
     }
@@ -120,9 +170,13 @@ mod tests {
         sigmoid_f32(&src, &mut dst);
         let mut inplace = src.clone();
         sigmoid_inplace_f32(&mut inplace);
+        let mut uninit = vec![core::mem::MaybeUninit::<f32>::uninit(); 1000];
+        sigmoid_f32_uninit(&src, &mut uninit);
         for (i, &x) in src.iter().enumerate() {
             assert_eq!(dst[i], sigmoid(x));
             assert_eq!(inplace[i], sigmoid(x));
+            // Safety: sigmoid_f32_uninit wrote every element.
+            assert_eq!(unsafe { uninit[i].assume_init() }, sigmoid(x));
         }
     }
 }
