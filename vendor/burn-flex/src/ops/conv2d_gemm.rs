@@ -18,6 +18,9 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
+#[path = "conv2d_direct.rs"]
+mod direct;
+
 /// The most floats a column buffer holds (4 MiB); batches are split into chunks below it. The
 /// buffers stay in the pool between steps, so this bounds memory that counts in the peak; 4 MiB
 /// still gives GEMMs over a thousand columns in the layers that reach it (resnet18 at 64 px: 7
@@ -389,6 +392,8 @@ pub fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Geom) -> Vec<f32>
     let mut y = vec![0.0f32; g.batch * g.c_out * p];
     if g.is_depthwise() {
         depthwise_forward(x, w, g, &mut y);
+    } else if let Some(isa) = g.direct() {
+        direct::forward(x, w, g, isa, &mut y);
     } else if g.shift_ok() {
         shift_forward(x, w, g, &mut y);
     } else {
@@ -456,7 +461,10 @@ pub fn backward_x(w: &[f32], dy: &[f32], g: &Geom) -> Vec<f32> {
                 }
             }
         }
-        shift_forward(dy, &wf, &gt, &mut dx);
+        match gt.direct() {
+            Some(isa) => direct::forward(dy, &wf, &gt, isa, &mut dx),
+            None => shift_forward(dy, &wf, &gt, &mut dx),
+        }
         return dx;
     }
     let (k, p, cout_g, chunk) = (g.k(), g.p(), g.cout_g(), g.chunk());
@@ -586,6 +594,14 @@ pub fn backward_w(x: &[f32], dy: &[f32], g: &Geom) -> Vec<f32> {
 // weight gradient done this way (per-tap GEMMs reducing over positions) measured 0.9-1.3x and keeps
 // im2col.
 
+#[cfg(test)]
+std::thread_local! {
+    /// Tests of the GEMM paths turn the direct kernels off on their thread.
+    static NO_DIRECT: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
+    /// Tests of the direct kernels pick the instruction set (the portable one included).
+    static FORCE_ISA: core::cell::Cell<Option<direct::Isa>> = const { core::cell::Cell::new(None) };
+}
+
 /// Layout of the padded chunk of the shifted path.
 #[derive(Clone, Copy)]
 struct Wide {
@@ -617,10 +633,9 @@ impl Geom {
     /// path: then dx needs neither the `[K, (b, p)]` column matrix nor col2im's scattered adds
     /// (0.7-0.8x of the input gradient's CPU time on resnet20's 16- and 32-channel layers).
     fn transposed(&self) -> Option<Geom> {
-        // Up to 48 input channels (the transposed convolution's outputs): 64 measured 0.9-1.06x.
         // Not 1x1: its input gradient is already one GEMM per sample with no col2im, and the
         // blocked per-tap path measured 1.12-1.22x of it (efficientnet_b0 @64's pointwise layers).
-        if self.groups != 1 || self.stride != [1, 1] || self.dilation != [1, 1] || self.c_in > 48 || self.kh * self.kw == 1 {
+        if self.groups != 1 || self.stride != [1, 1] || self.dilation != [1, 1] || self.kh * self.kw == 1 {
             return None;
         }
         // Padding at most `k - 1` before and after (else some dy would fall outside the padded grid).
@@ -643,7 +658,32 @@ impl Geom {
             oh: self.h,
             ow: self.w,
         };
-        gt.shift_ok().then_some(gt)
+        // On the shifted path up to 48 input channels (the transposed convolution's outputs): 64
+        // measured 0.9-1.06x.
+        (gt.direct().is_some() || (self.c_in <= 48 && gt.shift_ok())).then_some(gt)
+    }
+    /// The register-blocked direct kernels ([`direct`]) for stride-1 layers with few channels,
+    /// when the CPU has AVX2 + FMA or AVX-512.
+    fn direct(&self) -> Option<direct::Isa> {
+        #[cfg(test)]
+        if NO_DIRECT.with(|c| c.get()) {
+            return None;
+        }
+        let ok = self.groups == 1
+            && self.stride == [1, 1]
+            && self.dilation == [1, 1]
+            && self.kh * self.kw > 1
+            && self.c_in <= 64
+            && self.c_out <= 64
+            && self.oh * self.ow > 0;
+        if !ok {
+            return None;
+        }
+        #[cfg(test)]
+        if let Some(isa) = FORCE_ISA.with(|c| c.get()) {
+            return Some(isa);
+        }
+        direct::detect()
     }
     fn wide(&self, nb: usize) -> Wide {
         let (hp, wp) = (self.oh + self.kh - 1, self.ow + self.kw - 1);
@@ -1161,6 +1201,7 @@ mod tests {
 
     #[test]
     fn shifted_gemms_match_direct_loops() {
+        NO_DIRECT.with(|c| c.set(true));
         let cases = [
             geom(1, 8, [23, 25], 5, [3, 3], 1, (1, 1), 1, 1),    // batch 1, odd sizes
             geom(33, 9, [24, 24], 16, [3, 3], 1, (1, 1), 1, 1),  // batch 33
@@ -1198,6 +1239,7 @@ mod tests {
     #[test]
     fn transposed_input_gradient_matches_direct_loops() {
         // Stride-1 input gradients computed as forward convolutions of dy on the shifted path.
+        NO_DIRECT.with(|c| c.set(true));
         let cases = [
             geom(1, 9, [23, 25], 8, [3, 3], 1, (1, 1), 1, 1),    // batch 1, odd sizes
             geom(33, 16, [24, 24], 9, [3, 3], 1, (1, 1), 1, 1),  // batch 33
@@ -1232,6 +1274,59 @@ mod tests {
             geom(2, 8, [32, 32], 8, [3, 3], 1, (3, 3), 1, 1),
         ] {
             assert!(g.transposed().is_none(), "{g:?}");
+            check(g);
+        }
+    }
+
+    #[test]
+    fn direct_kernels_match_direct_loops() {
+        // Forward and stride-1 input gradient on the register-blocked kernels, with every
+        // instruction set this CPU runs (the portable one always).
+        let mut isas = vec![direct::Isa::Portable];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                isas.push(direct::Isa::Avx2);
+            }
+            if std::is_x86_feature_detected!("avx512f") {
+                isas.push(direct::Isa::Avx512);
+            }
+        }
+        let cases = [
+            geom(1, 16, [7, 7], 16, [3, 3], 1, (1, 1), 1, 1),    // batch 1, 7x7
+            geom(33, 3, [9, 11], 5, [3, 3], 1, (1, 1), 1, 1),    // batch 33, channels not multiples of 4
+            geom(2, 13, [28, 28], 18, [3, 3], 1, (1, 1), 1, 1),  // 28x28, a partial channel block
+            geom(2, 16, [64, 63], 16, [3, 3], 1, (1, 1), 1, 1),  // 64 px, odd width
+            geom(3, 64, [16, 16], 64, [3, 3], 1, (1, 1), 1, 1),  // 64 channels
+            geom(2, 7, [15, 13], 9, [3, 3], 1, (0, 0), 1, 1),    // no padding
+            geom(2, 6, [12, 10], 5, [5, 5], 1, (2, 2), 1, 1),    // 5x5 "same"
+            geom(2, 8, [10, 9], 8, [3, 3], 1, (1, 0), 1, 1),     // padding 1 before, 0 after
+            geom(2, 8, [10, 9], 8, [3, 3], 1, (0, 1), 1, 1),     // padding 0 before, 1 after
+            geom(2, 5, [6, 5], 7, [2, 3], 1, (0, 0), 1, 1),      // even, non-square kernel
+            geom(1, 4, [1, 1], 3, [3, 3], 1, (1, 1), 1, 1),      // one pixel
+            geom(2, 8, [4, 4], 8, [3, 3], 1, (2, 2), 1, 1),      // padding 2 (taken forward only)
+        ];
+        for isa in isas {
+            FORCE_ISA.with(|c| c.set(Some(isa)));
+            for g in cases {
+                assert!(g.direct() == Some(isa), "{g:?}");
+                check(g);
+            }
+            // The input gradient's transposed convolution is direct too (its channels swapped).
+            let g = geom(2, 13, [28, 28], 18, [3, 3], 1, (1, 1), 1, 1);
+            assert_eq!(g.transposed().and_then(|gt| gt.direct()), Some(isa));
+        }
+        FORCE_ISA.with(|c| c.set(None));
+        // Not taken: strided, dilated, grouped, 1x1, more than 64 channels.
+        for g in [
+            geom(2, 8, [32, 32], 4, [3, 3], 2, (1, 1), 1, 1),
+            geom(2, 8, [32, 32], 4, [3, 3], 1, (2, 2), 2, 1),
+            geom(2, 8, [32, 32], 4, [3, 3], 1, (1, 1), 1, 2),
+            geom(2, 8, [32, 32], 4, [1, 1], 1, (0, 0), 1, 1),
+            geom(2, 65, [16, 16], 64, [3, 3], 1, (1, 1), 1, 1),
+            geom(2, 64, [16, 16], 65, [3, 3], 1, (1, 1), 1, 1),
+        ] {
+            assert!(g.direct().is_none(), "{g:?}");
             check(g);
         }
     }
