@@ -158,20 +158,20 @@ fn pack_weights(w: &[f32], g: &Geom) -> Vec<f32> {
     out
 }
 
-/// `y = conv(x, w)` (no bias) for a stride-1, undilated, ungrouped convolution; every element of
-/// `y` is written.
-pub(super) fn forward(x: &[f32], w: &[f32], g: &Geom, isa: Isa, y: &mut [f32]) {
+/// `conv(x, w)` (no bias) for a stride-1, undilated, ungrouped convolution, `[batch, c_out, oh, ow]`.
+pub(super) fn forward(x: &[f32], w: &[f32], g: &Geom, isa: Isa) -> Vec<f32> {
     let (p, hw) = (g.oh * g.ow, g.h * g.w);
-    if p == 0 || g.batch == 0 || g.c_out == 0 {
-        return;
+    let len = g.batch * g.c_out * p;
+    if len == 0 {
+        return vec![0.0; len];
     }
     let kern = kernels(isa);
     let (l, nvmax) = (kern.lanes, kern.tiles.len());
     let (hp, wp) = (g.oh + g.kh - 1, g.ow + g.kw - 1);
     let ps = hp * wp;
     // Positions up to the last real output, in whole vectors (the last may run past it).
-    let nvec = ((g.oh - 1) * wp + g.ow).div_ceil(l);
-    let qpad = nvec * l;
+    let qn = (g.oh - 1) * wp + g.ow;
+    let nvec = qn.div_ceil(l);
     let offs: Vec<usize> = (0..g.kh * g.kw).map(|t| (t / g.kw) * wp + t % g.kw).collect();
     let wk = pack_weights(w, g);
     let nblk = g.c_out.div_ceil(COB);
@@ -185,10 +185,13 @@ pub(super) fn forward(x: &[f32], w: &[f32], g: &Geom, isa: Isa, y: &mut [f32]) {
     let parts = nblk.div_ceil(per_part);
     // Input reads of the last tile run up to `nvmax` vectors past the last plane.
     let xlen = g.c_in * ps + nvmax * l;
-    let ylen = per_part * COB * qpad;
+    let os = nvmax * l;
+    // Every element of y is written below (each output by exactly one task), so y is not zeroed
+    // first: that memset alone took a tenth of the 16-channel layers' time, on one thread.
+    let mut y: Vec<f32> = Vec::with_capacity(len);
     let y_ptr = Ptr(y.as_mut_ptr());
-    let init = || (vec![0.0f32; xlen], vec![0.0f32; ylen]);
-    par_for_init(g.batch * parts, init, |(xpad, ywide), task| {
+    let init = || (vec![0.0f32; xlen], vec![0.0f32; COB * os]);
+    par_for_init(g.batch * parts, init, |(xpad, tout), task| {
         let y_ptr = &y_ptr;
         let (b, part) = (task / parts, task % parts);
         let (blk0, blk1) = (part * per_part, ((part + 1) * per_part).min(nblk));
@@ -203,25 +206,42 @@ pub(super) fn forward(x: &[f32], w: &[f32], g: &Geom, isa: Isa, y: &mut [f32]) {
                 dst[(iy + g.pad[0]) * wp + g.pad[1]..][..cols].copy_from_slice(&src[iy * g.w..][..cols]);
             }
         }
-        let (xp, yp) = (xpad.as_ptr(), ywide.as_mut_ptr());
+        let xp = xpad.as_ptr();
         for v0 in (0..nvec).step_by(nvmax) {
-            let tile = kern.tiles[nvmax.min(nvec - v0) - 1];
+            let nv = nvmax.min(nvec - v0);
+            let (q0, q1) = (v0 * l, ((v0 + nv) * l).min(qn));
             for blk in blk0..blk1 {
                 // Safety: the reads stay inside xpad (sized for the last tile's overrun) and wk;
-                // the writes inside ywide's rows of this block.
+                // the writes inside tout.
                 unsafe {
-                    tile(xp.add(v0 * l), ps, g.c_in, &offs, wk.as_ptr().add(blk * g.c_in * offs.len() * COB), yp.add((blk - blk0) * COB * qpad + v0 * l), qpad);
+                    kern.tiles[nv - 1](xp.add(q0), ps, g.c_in, &offs, wk.as_ptr().add(blk * g.c_in * offs.len() * COB), tout.as_mut_ptr(), os);
+                }
+                // The tile's real outputs into y while they are in L1 (positions in the padding
+                // columns are dropped).
+                for c in 0..COB.min(g.c_out - blk * COB) {
+                    let co = blk * COB + c;
+                    let src = &tout[c * os..];
+                    let mut q = q0;
+                    while q < q1 {
+                        let (oy, ox) = (q / wp, q % wp);
+                        if ox >= g.ow {
+                            q = (oy + 1) * wp;
+                            continue;
+                        }
+                        let n = (g.ow - ox).min(q1 - q);
+                        // Safety: each task writes the planes of its own channels of its own sample.
+                        unsafe {
+                            let dst = y_ptr.0.add((b * g.c_out + co) * p + oy * g.ow + ox);
+                            core::ptr::copy_nonoverlapping(src[q - q0..][..n].as_ptr(), dst, n);
+                        }
+                        q += n;
+                    }
                 }
             }
         }
-        // The real outputs of the wide grid into y.
-        for co in blk0 * COB..(blk1 * COB).min(g.c_out) {
-            // Safety: each task writes the planes of its own channels of its own sample.
-            let plane = unsafe { core::slice::from_raw_parts_mut(y_ptr.0.add((b * g.c_out + co) * p), p) };
-            let wide = &ywide[(co - blk0 * COB) * qpad..][..qpad];
-            for (oy, row) in plane.chunks_mut(g.ow).enumerate() {
-                row.copy_from_slice(&wide[oy * wp..][..g.ow]);
-            }
-        }
     });
+    // Safety: the tasks wrote every output: each (sample, channel) plane by one task, each of its
+    // rows whole (the tiles cover positions 0..qn, which hold every real output).
+    unsafe { y.set_len(len) };
+    y
 }

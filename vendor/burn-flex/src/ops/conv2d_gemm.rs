@@ -389,11 +389,15 @@ fn gather_dy(dy: &[f32], g: &Geom, gi: usize, b0: usize, nb: usize, out: &mut [f
 /// Forward convolution: `y[batch, c_out, oh, ow]`.
 pub fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Geom) -> Vec<f32> {
     let p = g.p();
-    let mut y = vec![0.0f32; g.batch * g.c_out * p];
-    if g.is_depthwise() {
+    let direct = g.direct();
+    let mut y = match direct {
+        Some(isa) => direct::forward(x, w, g, isa),
+        None => vec![0.0f32; g.batch * g.c_out * p],
+    };
+    if direct.is_some() {
+        // Computed above, every element written.
+    } else if g.is_depthwise() {
         depthwise_forward(x, w, g, &mut y);
-    } else if let Some(isa) = g.direct() {
-        direct::forward(x, w, g, isa, &mut y);
     } else if g.shift_ok() {
         shift_forward(x, w, g, &mut y);
     } else {
@@ -445,12 +449,14 @@ pub fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Geom) -> Vec<f32>
 
 /// Gradient of the input: `dx[batch, c_in, h, w]`.
 pub fn backward_x(w: &[f32], dy: &[f32], g: &Geom) -> Vec<f32> {
-    let mut dx = vec![0.0f32; g.batch * g.c_in * g.h * g.w];
+    let gt = g.transposed();
+    let direct = gt.and_then(|gt| gt.direct());
+    let mut dx = if direct.is_some() { Vec::new() } else { vec![0.0f32; g.batch * g.c_in * g.h * g.w] };
     if g.is_depthwise() {
         depthwise_backward_x(w, dy, g, &mut dx);
         return dx;
     }
-    if let Some(gt) = g.transposed() {
+    if let Some(gt) = gt {
         // Stride 1: dx is the forward convolution of dy with the flipped, transposed kernel.
         let ksz = g.kh * g.kw;
         let mut wf = vec![0.0f32; w.len()];
@@ -461,8 +467,8 @@ pub fn backward_x(w: &[f32], dy: &[f32], g: &Geom) -> Vec<f32> {
                 }
             }
         }
-        match gt.direct() {
-            Some(isa) => direct::forward(dy, &wf, &gt, isa, &mut dx),
+        match direct {
+            Some(isa) => dx = direct::forward(dy, &wf, &gt, isa),
             None => shift_forward(dy, &wf, &gt, &mut dx),
         }
         return dx;
