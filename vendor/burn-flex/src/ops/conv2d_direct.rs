@@ -15,7 +15,7 @@
 //! kept for CPUs without AVX2 and tested, but not taken there: the GEMM path was not measured
 //! slower than it.
 
-use super::{Geom, Ptr, par_for_init};
+use super::{Geom, Ptr, gather2, par_for_init, valid_range};
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -158,7 +158,7 @@ fn pack_weights(w: &[f32], g: &Geom) -> Vec<f32> {
     out
 }
 
-/// `conv(x, w)` (no bias) for a stride-1, undilated, ungrouped convolution, `[batch, c_out, oh, ow]`.
+/// `conv(x, w)` (no bias) for an undilated, ungrouped convolution with equal strides, `[batch, c_out, oh, ow]`.
 pub(super) fn forward(x: &[f32], w: &[f32], g: &Geom, isa: Isa) -> Vec<f32> {
     let (p, hw) = (g.oh * g.ow, g.h * g.w);
     let len = g.batch * g.c_out * p;
@@ -167,12 +167,23 @@ pub(super) fn forward(x: &[f32], w: &[f32], g: &Geom, isa: Isa) -> Vec<f32> {
     }
     let kern = kernels(isa);
     let (l, nvmax) = (kern.lanes, kern.tiles.len());
-    let (hp, wp) = (g.oh + g.kh - 1, g.ow + g.kw - 1);
-    let ps = hp * wp;
+    // Stride s: the padded input is split into s * s phase planes (row and column remainders mod
+    // s), `phase[ry][rx][r][c] = xpad[r * s + ry][c * s + rx]`, so tap (ky, kx) reads phase
+    // (ky % s, kx % s) at a fixed offset `(ky / s) * wq + kx / s` from the output position
+    // `q = oy * wq + ox`, as in the stride-1 case (one phase).
+    let st = g.stride[0];
+    let (hq, wq) = (g.oh + (g.kh - 1) / st, g.ow + (g.kw - 1) / st);
+    let phsz = hq * wq;
+    let ps = st * st * phsz;
     // Positions up to the last real output, in whole vectors (the last may run past it).
-    let qn = (g.oh - 1) * wp + g.ow;
+    let qn = (g.oh - 1) * wq + g.ow;
     let nvec = qn.div_ceil(l);
-    let offs: Vec<usize> = (0..g.kh * g.kw).map(|t| (t / g.kw) * wp + t % g.kw).collect();
+    let offs: Vec<usize> = (0..g.kh * g.kw)
+        .map(|t| {
+            let (ky, kx) = (t / g.kw, t % g.kw);
+            ((ky % st) * st + kx % st) * phsz + (ky / st) * wq + kx / st
+        })
+        .collect();
     let wk = pack_weights(w, g);
     let nblk = g.c_out.div_ceil(COB);
     // Samples are the tasks; with fewer than two per thread, blocks of output channels as well.
@@ -195,15 +206,28 @@ pub(super) fn forward(x: &[f32], w: &[f32], g: &Geom, isa: Isa) -> Vec<f32> {
         let y_ptr = &y_ptr;
         let (b, part) = (task / parts, task % parts);
         let (blk0, blk1) = (part * per_part, ((part + 1) * per_part).min(nblk));
-        // The sample's planes, zero-padded (the borders and the tail are zero from the allocation
-        // and never written: every task copies the same rectangle).
-        let rows = g.h.min(hp - g.pad[0]);
-        let cols = g.w.min(wp - g.pad[1]);
+        // The sample's planes, zero-padded and split into phases (the borders and the tail are
+        // zero from the allocation and never written: every task copies the same rectangles).
         for ci in 0..g.c_in {
             let src = &x[(b * g.c_in + ci) * hw..][..hw];
-            let dst = &mut xpad[ci * ps..][..ps];
-            for iy in 0..rows {
-                dst[(iy + g.pad[0]) * wp + g.pad[1]..][..cols].copy_from_slice(&src[iy * g.w..][..cols]);
+            for ry in 0..st {
+                let (r0, r1) = valid_range(ry, g.pad[0], st, g.h, hq);
+                for rx in 0..st {
+                    let (c0, c1) = valid_range(rx, g.pad[1], st, g.w, wq);
+                    if c0 == c1 {
+                        continue;
+                    }
+                    let ix0 = c0 * st + rx - g.pad[1];
+                    let dst = &mut xpad[ci * ps + (ry * st + rx) * phsz..][..phsz];
+                    for r in r0..r1 {
+                        let (row, d) = (&src[(r * st + ry - g.pad[0]) * g.w..][..g.w], &mut dst[r * wq..][c0..c1]);
+                        match st {
+                            1 => d.copy_from_slice(&row[ix0..ix0 + (c1 - c0)]),
+                            2 => gather2(d, &row[ix0..]),
+                            _ => d.iter_mut().zip(row[ix0..].iter().step_by(st)).for_each(|(d, s)| *d = *s),
+                        }
+                    }
+                }
             }
         }
         let xp = xpad.as_ptr();
@@ -223,9 +247,9 @@ pub(super) fn forward(x: &[f32], w: &[f32], g: &Geom, isa: Isa) -> Vec<f32> {
                     let src = &tout[c * os..];
                     let mut q = q0;
                     while q < q1 {
-                        let (oy, ox) = (q / wp, q % wp);
+                        let (oy, ox) = (q / wq, q % wq);
                         if ox >= g.ow {
-                            q = (oy + 1) * wp;
+                            q = (oy + 1) * wq;
                             continue;
                         }
                         let n = (g.ow - ox).min(q1 - q);

@@ -676,7 +676,7 @@ impl Geom {
             return None;
         }
         let ok = self.groups == 1
-            && self.stride == [1, 1]
+            && (self.stride == [1, 1] || self.stride == [2, 2])
             && self.dilation == [1, 1]
             && self.kh * self.kw > 1
             && self.c_in <= 64
@@ -1311,6 +1311,11 @@ mod tests {
             geom(2, 5, [6, 5], 7, [2, 3], 1, (0, 0), 1, 1),      // even, non-square kernel
             geom(1, 4, [1, 1], 3, [3, 3], 1, (1, 1), 1, 1),      // one pixel
             geom(2, 8, [4, 4], 8, [3, 3], 1, (2, 2), 1, 1),      // padding 2 (taken forward only)
+            geom(33, 16, [64, 64], 32, [3, 3], 2, (1, 1), 1, 1), // stride 2 (forward only), batch 33
+            geom(1, 5, [9, 12], 6, [3, 3], 2, (1, 1), 1, 1),     // stride 2, odd height
+            geom(2, 6, [11, 10], 3, [3, 3], 2, (0, 1), 1, 1),    // stride 2, padding 0 before, 1 after
+            geom(2, 3, [15, 15], 8, [7, 7], 2, (3, 3), 1, 1),    // stride 2, 7x7 (a stem)
+            geom(2, 4, [8, 9], 5, [2, 2], 2, (0, 0), 1, 1),      // stride 2, even kernel
         ];
         for isa in isas {
             FORCE_ISA.with(|c| c.set(Some(isa)));
@@ -1323,9 +1328,9 @@ mod tests {
             assert_eq!(g.transposed().and_then(|gt| gt.direct()), Some(isa));
         }
         FORCE_ISA.with(|c| c.set(None));
-        // Not taken: strided, dilated, grouped, 1x1, more than 64 channels.
+        // Not taken: stride 3, dilated, grouped, 1x1, more than 64 channels.
         for g in [
-            geom(2, 8, [32, 32], 4, [3, 3], 2, (1, 1), 1, 1),
+            geom(2, 8, [32, 32], 4, [3, 3], 3, (1, 1), 1, 1),
             geom(2, 8, [32, 32], 4, [3, 3], 1, (2, 2), 2, 1),
             geom(2, 8, [32, 32], 4, [3, 3], 1, (1, 1), 1, 2),
             geom(2, 8, [32, 32], 4, [1, 1], 1, (0, 0), 1, 1),
@@ -1339,6 +1344,7 @@ mod tests {
 
     #[test]
     fn asymmetric_padding_and_chunking() {
+        NO_DIRECT.with(|c| c.set(true));
         // Padding 0 before and 1 after (TF "same" for stride 2): out = 4 for an input of 8.
         let mut g = geom(2, 3, [8, 8], 4, [3, 3], 2, (0, 1), 1, 1);
         assert_eq!(g.oh, 4);
