@@ -117,6 +117,30 @@ simd_tile!(avx2, "avx2,fma", 8, __m256, _mm256_setzero_ps, _mm256_set1_ps, _mm25
 mod portable {
     use super::COB;
     pub(super) const L: usize = 8;
+    /// The weight-gradient tile with plain arrays.
+    pub(super) unsafe fn tile_w<const NT: usize>(x: *const f32, offs: &[usize], dy: *const f32, dys: usize, nvec: usize, acc: *mut f32, acs: usize) {
+        let mut a = [[[0.0f32; L]; NT]; COB];
+        for v in 0..nvec {
+            for c in 0..COB {
+                // Safety: as for the SIMD tiles.
+                let d = unsafe { core::slice::from_raw_parts(dy.add(c * dys + v * L), L) };
+                for j in 0..NT {
+                    let xv = unsafe { core::slice::from_raw_parts(x.add(offs[j] + v * L), L) };
+                    for l in 0..L {
+                        a[c][j][l] += d[l] * xv[l];
+                    }
+                }
+            }
+        }
+        for c in 0..COB {
+            for j in 0..NT {
+                let p = unsafe { core::slice::from_raw_parts_mut(acc.add(c * acs + j * L), L) };
+                for l in 0..L {
+                    p[l] += a[c][j][l];
+                }
+            }
+        }
+    }
     /// The same tile with plain arrays (multiply, then add).
     pub(super) unsafe fn tile<const NV: usize>(x: *const f32, ps: usize, c_in: usize, offs: &[usize], w: *const f32, out: *mut f32, os: usize) {
         let mut acc = [[[0.0f32; L]; NV]; COB];
@@ -268,4 +292,161 @@ pub(super) fn forward(x: &[f32], w: &[f32], g: &Geom, isa: Isa) -> Vec<f32> {
     // rows whole (the tiles cover positions 0..qn, which hold every real output).
     unsafe { y.set_len(len) };
     y
+}
+
+// Weight gradient of stride-1 layers: dW[co][ci][t] = sum over samples and positions q of
+// dy[co][q] * xpad[ci][q + off_t], with dy laid out on the same wide grid (zero in the padding
+// columns and past the last output). A tile of `COB` output channels by up to `NT` (input
+// channel, tap) pairs keeps one vector accumulator per pair over every position of a sample:
+// per vector of positions `COB` loads of dy, `NT` loads of the input and `COB * NT` fused
+// multiply-adds; the lanes are summed only once, at the end. Samples are taken in a fixed number
+// of groups (by the batch size alone), each group's vector sums kept apart and added in group
+// order, so results do not depend on the thread count.
+
+/// Samples split into this many groups (each a task with its own accumulators).
+const W_GROUPS: usize = 2;
+
+/// One weight-gradient tile: for `c < COB`, `j < NT`:
+/// `acc[c * acs + j * L..][..L] += sum over v < nvec of dy[c * dys + v * L..] * x[offs[j] + v * L..]`.
+type TileWFn = unsafe fn(x: *const f32, offs: &[usize], dy: *const f32, dys: usize, nvec: usize, acc: *mut f32, acs: usize);
+
+/// Lanes per vector and the weight-gradient tiles for 1..=NT pairs.
+struct KernelsW {
+    lanes: usize,
+    tiles: &'static [TileWFn],
+}
+
+fn kernels_w(isa: Isa) -> KernelsW {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => KernelsW { lanes: 16, tiles: &[avx512w::tile::<1>, avx512w::tile::<2>, avx512w::tile::<3>, avx512w::tile::<4>, avx512w::tile::<5>, avx512w::tile::<6>] },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => KernelsW { lanes: 8, tiles: &[avx2w::tile::<1>, avx2w::tile::<2>] },
+        _ => KernelsW { lanes: portable::L, tiles: &[portable::tile_w::<1>, portable::tile_w::<2>] },
+    }
+}
+
+/// Defines module `$m` with the weight-gradient `tile::<NT>` for one instruction set.
+#[cfg(target_arch = "x86_64")]
+macro_rules! simd_tile_w {
+    ($m:ident, $feat:literal, $l:expr, $v:ty, $zero:ident, $load:ident, $add:ident, $fma:ident, $store:ident) => {
+        mod $m {
+            use super::COB;
+            use core::arch::x86_64::*;
+            const L: usize = $l;
+            /// Safety: the CPU has the features; `x` is readable at `offs[j] + q` and `dy` at
+            /// `c * dys + q` for `q < nvec * L`; `acc` readable and writable at `c * acs + j * L + l`.
+            #[target_feature(enable = $feat)]
+            pub(super) unsafe fn tile<const NT: usize>(x: *const f32, offs: &[usize], dy: *const f32, dys: usize, nvec: usize, acc: *mut f32, acs: usize) {
+                unsafe {
+                    let mut a: [[$v; NT]; COB] = [[$zero(); NT]; COB];
+                    let mut xo = [x; NT];
+                    for j in 0..NT {
+                        xo[j] = x.add(offs[j]);
+                    }
+                    for v in 0..nvec {
+                        let q = v * L;
+                        let mut d: [$v; COB] = [$zero(); COB];
+                        for c in 0..COB {
+                            d[c] = $load(dy.add(c * dys + q));
+                        }
+                        for j in 0..NT {
+                            let xv = $load(xo[j].add(q));
+                            for c in 0..COB {
+                                a[c][j] = $fma(d[c], xv, a[c][j]);
+                            }
+                        }
+                    }
+                    for c in 0..COB {
+                        for j in 0..NT {
+                            let p = acc.add(c * acs + j * L);
+                            $store(p, $add($load(p), a[c][j]));
+                        }
+                    }
+                }
+            }
+        }
+    };
+}
+#[cfg(target_arch = "x86_64")]
+simd_tile_w!(avx512w, "avx512f", 16, __m512, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_add_ps, _mm512_fmadd_ps, _mm512_storeu_ps);
+#[cfg(target_arch = "x86_64")]
+simd_tile_w!(avx2w, "avx2,fma", 8, __m256, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_add_ps, _mm256_fmadd_ps, _mm256_storeu_ps);
+
+/// dW `[c_out][c_in][kh][kw]` of a stride-1, undilated, ungrouped convolution.
+pub(super) fn backward_w(x: &[f32], dy: &[f32], g: &Geom, isa: Isa) -> Vec<f32> {
+    let (p, hw, nt) = (g.oh * g.ow, g.h * g.w, g.kh * g.kw);
+    let kk = g.c_in * nt;
+    let mut dw = vec![0.0f32; g.c_out * kk];
+    if p == 0 || g.batch == 0 || dw.is_empty() {
+        return dw;
+    }
+    let kern = kernels_w(isa);
+    let (l, ntmax) = (kern.lanes, kern.tiles.len());
+    let (hp, wp) = (g.oh + g.kh - 1, g.ow + g.kw - 1);
+    // Each input plane is followed by a vector of zeros: the last vector of positions reads up to
+    // `l - 1` floats past its plane, where dy is zero; reading zeros there (not the next plane)
+    // keeps an infinite input in one channel from turning another channel's gradient into NaN.
+    let ps = hp * wp + l;
+    let nvec = ((g.oh - 1) * wp + g.ow).div_ceil(l);
+    let qpad = nvec * l;
+    let nblk = g.c_out.div_ceil(COB);
+    let njt = kk.div_ceil(ntmax);
+    // Accumulators of one group: `[blk][jt][c][j][lane]`.
+    let acs = ntmax * l;
+    let alen = nblk * njt * COB * acs;
+    let groups = W_GROUPS.min(g.batch);
+    let per_group = g.batch.div_ceil(groups);
+    let mut accs = vec![0.0f32; groups * alen];
+    let init = || (vec![0.0f32; g.c_in * ps], vec![0.0f32; nblk * COB * qpad]);
+    super::par_chunks_init(&mut accs, alen, init, |(xpad, dyw), gi, acc| {
+        for b in gi * per_group..((gi + 1) * per_group).min(g.batch) {
+            // The sample's input, zero-padded, and dy on the wide grid (the zeros around both are
+            // from the allocation: every sample writes the same positions).
+            for ci in 0..g.c_in {
+                let src = &x[(b * g.c_in + ci) * hw..][..hw];
+                let dst = &mut xpad[ci * ps..][..hp * wp];
+                for iy in 0..g.h {
+                    dst[(iy + g.pad[0]) * wp + g.pad[1]..][..g.w].copy_from_slice(&src[iy * g.w..][..g.w]);
+                }
+            }
+            for co in 0..g.c_out {
+                let src = &dy[(b * g.c_out + co) * p..][..p];
+                let dst = &mut dyw[co * qpad..][..qpad];
+                for oy in 0..g.oh {
+                    dst[oy * wp..][..g.ow].copy_from_slice(&src[oy * g.ow..][..g.ow]);
+                }
+            }
+            for jt in 0..njt {
+                let (j0, n) = (jt * ntmax, ntmax.min(kk - jt * ntmax));
+                let offs: [usize; 8] = core::array::from_fn(|j| {
+                    let jj = (j0 + j).min(kk - 1);
+                    let (ci, t) = (jj / nt, jj % nt);
+                    ci * ps + (t / g.kw) * wp + t % g.kw
+                });
+                for blk in 0..nblk {
+                    // Safety: reads inside xpad (each position plus its tap offset stays inside
+                    // the plane and its zero tail) and dyw; writes inside this group's accumulators.
+                    unsafe {
+                        kern.tiles[n - 1](xpad.as_ptr(), &offs[..n], dyw.as_ptr().add(blk * COB * qpad), qpad, nvec, acc.as_mut_ptr().add((blk * njt + jt) * COB * acs), acs);
+                    }
+                }
+            }
+        }
+    });
+    // Groups added in order, then the lanes of each accumulator summed in order.
+    let (first, rest) = accs.split_at_mut(alen);
+    for r in rest.chunks(alen) {
+        for (a, b) in first.iter_mut().zip(r) {
+            *a += b;
+        }
+    }
+    for co in 0..g.c_out {
+        let (blk, c) = (co / COB, co % COB);
+        for (jj, d) in dw[co * kk..][..kk].iter_mut().enumerate() {
+            let (jt, j) = (jj / ntmax, jj % ntmax);
+            *d = first[(blk * njt + jt) * COB * acs + c * acs + j * l..][..l].iter().sum();
+        }
+    }
+    dw
 }

@@ -251,6 +251,20 @@ fn par_chunks(data: &mut [f32], size: usize, f: impl Fn(usize, &mut [f32]) + Sen
     data.chunks_mut(size).enumerate().for_each(|(i, c)| f(i, c));
 }
 
+/// [`par_chunks`] with one `init()` state (work buffers) per worker.
+fn par_chunks_init<S>(data: &mut [f32], size: usize, init: impl Fn() -> S + Send + Sync, f: impl Fn(&mut S, usize, &mut [f32]) + Send + Sync) {
+    #[cfg(feature = "rayon")]
+    {
+        use rayon::prelude::*;
+        data.par_chunks_mut(size).enumerate().for_each_init(init, |s, (i, c)| f(s, i, c));
+    }
+    #[cfg(not(feature = "rayon"))]
+    {
+        let mut s = init();
+        data.chunks_mut(size).enumerate().for_each(|(i, c)| f(&mut s, i, c));
+    }
+}
+
 /// Runs `f(i)` for `i` in `0..n`, in parallel when rayon is on.
 fn par_for(n: usize, f: impl Fn(usize) + Send + Sync) {
     #[cfg(feature = "rayon")]
@@ -504,6 +518,9 @@ pub fn backward_x(w: &[f32], dy: &[f32], g: &Geom) -> Vec<f32> {
 
 /// Gradient of the weight: `dw[c_out, c_in / groups, kh, kw]`.
 pub fn backward_w(x: &[f32], dy: &[f32], g: &Geom) -> Vec<f32> {
+    if let Some(isa) = g.direct_w() {
+        return direct::backward_w(x, dy, g, isa);
+    }
     let k = g.k();
     let mut dw = vec![0.0f32; g.c_out * k];
     if g.is_depthwise() {
@@ -690,6 +707,12 @@ impl Geom {
             return Some(isa);
         }
         direct::detect()
+    }
+    /// The direct weight gradient: stride 1, up to 32 input and output channels. Its tiles keep
+    /// one vector of partial sums per (output channel, input channel, tap) for a whole sample;
+    /// with 64 channels those no longer stay in cache (1.4-2.2x the GEMM's time).
+    fn direct_w(&self) -> Option<direct::Isa> {
+        self.direct().filter(|_| self.stride == [1, 1] && self.c_in <= 32 && self.c_out <= 32)
     }
     fn wide(&self, nb: usize) -> Wide {
         let (hp, wp) = (self.oh + self.kh - 1, self.ow + self.kw - 1);
@@ -1326,6 +1349,16 @@ mod tests {
             // The input gradient's transposed convolution is direct too (its channels swapped).
             let g = geom(2, 13, [28, 28], 18, [3, 3], 1, (1, 1), 1, 1);
             assert_eq!(g.transposed().and_then(|gt| gt.direct()), Some(isa));
+            // The weight gradient: stride 1 and up to 32 channels only.
+            assert_eq!(g.direct_w(), Some(isa));
+            assert_eq!(geom(2, 32, [16, 16], 32, [3, 3], 1, (1, 1), 1, 1).direct_w(), Some(isa));
+            for g in [
+                geom(2, 33, [16, 16], 32, [3, 3], 1, (1, 1), 1, 1),
+                geom(2, 32, [16, 16], 33, [3, 3], 1, (1, 1), 1, 1),
+                geom(2, 16, [16, 16], 16, [3, 3], 2, (1, 1), 1, 1),
+            ] {
+                assert!(g.direct().is_some() && g.direct_w().is_none(), "{g:?}");
+            }
         }
         FORCE_ISA.with(|c| c.set(None));
         // Not taken: stride 3, dilated, grouped, 1x1, more than 64 channels.
