@@ -1,19 +1,21 @@
-//! Register-blocked direct convolution for stride-1 layers with few channels (pepr patch).
+//! Register-blocked direct convolution for layers with few channels (pepr patch).
 //!
 //! The shifted GEMMs of `conv2d_gemm` sum over only `c_in` (16-64) per kernel tap, which is short
 //! for the gemm crate's microkernel: resnet20's 16-channel layers ran at ~40 GFLOP/s per core of a
 //! ~150 peak. Here one task takes one sample: its input planes are copied once into a zero-padded
 //! buffer `[c_in][hp][wp]` (`hp = oh + kh - 1`, `wp = ow + kw - 1`), so output position
 //! `q = oy * wp + ox` reads input `q + ky * wp + kx` for tap `(ky, kx)` with no bounds checks
-//! (outputs in the padding columns are computed and dropped, as on the shifted path). A tile of
+//! (outputs in the padding columns are computed and dropped, as on the shifted path; stride 2
+//! splits the buffer into phase planes, see `forward`). A tile of
 //! [`COB`] output channels by `NV` vectors of consecutive positions keeps its accumulators in
 //! registers over every input channel and tap: per (channel, tap) `NV` vector loads of the input,
 //! `COB` broadcasts of weights (packed once per call in the order the tile reads them) and
 //! `COB * NV` fused multiply-adds. Each output is summed in one fixed order (input channel, then
 //! tap) by one tile, so results do not depend on the thread count, and the AVX-512 and AVX2
-//! versions give the same bits (both fuse the multiply-add). The portable version (no FMA) is
-//! kept for CPUs without AVX2 and tested, but not taken there: the GEMM path was not measured
-//! slower than it.
+//! versions give the same bits (both fuse the multiply-add). The same kernel computes the
+//! stride-1 input gradient (a forward convolution of dy, `Geom::transposed`); the weight gradient
+//! has its own tiles (below). The portable versions (no FMA) are kept for CPUs without AVX2 and
+//! tested, but not taken there: the GEMM paths were not measured slower than them.
 
 use super::{Geom, Ptr, gather2, par_for_init, valid_range};
 use alloc::vec;
