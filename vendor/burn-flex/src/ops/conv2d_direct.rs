@@ -116,6 +116,8 @@ simd_tile!(avx512, "avx512f", 16, __m512, _mm512_setzero_ps, _mm512_set1_ps, _mm
 #[cfg(target_arch = "x86_64")]
 simd_tile!(avx2, "avx2,fma", 8, __m256, _mm256_setzero_ps, _mm256_set1_ps, _mm256_loadu_ps, _mm256_fmadd_ps, _mm256_storeu_ps);
 
+// Index loops over the tile's arrays on purpose (they mirror the SIMD versions).
+#[allow(clippy::needless_range_loop)]
 mod portable {
     use super::COB;
     pub(super) const L: usize = 8;
