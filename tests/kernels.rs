@@ -194,6 +194,22 @@ fn convolution_and_its_gradients_equal_direct_loops() {
     // row blocks of it (LeNet's first layer, batch 3: two blocks; 16 channels, batch 1: three).
     case(3, 3, [64, 64], 6, [5, 5], 1, 2, 1, 1).check();
     case(1, 16, [64, 65], 16, [3, 3], 1, 1, 1, 1).check();
+    // On CPUs with AVX2 + FMA or AVX-512, stride-1 and stride-2 layers with up to 64 input and
+    // output channels (not 1x1) take the register-blocked direct kernels, forward and stride-1
+    // input gradient (so do most stride-1 / stride-2 cases above): resnet20's 16/32/64-channel
+    // layers at 28 px (64 on 7x7), batch 1 and 33, channel counts not multiples of the
+    // 4-channel tile, odd planes, stride 2 with odd sizes and a 7x7 stem, no padding, 5x5.
+    case(33, 16, [28, 28], 16, [3, 3], 1, 1, 1, 1).check();
+    case(1, 64, [7, 7], 64, [3, 3], 1, 1, 1, 1).check();
+    case(2, 13, [15, 17], 7, [3, 3], 1, 1, 1, 1).check();
+    case(3, 16, [28, 27], 32, [3, 3], 2, 1, 1, 1).check();
+    case(33, 5, [9, 11], 6, [3, 3], 2, 1, 1, 1).check();
+    case(2, 3, [29, 29], 64, [7, 7], 2, 3, 1, 1).check();
+    case(2, 6, [14, 14], 16, [5, 5], 1, 0, 1, 1).check();
+    case(2, 3, [28, 28], 6, [5, 5], 1, 2, 1, 1).check();
+    // Not taken: 65 input channels, stride 3.
+    case(2, 65, [9, 9], 16, [3, 3], 1, 1, 1, 1).check();
+    case(2, 8, [13, 13], 8, [3, 3], 3, 1, 1, 1).check();
 }
 
 /// Training-mode batch norm of `x[n, c, spatial]` (given `strided`, as a transposed view of a

@@ -18,6 +18,9 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
+#[path = "conv2d_direct.rs"]
+mod direct;
+
 /// The most floats a column buffer holds (4 MiB); batches are split into chunks below it. The
 /// buffers stay in the pool between steps, so this bounds memory that counts in the peak; 4 MiB
 /// still gives GEMMs over a thousand columns in the layers that reach it (resnet18 at 64 px: 7
@@ -248,6 +251,20 @@ fn par_chunks(data: &mut [f32], size: usize, f: impl Fn(usize, &mut [f32]) + Sen
     data.chunks_mut(size).enumerate().for_each(|(i, c)| f(i, c));
 }
 
+/// [`par_chunks`] with one `init()` state (work buffers) per worker.
+fn par_chunks_init<S>(data: &mut [f32], size: usize, init: impl Fn() -> S + Send + Sync, f: impl Fn(&mut S, usize, &mut [f32]) + Send + Sync) {
+    #[cfg(feature = "rayon")]
+    {
+        use rayon::prelude::*;
+        data.par_chunks_mut(size).enumerate().for_each_init(init, |s, (i, c)| f(s, i, c));
+    }
+    #[cfg(not(feature = "rayon"))]
+    {
+        let mut s = init();
+        data.chunks_mut(size).enumerate().for_each(|(i, c)| f(&mut s, i, c));
+    }
+}
+
 /// Runs `f(i)` for `i` in `0..n`, in parallel when rayon is on.
 fn par_for(n: usize, f: impl Fn(usize) + Send + Sync) {
     #[cfg(feature = "rayon")]
@@ -386,8 +403,14 @@ fn gather_dy(dy: &[f32], g: &Geom, gi: usize, b0: usize, nb: usize, out: &mut [f
 /// Forward convolution: `y[batch, c_out, oh, ow]`.
 pub fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Geom) -> Vec<f32> {
     let p = g.p();
-    let mut y = vec![0.0f32; g.batch * g.c_out * p];
-    if g.is_depthwise() {
+    let direct = g.direct();
+    let mut y = match direct {
+        Some(isa) => direct::forward(x, w, g, isa),
+        None => vec![0.0f32; g.batch * g.c_out * p],
+    };
+    if direct.is_some() {
+        // Computed above, every element written.
+    } else if g.is_depthwise() {
         depthwise_forward(x, w, g, &mut y);
     } else if g.shift_ok() {
         shift_forward(x, w, g, &mut y);
@@ -440,12 +463,14 @@ pub fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Geom) -> Vec<f32>
 
 /// Gradient of the input: `dx[batch, c_in, h, w]`.
 pub fn backward_x(w: &[f32], dy: &[f32], g: &Geom) -> Vec<f32> {
-    let mut dx = vec![0.0f32; g.batch * g.c_in * g.h * g.w];
+    let gt = g.transposed();
+    let direct = gt.and_then(|gt| gt.direct());
+    let mut dx = if direct.is_some() { Vec::new() } else { vec![0.0f32; g.batch * g.c_in * g.h * g.w] };
     if g.is_depthwise() {
         depthwise_backward_x(w, dy, g, &mut dx);
         return dx;
     }
-    if let Some(gt) = g.transposed() {
+    if let Some(gt) = gt {
         // Stride 1: dx is the forward convolution of dy with the flipped, transposed kernel.
         let ksz = g.kh * g.kw;
         let mut wf = vec![0.0f32; w.len()];
@@ -456,7 +481,10 @@ pub fn backward_x(w: &[f32], dy: &[f32], g: &Geom) -> Vec<f32> {
                 }
             }
         }
-        shift_forward(dy, &wf, &gt, &mut dx);
+        match direct {
+            Some(isa) => dx = direct::forward(dy, &wf, &gt, isa),
+            None => shift_forward(dy, &wf, &gt, &mut dx),
+        }
         return dx;
     }
     let (k, p, cout_g, chunk) = (g.k(), g.p(), g.cout_g(), g.chunk());
@@ -490,6 +518,9 @@ pub fn backward_x(w: &[f32], dy: &[f32], g: &Geom) -> Vec<f32> {
 
 /// Gradient of the weight: `dw[c_out, c_in / groups, kh, kw]`.
 pub fn backward_w(x: &[f32], dy: &[f32], g: &Geom) -> Vec<f32> {
+    if let Some(isa) = g.direct_w() {
+        return direct::backward_w(x, dy, g, isa);
+    }
     let k = g.k();
     let mut dw = vec![0.0f32; g.c_out * k];
     if g.is_depthwise() {
@@ -586,6 +617,14 @@ pub fn backward_w(x: &[f32], dy: &[f32], g: &Geom) -> Vec<f32> {
 // weight gradient done this way (per-tap GEMMs reducing over positions) measured 0.9-1.3x and keeps
 // im2col.
 
+#[cfg(test)]
+std::thread_local! {
+    /// Tests of the GEMM paths turn the direct kernels off on their thread.
+    static NO_DIRECT: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
+    /// Tests of the direct kernels pick the instruction set (the portable one included).
+    static FORCE_ISA: core::cell::Cell<Option<direct::Isa>> = const { core::cell::Cell::new(None) };
+}
+
 /// Layout of the padded chunk of the shifted path.
 #[derive(Clone, Copy)]
 struct Wide {
@@ -617,10 +656,9 @@ impl Geom {
     /// path: then dx needs neither the `[K, (b, p)]` column matrix nor col2im's scattered adds
     /// (0.7-0.8x of the input gradient's CPU time on resnet20's 16- and 32-channel layers).
     fn transposed(&self) -> Option<Geom> {
-        // Up to 48 input channels (the transposed convolution's outputs): 64 measured 0.9-1.06x.
         // Not 1x1: its input gradient is already one GEMM per sample with no col2im, and the
         // blocked per-tap path measured 1.12-1.22x of it (efficientnet_b0 @64's pointwise layers).
-        if self.groups != 1 || self.stride != [1, 1] || self.dilation != [1, 1] || self.c_in > 48 || self.kh * self.kw == 1 {
+        if self.groups != 1 || self.stride != [1, 1] || self.dilation != [1, 1] || self.kh * self.kw == 1 {
             return None;
         }
         // Padding at most `k - 1` before and after (else some dy would fall outside the padded grid).
@@ -643,7 +681,38 @@ impl Geom {
             oh: self.h,
             ow: self.w,
         };
-        gt.shift_ok().then_some(gt)
+        // On the shifted path up to 48 input channels (the transposed convolution's outputs): 64
+        // measured 0.9-1.06x.
+        (gt.direct().is_some() || (self.c_in <= 48 && gt.shift_ok())).then_some(gt)
+    }
+    /// The register-blocked direct kernels ([`direct`]) for stride-1 layers with few channels,
+    /// when the CPU has AVX2 + FMA or AVX-512.
+    fn direct(&self) -> Option<direct::Isa> {
+        #[cfg(test)]
+        if NO_DIRECT.with(|c| c.get()) {
+            return None;
+        }
+        let ok = self.groups == 1
+            && (self.stride == [1, 1] || self.stride == [2, 2])
+            && self.dilation == [1, 1]
+            && self.kh * self.kw > 1
+            && self.c_in <= 64
+            && self.c_out <= 64
+            && self.oh * self.ow > 0;
+        if !ok {
+            return None;
+        }
+        #[cfg(test)]
+        if let Some(isa) = FORCE_ISA.with(|c| c.get()) {
+            return Some(isa);
+        }
+        direct::detect()
+    }
+    /// The direct weight gradient: stride 1, up to 32 input and output channels. Its tiles keep
+    /// one vector of partial sums per (output channel, input channel, tap) for a whole sample;
+    /// with 64 channels those no longer stay in cache (1.4-2.2x the GEMM's time).
+    fn direct_w(&self) -> Option<direct::Isa> {
+        self.direct().filter(|_| self.stride == [1, 1] && self.c_in <= 32 && self.c_out <= 32)
     }
     fn wide(&self, nb: usize) -> Wide {
         let (hp, wp) = (self.oh + self.kh - 1, self.ow + self.kw - 1);
@@ -1161,6 +1230,7 @@ mod tests {
 
     #[test]
     fn shifted_gemms_match_direct_loops() {
+        NO_DIRECT.with(|c| c.set(true));
         let cases = [
             geom(1, 8, [23, 25], 5, [3, 3], 1, (1, 1), 1, 1),    // batch 1, odd sizes
             geom(33, 9, [24, 24], 16, [3, 3], 1, (1, 1), 1, 1),  // batch 33
@@ -1198,6 +1268,7 @@ mod tests {
     #[test]
     fn transposed_input_gradient_matches_direct_loops() {
         // Stride-1 input gradients computed as forward convolutions of dy on the shifted path.
+        NO_DIRECT.with(|c| c.set(true));
         let cases = [
             geom(1, 9, [23, 25], 8, [3, 3], 1, (1, 1), 1, 1),    // batch 1, odd sizes
             geom(33, 16, [24, 24], 9, [3, 3], 1, (1, 1), 1, 1),  // batch 33
@@ -1237,7 +1308,76 @@ mod tests {
     }
 
     #[test]
+    fn direct_kernels_match_direct_loops() {
+        // Forward and stride-1 input gradient on the register-blocked kernels, with every
+        // instruction set this CPU runs (the portable one always).
+        let mut isas = vec![direct::Isa::Portable];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                isas.push(direct::Isa::Avx2);
+            }
+            if std::is_x86_feature_detected!("avx512f") {
+                isas.push(direct::Isa::Avx512);
+            }
+        }
+        let cases = [
+            geom(1, 16, [7, 7], 16, [3, 3], 1, (1, 1), 1, 1),    // batch 1, 7x7
+            geom(33, 3, [9, 11], 5, [3, 3], 1, (1, 1), 1, 1),    // batch 33, channels not multiples of 4
+            geom(2, 13, [28, 28], 18, [3, 3], 1, (1, 1), 1, 1),  // 28x28, a partial channel block
+            geom(2, 16, [64, 63], 16, [3, 3], 1, (1, 1), 1, 1),  // 64 px, odd width
+            geom(3, 64, [16, 16], 64, [3, 3], 1, (1, 1), 1, 1),  // 64 channels
+            geom(2, 7, [15, 13], 9, [3, 3], 1, (0, 0), 1, 1),    // no padding
+            geom(2, 6, [12, 10], 5, [5, 5], 1, (2, 2), 1, 1),    // 5x5 "same"
+            geom(2, 8, [10, 9], 8, [3, 3], 1, (1, 0), 1, 1),     // padding 1 before, 0 after
+            geom(2, 8, [10, 9], 8, [3, 3], 1, (0, 1), 1, 1),     // padding 0 before, 1 after
+            geom(2, 5, [6, 5], 7, [2, 3], 1, (0, 0), 1, 1),      // even, non-square kernel
+            geom(1, 4, [1, 1], 3, [3, 3], 1, (1, 1), 1, 1),      // one pixel
+            geom(2, 8, [4, 4], 8, [3, 3], 1, (2, 2), 1, 1),      // padding 2 (taken forward only)
+            geom(33, 16, [64, 64], 32, [3, 3], 2, (1, 1), 1, 1), // stride 2 (forward only), batch 33
+            geom(1, 5, [9, 12], 6, [3, 3], 2, (1, 1), 1, 1),     // stride 2, odd height
+            geom(2, 6, [11, 10], 3, [3, 3], 2, (0, 1), 1, 1),    // stride 2, padding 0 before, 1 after
+            geom(2, 3, [15, 15], 8, [7, 7], 2, (3, 3), 1, 1),    // stride 2, 7x7 (a stem)
+            geom(2, 4, [8, 9], 5, [2, 2], 2, (0, 0), 1, 1),      // stride 2, even kernel
+        ];
+        for isa in isas {
+            FORCE_ISA.with(|c| c.set(Some(isa)));
+            for g in cases {
+                assert!(g.direct() == Some(isa), "{g:?}");
+                check(g);
+            }
+            // The input gradient's transposed convolution is direct too (its channels swapped).
+            let g = geom(2, 13, [28, 28], 18, [3, 3], 1, (1, 1), 1, 1);
+            assert_eq!(g.transposed().and_then(|gt| gt.direct()), Some(isa));
+            // The weight gradient: stride 1 and up to 32 channels only.
+            assert_eq!(g.direct_w(), Some(isa));
+            assert_eq!(geom(2, 32, [16, 16], 32, [3, 3], 1, (1, 1), 1, 1).direct_w(), Some(isa));
+            for g in [
+                geom(2, 33, [16, 16], 32, [3, 3], 1, (1, 1), 1, 1),
+                geom(2, 32, [16, 16], 33, [3, 3], 1, (1, 1), 1, 1),
+                geom(2, 16, [16, 16], 16, [3, 3], 2, (1, 1), 1, 1),
+            ] {
+                assert!(g.direct().is_some() && g.direct_w().is_none(), "{g:?}");
+            }
+        }
+        FORCE_ISA.with(|c| c.set(None));
+        // Not taken: stride 3, dilated, grouped, 1x1, more than 64 channels.
+        for g in [
+            geom(2, 8, [32, 32], 4, [3, 3], 3, (1, 1), 1, 1),
+            geom(2, 8, [32, 32], 4, [3, 3], 1, (2, 2), 2, 1),
+            geom(2, 8, [32, 32], 4, [3, 3], 1, (1, 1), 1, 2),
+            geom(2, 8, [32, 32], 4, [1, 1], 1, (0, 0), 1, 1),
+            geom(2, 65, [16, 16], 64, [3, 3], 1, (1, 1), 1, 1),
+            geom(2, 64, [16, 16], 65, [3, 3], 1, (1, 1), 1, 1),
+        ] {
+            assert!(g.direct().is_none(), "{g:?}");
+            check(g);
+        }
+    }
+
+    #[test]
     fn asymmetric_padding_and_chunking() {
+        NO_DIRECT.with(|c| c.set(true));
         // Padding 0 before and 1 after (TF "same" for stride 2): out = 4 for an input of 8.
         let mut g = geom(2, 3, [8, 8], 4, [3, 3], 2, (0, 1), 1, 1);
         assert_eq!(g.oh, 4);
