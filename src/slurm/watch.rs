@@ -162,20 +162,25 @@ pub fn cell_statuses(
 /// cancelled before they started, and returns each array's cells.
 pub fn refresh(home: &Home) -> Result<(MergeReport, Vec<JobStatus>)> {
     let store = RunStore::new(home.runs_file());
-    let report = incoming::merge(&store, &home.incoming_dir())?;
     let submitted = jobs::load(home)?;
+    // Slurm is asked before the incoming records are merged. A task writes its record before it
+    // exits, so every task Slurm already calls finished has its record merged below. Merging
+    // first left a window: a task that ended between the two showed as completed with no record
+    // and counted as missing, so `jobs resubmit` would have run it again (a test saw it under load).
+    let answers: Vec<_> = submitted.iter().map(|job| query::query(&job.job_id)).collect();
+    let report = incoming::merge(&store, &home.incoming_dir())?;
     if submitted.is_empty() {
         return Ok((report, Vec::new()));
     }
     let mut loaded = store.load()?.records;
     let mut statuses = Vec::new();
     let mut written = Vec::new();
-    for job in submitted {
+    for (job, answer) in submitted.into_iter().zip(answers) {
         let (cells, cells_error) = match jobs::load_cells(&job) {
             Ok(cells) => (cells, None),
             Err(e) => (Vec::new(), Some(format!("{e:#}"))),
         };
-        let (tasks, slurm_error) = match query::query(&job.job_id) {
+        let (tasks, slurm_error) = match answer {
             Ok(tasks) => (tasks, None),
             Err(e) => (BTreeMap::new(), Some(e)),
         };
