@@ -4,14 +4,18 @@
 use crate::common;
 use std::path::Path;
 
-/// Answers like benches/peer/torch_train.py --json with fixed figures: pepr_lenet5 with LeNet-5's
-/// parameter count at 28x28 (62,006; at other sizes the count differs), 10^9 images/s (so pepr
-/// is far slower), 952.7 MiB of step memory, 2 cores busy; any other model fails.
-const FAKE_PEER: &str = r##"
+/// How a fake peer reads the case it is asked for, as benches/peer/torch_train.py is called.
+const PEER_ARGS: &str = r##"
 while [ $# -gt 0 ]; do
   case $1 in --models) arch=$2; shift ;; --sizes) size=$2; shift ;; esac
   shift
 done
+"##;
+
+/// Answers like benches/peer/torch_train.py --json with fixed figures: pepr_lenet5 with LeNet-5's
+/// parameter count at 28x28 (62,006; at other sizes the count differs), 10^9 images/s (so pepr
+/// is far slower), 952.7 MiB of step memory, 2 cores busy; any other model fails.
+const FAKE_PEER: &str = r##"
 echo "# fake peer"
 case $arch in
   pepr_lenet5) echo "{\"arch\": \"$arch\", \"size\": $size, \"train_images_per_s\": 1000000000.0, \"eval_images_per_s\": 5.0, \"params\": 62006, \"cpu_s\": 2.0, \"wall_s\": 1.0, \"memory\": {\"base\": 1000000, \"peak\": 1000000000, \"after_warmup\": 5000000, \"after_last\": 5000000}}" ;;
@@ -29,6 +33,15 @@ fn bench(home: &Path, args: &[&str]) -> (String, String) {
     (stdout, stderr)
 }
 
+/// `bench` with `--compare` and a fake peer: `PEER_ARGS` then `body`, written into `home`.
+fn compare(home: &Path, body: &str, args: &[&str]) -> String {
+    let script = home.join("peer.sh");
+    std::fs::write(&script, format!("{PEER_ARGS}{body}")).unwrap();
+    let mut all = args.to_vec();
+    all.extend(["--compare", "/bin/sh", "--peer-script", script.to_str().unwrap()]);
+    bench(home, &all).0
+}
+
 /// The row of `case` ("pepr_lenet5 28x28"), split into cells.
 fn row<'a>(stdout: &'a str, arch: &str, size: &str) -> Vec<&'a str> {
     let line = stdout.lines().find(|l| l.starts_with(arch) && l.contains(size)).unwrap_or_else(|| panic!("{stdout}"));
@@ -38,12 +51,8 @@ fn row<'a>(stdout: &'a str, arch: &str, size: &str) -> Vec<&'a str> {
 #[test]
 fn compares_with_a_peer_side_by_side_and_checks_the_targets() {
     let home = tempfile::tempdir().unwrap();
-    let script = home.path().join("fake_peer.sh");
-    std::fs::write(&script, FAKE_PEER).unwrap();
     let args = ["--arch", "pepr_lenet5", "--arch", "pepr_resnet8", "--size", "28", "--size", "32", "--eval"];
-    let mut args = args.to_vec();
-    args.extend(["--compare", "/bin/sh", "--peer-script", script.to_str().unwrap()]);
-    let (stdout, _) = bench(home.path(), &args);
+    let stdout = compare(home.path(), FAKE_PEER, &args);
     assert!(stdout.contains("each case in a fresh process"), "{stdout}");
 
     // arch, input, training pepr/PyTorch/ratio, inference (3), memory (3), growth (2), cores busy (2).
@@ -100,10 +109,6 @@ fn without_a_peer_each_case_still_reports_memory_and_cores() {
 /// A peer whose every call is slower than the last: 100, 200, 300 ... images/s, counted in a file
 /// beside the script.
 const COUNTING_PEER: &str = r##"
-while [ $# -gt 0 ]; do
-  case $1 in --models) arch=$2; shift ;; --sizes) size=$2; shift ;; esac
-  shift
-done
 count="$(dirname "$0")/calls"
 n=$(( $(cat "$count" 2>/dev/null || echo 0) + 1 ))
 echo $n > "$count"
@@ -113,12 +118,8 @@ echo "{\"arch\": \"$arch\", \"size\": $size, \"train_images_per_s\": ${n}00.0, \
 #[test]
 fn repeats_each_case_taking_turns_and_shows_the_median_run() {
     let home = tempfile::tempdir().unwrap();
-    let script = home.path().join("counting_peer.sh");
-    std::fs::write(&script, COUNTING_PEER).unwrap();
-    let args = ["--arch", "pepr_lenet5", "--size", "28", "--eval", "--repeat", "3", "--compare", "/bin/sh"];
-    let mut args = args.to_vec();
-    args.extend(["--peer-script", script.to_str().unwrap()]);
-    let (stdout, _) = bench(home.path(), &args);
+    let args = ["--arch", "pepr_lenet5", "--size", "28", "--eval", "--repeat", "3"];
+    let stdout = compare(home.path(), COUNTING_PEER, &args);
     assert!(stdout.contains("each case measured 3 times, pepr and PyTorch taking turns"), "{stdout}");
     assert_eq!(std::fs::read_to_string(home.path().join("calls")).unwrap().trim(), "3");
     // The peer's runs gave 100, 200 and 300 images/s (10, 20, 30 in inference): the median is shown.

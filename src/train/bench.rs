@@ -529,42 +529,27 @@ fn run_here(
                 Some(child) => child.measure(arch, size, batch_size, steps, threads, options.eval),
                 None => measure_with(arch, size, batch_size, steps, options.eval, &device).map(|r| r.figures()),
             };
-            let measure_theirs = |p: &Peer| p.measure(arch, size, batch_size, steps, threads, options.eval);
-            // Turns: pepr, peer, pepr, peer, ... so a slow spell of the machine falls on both sides.
-            let (mut our_runs, mut their_runs, mut failed) = (Vec::new(), Vec::new(), None);
+            // Turns: pepr, peer, pepr, peer, ... so a slow spell of the machine falls on both sides. A
+            // side's first failure is its result; the peer failing does not stop pepr's runs.
+            let (mut ours, mut theirs) = (Ok(Vec::new()), peer.map(|_| Ok(Vec::new())));
             for _ in 0..repeat {
-                match measure_ours() {
-                    Ok(figures) => our_runs.push(figures),
-                    Err(e) => {
-                        our_runs.clear();
-                        failed = Some(e);
-                        break;
-                    }
+                add_run(&mut ours, measure_ours());
+                if ours.is_err() {
+                    break;
                 }
-                if let Some(p) = peer {
-                    match measure_theirs(p) {
-                        Ok(figures) => their_runs.push(figures),
-                        // The peer's failure is shown on the row; pepr's runs still count.
-                        Err(e) => {
-                            their_runs.clear();
-                            failed = Some(e);
-                            break;
-                        }
-                    }
+                if let (Some(p), Some(runs @ Ok(_))) = (peer, &mut theirs) {
+                    add_run(runs, p.measure(arch, size, batch_size, steps, threads, options.eval));
                 }
             }
-            let ours = match Figures::median_run(our_runs) {
-                Some(figures) => figures,
-                None => {
-                    let e = failed.map_or_else(|| "no run".to_string(), |e| e.to_string());
+            let median = |runs: Result<Vec<Figures>>| runs.map(|r| Figures::median_run(r).expect("one run at least"));
+            let ours = match median(ours) {
+                Ok(figures) => figures,
+                Err(e) => {
                     writeln!(out, "{}  not measured: {e}", table.case(arch, size))?;
                     continue;
                 }
             };
-            let theirs = peer.map(|_| match Figures::median_run(their_runs) {
-                Some(figures) => Ok(figures),
-                None => Err(failed.unwrap_or_else(|| anyhow!("no run"))),
-            });
+            let theirs = theirs.map(median);
             let mut line = table.row(&ours, theirs.as_ref().and_then(|t| t.as_ref().ok()));
             match theirs {
                 Some(Ok(theirs)) => {
@@ -604,6 +589,15 @@ fn run_here(
         GROWTH_MIN_SHARE * 100.0
     )?;
     Ok(())
+}
+
+/// Adds one run's figures to a side's runs, or turns them into that run's error.
+fn add_run(runs: &mut Result<Vec<Figures>>, run: Result<Figures>) {
+    match (runs.as_mut(), run) {
+        (Ok(runs), Ok(figures)) => runs.push(figures),
+        (Ok(_), Err(e)) => *runs = Err(e),
+        (Err(_), _) => {}
+    }
 }
 
 /// The printed table: fixed column widths, so each line can be printed as its case finishes.

@@ -685,8 +685,8 @@ impl Geom {
         // measured 0.9-1.06x.
         (gt.direct().is_some() || (self.c_in <= 48 && gt.shift_ok())).then_some(gt)
     }
-    /// The register-blocked direct kernels ([`direct`]) for stride-1 layers with few channels,
-    /// when the CPU has AVX2 + FMA or AVX-512.
+    /// The register-blocked direct kernels ([`direct`]) for stride-1 and stride-2 layers with at
+    /// most 64 input and output channels (not 1x1), when the CPU has AVX2 + FMA or AVX-512.
     fn direct(&self) -> Option<direct::Isa> {
         #[cfg(test)]
         if NO_DIRECT.with(|c| c.get()) {
