@@ -1,7 +1,8 @@
 //! The CPU kernels pepr patches into burn-flex (vendor/burn-flex: convolution forward and both
-//! gradients, batch norm, element-wise ops, sigmoid, GELU; also max pooling), checked through burn's own API and
-//! autodiff against plain direct loops, on odd shapes: stride 2, padding, groups, depthwise, 1x1,
-//! dilation, batch 1 and 33, a batch split in chunks, non-contiguous inputs.
+//! gradients, batch norm, layer norm over NCHW channels, element-wise ops, sigmoid, GELU; also max
+//! pooling), checked through burn's own API and autodiff against plain direct loops, on odd
+//! shapes: stride 2, padding, groups, depthwise, 1x1, dilation, batch 1 and 33, a batch split in
+//! chunks, non-contiguous inputs.
 
 use burn::tensor::module::{batch_norm_train, conv2d};
 use burn::tensor::ops::ConvOptions;
@@ -610,6 +611,54 @@ fn layer_norm_and_layer_scale_and_their_gradients_equal_the_definition() {
         assert_close(&format!("d bias, {name}"), &read(bt.grad(&grads).unwrap()), &f(rdb));
         assert_close(&format!("d scale, {name}"), &read(st.grad(&grads).unwrap()), &f(rds));
     }
+}
+
+/// The same LayerNorm in inference, as pepr's ConvNeXt runs it there: burn's `layer_norm` on the
+/// channels-last view itself (no reshape), which burn-flex normalizes in place across the NCHW
+/// planes, with and without a bias, against the definition in f64: batch 1 and 33, planes of 1x2 to
+/// 64x64 pixels (runs of pixels below, at and above the kernel's 64), odd channel counts; and a
+/// view that is not of that form (a sliced sample) still takes the general path.
+#[test]
+fn layer_norm_on_a_channels_last_view_equals_the_definition() {
+    let device = Device::flex();
+    for [n, c, h, w] in
+        [[1usize, 13, 5, 7], [33, 40, 16, 16], [2, 3, 1, 2], [1, 80, 64, 64], [3, 320, 2, 2], [2, 27, 9, 11]]
+    {
+        let eps = 1e-6;
+        let x = values(n * c * h * w, c as u64 + 100);
+        let (g, b) = (values(c, 15), values(c, 16));
+        let xt = tensor(&x, [n, c, h, w], &device);
+        let (gt, bt) = (tensor(&g, [c], &device), tensor(&b, [c], &device));
+        for beta in [Some(bt.clone()), None] {
+            let with_beta = beta.is_some();
+            let view = xt.clone().permute([0, 2, 3, 1]);
+            let y = burn::tensor::module::layer_norm(view, gt.clone(), beta, eps).permute([0, 3, 1, 2]);
+            let mut want = vec![0.0f32; x.len()];
+            for bi in 0..n {
+                for p in 0..h * w {
+                    let at = |ch: usize| (bi * c + ch) * h * w + p;
+                    let mean = (0..c).map(|ch| x[at(ch)] as f64).sum::<f64>() / c as f64;
+                    let var = (0..c).map(|ch| (x[at(ch)] as f64 - mean).powi(2)).sum::<f64>() / c as f64;
+                    for ch in 0..c {
+                        let shift = if with_beta { b[ch] as f64 } else { 0.0 };
+                        want[at(ch)] = ((x[at(ch)] as f64 - mean) / (var + eps).sqrt() * g[ch] as f64 + shift) as f32;
+                    }
+                }
+            }
+            let name = format!("{n}x{c}x{h}x{w}, bias {with_beta}");
+            assert_close(&format!("layer norm of the view, {name}"), &read(y), &want);
+        }
+    }
+    // Samples 1..3 of 4: a channels-last view whose sample stride is not C*H*W of what it shows.
+    let [n, c, h, w] = [4usize, 6, 3, 5];
+    let x = values(n * c * h * w, 77);
+    let (g, b) = (values(c, 78), values(c, 79));
+    let sliced = tensor(&x, [n, c, h, w], &device).narrow(0, 1, 3).permute([0, 2, 3, 1]);
+    let rows = tensor(&x, [n, c, h, w], &device).narrow(0, 1, 3).permute([0, 2, 3, 1]).reshape([3 * h * w, c]);
+    let (gt, bt) = (tensor(&g, [c], &device), tensor(&b, [c], &device));
+    let got = burn::tensor::module::layer_norm(sliced, gt.clone(), Some(bt.clone()), 1e-5);
+    let want = burn::tensor::module::layer_norm(rows, gt, Some(bt), 1e-5).reshape([3, h, w, c]);
+    assert_close("layer norm of a sliced view", &read(got), &read(want));
 }
 
 /// Broadcast and strided element-wise ops on plain tensors, above and below the parallel

@@ -241,10 +241,16 @@ fn act<const D: usize>(t: Tensor<D>, act: Act) -> Tensor<D> {
 }
 
 /// timm's LayerNorm2d: each position's channels normalised, as burn's LayerNorm on channels-last
-/// rows. The rows are made contiguous once (the reshape copies the permuted view): burn's LayerNorm
-/// is several tensor ops, and on the strided view each of them, forward and backward, copied it
-/// again (those copies were 15% of a convnext_atto training step).
+/// rows. In training the rows are made contiguous once (the reshape copies the permuted view):
+/// burn's autodiff runs LayerNorm as several tensor ops, and on the strided view each of them,
+/// forward and backward, copied it again (those copies were 15% of a convnext_atto training step).
+/// In inference LayerNorm is one burn-flex kernel, which reads the view in place.
 fn layer_norm_2d(ln: &LayerNorm, x: Tensor<4>) -> Tensor<4> {
+    if !x.device().is_autodiff() {
+        // The NHWC view as it is: burn-flex normalizes it in place and returns the same layout,
+        // so the permute back is a plain NCHW tensor (no transposing copy either way).
+        return ln.forward(x.permute([0, 2, 3, 1])).permute([0, 3, 1, 2]);
+    }
     let [b, c, h, w] = x.dims();
     let rows = x.permute([0, 2, 3, 1]).reshape([b * h * w, c]);
     ln.forward(rows).reshape([b, h, w, c]).permute([0, 3, 1, 2])

@@ -589,6 +589,9 @@ pub fn layer_norm(
             input.dtype(),
         );
     }
+    if let Some(out) = layer_norm_channels_first(&input, &gamma, beta.as_ref(), epsilon) {
+        return out;
+    }
     let input = input.to_contiguous();
     let gamma = gamma.to_contiguous();
     let beta = beta.map(|b| b.to_contiguous());
@@ -632,6 +635,34 @@ pub fn layer_norm(
         }
         dtype => panic!("burn_flex::layer_norm: unsupported dtype {:?}", dtype),
     }
+}
+
+/// pepr patch: an f32 channels-last view of channels-first data (ConvNeXt's LayerNorm2d permutes
+/// NCHW to NHWC) normalized where it lies, the result in the same layout; `None` for any other
+/// input, which is copied to contiguous rows as before (see `layer_norm_cf`).
+fn layer_norm_channels_first(
+    input: &FlexTensor,
+    gamma: &FlexTensor,
+    beta: Option<&FlexTensor>,
+    epsilon: f64,
+) -> Option<FlexTensor> {
+    use crate::ops::layer_norm_cf::{ChannelsFirst, layer_norm_channels_first as kernel};
+    let layout = input.layout();
+    if input.dtype() != DType::F32 || layout.is_contiguous() {
+        return None;
+    }
+    let geom = ChannelsFirst::of(layout.shape(), layout.strides())?;
+    let (gamma, beta) = (gamma.to_contiguous(), beta.map(|b| b.to_contiguous()));
+    let fits = |t: &FlexTensor| t.layout().shape().len() == 1 && t.layout().shape()[0] == geom.channels;
+    if !fits(&gamma) || !beta.as_ref().is_none_or(fits) {
+        return None; // The general path reports the shape error.
+    }
+    let start = layout.start_offset();
+    let x = &input.storage::<f32>()[start..start + geom.samples * geom.channels * geom.pixels];
+    let beta = beta.as_ref().map(|b| b.storage::<f32>());
+    let y = kernel(x, geom, gamma.storage(), beta, epsilon as f32);
+    let dense = Layout::new(layout.shape().clone(), layout.strides().to_vec(), 0);
+    Some(FlexTensor::new(Bytes::from_elems(y), dense, DType::F32))
 }
 
 fn layer_norm_via_f32<E: burn_backend::Element + bytemuck::Pod + Copy>(

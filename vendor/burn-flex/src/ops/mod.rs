@@ -102,6 +102,8 @@ mod conv_common;
 pub mod conv;
 /// pepr patch: batch-folded GEMM convolution for training.
 pub mod conv2d_gemm;
+/// pepr patch: LayerNorm over the channels of NCHW data without transposing copies.
+pub mod layer_norm_cf;
 pub mod conv_transpose;
 pub mod cumulative;
 pub mod deform_conv;
