@@ -182,6 +182,11 @@ fn convolution_and_its_gradients_equal_direct_loops() {
     case(2, 4, [24, 24], 8, [3, 3], 1, 0, 1, 1).check();
     case(2, 32, [16, 16], 32, [3, 3], 1, 1, 1, 1).check();
     case(2, 64, [28, 28], 8, [3, 3], 1, 1, 1, 1).check();
+    // Plain 1x1 layers on planes of 64+ pixels: one GEMM per sample on x in place (64 pixels
+    // exactly with batch 33; grouped; batch 1, which splits its one GEMM over the threads).
+    case(33, 10, [8, 8], 24, [1, 1], 1, 0, 1, 1).check();
+    case(3, 8, [8, 9], 12, [1, 1], 1, 0, 1, 4).check();
+    case(1, 70, [9, 10], 130, [1, 1], 1, 0, 1, 1).check();
     // Planes of 1024+ output pixels: one GEMM per sample straight into y / from dy (stride 2,
     // grouped, 1x1 stride 2, more than 128 output channels).
     case(3, 5, [64, 64], 7, [3, 3], 2, 1, 1, 1).check();
