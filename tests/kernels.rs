@@ -713,6 +713,40 @@ fn broadcast_and_strided_element_wise_ops_equal_plain_loops() {
     }
 }
 
+/// Transposing copies (a permuted view made contiguous, as LayerNorm2d's reshape does both ways)
+/// equal index arithmetic exactly: planes and channel counts below, at and above the 8x8 blocks of
+/// the AVX transpose and not multiples of 8, one sample and many (the parallel split), and a view
+/// that starts inside its buffer (a narrowed batch).
+#[test]
+fn transposing_copies_equal_index_arithmetic() {
+    let device = Device::flex();
+    for [n, c, h, w] in
+        [[1usize, 8, 2, 4], [2, 7, 3, 3], [33, 40, 16, 16], [3, 27, 9, 11], [2, 320, 2, 2], [1, 17, 64, 65]]
+    {
+        let len = n * c * h * w;
+        let v = values(len, (c + h) as u64);
+        // NCHW -> channels-last rows, and back from rows to NCHW.
+        let rows = read(tensor(&v, [n, c, h, w], &device).permute([0, 2, 3, 1]).reshape([n * h * w, c]));
+        let back = read(tensor(&v, [n, h, w, c], &device).permute([0, 3, 1, 2]).reshape([n, c * h * w]));
+        let (mut want_rows, mut want_back) = (vec![0.0f32; len], vec![0.0f32; len]);
+        for b in 0..n {
+            for ch in 0..c {
+                for p in 0..h * w {
+                    want_rows[(b * h * w + p) * c + ch] = v[(b * c + ch) * h * w + p];
+                    want_back[(b * c + ch) * h * w + p] = v[(b * h * w + p) * c + ch];
+                }
+            }
+        }
+        assert_eq!(rows, want_rows, "NCHW -> rows, {n}x{c}x{h}x{w}");
+        assert_eq!(back, want_back, "rows -> NCHW, {n}x{c}x{h}x{w}");
+        if n > 1 {
+            let narrowed = tensor(&v, [n, c, h, w], &device).narrow(0, 1, n - 1).permute([0, 2, 3, 1]);
+            let got = read(narrowed.reshape([(n - 1) * h * w, c]));
+            assert_eq!(got, want_rows[h * w * c..].to_vec(), "narrowed NCHW -> rows, {n}x{c}x{h}x{w}");
+        }
+    }
+}
+
 /// The kernels split over threads give bit-identical results for 1, 2 and 3 threads: LayerNorm's
 /// training decomposition with a layer scale (broadcast ops), a convolution's bias gradient, GELU
 /// and SiLU forward and gradient, and a spatial mean, each above the parallel threshold.
