@@ -982,21 +982,46 @@ fn par_for_init<S>(n: usize, init: impl Fn() -> S + Send + Sync, f: impl Fn(&mut
     }
 }
 
+#[path = "conv2d_dw.rs"]
+mod dw;
+
+/// The tap vectors of every channel block (`nblk * kh * kw`), computed once per call; `flip`
+/// reverses each block's taps (the kernel rotated by 180 degrees, for the input gradient).
+fn all_tap_weights(w: &[f32], g: &Geom, flip: bool) -> Vec<V> {
+    let (ksz, nblk) = (g.kh * g.kw, g.c_in.div_ceil(LANES));
+    let mut all = Vec::with_capacity(nblk * ksz);
+    for blk in 0..nblk {
+        let (c0, n) = block(g, blk);
+        let mut wv = tap_weights(w, ksz, c0, n);
+        if flip {
+            wv.reverse();
+        }
+        all.extend_from_slice(&wv);
+    }
+    all
+}
+
 /// Depthwise forward: one task per (sample, block of channels).
 fn depthwise_forward(x: &[f32], w: &[f32], g: &Geom, y: &mut [f32]) {
+    depthwise_taps(x, &all_tap_weights(w, g, false), g, y);
+}
+
+/// `y = depthwise convolution of x with the tap vectors `wall`` (every element of y written).
+fn depthwise_taps(x: &[f32], wall: &[V], g: &Geom, y: &mut [f32]) {
     let p = g.p();
     if p == 0 {
         return;
     }
     let ((ph, pw), ksz, nblk) = (g.padded(), g.kh * g.kw, g.c_in.div_ceil(LANES));
-    let offs = g.taps(pw);
+    let isa = dw::detect();
     let y_ptr = Ptr(y.as_mut_ptr());
-    let init = || (vec![[0.0f32; LANES]; ph * pw], vec![[0.0f32; LANES]; p]);
+    let init = || (vec![[0.0f32; LANES]; ph * pw + dw::SLACK], vec![[0.0f32; LANES]; p]);
     par_for_init(g.batch * nblk, init, |(buf, out), t| {
         let y_ptr = &y_ptr;
-        let (b, (c0, n)) = (t / nblk, block(g, t % nblk));
+        let (b, blk) = (t / nblk, t % nblk);
+        let (c0, n) = block(g, blk);
         pack_padded(x, g, b, c0, n, buf);
-        taps_forward(buf, &tap_weights(w, ksz, c0, n), &offs, g, pw, out);
+        dw::forward(isa, buf, &wall[blk * ksz..][..ksz], g, pw, out);
         for l in 0..n {
             // Safety: each task writes the planes of its own channels of its own sample.
             let dst = unsafe { core::slice::from_raw_parts_mut(y_ptr.0.add((b * g.c_out + c0 + l) * p), p) };
@@ -1007,24 +1032,34 @@ fn depthwise_forward(x: &[f32], w: &[f32], g: &Geom, y: &mut [f32]) {
     });
 }
 
-/// Depthwise input gradient: one task per (sample, block of channels).
+/// Depthwise input gradient. Stride 1: the forward convolution of dy with the rotated kernel
+/// (padding `(k - 1) * dilation - pad`), on the register-blocked forward tiles; else one task per
+/// (sample, block of channels) adding each output's taps into a padded buffer.
 fn depthwise_backward_x(w: &[f32], dy: &[f32], g: &Geom, dx: &mut [f32]) {
     let (p, hw) = (g.p(), g.h * g.w);
     if p == 0 {
         return;
     }
+    let (ekh, ekw) = ((g.kh - 1) * g.dilation[0], (g.kw - 1) * g.dilation[1]);
+    if g.stride == [1, 1] && g.pad[0] <= ekh && g.pad[1] <= ekw {
+        let gt = Geom { h: g.oh, w: g.ow, pad: [ekh - g.pad[0], ekw - g.pad[1]], oh: g.h, ow: g.w, ..*g };
+        depthwise_taps(dy, &all_tap_weights(w, g, true), &gt, dx);
+        return;
+    }
     let ((ph, pw), ksz, nblk) = (g.padded(), g.kh * g.kw, g.c_in.div_ceil(LANES));
     let offs = g.taps(pw);
+    let wall = all_tap_weights(w, g, false);
     let rows = g.h.min(ph.saturating_sub(g.pad[0]));
     let cols = g.w.min(pw.saturating_sub(g.pad[1]));
     let dx_ptr = Ptr(dx.as_mut_ptr());
     let init = || (vec![[0.0f32; LANES]; ph * pw], vec![[0.0f32; LANES]; p]);
     par_for_init(g.batch * nblk, init, |(buf, dyb), t| {
         let dx_ptr = &dx_ptr;
-        let (b, (c0, n)) = (t / nblk, block(g, t % nblk));
+        let (b, blk) = (t / nblk, t % nblk);
+        let (c0, n) = block(g, blk);
         pack(dy, p, b * g.c_out + c0, n, dyb);
         buf[..ph * pw].fill([0.0; LANES]);
-        taps_backward_x(dyb, &tap_weights(w, ksz, c0, n), &offs, g, pw, buf);
+        taps_backward_x(dyb, &wall[blk * ksz..][..ksz], &offs, g, pw, buf);
         for l in 0..n {
             // Safety: each task writes the planes of its own channels of its own sample. Input
             // pixels no output reads keep the zero they were allocated with.
@@ -1047,7 +1082,7 @@ fn depthwise_backward_w(x: &[f32], dy: &[f32], g: &Geom, dw: &mut [f32]) {
         return;
     }
     let ((ph, pw), ksz, nblk) = (g.padded(), g.kh * g.kw, g.c_in.div_ceil(LANES));
-    let offs = g.taps(pw);
+    let isa = dw::detect();
     // Enough tasks for every thread even when there are few channel blocks.
     #[cfg(feature = "rayon")]
     let want = 4 * rayon::current_num_threads();
@@ -1056,15 +1091,14 @@ fn depthwise_backward_w(x: &[f32], dy: &[f32], g: &Geom, dw: &mut [f32]) {
     let parts = want.div_ceil(nblk).clamp(1, g.batch);
     let per_part = g.batch.div_ceil(parts);
     let mut totals = vec![[0.0f32; LANES]; nblk * parts * ksz];
-    let init = || (vec![[0.0f32; LANES]; ph * pw], vec![[0.0f32; LANES]; p], vec![[0.0f32; LANES]; ksz]);
+    let init = || (vec![[0.0f32; LANES]; ph * pw + dw::SLACK], vec![[0.0f32; LANES]; p], vec![[0.0f32; LANES]; ksz]);
     par_chunks_v(&mut totals, ksz, init, |(buf, dyb, acc), t, total| {
         let (blk, part) = (t / parts, t % parts);
         let (c0, n) = block(g, blk);
         for b in (part * per_part)..((part + 1) * per_part).min(g.batch) {
             pack_padded(x, g, b, c0, n, buf);
             pack(dy, p, b * g.c_out + c0, n, dyb);
-            acc.fill([0.0; LANES]);
-            taps_backward_w(buf, dyb, &offs, g, pw, acc);
+            dw::backward_w(isa, buf, dyb, g, pw, acc);
             for (s, a) in total.iter_mut().zip(acc.iter()) {
                 for l in 0..LANES {
                     s[l] += a[l];
@@ -1417,5 +1451,46 @@ mod tests {
         g = geom(5, 64, [64, 64], 2, [3, 3], 1, (1, 1), 1, 1);
         assert!(g.chunk() < g.batch);
         check(g);
+    }
+
+    #[test]
+    fn depthwise_kernels_match_direct_loops() {
+        // Every kernel set this CPU runs (the register-blocked tiles, their edge tiles shifted
+        // back, tap ranges cut to the image, pixel pairs with an odd last pixel, weight-gradient
+        // tap groups) on odd shapes; the portable loops everywhere.
+        let mut isas = vec![dw::Isa::Portable];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                isas.push(dw::Isa::Avx2);
+            }
+            if std::is_x86_feature_detected!("avx512f") && isas.len() == 2 {
+                isas.push(dw::Isa::Avx512);
+            }
+        }
+        let cases = [
+            geom(2, 40, [16, 16], 40, [7, 7], 1, (3, 3), 1, 40),  // convnext 7x7, 5 blocks
+            geom(1, 20, [8, 8], 20, [7, 7], 1, (3, 3), 1, 20),    // batch 1, a partial block
+            geom(3, 17, [4, 4], 17, [7, 7], 1, (3, 3), 1, 17),    // 4x4 map, 17 channels
+            geom(2, 33, [2, 2], 33, [7, 7], 1, (3, 3), 1, 33),    // 2x2 map: most taps in padding
+            geom(33, 9, [1, 1], 9, [7, 7], 1, (3, 3), 1, 9),      // 1x1 map, batch 33
+            geom(2, 11, [9, 13], 11, [7, 7], 1, (3, 3), 1, 11),   // odd widths: a shifted last tile
+            geom(2, 24, [5, 3], 24, [3, 3], 1, (1, 1), 1, 24),    // 3 wide, 5 high
+            geom(2, 13, [17, 17], 13, [3, 3], 2, (1, 1), 1, 13),  // 3x3 stride 2
+            geom(1, 19, [15, 16], 19, [5, 5], 2, (2, 2), 1, 19),  // 5x5 stride 2
+            geom(3, 8, [32, 32], 8, [3, 3], 1, (1, 1), 1, 8),     // 32 wide: 16-pixel tiles
+            geom(2, 10, [9, 9], 10, [3, 3], 1, (0, 0), 1, 10),    // no padding
+            geom(2, 6, [8, 9], 6, [3, 3], 1, (2, 2), 2, 6),       // dilation 2 (portable taps)
+        ];
+        for isa in isas {
+            dw::FORCE.with(|c| c.set(Some(isa)));
+            for g in cases {
+                assert!(g.is_depthwise());
+                check(g);
+            }
+            check(geom(2, 10, [8, 7], 10, [3, 3], 2, (0, 1), 1, 10)); // asymmetric padding
+            check(geom(3, 12, [7, 7], 12, [3, 3], 1, (0, 2), 1, 12)); // asymmetric, stride 1
+        }
+        dw::FORCE.with(|c| c.set(None));
     }
 }

@@ -1,0 +1,341 @@
+//! Register-blocked tap kernels of the depthwise convolutions (pepr patch, included from
+//! conv2d_gemm.rs, which packs the channel-interleaved buffers these read and write).
+//!
+//! Buffers hold one vector of 8 channels (`V`) per pixel. The plain loops computed one output
+//! pixel at a time, a chain of kh * kw dependent multiply-adds: latency bound. Here:
+//! - forward (and the stride-1 input gradient, a forward convolution of dy with the flipped
+//!   kernel): a tile of RY output rows x RX vectors keeps RY * RX independent accumulators, each
+//!   tap's weights loaded once per tile; taps that read only padding for the whole tile are
+//!   skipped (they add exact zeros). AVX-512 vectors hold two neighbouring pixels (stride 1 along
+//!   the row), AVX2 vectors one pixel (any stride). Tiles at the right / bottom edge are shifted
+//!   back to overlap the previous one (same values written twice), so no tile is partial.
+//! - weight gradient: a tile of up to 10 taps keeps one accumulator per tap over all output
+//!   pixels of the sample; AVX-512 lanes of the even and odd pixels are added at the end.
+//! Every output's sum runs over the taps in the same order whatever the thread count; AVX2 and
+//! AVX-512 forward results are equal (both fused multiply-add in tap order; at most the sign of a
+//! zero differs), the weight gradient's differ by rounding (pixel pairs summed separately). The
+//! portable loops (no FMA) differ by rounding; all are tested against direct loops.
+
+use super::{Geom, V};
+
+/// The kernels depthwise convolutions run with.
+#[allow(dead_code)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Isa {
+    Portable,
+    Avx2,
+    Avx512,
+}
+
+#[cfg(test)]
+std::thread_local! {
+    /// Tests force each kernel set in turn.
+    pub(super) static FORCE: core::cell::Cell<Option<Isa>> = const { core::cell::Cell::new(None) };
+}
+
+/// The best kernels this CPU runs (AVX-512 kernels use AVX2 ones for strided rows).
+pub(super) fn detect() -> Isa {
+    #[cfg(test)]
+    if let Some(isa) = FORCE.with(|c| c.get()) {
+        return isa;
+    }
+    #[cfg(all(target_arch = "x86_64", feature = "std"))]
+    {
+        let avx2 = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+        if avx2 && std::is_x86_feature_detected!("avx512f") {
+            return Isa::Avx512;
+        }
+        if avx2 {
+            return Isa::Avx2;
+        }
+    }
+    Isa::Portable
+}
+
+/// Extra pixels every buffer these kernels read needs past its end (a pixel pair may start on the
+/// last pixel).
+pub(super) const SLACK: usize = 2;
+
+/// First and end tap along one axis that read inside the image for outputs `o0..=o1`:
+/// `0 <= o * stride + k * dil - pad < size` for some `o` in the range.
+fn tap_range(o0: usize, o1: usize, stride: usize, dil: usize, pad: usize, size: usize, k: usize) -> (usize, usize) {
+    let lo = (pad.saturating_sub(o1 * stride)).div_ceil(dil);
+    let hi = ((size + pad).saturating_sub(o0 * stride)).div_ceil(dil);
+    (lo.min(k), hi.min(k).max(lo.min(k)))
+}
+
+/// Largest of 8, 4, 2, 1 that is at most `n` (1 when `n` is 0).
+fn pow2_upto(n: usize) -> usize {
+    [8, 4, 2, 1].into_iter().find(|&v| v <= n).unwrap_or(1)
+}
+
+/// `out[oy][ox] = sum over taps of wv[k] * buf[oy * sy * pw + ox * sx + offset(k)]`: the tap
+/// weights `wv` (kh * kw vectors), the zero-padded input `buf` (`pw` pixels a row, [`SLACK`] after
+/// its end), outputs `[oh][ow]`.
+pub(super) fn forward(isa: Isa, buf: &[V], wv: &[V], g: &Geom, pw: usize, out: &mut [V]) {
+    #[cfg(target_arch = "x86_64")]
+    if isa != Isa::Portable && g.dilation == [1, 1] && matches!(g.stride[1], 1 | 2) {
+        let pairs = isa == Isa::Avx512 && g.stride[1] == 1;
+        // Pixels per vector.
+        let vp = if pairs { 2 } else { 1 };
+        let rx = pow2_upto(g.ow / vp);
+        let ry = pow2_upto(g.oh).min(8 / rx);
+        let half = pairs && g.ow == 1;
+        let (f, ys, ds) = (LANES8, g.stride[0] * pw * LANES8, g.ow * LANES8);
+        assert!(buf.len() >= g.padded().0 * pw + SLACK && out.len() >= g.p() && wv.len() >= g.kh * g.kw);
+        let tw = (rx * vp).min(g.ow);
+        let mut oy0 = 0;
+        while oy0 < g.oh {
+            let oy = oy0.min(g.oh.saturating_sub(ry));
+            let ky = tap_range(oy, (oy + ry - 1).min(g.oh - 1), g.stride[0], 1, g.pad[0], g.h, g.kh);
+            let mut ox0 = 0;
+            while ox0 < g.ow {
+                let ox = ox0.min(g.ow - tw);
+                let kx = tap_range(ox, ox + tw - 1, g.stride[1], 1, g.pad[1], g.w, g.kw);
+                // Safety: the tile reads input pixels up to (oy + ry - 1) * sy * pw + (ox + rx * vp
+                // - 1) * sx + taps' offsets < ph * pw + SLACK, writes outputs of rows oy..oy + ry,
+                // columns ox..ox + tw (checked above); the CPU has the features `detect` found.
+                unsafe {
+                    let src = (buf.as_ptr() as *const f32).add((oy * g.stride[0] * pw + ox * g.stride[1]) * f);
+                    let dst = (out.as_mut_ptr() as *mut f32).add((oy * g.ow + ox) * f);
+                    let args = Fwd { src, ys, w: wv.as_ptr() as *const f32, kw: g.kw, ky, kx, trow: pw * f, dst, ds, half };
+                    if pairs {
+                        avx512::fwd(ry, rx, 1, &args);
+                    } else {
+                        avx2::fwd(ry, rx, g.stride[1], &args);
+                    }
+                }
+                ox0 += tw;
+            }
+            oy0 += ry;
+        }
+        return;
+    }
+    let _ = isa;
+    super::taps_forward(buf, wv, &g.taps(pw), g, pw, out);
+}
+
+/// `acc[k] = sum over outputs o of dy[o] * buf[base(o) + offset(k)]` (per sample: `acc` is
+/// overwritten).
+pub(super) fn backward_w(isa: Isa, buf: &[V], dy: &[V], g: &Geom, pw: usize, acc: &mut [V]) {
+    #[cfg(target_arch = "x86_64")]
+    if isa != Isa::Portable && g.dilation == [1, 1] && matches!(g.stride[1], 1 | 2) {
+        let pairs = isa == Isa::Avx512 && g.stride[1] == 1;
+        let f = LANES8;
+        let ksz = g.kh * g.kw;
+        assert!(buf.len() >= g.padded().0 * pw + SLACK && dy.len() >= g.p() && acc.len() >= ksz);
+        let offs: alloc::vec::Vec<usize> = g.taps(pw).iter().map(|o| o * f).collect();
+        // Groups of at most 10 taps, sizes as equal as possible (enough independent sums).
+        let groups = ksz.div_ceil(10);
+        let mut k0 = 0;
+        for gi in 0..groups {
+            let k1 = ksz * (gi + 1) / groups;
+            // Safety: reads buf at (oy * sy * pw + ox * sx) + offsets for every output (plus one
+            // pixel after for a pair's unused half: SLACK), dy's p vectors (the odd last pixel of
+            // a row loaded with its upper half masked), writes acc[k0..k1].
+            unsafe {
+                let args = Bw {
+                    buf: buf.as_ptr() as *const f32,
+                    offs: offs[k0..k1].as_ptr(),
+                    dy: dy.as_ptr() as *const f32,
+                    oh: g.oh,
+                    ow: g.ow,
+                    ys: g.stride[0] * pw * f,
+                    acc: (acc.as_mut_ptr() as *mut f32).add(k0 * f),
+                };
+                if pairs {
+                    avx512::bw(k1 - k0, 1, &args);
+                } else {
+                    avx2::bw(k1 - k0, g.stride[1], &args);
+                }
+            }
+            k0 = k1;
+        }
+        return;
+    }
+    let _ = isa;
+    acc.fill([0.0; 8]);
+    super::taps_backward_w(buf, dy, &g.taps(pw), g, pw, acc);
+}
+
+const LANES8: usize = 8;
+
+/// Arguments of one forward tile.
+#[allow(dead_code)]
+struct Fwd {
+    /// Input at the tile's first output's first tap (floats).
+    src: *const f32,
+    /// Floats between the input rows of two output rows.
+    ys: usize,
+    /// Tap weights, 8 floats each, row-major taps.
+    w: *const f32,
+    kw: usize,
+    /// Taps to run: rows ky.0..ky.1, columns kx.0..kx.1.
+    ky: (usize, usize),
+    kx: (usize, usize),
+    /// Floats between two tap rows.
+    trow: usize,
+    /// Output at the tile's first output, and floats between output rows.
+    dst: *mut f32,
+    ds: usize,
+    /// Only the lower pixel of each pixel pair is an output (a 1-pixel-wide map).
+    half: bool,
+}
+
+/// Arguments of one weight-gradient tap group.
+#[allow(dead_code)]
+struct Bw {
+    buf: *const f32,
+    /// Offset of each tap of the group (floats).
+    offs: *const usize,
+    dy: *const f32,
+    oh: usize,
+    ow: usize,
+    ys: usize,
+    acc: *mut f32,
+}
+
+/// Calls `$f::<RY, RX, SX>` for the listed tile shapes and strides 1 and 2.
+#[cfg(target_arch = "x86_64")]
+macro_rules! fwd_dispatch {
+    ($f:ident, $ry:expr, $rx:expr, $sx:expr, $a:expr; $($r:literal $c:literal),*) => {
+        match ($ry, $rx, $sx) {
+            $(($r, $c, 1) => $f::<$r, $c, 1>($a), ($r, $c, 2) => $f::<$r, $c, 2>($a),)*
+            (ry, rx, sx) => unreachable!("tile {ry}x{rx} stride {sx}"),
+        }
+    };
+}
+
+/// Calls `$f::<TK, SX>` for the listed tap counts and strides 1 and 2.
+#[cfg(target_arch = "x86_64")]
+macro_rules! bw_dispatch {
+    ($f:ident, $tk:expr, $sx:expr, $a:expr; $($t:literal),*) => {
+        match ($tk, $sx) {
+            $(($t, 1) => $f::<$t, 1>($a), ($t, 2) => $f::<$t, 2>($a),)*
+            (tk, sx) => unreachable!("group of {tk} taps, stride {sx}"),
+        }
+    };
+}
+
+/// Defines module `$m`: forward tiles `fwd_tile::<RY, RX, SX>` and weight-gradient groups
+/// `bw_group::<TK, SX>` for one vector type holding `$vp` pixels of 8 channels.
+#[cfg(target_arch = "x86_64")]
+macro_rules! dw_kernels {
+    ($m:ident, $feat:literal, $vp:expr, $v:ty, $zero:ident, $load:ident, $fma:ident, $store:ident,
+     $wload:expr, $store_half:expr, $load_half:expr, $fold:expr) => {
+        mod $m {
+            #![allow(unused_unsafe, clippy::missing_safety_doc)]
+            use super::{Bw, Fwd};
+            use core::arch::x86_64::*;
+            const VP: usize = $vp;
+
+            /// Safety: as in `super::forward` (the caller checks the bounds), CPU has `$feat`.
+            #[target_feature(enable = $feat)]
+            unsafe fn fwd_tile<const RY: usize, const RX: usize, const SX: usize>(a: &Fwd) {
+                unsafe {
+                    let mut acc: [[$v; RX]; RY] = [[$zero(); RX]; RY];
+                    for ky in a.ky.0..a.ky.1 {
+                        let row = a.src.add(ky * a.trow);
+                        let wr = a.w.add(ky * a.kw * 8);
+                        for kx in a.kx.0..a.kx.1 {
+                            let wv: $v = $wload(wr.add(kx * 8));
+                            let p = row.add(kx * 8);
+                            for r in 0..RY {
+                                let pr = p.add(r * a.ys);
+                                for c in 0..RX {
+                                    acc[r][c] = $fma(wv, $load(pr.add(c * VP * SX * 8)), acc[r][c]);
+                                }
+                            }
+                        }
+                    }
+                    for r in 0..RY {
+                        let d = a.dst.add(r * a.ds);
+                        for c in 0..RX {
+                            if VP > 1 && a.half {
+                                $store_half(d.add(c * VP * 8), acc[r][c]);
+                            } else {
+                                $store(d.add(c * VP * 8), acc[r][c]);
+                            }
+                        }
+                    }
+                }
+            }
+
+            /// One forward tile of `ry` rows x `rx` vectors (both 1, 2, 4 or 8, product <= 8).
+            pub(super) unsafe fn fwd(ry: usize, rx: usize, sx: usize, a: &Fwd) {
+                unsafe { fwd_dispatch!(fwd_tile, ry, rx, sx, a; 1 1, 1 2, 1 4, 1 8, 2 1, 2 2, 2 4, 4 1, 4 2, 8 1) }
+            }
+
+            /// Safety: as in `super::backward_w`, CPU has `$feat`.
+            #[target_feature(enable = $feat)]
+            unsafe fn bw_group<const TK: usize, const SX: usize>(a: &Bw) {
+                unsafe {
+                    let mut acc: [$v; TK] = [$zero(); TK];
+                    let offs: [usize; TK] = core::array::from_fn(|t| *a.offs.add(t));
+                    for oy in 0..a.oh {
+                        let xr = a.buf.add(oy * a.ys);
+                        let dr = a.dy.add(oy * a.ow * 8);
+                        let mut ox = 0;
+                        while ox + VP <= a.ow {
+                            let d = $load(dr.add(ox * 8));
+                            let xp = xr.add(ox * SX * 8);
+                            for t in 0..TK {
+                                acc[t] = $fma(d, $load(xp.add(offs[t])), acc[t]);
+                            }
+                            ox += VP;
+                        }
+                        if ox < a.ow {
+                            // A pixel pair's lower half only (dy's upper half zero).
+                            let d = $load_half(dr.add(ox * 8));
+                            let xp = xr.add(ox * SX * 8);
+                            for t in 0..TK {
+                                acc[t] = $fma(d, $load(xp.add(offs[t])), acc[t]);
+                            }
+                        }
+                    }
+                    for t in 0..TK {
+                        _mm256_storeu_ps(a.acc.add(t * 8), $fold(acc[t]));
+                    }
+                }
+            }
+
+            /// One weight-gradient group of `tk` (1..=10) taps.
+            pub(super) unsafe fn bw(tk: usize, sx: usize, a: &Bw) {
+                unsafe { bw_dispatch!(bw_group, tk, sx, a; 1, 2, 3, 4, 5, 6, 7, 8, 9, 10) }
+            }
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+dw_kernels!(
+    avx2,
+    "avx2,fma",
+    1,
+    __m256,
+    _mm256_setzero_ps,
+    _mm256_loadu_ps,
+    _mm256_fmadd_ps,
+    _mm256_storeu_ps,
+    (|p: *const f32| _mm256_loadu_ps(p)),
+    (|p: *mut f32, v: __m256| _mm256_storeu_ps(p, v)),
+    (|p: *const f32| _mm256_loadu_ps(p)),
+    (|v: __m256| v)
+);
+
+#[cfg(target_arch = "x86_64")]
+dw_kernels!(
+    avx512,
+    "avx512f,avx2,fma",
+    2,
+    __m512,
+    _mm512_setzero_ps,
+    _mm512_loadu_ps,
+    _mm512_fmadd_ps,
+    _mm512_storeu_ps,
+    // The 8 tap weights in both halves.
+    (|p: *const f32| _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_castps_pd(_mm256_loadu_ps(p))))),
+    (|p: *mut f32, v: __m512| _mm256_storeu_ps(p, _mm512_castps512_ps256(v))),
+    (|p: *const f32| _mm512_maskz_loadu_ps(0x00ff, p)),
+    (|v: __m512| _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))))
+);
