@@ -78,7 +78,7 @@ pub(super) fn forward(isa: Isa, buf: &[V], wv: &[V], g: &Geom, pw: usize, out: &
         let pairs = isa == Isa::Avx512 && g.stride[1] == 1;
         // Pixels per vector.
         let vp = if pairs { 2 } else { 1 };
-        let rx = pow2_upto(g.ow / vp);
+        let rx = pow2_upto(g.ow / vp).min(4);
         let ry = pow2_upto(g.oh).min(8 / rx);
         let half = pairs && g.ow == 1;
         let (f, ys, ds) = (LANES8, g.stride[0] * pw * LANES8, g.ow * LANES8);
@@ -99,10 +99,12 @@ pub(super) fn forward(isa: Isa, buf: &[V], wv: &[V], g: &Geom, pw: usize, out: &
                     let src = (buf.as_ptr() as *const f32).add((oy * g.stride[0] * pw + ox * g.stride[1]) * f);
                     let dst = (out.as_mut_ptr() as *mut f32).add((oy * g.ow + ox) * f);
                     let args = Fwd { src, ys, w: wv.as_ptr() as *const f32, kw: g.kw, ky, kx, trow: pw * f, dst, ds, half };
-                    if pairs {
-                        avx512::fwd(ry, rx, 1, &args);
-                    } else {
-                        avx2::fwd(ry, rx, g.stride[1], &args);
+                    let all_cols = kx == (0, g.kw) && matches!(g.kw, 3 | 5 | 7);
+                    match (pairs, all_cols) {
+                        (true, true) => avx512::fwd_kw(ry, rx, 1, g.kw, &args),
+                        (true, false) => avx512::fwd(ry, rx, 1, &args),
+                        (false, true) => avx2::fwd_kw(ry, rx, g.stride[1], g.kw, &args),
+                        (false, false) => avx2::fwd(ry, rx, g.stride[1], &args),
                     }
                 }
                 ox0 += tw;
@@ -117,31 +119,52 @@ pub(super) fn forward(isa: Isa, buf: &[V], wv: &[V], g: &Geom, pw: usize, out: &
 
 /// `acc[k] = sum over outputs o of dy[o] * buf[base(o) + offset(k)]` (per sample: `acc` is
 /// overwritten).
-pub(super) fn backward_w(isa: Isa, buf: &[V], dy: &[V], g: &Geom, pw: usize, acc: &mut [V]) {
+/// The taps the weight gradient runs (made once per call): tap indices and their offsets (floats).
+pub(super) struct WPlan {
+    ks: alloc::vec::Vec<usize>,
+    offs: alloc::vec::Vec<usize>,
+    all: alloc::vec::Vec<usize>,
+}
+
+impl WPlan {
+    pub(super) fn new(g: &Geom, pw: usize) -> WPlan {
+        // Taps that read only padding for every output sum to zero: skipped (small maps).
+        let ky = tap_range(0, g.oh - 1, g.stride[0], g.dilation[0], g.pad[0], g.h, g.kh);
+        let kx = tap_range(0, g.ow - 1, g.stride[1], g.dilation[1], g.pad[1], g.w, g.kw);
+        let all = g.taps(pw);
+        let ks: alloc::vec::Vec<usize> = (ky.0..ky.1).flat_map(|y| (kx.0..kx.1).map(move |x| y * g.kw + x)).collect();
+        let offs = ks.iter().map(|&k| all[k] * LANES8).collect();
+        WPlan { ks, offs, all }
+    }
+}
+
+pub(super) fn backward_w(isa: Isa, plan: &WPlan, buf: &[V], dy: &[V], g: &Geom, pw: usize, acc: &mut [V]) {
     #[cfg(target_arch = "x86_64")]
     if isa != Isa::Portable && g.dilation == [1, 1] && matches!(g.stride[1], 1 | 2) {
         let pairs = isa == Isa::Avx512 && g.stride[1] == 1;
         let f = LANES8;
         let ksz = g.kh * g.kw;
-        assert!(buf.len() >= g.padded().0 * pw + SLACK && dy.len() >= g.p() && acc.len() >= ksz);
-        let offs: alloc::vec::Vec<usize> = g.taps(pw).iter().map(|o| o * f).collect();
+        assert!(buf.len() >= g.padded().0 * pw + SLACK && dy.len() >= g.p() && acc.len() >= ksz && plan.all.len() == ksz);
+        acc[..ksz].fill([0.0; 8]);
+        let (ks, offs) = (&plan.ks, &plan.offs);
         // Groups of at most 10 taps, sizes as equal as possible (enough independent sums).
-        let groups = ksz.div_ceil(10);
+        let groups = ks.len().div_ceil(10);
         let mut k0 = 0;
         for gi in 0..groups {
-            let k1 = ksz * (gi + 1) / groups;
+            let k1 = ks.len() * (gi + 1) / groups;
             // Safety: reads buf at (oy * sy * pw + ox * sx) + offsets for every output (plus one
             // pixel after for a pair's unused half: SLACK), dy's p vectors (the odd last pixel of
-            // a row loaded with its upper half masked), writes acc[k0..k1].
+            // a row loaded with its upper half masked), writes acc[ks[k0..k1]].
             unsafe {
                 let args = Bw {
                     buf: buf.as_ptr() as *const f32,
                     offs: offs[k0..k1].as_ptr(),
+                    ks: ks[k0..k1].as_ptr(),
                     dy: dy.as_ptr() as *const f32,
                     oh: g.oh,
                     ow: g.ow,
                     ys: g.stride[0] * pw * f,
-                    acc: (acc.as_mut_ptr() as *mut f32).add(k0 * f),
+                    acc: acc.as_mut_ptr() as *mut f32,
                 };
                 if pairs {
                     avx512::bw(k1 - k0, 1, &args);
@@ -155,7 +178,7 @@ pub(super) fn backward_w(isa: Isa, buf: &[V], dy: &[V], g: &Geom, pw: usize, acc
     }
     let _ = isa;
     acc.fill([0.0; 8]);
-    super::taps_backward_w(buf, dy, &g.taps(pw), g, pw, acc);
+    super::taps_backward_w(buf, dy, &plan.all, g, pw, acc);
 }
 
 const LANES8: usize = 8;
@@ -186,8 +209,9 @@ struct Fwd {
 #[allow(dead_code)]
 struct Bw {
     buf: *const f32,
-    /// Offset of each tap of the group (floats).
+    /// Offset of each tap of the group (floats), and its index (where its sum goes in `acc`).
     offs: *const usize,
+    ks: *const usize,
     dy: *const f32,
     oh: usize,
     ow: usize,
@@ -201,6 +225,12 @@ macro_rules! fwd_dispatch {
     ($f:ident, $ry:expr, $rx:expr, $sx:expr, $a:expr; $($r:literal $c:literal),*) => {
         match ($ry, $rx, $sx) {
             $(($r, $c, 1) => $f::<$r, $c, 1>($a), ($r, $c, 2) => $f::<$r, $c, 2>($a),)*
+            (ry, rx, sx) => unreachable!("tile {ry}x{rx} stride {sx}"),
+        }
+    };
+    ($f:ident, $ry:expr, $rx:expr, $sx:expr, $a:expr, $kw:literal; $($r:literal $c:literal),*) => {
+        match ($ry, $rx, $sx) {
+            $(($r, $c, 1) => $f::<$r, $c, 1, $kw>($a), ($r, $c, 2) => $f::<$r, $c, 2, $kw>($a),)*
             (ry, rx, sx) => unreachable!("tile {ry}x{rx} stride {sx}"),
         }
     };
@@ -261,9 +291,57 @@ macro_rules! dw_kernels {
                 }
             }
 
+            /// The same tile for kernels `KW` wide when every tap column is used: each ky row
+            /// loads every input vector once and adds it into each output vector it is a tap of
+            /// (`kx = j - c * step`), the row's KW weights kept in registers. Same sums, same order.
+            #[target_feature(enable = $feat)]
+            unsafe fn fwd_tile_kw<const RY: usize, const RX: usize, const SX: usize, const KW: usize>(a: &Fwd) {
+                unsafe {
+                    let step = VP * SX;
+                    let mut acc: [[$v; RX]; RY] = [[$zero(); RX]; RY];
+                    for ky in a.ky.0..a.ky.1 {
+                        let row = a.src.add(ky * a.trow);
+                        let wr = a.w.add(ky * KW * 8);
+                        let wv: [$v; KW] = core::array::from_fn(|kx| $wload(wr.add(kx * 8)));
+                        for r in 0..RY {
+                            let pr = row.add(r * a.ys);
+                            for j in 0..(RX - 1) * step + KW {
+                                let x = $load(pr.add(j * 8));
+                                for c in 0..RX {
+                                    if j >= c * step && j - c * step < KW {
+                                        acc[r][c] = $fma(wv[j - c * step], x, acc[r][c]);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    for r in 0..RY {
+                        let d = a.dst.add(r * a.ds);
+                        for c in 0..RX {
+                            if VP > 1 && a.half {
+                                $store_half(d.add(c * VP * 8), acc[r][c]);
+                            } else {
+                                $store(d.add(c * VP * 8), acc[r][c]);
+                            }
+                        }
+                    }
+                }
+            }
+
+            /// [`fwd_tile_kw`] for kernels 3, 5 or 7 wide (`sx` 1, or 2 for one-pixel vectors).
+            pub(super) unsafe fn fwd_kw(ry: usize, rx: usize, sx: usize, kw: usize, a: &Fwd) {
+                unsafe {
+                    match kw {
+                        3 => fwd_dispatch!(fwd_tile_kw, ry, rx, sx, a, 3; 1 1, 1 2, 1 4, 2 1, 2 2, 2 4, 4 1, 4 2, 8 1),
+                        5 => fwd_dispatch!(fwd_tile_kw, ry, rx, sx, a, 5; 1 1, 1 2, 1 4, 2 1, 2 2, 2 4, 4 1, 4 2, 8 1),
+                        _ => fwd_dispatch!(fwd_tile_kw, ry, rx, sx, a, 7; 1 1, 1 2, 1 4, 2 1, 2 2, 2 4, 4 1, 4 2, 8 1),
+                    }
+                }
+            }
+
             /// One forward tile of `ry` rows x `rx` vectors (both 1, 2, 4 or 8, product <= 8).
             pub(super) unsafe fn fwd(ry: usize, rx: usize, sx: usize, a: &Fwd) {
-                unsafe { fwd_dispatch!(fwd_tile, ry, rx, sx, a; 1 1, 1 2, 1 4, 1 8, 2 1, 2 2, 2 4, 4 1, 4 2, 8 1) }
+                unsafe { fwd_dispatch!(fwd_tile, ry, rx, sx, a; 1 1, 1 2, 1 4, 2 1, 2 2, 2 4, 4 1, 4 2, 8 1) }
             }
 
             /// Safety: as in `super::backward_w`, CPU has `$feat`.
@@ -294,7 +372,7 @@ macro_rules! dw_kernels {
                         }
                     }
                     for t in 0..TK {
-                        _mm256_storeu_ps(a.acc.add(t * 8), $fold(acc[t]));
+                        _mm256_storeu_ps(a.acc.add(*a.ks.add(t) * 8), $fold(acc[t]));
                     }
                 }
             }
@@ -339,3 +417,103 @@ dw_kernels!(
     (|p: *const f32| _mm512_maskz_loadu_ps(0x00ff, p)),
     (|v: __m512| _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))))
 );
+
+/// `dst[i][l] = src[l * stride + i]` for `i < len`, `l < 8`: eight planes into interleaved vectors.
+/// Safety: `src` readable at those floats.
+pub(super) unsafe fn interleave8(isa: Isa, src: *const f32, stride: usize, len: usize, dst: &mut [V]) {
+    let dst = &mut dst[..len];
+    let mut i = 0;
+    #[cfg(target_arch = "x86_64")]
+    if isa != Isa::Portable {
+        // Safety: AVX2 (detected), reads src planes at i..i + 8 < len, writes dst[i..i + 8].
+        unsafe { avx2t::interleave(src, stride, len, dst.as_mut_ptr() as *mut f32) };
+        i = len / 8 * 8;
+    }
+    let _ = isa;
+    for (j, d) in dst.iter_mut().enumerate().skip(i) {
+        // Safety: as documented.
+        *d = core::array::from_fn(|l| unsafe { *src.add(l * stride + j) });
+    }
+}
+
+/// `dst[l * stride + i] = src[i][l]` for `i < len`, `l < 8`: interleaved vectors into eight planes.
+/// Safety: `dst` writable at those floats.
+pub(super) unsafe fn deinterleave8(isa: Isa, src: &[V], dst: *mut f32, stride: usize, len: usize) {
+    let src = &src[..len];
+    let mut i = 0;
+    #[cfg(target_arch = "x86_64")]
+    if isa != Isa::Portable {
+        // Safety: AVX2 (detected), reads src[i..i + 8], writes dst planes at i..i + 8 < len.
+        unsafe { avx2t::deinterleave(src.as_ptr() as *const f32, dst, stride, len) };
+        i = len / 8 * 8;
+    }
+    let _ = isa;
+    for (j, v) in src.iter().enumerate().skip(i) {
+        for (l, x) in v.iter().enumerate() {
+            // Safety: as documented.
+            unsafe { *dst.add(l * stride + j) = *x };
+        }
+    }
+}
+
+/// 8 x 8 transposes in AVX2 registers for whole groups of 8 pixels.
+#[cfg(target_arch = "x86_64")]
+mod avx2t {
+    use core::arch::x86_64::*;
+
+    #[target_feature(enable = "avx2,fma")]
+    fn transpose(r: [__m256; 8]) -> [__m256; 8] {
+        let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+        let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+        let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+        let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+        let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+        let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+        let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+        let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+        let s0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+        let s1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+        let s2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+        let s3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+        let s4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+        let s5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+        let s6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+        let s7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+        [
+            _mm256_permute2f128_ps::<0x20>(s0, s4),
+            _mm256_permute2f128_ps::<0x20>(s1, s5),
+            _mm256_permute2f128_ps::<0x20>(s2, s6),
+            _mm256_permute2f128_ps::<0x20>(s3, s7),
+            _mm256_permute2f128_ps::<0x31>(s0, s4),
+            _mm256_permute2f128_ps::<0x31>(s1, s5),
+            _mm256_permute2f128_ps::<0x31>(s2, s6),
+            _mm256_permute2f128_ps::<0x31>(s3, s7),
+        ]
+    }
+
+    /// Safety: AVX2; src planes readable at `l * stride + i`, dst writable at `i * 8 + l`, i < len.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn interleave(src: *const f32, stride: usize, len: usize, dst: *mut f32) {
+        unsafe {
+            for i in (0..len / 8 * 8).step_by(8) {
+                let r: [__m256; 8] = core::array::from_fn(|l| _mm256_loadu_ps(src.add(l * stride + i)));
+                for (j, v) in transpose(r).into_iter().enumerate() {
+                    _mm256_storeu_ps(dst.add((i + j) * 8), v);
+                }
+            }
+        }
+    }
+
+    /// Safety: AVX2; src readable at `i * 8 + l`, dst planes writable at `l * stride + i`, i < len.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn deinterleave(src: *const f32, dst: *mut f32, stride: usize, len: usize) {
+        unsafe {
+            for i in (0..len / 8 * 8).step_by(8) {
+                let r: [__m256; 8] = core::array::from_fn(|j| _mm256_loadu_ps(src.add((i + j) * 8)));
+                for (l, v) in transpose(r).into_iter().enumerate() {
+                    _mm256_storeu_ps(dst.add(l * stride + i), v);
+                }
+            }
+        }
+    }
+}

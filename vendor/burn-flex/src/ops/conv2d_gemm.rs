@@ -842,23 +842,27 @@ fn block(g: &Geom, blk: usize) -> (usize, usize) {
 /// Copies input planes `c0..c0 + n` of sample `b` into `buf` (zero-padded, interleaved).
 fn pack_padded(x: &[f32], g: &Geom, b: usize, c0: usize, n: usize, buf: &mut [V]) {
     let (ph, pw) = g.padded();
-    buf[..ph * pw].fill([0.0; LANES]);
     let hw = g.h * g.w;
     // Input rows and columns the kernel reads (stride > 1 may leave the last ones unread).
     let rows = g.h.min(ph.saturating_sub(g.pad[0]));
     let cols = g.w.min(pw.saturating_sub(g.pad[1]));
     if n == LANES {
-        // Whole block: gather the eight planes pixel by pixel, writing each vector once.
-        let planes: [&[f32]; LANES] = core::array::from_fn(|l| &x[(b * g.c_in + c0 + l) * hw..][..hw]);
+        // Whole block: only the padding zeroed, the eight planes transposed in 8-pixel groups.
+        let (top, left) = (g.pad[0].min(ph), g.pad[1].min(pw));
+        buf[..top * pw].fill([0.0; LANES]);
+        buf[(top + rows) * pw..ph * pw].fill([0.0; LANES]);
+        let isa = dw::detect();
+        let src = &x[(b * g.c_in + c0) * hw..][..(LANES - 1) * hw + hw];
         for iy in 0..rows {
-            let dst = &mut buf[(iy + g.pad[0]) * pw + g.pad[1]..][..cols];
-            let row = iy * g.w;
-            for (ix, d) in dst.iter_mut().enumerate() {
-                *d = core::array::from_fn(|l| planes[l][row + ix]);
-            }
+            let row = &mut buf[(iy + top) * pw..][..pw];
+            row[..left].fill([0.0; LANES]);
+            row[left + cols..].fill([0.0; LANES]);
+            // Safety: reads planes c0..c0 + 8 of sample b at row iy, columns 0..cols (in `src`).
+            unsafe { dw::interleave8(isa, src.as_ptr().add(iy * g.w), hw, cols, &mut row[left..left + cols]) };
         }
         return;
     }
+    buf[..ph * pw].fill([0.0; LANES]);
     for l in 0..n {
         let plane = &x[(b * g.c_in + c0 + l) * hw..][..hw];
         for iy in 0..rows {
@@ -872,9 +876,13 @@ fn pack_padded(x: &[f32], g: &Geom, b: usize, c0: usize, n: usize, buf: &mut [V]
 
 /// Copies `n` consecutive planes of `len` floats starting at plane `first` into `buf` (interleaved).
 fn pack(src: &[f32], len: usize, first: usize, n: usize, buf: &mut [V]) {
-    if n < LANES {
-        buf[..len].fill([0.0; LANES]);
+    if n == LANES {
+        let src = &src[first * len..][..LANES * len];
+        // Safety: reads the eight planes (in `src`).
+        unsafe { dw::interleave8(dw::detect(), src.as_ptr(), len, len, buf) };
+        return;
     }
+    buf[..len].fill([0.0; LANES]);
     for l in 0..n {
         for (d, s) in buf[..len].iter_mut().zip(&src[(first + l) * len..][..len]) {
             d[l] = *s;
@@ -1022,6 +1030,11 @@ fn depthwise_taps(x: &[f32], wall: &[V], g: &Geom, y: &mut [f32]) {
         let (c0, n) = block(g, blk);
         pack_padded(x, g, b, c0, n, buf);
         dw::forward(isa, buf, &wall[blk * ksz..][..ksz], g, pw, out);
+        if n == LANES {
+            // Safety: each task writes the planes of its own channels of its own sample.
+            unsafe { dw::deinterleave8(isa, out, y_ptr.0.add((b * g.c_out + c0) * p), p, p) };
+            return;
+        }
         for l in 0..n {
             // Safety: each task writes the planes of its own channels of its own sample.
             let dst = unsafe { core::slice::from_raw_parts_mut(y_ptr.0.add((b * g.c_out + c0 + l) * p), p) };
@@ -1083,6 +1096,7 @@ fn depthwise_backward_w(x: &[f32], dy: &[f32], g: &Geom, dw: &mut [f32]) {
     }
     let ((ph, pw), ksz, nblk) = (g.padded(), g.kh * g.kw, g.c_in.div_ceil(LANES));
     let isa = dw::detect();
+    let plan = dw::WPlan::new(g, pw);
     // Enough tasks for every thread even when there are few channel blocks.
     #[cfg(feature = "rayon")]
     let want = 4 * rayon::current_num_threads();
@@ -1098,7 +1112,7 @@ fn depthwise_backward_w(x: &[f32], dy: &[f32], g: &Geom, dw: &mut [f32]) {
         for b in (part * per_part)..((part + 1) * per_part).min(g.batch) {
             pack_padded(x, g, b, c0, n, buf);
             pack(dy, p, b * g.c_out + c0, n, dyb);
-            dw::backward_w(isa, buf, dyb, g, pw, acc);
+            dw::backward_w(isa, &plan, buf, dyb, g, pw, acc);
             for (s, a) in total.iter_mut().zip(acc.iter()) {
                 for l in 0..LANES {
                     s[l] += a[l];
