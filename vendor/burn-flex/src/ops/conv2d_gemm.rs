@@ -809,8 +809,10 @@ type V = [f32; LANES];
 // channel-interleaved buffer (`[row][column][lane]`, zero-padded for the input): each kernel tap is
 // then one vector multiply-add per output pixel, with no bounds arithmetic and no per-row loops.
 // Plain per-plane loops spent their time in loop overhead: the planes of the deep layers are 2x2 to
-// 8x8 pixels. The tap loops are compiled a second time for AVX2 (picked at run time); both versions
-// do the same operations in the same order, so results do not depend on which one runs.
+// 8x8 pixels. The forward taps, the stride-1 input gradient (a forward convolution of dy) and the
+// weight gradient run register-blocked AVX-512 or AVX2 + FMA kernels ([`dw`], picked at run time);
+// the plain loops below are the portable fallback (compiled a second time for AVX2 without FMA)
+// and the strided input gradient.
 
 impl Geom {
     /// Rows and columns of the zero-padded input that a depthwise kernel reads.
