@@ -1016,7 +1016,7 @@ fn depthwise_forward(x: &[f32], w: &[f32], g: &Geom, y: &mut [f32]) {
     depthwise_taps(x, &all_tap_weights(w, g, false), g, y);
 }
 
-/// `y = depthwise convolution of x with the tap vectors `wall`` (every element of y written).
+/// y = the depthwise convolution of x with the tap vectors `wall` (every element of y written).
 fn depthwise_taps(x: &[f32], wall: &[V], g: &Geom, y: &mut [f32]) {
     let p = g.p();
     if p == 0 {
