@@ -1048,8 +1048,9 @@ fn depthwise_taps(x: &[f32], wall: &[V], g: &Geom, y: &mut [f32]) {
 }
 
 /// Depthwise input gradient. Stride 1: the forward convolution of dy with the rotated kernel
-/// (padding `(k - 1) * dilation - pad`), on the register-blocked forward tiles; else one task per
-/// (sample, block of channels) adding each output's taps into a padded buffer.
+/// (padding `(k - 1) * dilation - pad`), on the register-blocked forward tiles; stride 2: four such
+/// convolutions, one per parity of the input row and column ([`depthwise_backward_x_s2`]); else
+/// one task per (sample, block of channels) adding each output's taps into a padded buffer.
 fn depthwise_backward_x(w: &[f32], dy: &[f32], g: &Geom, dx: &mut [f32]) {
     let (p, hw) = (g.p(), g.h * g.w);
     if p == 0 {
@@ -1059,6 +1060,9 @@ fn depthwise_backward_x(w: &[f32], dy: &[f32], g: &Geom, dx: &mut [f32]) {
     if g.stride == [1, 1] && g.pad[0] <= ekh && g.pad[1] <= ekw {
         let gt = Geom { h: g.oh, w: g.ow, pad: [ekh - g.pad[0], ekw - g.pad[1]], oh: g.h, ow: g.w, ..*g };
         depthwise_taps(dy, &all_tap_weights(w, g, true), &gt, dx);
+        return;
+    }
+    if g.stride == [2, 2] && g.dilation == [1, 1] && depthwise_backward_x_s2(w, dy, g, dx) {
         return;
     }
     let ((ph, pw), ksz, nblk) = (g.padded(), g.kh * g.kw, g.c_in.div_ceil(LANES));
@@ -1087,6 +1091,114 @@ fn depthwise_backward_x(w: &[f32], dy: &[f32], g: &Geom, dx: &mut [f32]) {
             }
         }
     });
+}
+
+/// One axis of a stride-2 input gradient split by output parity: taps `rho + 2j` (j < `taps`)
+/// reach the inputs `2m + first`, m < `n`, as a stride-1 correlation of dy with the reversed taps
+/// and padding `pad`.
+#[derive(Clone, Copy, Debug)]
+struct Phase {
+    rho: usize,
+    taps: usize,
+    first: usize,
+    n: usize,
+    pad: usize,
+}
+
+/// The two phases of one axis (None when a phase would need negative padding: not split).
+fn phases(k: usize, pad: usize, size: usize) -> Option<[Phase; 2]> {
+    let one = |rho: usize| {
+        let taps = (k.saturating_sub(rho)).div_ceil(2);
+        let first = (rho + 2 - pad % 2) % 2;
+        let n = size.saturating_sub(first).div_ceil(2);
+        // dy index m + e - j with e = (first + pad - rho) / 2: padding taps - 1 - e.
+        let e = (first + pad - rho) / 2;
+        (taps >= 1 && taps > e).then_some(Phase { rho, taps, first, n, pad: taps - 1 - e })
+    };
+    Some([one(0)?, one(1)?])
+}
+
+/// Stride-2 depthwise input gradient as four stride-1 forward convolutions of dy (one per parity
+/// of the input row and column) on the register-blocked tiles; false when the split does not apply.
+fn depthwise_backward_x_s2(w: &[f32], dy: &[f32], g: &Geom, dx: &mut [f32]) -> bool {
+    let (Some(py), Some(px)) = (phases(g.kh, g.pad[0], g.h), phases(g.kw, g.pad[1], g.w)) else {
+        return false;
+    };
+    let (hw, nblk) = (g.h * g.w, g.c_in.div_ceil(LANES));
+    // One padded dy buffer for all phases: dy at (top, left), each phase reads from its origin.
+    let (top, left) = (py[0].pad.max(py[1].pad), px[0].pad.max(px[1].pad));
+    let reach = |ph: &Phase, p0: usize| p0 - ph.pad + ph.n.max(1) - 1 + ph.taps;
+    let bw = (left + g.ow).max(reach(&px[0], left)).max(reach(&px[1], left));
+    // One row more than any phase reads: a phase's origin column stays inside the buffer.
+    let bh = (top + g.oh).max(reach(&py[0], top)).max(reach(&py[1], top)) + 1;
+    let pg = |a: &Phase, b: &Phase| Geom {
+        h: g.oh,
+        w: g.ow,
+        kh: a.taps,
+        kw: b.taps,
+        stride: [1, 1],
+        pad: [a.pad, b.pad],
+        oh: a.n,
+        ow: b.n,
+        ..*g
+    };
+    let quads: Vec<(Phase, Phase)> = py.iter().flat_map(|a| px.iter().map(move |b| (*a, *b))).collect();
+    // Each phase's reversed sub-kernel, per block.
+    let wq: Vec<Vec<V>> = quads
+        .iter()
+        .map(|(a, b)| {
+            let mut all = Vec::with_capacity(nblk * a.taps * b.taps);
+            for blk in 0..nblk {
+                let (c0, n) = block(g, blk);
+                for jy in (0..a.taps).rev() {
+                    for jx in (0..b.taps).rev() {
+                        let (ky, kx) = (a.rho + 2 * jy, b.rho + 2 * jx);
+                        all.push(core::array::from_fn(|l| if l < n { w[(c0 + l) * g.kh * g.kw + ky * g.kw + kx] } else { 0.0 }));
+                    }
+                }
+            }
+            all
+        })
+        .collect();
+    let gd = Geom { h: g.oh, w: g.ow, pad: [top, left], kh: bh, kw: bw, stride: [1, 1], oh: 1, ow: 1, ..*g };
+    let isa = dw::detect();
+    let dx_ptr = Ptr(dx.as_mut_ptr());
+    let qmax = quads.iter().map(|(a, b)| a.n * b.n).max().unwrap_or(0);
+    let init = || (vec![[0.0f32; LANES]; bh * bw + dw::SLACK], vec![[0.0f32; LANES]; qmax], vec![[0.0f32; LANES]; hw]);
+    par_for_init(g.batch * nblk, init, |(buf, out, full), t| {
+        let dx_ptr = &dx_ptr;
+        let (b, blk) = (t / nblk, t % nblk);
+        let (c0, n) = block(g, blk);
+        // gd's padded() is (bh, bw): dy at (top, left), zeros elsewhere.
+        pack_padded(dy, &gd, b, c0, n, buf);
+        for (q, (a, bx)) in quads.iter().enumerate() {
+            if a.n == 0 || bx.n == 0 {
+                continue;
+            }
+            let gq = pg(a, bx);
+            let ksz = a.taps * bx.taps;
+            let origin = (top - a.pad) * bw + (left - bx.pad);
+            dw::forward(isa, &buf[origin..], &wq[q][blk * ksz..][..ksz], &gq, bw, out);
+            for m in 0..a.n {
+                for nn in 0..bx.n {
+                    full[(2 * m + a.first) * g.w + 2 * nn + bx.first] = out[m * bx.n + nn];
+                }
+            }
+        }
+        if n == LANES {
+            // Safety: each task writes the planes of its own channels of its own sample.
+            unsafe { dw::deinterleave8(isa, full, dx_ptr.0.add((b * g.c_in + c0) * hw), hw, hw) };
+            return;
+        }
+        for l in 0..n {
+            // Safety: as above.
+            let plane = unsafe { core::slice::from_raw_parts_mut(dx_ptr.0.add((b * g.c_in + c0 + l) * hw), hw) };
+            for (d, v) in plane.iter_mut().zip(full.iter()) {
+                *d = v[l];
+            }
+        }
+    });
+    true
 }
 
 /// Depthwise weight gradient: one task per (block of channels, part of the batch); each sample's
@@ -1497,6 +1609,9 @@ mod tests {
             geom(3, 8, [32, 32], 8, [3, 3], 1, (1, 1), 1, 8),     // 32 wide: 16-pixel tiles
             geom(2, 10, [9, 9], 10, [3, 3], 1, (0, 0), 1, 10),    // no padding
             geom(2, 6, [8, 9], 6, [3, 3], 1, (2, 2), 2, 6),       // dilation 2 (portable taps)
+            geom(2, 16, [13, 13], 16, [7, 7], 2, (3, 3), 1, 16),  // 7x7 stride 2: phases of 4 and 3 taps
+            geom(1, 8, [10, 11], 8, [3, 3], 2, (0, 0), 1, 8),     // stride 2 without padding
+            geom(3, 5, [2, 2], 5, [3, 3], 2, (1, 1), 1, 5),       // stride 2 to a 1x1 map
         ];
         for isa in isas {
             dw::FORCE.with(|c| c.set(Some(isa)));
