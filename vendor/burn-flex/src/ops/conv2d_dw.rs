@@ -125,8 +125,6 @@ pub(super) fn forward(isa: Isa, buf: &[V], wv: &[V], g: &Geom, pw: usize, out: &
     super::taps_forward(buf, wv, &g.taps(pw), g, pw, out);
 }
 
-/// `acc[k] = sum over outputs o of dy[o] * buf[base(o) + offset(k)]` (per sample: `acc` is
-/// overwritten).
 /// The taps the weight gradient runs (made once per call): tap indices and their offsets (floats).
 pub(super) struct WPlan {
     ks: alloc::vec::Vec<usize>,
@@ -146,6 +144,8 @@ impl WPlan {
     }
 }
 
+/// `acc[k] = sum over outputs o of dy[o] * buf[base(o) + offset(k)]` (per sample: `acc` is
+/// overwritten).
 pub(super) fn backward_w(isa: Isa, plan: &WPlan, buf: &[V], dy: &[V], g: &Geom, pw: usize, acc: &mut [V]) {
     #[cfg(target_arch = "x86_64")]
     if isa != Isa::Portable && g.dilation == [1, 1] && matches!(g.stride[1], 1 | 2) {
