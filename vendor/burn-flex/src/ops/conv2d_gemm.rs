@@ -1211,12 +1211,10 @@ fn depthwise_backward_w(x: &[f32], dy: &[f32], g: &Geom, dw: &mut [f32]) {
     let ((ph, pw), ksz, nblk) = (g.padded(), g.kh * g.kw, g.c_in.div_ceil(LANES));
     let isa = dw::detect();
     let plan = dw::WPlan::new(g, pw);
-    // Enough tasks for every thread even when there are few channel blocks.
-    #[cfg(feature = "rayon")]
-    let want = 4 * rayon::current_num_threads();
-    #[cfg(not(feature = "rayon"))]
-    let want = 1usize;
-    let parts = want.div_ceil(nblk).clamp(1, g.batch);
+    // At least 16 tasks even when there are few channel blocks. A fixed count, not one per
+    // thread: the batch's split into parts sets the order of the sums, so results do not depend
+    // on the thread count (4 tasks per thread gave different bits for 1, 2 and 3 threads).
+    let parts = 16usize.div_ceil(nblk).clamp(1, g.batch);
     let per_part = g.batch.div_ceil(parts);
     let mut totals = vec![[0.0f32; LANES]; nblk * parts * ksz];
     let init = || (vec![[0.0f32; LANES]; ph * pw + dw::SLACK], vec![[0.0f32; LANES]; p], vec![[0.0f32; LANES]; ksz]);
