@@ -161,6 +161,12 @@ fn convolution_and_its_gradients_equal_direct_loops() {
     case(2, 3, [5, 6], 6, [3, 3], 1, 1, 1, 3).check(); // depthwise multiplier 2
     case(1, 13, [6, 7], 13, [3, 3], 2, 1, 1, 13).check(); // depthwise, 13 channels (8 + a partial block), batch 1
     case(3, 20, [3, 3], 20, [3, 3], 1, 1, 1, 20).check(); // depthwise on a plane the size of the kernel
+    // ConvNeXt's 7x7 depthwise (register-blocked tiles, whole 8-channel blocks transposed in and
+    // out), on maps of 16x15, 2x2 (most taps read padding) and 1x1; 3x3 stride 1 on 33 wide.
+    case(2, 24, [16, 15], 24, [7, 7], 1, 3, 1, 24).check();
+    case(3, 17, [2, 2], 17, [7, 7], 1, 3, 1, 17).check();
+    case(33, 9, [1, 1], 9, [7, 7], 1, 3, 1, 9).check();
+    case(1, 16, [33, 33], 16, [3, 3], 1, 1, 1, 16).check();
     // A column over the 4 MiB cap per sample (K = 576, 1600 pixels): the batch in chunks, the
     // weight gradient accumulated over them.
     case(3, 64, [40, 40], 5, [3, 3], 1, 1, 1, 1).check();

@@ -890,8 +890,10 @@ type V = [f32; LANES];
 // channel-interleaved buffer (`[row][column][lane]`, zero-padded for the input): each kernel tap is
 // then one vector multiply-add per output pixel, with no bounds arithmetic and no per-row loops.
 // Plain per-plane loops spent their time in loop overhead: the planes of the deep layers are 2x2 to
-// 8x8 pixels. The tap loops are compiled a second time for AVX2 (picked at run time); both versions
-// do the same operations in the same order, so results do not depend on which one runs.
+// 8x8 pixels. The forward taps, the stride-1 input gradient (a forward convolution of dy) and the
+// weight gradient run register-blocked AVX-512 or AVX2 + FMA kernels ([`dw`], picked at run time);
+// the plain loops below are the portable fallback (compiled a second time for AVX2 without FMA)
+// and the strided input gradient.
 
 impl Geom {
     /// Rows and columns of the zero-padded input that a depthwise kernel reads.
@@ -923,23 +925,27 @@ fn block(g: &Geom, blk: usize) -> (usize, usize) {
 /// Copies input planes `c0..c0 + n` of sample `b` into `buf` (zero-padded, interleaved).
 fn pack_padded(x: &[f32], g: &Geom, b: usize, c0: usize, n: usize, buf: &mut [V]) {
     let (ph, pw) = g.padded();
-    buf[..ph * pw].fill([0.0; LANES]);
     let hw = g.h * g.w;
     // Input rows and columns the kernel reads (stride > 1 may leave the last ones unread).
     let rows = g.h.min(ph.saturating_sub(g.pad[0]));
     let cols = g.w.min(pw.saturating_sub(g.pad[1]));
     if n == LANES {
-        // Whole block: gather the eight planes pixel by pixel, writing each vector once.
-        let planes: [&[f32]; LANES] = core::array::from_fn(|l| &x[(b * g.c_in + c0 + l) * hw..][..hw]);
+        // Whole block: only the padding zeroed, the eight planes transposed in 8-pixel groups.
+        let (top, left) = (g.pad[0].min(ph), g.pad[1].min(pw));
+        buf[..top * pw].fill([0.0; LANES]);
+        buf[(top + rows) * pw..ph * pw].fill([0.0; LANES]);
+        let isa = dw::detect();
+        let src = &x[(b * g.c_in + c0) * hw..][..(LANES - 1) * hw + hw];
         for iy in 0..rows {
-            let dst = &mut buf[(iy + g.pad[0]) * pw + g.pad[1]..][..cols];
-            let row = iy * g.w;
-            for (ix, d) in dst.iter_mut().enumerate() {
-                *d = core::array::from_fn(|l| planes[l][row + ix]);
-            }
+            let row = &mut buf[(iy + top) * pw..][..pw];
+            row[..left].fill([0.0; LANES]);
+            row[left + cols..].fill([0.0; LANES]);
+            // Safety: reads planes c0..c0 + 8 of sample b at row iy, columns 0..cols (in `src`).
+            unsafe { dw::interleave8(isa, src.as_ptr().add(iy * g.w), hw, cols, &mut row[left..left + cols]) };
         }
         return;
     }
+    buf[..ph * pw].fill([0.0; LANES]);
     for l in 0..n {
         let plane = &x[(b * g.c_in + c0 + l) * hw..][..hw];
         for iy in 0..rows {
@@ -953,9 +959,13 @@ fn pack_padded(x: &[f32], g: &Geom, b: usize, c0: usize, n: usize, buf: &mut [V]
 
 /// Copies `n` consecutive planes of `len` floats starting at plane `first` into `buf` (interleaved).
 fn pack(src: &[f32], len: usize, first: usize, n: usize, buf: &mut [V]) {
-    if n < LANES {
-        buf[..len].fill([0.0; LANES]);
+    if n == LANES {
+        let src = &src[first * len..][..LANES * len];
+        // Safety: reads the eight planes (in `src`).
+        unsafe { dw::interleave8(dw::detect(), src.as_ptr(), len, len, buf) };
+        return;
     }
+    buf[..len].fill([0.0; LANES]);
     for l in 0..n {
         for (d, s) in buf[..len].iter_mut().zip(&src[(first + l) * len..][..len]) {
             d[l] = *s;
@@ -1063,21 +1073,51 @@ fn par_for_init<S>(n: usize, init: impl Fn() -> S + Send + Sync, f: impl Fn(&mut
     }
 }
 
+#[path = "conv2d_dw.rs"]
+mod dw;
+
+/// The tap vectors of every channel block (`nblk * kh * kw`), computed once per call; `flip`
+/// reverses each block's taps (the kernel rotated by 180 degrees, for the input gradient).
+fn all_tap_weights(w: &[f32], g: &Geom, flip: bool) -> Vec<V> {
+    let (ksz, nblk) = (g.kh * g.kw, g.c_in.div_ceil(LANES));
+    let mut all = Vec::with_capacity(nblk * ksz);
+    for blk in 0..nblk {
+        let (c0, n) = block(g, blk);
+        let mut wv = tap_weights(w, ksz, c0, n);
+        if flip {
+            wv.reverse();
+        }
+        all.extend_from_slice(&wv);
+    }
+    all
+}
+
 /// Depthwise forward: one task per (sample, block of channels).
 fn depthwise_forward(x: &[f32], w: &[f32], g: &Geom, y: &mut [f32]) {
+    depthwise_taps(x, &all_tap_weights(w, g, false), g, y);
+}
+
+/// y = the depthwise convolution of x with the tap vectors `wall` (every element of y written).
+fn depthwise_taps(x: &[f32], wall: &[V], g: &Geom, y: &mut [f32]) {
     let p = g.p();
     if p == 0 {
         return;
     }
     let ((ph, pw), ksz, nblk) = (g.padded(), g.kh * g.kw, g.c_in.div_ceil(LANES));
-    let offs = g.taps(pw);
+    let isa = dw::detect();
     let y_ptr = Ptr(y.as_mut_ptr());
-    let init = || (vec![[0.0f32; LANES]; ph * pw], vec![[0.0f32; LANES]; p]);
+    let init = || (vec![[0.0f32; LANES]; ph * pw + dw::SLACK], vec![[0.0f32; LANES]; p]);
     par_for_init(g.batch * nblk, init, |(buf, out), t| {
         let y_ptr = &y_ptr;
-        let (b, (c0, n)) = (t / nblk, block(g, t % nblk));
+        let (b, blk) = (t / nblk, t % nblk);
+        let (c0, n) = block(g, blk);
         pack_padded(x, g, b, c0, n, buf);
-        taps_forward(buf, &tap_weights(w, ksz, c0, n), &offs, g, pw, out);
+        dw::forward(isa, buf, &wall[blk * ksz..][..ksz], g, pw, out);
+        if n == LANES {
+            // Safety: each task writes the planes of its own channels of its own sample.
+            unsafe { dw::deinterleave8(isa, out, y_ptr.0.add((b * g.c_out + c0) * p), p, p) };
+            return;
+        }
         for l in 0..n {
             // Safety: each task writes the planes of its own channels of its own sample.
             let dst = unsafe { core::slice::from_raw_parts_mut(y_ptr.0.add((b * g.c_out + c0 + l) * p), p) };
@@ -1088,24 +1128,38 @@ fn depthwise_forward(x: &[f32], w: &[f32], g: &Geom, y: &mut [f32]) {
     });
 }
 
-/// Depthwise input gradient: one task per (sample, block of channels).
+/// Depthwise input gradient. Stride 1: the forward convolution of dy with the rotated kernel
+/// (padding `(k - 1) * dilation - pad`), on the register-blocked forward tiles; stride 2: four such
+/// convolutions, one per parity of the input row and column ([`depthwise_backward_x_s2`]); else
+/// one task per (sample, block of channels) adding each output's taps into a padded buffer.
 fn depthwise_backward_x(w: &[f32], dy: &[f32], g: &Geom, dx: &mut [f32]) {
     let (p, hw) = (g.p(), g.h * g.w);
     if p == 0 {
         return;
     }
+    let (ekh, ekw) = ((g.kh - 1) * g.dilation[0], (g.kw - 1) * g.dilation[1]);
+    if g.stride == [1, 1] && g.pad[0] <= ekh && g.pad[1] <= ekw {
+        let gt = Geom { h: g.oh, w: g.ow, pad: [ekh - g.pad[0], ekw - g.pad[1]], oh: g.h, ow: g.w, ..*g };
+        depthwise_taps(dy, &all_tap_weights(w, g, true), &gt, dx);
+        return;
+    }
+    if g.stride == [2, 2] && g.dilation == [1, 1] && depthwise_backward_x_s2(w, dy, g, dx) {
+        return;
+    }
     let ((ph, pw), ksz, nblk) = (g.padded(), g.kh * g.kw, g.c_in.div_ceil(LANES));
     let offs = g.taps(pw);
+    let wall = all_tap_weights(w, g, false);
     let rows = g.h.min(ph.saturating_sub(g.pad[0]));
     let cols = g.w.min(pw.saturating_sub(g.pad[1]));
     let dx_ptr = Ptr(dx.as_mut_ptr());
     let init = || (vec![[0.0f32; LANES]; ph * pw], vec![[0.0f32; LANES]; p]);
     par_for_init(g.batch * nblk, init, |(buf, dyb), t| {
         let dx_ptr = &dx_ptr;
-        let (b, (c0, n)) = (t / nblk, block(g, t % nblk));
+        let (b, blk) = (t / nblk, t % nblk);
+        let (c0, n) = block(g, blk);
         pack(dy, p, b * g.c_out + c0, n, dyb);
         buf[..ph * pw].fill([0.0; LANES]);
-        taps_backward_x(dyb, &tap_weights(w, ksz, c0, n), &offs, g, pw, buf);
+        taps_backward_x(dyb, &wall[blk * ksz..][..ksz], &offs, g, pw, buf);
         for l in 0..n {
             // Safety: each task writes the planes of its own channels of its own sample. Input
             // pixels no output reads keep the zero they were allocated with.
@@ -1120,6 +1174,114 @@ fn depthwise_backward_x(w: &[f32], dy: &[f32], g: &Geom, dx: &mut [f32]) {
     });
 }
 
+/// One axis of a stride-2 input gradient split by output parity: taps `rho + 2j` (j < `taps`)
+/// reach the inputs `2m + first`, m < `n`, as a stride-1 correlation of dy with the reversed taps
+/// and padding `pad`.
+#[derive(Clone, Copy, Debug)]
+struct Phase {
+    rho: usize,
+    taps: usize,
+    first: usize,
+    n: usize,
+    pad: usize,
+}
+
+/// The two phases of one axis (None when a phase would need negative padding: not split).
+fn phases(k: usize, pad: usize, size: usize) -> Option<[Phase; 2]> {
+    let one = |rho: usize| {
+        let taps = (k.saturating_sub(rho)).div_ceil(2);
+        let first = (rho + 2 - pad % 2) % 2;
+        let n = size.saturating_sub(first).div_ceil(2);
+        // dy index m + e - j with e = (first + pad - rho) / 2: padding taps - 1 - e.
+        let e = (first + pad - rho) / 2;
+        (taps >= 1 && taps > e).then_some(Phase { rho, taps, first, n, pad: taps - 1 - e })
+    };
+    Some([one(0)?, one(1)?])
+}
+
+/// Stride-2 depthwise input gradient as four stride-1 forward convolutions of dy (one per parity
+/// of the input row and column) on the register-blocked tiles; false when the split does not apply.
+fn depthwise_backward_x_s2(w: &[f32], dy: &[f32], g: &Geom, dx: &mut [f32]) -> bool {
+    let (Some(py), Some(px)) = (phases(g.kh, g.pad[0], g.h), phases(g.kw, g.pad[1], g.w)) else {
+        return false;
+    };
+    let (hw, nblk) = (g.h * g.w, g.c_in.div_ceil(LANES));
+    // One padded dy buffer for all phases: dy at (top, left), each phase reads from its origin.
+    let (top, left) = (py[0].pad.max(py[1].pad), px[0].pad.max(px[1].pad));
+    let reach = |ph: &Phase, p0: usize| p0 - ph.pad + ph.n.max(1) - 1 + ph.taps;
+    let bw = (left + g.ow).max(reach(&px[0], left)).max(reach(&px[1], left));
+    // One row more than any phase reads: a phase's origin column stays inside the buffer.
+    let bh = (top + g.oh).max(reach(&py[0], top)).max(reach(&py[1], top)) + 1;
+    let pg = |a: &Phase, b: &Phase| Geom {
+        h: g.oh,
+        w: g.ow,
+        kh: a.taps,
+        kw: b.taps,
+        stride: [1, 1],
+        pad: [a.pad, b.pad],
+        oh: a.n,
+        ow: b.n,
+        ..*g
+    };
+    let quads: Vec<(Phase, Phase)> = py.iter().flat_map(|a| px.iter().map(move |b| (*a, *b))).collect();
+    // Each phase's reversed sub-kernel, per block.
+    let wq: Vec<Vec<V>> = quads
+        .iter()
+        .map(|(a, b)| {
+            let mut all = Vec::with_capacity(nblk * a.taps * b.taps);
+            for blk in 0..nblk {
+                let (c0, n) = block(g, blk);
+                for jy in (0..a.taps).rev() {
+                    for jx in (0..b.taps).rev() {
+                        let (ky, kx) = (a.rho + 2 * jy, b.rho + 2 * jx);
+                        all.push(core::array::from_fn(|l| if l < n { w[(c0 + l) * g.kh * g.kw + ky * g.kw + kx] } else { 0.0 }));
+                    }
+                }
+            }
+            all
+        })
+        .collect();
+    let gd = Geom { h: g.oh, w: g.ow, pad: [top, left], kh: bh, kw: bw, stride: [1, 1], oh: 1, ow: 1, ..*g };
+    let isa = dw::detect();
+    let dx_ptr = Ptr(dx.as_mut_ptr());
+    let qmax = quads.iter().map(|(a, b)| a.n * b.n).max().unwrap_or(0);
+    let init = || (vec![[0.0f32; LANES]; bh * bw + dw::SLACK], vec![[0.0f32; LANES]; qmax], vec![[0.0f32; LANES]; hw]);
+    par_for_init(g.batch * nblk, init, |(buf, out, full), t| {
+        let dx_ptr = &dx_ptr;
+        let (b, blk) = (t / nblk, t % nblk);
+        let (c0, n) = block(g, blk);
+        // gd's padded() is (bh, bw): dy at (top, left), zeros elsewhere.
+        pack_padded(dy, &gd, b, c0, n, buf);
+        for (q, (a, bx)) in quads.iter().enumerate() {
+            if a.n == 0 || bx.n == 0 {
+                continue;
+            }
+            let gq = pg(a, bx);
+            let ksz = a.taps * bx.taps;
+            let origin = (top - a.pad) * bw + (left - bx.pad);
+            dw::forward(isa, &buf[origin..], &wq[q][blk * ksz..][..ksz], &gq, bw, out);
+            for m in 0..a.n {
+                for nn in 0..bx.n {
+                    full[(2 * m + a.first) * g.w + 2 * nn + bx.first] = out[m * bx.n + nn];
+                }
+            }
+        }
+        if n == LANES {
+            // Safety: each task writes the planes of its own channels of its own sample.
+            unsafe { dw::deinterleave8(isa, full, dx_ptr.0.add((b * g.c_in + c0) * hw), hw, hw) };
+            return;
+        }
+        for l in 0..n {
+            // Safety: as above.
+            let plane = unsafe { core::slice::from_raw_parts_mut(dx_ptr.0.add((b * g.c_in + c0 + l) * hw), hw) };
+            for (d, v) in plane.iter_mut().zip(full.iter()) {
+                *d = v[l];
+            }
+        }
+    });
+    true
+}
+
 /// Depthwise weight gradient: one task per (block of channels, part of the batch); each sample's
 /// sum is added to the part's total, and the parts are added in order (deterministic).
 fn depthwise_backward_w(x: &[f32], dy: &[f32], g: &Geom, dw: &mut [f32]) {
@@ -1128,24 +1290,22 @@ fn depthwise_backward_w(x: &[f32], dy: &[f32], g: &Geom, dw: &mut [f32]) {
         return;
     }
     let ((ph, pw), ksz, nblk) = (g.padded(), g.kh * g.kw, g.c_in.div_ceil(LANES));
-    let offs = g.taps(pw);
-    // Enough tasks for every thread even when there are few channel blocks.
-    #[cfg(feature = "rayon")]
-    let want = 4 * rayon::current_num_threads();
-    #[cfg(not(feature = "rayon"))]
-    let want = 1usize;
-    let parts = want.div_ceil(nblk).clamp(1, g.batch);
+    let isa = dw::detect();
+    let plan = dw::WPlan::new(g, pw);
+    // At least 16 tasks even when there are few channel blocks. A fixed count, not one per
+    // thread: the batch's split into parts sets the order of the sums, so results do not depend
+    // on the thread count (4 tasks per thread gave different bits for 1, 2 and 3 threads).
+    let parts = 16usize.div_ceil(nblk).clamp(1, g.batch);
     let per_part = g.batch.div_ceil(parts);
     let mut totals = vec![[0.0f32; LANES]; nblk * parts * ksz];
-    let init = || (vec![[0.0f32; LANES]; ph * pw], vec![[0.0f32; LANES]; p], vec![[0.0f32; LANES]; ksz]);
+    let init = || (vec![[0.0f32; LANES]; ph * pw + dw::SLACK], vec![[0.0f32; LANES]; p], vec![[0.0f32; LANES]; ksz]);
     par_chunks_v(&mut totals, ksz, init, |(buf, dyb, acc), t, total| {
         let (blk, part) = (t / parts, t % parts);
         let (c0, n) = block(g, blk);
         for b in (part * per_part)..((part + 1) * per_part).min(g.batch) {
             pack_padded(x, g, b, c0, n, buf);
             pack(dy, p, b * g.c_out + c0, n, dyb);
-            acc.fill([0.0; LANES]);
-            taps_backward_w(buf, dyb, &offs, g, pw, acc);
+            dw::backward_w(isa, &plan, buf, dyb, g, pw, acc);
             for (s, a) in total.iter_mut().zip(acc.iter()) {
                 for l in 0..LANES {
                     s[l] += a[l];
@@ -1498,5 +1658,49 @@ mod tests {
         g = geom(5, 64, [64, 64], 2, [3, 3], 1, (1, 1), 1, 1);
         assert!(g.chunk() < g.batch);
         check(g);
+    }
+
+    #[test]
+    fn depthwise_kernels_match_direct_loops() {
+        // Every kernel set this CPU runs (the register-blocked tiles, their edge tiles shifted
+        // back, tap ranges cut to the image, pixel pairs with an odd last pixel, weight-gradient
+        // tap groups) on odd shapes; the portable loops everywhere.
+        let mut isas = vec![dw::Isa::Portable];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                isas.push(dw::Isa::Avx2);
+            }
+            if std::is_x86_feature_detected!("avx512f") && isas.len() == 2 {
+                isas.push(dw::Isa::Avx512);
+            }
+        }
+        let cases = [
+            geom(2, 40, [16, 16], 40, [7, 7], 1, (3, 3), 1, 40),  // convnext 7x7, 5 blocks
+            geom(1, 20, [8, 8], 20, [7, 7], 1, (3, 3), 1, 20),    // batch 1, a partial block
+            geom(3, 17, [4, 4], 17, [7, 7], 1, (3, 3), 1, 17),    // 4x4 map, 17 channels
+            geom(2, 33, [2, 2], 33, [7, 7], 1, (3, 3), 1, 33),    // 2x2 map: most taps in padding
+            geom(33, 9, [1, 1], 9, [7, 7], 1, (3, 3), 1, 9),      // 1x1 map, batch 33
+            geom(2, 11, [9, 13], 11, [7, 7], 1, (3, 3), 1, 11),   // odd widths: a shifted last tile
+            geom(2, 24, [5, 3], 24, [3, 3], 1, (1, 1), 1, 24),    // 3 wide, 5 high
+            geom(2, 13, [17, 17], 13, [3, 3], 2, (1, 1), 1, 13),  // 3x3 stride 2
+            geom(1, 19, [15, 16], 19, [5, 5], 2, (2, 2), 1, 19),  // 5x5 stride 2
+            geom(3, 8, [32, 32], 8, [3, 3], 1, (1, 1), 1, 8),     // 32 wide: 16-pixel tiles
+            geom(2, 10, [9, 9], 10, [3, 3], 1, (0, 0), 1, 10),    // no padding
+            geom(2, 6, [8, 9], 6, [3, 3], 1, (2, 2), 2, 6),       // dilation 2 (portable taps)
+            geom(2, 16, [13, 13], 16, [7, 7], 2, (3, 3), 1, 16),  // 7x7 stride 2: phases of 4 and 3 taps
+            geom(1, 8, [10, 11], 8, [3, 3], 2, (0, 0), 1, 8),     // stride 2 without padding
+            geom(3, 5, [2, 2], 5, [3, 3], 2, (1, 1), 1, 5),       // stride 2 to a 1x1 map
+        ];
+        for isa in isas {
+            dw::FORCE.with(|c| c.set(Some(isa)));
+            for g in cases {
+                assert!(g.is_depthwise());
+                check(g);
+            }
+            check(geom(2, 10, [8, 7], 10, [3, 3], 2, (0, 1), 1, 10)); // asymmetric padding
+            check(geom(3, 12, [7, 7], 12, [3, 3], 1, (0, 2), 1, 12)); // asymmetric, stride 1
+        }
+        dw::FORCE.with(|c| c.set(None));
     }
 }
