@@ -458,11 +458,7 @@ fn pointwise_forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Geom) -> Ve
             let xb = x[(b * g.c_in + gi * k) * p..].as_ptr();
             gemm_par(g.batch * g.groups == 1, cout_g, p, k, yb, p as isize, 1, false, w[gi * cout_g * k..].as_ptr(), k as isize, 1, xb, p as isize, 1);
             if let Some(bias) = bias {
-                let planes = core::slice::from_raw_parts_mut(yb, cout_g * p);
-                for (co, plane) in planes.chunks_mut(p).enumerate() {
-                    let v = bias[gi * cout_g + co];
-                    plane.iter_mut().for_each(|y| *y += v);
-                }
+                add_bias_seq(core::slice::from_raw_parts_mut(yb, cout_g * p), &bias[gi * cout_g..][..cout_g]);
             }
         }
     });
@@ -473,10 +469,15 @@ fn pointwise_forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Geom) -> Ve
 
 /// `y[b, c, :] += bias[c]`.
 fn add_bias(y: &mut [f32], bias: &[f32], g: &Geom) {
-    par_chunks(y, g.p().max(1), |i, plane| {
-        let v = bias[i % g.c_out];
+    par_chunks(y, g.p().max(1), |i, planes| add_bias_seq(planes, &bias[i % g.c_out..][..1]));
+}
+
+/// `planes[c, :] += bias[c]` on the calling thread, for consecutive planes of one sample.
+fn add_bias_seq(planes: &mut [f32], bias: &[f32]) {
+    let p = planes.len() / bias.len();
+    for (plane, v) in planes.chunks_mut(p.max(1)).zip(bias) {
         plane.iter_mut().for_each(|y| *y += v);
-    });
+    }
 }
 
 /// The forward pass as im2col GEMMs. The output is written exactly once, straight from the GEMM
